@@ -1,0 +1,38 @@
+# The one test command is `make test` (README, .ci/run). It brings up what it needs.
+GO ?= go
+FUZZTIME ?= 5s
+export TANDEM_TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+export TANDEM_TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+
+.PHONY: run build test services vet gotest fuzz sdk e2e bench
+
+run:
+	$(GO) run ./cmd/tandem
+
+build:
+	$(GO) build -o bin/tandem ./cmd/tandem
+
+test: services vet gotest fuzz sdk e2e
+	@echo "make test: all suites passed"
+
+services:
+	@./scripts/ensure-services.sh
+
+vet:
+	$(GO) vet ./...
+
+gotest:
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+# Each fuzz target runs briefly against its committed seed corpus plus new inputs.
+fuzz:
+	@./scripts/fuzz-smoke.sh $(FUZZTIME)
+
+sdk:
+	@if [ -f client-sdk/package.json ]; then cd client-sdk && npm ci --no-audit --no-fund && npm test; fi
+
+e2e:
+	@if ls e2e/*_test.go >/dev/null 2>&1; then $(GO) test -count=1 -timeout 15m -tags e2e ./e2e/...; fi
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./ot/ ./store/
