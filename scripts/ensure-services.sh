@@ -37,18 +37,18 @@ if ! pg_up; then
       pg_ctlcluster --skip-systemctl-redirect "$ver" main start >/dev/null 2>&1 || true
     done
   elif have_docker; then
-    docker compose up -d postgres >/dev/null 2>&1 || true
+    docker compose -f docker-compose.test.yml up -d postgres >/dev/null 2>&1 || true
   fi
-  wait_for postgres pg_up || missing+=("Postgres on $PGHOST_:$PGPORT_ (install postgresql, or run 'docker compose up -d postgres')")
+  wait_for postgres pg_up || missing+=("Postgres on $PGHOST_:$PGPORT_ (install postgresql, or run 'docker compose -f docker-compose.test.yml up -d postgres')")
 fi
 if ! redis_up; then
   echo "ensure-services: Redis not reachable on $REDIS_HOST_:$REDIS_PORT_, trying to start it" >&2
   if command -v redis-server >/dev/null 2>&1; then
     redis-server --daemonize yes --bind 127.0.0.1 --port "$REDIS_PORT_" --save "" --appendonly no >/dev/null 2>&1 || true
   elif have_docker; then
-    docker compose up -d redis >/dev/null 2>&1 || true
+    docker compose -f docker-compose.test.yml up -d redis >/dev/null 2>&1 || true
   fi
-  wait_for redis redis_up || missing+=("Redis on $REDIS_HOST_:$REDIS_PORT_ (install redis-server, or run 'docker compose up -d redis')")
+  wait_for redis redis_up || missing+=("Redis on $REDIS_HOST_:$REDIS_PORT_ (install redis-server, or run 'docker compose -f docker-compose.test.yml up -d redis')")
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "ensure-services: cannot run the tests, missing:" >&2
