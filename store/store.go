@@ -85,9 +85,41 @@ var (
 	// ErrConflict: AppendOps lost an optimistic-concurrency race. Use errors.As
 	// with *ConflictError to read the version the store holds.
 	ErrConflict = errors.New("version conflict")
-	// ErrVersion: a version outside [0, current] was asked for.
+	// ErrVersion: a version outside [0, current] was asked for, or AppendOps got
+	// records whose Version fields do not run expected, expected+1, ...
 	ErrVersion = errors.New("no such version")
+	// ErrDuplicate: AppendOps got an op whose (sid, seq) is already committed to the
+	// document. Use errors.As with *DuplicateError to read the original version,
+	// which is what the server acknowledges (exactly-once delivery).
+	ErrDuplicate = errors.New("duplicate op")
+	// ErrSchemaTooNew: the database was migrated by a newer Tandem than this binary;
+	// running against it could corrupt data, so OpenPG refuses.
+	ErrSchemaTooNew = errors.New("database schema is newer than this binary")
+	// ErrInvalidArgument: a call's input is malformed (empty id, text that is not
+	// UTF-8, a bad cursor). It is a caller bug or bad client input, not a store fault.
+	ErrInvalidArgument = errors.New("invalid argument")
+	// ErrUnavailable: the backing service cannot be reached (OpenPG, Ping).
+	ErrUnavailable = errors.New("store unavailable")
 )
+
+// DuplicateError is returned (wrapped) by AppendOps when one of the ops carries a
+// (SID, Seq) that the document's log already holds. Nothing of the batch is written.
+// errors.Is(err, ErrDuplicate) is true for it.
+type DuplicateError struct {
+	DocID string
+	SID   string
+	Seq   int64
+	// Version is the version the original op was committed at (-1 if unknown,
+	// which only happens when the original vanished with a deletion meanwhile).
+	Version int64
+}
+
+func (e *DuplicateError) Error() string {
+	return fmt.Sprintf("append to %q: %v (sid %q seq %d already committed at version %d)", e.DocID, ErrDuplicate, e.SID, e.Seq, e.Version)
+}
+
+// Is makes errors.Is(err, ErrDuplicate) hold.
+func (e *DuplicateError) Is(target error) bool { return target == ErrDuplicate }
 
 // ConflictError is returned (wrapped) by AppendOps when the document is no longer at
 // the expected version because another writer (another node) committed first.

@@ -1,0 +1,205 @@
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tandem-collab/tandem/ot"
+)
+
+// Page size bounds of ListDocs (the REST API documents the same numbers).
+const (
+	DefaultListLimit = 50
+	MaxListLimit     = 200
+)
+
+// DefaultSnapshotEvery is how many ops an engine lets accumulate past the latest
+// snapshot before it writes a new one in the background. It bounds the replay
+// work of Load and SnapshotAt; see docs/benchmarks-store.md for the measurement
+// behind the number.
+const DefaultSnapshotEvery = 500
+
+func clampLimit(n int) int {
+	if n <= 0 {
+		return DefaultListLimit
+	}
+	if n > MaxListLimit {
+		return MaxListLimit
+	}
+	return n
+}
+
+// encodeCursor hides the last id of a page so that clients cannot depend on the
+// cursor's shape; the engines page by key ("id > last"), which stays correct while
+// documents are created and deleted between pages.
+func encodeCursor(lastID string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(lastID))
+}
+
+func decodeCursor(c string) (string, error) {
+	if c == "" {
+		return "", nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || len(b) == 0 {
+		return "", fmt.Errorf("list docs: %w: malformed cursor %q", ErrInvalidArgument, c)
+	}
+	return string(b), nil
+}
+
+func validateNew(d NewDocument) (NewDocument, error) {
+	if d.ID == "" {
+		return d, fmt.Errorf("create doc: %w: empty id", ErrInvalidArgument)
+	}
+	if !utf8.ValidString(d.ID) {
+		return d, fmt.Errorf("create doc: %w: id is not UTF-8", ErrInvalidArgument)
+	}
+	if !utf8.ValidString(d.Content) {
+		return d, fmt.Errorf("create doc %q: %w: content is not UTF-8", d.ID, ErrInvalidArgument)
+	}
+	if d.Type == "" {
+		d.Type = "text"
+	}
+	if d.Metadata == nil {
+		d.Metadata = map[string]any{}
+	}
+	return d, nil
+}
+
+// checkRecords enforces that the records are numbered expected, expected+1, ...
+// as the contract requires, so an engine never stores a log with holes.
+func checkRecords(id string, expected int64, ops []OpRecord) error {
+	if expected < 0 {
+		return fmt.Errorf("append to %q: %w: expected version %d", id, ErrVersion, expected)
+	}
+	for i, r := range ops {
+		if r.Version != expected+int64(i) {
+			return fmt.Errorf("append to %q: %w: record %d has version %d, want %d", id, ErrVersion, i, r.Version, expected+int64(i))
+		}
+		if r.SID == "" && r.Seq != 0 {
+			return fmt.Errorf("append to %q: %w: record %d has seq %d without sid", id, ErrInvalidArgument, i, r.Seq)
+		}
+	}
+	return nil
+}
+
+// replay applies ops to base. It is where a corrupt log surfaces, so the error
+// names the version that failed.
+func replay(id string, baseVersion int64, base string, ops []ot.Op) (string, error) {
+	if len(ops) == 0 {
+		return base, nil
+	}
+	d, err := ot.NewDoc(base)
+	if err != nil {
+		return "", fmt.Errorf("replay %q from snapshot %d: %w", id, baseVersion, err)
+	}
+	for i, op := range ops {
+		if err := d.Apply(op); err != nil {
+			return "", fmt.Errorf("replay %q: op at version %d: %w", id, baseVersion+int64(i), err)
+		}
+	}
+	return d.String(), nil
+}
+
+// crossed reports whether going from version from to version to passed a
+// multiple of every, i.e. whether a background snapshot is due.
+func crossed(from, to int64, every int) bool {
+	if every <= 0 {
+		return false
+	}
+	return from/int64(every) != to/int64(every)
+}
+
+// snapshotter writes snapshots off the hot path. AppendOps only marks a document
+// as due (never blocks); one goroutine, owned by the engine and stopped by Close,
+// drains the set. Marking the same document twice before the goroutine gets to it
+// costs one snapshot, not two.
+type snapshotter[K comparable] struct {
+	build func(ctx context.Context, key K) error
+	log   *slog.Logger
+
+	mu      sync.Mutex
+	pending map[K]struct{}
+	wake    chan struct{}
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func newSnapshotter[K comparable](log *slog.Logger, build func(ctx context.Context, key K) error) *snapshotter[K] {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &snapshotter[K]{
+		build:   build,
+		log:     log,
+		pending: make(map[K]struct{}),
+		wake:    make(chan struct{}, 1),
+		cancel:  cancel,
+		done:    make(chan struct{}),
+	}
+	go s.run(ctx)
+	return s
+}
+
+// mark schedules a snapshot of key. It never blocks.
+func (s *snapshotter[K]) mark(key K) {
+	s.mu.Lock()
+	s.pending[key] = struct{}{}
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *snapshotter[K]) run(ctx context.Context) {
+	defer close(s.done)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.wake:
+		}
+		for {
+			s.mu.Lock()
+			var key K
+			found := false
+			for k := range s.pending {
+				key, found = k, true
+				delete(s.pending, k)
+				break
+			}
+			s.mu.Unlock()
+			if !found || ctx.Err() != nil {
+				break
+			}
+			// A snapshot is only an optimisation: on failure the log is intact and
+			// the next crossing retries, so logging is the right amount of fuss.
+			bctx, cancel := context.WithTimeout(ctx, time.Minute)
+			if err := s.build(bctx, key); err != nil && ctx.Err() == nil {
+				s.log.Warn("store: background snapshot failed", "doc", key, "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// stop ends the goroutine and waits for it; a snapshot being written is abandoned
+// (its transaction rolls back), which loses nothing.
+func (s *snapshotter[K]) stop() {
+	s.cancel()
+	<-s.done
+}
+
+func copyOp(op ot.Op) ot.Op {
+	if op == nil {
+		return nil
+	}
+	c := make(ot.Op, len(op))
+	copy(c, op)
+	return c
+}
