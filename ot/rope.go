@@ -1,0 +1,359 @@
+package ot
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// Tree shape. Leaves hold up to leafMax bytes so that editing one copies at
+// most 1 KiB; internal nodes hold up to kidsMax children so that an 8 MiB
+// document is three or four levels deep and an edit allocates a handful of
+// nodes. The minimums keep the tree from degrading under deletes.
+const (
+	leafMax = 1024
+	leafMin = leafMax / 4
+	kidsMax = 32
+	kidsMin = kidsMax / 4
+)
+
+// node is an immutable rope node: once built it is never written again, which
+// is what lets Clone share the whole tree. A leaf has kids == nil.
+type node struct {
+	runes int
+	bytes int
+	text  string
+	kids  []*node
+}
+
+var emptyLeaf = &node{}
+
+func newLeaf(text string) *node {
+	return &node{runes: utf8.RuneCountInString(text), bytes: len(text), text: text}
+}
+
+func newInternal(kids []*node) *node {
+	n := &node{kids: kids}
+	for _, k := range kids {
+		n.runes += k.runes
+		n.bytes += k.bytes
+	}
+	return n
+}
+
+func (n *node) isLeaf() bool { return n.kids == nil }
+
+func (n *node) underfull() bool {
+	if n.isLeaf() {
+		return n.bytes < leafMin
+	}
+	return len(n.kids) < kidsMin
+}
+
+// byteOffset converts a code point offset inside a leaf to a byte offset.
+func (n *node) byteOffset(pos int) int {
+	if n.runes == n.bytes {
+		return pos // ASCII leaf
+	}
+	return advance(n.text, 0, pos)
+}
+
+// Doc is a text document held as a persistent B-tree rope of UTF-8 chunks.
+// Apply replaces the path from the root to the edited leaves (O(log n) nodes
+// for a small op) and never copies the rest of the text; Clone is O(1) since
+// nodes are shared and never mutated. A Doc is not safe for concurrent
+// Apply; clones are independent and may be used from different goroutines.
+// The zero Doc is an empty document.
+type Doc struct {
+	root *node
+}
+
+// NewDoc builds a document from s, which must be valid UTF-8.
+func NewDoc(s string) (*Doc, error) {
+	if !utf8.ValidString(s) {
+		return nil, errUTF8(-1, "document is not valid UTF-8")
+	}
+	return &Doc{root: buildTree(leavesOf(s))}, nil
+}
+
+func (d *Doc) rootNode() *node {
+	if d == nil || d.root == nil {
+		return emptyLeaf
+	}
+	return d.root
+}
+
+// Len is the length of the document in code points.
+func (d *Doc) Len() int { return d.rootNode().runes }
+
+// Bytes is the length of the document in UTF-8 bytes (the server's document
+// size limit is in bytes).
+func (d *Doc) Bytes() int { return d.rootNode().bytes }
+
+// Clone returns a document that shares this one's text; applying ops to either
+// does not affect the other.
+func (d *Doc) Clone() *Doc { return &Doc{root: d.rootNode()} }
+
+// String returns the whole text.
+func (d *Doc) String() string {
+	r := d.rootNode()
+	if r.isLeaf() {
+		return r.text
+	}
+	var b strings.Builder
+	b.Grow(r.bytes)
+	appendRange(&b, r, 0, r.runes)
+	return b.String()
+}
+
+// Slice returns n code points starting at code point start, clamped to the
+// document.
+func (d *Doc) Slice(start, n int) string {
+	r := d.rootNode()
+	if start < 0 {
+		n += start
+		start = 0
+	}
+	if start > r.runes {
+		start = r.runes
+	}
+	if n > r.runes-start {
+		n = r.runes - start
+	}
+	if n <= 0 {
+		return ""
+	}
+	var b strings.Builder
+	appendRange(&b, r, start, n)
+	return b.String()
+}
+
+// appendRange writes code points [start, start+n) of the subtree to b.
+func appendRange(b *strings.Builder, nd *node, start, n int) {
+	if nd.isLeaf() {
+		s := nd.byteOffset(start)
+		e := s + (n)
+		if nd.runes != nd.bytes {
+			e = advance(nd.text, s, n)
+		}
+		b.WriteString(nd.text[s:e])
+		return
+	}
+	for _, k := range nd.kids {
+		if n <= 0 {
+			return
+		}
+		if start >= k.runes {
+			start -= k.runes
+			continue
+		}
+		take := min(n, k.runes-start)
+		appendRange(b, k, start, take)
+		n -= take
+		start = 0
+	}
+}
+
+// Apply applies op to the document. The op is validated and must fit (see the
+// package function Apply); on error the document is unchanged.
+func (d *Doc) Apply(op Op) error {
+	if d == nil {
+		return errInvalid(-1, "apply to a nil *Doc")
+	}
+	if err := op.Validate(); err != nil {
+		return err
+	}
+	root := d.rootNode()
+	if err := checkFit(op, root.runes); err != nil {
+		return err
+	}
+	pos := 0
+	for _, c := range op {
+		switch {
+		case c.Insert != "":
+			root = insertRoot(root, pos, c.Insert)
+			pos += utf8.RuneCountInString(c.Insert)
+		case c.Retain > 0:
+			pos += c.Retain
+		default:
+			root = deleteRoot(root, pos, c.Delete)
+		}
+	}
+	d.root = root
+	return nil
+}
+
+// leavesOf chunks s into leaves of at most leafMax bytes, cut at code point
+// boundaries and of even size so that none is needlessly small.
+func leavesOf(s string) []*node {
+	if s == "" {
+		return nil
+	}
+	if len(s) <= leafMax {
+		return []*node{newLeaf(s)}
+	}
+	pieces := (len(s) + leafMax - 1) / leafMax
+	target := (len(s) + pieces - 1) / pieces
+	out := make([]*node, 0, pieces+1)
+	for len(s) > leafMax {
+		cut := target
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		out = append(out, newLeaf(s[:cut]))
+		s = s[cut:]
+	}
+	return append(out, newLeaf(s))
+}
+
+// groupNodes packs same-height nodes into parents of at most kidsMax children,
+// spread evenly so that no parent is underfull unless there are too few nodes.
+func groupNodes(nodes []*node) []*node {
+	if len(nodes) <= kidsMax {
+		return []*node{newInternal(nodes)}
+	}
+	groups := (len(nodes) + kidsMax - 1) / kidsMax
+	out := make([]*node, 0, groups)
+	for g := 0; g < groups; g++ {
+		lo := len(nodes) * g / groups
+		hi := len(nodes) * (g + 1) / groups
+		kids := make([]*node, hi-lo)
+		copy(kids, nodes[lo:hi])
+		out = append(out, newInternal(kids))
+	}
+	return out
+}
+
+func buildTree(leaves []*node) *node {
+	if len(leaves) == 0 {
+		return emptyLeaf
+	}
+	for len(leaves) > 1 {
+		leaves = groupNodes(leaves)
+	}
+	return leaves[0]
+}
+
+func insertRoot(root *node, pos int, s string) *node {
+	return buildTree(insertAt(root, pos, s))
+}
+
+// insertAt inserts s at code point pos of the subtree and returns the nodes,
+// of the subtree's height, that replace it.
+func insertAt(n *node, pos int, s string) []*node {
+	if n.isLeaf() {
+		b := n.byteOffset(pos)
+		if n.bytes+len(s) <= leafMax {
+			t := n.text[:b] + s + n.text[b:]
+			return []*node{{runes: n.runes + utf8.RuneCountInString(s), bytes: len(t), text: t}}
+		}
+		return leavesOf(n.text[:b] + s + n.text[b:])
+	}
+	i := 0
+	for ; i < len(n.kids)-1; i++ {
+		if pos <= n.kids[i].runes {
+			break
+		}
+		pos -= n.kids[i].runes
+	}
+	rep := insertAt(n.kids[i], pos, s)
+	kids := make([]*node, 0, len(n.kids)+len(rep)-1)
+	kids = append(kids, n.kids[:i]...)
+	kids = append(kids, rep...)
+	kids = append(kids, n.kids[i+1:]...)
+	if len(kids) <= kidsMax {
+		return []*node{newInternal(kids)}
+	}
+	return groupNodes(kids)
+}
+
+func deleteRoot(root *node, pos, n int) *node {
+	r := deleteRange(root, pos, n)
+	if r == nil {
+		return emptyLeaf
+	}
+	for !r.isLeaf() && len(r.kids) == 1 {
+		r = r.kids[0]
+	}
+	return r
+}
+
+// deleteRange deletes code points [pos, pos+n) of the subtree and returns its
+// replacement, or nil if nothing is left. Children left underfull are merged
+// with a neighbour, so every level stays reasonably packed.
+func deleteRange(nd *node, pos, n int) *node {
+	if nd.isLeaf() {
+		if pos == 0 && n >= nd.runes {
+			return nil
+		}
+		b1 := nd.byteOffset(pos)
+		b2 := b1 + n
+		if nd.runes != nd.bytes {
+			b2 = advance(nd.text, b1, n)
+		}
+		t := nd.text[:b1] + nd.text[b2:]
+		return &node{runes: nd.runes - n, bytes: len(t), text: t}
+	}
+	kids := make([]*node, 0, len(nd.kids))
+	off := 0
+	end := pos + n
+	for _, k := range nd.kids {
+		ks, ke := off, off+k.runes
+		off = ke
+		switch {
+		case ke <= pos || ks >= end: // untouched
+			kids = append(kids, k)
+		case ks >= pos && ke <= end: // wholly deleted
+		default:
+			lo := max(pos, ks) - ks
+			hi := min(end, ke) - ks
+			if r := deleteRange(k, lo, hi-lo); r != nil {
+				kids = append(kids, r)
+			}
+		}
+	}
+	if len(kids) == 0 {
+		return nil
+	}
+	kids = repair(kids)
+	return newInternal(kids)
+}
+
+// repair merges each underfull child with a neighbour (children all have the
+// same height). It may reuse kids' backing array.
+func repair(kids []*node) []*node {
+	for i := 0; i < len(kids) && len(kids) > 1; {
+		if !kids[i].underfull() {
+			i++
+			continue
+		}
+		l := i
+		if l == len(kids)-1 {
+			l--
+		}
+		merged := mergeNodes(kids[l], kids[l+1])
+		rest := kids[l+2:]
+		kids = append(append(kids[:l], merged...), rest...)
+		if len(merged) == 2 {
+			i = l + 2 // a pair split in two is balanced
+		} else {
+			i = l // the merged node may still be underfull
+		}
+	}
+	return kids
+}
+
+// mergeNodes joins two adjacent same-height nodes into one, or two balanced
+// ones when they do not fit in one.
+func mergeNodes(a, b *node) []*node {
+	if a.isLeaf() {
+		return leavesOf(a.text + b.text)
+	}
+	kids := make([]*node, 0, len(a.kids)+len(b.kids))
+	kids = append(kids, a.kids...)
+	kids = append(kids, b.kids...)
+	if len(kids) <= kidsMax {
+		return []*node{newInternal(kids)}
+	}
+	half := len(kids) / 2
+	return []*node{newInternal(kids[:half:half]), newInternal(kids[half:])}
+}
