@@ -1,0 +1,350 @@
+package wire
+
+import (
+	"fmt"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/tandem-collab/tandem/ot"
+)
+
+// serverDec reads one server message map. The first error wins; later reads
+// are no-ops, which keeps the per-type code linear.
+type serverDec struct {
+	t   string
+	err *DecodeError
+}
+
+func (d *serverDec) failf(format string, args ...any) {
+	if d.err == nil {
+		d.err = &DecodeError{Code: CodeBadRequest, Msg: d.t + ": " + fmt.Sprintf(format, args...)}
+	}
+}
+
+func (d *serverDec) str(key string, v []byte) string {
+	s, ok := readText(v)
+	if !ok {
+		d.failf("%s: want a UTF-8 string, got %s", key, kindName(kindOf(v)))
+	}
+	return s
+}
+
+func (d *serverDec) int(key string, v []byte) int64 {
+	n, ok := readInt(v)
+	if !ok {
+		d.failf("%s: want an integer, got %s", key, kindName(kindOf(v)))
+	}
+	return n
+}
+
+func (d *serverDec) op(key string, v []byte) ot.Op {
+	if kindOf(v) != kindArray {
+		d.failf("%s: want an array, got %s", key, kindName(kindOf(v)))
+		return nil
+	}
+	op, err := decodeOp(v)
+	if err != nil && d.err == nil {
+		d.err = &DecodeError{Code: CodeInvalidOp, Msg: d.t + ": " + key + ": " + err.Error(), Err: err}
+	}
+	return op
+}
+
+func (d *serverDec) sel(key string, v []byte) ot.Selection {
+	cd := clientDec{lim: Limits{MaxRanges: int(^uint(0) >> 1)}.withDefaults()}
+	sel, err := cd.readSel(v)
+	if err != nil {
+		d.failf("%s: %s", key, err.Msg)
+	}
+	return sel
+}
+
+func (d *serverDec) raw(v []byte) msgpack.RawMessage {
+	return append(msgpack.RawMessage(nil), v...)
+}
+
+// each calls fn for every key of map v, failing when v is not a map.
+func (d *serverDec) each(what string, v []byte, fn func(key string, val []byte)) {
+	ok, _ := pairs(v, func(k, val []byte) error {
+		if key, ok := readStr(k); ok && d.err == nil {
+			fn(string(key), val)
+		}
+		return nil
+	})
+	if !ok {
+		d.failf("%s: want a map, got %s", what, kindName(kindOf(v)))
+	}
+}
+
+// list calls fn for every element of array v, failing when v is not an array.
+func (d *serverDec) list(what string, v []byte, fn func(e []byte)) {
+	ok, _ := elems(v, func(_ int, e []byte) error {
+		if d.err == nil {
+			fn(e)
+		}
+		return nil
+	})
+	if !ok {
+		d.failf("%s: want an array, got %s", what, kindName(kindOf(v)))
+	}
+}
+
+func (d *serverDec) user(v []byte) User {
+	var u User
+	d.each("user", v, func(k string, val []byte) {
+		switch k {
+		case "id":
+			u.ID = d.str("user.id", val)
+		case "name":
+			u.Name = d.str("user.name", val)
+		case "color":
+			u.Color = d.str("user.color", val)
+		}
+	})
+	return u
+}
+
+func (d *serverDec) peers(v []byte) []PeerInfo {
+	peers := []PeerInfo{}
+	d.list("peers", v, func(e []byte) {
+		var p PeerInfo
+		d.each("peers[]", e, func(k string, val []byte) {
+			switch k {
+			case "sid":
+				p.SID = d.str("peers[].sid", val)
+			case "user":
+				p.User = d.user(val)
+			case "sel":
+				p.Sel = d.sel("peers[].sel", val)
+			case "data":
+				if !isNil(val) {
+					p.Data = d.raw(val)
+				}
+			}
+		})
+		peers = append(peers, p)
+	})
+	return peers
+}
+
+// DecodeServer decodes a server frame for a client: one message map, or an
+// array of them to be handled in order. Messages of an unknown type are skipped,
+// so a newer server can add types; unknown keys are ignored. Errors are
+// *DecodeError. Like DecodeClient it checks the whole frame structurally first,
+// so a hostile server cannot make it allocate by claimed lengths.
+func DecodeServer(frame []byte) ([]Message, error) {
+	k := kindOf(frame)
+	if k != kindMap && k != kindArray {
+		return nil, &DecodeError{Code: CodeBadRequest, Msg: "frame: want a map or an array of maps, got " + kindName(k)}
+	}
+	end, err := skip(frame, 0, 1)
+	if err != nil {
+		return nil, &DecodeError{Code: CodeBadRequest, Msg: "frame: malformed MessagePack: " + err.Error()}
+	}
+	if end != len(frame) {
+		return nil, &DecodeError{Code: CodeBadRequest, Msg: fmt.Sprintf("frame: %v (%d)", errTrailing, len(frame)-end)}
+	}
+	if k == kindMap {
+		m, err := decodeServerMap(frame)
+		if err != nil {
+			return nil, err
+		}
+		if m == nil {
+			return nil, nil
+		}
+		return []Message{m}, nil
+	}
+	_, _, n, _ := header(frame, 0)
+	out := make([]Message, 0, n)
+	var derr error
+	_, _ = elems(frame, func(i int, e []byte) error {
+		m, err := decodeServerMap(e)
+		if err != nil {
+			err.Msg = fmt.Sprintf("frame[%d]: %s", i, err.Msg)
+			derr = err
+			return errStop
+		}
+		if m != nil {
+			out = append(out, m)
+		}
+		return nil
+	})
+	if derr != nil {
+		return nil, derr
+	}
+	return out, nil
+}
+
+// decodeServerMap decodes one message; nil, nil for an unknown type.
+func decodeServerMap(v []byte) (Message, *DecodeError) {
+	if kindOf(v) != kindMap {
+		return nil, &DecodeError{Code: CodeBadRequest, Msg: "want a map, got " + kindName(kindOf(v))}
+	}
+	var tv []byte
+	_, _ = pairs(v, func(k, val []byte) error {
+		if key, ok := readStr(k); ok && string(key) == "t" {
+			tv = val
+		}
+		return nil
+	})
+	if tv == nil {
+		return nil, &DecodeError{Code: CodeBadRequest, Msg: "missing key \"t\""}
+	}
+	t, ok := readText(tv)
+	if !ok {
+		return nil, &DecodeError{Code: CodeBadRequest, Msg: "t: want a string"}
+	}
+	d := &serverDec{t: t}
+	var (
+		msg  Message
+		seen = map[string]bool{}
+	)
+	mark := func(k string) { seen[k] = true }
+	switch t {
+	case TypeWelcome:
+		m := &Welcome{}
+		d.each(t, v, func(k string, val []byte) {
+			switch k {
+			case "proto":
+				m.Proto = int(d.int(k, val))
+			case "sid":
+				m.SID = d.str(k, val)
+			case "user":
+				m.User = d.user(val)
+			}
+			mark(k)
+		})
+		d.require(seen, "proto", "sid", "user")
+		msg = m
+	case TypeJoined:
+		m := &Joined{}
+		d.each(t, v, func(k string, val []byte) {
+			switch k {
+			case "doc":
+				m.Doc = d.str(k, val)
+			case "v":
+				m.V = d.int(k, val)
+			case "text":
+				if !isNil(val) {
+					s := d.str(k, val)
+					m.Text = &s
+				}
+			case "ops":
+				m.Ops = []OpEntry{}
+				d.list(k, val, func(e []byte) {
+					var o OpEntry
+					d.each("ops[]", e, func(k string, val []byte) {
+						switch k {
+						case "v":
+							o.V = d.int("ops[].v", val)
+						case "op":
+							o.Op = d.op("ops[].op", val)
+						case "sid":
+							o.SID = d.str("ops[].sid", val)
+						case "seq":
+							o.Seq = d.int("ops[].seq", val)
+						}
+					})
+					m.Ops = append(m.Ops, o)
+				})
+			case "peers":
+				m.Peers = d.peers(val)
+			case "mode":
+				m.Mode = d.str(k, val)
+			}
+			mark(k)
+		})
+		d.require(seen, "doc", "v", "peers", "mode")
+		msg = m
+	case TypeAck:
+		m := &Ack{}
+		d.each(t, v, func(k string, val []byte) {
+			switch k {
+			case "doc":
+				m.Doc = d.str(k, val)
+			case "seq":
+				m.Seq = d.int(k, val)
+			case "v":
+				m.V = d.int(k, val)
+			}
+			mark(k)
+		})
+		d.require(seen, "doc", "seq", "v")
+		msg = m
+	case TypeOp:
+		m := &OpBroadcast{}
+		d.each(t, v, func(k string, val []byte) {
+			switch k {
+			case "doc":
+				m.Doc = d.str(k, val)
+			case "v":
+				m.V = d.int(k, val)
+			case "op":
+				m.Op = d.op(k, val)
+			case "sid":
+				m.SID = d.str(k, val)
+			case "seq":
+				m.Seq = d.int(k, val)
+			case "sel":
+				m.Sel = d.sel(k, val)
+			}
+			mark(k)
+		})
+		d.require(seen, "doc", "v", "op", "sid", "seq")
+		msg = m
+	case TypePresence:
+		m := &PresenceMsg{}
+		d.each(t, v, func(k string, val []byte) {
+			switch k {
+			case "doc":
+				m.Doc = d.str(k, val)
+			case "v":
+				m.V = d.int(k, val)
+			case "peers":
+				m.Peers = d.peers(val)
+			case "gone":
+				if isNil(val) {
+					return
+				}
+				d.list(k, val, func(e []byte) { m.Gone = append(m.Gone, d.str("gone[]", e)) })
+			}
+			mark(k)
+		})
+		d.require(seen, "doc", "v", "peers")
+		msg = m
+	case TypeError:
+		m := &Error{}
+		d.each(t, v, func(k string, val []byte) {
+			switch k {
+			case "code":
+				m.Code = d.str(k, val)
+			case "msg":
+				m.Msg = d.str(k, val)
+			case "doc":
+				if !isNil(val) {
+					m.Doc = d.str(k, val)
+				}
+			case "seq":
+				if !isNil(val) {
+					m.Seq = d.int(k, val)
+				}
+			}
+			mark(k)
+		})
+		d.require(seen, "code")
+		msg = m
+	default:
+		return nil, nil
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	return msg, nil
+}
+
+func (d *serverDec) require(seen map[string]bool, keys ...string) {
+	for _, k := range keys {
+		if !seen[k] {
+			d.failf("missing key %q", k)
+		}
+	}
+}

@@ -1,0 +1,343 @@
+package wire
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"sync"
+
+	"github.com/tandem-collab/tandem/ot"
+)
+
+// maxPooledBuffer keeps one huge message (a joined with a large document) from
+// pinning its buffer in the pool forever.
+const maxPooledBuffer = 64 << 10
+
+var bufPool = sync.Pool{New: func() any {
+	b := make([]byte, 0, 1024)
+	return &b
+}}
+
+// Encode encodes msg (of either direction) as one MessagePack map and returns an
+// exact-size frame that the caller owns: encode a broadcast once and queue the
+// same slice to every receiver. The work happens in a pooled scratch buffer, so
+// the only allocation is the returned frame.
+func Encode(msg Message) ([]byte, error) {
+	bp := bufPool.Get().(*[]byte)
+	b, err := Append((*bp)[:0], msg)
+	var out []byte
+	if err == nil {
+		out = make([]byte, len(b))
+		copy(out, b)
+	}
+	if cap(b) <= maxPooledBuffer {
+		*bp = b[:0]
+		bufPool.Put(bp)
+	}
+	return out, err
+}
+
+// EncodeClient encodes a client message (Hello, Join, Leave, Op, Presence) after
+// checking it against the same rules DecodeClient applies, so a Go client learns
+// of a bad message before the server answers bad_request.
+func EncodeClient(msg Message) ([]byte, error) {
+	switch msg.(type) {
+	case *Hello, *Join, *Leave, *Op, *Presence:
+	default:
+		return nil, fmt.Errorf("wire: encode client: %T is not a client message", msg)
+	}
+	if err := checkStruct(msg); err != nil {
+		return nil, fmt.Errorf("wire: encode client %s: %w", msg.Type(), err)
+	}
+	return Encode(msg)
+}
+
+// EncodeBatch joins already encoded messages into one frame holding an array of
+// them, which the receiver handles in order. The maps are copied, not
+// re-encoded. One frame is returned as is (no copy); none gives nil.
+func EncodeBatch(frames [][]byte) []byte {
+	switch len(frames) {
+	case 0:
+		return nil
+	case 1:
+		return frames[0]
+	}
+	n := 5
+	for _, f := range frames {
+		n += len(f)
+	}
+	b := appendArrayHeader(make([]byte, 0, n), len(frames))
+	for _, f := range frames {
+		b = append(b, f...)
+	}
+	return b
+}
+
+// Append appends the encoding of msg (of either direction) to dst. The message
+// is not validated: server messages are built by the server itself.
+func Append(dst []byte, msg Message) ([]byte, error) {
+	b := dst
+	switch m := msg.(type) {
+	case *Hello:
+		n := 3
+		if m.User != nil {
+			n++
+		}
+		b = appendMapHeader(b, n)
+		b = appendKV(b, "t", TypeHello)
+		b = appendInt(appendStr(b, "proto"), int64(m.Proto))
+		b = appendKV(b, "sid", m.SID)
+		if m.User != nil {
+			b = appendMapHeader(appendStr(b, "user"), 2)
+			b = appendKV(b, "name", m.User.Name)
+			b = appendKV(b, "color", m.User.Color)
+		}
+	case *Join:
+		n := 2
+		if m.V != nil {
+			n++
+		}
+		b = appendMapHeader(b, n)
+		b = appendKV(b, "t", TypeJoin)
+		b = appendKV(b, "doc", m.Doc)
+		if m.V != nil {
+			b = appendInt(appendStr(b, "v"), *m.V)
+		}
+	case *Leave:
+		b = appendMapHeader(b, 2)
+		b = appendKV(b, "t", TypeLeave)
+		b = appendKV(b, "doc", m.Doc)
+	case *Op:
+		n := 5
+		if m.Sel != nil {
+			n++
+		}
+		b = appendMapHeader(b, n)
+		b = appendKV(b, "t", TypeOp)
+		b = appendKV(b, "doc", m.Doc)
+		b = appendInt(appendStr(b, "v"), m.V)
+		b = appendInt(appendStr(b, "seq"), m.Seq)
+		b = appendOp(appendStr(b, "op"), m.Op)
+		if m.Sel != nil {
+			b = appendSel(appendStr(b, "sel"), m.Sel)
+		}
+	case *Presence:
+		n := 4
+		if m.Data != nil {
+			n++
+		}
+		b = appendMapHeader(b, n)
+		b = appendKV(b, "t", TypePresence)
+		b = appendKV(b, "doc", m.Doc)
+		b = appendInt(appendStr(b, "v"), m.V)
+		b = appendSel(appendStr(b, "sel"), m.Sel)
+		if m.Data != nil {
+			b = append(appendStr(b, "data"), m.Data...)
+		}
+	case *Welcome:
+		b = appendMapHeader(b, 4)
+		b = appendKV(b, "t", TypeWelcome)
+		b = appendInt(appendStr(b, "proto"), int64(m.Proto))
+		b = appendKV(b, "sid", m.SID)
+		b = appendUser(appendStr(b, "user"), &m.User)
+	case *Joined:
+		b = appendMapHeader(b, 6)
+		b = appendKV(b, "t", TypeJoined)
+		b = appendKV(b, "doc", m.Doc)
+		b = appendInt(appendStr(b, "v"), m.V)
+		if m.Text != nil {
+			b = appendKV(b, "text", *m.Text)
+		} else {
+			b = appendArrayHeader(appendStr(b, "ops"), len(m.Ops))
+			for i := range m.Ops {
+				e := &m.Ops[i]
+				b = appendMapHeader(b, 4)
+				b = appendInt(appendStr(b, "v"), e.V)
+				b = appendOp(appendStr(b, "op"), e.Op)
+				b = appendKV(b, "sid", e.SID)
+				b = appendInt(appendStr(b, "seq"), e.Seq)
+			}
+		}
+		b = appendPeers(appendStr(b, "peers"), m.Peers)
+		b = appendKV(b, "mode", m.Mode)
+	case *Ack:
+		b = appendMapHeader(b, 4)
+		b = appendKV(b, "t", TypeAck)
+		b = appendKV(b, "doc", m.Doc)
+		b = appendInt(appendStr(b, "seq"), m.Seq)
+		b = appendInt(appendStr(b, "v"), m.V)
+	case *OpBroadcast:
+		n := 6
+		if m.Sel != nil {
+			n++
+		}
+		b = appendMapHeader(b, n)
+		b = appendKV(b, "t", TypeOp)
+		b = appendKV(b, "doc", m.Doc)
+		b = appendInt(appendStr(b, "v"), m.V)
+		b = appendOp(appendStr(b, "op"), m.Op)
+		b = appendKV(b, "sid", m.SID)
+		b = appendInt(appendStr(b, "seq"), m.Seq)
+		if m.Sel != nil {
+			b = appendSel(appendStr(b, "sel"), m.Sel)
+		}
+	case *PresenceMsg:
+		n := 4
+		if len(m.Gone) > 0 {
+			n++
+		}
+		b = appendMapHeader(b, n)
+		b = appendKV(b, "t", TypePresence)
+		b = appendKV(b, "doc", m.Doc)
+		b = appendInt(appendStr(b, "v"), m.V)
+		b = appendPeers(appendStr(b, "peers"), m.Peers)
+		if len(m.Gone) > 0 {
+			b = appendArrayHeader(appendStr(b, "gone"), len(m.Gone))
+			for _, s := range m.Gone {
+				b = appendStr(b, s)
+			}
+		}
+	case *Error:
+		n := 3
+		if m.Doc != "" {
+			n++
+		}
+		if m.Seq != 0 {
+			n++
+		}
+		b = appendMapHeader(b, n)
+		b = appendKV(b, "t", TypeError)
+		b = appendKV(b, "code", m.Code)
+		b = appendKV(b, "msg", m.Msg)
+		if m.Doc != "" {
+			b = appendKV(b, "doc", m.Doc)
+		}
+		if m.Seq != 0 {
+			b = appendInt(appendStr(b, "seq"), m.Seq)
+		}
+	case nil:
+		return dst, fmt.Errorf("wire: encode: nil message")
+	default:
+		return dst, fmt.Errorf("wire: encode: unknown message type %T", msg)
+	}
+	return b, nil
+}
+
+func appendKV(b []byte, k, v string) []byte { return appendStr(appendStr(b, k), v) }
+
+func appendUser(b []byte, u *User) []byte {
+	b = appendMapHeader(b, 3)
+	b = appendKV(b, "id", u.ID)
+	b = appendKV(b, "name", u.Name)
+	return appendKV(b, "color", u.Color)
+}
+
+func appendPeers(b []byte, peers []PeerInfo) []byte {
+	b = appendArrayHeader(b, len(peers))
+	for i := range peers {
+		p := &peers[i]
+		b = appendMapHeader(b, 4)
+		b = appendKV(b, "sid", p.SID)
+		b = appendUser(appendStr(b, "user"), &p.User)
+		b = appendSel(appendStr(b, "sel"), p.Sel)
+		b = appendStr(b, "data")
+		if p.Data == nil {
+			b = append(b, 0xc0)
+		} else {
+			b = append(b, p.Data...)
+		}
+	}
+	return b
+}
+
+// appendOp writes the wire form of op: retain n as n, insert s as s, delete n
+// as -n. The op is assumed valid (ot built or checked it).
+func appendOp(b []byte, op ot.Op) []byte {
+	b = appendArrayHeader(b, len(op))
+	for _, c := range op {
+		switch {
+		case c.Insert != "":
+			b = appendStr(b, c.Insert)
+		case c.Delete > 0:
+			b = appendInt(b, -int64(c.Delete))
+		default:
+			b = appendInt(b, int64(c.Retain))
+		}
+	}
+	return b
+}
+
+// appendSel writes nil for a nil selection, else an array of [anchor, head].
+func appendSel(b []byte, sel ot.Selection) []byte {
+	if sel == nil {
+		return append(b, 0xc0)
+	}
+	b = appendArrayHeader(b, len(sel))
+	for _, r := range sel {
+		b = append(b, 0x92)
+		b = appendInt(b, int64(r.Anchor))
+		b = appendInt(b, int64(r.Head))
+	}
+	return b
+}
+
+func appendMapHeader(b []byte, n int) []byte {
+	switch {
+	case n < 16:
+		return append(b, 0x80|byte(n))
+	case n <= math.MaxUint16:
+		return binary.BigEndian.AppendUint16(append(b, 0xde), uint16(n))
+	}
+	return binary.BigEndian.AppendUint32(append(b, 0xdf), uint32(n))
+}
+
+func appendArrayHeader(b []byte, n int) []byte {
+	switch {
+	case n < 16:
+		return append(b, 0x90|byte(n))
+	case n <= math.MaxUint16:
+		return binary.BigEndian.AppendUint16(append(b, 0xdc), uint16(n))
+	}
+	return binary.BigEndian.AppendUint32(append(b, 0xdd), uint32(n))
+}
+
+func appendStr(b []byte, s string) []byte {
+	n := len(s)
+	switch {
+	case n < 32:
+		b = append(b, 0xa0|byte(n))
+	case n <= math.MaxUint8:
+		b = append(b, 0xd9, byte(n))
+	case n <= math.MaxUint16:
+		b = binary.BigEndian.AppendUint16(append(b, 0xda), uint16(n))
+	default:
+		b = binary.BigEndian.AppendUint32(append(b, 0xdb), uint32(n))
+	}
+	return append(b, s...)
+}
+
+// appendInt writes n in its shortest form, unsigned families for n >= 0 as
+// msgpack/v5 and @msgpack/msgpack do.
+func appendInt(b []byte, n int64) []byte {
+	switch {
+	case n >= 0 && n <= 0x7f:
+		return append(b, byte(n))
+	case n < 0 && n >= -32:
+		return append(b, byte(int8(n)))
+	case n >= 0 && n <= math.MaxUint8:
+		return append(b, 0xcc, byte(n))
+	case n >= 0 && n <= math.MaxUint16:
+		return binary.BigEndian.AppendUint16(append(b, 0xcd), uint16(n))
+	case n >= 0 && n <= math.MaxUint32:
+		return binary.BigEndian.AppendUint32(append(b, 0xce), uint32(n))
+	case n >= 0:
+		return binary.BigEndian.AppendUint64(append(b, 0xcf), uint64(n))
+	case n >= math.MinInt8:
+		return append(b, 0xd0, byte(int8(n)))
+	case n >= math.MinInt16:
+		return binary.BigEndian.AppendUint16(append(b, 0xd1), uint16(int16(n)))
+	case n >= math.MinInt32:
+		return binary.BigEndian.AppendUint32(append(b, 0xd2), uint32(int32(n)))
+	}
+	return binary.BigEndian.AppendUint64(append(b, 0xd3), uint64(n))
+}

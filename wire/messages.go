@@ -1,0 +1,232 @@
+package wire
+
+import (
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/tandem-collab/tandem/ot"
+)
+
+// ProtoVersion is the protocol version of this package, sent in Hello.Proto and
+// Welcome.Proto.
+const ProtoVersion = 1
+
+// Message type discriminators: the value of the "t" key.
+const (
+	TypeHello    = "hello"
+	TypeJoin     = "join"
+	TypeLeave    = "leave"
+	TypeOp       = "op"
+	TypePresence = "presence"
+	TypeWelcome  = "welcome"
+	TypeJoined   = "joined"
+	TypeAck      = "ack"
+	TypeError    = "error"
+)
+
+// Join modes sent in Joined.Mode.
+const (
+	// ModeReadWrite lets the client submit ops.
+	ModeReadWrite = "rw"
+	// ModeRead makes the client a viewer: its ops get CodeForbidden.
+	ModeRead = "r"
+)
+
+// Message is any protocol message, in either direction. Type returns the value of
+// its "t" key; note that the client Op and the server OpBroadcast share "op", and
+// Presence and PresenceMsg share "presence": the direction tells them apart.
+type Message interface {
+	Type() string
+}
+
+// ---- client to server ----
+
+// Hello is the client's first message.
+type Hello struct {
+	// Proto is the protocol version the client speaks (1).
+	Proto int `msgpack:"proto" validate:"min=1"`
+	// SID identifies the client (one editor tab) across reconnects.
+	SID string `msgpack:"sid" validate:"sid"`
+	// User is the display identity the client proposes; nil when absent. The
+	// server may override it with the token's.
+	User *UserInfo `msgpack:"user,omitempty" validate:"omitempty"`
+}
+
+// UserInfo is the display identity a client proposes in Hello.
+type UserInfo struct {
+	// Name is the display name; bounded so presence stays small.
+	Name string `msgpack:"name" validate:"max=256"`
+	// Color is a CSS color string such as "#e91e63".
+	Color string `msgpack:"color" validate:"max=64"`
+}
+
+// Join subscribes the connection to a document.
+type Join struct {
+	// Doc is the document id.
+	Doc string `msgpack:"doc" validate:"docid"`
+	// V, when set, is the version the client already holds; the server then
+	// sends only the ops it missed if it still has them.
+	V *int64 `msgpack:"v,omitempty" validate:"omitempty,min=0"`
+}
+
+// Leave unsubscribes the connection from a document.
+type Leave struct {
+	// Doc is the document id.
+	Doc string `msgpack:"doc" validate:"docid"`
+}
+
+// Op submits an edit made against version V.
+type Op struct {
+	// Doc is the document id.
+	Doc string `msgpack:"doc" validate:"docid"`
+	// V is the version the op was made against.
+	V int64 `msgpack:"v" validate:"min=0"`
+	// Seq is positive and strictly increasing per sid and document; it makes
+	// resubmission after a reconnect idempotent.
+	Seq int64 `msgpack:"seq" validate:"gt=0"`
+	// Op is the edit, already checked by ot's decoder (shape and UTF-8, not yet
+	// against the document).
+	Op ot.Op `msgpack:"op" validate:"-"`
+	// Sel is the author's selection after the op, in its own coordinates. Nil
+	// when the key was absent or nil: the server then keeps (and transforms) the
+	// author's previous selection.
+	Sel ot.Selection `msgpack:"sel,omitempty" validate:"-"`
+}
+
+// Presence is the author's selection at version V, without an edit.
+type Presence struct {
+	// Doc is the document id.
+	Doc string `msgpack:"doc" validate:"docid"`
+	// V is the version Sel refers to.
+	V int64 `msgpack:"v" validate:"min=0"`
+	// Sel is the selection; nil hides the caret (the key itself is required).
+	Sel ot.Selection `msgpack:"sel" validate:"-"`
+	// Data is the encoded "data" map, kept raw so the server forwards it without
+	// re-encoding. It is nil when the key was absent (keep the previous data),
+	// and the one-byte MessagePack nil when the client sent nil (clear it). It is
+	// a copy: it does not alias the frame.
+	Data msgpack.RawMessage `msgpack:"data,omitempty" validate:"-"`
+}
+
+// ---- server to client ----
+
+// User is a peer's identity as the server states it.
+type User struct {
+	// ID is the user id (the token's sub, or made up in open mode).
+	ID string `msgpack:"id"`
+	// Name is the display name.
+	Name string `msgpack:"name"`
+	// Color is a CSS color string.
+	Color string `msgpack:"color"`
+}
+
+// Welcome answers Hello.
+type Welcome struct {
+	Proto int    `msgpack:"proto"`
+	SID   string `msgpack:"sid"`
+	User  User   `msgpack:"user"`
+}
+
+// OpEntry is one committed op in Joined.Ops.
+type OpEntry struct {
+	// V is the version the op applies to.
+	V   int64  `msgpack:"v"`
+	Op  ot.Op  `msgpack:"op"`
+	SID string `msgpack:"sid"`
+	Seq int64  `msgpack:"seq"`
+}
+
+// PeerInfo is one peer in Joined.Peers and PresenceMsg.Peers.
+type PeerInfo struct {
+	SID  string `msgpack:"sid"`
+	User User   `msgpack:"user"`
+	// Sel is the peer's selection at the message's version; nil is hidden and is
+	// encoded as nil.
+	Sel ot.Selection `msgpack:"sel"`
+	// Data is the peer's raw data map; nil is encoded as MessagePack nil.
+	Data msgpack.RawMessage `msgpack:"data"`
+}
+
+// Joined answers Join with the current state of the document.
+type Joined struct {
+	Doc string `msgpack:"doc"`
+	V   int64  `msgpack:"v"`
+	// Text is the whole document at V; nil when Ops is sent instead.
+	Text *string `msgpack:"text,omitempty"`
+	// Ops are the ops the client missed since the version it joined with, used
+	// when Text is nil.
+	Ops   []OpEntry  `msgpack:"ops,omitempty"`
+	Peers []PeerInfo `msgpack:"peers"`
+	// Mode is ModeReadWrite or ModeRead.
+	Mode string `msgpack:"mode"`
+}
+
+// Ack tells the author that its op Seq was committed as version V.
+type Ack struct {
+	Doc string `msgpack:"doc"`
+	Seq int64  `msgpack:"seq"`
+	V   int64  `msgpack:"v"`
+}
+
+// OpBroadcast is another client's op, transformed, applying to version V.
+type OpBroadcast struct {
+	Doc string `msgpack:"doc"`
+	V   int64  `msgpack:"v"`
+	Op  ot.Op  `msgpack:"op"`
+	SID string `msgpack:"sid"`
+	Seq int64  `msgpack:"seq"`
+	// Sel is the author's selection after the op, or nil when it sent none
+	// (the key is then omitted).
+	Sel ot.Selection `msgpack:"sel,omitempty"`
+}
+
+// PresenceMsg carries changed peers (selections at version V) and departed sids.
+type PresenceMsg struct {
+	Doc   string     `msgpack:"doc"`
+	V     int64      `msgpack:"v"`
+	Peers []PeerInfo `msgpack:"peers"`
+	// Gone lists the sids that left; omitted when empty.
+	Gone []string `msgpack:"gone,omitempty"`
+}
+
+// Error reports a failure; Doc and Seq say what it is about when known.
+type Error struct {
+	Code string `msgpack:"code"`
+	Msg  string `msgpack:"msg"`
+	// Doc is omitted when empty.
+	Doc string `msgpack:"doc,omitempty"`
+	// Seq is omitted when zero (seqs are positive).
+	Seq int64 `msgpack:"seq,omitempty"`
+}
+
+// Type implements Message.
+func (*Hello) Type() string { return TypeHello }
+
+// Type implements Message.
+func (*Join) Type() string { return TypeJoin }
+
+// Type implements Message.
+func (*Leave) Type() string { return TypeLeave }
+
+// Type implements Message.
+func (*Op) Type() string { return TypeOp }
+
+// Type implements Message.
+func (*Presence) Type() string { return TypePresence }
+
+// Type implements Message.
+func (*Welcome) Type() string { return TypeWelcome }
+
+// Type implements Message.
+func (*Joined) Type() string { return TypeJoined }
+
+// Type implements Message.
+func (*Ack) Type() string { return TypeAck }
+
+// Type implements Message.
+func (*OpBroadcast) Type() string { return TypeOp }
+
+// Type implements Message.
+func (*PresenceMsg) Type() string { return TypePresence }
+
+// Type implements Message.
+func (*Error) Type() string { return TypeError }
