@@ -191,11 +191,12 @@ func leavesOf(s string) []*node {
 	if len(s) <= leafMax {
 		return []*node{newLeaf(s)}
 	}
-	pieces := (len(s) + leafMax - 1) / leafMax
-	target := (len(s) + pieces - 1) / pieces
-	out := make([]*node, 0, pieces+1)
+	out := make([]*node, 0, len(s)/(leafMax/2)+1)
 	for len(s) > leafMax {
-		cut := target
+		// Recomputed each time: backing off to a code point boundary must not
+		// leave a sliver for the last leaf.
+		pieces := (len(s) + leafMax - 1) / leafMax
+		cut := (len(s) + pieces - 1) / pieces
 		for cut > 0 && !utf8.RuneStart(s[cut]) {
 			cut--
 		}

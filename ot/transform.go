@@ -144,7 +144,7 @@ func trimRetain(op Op) Op {
 // were made against the same document: apply(apply(d, b), a') equals
 // apply(apply(d, a), b') with b' = Transform(b, a, the other side). side says
 // where a's insert goes relative to b's insert at the same position (Left:
-// before). The server calls Transform(incoming, committed, Right) so the op
+// before). Non-canonical inputs are normalised first. The server calls Transform(incoming, committed, Right) so the op
 // committed first stays left. The result is canonical.
 func Transform(a, b Op, side Side) (Op, error) {
 	if err := a.Validate(); err != nil {
@@ -156,6 +156,10 @@ func Transform(a, b Op, side Side) (Op, error) {
 	if side != Left && side != Right {
 		return nil, errInvalid(-1, "side %d is neither Left nor Right", int(side))
 	}
+	// Equivalent forms of an op ([-1, "x"] and ["x", -1]) place the insert
+	// differently relative to a concurrent insert inside the deleted range, so
+	// transform the canonical forms to make the result depend only on effect.
+	a, b = a.Normalize(), b.Normalize()
 	out := make(Op, 0, len(a)+2)
 	it := newIter(a)
 	for _, c := range b {

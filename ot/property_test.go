@@ -1,0 +1,353 @@
+package ot
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+func TestPropertyTP1(t *testing.T) {
+	r := newRand(2)
+	for i := 0; i < 3000; i++ {
+		doc := randText(r, 0, 30)
+		n := runeLen(doc)
+		a, b := randOp(r, n), randOp(r, n)
+		checkTP1(t, doc, a, b, Left)
+		checkTP1(t, doc, a, b, Right)
+	}
+}
+
+// TestPropertyTransformChain plays the server and a client with one pending
+// op: the server transforms the client's op past every op committed since
+// (Transform(x, c, Right)); the client, holding x applied locally, transforms
+// each committed op past its pending op (Transform(c, x, Left)) as it arrives.
+// Both must end on the same text.
+func TestPropertyTransformChain(t *testing.T) {
+	r := newRand(3)
+	for i := 0; i < 1000; i++ {
+		doc := randText(r, 0, 30)
+		x := randOp(r, runeLen(doc))
+		client := mustApply(t, doc, x)
+		server := doc
+		for k := 0; k < 1+r.IntN(4); k++ {
+			c := randOp(r, runeLen(server))
+			server = mustApply(t, server, c)
+			cc, err := Transform(c, x, Left)
+			if err != nil {
+				t.Fatal(err)
+			}
+			client = mustApply(t, client, cc)
+			if x, err = Transform(x, c, Right); err != nil {
+				t.Fatal(err)
+			}
+		}
+		server = mustApply(t, server, x)
+		if server != client {
+			t.Fatalf("server %q, client %q", server, client)
+		}
+	}
+}
+
+func TestPropertyCompose(t *testing.T) {
+	r := newRand(4)
+	for i := 0; i < 3000; i++ {
+		doc := randText(r, 0, 30)
+		a := randOp(r, runeLen(doc))
+		mid := mustApply(t, doc, a)
+		b := randOp(r, runeLen(mid))
+		want := mustApply(t, mid, b)
+		ab, err := Compose(a, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := mustApply(t, doc, ab); got != want {
+			t.Fatalf("Compose(%v, %v) = %v on %q: got %q, want %q", a, b, ab, doc, got, want)
+		}
+		if !ab.IsCanonical() {
+			t.Fatalf("Compose result %v not canonical", ab)
+		}
+		// Associativity with a third op.
+		c := randOp(r, runeLen(want))
+		abc1, err1 := Compose(ab, c)
+		bc, err2 := Compose(b, c)
+		abc2, err3 := Compose(a, bc)
+		if err := errors.Join(err1, err2, err3); err != nil {
+			t.Fatal(err)
+		}
+		if !opsEqual(abc1, abc2) {
+			t.Fatalf("compose not associative: %v vs %v", abc1, abc2)
+		}
+	}
+}
+
+func TestPropertyPosition(t *testing.T) {
+	r := newRand(5)
+	for i := 0; i < 3000; i++ {
+		doc := randText(r, 0, 30)
+		n := runeLen(doc)
+		op := randOp(r, n)
+		ids := runeIDs(n, op)
+		out := mustApply(t, doc, op)
+		if len(ids) != runeLen(out) {
+			t.Fatalf("model length %d, Apply length %d", len(ids), runeLen(out))
+		}
+		where := make(map[int]int, len(ids))
+		for p, id := range ids {
+			if id >= 0 {
+				where[id] = p
+			}
+		}
+		for pos := 0; pos <= n; pos++ {
+			got := TransformPosition(pos, op)
+			if pos == n {
+				if got != len(ids) {
+					t.Fatalf("caret at end %d moved to %d, want the new end %d (op %v)", pos, got, len(ids), op)
+				}
+				continue
+			}
+			if p, ok := where[pos]; ok && got != p {
+				t.Fatalf("caret before code point %d moved to %d, but that code point is now at %d (op %v)", pos, got, p, op)
+			}
+			if got < 0 || got > len(ids) {
+				t.Fatalf("caret %d moved out of the document: %d", pos, got)
+			}
+		}
+	}
+}
+
+func TestPropertyInvert(t *testing.T) {
+	r := newRand(6)
+	for i := 0; i < 2000; i++ {
+		doc := randText(r, 0, 40)
+		d, err := NewDoc(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		op := randOp(r, d.Len())
+		inv, err := Invert(op, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if back := mustApply(t, mustApply(t, doc, op), inv); back != doc {
+			t.Fatalf("Invert(%v) = %v: got back %q, want %q", op, inv, back, doc)
+		}
+	}
+}
+
+func TestPropertyNormalizeKeepsEffect(t *testing.T) {
+	r := newRand(7)
+	for i := 0; i < 2000; i++ {
+		doc := randText(r, 0, 30)
+		op := randOp(r, runeLen(doc))
+		norm := op.Normalize()
+		if !norm.IsCanonical() {
+			t.Fatalf("Normalize(%v) = %v not canonical", op, norm)
+		}
+		if x, y := mustApply(t, doc, op), mustApply(t, doc, norm); x != y {
+			t.Fatalf("Normalize changed the effect of %v: %q vs %q", op, x, y)
+		}
+		if again := norm.Normalize(); !opsEqual(again, norm) {
+			t.Fatalf("Normalize not idempotent: %v then %v", norm, again)
+		}
+	}
+}
+
+func TestPropertyRoundTrips(t *testing.T) {
+	r := newRand(8)
+	for i := 0; i < 2000; i++ {
+		op := randOp(r, r.IntN(50))
+		if op == nil {
+			op = Op{} // msgpack writes a nil slice as nil, not as an empty op
+		}
+		want := op.Normalize()
+
+		b, err := msgpack.Marshal(op)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) != op.Size() {
+			t.Fatalf("Size() = %d, encoded %d bytes", op.Size(), len(b))
+		}
+		var got Op
+		if err := msgpack.Unmarshal(b, &got); err != nil {
+			t.Fatalf("msgpack decode %v: %v", op, err)
+		}
+		if !opsEqual(got, want) {
+			t.Fatalf("msgpack round trip %v -> %v", want, got)
+		}
+		var generic any
+		if err := msgpack.Unmarshal(b, &generic); err != nil {
+			t.Fatal(err)
+		}
+		if parsed, err := Parse(generic); err != nil || !opsEqual(parsed, want) {
+			t.Fatalf("Parse(msgpack value) = %v, %v; want %v", parsed, err, want)
+		}
+
+		j, err := json.Marshal(op)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gotJ Op
+		if err := json.Unmarshal(j, &gotJ); err != nil {
+			t.Fatalf("JSON decode %s: %v", j, err)
+		}
+		if !opsEqual(gotJ, want) {
+			t.Fatalf("JSON round trip %v -> %s -> %v", want, j, gotJ)
+		}
+		dec := json.NewDecoder(bytes.NewReader(j))
+		dec.UseNumber()
+		var num any
+		if err := dec.Decode(&num); err != nil {
+			t.Fatal(err)
+		}
+		if parsed, err := Parse(num); err != nil || !opsEqual(parsed, want) {
+			t.Fatalf("Parse(json.Number value) = %v, %v; want %v", parsed, err, want)
+		}
+		var flt any
+		if err := json.Unmarshal(j, &flt); err != nil {
+			t.Fatal(err)
+		}
+		if parsed, err := Parse(flt); err != nil || !opsEqual(parsed, want) {
+			t.Fatalf("Parse(float64 value) = %v, %v; want %v", parsed, err, want)
+		}
+
+		sel := make(Selection, r.IntN(3))
+		for k := range sel {
+			sel[k] = Range{Anchor: r.IntN(1000), Head: r.IntN(100000)}
+		}
+		sb, err := msgpack.Marshal(sel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sel2 Selection
+		if err := msgpack.Unmarshal(sb, &sel2); err != nil || len(sel2) != len(sel) {
+			t.Fatalf("selection msgpack round trip %v -> %v, %v", sel, sel2, err)
+		}
+		for k := range sel {
+			if sel[k] != sel2[k] {
+				t.Fatalf("selection msgpack round trip %v -> %v", sel, sel2)
+			}
+		}
+		sj, _ := json.Marshal(sel)
+		var sel3 Selection
+		if err := json.Unmarshal(sj, &sel3); err != nil || len(sel3) != len(sel) {
+			t.Fatalf("selection JSON round trip %s -> %v, %v", sj, sel3, err)
+		}
+	}
+}
+
+// TestPropertyDocMatchesString runs long random edit sessions on the rope and
+// on plain strings side by side, at sizes that give trees of one, two and
+// three levels, and checks the rope's shape after every step.
+func TestPropertyDocMatchesString(t *testing.T) {
+	cases := []struct {
+		name        string
+		seed        uint64
+		minL, maxL  int
+		steps       int
+		compareEach int
+	}{
+		{"small", 9, 0, 40, 3000, 1},
+		{"medium", 10, 3000, 8000, 600, 1},
+		{"large", 11, 150000, 200000, 300, 25},
+		{"deep", 12, 1200000, 1200000, 60, 20},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRand(tc.seed)
+			s := randText(r, tc.minL, tc.maxL)
+			d, err := NewDoc(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkTree(t, d)
+			for step := 0; step < tc.steps; step++ {
+				n := d.Len()
+				op := randOp(r, n)
+				if r.IntN(50) == 0 && n > 0 {
+					// big deletes exercise merging across levels
+					at := r.IntN(n)
+					op = Op{{Retain: at}, {Delete: 1 + r.IntN(n-at)}}.Normalize()
+				}
+				before := d.Clone()
+				beforeStr := s
+				if err := d.Apply(op); err != nil {
+					t.Fatalf("step %d: Doc.Apply(%v): %v", step, op, err)
+				}
+				if s, err = Apply(s, op); err != nil {
+					t.Fatalf("step %d: Apply: %v", step, err)
+				}
+				if d.Len() != runeLen(s) || d.Bytes() != len(s) {
+					t.Fatalf("step %d: Len/Bytes %d/%d, want %d/%d", step, d.Len(), d.Bytes(), runeLen(s), len(s))
+				}
+				if step%tc.compareEach == 0 {
+					if d.String() != s {
+						t.Fatalf("step %d: rope and string differ after %v", step, op)
+					}
+					if before.String() != beforeStr {
+						t.Fatalf("step %d: Apply changed a clone", step)
+					}
+					checkTree(t, d)
+					if n := d.Len(); n > 0 {
+						a := r.IntN(n)
+						k := r.IntN(n - a + 1)
+						if got, want := d.Slice(a, k), string([]rune(s)[a:a+k]); got != want {
+							t.Fatalf("Slice(%d, %d) = %q, want %q", a, k, got, want)
+						}
+					}
+				}
+			}
+			if d.String() != s {
+				t.Fatal("rope and string differ at the end")
+			}
+		})
+	}
+}
+
+// checkTree verifies the rope invariants: cached counts are right, all leaves
+// are at one depth, sizes are within bounds, non-root nodes are not
+// underfull, and leaves hold whole code points.
+func checkTree(t *testing.T, d *Doc) {
+	t.Helper()
+	leafDepth := -1
+	var walk func(n *node, depth int, root bool) (runes, bytes int)
+	walk = func(n *node, depth int, root bool) (int, int) {
+		if n.isLeaf() {
+			if leafDepth < 0 {
+				leafDepth = depth
+			} else if depth != leafDepth {
+				t.Fatalf("leaves at depths %d and %d", leafDepth, depth)
+			}
+			if n.bytes != len(n.text) || n.runes != runeLen(n.text) {
+				t.Fatalf("leaf counts %d/%d for %d bytes, %d runes", n.bytes, n.runes, len(n.text), runeLen(n.text))
+			}
+			if len(n.text) > leafMax {
+				t.Fatalf("leaf of %d bytes", len(n.text))
+			}
+			if !root && n.underfull() {
+				t.Fatalf("non-root leaf of %d bytes", len(n.text))
+			}
+			return n.runes, n.bytes
+		}
+		if len(n.kids) > kidsMax || (!root && n.underfull()) || len(n.kids) == 0 {
+			t.Fatalf("internal node with %d kids (root %v)", len(n.kids), root)
+		}
+		if root && len(n.kids) == 1 {
+			t.Fatal("root with one kid")
+		}
+		var r, b int
+		for _, k := range n.kids {
+			kr, kb := walk(k, depth+1, false)
+			r += kr
+			b += kb
+		}
+		if r != n.runes || b != n.bytes {
+			t.Fatalf("internal counts %d/%d, kids sum %d/%d", n.runes, n.bytes, r, b)
+		}
+		return r, b
+	}
+	walk(d.rootNode(), 0, true)
+}
