@@ -1,0 +1,628 @@
+package client
+
+import (
+	"fmt"
+
+	"github.com/tandem-collab/tandem/ot"
+	"github.com/tandem-collab/tandem/wire"
+)
+
+// historyLen is how many recent server ops a document keeps to bring a
+// presence update stamped with an older version up to date.
+const historyLen = 256
+
+// inflightOp is the one op sent and not yet acknowledged.
+type inflightOp struct {
+	op  ot.Op
+	seq int64
+}
+
+// probeState exists while the client holds unacknowledged work but the server
+// answered a re-join with the whole text instead of the missed ops. The client
+// then cannot tell whether its in-flight op is already inside that text, so it
+// resubmits the op against the version it was made on (the server either
+// deduplicates it by (sid, seq) or transforms it) and freezes its local view
+// until it knows an exact server state that contains the op.
+type probeState struct {
+	// oldBase and oldV are the server state the in-flight op was made against.
+	oldBase string
+	oldV    int64
+	// acked is set once the op's ack came with a version the client has not
+	// seen the op of; a re-join then fetches that exact op.
+	acked bool
+}
+
+// peerState is a remote peer's presence, its selection in server coordinates
+// at the document's current version.
+type peerState struct {
+	info Peer
+}
+
+// histEntry is one committed server op, kept to transform stale presence.
+type histEntry struct {
+	v  int64
+	op ot.Op
+}
+
+// effects is what one state-machine step asks the connection layer to do once
+// the document lock is released: messages to send (queued in order while the
+// lock is held), and notifications for the application.
+type effects struct {
+	changes  []Change
+	acks     []AckInfo
+	errs     []error
+	presence bool
+}
+
+// docState is the OT client state machine of one document (the classic
+// synchronised / awaiting ack / awaiting ack with buffer machine). It is pure:
+// no locks, no I/O. Messages it wants sent go through send, which the owner
+// wires to the connection; every method is called with the owner's lock held.
+//
+// Invariants: base is exactly the server's document at version; text is what
+// the user sees, equal to base with inflight then buffer applied (except while
+// probing, see probeState).
+type docState struct {
+	docID string
+	sid   string
+	send  func(wire.Message)
+
+	base    string
+	version int64
+	text    string
+
+	inflight *inflightOp
+	buffer   ot.Op // nil when nothing is buffered
+	lastSeq  int64
+
+	// joined: a joined answer was seen on the current session, so ops may be sent.
+	joined bool
+	// rejoining: a join was sent to close a gap; ops and acks are ignored until
+	// the joined answer, which carries everything after version.
+	rejoining bool
+	// synced: the document has been joined at least once (base is meaningful).
+	synced bool
+	probe  *probeState
+	mode   string
+
+	sel      ot.Selection
+	selData  []byte // raw MessagePack of the presence data map, nil when none
+	selDirty bool
+
+	peers   map[string]*peerState
+	history []histEntry
+
+	// dead is set once the document is detached (deleted, closed).
+	dead error
+}
+
+func newDocState(docID, sid string, lastSeq int64, send func(wire.Message)) *docState {
+	return &docState{docID: docID, sid: sid, lastSeq: lastSeq, send: send, peers: map[string]*peerState{}}
+}
+
+// isSynced reports that nothing local is waiting for the server.
+func (s *docState) isSynced() bool {
+	return s.joined && !s.rejoining && s.inflight == nil && s.buffer == nil && s.probe == nil
+}
+
+// pending counts the local ops not yet acknowledged: the one in flight and
+// the buffered composition.
+func (s *docState) pending() int {
+	n := 0
+	if s.inflight != nil {
+		n++
+	}
+	if s.buffer != nil {
+		n++
+	}
+	return n
+}
+
+// local applies an edit the user made against the current local text.
+func (s *docState) local(op ot.Op) error {
+	if s.dead != nil {
+		return s.dead
+	}
+	if s.synced && s.mode == wire.ModeRead {
+		return ErrReadOnly
+	}
+	text, err := ot.Apply(s.text, op)
+	if err != nil {
+		return fmt.Errorf("client: local op on %q: %w", s.docID, err)
+	}
+	op = op.Normalize()
+	if op.IsNoop() {
+		return nil
+	}
+	s.text = text
+	s.sel = transformSel(s.sel, op)
+	if s.buffer == nil {
+		s.buffer = op
+	} else {
+		c, err := ot.Compose(s.buffer, op)
+		if err != nil {
+			return fmt.Errorf("client: compose local edits on %q: %w", s.docID, err)
+		}
+		s.buffer = c.Normalize()
+	}
+	s.flush()
+	return nil
+}
+
+// setSelection records the user's selection (local coordinates) and sends it
+// when the protocol allows.
+func (s *docState) setSelection(sel ot.Selection, data []byte) {
+	s.sel = sel
+	s.selData = data
+	s.selDirty = true
+	s.flush()
+}
+
+// flush sends the buffered edits when nothing is in flight, or the pending
+// selection when nothing at all is unacknowledged.
+func (s *docState) flush() {
+	if !s.joined || s.rejoining || s.probe != nil || s.inflight != nil || s.dead != nil {
+		return
+	}
+	if s.buffer != nil {
+		s.lastSeq++
+		s.inflight = &inflightOp{op: s.buffer, seq: s.lastSeq}
+		s.buffer = nil
+		m := &wire.Op{Doc: s.docID, V: s.version, Seq: s.inflight.seq, Op: s.inflight.op}
+		if s.selDirty {
+			// With nothing else pending, the local text is exactly the document
+			// after this op, so the local selection is in the op's coordinates.
+			m.Sel = s.sel
+			s.selDirty = false
+		}
+		s.send(m)
+		return
+	}
+	if s.selDirty {
+		s.selDirty = false
+		s.send(&wire.Presence{Doc: s.docID, V: s.version, Sel: s.sel, Data: s.selData})
+	}
+}
+
+// onSession is called when a new session is ready: the document (re-)joins,
+// with its version when it has one so that only missed ops come back.
+func (s *docState) onSession() {
+	s.joined = false
+	s.rejoining = false
+	if s.dead != nil {
+		return
+	}
+	if s.sel != nil {
+		// Peers forgot this client's caret when the old connection dropped.
+		s.selDirty = true
+	}
+	j := &wire.Join{Doc: s.docID}
+	if s.synced {
+		v := s.version
+		j.V = &v
+	}
+	s.send(j)
+}
+
+// onDisconnect is called when the session carrying this document ends.
+func (s *docState) onDisconnect() {
+	s.joined = false
+	s.rejoining = false
+}
+
+// rejoin asks for everything after version, to recover from a gap or a
+// dropped op.
+func (s *docState) rejoin() {
+	if s.rejoining || !s.joined {
+		return
+	}
+	s.rejoining = true
+	v := s.version
+	s.send(&wire.Join{Doc: s.docID, V: &v})
+}
+
+// onJoined handles the answer to a join.
+func (s *docState) onJoined(j *wire.Joined, fx *effects) {
+	if s.dead != nil {
+		return
+	}
+	s.joined = true
+	s.rejoining = false
+	s.mode = j.Mode
+	if j.Text != nil {
+		s.joinedText(*j.Text, j.V, fx)
+	} else {
+		for i := range j.Ops {
+			e := &j.Ops[i]
+			if e.V < s.version {
+				continue
+			}
+			if !s.serverOp(e.V, e.Op, e.SID, e.Seq, nil, fx) {
+				return
+			}
+		}
+		if s.version != j.V {
+			// The ops did not reach the announced version: ask again.
+			s.rejoin()
+			return
+		}
+		if s.probe != nil {
+			if s.probe.acked {
+				// The op list is exact and the acked probe op was among it.
+				s.resolveProbe(fx)
+			} else {
+				// Unknown yet whether it is in: submit it again from its base.
+				s.send(&wire.Op{Doc: s.docID, V: s.probe.oldV, Seq: s.inflight.seq, Op: s.inflight.op})
+			}
+		}
+	}
+	s.peers = map[string]*peerState{}
+	for _, p := range j.Peers {
+		if p.SID == s.sid {
+			continue
+		}
+		s.peers[p.SID] = &peerState{info: peerFromWire(p)}
+	}
+	fx.presence = true
+	if s.inflight != nil && s.probe == nil {
+		// Resubmit with the same seq: if the old submission was committed after
+		// all, the server recognises (sid, seq) and only acknowledges it.
+		s.send(&wire.Op{Doc: s.docID, V: s.version, Seq: s.inflight.seq, Op: s.inflight.op})
+	}
+	s.flush()
+}
+
+// joinedText handles a joined answer carrying the whole text at version v.
+func (s *docState) joinedText(text string, v int64, fx *effects) {
+	switch {
+	case !s.synced:
+		s.base, s.text, s.version, s.synced = text, text, v, true
+		if s.buffer != nil {
+			// Edits made before the first join were made on an empty document.
+			s.buffer = rebaseOnto(s.buffer, "", text)
+			if t, err := ot.Apply(text, s.buffer); err == nil {
+				s.text = t
+			} else {
+				s.buffer = nil
+			}
+		}
+	case s.probe != nil && s.probe.acked:
+		// Asked for the op the probe was acked as; this newer text contains it.
+		s.base, s.version = text, v
+		s.resolveProbe(fx)
+	case s.probe != nil:
+		// Still unknown whether the probe op is in: probe again from here.
+		s.base, s.version = text, v
+		s.send(&wire.Op{Doc: s.docID, V: s.probe.oldV, Seq: s.inflight.seq, Op: s.inflight.op})
+	case s.inflight == nil:
+		old, oldBase := s.text, s.base
+		s.base, s.version = text, v
+		if s.buffer != nil {
+			s.buffer = rebaseOnto(s.buffer, oldBase, text)
+		}
+		s.resetLocal(old, fx)
+	case v == s.version:
+		// Nothing was committed since our base: the in-flight op is resubmitted.
+	default:
+		s.probe = &probeState{oldBase: s.base, oldV: s.version}
+		s.base, s.version = text, v
+		s.send(&wire.Op{Doc: s.docID, V: s.probe.oldV, Seq: s.inflight.seq, Op: s.inflight.op})
+	}
+}
+
+// onAck handles the acknowledgement of one of this client's ops.
+func (s *docState) onAck(seq, v int64, fx *effects) {
+	if !s.joined || s.rejoining || s.dead != nil {
+		return
+	}
+	if s.probe != nil {
+		s.probeAck(seq, v, fx)
+		return
+	}
+	if s.inflight == nil || seq != s.inflight.seq {
+		if v < s.version {
+			return // a duplicate answer to a resubmission already settled
+		}
+		s.rejoin()
+		return
+	}
+	switch {
+	case v < s.version:
+		// Our op was committed at a version we already hold without having
+		// recognised it: the local state cannot be trusted.
+		s.rejoin()
+		return
+	case v > s.version:
+		s.rejoin()
+		return
+	}
+	s.ackInflight(fx)
+}
+
+// ackInflight moves the in-flight op into the base.
+func (s *docState) ackInflight(fx *effects) {
+	base, err := ot.Apply(s.base, s.inflight.op)
+	if err != nil {
+		s.fail(fmt.Errorf("client: acknowledged op does not apply to %q at v%d: %w", s.docID, s.version, err))
+		return
+	}
+	s.base = base
+	s.remember(s.version, s.inflight.op)
+	fx.acks = append(fx.acks, AckInfo{Seq: s.inflight.seq, V: s.version})
+	s.version++
+	for _, p := range s.peers {
+		p.info.Sel = transformSel(p.info.Sel, s.inflight.op)
+	}
+	s.inflight = nil
+	s.flush()
+}
+
+// onOp handles an op broadcast by the server.
+func (s *docState) onOp(m *wire.OpBroadcast, fx *effects) {
+	if !s.joined || s.rejoining || s.dead != nil {
+		return
+	}
+	if m.V < s.version {
+		return
+	}
+	if m.V > s.version {
+		s.rejoin()
+		return
+	}
+	s.serverOp(m.V, m.Op, m.SID, m.Seq, m.Sel, fx)
+}
+
+// serverOp applies the committed op at version v (== s.version). It reports
+// false when it had to give up (and re-join).
+func (s *docState) serverOp(v int64, op ot.Op, sid string, seq int64, sel ot.Selection, fx *effects) bool {
+	if sid == s.sid && s.inflight != nil && seq == s.inflight.seq {
+		if s.probe != nil {
+			// The probe op is committed: the base now contains it.
+			base, err := ot.Apply(s.base, op)
+			if err != nil {
+				s.fail(fmt.Errorf("client: server op v%d does not apply to %q: %w", v, s.docID, err))
+				return false
+			}
+			s.base = base
+			s.remember(v, op)
+			fx.acks = append(fx.acks, AckInfo{Seq: seq, V: v})
+			s.version++
+			s.resolveProbe(fx)
+			return true
+		}
+		// Our own op, committed while we were away: it is an acknowledgement.
+		s.ackInflight(fx)
+		return s.dead == nil
+	}
+	base, err := ot.Apply(s.base, op)
+	if err != nil {
+		s.fail(fmt.Errorf("client: server op v%d does not apply to %q: %w", v, s.docID, err))
+		return false
+	}
+	s.base = base
+	s.remember(v, op)
+	s.version++
+	for psid, p := range s.peers {
+		if psid == sid {
+			if sel != nil {
+				p.info.Sel = sel
+			} else {
+				p.info.Sel = transformSel(p.info.Sel, op)
+			}
+			continue
+		}
+		p.info.Sel = transformSel(p.info.Sel, op)
+	}
+	if s.probe != nil {
+		return true // the local view stays frozen until the probe resolves
+	}
+	// Server op goes first: its inserts land left of ours at the same place.
+	local := op
+	if s.inflight != nil {
+		inf, err1 := ot.Transform(s.inflight.op, local, ot.Right)
+		l2, err2 := ot.Transform(local, s.inflight.op, ot.Left)
+		if err1 != nil || err2 != nil {
+			s.fail(fmt.Errorf("client: transform against in-flight op on %q: %v %v", s.docID, err1, err2))
+			return false
+		}
+		s.inflight.op, local = inf, l2
+	}
+	if s.buffer != nil {
+		buf, err1 := ot.Transform(s.buffer, local, ot.Right)
+		l2, err2 := ot.Transform(local, s.buffer, ot.Left)
+		if err1 != nil || err2 != nil {
+			s.fail(fmt.Errorf("client: transform against buffered op on %q: %v %v", s.docID, err1, err2))
+			return false
+		}
+		s.buffer, local = buf, l2
+	}
+	text, err := ot.Apply(s.text, local)
+	if err != nil {
+		s.fail(fmt.Errorf("client: transformed server op v%d does not apply to local %q: %w", v, s.docID, err))
+		return false
+	}
+	s.text = text
+	s.sel = transformSel(s.sel, local)
+	fx.changes = append(fx.changes, Change{Op: local, V: v, SID: sid, Seq: seq})
+	return true
+}
+
+// probeAck handles an ack while probing (see probeState).
+func (s *docState) probeAck(seq, v int64, fx *effects) {
+	if s.inflight == nil || seq != s.inflight.seq {
+		return
+	}
+	fx.acks = append(fx.acks, AckInfo{Seq: seq, V: v})
+	if v < s.version {
+		// Every op from the text's version on went through serverOp, which
+		// would have recognised ours: so it was already inside the text.
+		s.resolveProbe(fx)
+		return
+	}
+	// Committed now, transformed by the server in a way we cannot reproduce
+	// exactly: fetch that op (a re-join from our exact base returns it).
+	s.probe.acked = true
+	s.rejoin()
+}
+
+// resolveProbe ends probing once the base contains the in-flight op: the
+// buffered edits are rebased onto the base and the local view catches up.
+func (s *docState) resolveProbe(fx *effects) {
+	p := s.probe
+	s.probe = nil
+	old := s.text
+	withInflight, err := ot.Apply(p.oldBase, s.inflight.op)
+	s.inflight = nil
+	if err != nil {
+		withInflight = p.oldBase
+	}
+	if s.buffer != nil {
+		s.buffer = rebaseOnto(s.buffer, withInflight, s.base)
+	}
+	s.resetLocal(old, fx)
+	s.flush()
+}
+
+// resetLocal recomputes the local text from base and buffer after a jump the
+// state machine could not follow op by op, and reports it as one change.
+func (s *docState) resetLocal(old string, fx *effects) {
+	s.text = s.base
+	if s.buffer != nil {
+		t, err := ot.Apply(s.base, s.buffer)
+		if err != nil {
+			s.buffer = nil
+		} else {
+			s.text = t
+		}
+	}
+	d := diffOp(old, s.text)
+	s.sel = transformSel(s.sel, d)
+	if !d.IsNoop() {
+		fx.changes = append(fx.changes, Change{Op: d, V: s.version, Reset: true})
+	}
+}
+
+// onError handles an error the server sent about this document.
+func (s *docState) onError(e *wire.Error, fx *effects) (retry bool) {
+	switch e.Code {
+	case wire.CodeDeleted:
+		s.dead = &ServerError{Code: e.Code, Msg: e.Msg, Doc: s.docID}
+		fx.errs = append(fx.errs, s.dead)
+		return false
+	case wire.CodeRateLimited:
+		if e.Seq != 0 && s.inflight != nil && e.Seq == s.inflight.seq {
+			return true
+		}
+		if e.Seq == 0 && s.sel != nil {
+			s.selDirty = true
+			return true
+		}
+		return false
+	case wire.CodeInvalidOp, wire.CodeTooLarge, wire.CodeForbidden:
+		if e.Seq == 0 || s.inflight == nil || e.Seq != s.inflight.seq {
+			fx.errs = append(fx.errs, &ServerError{Code: e.Code, Msg: e.Msg, Doc: s.docID, Seq: e.Seq})
+			return false
+		}
+		// The op is dropped for good, and what was buffered was built on it.
+		rej := &RejectedError{ServerError: ServerError{Code: e.Code, Msg: e.Msg, Doc: s.docID, Seq: e.Seq}, Op: s.inflight.op}
+		old := s.text
+		s.inflight, s.buffer, s.probe = nil, nil, nil
+		s.resetLocal(old, fx)
+		fx.errs = append(fx.errs, rej)
+		s.rejoin()
+		return false
+	case wire.CodeInternal:
+		fx.errs = append(fx.errs, &ServerError{Code: e.Code, Msg: e.Msg, Doc: s.docID, Seq: e.Seq})
+		s.rejoin()
+		return false
+	}
+	fx.errs = append(fx.errs, &ServerError{Code: e.Code, Msg: e.Msg, Doc: s.docID, Seq: e.Seq})
+	return false
+}
+
+// retry resends what a rate limit dropped.
+func (s *docState) retry() {
+	if !s.joined || s.rejoining || s.dead != nil {
+		return
+	}
+	if s.inflight != nil && s.probe == nil {
+		s.send(&wire.Op{Doc: s.docID, V: s.version, Seq: s.inflight.seq, Op: s.inflight.op})
+		return
+	}
+	s.flush()
+}
+
+// onPresence merges a presence update.
+func (s *docState) onPresence(m *wire.PresenceMsg, fx *effects) {
+	if !s.joined || s.dead != nil {
+		return
+	}
+	for _, sid := range m.Gone {
+		delete(s.peers, sid)
+	}
+	for _, p := range m.Peers {
+		if p.SID == s.sid {
+			continue
+		}
+		info := peerFromWire(p)
+		sel, ok := s.catchUp(info.Sel, m.V)
+		if !ok {
+			sel = nil
+		}
+		info.Sel = sel
+		s.peers[p.SID] = &peerState{info: info}
+	}
+	fx.presence = true
+}
+
+// catchUp transforms a selection at version v to the current version through
+// the remembered ops.
+func (s *docState) catchUp(sel ot.Selection, v int64) (ot.Selection, bool) {
+	if v == s.version || sel == nil {
+		return sel, v <= s.version
+	}
+	if v > s.version || len(s.history) == 0 || s.history[0].v > v {
+		return nil, false
+	}
+	for _, h := range s.history {
+		if h.v >= v {
+			sel = transformSel(sel, h.op)
+		}
+	}
+	return sel, true
+}
+
+func (s *docState) remember(v int64, op ot.Op) {
+	if len(s.history) == historyLen {
+		copy(s.history, s.history[1:])
+		s.history = s.history[:historyLen-1]
+	}
+	s.history = append(s.history, histEntry{v: v, op: op})
+}
+
+// peersView returns the peers with their selections moved through the local
+// pending ops, so they line up with Text.
+func (s *docState) peersView() []Peer {
+	out := make([]Peer, 0, len(s.peers))
+	for _, p := range s.peers {
+		info := p.info
+		if s.probe == nil {
+			if s.inflight != nil {
+				info.Sel = transformSel(info.Sel, s.inflight.op)
+			}
+			if s.buffer != nil {
+				info.Sel = transformSel(info.Sel, s.buffer)
+			}
+		}
+		out = append(out, info)
+	}
+	return out
+}
+
+// fail detaches the document after an internal inconsistency; it should never
+// happen with a conforming server.
+func (s *docState) fail(err error) {
+	if s.dead == nil {
+		s.dead = err
+	}
+}

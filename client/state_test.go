@@ -1,0 +1,382 @@
+package client
+
+import (
+	"errors"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+
+	"github.com/tandem-collab/tandem/ot"
+	"github.com/tandem-collab/tandem/wire"
+)
+
+func ins(pos int, s string) ot.Op {
+	if pos == 0 {
+		return ot.Op{{Insert: s}}
+	}
+	return ot.Op{{Retain: pos}, {Insert: s}}
+}
+
+func del(pos, n int) ot.Op {
+	if pos == 0 {
+		return ot.Op{{Delete: n}}
+	}
+	return ot.Op{{Retain: pos}, {Delete: n}}
+}
+
+// joinedClient returns a client that joined a server holding text.
+func joinedClient(t *testing.T, s *simServer, sid string) *simClient {
+	t.Helper()
+	c := s.addClient(sid)
+	s.connect(c)
+	s.settle()
+	if !c.st.isSynced() || c.st.text != s.text {
+		t.Fatalf("join: synced=%v text=%q", c.st.isSynced(), c.st.text)
+	}
+	return c
+}
+
+func mustLocal(t *testing.T, c *simClient, op ot.Op) {
+	t.Helper()
+	if err := c.st.local(op); err != nil {
+		t.Fatalf("local %v: %v", op, err)
+	}
+}
+
+func TestLocalEditsBufferWhileInFlight(t *testing.T) {
+	s := newSimServer(t, "hello")
+	c := joinedClient(t, s, "client-aaaaaaaaaaaa")
+
+	mustLocal(t, c, ins(5, " world"))
+	if len(c.up) != 1 || c.st.pending() != 1 {
+		t.Fatalf("first edit: %d messages sent, pending %d; want 1, 1", len(c.up), c.st.pending())
+	}
+	first := c.up[0].(*wire.Op)
+	if first.Seq != 1 || first.V != 0 {
+		t.Fatalf("first op seq %d v %d, want 1 and 0", first.Seq, first.V)
+	}
+	mustLocal(t, c, ins(0, ">"))
+	mustLocal(t, c, del(1, 1))
+	if len(c.up) != 1 || c.st.pending() != 2 {
+		t.Fatalf("buffered edits: %d messages sent, pending %d; want 1, 2", len(c.up), c.st.pending())
+	}
+	if c.st.text != ">ello world" {
+		t.Fatalf("local text %q", c.st.text)
+	}
+	s.deliverUp(c)
+	s.deliverDown(c) // the ack sends the buffer as seq 2
+	if len(c.up) != 1 {
+		t.Fatalf("after ack: %d messages queued, want the buffered op", len(c.up))
+	}
+	second := c.up[0].(*wire.Op)
+	if second.Seq != 2 || second.V != 1 {
+		t.Fatalf("second op seq %d v %d, want 2 and 1", second.Seq, second.V)
+	}
+	if !reflect.DeepEqual(second.Op, ot.Op{{Insert: ">"}, {Delete: 1}}) {
+		t.Fatalf("buffered ops composed into %v", second.Op)
+	}
+	s.settle()
+	s.checkConverged()
+	if got := c.acks; len(got) != 2 || got[0] != (AckInfo{Seq: 1, V: 0}) || got[1] != (AckInfo{Seq: 2, V: 1}) {
+		t.Fatalf("acks %v", got)
+	}
+}
+
+func TestRemoteOpTransformedAgainstPending(t *testing.T) {
+	s := newSimServer(t, "abc")
+	a := joinedClient(t, s, "client-aaaaaaaaaaaa")
+	b := joinedClient(t, s, "client-bbbbbbbbbbbb")
+
+	mustLocal(t, a, ins(1, "X")) // in flight
+	mustLocal(t, a, ins(3, "Y")) // buffered: aXbYc
+	mustLocal(t, b, ins(0, "Z")) // b commits first
+	s.deliverUp(b)
+	s.deliverDown(b)
+	s.deliverUp(a) // a's X is transformed on the server after Z
+	if a.down[0].(*wire.OpBroadcast).SID != b.sid {
+		t.Fatal("a should see b's op first")
+	}
+	s.deliverDown(a) // Z arrives while X is in flight and Y buffered
+	if a.st.text != "ZaXbYc" {
+		t.Fatalf("a's local text after remote op: %q", a.st.text)
+	}
+	if len(a.fx.changes) != 1 || !reflect.DeepEqual(a.fx.changes[0].Op, ot.Op{{Insert: "Z"}}) {
+		t.Fatalf("change %+v", a.fx.changes)
+	}
+	s.settle()
+	s.checkConverged()
+	if s.text != "ZaXbYc" {
+		t.Fatalf("server text %q", s.text)
+	}
+}
+
+func TestSamePositionInsertsServerOpGoesLeft(t *testing.T) {
+	s := newSimServer(t, "")
+	a := joinedClient(t, s, "client-aaaaaaaaaaaa")
+	b := joinedClient(t, s, "client-bbbbbbbbbbbb")
+	mustLocal(t, a, ins(0, "A"))
+	mustLocal(t, b, ins(0, "B"))
+	s.deliverUp(a) // A committed first
+	s.deliverUp(b)
+	s.settle()
+	s.checkConverged()
+	if s.text != "AB" {
+		t.Fatalf("text %q, want the first committed insert left", s.text)
+	}
+}
+
+func TestGapTriggersRejoinWithVersion(t *testing.T) {
+	s := newSimServer(t, "abc")
+	a := joinedClient(t, s, "client-aaaaaaaaaaaa")
+	b := joinedClient(t, s, "client-bbbbbbbbbbbb")
+	mustLocal(t, b, ins(0, "1"))
+	s.deliverUp(b)
+	s.deliverDown(b)
+	mustLocal(t, b, ins(0, "2"))
+	s.deliverUp(b)
+	// Lose a's copy of v0: a sees v1 first.
+	a.down = a.down[1:]
+	s.deliverDown(a)
+	if len(a.up) != 1 {
+		t.Fatalf("gap: %d messages sent, want a join", len(a.up))
+	}
+	j, ok := a.up[0].(*wire.Join)
+	if !ok || j.V == nil || *j.V != 0 {
+		t.Fatalf("gap answered with %#v, want join with v 0", a.up[0])
+	}
+	if a.st.text != "abc" {
+		t.Fatalf("op past a gap was applied: %q", a.st.text)
+	}
+	s.settle()
+	s.checkConverged()
+}
+
+func TestReconnectResubmitsSameSeq(t *testing.T) {
+	s := newSimServer(t, "abc")
+	a := joinedClient(t, s, "client-aaaaaaaaaaaa")
+	b := joinedClient(t, s, "client-bbbbbbbbbbbb")
+
+	// Case 1: the op never reached the server.
+	mustLocal(t, a, ins(3, "!"))
+	s.disconnect(a)
+	mustLocal(t, a, ins(0, "^")) // edited while offline: buffered
+	mustLocal(t, b, ins(0, "b"))
+	s.settle()
+	s.connect(a)
+	s.settle()
+	s.checkConverged()
+	if s.text != "b^abc!" && s.text != "^babc!" {
+		t.Fatalf("text %q", s.text)
+	}
+	if a.st.lastSeq != 2 {
+		t.Fatalf("a used seq up to %d, want 2 (resubmission keeps seq 1)", a.st.lastSeq)
+	}
+
+	// Case 2: the op was committed but its ack was lost with the socket.
+	mustLocal(t, a, ins(0, "@"))
+	s.deliverUp(a)
+	s.disconnect(a)
+	mustLocal(t, b, ins(0, "#"))
+	s.settle()
+	s.connect(a)
+	s.settle()
+	s.checkConverged()
+	if got := a.acks[len(a.acks)-1]; got.Seq != 3 {
+		t.Fatalf("last ack %+v, want seq 3 recognised in the joined ops", got)
+	}
+}
+
+func TestReconnectAnsweredWithTextProbes(t *testing.T) {
+	for _, committed := range []bool{false, true} {
+		s := newSimServer(t, "abc")
+		a := joinedClient(t, s, "client-aaaaaaaaaaaa")
+		b := joinedClient(t, s, "client-bbbbbbbbbbbb")
+		mustLocal(t, a, ins(3, "!"))
+		if committed {
+			s.deliverUp(a)
+		}
+		s.disconnect(a)
+		mustLocal(t, a, ins(0, "^"))
+		mustLocal(t, b, ins(1, "b"))
+		s.settle()
+		s.textJoins = func() bool { return true }
+		s.connect(a)
+		s.settle()
+		s.checkConverged()
+		if s.text != "^abbc!" {
+			t.Fatalf("committed=%v: text %q, want each edit once", committed, s.text)
+		}
+	}
+}
+
+func TestRejectedOpRollsBack(t *testing.T) {
+	s := newSimServer(t, "abc")
+	a := joinedClient(t, s, "client-aaaaaaaaaaaa")
+	mustLocal(t, a, ins(3, "!"))
+	mustLocal(t, a, ins(0, "^"))
+	a.up = nil
+	a.down = append(a.down, &wire.Error{Code: wire.CodeInvalidOp, Msg: "no", Doc: "doc", Seq: 1})
+	s.deliverDown(a)
+	var rej *RejectedError
+	if len(a.fx.errs) != 1 || !errors.As(a.fx.errs[0], &rej) || !IsCode(rej, wire.CodeInvalidOp) {
+		t.Fatalf("errors %v, want a RejectedError invalid_op", a.fx.errs)
+	}
+	if a.st.text != "abc" || a.st.pending() != 0 {
+		t.Fatalf("after rejection text %q pending %d", a.st.text, a.st.pending())
+	}
+	if len(a.fx.changes) != 1 || !a.fx.changes[0].Reset {
+		t.Fatalf("rollback not reported as a reset change: %+v", a.fx.changes)
+	}
+	s.settle()
+	s.checkConverged()
+}
+
+func TestRateLimitedOpIsRetried(t *testing.T) {
+	s := newSimServer(t, "abc")
+	a := joinedClient(t, s, "client-aaaaaaaaaaaa")
+	mustLocal(t, a, ins(0, "x"))
+	a.up = nil // dropped by the rate limiter
+	if !a.st.onError(&wire.Error{Code: wire.CodeRateLimited, Doc: "doc", Seq: 1}, &a.fx) {
+		t.Fatal("rate_limited on the in-flight op should ask for a retry")
+	}
+	a.st.retry()
+	if len(a.up) != 1 || a.up[0].(*wire.Op).Seq != 1 {
+		t.Fatalf("retry sent %#v", a.up)
+	}
+	s.settle()
+	s.checkConverged()
+}
+
+func TestDeletedDetaches(t *testing.T) {
+	s := newSimServer(t, "abc")
+	a := joinedClient(t, s, "client-aaaaaaaaaaaa")
+	a.st.onError(&wire.Error{Code: wire.CodeDeleted, Doc: "doc"}, &a.fx)
+	if !IsCode(a.st.dead, wire.CodeDeleted) {
+		t.Fatalf("dead = %v", a.st.dead)
+	}
+	if err := a.st.local(ins(0, "x")); !IsCode(err, wire.CodeDeleted) {
+		t.Fatalf("local edit on a deleted doc: %v", err)
+	}
+}
+
+func TestPresenceRules(t *testing.T) {
+	s := newSimServer(t, "hello")
+	a := joinedClient(t, s, "client-aaaaaaaaaaaa")
+	b := joinedClient(t, s, "client-bbbbbbbbbbbb")
+
+	// Idle: sent at once as presence.
+	a.st.setSelection(ot.Selection{{Anchor: 1, Head: 1}}, nil)
+	if p, ok := a.up[0].(*wire.Presence); !ok || p.V != 0 {
+		t.Fatalf("idle selection sent as %#v", a.up[0])
+	}
+	s.settle()
+
+	// In flight: held, then attached to the next op.
+	mustLocal(t, a, ins(0, "1"))
+	a.st.setSelection(ot.Selection{{Anchor: 2, Head: 2}}, nil)
+	if len(a.up) != 1 {
+		t.Fatalf("selection sent while an op was in flight: %#v", a.up)
+	}
+	mustLocal(t, a, ins(0, "2"))
+	s.deliverUp(a)
+	s.deliverDown(a) // ack: the buffered op goes with the selection
+	next := a.up[0].(*wire.Op)
+	if next.Sel == nil || next.Sel[0].Head != 3 {
+		t.Fatalf("buffered op carries sel %v, want the caret moved to 3", next.Sel)
+	}
+	s.settle()
+
+	// In flight, nothing buffered: presence follows the ack.
+	mustLocal(t, a, ins(0, "3"))
+	a.st.setSelection(ot.Selection{{Anchor: 0, Head: 0}}, nil)
+	s.deliverUp(a)
+	s.deliverDown(a)
+	if p, ok := a.up[0].(*wire.Presence); !ok || p.V != int64(len(s.log)) {
+		t.Fatalf("after ack sent %#v, want presence at v%d", a.up[0], len(s.log))
+	}
+	s.settle()
+	s.checkConverged()
+
+	// b sees a's caret, moved through b's own pending op.
+	peers := b.st.peersView()
+	if len(peers) != 1 || peers[0].Sel[0].Head != 0 {
+		t.Fatalf("b's view of peers %+v", peers)
+	}
+	mustLocal(t, b, ins(0, "xyz"))
+	if got := b.st.peersView()[0].Sel[0].Head; got != 3 {
+		t.Fatalf("peer caret through pending insert at 0: %d, want 3", got)
+	}
+}
+
+func TestDiffOp(t *testing.T) {
+	cases := [][2]string{{"", ""}, {"abc", "abc"}, {"", "😀x"}, {"a😀c", "ac"}, {"hello", "help"}, {"abc", "xyz"}, {"aaa", "aaaa"}}
+	for _, c := range cases {
+		got, err := ot.Apply(c[0], diffOp(c[0], c[1]))
+		if err != nil || got != c[1] {
+			t.Fatalf("diff %q -> %q gives %q (%v)", c[0], c[1], got, err)
+		}
+	}
+}
+
+// TestRandomInterleavings is the property test: clients edit, lose their
+// connection (sometimes right after sending, so the op may or may not be
+// committed), reconnect (sometimes answered with the whole text), and
+// messages are delivered in random interleavings; in the end every client
+// holds the server's text and every (sid, seq) was committed exactly once.
+func TestRandomInterleavings(t *testing.T) {
+	seeds := 300
+	if testing.Short() {
+		seeds = 50
+	}
+	for seed := range seeds {
+		r := rand.New(rand.NewPCG(uint64(seed), 7))
+		s := newSimServer(t, "start 😀 text")
+		s.textJoins = func() bool { return r.IntN(4) == 0 }
+		var cs []*simClient
+		for i := range 2 + r.IntN(4) {
+			cs = append(cs, joinedClient(t, s, "client-"+string(rune('a'+i))+"-xxxxxxxxxx"))
+		}
+		for range 400 {
+			c := cs[r.IntN(len(cs))]
+			switch k := r.IntN(20); {
+			case k < 7:
+				mustLocal(t, c, randomOp(r, c.st.text))
+			case k < 12:
+				if len(c.up) > 0 {
+					s.deliverUp(c)
+				}
+			case k < 18:
+				if len(c.down) > 0 {
+					s.deliverDown(c)
+				}
+			case k == 18:
+				if c.conn {
+					s.disconnect(c)
+				} else {
+					s.connect(c)
+				}
+			default:
+				if n := runeLen(c.st.text); n > 0 {
+					p := r.IntN(n + 1)
+					c.st.setSelection(ot.Selection{{Anchor: p, Head: p}}, nil)
+				}
+			}
+		}
+		for _, c := range cs {
+			if !c.conn {
+				s.connect(c)
+			}
+		}
+		s.settle()
+		s.checkConverged()
+		for _, c := range cs {
+			for _, p := range c.st.peersView() {
+				if p.Sel != nil {
+					if err := p.Sel.Validate(runeLen(c.st.text)); err != nil {
+						t.Fatalf("seed %d: peer caret outside the text: %v", seed, err)
+					}
+				}
+			}
+		}
+	}
+}
