@@ -1,0 +1,135 @@
+import { normalize, type Op } from './op.js';
+import { OTError } from './errors.js';
+import { assertWellFormed, OffsetMap, cpLength } from './unicode.js';
+
+/**
+ * An editor-style change in **UTF-16** offsets of the text before the change:
+ * replace `[from, to)` with `insert`. Lists of changes are sorted, do not
+ * overlap, and all refer to the original text (as CodeMirror's ChangeSpec).
+ */
+export interface TextChange {
+  /** Start, UTF-16 offset into the text before the change. */
+  from: number;
+  /** End (exclusive), UTF-16 offset into the text before the change. */
+  to: number;
+  /** Text inserted in place of `[from, to)`. */
+  insert: string;
+}
+
+/**
+ * Converts an op (code points) applying to `before` into UTF-16 changes
+ * against `before`.
+ */
+export function opToChanges(before: string, op: Op): TextChange[] {
+  const map = new OffsetMap(before);
+  const out: TextChange[] = [];
+  let cp = 0;
+  let pending: TextChange | null = null;
+  const flush = (): void => {
+    if (pending !== null) out.push(pending);
+    pending = null;
+  };
+  for (const c of op) {
+    if (typeof c === 'number' && c > 0) {
+      flush();
+      cp += c;
+    } else if (typeof c === 'string') {
+      const at = map.toUtf16(cp);
+      if (pending === null) pending = { from: at, to: at, insert: c };
+      else pending.insert += c;
+    } else {
+      const from = map.toUtf16(cp);
+      cp += -c;
+      const to = map.toUtf16(cp);
+      if (pending === null) pending = { from, to, insert: '' };
+      else pending.to = to;
+    }
+  }
+  flush();
+  return out;
+}
+
+/**
+ * Converts sorted, non-overlapping UTF-16 changes against `before` into a
+ * canonical op in code points. Throws {@link OTError} (`invalid`) when a
+ * change splits a surrogate pair or inserts a lone surrogate, and `does_not_fit`
+ * when a change runs past the end.
+ */
+export function changesToOp(before: string, changes: readonly TextChange[]): Op {
+  const map = new OffsetMap(before);
+  const op: Op = [];
+  let cp = 0;
+  let last = 0;
+  for (let i = 0; i < changes.length; i++) {
+    const ch = changes[i] as TextChange;
+    if (ch.from < last || ch.to < ch.from) throw new OTError('invalid', 'changes must be sorted and not overlap', i);
+    if (ch.to > before.length) throw new OTError('does_not_fit', 'change runs past the end of the text', i);
+    if (splitsPair(before, ch.from) || splitsPair(before, ch.to)) throw new OTError('invalid', 'change splits a surrogate pair', i);
+    if (ch.insert !== '') assertWellFormed(ch.insert, i);
+    const from = map.toCodePoint(ch.from);
+    const to = map.toCodePoint(ch.to);
+    if (from > cp) op.push(from - cp);
+    if (ch.insert !== '') op.push(ch.insert);
+    if (to > from) op.push(-(to - from));
+    cp = to;
+    last = ch.to;
+  }
+  return normalize(op);
+}
+
+function splitsPair(s: string, u: number): boolean {
+  if (u <= 0 || u >= s.length) return false;
+  const a = s.charCodeAt(u - 1);
+  const b = s.charCodeAt(u);
+  return a >= 0xd800 && a <= 0xdbff && b >= 0xdc00 && b <= 0xdfff;
+}
+
+/**
+ * Computes a single-change op (code points) turning `before` into `after`, by
+ * common prefix and suffix. `cursorHint` (UTF-16 offset of the caret in
+ * `after`, as after typing) disambiguates repeated characters: the changed
+ * region is placed to end at or before the hint when possible. Never splits a
+ * surrogate pair. Throws `invalid` when `after` holds a lone surrogate.
+ */
+export function diffToOp(before: string, after: string, cursorHint?: number): Op {
+  if (before === after) return [];
+  assertWellFormed(after);
+  const minLen = Math.min(before.length, after.length);
+  let prefix = 0;
+  while (prefix < minLen && before.charCodeAt(prefix) === after.charCodeAt(prefix)) prefix++;
+  let suffix = 0;
+  while (
+    suffix < minLen - prefix &&
+    before.charCodeAt(before.length - 1 - suffix) === after.charCodeAt(after.length - 1 - suffix)
+  ) suffix++;
+  // Prefer the changed region to end at the caret (typing "a" into "aa").
+  if (cursorHint !== undefined) {
+    const changeEndAfter = after.length - suffix;
+    if (cursorHint < changeEndAfter && cursorHint >= 0) {
+      const shift = Math.min(changeEndAfter - cursorHint, prefix);
+      // Shifting left is valid only while the moved characters repeat.
+      let k = 0;
+      const beforeEnd = before.length - suffix;
+      while (
+        k < shift &&
+        before.charCodeAt(beforeEnd - 1 - k) === after.charCodeAt(changeEndAfter - 1 - k)
+      ) k++;
+      prefix -= k;
+      suffix += k;
+    }
+  }
+  // Do not split surrogate pairs.
+  while (prefix > 0 && (splitsPair(before, prefix) || splitsPair(after, prefix))) prefix--;
+  while (
+    suffix > 0 &&
+    (splitsPair(before, before.length - suffix) || splitsPair(after, after.length - suffix))
+  ) suffix--;
+  const del = before.slice(prefix, before.length - suffix);
+  const ins = after.slice(prefix, after.length - suffix);
+  const op: Op = [];
+  const pre = cpLength(before.slice(0, prefix));
+  if (pre > 0) op.push(pre);
+  if (ins !== '') op.push(ins);
+  if (del !== '') op.push(-cpLength(del));
+  return normalize(op);
+}

@@ -1,0 +1,24 @@
+import { defineConfig } from 'vite';
+
+// Library build: one ES module per entry point; dependencies stay external.
+export default defineConfig({
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    target: 'es2022',
+    sourcemap: true,
+    minify: false,
+    lib: {
+      entry: {
+        index: 'src/index.ts',
+        ot: 'src/ot/index.ts',
+        textarea: 'src/bindings/textarea.ts',
+        codemirror: 'src/bindings/codemirror.ts',
+      },
+      formats: ['es'],
+    },
+    rollupOptions: {
+      external: [/^@msgpack\//, /^@codemirror\//],
+    },
+  },
+});
