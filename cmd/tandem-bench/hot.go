@@ -1,0 +1,245 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tandem-collab/tandem/client"
+	"github.com/tandem-collab/tandem/ot"
+	"github.com/tandem-collab/tandem/store"
+)
+
+// runHot puts every client on one document, each with exactly one op
+// outstanding: submit, wait for the ack, submit the next. The document's
+// actor is the bottleneck, so this measures the per-document commit rate
+// (transform + durable append + broadcast) and the latency clients see.
+func runHot(ctx context.Context, cfg config) (*result, error) {
+	if err := ensureDoc(ctx, cfg); err != nil {
+		return nil, err
+	}
+	conns, docs, err := openClients(ctx, cfg)
+	defer func() {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}()
+	if err != nil {
+		return nil, err
+	}
+
+	var (
+		committed atomic.Int64
+		errCount  atomic.Int64
+		wg        sync.WaitGroup
+		mu        sync.Mutex
+		all       latencies
+	)
+	runCtx, cancel := context.WithTimeout(ctx, cfg.Duration)
+	defer cancel()
+	start := time.Now()
+	for i, d := range docs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(cfg.Seed, uint64(i)))
+			local := make(latencies, 0, 4096)
+			for runCtx.Err() == nil {
+				op := benchOp(r, d.Text())
+				t0 := time.Now()
+				if err := d.Submit(op); err != nil {
+					errCount.Add(1)
+					cfg.Log.Warn("submit failed", "client", i, "err", err)
+					time.Sleep(10 * time.Millisecond)
+					continue
+				}
+				// Wait with the parent context so the last op in flight is
+				// still acknowledged after the run window closes.
+				wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
+				err := d.WaitSynced(wctx)
+				wcancel()
+				if err != nil {
+					errCount.Add(1)
+					cfg.Log.Warn("waiting for ack failed", "client", i, "err", err)
+					continue
+				}
+				local = append(local, time.Since(t0))
+				committed.Add(1)
+			}
+			mu.Lock()
+			all = append(all, local...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+
+	res := &result{
+		URL:          cfg.URL,
+		Doc:          cfg.Doc,
+		Clients:      cfg.Clients,
+		DurationSec:  elapsed.Seconds(),
+		CommittedOps: committed.Load(),
+		OpsPerSec:    float64(committed.Load()) / elapsed.Seconds(),
+		Errors:       errCount.Load(),
+	}
+	res.setLatencies(all)
+	for _, c := range conns {
+		res.Reconnects += c.Sessions() - 1
+	}
+	if cfg.Verify {
+		if err := verifyConverged(ctx, docs, res); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// benchOp is a small random edit: mostly typing (1-3 code points, sometimes
+// an emoji), some deletions, biased towards deleting once the document grows
+// so that long runs keep it at a few thousand code points.
+func benchOp(r *rand.Rand, text string) ot.Op {
+	n := utf8.RuneCountInString(text)
+	pos := r.IntN(n + 1)
+	var op ot.Op
+	if pos > 0 {
+		op = append(op, ot.Component{Retain: pos})
+	}
+	delChance := 4
+	if n > 4000 {
+		delChance = 1
+	}
+	if pos < n && r.IntN(delChance) == 0 {
+		return append(op, ot.Component{Delete: 1 + r.IntN(min(8, n-pos))})
+	}
+	pieces := []string{"a", "e", "t", " ", "é", "😀", "\n", "xy", "ok"}
+	var b strings.Builder
+	for k := 1 + r.IntN(3); k > 0; k-- {
+		b.WriteString(pieces[r.IntN(len(pieces))])
+	}
+	return append(op, ot.Component{Insert: b.String()})
+}
+
+// openClients dials cfg.Clients connections and opens the document on each.
+func openClients(ctx context.Context, cfg config) ([]*client.Conn, []*client.Doc, error) {
+	conns := make([]*client.Conn, 0, cfg.Clients)
+	docs := make([]*client.Doc, 0, cfg.Clients)
+	for i := range cfg.Clients {
+		dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		c, err := client.Dial(dctx, client.Options{
+			URL:    cfg.URL,
+			Token:  cfg.Token,
+			User:   client.User{Name: fmt.Sprintf("bench-%d", i), Color: "#3f51b5"},
+			Logger: cfg.Log,
+		})
+		if err != nil {
+			cancel()
+			return conns, docs, fmt.Errorf("dial client %d: %w", i, err)
+		}
+		conns = append(conns, c)
+		d, err := c.Open(dctx, cfg.Doc)
+		cancel()
+		if err != nil {
+			return conns, docs, fmt.Errorf("client %d: open %q: %w", i, cfg.Doc, err)
+		}
+		docs = append(docs, d)
+	}
+	return conns, docs, nil
+}
+
+// verifyConverged waits for every client to catch up with the highest
+// version any of them holds and compares their texts.
+func verifyConverged(ctx context.Context, docs []*client.Doc, res *result) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var top int64
+	for _, d := range docs {
+		if err := d.WaitSynced(ctx); err != nil {
+			return fmt.Errorf("verify: %w", err)
+		}
+		top = max(top, d.Version())
+	}
+	var want string
+	for i, d := range docs {
+		if err := d.WaitVersion(ctx, top); err != nil {
+			return fmt.Errorf("verify: %w", err)
+		}
+		text, v, _ := d.Snapshot()
+		if v != top {
+			// Someone is still behind or ahead; compare at equal versions only.
+			return fmt.Errorf("verify: client %d at v%d, expected v%d", i, v, top)
+		}
+		if i == 0 {
+			want = text
+			continue
+		}
+		if text != want {
+			res.Diverged = true
+			return nil
+		}
+	}
+	res.Converged = true
+	res.FinalVersion = top
+	res.FinalLen = utf8.RuneCountInString(want)
+	return nil
+}
+
+// ensureDoc creates the document unless it exists: in Postgres directly when
+// -database-url is given, else through the REST API next to the WebSocket
+// endpoint.
+func ensureDoc(ctx context.Context, cfg config) error {
+	if cfg.DatabaseURL != "" {
+		st, err := store.OpenPG(ctx, cfg.DatabaseURL, store.PGOptions{})
+		if err != nil {
+			return fmt.Errorf("create document: %w", err)
+		}
+		defer st.Close()
+		_, err = st.CreateDoc(ctx, store.NewDocument{ID: cfg.Doc, Type: "text", Content: cfg.Content})
+		if err != nil && !errors.Is(err, store.ErrExists) {
+			return fmt.Errorf("create document %q: %w", cfg.Doc, err)
+		}
+		return nil
+	}
+	u, err := url.Parse(cfg.URL)
+	if err != nil {
+		return fmt.Errorf("parse -url: %w", err)
+	}
+	switch u.Scheme {
+	case "wss":
+		u.Scheme = "https"
+	default:
+		u.Scheme = "http"
+	}
+	u.Path, u.RawQuery = "/v1/docs", ""
+	body, _ := json.Marshal(map[string]any{"id": cfg.Doc, "type": "text", "content": cfg.Content})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("create document: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if cfg.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+cfg.Token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("create document via %s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	switch resp.StatusCode {
+	case http.StatusCreated, http.StatusConflict:
+		return nil
+	}
+	return fmt.Errorf("create document via %s: HTTP %d: %s", u, resp.StatusCode, bytes.TrimSpace(msg))
+}
