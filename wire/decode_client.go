@@ -390,11 +390,10 @@ func (d *clientDec) readSel(v []byte) (ot.Selection, *DecodeError) {
 	if isNil(v) {
 		return nil, nil
 	}
-	_, hlen, n, err := header(v, 0)
-	if err != nil || kindOf(v) != kindArray {
-		return nil, d.fail(CodeBadRequest, "sel: want an array of [anchor, head] or nil, got %s", kindName(kindOf(v)))
+	k, _, n, err := header(v, 0)
+	if err != nil || k != kindArray {
+		return nil, d.fail(CodeBadRequest, "sel: want an array of [anchor, head] or nil, got %s", kindName(k))
 	}
-	_ = hlen
 	if n == 0 {
 		return nil, nil
 	}

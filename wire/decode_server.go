@@ -2,6 +2,7 @@ package wire
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/vmihailenco/msgpack/v5"
 
@@ -50,7 +51,8 @@ func (d *serverDec) op(key string, v []byte) ot.Op {
 }
 
 func (d *serverDec) sel(key string, v []byte) ot.Selection {
-	cd := clientDec{lim: Limits{MaxRanges: int(^uint(0) >> 1)}.withDefaults()}
+	// A server's selections are trusted in size: no range limit.
+	cd := clientDec{lim: Limits{MaxRanges: math.MaxInt}}
 	sel, err := cd.readSel(v)
 	if err != nil {
 		d.failf("%s: %s", key, err.Msg)
