@@ -9,7 +9,7 @@ import (
 // A typical keystroke: one character typed in the middle of a document, with
 // the caret after it.
 func typicalOpFrame(b *testing.B) []byte {
-	f, err := EncodeClient(&Op{Doc: "team-notes-2026", V: 18234, Seq: 412, Op: ot.Op{{Retain: 5120}, {Insert: "e"}}, Sel: ot.Selection{{5121, 5121}}})
+	f, err := EncodeClient(&Op{Doc: "team-notes-2026", V: 18234, Seq: 412, Op: ot.Op{{Retain: 5120}, {Insert: "e"}}, Sel: ot.Selection{{Anchor: 5121, Head: 5121}}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -28,7 +28,7 @@ func BenchmarkDecodeClientOp(b *testing.B) {
 }
 
 func BenchmarkEncodeOpBroadcast(b *testing.B) {
-	m := &OpBroadcast{Doc: "team-notes-2026", V: 18234, Op: ot.Op{{Retain: 5120}, {Insert: "e"}}, SID: testSID, Seq: 412, Sel: ot.Selection{{5121, 5121}}}
+	m := &OpBroadcast{Doc: "team-notes-2026", V: 18234, Op: ot.Op{{Retain: 5120}, {Insert: "e"}}, SID: testSID, Seq: 412, Sel: ot.Selection{{Anchor: 5121, Head: 5121}}}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := Encode(m); err != nil {

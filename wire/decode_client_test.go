@@ -82,10 +82,10 @@ func TestDecodeClientValid(t *testing.T) {
 		{"op normalised by ot", with(baseOp, "op", []any{2, 3, "a", "b", 4}, "sel", nil), &Op{Doc: "notes-1", V: 7, Seq: 3, Op: ot.Op{{Retain: 5}, {Insert: "ab"}}}},
 		{"op big seq and v", with(baseOp, "v", int64(1)<<40, "seq", uint64(1)<<62, "sel", nil), &Op{Doc: "notes-1", V: 1 << 40, Seq: 1 << 62, Op: ot.Op{{Retain: 5}, {Insert: "hé😀"}, {Delete: 2}}}},
 		{"op float sel position", with(baseOp, "sel", []any{[]any{2.0, float32(3)}}), &Op{Doc: "notes-1", V: 7, Seq: 3, Op: ot.Op{{Retain: 5}, {Insert: "hé😀"}, {Delete: 2}}, Sel: ot.Selection{{Anchor: 2, Head: 3}}}},
-		{"presence", basePresence, &Presence{Doc: "notes-1", V: 7, Sel: ot.Selection{{1, 4}, {9, 9}}, Data: data}},
+		{"presence", basePresence, &Presence{Doc: "notes-1", V: 7, Sel: ot.Selection{{Anchor: 1, Head: 4}, {Anchor: 9, Head: 9}}, Data: data}},
 		{"presence hidden caret", with(basePresence, "sel", nilValue, "data", nil), &Presence{Doc: "notes-1", V: 7}},
 		{"presence empty sel is hidden", with(basePresence, "sel", []any{}, "data", nil), &Presence{Doc: "notes-1", V: 7}},
-		{"presence nil data clears", with(basePresence, "data", nilValue), &Presence{Doc: "notes-1", V: 7, Sel: ot.Selection{{1, 4}, {9, 9}}, Data: msgpack.RawMessage{0xc0}}},
+		{"presence nil data clears", with(basePresence, "data", nilValue), &Presence{Doc: "notes-1", V: 7, Sel: ot.Selection{{Anchor: 1, Head: 4}, {Anchor: 9, Head: 9}}, Data: msgpack.RawMessage{0xc0}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

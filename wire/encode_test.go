@@ -16,7 +16,7 @@ func strp(s string) *string { return &s }
 var (
 	testOp   = ot.Op{{Retain: 3}, {Insert: "añ😀"}, {Delete: 200}, {Retain: 70000}, {Delete: 40000}}
 	testData = msgpack.RawMessage(mustMarshal(map[string]any{"viewport": []int{0, 40}}))
-	testPeer = PeerInfo{SID: testSID, User: User{ID: "u1", Name: "Ada", Color: "#fff"}, Sel: ot.Selection{{1, 2}, {300, 300}}, Data: testData}
+	testPeer = PeerInfo{SID: testSID, User: User{ID: "u1", Name: "Ada", Color: "#fff"}, Sel: ot.Selection{{Anchor: 1, Head: 2}, {Anchor: 300, Head: 300}}, Data: testData}
 )
 
 func mustMarshal(v any) []byte {
@@ -37,7 +37,7 @@ func serverMessages() []Message {
 		&Joined{Doc: "d", V: 14, Ops: []OpEntry{{V: 12, Op: testOp, SID: testSID, Seq: 9}, {V: 13, Op: ot.Op{{Insert: "x"}}, SID: testSID, Seq: 10}}, Peers: []PeerInfo{}, Mode: ModeRead},
 		&Joined{Doc: "d", V: 14, Ops: []OpEntry{}, Peers: []PeerInfo{}, Mode: ModeReadWrite},
 		&Ack{Doc: "d", Seq: 1 << 40, V: 1<<32 + 5},
-		&OpBroadcast{Doc: "d", V: 5, Op: testOp, SID: testSID, Seq: 2, Sel: ot.Selection{{4, 4}}},
+		&OpBroadcast{Doc: "d", V: 5, Op: testOp, SID: testSID, Seq: 2, Sel: ot.Selection{{Anchor: 4, Head: 4}}},
 		&OpBroadcast{Doc: "d", V: 5, Op: ot.Op{{Delete: 1}}, SID: testSID, Seq: 2},
 		&PresenceMsg{Doc: "d", V: 5, Peers: []PeerInfo{testPeer}, Gone: []string{"gone_sid_00000000", "gone_sid_00000001"}},
 		&PresenceMsg{Doc: "d", V: 5, Peers: []PeerInfo{}},
@@ -53,9 +53,9 @@ func clientMessages() []Message {
 		&Join{Doc: "d", V: i64(3)},
 		&Join{Doc: "d"},
 		&Leave{Doc: "d"},
-		&Op{Doc: "d", V: 3, Seq: 1, Op: testOp, Sel: ot.Selection{{1, 5}}},
+		&Op{Doc: "d", V: 3, Seq: 1, Op: testOp, Sel: ot.Selection{{Anchor: 1, Head: 5}}},
 		&Op{Doc: "d", V: 3, Seq: 1, Op: testOp},
-		&Presence{Doc: "d", V: 3, Sel: ot.Selection{{1, 5}, {7, 7}}, Data: testData},
+		&Presence{Doc: "d", V: 3, Sel: ot.Selection{{Anchor: 1, Head: 5}, {Anchor: 7, Head: 7}}, Data: testData},
 		&Presence{Doc: "d", V: 3},
 	}
 }
