@@ -343,10 +343,14 @@ func (d *memDoc) stateAt(v int64) (Snapshot, []ot.Op, time.Time) {
 	i := sort.Search(len(d.snaps), func(i int) bool { return d.snaps[i].Version > v }) - 1
 	base := d.snaps[i]
 	ops := make([]ot.Op, 0, v-base.Version)
-	at := base.CreatedAt
 	for _, r := range d.ops[base.Version:v] {
 		ops = append(ops, r.Op)
-		at = r.CreatedAt
+	}
+	// A version's time is when the document reached it: its creation for 0,
+	// else the commit of the op that led to it (what PGStore reports too).
+	at := d.meta.CreatedAt
+	if v > 0 {
+		at = d.ops[v-1].CreatedAt
 	}
 	return base, ops, at
 }

@@ -1,0 +1,741 @@
+package store
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang-migrate/migrate/v4"
+	pgxmigrate "github.com/golang-migrate/migrate/v4/database/pgx/v5"
+	"github.com/golang-migrate/migrate/v4/source/iofs"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/tandem-collab/tandem/ot"
+)
+
+//go:embed migrations/*.sql
+var migrationsFS embed.FS
+
+// PGOptions configures OpenPG.
+type PGOptions struct {
+	// SnapshotEvery is how many ops may pile up after a snapshot before one is
+	// built in the background; 0 means DefaultSnapshotEvery, < 0 never.
+	SnapshotEvery int
+	// MaxConns caps the pool; 0 keeps pgx's default (or pool_max_conns in the URL).
+	MaxConns int32
+	// Schema, if set, becomes the connections' search_path: the tables and the
+	// migrations bookkeeping live there. The schema must exist.
+	Schema string
+	// Logger receives background snapshot failures; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// PGStore keeps documents in Postgres. Every write is one durable transaction
+// (synchronous_commit is forced on), so an acknowledged op survives a crash of the
+// server or the database. Several PGStores (several nodes) may share a database:
+// optimistic concurrency on documents.version makes exactly one writer win.
+type PGStore struct {
+	pool  *pgxpool.Pool
+	every int
+	snap  *snapshotter[int64]
+	close sync.Once
+}
+
+var _ Store = (*PGStore)(nil)
+
+// OpenPG connects to Postgres, applies the embedded migrations (golang-migrate,
+// which serialises concurrent starters with an advisory lock) and starts the
+// background snapshot goroutine. It fails with ErrUnavailable when the database
+// cannot be reached and with ErrSchemaTooNew when the database was migrated by a
+// newer binary.
+func OpenPG(ctx context.Context, url string, opts PGOptions) (*PGStore, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// The parse error may quote the URL (and its password): do not wrap it.
+		return nil, fmt.Errorf("open postgres store: %w: cannot parse database URL", ErrInvalidArgument)
+	}
+	rp := cfg.ConnConfig.RuntimeParams
+	// Acknowledged means durable, whatever the server's default says.
+	rp["synchronous_commit"] = "on"
+	if rp["application_name"] == "" {
+		rp["application_name"] = "tandem"
+	}
+	if opts.Schema != "" {
+		rp["search_path"] = pgx.Identifier{opts.Schema}.Sanitize()
+	}
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	where := fmt.Sprintf("%s:%d/%s", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database)
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres store at %s: %w: %w", where, ErrUnavailable, err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open postgres store: %w: cannot reach postgres at %s: %w", ErrUnavailable, where, err)
+	}
+	if err := migrateUp(pool); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open postgres store at %s: %w", where, err)
+	}
+	every := opts.SnapshotEvery
+	if every == 0 {
+		every = DefaultSnapshotEvery
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &PGStore{pool: pool, every: every}
+	s.snap = newSnapshotter(log, s.buildSnapshot)
+	return s, nil
+}
+
+// SchemaVersion is the newest migration embedded in this binary.
+func SchemaVersion() uint {
+	v, err := latestMigration()
+	if err != nil {
+		panic(err) // the embedded files are part of the build: cannot fail at run time
+	}
+	return v
+}
+
+func latestMigration() (uint, error) {
+	src, err := iofs.New(migrationsFS, "migrations")
+	if err != nil {
+		return 0, fmt.Errorf("read embedded migrations: %w", err)
+	}
+	defer src.Close()
+	v, err := src.First()
+	if err != nil {
+		return 0, fmt.Errorf("read embedded migrations: %w", err)
+	}
+	for {
+		next, err := src.Next(v)
+		if errors.Is(err, fs.ErrNotExist) {
+			return v, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("read embedded migrations: %w", err)
+		}
+		v = next
+	}
+}
+
+func migrateUp(pool *pgxpool.Pool) error {
+	latest, err := latestMigration()
+	if err != nil {
+		return err
+	}
+	src, err := iofs.New(migrationsFS, "migrations")
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	// The sql.DB borrows the pool's connections (and its runtime params, hence its
+	// search_path); closing it does not close the pool.
+	db := stdlib.OpenDBFromPool(pool)
+	drv, err := pgxmigrate.WithInstance(db, &pgxmigrate.Config{})
+	if err != nil {
+		src.Close()
+		db.Close()
+		return fmt.Errorf("migrate: %w", err)
+	}
+	m, err := migrate.NewWithInstance("iofs", src, "pgx5", drv)
+	if err != nil {
+		src.Close()
+		drv.Close()
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer m.Close()
+	cur, dirty, err := m.Version()
+	if err != nil && !errors.Is(err, migrate.ErrNilVersion) {
+		return fmt.Errorf("migrate: read schema version: %w", err)
+	}
+	if err == nil && cur > latest {
+		return fmt.Errorf("%w: database is at schema version %d, this binary knows up to %d", ErrSchemaTooNew, cur, latest)
+	}
+	if err == nil && dirty {
+		return fmt.Errorf("migrate: schema version %d is dirty (a migration failed half-way); repair it by hand", cur)
+	}
+	if err := m.Up(); err != nil && !errors.Is(err, migrate.ErrNoChange) {
+		return fmt.Errorf("migrate up to %d: %w", latest, err)
+	}
+	return nil
+}
+
+// Postgres error codes the engine branches on.
+const (
+	pgUniqueViolation = "23505"
+	pgFKViolation     = "23503"
+)
+
+func pgCode(err error) (code, constraint string) {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code, pe.ConstraintName
+	}
+	return "", ""
+}
+
+// classify turns driver errors callers cannot act on into typed ones they can:
+// bad data (class 22, e.g. U+0000 in a title) into ErrInvalidArgument, a broken
+// connection into ErrUnavailable.
+func classify(err error) error {
+	code, _ := pgCode(err)
+	switch {
+	case strings.HasPrefix(code, "22"):
+		return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+	case code == "" && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, pgx.ErrNoRows):
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
+}
+
+const docCols = `id, type, title, metadata, version, created_at, updated_at`
+
+func scanDoc(row pgx.Row, extra ...any) (Document, error) {
+	var d Document
+	var meta []byte
+	dest := append([]any{&d.ID, &d.Type, &d.Title, &meta, &d.Version, &d.CreatedAt, &d.UpdatedAt}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return Document{}, err
+	}
+	d.Metadata = map[string]any{}
+	if err := json.Unmarshal(meta, &d.Metadata); err != nil {
+		return Document{}, fmt.Errorf("decode metadata of %q: %w", d.ID, err)
+	}
+	d.CreatedAt = d.CreatedAt.UTC()
+	d.UpdatedAt = d.UpdatedAt.UTC()
+	return d, nil
+}
+
+func metaJSON(m map[string]any) ([]byte, error) {
+	if m == nil {
+		return []byte("{}"), nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("%w: metadata is not JSON: %v", ErrInvalidArgument, err)
+	}
+	return b, nil
+}
+
+// CreateDoc implements Store. The document row and its version-0 snapshot are
+// written by one statement.
+func (s *PGStore) CreateDoc(ctx context.Context, nd NewDocument) (Document, error) {
+	nd, err := validateNew(nd)
+	if err != nil {
+		return Document{}, err
+	}
+	meta, err := metaJSON(nd.Metadata)
+	if err != nil {
+		return Document{}, fmt.Errorf("create doc %q: %w", nd.ID, err)
+	}
+	const q = `
+WITH d AS (
+    INSERT INTO documents (id, type, title, metadata) VALUES ($1, $2, $3, $4::jsonb)
+    RETURNING pk, ` + docCols + `
+), s AS (
+    INSERT INTO snapshots (doc, version, content, created_at)
+    SELECT pk, 0, $5, created_at FROM d
+)
+SELECT ` + docCols + ` FROM d`
+	doc, err := scanDoc(s.pool.QueryRow(ctx, q, nd.ID, nd.Type, nd.Title, string(meta), []byte(nd.Content)))
+	if err != nil {
+		if code, _ := pgCode(err); code == pgUniqueViolation {
+			return Document{}, fmt.Errorf("create doc %q: %w", nd.ID, ErrExists)
+		}
+		return Document{}, fmt.Errorf("create doc %q: %w", nd.ID, classify(err))
+	}
+	return doc, nil
+}
+
+// GetDoc implements Store.
+func (s *PGStore) GetDoc(ctx context.Context, id string) (Document, error) {
+	doc, err := scanDoc(s.pool.QueryRow(ctx, `SELECT `+docCols+` FROM documents WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Document{}, fmt.Errorf("get doc %q: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Document{}, fmt.Errorf("get doc %q: %w", id, classify(err))
+	}
+	return doc, nil
+}
+
+// likeEscape quotes LIKE's wildcards: ids may contain '_'.
+func likeEscape(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return r.Replace(s)
+}
+
+// ListDocs implements Store. Keyset pagination (id > cursor) on the unique id
+// index: every page is one index range scan, and documents created or deleted
+// between pages cannot shift the others.
+func (s *PGStore) ListDocs(ctx context.Context, opts ListOptions) (ListPage, error) {
+	after, err := decodeCursor(opts.Cursor)
+	if err != nil {
+		return ListPage{}, err
+	}
+	limit := clampLimit(opts.Limit)
+	const q = `SELECT ` + docCols + ` FROM documents
+WHERE id > $1 AND id >= $2 AND id LIKE $3
+ORDER BY id LIMIT $4`
+	rows, err := s.pool.Query(ctx, q, after, opts.Prefix, likeEscape(opts.Prefix)+"%", limit+1)
+	if err != nil {
+		return ListPage{}, fmt.Errorf("list docs: %w", classify(err))
+	}
+	defer rows.Close()
+	page := ListPage{Docs: []Document{}}
+	for rows.Next() {
+		d, err := scanDoc(rows)
+		if err != nil {
+			return ListPage{}, fmt.Errorf("list docs: %w", classify(err))
+		}
+		page.Docs = append(page.Docs, d)
+	}
+	if err := rows.Err(); err != nil {
+		return ListPage{}, fmt.Errorf("list docs: %w", classify(err))
+	}
+	if len(page.Docs) > limit {
+		page.Docs = page.Docs[:limit]
+		page.NextCursor = encodeCursor(page.Docs[limit-1].ID)
+	}
+	return page, nil
+}
+
+// UpdateDoc implements Store. Metadata, when given, replaces the old map whole.
+func (s *PGStore) UpdateDoc(ctx context.Context, id string, patch MetaPatch) (Document, error) {
+	var meta *string
+	if patch.Metadata != nil {
+		b, err := metaJSON(patch.Metadata)
+		if err != nil {
+			return Document{}, fmt.Errorf("update doc %q: %w", id, err)
+		}
+		m := string(b)
+		meta = &m
+	}
+	const q = `UPDATE documents SET title = coalesce($2, title), metadata = coalesce($3::jsonb, metadata), updated_at = now()
+WHERE id = $1 RETURNING ` + docCols
+	doc, err := scanDoc(s.pool.QueryRow(ctx, q, id, patch.Title, meta))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Document{}, fmt.Errorf("update doc %q: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Document{}, fmt.Errorf("update doc %q: %w", id, classify(err))
+	}
+	return doc, nil
+}
+
+// DeleteDoc implements Store. The row goes, and its ops and snapshots with it (by
+// cascade, in the same transaction). An AppendOps racing with it either commits
+// first (and is deleted with the rest) or finds no row and writes nothing.
+func (s *PGStore) DeleteDoc(ctx context.Context, id string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM documents WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("delete doc %q: %w", id, classify(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("delete doc %q: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// appendSQL is the whole of AppendOps: one statement, hence one implicit
+// transaction and one round trip. The guarded UPDATE takes the document's row lock;
+// a concurrent writer at the same version waits for it, then re-checks the guard,
+// matches nothing and inserts nothing (the INSERT reads its pk from the UPDATE).
+const appendSQL = `
+WITH d AS (
+    UPDATE documents SET version = $2 + cardinality($3::bytea[]), updated_at = now()
+    WHERE id = $1 AND version = $2
+    RETURNING pk
+), ins AS (
+    INSERT INTO ops (doc, version, op, sid, seq, user_id, created_at)
+    SELECT d.pk, $2 + u.ord - 1, u.op, nullif(u.sid, ''),
+           CASE WHEN u.sid = '' THEN NULL ELSE u.seq END, u.user_id, coalesce(u.at, now())
+    FROM d, unnest($3::bytea[], $4::text[], $5::bigint[], $6::text[], $7::timestamptz[])
+         WITH ORDINALITY AS u(op, sid, seq, user_id, at, ord)
+    RETURNING 1
+)
+SELECT pk, (SELECT count(*) FROM ins) FROM d`
+
+// AppendOps implements Store.
+func (s *PGStore) AppendOps(ctx context.Context, id string, expected int64, ops []OpRecord) error {
+	if err := checkRecords(id, expected, ops); err != nil {
+		return err
+	}
+	n := len(ops)
+	encoded := make([][]byte, n)
+	sids := make([]string, n)
+	seqs := make([]int64, n)
+	users := make([]string, n)
+	ats := make([]*time.Time, n)
+	seen := make(map[sidSeq]struct{}, n)
+	for i, r := range ops {
+		b, err := msgpack.Marshal(r.Op)
+		if err != nil {
+			return fmt.Errorf("append to %q: encode op at version %d: %w", id, r.Version, err)
+		}
+		encoded[i], sids[i], seqs[i], users[i] = b, r.SID, r.Seq, r.UserID
+		if !r.CreatedAt.IsZero() {
+			t := r.CreatedAt
+			ats[i] = &t
+		}
+		if r.SID != "" {
+			k := sidSeq{r.SID, r.Seq}
+			if _, dup := seen[k]; dup {
+				return fmt.Errorf("append to %q: %w: sid %q seq %d twice in one batch", id, ErrInvalidArgument, r.SID, r.Seq)
+			}
+			seen[k] = struct{}{}
+		}
+	}
+	var pk, inserted int64
+	err := s.pool.QueryRow(ctx, appendSQL, id, expected, encoded, sids, seqs, users, ats).Scan(&pk, &inserted)
+	switch code, constraint := pgCode(err); {
+	case err == nil:
+		if inserted != int64(n) {
+			// Cannot happen while the statement is atomic; if it ever does, say so
+			// loudly rather than report success.
+			return fmt.Errorf("append to %q: inserted %d of %d ops", id, inserted, n)
+		}
+	case errors.Is(err, pgx.ErrNoRows):
+		return s.appendFailed(ctx, id, expected)
+	case code == pgUniqueViolation && constraint == "ops_doc_sid_seq":
+		return s.duplicate(ctx, id, sids, seqs)
+	case code == pgUniqueViolation || code == pgFKViolation:
+		// Another node committed this version (or deleted the document) under us.
+		return s.appendFailed(ctx, id, expected)
+	default:
+		return fmt.Errorf("append to %q at %d: %w", id, expected, classify(err))
+	}
+	if crossed(expected, expected+int64(n), s.every) {
+		s.snap.mark(pk)
+	}
+	return nil
+}
+
+// appendFailed explains a guarded UPDATE that matched nothing: no document, or a
+// document at another version.
+func (s *PGStore) appendFailed(ctx context.Context, id string, expected int64) error {
+	var cur int64
+	err := s.pool.QueryRow(ctx, `SELECT version FROM documents WHERE id = $1`, id).Scan(&cur)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("append to %q: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return &ConflictError{DocID: id, Expected: expected, Current: -1}
+	}
+	return &ConflictError{DocID: id, Expected: expected, Current: cur}
+}
+
+// duplicate finds which (sid, seq) of the batch is already committed, and where.
+func (s *PGStore) duplicate(ctx context.Context, id string, sids []string, seqs []int64) error {
+	const q = `SELECT o.sid, o.seq, o.version FROM documents d
+JOIN ops o ON o.doc = d.pk
+JOIN unnest($2::text[], $3::bigint[]) AS u(sid, seq) ON o.sid = u.sid AND o.seq = u.seq
+WHERE d.id = $1 ORDER BY o.version LIMIT 1`
+	de := &DuplicateError{DocID: id, Version: -1}
+	err := s.pool.QueryRow(ctx, q, id, sids, seqs).Scan(&de.SID, &de.Seq, &de.Version)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("append to %q: %w (looking up the original failed: %v)", id, ErrDuplicate, err)
+	}
+	return de
+}
+
+// ReadOps implements Store. One statement reads the document's version and the
+// ops together, so the gap check sees a consistent picture.
+func (s *PGStore) ReadOps(ctx context.Context, id string, from int64, limit int) ([]OpRecord, error) {
+	var lim *int
+	if limit > 0 {
+		lim = &limit
+	}
+	const q = `SELECT d.version, o.version, o.op, coalesce(o.sid, ''), coalesce(o.seq, 0), o.user_id, o.created_at
+FROM documents d LEFT JOIN LATERAL (
+    SELECT version, op, sid, seq, user_id, created_at FROM ops
+    WHERE doc = d.pk AND version >= $2 ORDER BY version LIMIT $3
+) o ON true
+WHERE d.id = $1`
+	rows, err := s.pool.Query(ctx, q, id, from, lim)
+	if err != nil {
+		return nil, fmt.Errorf("read ops of %q: %w", id, classify(err))
+	}
+	defer rows.Close()
+	found := false
+	var cur int64
+	out := []OpRecord{}
+	for rows.Next() {
+		var (
+			v    *int64
+			raw  []byte
+			r    OpRecord
+			user *string
+			at   *time.Time
+			sid  *string
+			seq  *int64
+		)
+		if err := rows.Scan(&cur, &v, &raw, &sid, &seq, &user, &at); err != nil {
+			return nil, fmt.Errorf("read ops of %q: %w", id, classify(err))
+		}
+		found = true
+		if v == nil {
+			continue // the document has no ops at or after from
+		}
+		r.Version, r.SID, r.Seq, r.UserID, r.CreatedAt = *v, *sid, *seq, *user, at.UTC()
+		if err := msgpack.Unmarshal(raw, &r.Op); err != nil {
+			return nil, fmt.Errorf("read ops of %q: decode op at version %d: %w", id, r.Version, err)
+		}
+		if want := from + int64(len(out)); r.Version != want {
+			return nil, fmt.Errorf("read ops of %q: log has a gap: found version %d, want %d", id, r.Version, want)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read ops of %q: %w", id, classify(err))
+	}
+	if !found {
+		return nil, fmt.Errorf("read ops of %q: %w", id, ErrNotFound)
+	}
+	if from < 0 || from > cur {
+		return nil, fmt.Errorf("read ops of %q from %d: %w (document is at %d)", id, from, ErrVersion, cur)
+	}
+	want := cur - from
+	if limit > 0 && int64(limit) < want {
+		want = int64(limit)
+	}
+	if int64(len(out)) != want {
+		return nil, fmt.Errorf("read ops of %q: log has a gap: %d ops from %d, want %d", id, len(out), from, want)
+	}
+	return out, nil
+}
+
+// FindOp implements Store.
+func (s *PGStore) FindOp(ctx context.Context, id string, sid string, seq int64) (int64, bool, error) {
+	const q = `SELECT (SELECT o.version FROM ops o WHERE o.doc = d.pk AND o.sid = $2 AND o.seq = $3)
+FROM documents d WHERE d.id = $1`
+	var v *int64
+	err := s.pool.QueryRow(ctx, q, id, sid, seq).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, fmt.Errorf("find op in %q: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("find op in %q: %w", id, classify(err))
+	}
+	if v == nil {
+		return 0, false, nil
+	}
+	return *v, true, nil
+}
+
+// stateSQL fetches, in one statement (one consistent view), a document, its
+// nearest snapshot at or below a target version and the ops between the two. The
+// target is LEAST(current, $2). %s selects the document (by id or by pk).
+const stateSQL = `
+WITH d AS (
+    SELECT pk, ` + docCols + ` FROM documents WHERE %s = $1
+), s AS (
+    SELECT sn.version, sn.content FROM snapshots sn, d
+    WHERE sn.doc = d.pk AND sn.version <= LEAST(d.version, $2)
+    ORDER BY sn.version DESC LIMIT 1
+)
+SELECT d.` + "id, d.type, d.title, d.metadata, d.version, d.created_at, d.updated_at" + `, d.pk,
+       s.version, s.content,
+       ARRAY(SELECT o.op FROM ops o
+             WHERE o.doc = d.pk AND o.version >= s.version AND o.version < LEAST(d.version, $2)
+             ORDER BY o.version),
+       (SELECT o.created_at FROM ops o WHERE o.doc = d.pk AND o.version = LEAST(d.version, $2) - 1)
+FROM d LEFT JOIN s ON true`
+
+var (
+	stateByID = fmt.Sprintf(stateSQL, "id")
+	stateByPK = fmt.Sprintf(stateSQL, "pk")
+)
+
+// pgState is what stateSQL returns, decoded.
+type pgState struct {
+	doc      Document
+	pk       int64
+	base     int64
+	content  []byte
+	ops      []ot.Op
+	lastOpAt *time.Time
+	meta     []byte
+}
+
+func (s *PGStore) state(ctx context.Context, q string, key any, target int64) (pgState, error) {
+	var (
+		st   pgState
+		base *int64
+		raw  [][]byte
+	)
+	err := s.pool.QueryRow(ctx, q, key, target).Scan(
+		&st.doc.ID, &st.doc.Type, &st.doc.Title, &st.meta, &st.doc.Version, &st.doc.CreatedAt, &st.doc.UpdatedAt,
+		&st.pk, &base, &st.content, &raw, &st.lastOpAt)
+	if err != nil {
+		return pgState{}, err
+	}
+	if base == nil {
+		return pgState{}, fmt.Errorf("document %q has no snapshot at or below %d", st.doc.ID, target)
+	}
+	st.base = *base
+	st.ops = make([]ot.Op, len(raw))
+	for i, b := range raw {
+		if err := msgpack.Unmarshal(b, &st.ops[i]); err != nil {
+			return pgState{}, fmt.Errorf("decode op at version %d: %w", st.base+int64(i), err)
+		}
+	}
+	st.doc.Metadata = map[string]any{}
+	if err := json.Unmarshal(st.meta, &st.doc.Metadata); err != nil {
+		return pgState{}, fmt.Errorf("decode metadata of %q: %w", st.doc.ID, err)
+	}
+	st.doc.CreatedAt = st.doc.CreatedAt.UTC()
+	st.doc.UpdatedAt = st.doc.UpdatedAt.UTC()
+	return st, nil
+}
+
+// text replays st up to target and checks that the log had no hole.
+func (st pgState) text(target int64) (Snapshot, error) {
+	if want := target - st.base; int64(len(st.ops)) != want {
+		return Snapshot{}, fmt.Errorf("log of %q has a gap: %d ops after snapshot %d, want %d", st.doc.ID, len(st.ops), st.base, want)
+	}
+	text, err := replay(st.doc.ID, st.base, string(st.content), st.ops)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	at := st.doc.CreatedAt
+	if st.lastOpAt != nil {
+		at = st.lastOpAt.UTC()
+	}
+	return Snapshot{Version: target, Content: text, CreatedAt: at}, nil
+}
+
+// Load implements Store.
+func (s *PGStore) Load(ctx context.Context, id string) (Document, Snapshot, error) {
+	st, err := s.state(ctx, stateByID, id, 1<<62)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Document{}, Snapshot{}, fmt.Errorf("load %q: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Document{}, Snapshot{}, fmt.Errorf("load %q: %w", id, classify(err))
+	}
+	snap, err := st.text(st.doc.Version)
+	if err != nil {
+		return Document{}, Snapshot{}, fmt.Errorf("load %q: %w", id, err)
+	}
+	return st.doc, snap, nil
+}
+
+// SnapshotAt implements Store.
+func (s *PGStore) SnapshotAt(ctx context.Context, id string, v int64) (Snapshot, error) {
+	if v < 0 {
+		return Snapshot{}, fmt.Errorf("snapshot of %q at %d: %w", id, v, ErrVersion)
+	}
+	st, err := s.state(ctx, stateByID, id, v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Snapshot{}, fmt.Errorf("snapshot of %q at %d: %w", id, v, ErrNotFound)
+	}
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("snapshot of %q at %d: %w", id, v, classify(err))
+	}
+	if v > st.doc.Version {
+		return Snapshot{}, fmt.Errorf("snapshot of %q at %d: %w (document is at %d)", id, v, ErrVersion, st.doc.Version)
+	}
+	snap, err := st.text(v)
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("snapshot of %q at %d: %w", id, v, err)
+	}
+	return snap, nil
+}
+
+// WriteSnapshot implements Store. The text must be the document's true text at
+// snap.Version (the caller got it by applying the log); it is not re-derived.
+func (s *PGStore) WriteSnapshot(ctx context.Context, id string, snap Snapshot) error {
+	if snap.Version < 0 {
+		return fmt.Errorf("write snapshot of %q at %d: %w", id, snap.Version, ErrVersion)
+	}
+	var at *time.Time
+	if !snap.CreatedAt.IsZero() {
+		at = &snap.CreatedAt
+	}
+	const q = `
+WITH d AS (SELECT pk, version FROM documents WHERE id = $1),
+ins AS (
+    INSERT INTO snapshots (doc, version, content, created_at)
+    SELECT pk, $2, $3, coalesce($4, now()) FROM d WHERE d.version >= $2
+    ON CONFLICT (doc, version) DO NOTHING
+)
+SELECT version FROM d`
+	var cur int64
+	err := s.pool.QueryRow(ctx, q, id, snap.Version, []byte(snap.Content), at).Scan(&cur)
+	code, _ := pgCode(err)
+	if errors.Is(err, pgx.ErrNoRows) || code == pgFKViolation {
+		return fmt.Errorf("write snapshot of %q: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("write snapshot of %q at %d: %w", id, snap.Version, classify(err))
+	}
+	if snap.Version > cur {
+		return fmt.Errorf("write snapshot of %q at %d: %w (document is at %d)", id, snap.Version, ErrVersion, cur)
+	}
+	return nil
+}
+
+// buildSnapshot runs on the snapshotter goroutine: latest snapshot + ops after it,
+// replayed and written back at the document's current version.
+func (s *PGStore) buildSnapshot(ctx context.Context, pk int64) error {
+	st, err := s.state(ctx, stateByPK, pk, 1<<62)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil // deleted meanwhile
+	}
+	if err != nil {
+		return fmt.Errorf("background snapshot of doc pk %d: %w", pk, err)
+	}
+	if st.base == st.doc.Version {
+		return nil
+	}
+	snap, err := st.text(st.doc.Version)
+	if err != nil {
+		return fmt.Errorf("background snapshot of %q: %w", st.doc.ID, err)
+	}
+	_, err = s.pool.Exec(ctx, `INSERT INTO snapshots (doc, version, content) VALUES ($1, $2, $3) ON CONFLICT (doc, version) DO NOTHING`,
+		pk, snap.Version, []byte(snap.Content))
+	if code, _ := pgCode(err); code == pgFKViolation {
+		return nil // deleted meanwhile
+	}
+	if err != nil {
+		return fmt.Errorf("background snapshot of %q at %d: %w", st.doc.ID, snap.Version, err)
+	}
+	return nil
+}
+
+// Ping implements Store.
+func (s *PGStore) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("ping postgres: %w: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Close implements Store: it stops the snapshot goroutine, then closes the pool
+// (waiting for connections in use to be released). Safe to call more than once.
+func (s *PGStore) Close() {
+	s.close.Do(func() {
+		s.snap.stop()
+		s.pool.Close()
+	})
+}
+
+// Pool exposes the connection pool for health checks and metrics (pool stats);
+// writing through it bypasses the store's invariants.
+func (s *PGStore) Pool() *pgxpool.Pool { return s.pool }
