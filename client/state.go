@@ -518,7 +518,7 @@ func (s *docState) onError(e *wire.Error, fx *effects) (retry bool) {
 			return true
 		}
 		return false
-	case wire.CodeInvalidOp, wire.CodeTooLarge, wire.CodeForbidden:
+	case wire.CodeInvalidOp, wire.CodeTooLarge, wire.CodeForbidden, wire.CodeBadRequest:
 		if e.Seq == 0 || s.inflight == nil || e.Seq != s.inflight.seq {
 			fx.errs = append(fx.errs, &ServerError{Code: e.Code, Msg: e.Msg, Doc: s.docID, Seq: e.Seq})
 			return false

@@ -90,7 +90,7 @@ func IsCode(err error, code string) bool {
 }
 
 // RejectedError reports a local op the server refused for good (invalid_op,
-// too_large, forbidden). The op, and any edits buffered after it, were rolled
+// too_large, forbidden, bad_request). The op, and any edits buffered after it, were rolled
 // back from the local text.
 type RejectedError struct {
 	ServerError
