@@ -22,6 +22,11 @@ const maxPrealloc = 16
 // ([]any of float64 that must be integral, json.Number and string); an Op is
 // validated and normalised as well. It never panics.
 //
+// Do not produce v by decoding untrusted MessagePack into any or map[string]any:
+// msgpack/v5 preallocates generic slices and maps by their header, so a 5-byte
+// frame can claim 64 GiB. Decode into a struct whose op field has type Op
+// (see DecodeMsgpack) instead.
+//
 // Normalising drops a trailing retain, so a trailing retain that runs past the
 // document end is no longer detectable afterwards; use ParseRaw to keep the op
 // exactly as sent.
