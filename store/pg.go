@@ -457,6 +457,9 @@ WHERE d.id = $1 ORDER BY o.version LIMIT 1`
 // ReadOps implements Store. One statement reads the document's version and the
 // ops together, so the gap check sees a consistent picture.
 func (s *PGStore) ReadOps(ctx context.Context, id string, from int64, limit int) ([]OpRecord, error) {
+	if from < 0 {
+		return nil, fmt.Errorf("read ops of %q from %d: %w", id, from, ErrVersion)
+	}
 	var lim *int
 	if limit > 0 {
 		lim = &limit
@@ -507,7 +510,7 @@ WHERE d.id = $1`
 	if !found {
 		return nil, fmt.Errorf("read ops of %q: %w", id, ErrNotFound)
 	}
-	if from < 0 || from > cur {
+	if from > cur {
 		return nil, fmt.Errorf("read ops of %q from %d: %w (document is at %d)", id, from, ErrVersion, cur)
 	}
 	want := cur - from
