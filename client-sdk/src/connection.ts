@@ -208,7 +208,10 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.sid = sid;
     const g = globalThis as { addEventListener?: (t: string, f: () => void) => void };
     g.addEventListener?.('online', this.onBrowserOnline);
-    if (options.autoConnect !== false) this.connect();
+    // Deferred so that listeners added right after construction see 'connecting'.
+    if (options.autoConnect !== false) queueMicrotask(() => {
+      if (this._state === 'offline' && !this.closedByUser) this.connect();
+    });
   }
 
   /** Current state. */
@@ -218,7 +221,7 @@ export class Connection extends Emitter<ConnectionEvents> {
 
   /** True when the server has welcomed this session and frames can flow. */
   get online(): boolean {
-    return this._state === 'online';
+    return this.welcomed && this.ws !== null;
   }
 
   /** Starts connecting (again, after {@link close}). */

@@ -122,6 +122,7 @@ export class TextDoc extends Emitter<TextDocEvents> {
   private closed = false;
   private history: { v: number; op: Op }[] = [];
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private resyncedSeq = -1;
   private readyResolve!: () => void;
   private readyReject!: (e: Error) => void;
   /** Resolves when the document first synchronised with the server; rejects if it could not be joined. */
@@ -370,7 +371,11 @@ export class TextDoc extends Emitter<TextDocEvents> {
   private onAck(seq: number, v: number): boolean {
     if (this.inflight === null || seq !== this.inflight.seq) return true; // stale duplicate
     if (v !== this._version) {
-      if (v < this._version) return true;
+      if (v < this._version) {
+        // Committed before the full text we re-synced to, which already holds it.
+        if (seq === this.resyncedSeq) this.dropCommittedInflight(seq, v);
+        return true;
+      }
       this.join(false);
       return false;
     }
@@ -419,23 +424,16 @@ export class TextDoc extends Emitter<TextDocEvents> {
 
   private onJoined(m: Extract<ServerMessage, { t: 'joined' }>): void {
     if (!this.joining) return; // unexpected: ignore
-    this.joining = false;
     this._mode = m.mode === 'r' ? 'r' : 'rw';
-    let ok = true;
+    // `joining` stays set while the catch-up is applied, so that an ack found
+    // in it does not send the buffer before the state is settled.
     if (m.ops !== undefined && m.text === undefined && this._version >= 0) {
       for (const e of m.ops) {
-        if (!this.onRemoteOp(e)) {
-          ok = false;
-          break;
-        }
+        if (!this.onRemoteOp(e)) return; // a gap inside the catch-up: re-joining already
       }
-      if (ok && this._version !== m.v) {
+      if (this._version !== m.v) {
         // The catch-up does not reach the announced version: start over from the full text.
         this.join(true);
-        ok = false;
-      }
-      if (!ok) {
-        if (!this.joining) this.join(true);
         return;
       }
     } else if (m.text !== undefined) {
@@ -444,11 +442,32 @@ export class TextDoc extends Emitter<TextDocEvents> {
       this.join(true);
       return;
     }
+    this.joining = false;
     this.presence._onJoined(m.v, m.peers);
     this.emit('synced', { v: this._version, mode: this._mode });
     this.readyResolve();
     if (this.inflight !== null && this._mode === 'rw') this.sendInflight();
     else this.flush();
+    this.presence._flushSoon();
+    this.updateStatus();
+  }
+
+  /**
+   * The in-flight op turned out to be committed before the version we re-synced
+   * to with a full text, so that text already holds it: take it out of the
+   * local state (keeping later buffered edits).
+   */
+  private dropCommittedInflight(seq: number, v: number): void {
+    if (this.inflight === null) return;
+    const inv = invert(this.inflight.op, this.serverText);
+    const buffer = this.buffer === null ? null : transform(this.buffer, inv, 'right');
+    const target = buffer === null ? this.serverText : apply(this.serverText, buffer);
+    this.inflight = null;
+    this.buffer = buffer !== null && !isNoop(buffer) ? buffer : null;
+    this.resyncedSeq = -1;
+    this.applyRemote(diffToOp(this._text, target), undefined);
+    this.emit('ack', { seq, v });
+    this.flush();
     this.presence._flushSoon();
     this.updateStatus();
   }
@@ -463,7 +482,10 @@ export class TextDoc extends Emitter<TextDocEvents> {
       this.applyRemote(op, undefined);
       return;
     }
-    // Rebase pending edits on the difference between what we last knew and the server's text.
+    // Rebase pending edits on the difference between what we last knew and the
+    // server's text. If the in-flight op was in fact committed already, its
+    // ack carries an older version and dropCommittedInflight repairs the state.
+    this.resyncedSeq = this.inflight?.seq ?? -1;
     let d = diffToOp(this.serverText, text);
     if (this.inflight !== null) {
       const f = this.inflight.op;

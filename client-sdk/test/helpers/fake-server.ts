@@ -1,0 +1,304 @@
+/*
+ * Test-only in-memory implementation of the server side of PROTOCOL section 2,
+ * with a real OT transform, behind a fake WebSocket with random delivery delays,
+ * coalesced frames and disconnects. Timers are meant to be faked (vi.useFakeTimers).
+ */
+import { decode, encode } from '@msgpack/msgpack';
+import { apply, transform, transformSelection, type Op, type Selection } from '../../src/ot/index.js';
+import type { ClientMessage, ServerMessage, WirePeer } from '../../src/protocol.js';
+import type { WebSocketConstructor } from '../../src/connection.js';
+
+interface LogEntry {
+  v: number;
+  op: Op;
+  sid: string;
+  seq: number;
+}
+
+interface DocState {
+  text: string;
+  log: LogEntry[];
+  committed: Map<string, number>;
+  lastSeq: Map<string, number>;
+  subs: Set<Session>;
+  peers: Map<string, { user: WirePeer['user']; sel: Selection; data: WirePeer['data'] }>;
+}
+
+/** Server-side end of one fake socket. */
+class Session {
+  sid: string | null = null;
+  user = { id: '', name: '', color: '' };
+  readonly docs = new Set<string>();
+  outbox: ServerMessage[] = [];
+  flushScheduled = false;
+  constructor(readonly sock: FakeSocket) {}
+}
+
+/** Options of {@link FakeServer}. */
+export interface FakeServerOptions {
+  /** Random source (seeded). */
+  random: () => number;
+  /** Max one-way delay in ms. */
+  maxDelayMs?: number;
+  /** When true, re-joins with v get the full text instead of ops. */
+  noHistory?: boolean;
+}
+
+/** Records protocol invariant violations seen by the fake server. */
+export class FakeServer {
+  readonly docs = new Map<string, DocState>();
+  readonly violations: string[] = [];
+  readonly sockets = new Set<FakeSocket>();
+  /** Every frame the server received, decoded (for assertions). */
+  readonly received: ClientMessage[] = [];
+  constructor(readonly opts: FakeServerOptions) {}
+
+  doc(id: string): DocState {
+    let d = this.docs.get(id);
+    if (d === undefined) {
+      d = { text: '', log: [], committed: new Map(), lastSeq: new Map(), subs: new Set(), peers: new Map() };
+      this.docs.set(id, d);
+    }
+    return d;
+  }
+
+  /** A WebSocket class whose instances connect to this server. */
+  get WebSocket(): WebSocketConstructor {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const server = this;
+    return class extends FakeSocket {
+      constructor(url: string, protocols?: string | string[]) {
+        super(server, url, protocols);
+      }
+    };
+  }
+
+  delay(): number {
+    return Math.floor(this.opts.random() * (this.opts.maxDelayMs ?? 20));
+  }
+
+  /** Drops every live socket (as a network failure: queued frames are lost). */
+  dropAll(): void {
+    for (const s of [...this.sockets]) s.fail();
+  }
+
+  send(s: Session, m: ServerMessage): void {
+    s.outbox.push(m);
+    if (s.flushScheduled) return;
+    s.flushScheduled = true;
+    setTimeout(() => {
+      s.flushScheduled = false;
+      const msgs = s.outbox;
+      s.outbox = [];
+      if (msgs.length > 1 && this.opts.random() < 0.5) s.sock.toClient(encode(msgs));
+      else for (const m2 of msgs) s.sock.toClient(encode(m2));
+    }, 0);
+  }
+
+  receive(s: Session, bytes: Uint8Array): void {
+    const m = decode(bytes) as ClientMessage;
+    this.received.push(m);
+    if (s.sid === null) {
+      if (m.t !== 'hello') {
+        this.violations.push(`first message was ${m.t}, not hello`);
+        return;
+      }
+      s.sid = m.sid;
+      s.user = { id: `u-${m.sid.slice(0, 4)}`, name: m.user?.name ?? 'anon', color: m.user?.color ?? '#000' };
+      this.send(s, { t: 'welcome', proto: 1, sid: m.sid, user: s.user });
+      return;
+    }
+    const sid = s.sid;
+    switch (m.t) {
+      case 'join': {
+        const d = this.doc(m.doc);
+        const peers: WirePeer[] = [...d.peers.entries()].filter(([k]) => k !== sid).map(([k, p]) => ({ sid: k, user: p.user, sel: p.sel, data: p.data }));
+        const v = d.log.length;
+        if (m.v !== undefined && m.v > v) this.violations.push(`join with v ${m.v} beyond ${v}`);
+        if (m.v !== undefined && m.v <= v && !this.opts.noHistory) {
+          this.send(s, { t: 'joined', doc: m.doc, v, ops: d.log.slice(m.v), peers, mode: 'rw' });
+        } else {
+          this.send(s, { t: 'joined', doc: m.doc, v, text: d.text, peers, mode: 'rw' });
+        }
+        const fresh = !d.subs.has(s);
+        d.subs.add(s);
+        s.docs.add(m.doc);
+        if (fresh) {
+          d.peers.set(sid, { user: s.user, sel: null, data: null });
+          this.broadcast(m.doc, s, { t: 'presence', doc: m.doc, v, peers: [{ sid, user: s.user, sel: null, data: null }] });
+        }
+        return;
+      }
+      case 'leave':
+        this.unsubscribe(s, m.doc);
+        return;
+      case 'op': {
+        const d = this.doc(m.doc);
+        if (!d.subs.has(s)) {
+          this.violations.push(`op on unjoined doc from ${sid}`);
+          return;
+        }
+        const key = `${sid}:${m.seq}`;
+        const prior = d.committed.get(key);
+        if (prior !== undefined) {
+          this.send(s, { t: 'ack', doc: m.doc, seq: m.seq, v: prior });
+          return;
+        }
+        const last = d.lastSeq.get(sid) ?? 0;
+        if (m.seq <= last) this.violations.push(`seq ${m.seq} not above ${last} for ${sid}`);
+        if (m.v > d.log.length || m.v < 0) {
+          this.violations.push(`op at v ${m.v} beyond ${d.log.length}`);
+          this.send(s, { t: 'error', code: 'bad_request', msg: 'v ahead', doc: m.doc, seq: m.seq });
+          return;
+        }
+        let op = m.op;
+        let sel: Selection | undefined = m.sel ?? undefined;
+        for (const e of d.log.slice(m.v)) {
+          op = transform(op, e.op, 'right');
+          if (sel !== undefined && sel !== null) sel = transformSelection(sel, e.op);
+        }
+        let text: string;
+        try {
+          text = apply(d.text, op);
+        } catch (e) {
+          this.violations.push(`invalid op from ${sid}: ${(e as Error).message}`);
+          this.send(s, { t: 'error', code: 'invalid_op', msg: (e as Error).message, doc: m.doc, seq: m.seq });
+          return;
+        }
+        const v = d.log.length;
+        d.text = text;
+        d.log.push({ v, op, sid, seq: m.seq });
+        d.committed.set(key, v);
+        d.lastSeq.set(sid, m.seq);
+        if (sel !== undefined) {
+          const p = d.peers.get(sid);
+          if (p !== undefined) p.sel = sel;
+        }
+        this.send(s, { t: 'ack', doc: m.doc, seq: m.seq, v });
+        this.broadcast(m.doc, s, { t: 'op', doc: m.doc, v, op, sid, seq: m.seq, ...(sel !== undefined ? { sel } : {}) });
+        return;
+      }
+      case 'presence': {
+        const d = this.doc(m.doc);
+        if (m.v !== d.log.length && m.v > d.log.length) this.violations.push(`presence at v ${m.v} ahead`);
+        let sel = m.sel;
+        for (const e of d.log.slice(m.v)) sel = transformSelection(sel, e.op);
+        const p = d.peers.get(sid);
+        if (p === undefined) return;
+        p.sel = sel;
+        if (m.data !== undefined) p.data = m.data;
+        this.broadcast(m.doc, s, { t: 'presence', doc: m.doc, v: d.log.length, peers: [{ sid, user: s.user, sel, data: p.data }] });
+        return;
+      }
+      default:
+        this.violations.push(`unexpected message ${(m as { t: string }).t}`);
+    }
+  }
+
+  broadcast(docId: string, from: Session, m: ServerMessage): void {
+    const d = this.doc(docId);
+    for (const s of d.subs) if (s !== from) this.send(s, m);
+  }
+
+  unsubscribe(s: Session, docId: string): void {
+    const d = this.doc(docId);
+    if (!d.subs.delete(s)) return;
+    s.docs.delete(docId);
+    if (s.sid !== null && ![...d.subs].some((o) => o.sid === s.sid)) {
+      d.peers.delete(s.sid);
+      this.broadcast(docId, s, { t: 'presence', doc: docId, v: d.log.length, peers: [], gone: [s.sid] });
+    }
+  }
+
+  disconnect(s: Session): void {
+    for (const id of [...s.docs]) this.unsubscribe(s, id);
+  }
+}
+
+/** The client-facing fake WebSocket (constructed by the SDK through {@link FakeServer.WebSocket}). */
+export class FakeSocket {
+  binaryType = 'blob';
+  readyState = 0;
+  readonly protocol: string;
+  onopen: ((ev: unknown) => void) | null = null;
+  onmessage: ((ev: { data: unknown }) => void) | null = null;
+  onclose: ((ev: { code?: number; reason?: string }) => void) | null = null;
+  onerror: ((ev: unknown) => void) | null = null;
+  private readonly session: Session;
+  private lastToServer = 0;
+  private lastToClient = 0;
+  private alive = true;
+  readonly url: string;
+
+  constructor(
+    private readonly server: FakeServer,
+    url: string,
+    protocols?: string | string[],
+  ) {
+    this.url = url;
+    this.protocol = Array.isArray(protocols) ? (protocols[0] ?? '') : (protocols ?? '');
+    if (this.protocol !== 'tandem.v1') server.violations.push(`subprotocol ${this.protocol}`);
+    this.session = new Session(this);
+    server.sockets.add(this);
+    setTimeout(() => {
+      if (!this.alive) return;
+      this.readyState = 1;
+      this.onopen?.({});
+    }, server.delay());
+  }
+
+  private at(last: 'lastToServer' | 'lastToClient'): number {
+    const t = Math.max(Date.now() + this.server.delay(), this[last]);
+    this[last] = t;
+    return t - Date.now();
+  }
+
+  send(data: Uint8Array): void {
+    if (this.readyState !== 1) throw new Error('socket not open');
+    if (!(data instanceof Uint8Array)) this.server.violations.push('client sent a non-binary frame');
+    const copy = data.slice();
+    setTimeout(() => {
+      if (this.alive) this.server.receive(this.session, copy);
+    }, this.at('lastToServer'));
+  }
+
+  toClient(bytes: Uint8Array): void {
+    setTimeout(() => {
+      if (!this.alive) return;
+      const buf = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+      this.onmessage?.({ data: this.binaryType === 'arraybuffer' ? buf : bytes });
+    }, this.at('lastToClient'));
+  }
+
+  /** Client-initiated close. */
+  close(code = 1000, reason = ''): void {
+    if (!this.alive) return;
+    this.kill();
+    setTimeout(() => this.onclose?.({ code, reason }), 0);
+  }
+
+  /** Network failure: frames in flight are lost both ways. */
+  fail(): void {
+    if (!this.alive) return;
+    this.kill();
+    setTimeout(() => this.onclose?.({ code: 1006, reason: '' }), this.server.delay());
+  }
+
+  private kill(): void {
+    this.alive = false;
+    this.readyState = 3;
+    this.server.sockets.delete(this);
+    this.server.disconnect(this.session);
+  }
+}
+
+/** In-memory Web Storage stand-in. */
+export class MemoryStorage {
+  private readonly m = new Map<string, string>();
+  getItem(k: string): string | null {
+    return this.m.get(k) ?? null;
+  }
+  setItem(k: string, v: string): void {
+    this.m.set(k, v);
+  }
+}
