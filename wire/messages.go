@@ -10,7 +10,8 @@ import (
 // Welcome.Proto.
 const ProtoVersion = 1
 
-// Message type discriminators: the value of the "t" key.
+// Message type discriminators: the value of the "t" key. TypeOp and
+// TypePresence are used in both directions.
 const (
 	TypeHello    = "hello"
 	TypeJoin     = "join"
@@ -121,24 +122,33 @@ type User struct {
 
 // Welcome answers Hello.
 type Welcome struct {
-	Proto int    `msgpack:"proto"`
-	SID   string `msgpack:"sid"`
-	User  User   `msgpack:"user"`
+	// Proto is the protocol version the server speaks with this client.
+	Proto int `msgpack:"proto"`
+	// SID echoes the client's session id.
+	SID string `msgpack:"sid"`
+	// User is the identity the server settled on (from the token when there is
+	// one); peers see this one.
+	User User `msgpack:"user"`
 }
 
 // OpEntry is one committed op in Joined.Ops.
 type OpEntry struct {
 	// V is the version the op applies to.
-	V   int64  `msgpack:"v"`
-	Op  ot.Op  `msgpack:"op"`
+	V int64 `msgpack:"v"`
+	// Op is the committed (canonical) op.
+	Op ot.Op `msgpack:"op"`
+	// SID is the author's session id; a client recognises its own ops by it.
 	SID string `msgpack:"sid"`
-	Seq int64  `msgpack:"seq"`
+	// Seq is the author's seq for the op.
+	Seq int64 `msgpack:"seq"`
 }
 
 // PeerInfo is one peer in Joined.Peers and PresenceMsg.Peers.
 type PeerInfo struct {
-	SID  string `msgpack:"sid"`
-	User User   `msgpack:"user"`
+	// SID is the peer's session id.
+	SID string `msgpack:"sid"`
+	// User is the peer's identity.
+	User User `msgpack:"user"`
 	// Sel is the peer's selection at the message's version; nil is hidden and is
 	// encoded as nil.
 	Sel ot.Selection `msgpack:"sel"`
@@ -148,13 +158,16 @@ type PeerInfo struct {
 
 // Joined answers Join with the current state of the document.
 type Joined struct {
+	// Doc is the document id.
 	Doc string `msgpack:"doc"`
-	V   int64  `msgpack:"v"`
+	// V is the document's current version.
+	V int64 `msgpack:"v"`
 	// Text is the whole document at V; nil when Ops is sent instead.
 	Text *string `msgpack:"text,omitempty"`
 	// Ops are the ops the client missed since the version it joined with, used
 	// when Text is nil.
-	Ops   []OpEntry  `msgpack:"ops,omitempty"`
+	Ops []OpEntry `msgpack:"ops,omitempty"`
+	// Peers is the whole presence list, selections at V.
 	Peers []PeerInfo `msgpack:"peers"`
 	// Mode is ModeReadWrite or ModeRead.
 	Mode string `msgpack:"mode"`
@@ -162,18 +175,27 @@ type Joined struct {
 
 // Ack tells the author that its op Seq was committed as version V.
 type Ack struct {
+	// Doc is the document id.
 	Doc string `msgpack:"doc"`
-	Seq int64  `msgpack:"seq"`
-	V   int64  `msgpack:"v"`
+	// Seq is the acknowledged op's seq.
+	Seq int64 `msgpack:"seq"`
+	// V is the version the op was committed as (it applies to V); for a
+	// resubmitted (sid, seq) it is the original version.
+	V int64 `msgpack:"v"`
 }
 
 // OpBroadcast is another client's op, transformed, applying to version V.
 type OpBroadcast struct {
+	// Doc is the document id.
 	Doc string `msgpack:"doc"`
-	V   int64  `msgpack:"v"`
-	Op  ot.Op  `msgpack:"op"`
+	// V is the version the op applies to.
+	V int64 `msgpack:"v"`
+	// Op is the committed op, transformed to V.
+	Op ot.Op `msgpack:"op"`
+	// SID is the author's session id.
 	SID string `msgpack:"sid"`
-	Seq int64  `msgpack:"seq"`
+	// Seq is the author's seq for the op.
+	Seq int64 `msgpack:"seq"`
 	// Sel is the author's selection after the op, or nil when it sent none
 	// (the key is then omitted).
 	Sel ot.Selection `msgpack:"sel,omitempty"`
@@ -181,8 +203,11 @@ type OpBroadcast struct {
 
 // PresenceMsg carries changed peers (selections at version V) and departed sids.
 type PresenceMsg struct {
-	Doc   string     `msgpack:"doc"`
-	V     int64      `msgpack:"v"`
+	// Doc is the document id.
+	Doc string `msgpack:"doc"`
+	// V is the version the selections refer to.
+	V int64 `msgpack:"v"`
+	// Peers are the peers that joined or changed, in their latest state.
 	Peers []PeerInfo `msgpack:"peers"`
 	// Gone lists the sids that left; omitted when empty.
 	Gone []string `msgpack:"gone,omitempty"`
@@ -190,8 +215,10 @@ type PresenceMsg struct {
 
 // Error reports a failure; Doc and Seq say what it is about when known.
 type Error struct {
+	// Code is one of the Code constants.
 	Code string `msgpack:"code"`
-	Msg  string `msgpack:"msg"`
+	// Msg is a human-readable detail.
+	Msg string `msgpack:"msg"`
 	// Doc is omitted when empty.
 	Doc string `msgpack:"doc,omitempty"`
 	// Seq is omitted when zero (seqs are positive).
