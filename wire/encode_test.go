@@ -296,3 +296,38 @@ func TestDecodeServerSkipsUnknownTypes(t *testing.T) {
 		t.Fatalf("lone unknown message: %#v, %v", got, err)
 	}
 }
+
+// TestConcurrentUse: the pool and the shared validator are safe across
+// goroutines (run with -race).
+func TestConcurrentUse(t *testing.T) {
+	in := frame(t, baseOp)
+	msgs := serverMessages()
+	done := make(chan error, 4)
+	for g := range 4 {
+		go func() {
+			for i := range 200 {
+				if _, err := DecodeClient(in, Limits{}); err != nil {
+					done <- err
+					return
+				}
+				m := msgs[(g+i)%len(msgs)]
+				b, err := Encode(m)
+				if err != nil {
+					done <- err
+					return
+				}
+				got, err := DecodeServer(b)
+				if err != nil || !reflect.DeepEqual(got[0], m) {
+					done <- errors.New("concurrent round trip differs")
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
