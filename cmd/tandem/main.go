@@ -1,0 +1,262 @@
+// Command tandem runs the Tandem collaboration server.
+//
+//	tandem [serve] [flags]   run the server (the default)
+//	tandem version           print the version
+//
+// Settings come from flags and from TANDEM_* environment variables (a flag
+// wins over its variable); `tandem -h` lists them. With no configuration the
+// server runs on the in-memory store, open (no auth), and says so.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/tandem-collab/tandem/server"
+	"github.com/tandem-collab/tandem/store"
+)
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "version", "-version", "--version":
+			fmt.Fprintln(stdout, versionString())
+			return 0
+		case "serve":
+			args = args[1:]
+		}
+	}
+	opts, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "tandem:", err)
+		return 2
+	}
+	log, err := newLogger(opts.logLevel, opts.logFormat, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "tandem:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, opts, log); err != nil {
+		log.Error("tandem stopped with an error", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func versionString() string {
+	rev := ""
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				rev = " (" + s.Value[:12] + ")"
+			}
+		}
+	}
+	return "tandem " + version + rev
+}
+
+// options are the command's settings after flags and environment.
+type options struct {
+	addr            string
+	databaseURL     string
+	redisURL        string
+	authSecret      string
+	allowedOrigins  string
+	snapshotEvery   int
+	shutdownTimeout time.Duration
+	logLevel        string
+	logFormat       string
+	cfg             server.Config
+}
+
+// envOr returns the environment variable's value, or def when it is unset.
+func envOr(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+// envParsed is envOr for a typed value; a malformed variable is an error so
+// that a typo never silently falls back to the default.
+func envParsed[T any](name string, def T, parse func(string) (T, error), errs *[]error) T {
+	v, ok := os.LookupEnv(name)
+	if !ok || v == "" {
+		return def
+	}
+	x, err := parse(v)
+	if err != nil {
+		*errs = append(*errs, fmt.Errorf("%s=%q: %w", name, v, err))
+		return def
+	}
+	return x
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var (
+		o    options
+		errs []error
+	)
+	d := server.DefaultConfig()
+	fs := flag.NewFlagSet("tandem", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: tandem [serve] [flags] | tandem version\n\nEvery flag can also be set by the environment variable shown in brackets.\n\n")
+		fs.PrintDefaults()
+	}
+	atoi := strconv.Atoi
+	pf := func(s string) (float64, error) { return strconv.ParseFloat(s, 64) }
+	pi64 := func(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) }
+
+	fs.StringVar(&o.addr, "addr", envOr("TANDEM_ADDR", ":8080"), "listen address for WebSocket, REST, SSE, demo and metrics [TANDEM_ADDR]")
+	fs.StringVar(&o.databaseURL, "database-url", envOr("TANDEM_DATABASE_URL", ""), "Postgres URL; empty means the in-memory store, which is NOT durable [TANDEM_DATABASE_URL]")
+	fs.StringVar(&o.redisURL, "redis-url", envOr("TANDEM_REDIS_URL", ""), "Redis URL for the cross-node bus (not used by this version: single node) [TANDEM_REDIS_URL]")
+	fs.StringVar(&o.authSecret, "auth-secret", envOr("TANDEM_AUTH_SECRET", ""), "HS256 secret for tokens; empty means open mode (no auth) [TANDEM_AUTH_SECRET]")
+	fs.StringVar(&o.allowedOrigins, "allowed-origins", envOr("TANDEM_ALLOWED_ORIGINS", ""), "comma-separated WebSocket origins, * for any; empty means the request's own host [TANDEM_ALLOWED_ORIGINS]")
+	fs.IntVar(&o.snapshotEvery, "snapshot-every", envParsed("TANDEM_SNAPSHOT_EVERY", 0, atoi, &errs), "ops between background snapshots; 0 = store default, <0 = never [TANDEM_SNAPSHOT_EVERY]")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", envParsed("TANDEM_SHUTDOWN_TIMEOUT", 30*time.Second, time.ParseDuration, &errs), "how long a graceful shutdown may take [TANDEM_SHUTDOWN_TIMEOUT]")
+	fs.StringVar(&o.logLevel, "log-level", envOr("TANDEM_LOG_LEVEL", "info"), "debug, info, warn or error [TANDEM_LOG_LEVEL]")
+	fs.StringVar(&o.logFormat, "log-format", envOr("TANDEM_LOG_FORMAT", "text"), "text or json [TANDEM_LOG_FORMAT]")
+
+	c := &o.cfg
+	*c = d
+	fs.Int64Var(&c.MaxFrameBytes, "max-frame-bytes", envParsed("TANDEM_MAX_FRAME_BYTES", d.MaxFrameBytes, pi64, &errs), "largest client frame; larger closes with 1009 [TANDEM_MAX_FRAME_BYTES]")
+	fs.IntVar(&c.MaxDocBytes, "max-doc-bytes", envParsed("TANDEM_MAX_DOC_BYTES", d.MaxDocBytes, atoi, &errs), "largest document text in bytes [TANDEM_MAX_DOC_BYTES]")
+	fs.IntVar(&c.MaxOpBytes, "max-op-bytes", envParsed("TANDEM_MAX_OP_BYTES", d.MaxOpBytes, atoi, &errs), "largest op (encoded) [TANDEM_MAX_OP_BYTES]")
+	fs.IntVar(&c.MaxDataBytes, "max-data-bytes", envParsed("TANDEM_MAX_DATA_BYTES", d.MaxDataBytes, atoi, &errs), "largest presence data map (encoded) [TANDEM_MAX_DATA_BYTES]")
+	fs.Float64Var(&c.OpRate, "op-rate", envParsed("TANDEM_OP_RATE", d.OpRate, pf, &errs), "ops per second per connection [TANDEM_OP_RATE]")
+	fs.IntVar(&c.OpBurst, "op-burst", envParsed("TANDEM_OP_BURST", d.OpBurst, atoi, &errs), "op burst per connection [TANDEM_OP_BURST]")
+	fs.Float64Var(&c.PresenceRate, "presence-rate", envParsed("TANDEM_PRESENCE_RATE", d.PresenceRate, pf, &errs), "presence updates per second per connection [TANDEM_PRESENCE_RATE]")
+	fs.IntVar(&c.PresenceBurst, "presence-burst", envParsed("TANDEM_PRESENCE_BURST", d.PresenceBurst, atoi, &errs), "presence burst per connection [TANDEM_PRESENCE_BURST]")
+	fs.IntVar(&c.OpWindow, "op-window", envParsed("TANDEM_OP_WINDOW", d.OpWindow, atoi, &errs), "recent ops kept in memory per open document [TANDEM_OP_WINDOW]")
+	fs.DurationVar(&c.PresenceInterval, "presence-interval", envParsed("TANDEM_PRESENCE_INTERVAL", d.PresenceInterval, time.ParseDuration, &errs), "presence coalescing interval [TANDEM_PRESENCE_INTERVAL]")
+	fs.DurationVar(&c.IdleUnload, "idle-unload", envParsed("TANDEM_IDLE_UNLOAD", d.IdleUnload, time.ParseDuration, &errs), "how long a document with nobody joined stays loaded [TANDEM_IDLE_UNLOAD]")
+	fs.DurationVar(&c.PingPeriod, "ping-period", envParsed("TANDEM_PING_PERIOD", d.PingPeriod, time.ParseDuration, &errs), "WebSocket ping period [TANDEM_PING_PERIOD]")
+	fs.DurationVar(&c.PongWait, "pong-wait", envParsed("TANDEM_PONG_WAIT", d.PongWait, time.ParseDuration, &errs), "drop a peer silent for this long [TANDEM_PONG_WAIT]")
+	fs.IntVar(&c.OutboxMaxBytes, "outbox-max-bytes", envParsed("TANDEM_OUTBOX_MAX_BYTES", d.OutboxMaxBytes, atoi, &errs), "bytes queued for one slow connection before it is closed with 1013 [TANDEM_OUTBOX_MAX_BYTES]")
+
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q (try tandem -h)", fs.Arg(0))
+	}
+	if len(errs) > 0 {
+		return o, errors.Join(errs...)
+	}
+	for _, origin := range strings.Split(o.allowedOrigins, ",") {
+		if origin = strings.TrimSpace(origin); origin != "" {
+			c.AllowedOrigins = append(c.AllowedOrigins, origin)
+		}
+	}
+	return o, nil
+}
+
+func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: %w", level, err)
+	}
+	ho := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, ho)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, ho)), nil
+	}
+	return nil, fmt.Errorf("log format %q: want text or json", format)
+}
+
+func openStore(ctx context.Context, o options, log *slog.Logger) (store.Store, error) {
+	if o.databaseURL == "" {
+		log.Warn("TANDEM_DATABASE_URL is not set: using the in-memory store; every document is LOST when the process stops")
+		return store.NewMem(store.MemOptions{SnapshotEvery: o.snapshotEvery, Logger: log}), nil
+	}
+	st, err := store.OpenPG(ctx, o.databaseURL, store.PGOptions{SnapshotEvery: o.snapshotEvery, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("open Postgres store: %w", err)
+	}
+	return st, nil
+}
+
+func serve(ctx context.Context, o options, log *slog.Logger) error {
+	log.Info("starting", "version", versionString())
+	if o.authSecret != "" {
+		// Refusing beats silently running open with a secret configured.
+		return errors.New("TANDEM_AUTH_SECRET is set, but token authentication is not available in this version; unset it to run open")
+	}
+	log.Warn("no TANDEM_AUTH_SECRET: running OPEN, every client may read and write every document")
+	if o.redisURL != "" {
+		log.Warn("TANDEM_REDIS_URL is set but this version runs single-node; it is ignored")
+	}
+
+	openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	st, err := openStore(openCtx, o, log)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	srv, err := server.New(o.cfg, st, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.addr, err)
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String())
+
+	select {
+	case err := <-serveErr:
+		_ = srv.Shutdown(context.Background())
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining documents and connections", "timeout", o.shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+	defer cancel()
+	errSrv := srv.Shutdown(sctx)
+	errHTTP := hs.Shutdown(sctx)
+	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		errHTTP = errors.Join(errHTTP, err)
+	}
+	if err := errors.Join(errSrv, errHTTP); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped cleanly")
+	return nil
+}

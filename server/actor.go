@@ -1,0 +1,838 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/tandem-collab/tandem/ot"
+	"github.com/tandem-collab/tandem/presence"
+	"github.com/tandem-collab/tandem/store"
+	"github.com/tandem-collab/tandem/wire"
+)
+
+// actorMsg is anything a document actor's mailbox carries.
+type actorMsg interface{ actorMsg() }
+
+// joinMsg subscribes sub. peer is the presence identity of a WebSocket session
+// (nil for a subscriber that is not a peer, such as an SSE stream).
+type joinMsg struct {
+	sub  Subscriber
+	v    *int64
+	mode Mode
+	peer *wire.PeerInfo
+}
+
+// leaveMsg unsubscribes sub; its peers see it gone.
+type leaveMsg struct{ sub Subscriber }
+
+// opMsg submits an op made against version v. A WebSocket op carries its
+// session's subscriber (acks and errors are delivered to it); SubmitOp carries a
+// reply channel instead.
+type opMsg struct {
+	sub    Subscriber
+	reply  chan opResult
+	v      int64
+	seq    int64
+	sid    string
+	userID string
+	op     ot.Op
+	sel    ot.Selection
+}
+
+type opResult struct {
+	v   int64
+	err error
+}
+
+// presenceMsg is a selection (and optional data) at version v.
+type presenceMsg struct {
+	sub  Subscriber
+	v    int64
+	sel  ot.Selection
+	data msgpack.RawMessage
+}
+
+// deleteMsg tells the actor its document was deleted.
+type deleteMsg struct{}
+
+func (*joinMsg) actorMsg()     {}
+func (*leaveMsg) actorMsg()    {}
+func (*opMsg) actorMsg()       {}
+func (*presenceMsg) actorMsg() {}
+func (*deleteMsg) actorMsg()   {}
+
+// subState is what the actor knows of one subscriber.
+type subState struct {
+	mode Mode
+	sid  string // presence sid; "" for a subscriber that is not a peer
+}
+
+// seqMark is the latest committed (seq, version) of one sid.
+type seqMark struct {
+	seq int64
+	v   int64
+}
+
+// actor owns one open document. Everything below the mailbox is touched only by
+// its goroutine (run), so none of it needs a lock: the actor serialises every
+// join, op and presence change of the document, which is what makes a joined
+// state consistent and the broadcast order the commit order.
+type actor struct {
+	srv   *Server
+	id    string
+	log   *slog.Logger
+	inbox chan actorMsg
+	refs  int // guarded by hub.mu
+
+	stopOnce sync.Once
+	stop     chan struct{} // closed by requestStop (shutdown)
+	done     chan struct{} // closed when run returns
+
+	// Owned by the actor goroutine.
+	loadErr error // the document could not be loaded: every message is answered with it
+	deleted bool  // the document was deleted: every message gets not_found
+	doc     *ot.Doc
+	v       int64
+	window  []store.OpRecord // the latest ops, window[i].Version == v-len(window)+i
+	last    map[string]seqMark
+	subs    map[Subscriber]*subState
+	sidRefs map[string]int // subscriptions per presence sid (a tab may reconnect before its old socket is gone)
+	pres    *presence.Set
+	presDue bool // presence changed since the last flush
+}
+
+func newActor(srv *Server, id string) *actor {
+	return &actor{
+		srv:     srv,
+		id:      id,
+		log:     srv.log.With("doc", id),
+		inbox:   make(chan actorMsg, srv.cfg.MailboxSize),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+		last:    make(map[string]seqMark),
+		subs:    make(map[Subscriber]*subState),
+		sidRefs: make(map[string]int),
+	}
+}
+
+// post puts m in the mailbox, waiting while it is full. Only call it between
+// hub.acquire and hub.release.
+func (a *actor) post(ctx context.Context, m actorMsg) error {
+	select {
+	case a.inbox <- m:
+		return nil
+	default:
+	}
+	select {
+	case a.inbox <- m:
+		return nil
+	case <-a.done:
+		return fmt.Errorf("document %q: %w", a.id, ErrShuttingDown)
+	case <-ctx.Done():
+		return fmt.Errorf("posting to document %q: %w", a.id, ctx.Err())
+	}
+}
+
+func (a *actor) requestStop() { a.stopOnce.Do(func() { close(a.stop) }) }
+
+func (a *actor) cfg() *Config { return &a.srv.cfg }
+
+func (a *actor) storeCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(a.srv.baseCtx, a.cfg().StoreTimeout)
+}
+
+// run is the actor goroutine. It exits when it is idle with no subscribers,
+// when it is retired (deleted, failed to load) and nobody can still reach it,
+// or at shutdown after it has committed and answered everything in its mailbox.
+func (a *actor) run() {
+	defer close(a.done)
+	a.load()
+
+	idle := time.NewTimer(a.cfg().IdleUnload)
+	defer idle.Stop()
+	pres := time.NewTimer(a.cfg().PresenceInterval)
+	pres.Stop()
+	defer pres.Stop()
+	presArmed := false
+	batch := make([]actorMsg, 0, a.cfg().MaxBatch)
+
+	for {
+		retired := a.loadErr != nil || a.deleted
+		if retired {
+			if a.srv.hub.tryExit(a) {
+				return
+			}
+			// Someone holds a reference and is about to post: look again soon.
+			idle.Reset(5 * time.Millisecond)
+		}
+		select {
+		case m := <-a.inbox:
+			batch = append(batch[:0], m)
+		drain:
+			for len(batch) < cap(batch) {
+				select {
+				case m := <-a.inbox:
+					batch = append(batch, m)
+				default:
+					break drain
+				}
+			}
+			a.handle(batch)
+			clear(batch)
+		case <-pres.C:
+			presArmed = false
+			a.flushPresence()
+		case <-idle.C:
+			if !retired && len(a.subs) == 0 && a.srv.hub.tryExit(a) {
+				return
+			}
+		case <-a.stop:
+			a.finish()
+			return
+		}
+		if a.presDue && !presArmed {
+			pres.Reset(a.cfg().PresenceInterval)
+			presArmed = true
+		}
+		if !retired && len(a.subs) == 0 {
+			idle.Reset(a.cfg().IdleUnload)
+		}
+	}
+}
+
+// finish runs at shutdown: commit and answer what is already in the mailbox,
+// send the last presence, and detach every subscriber.
+func (a *actor) finish() {
+	for {
+		batch := make([]actorMsg, 0, a.cfg().MaxBatch)
+	drain:
+		for len(batch) < cap(batch) {
+			select {
+			case m := <-a.inbox:
+				batch = append(batch, m)
+			default:
+				break drain
+			}
+		}
+		if len(batch) == 0 {
+			break
+		}
+		a.handle(batch)
+	}
+	a.flushPresence()
+	a.srv.metrics.joined.Sub(float64(len(a.subs)))
+	clear(a.subs)
+}
+
+// load reads the document and the latest window of ops.
+func (a *actor) load() {
+	ctx, cancel := a.storeCtx()
+	defer cancel()
+	d, snap, err := a.srv.store.Load(ctx, a.id)
+	if err == nil {
+		a.doc, err = ot.NewDoc(snap.Content)
+		a.v = d.Version
+		if err == nil && snap.Version != d.Version {
+			err = fmt.Errorf("store returned a snapshot at %d for version %d", snap.Version, d.Version)
+		}
+	}
+	if err == nil && a.v > 0 {
+		from := max(0, a.v-int64(a.cfg().OpWindow))
+		var ops []store.OpRecord
+		ops, err = a.srv.store.ReadOps(ctx, a.id, from, int(a.v-from))
+		if err == nil && (len(ops) != int(a.v-from) || (len(ops) > 0 && ops[0].Version != from)) {
+			err = fmt.Errorf("store returned %d ops from %d, want %d", len(ops), from, a.v-from)
+		}
+		if err == nil {
+			a.window = ops
+			for _, r := range ops {
+				a.noteSeq(r)
+			}
+		}
+	}
+	if err != nil {
+		a.loadErr = fmt.Errorf("load document %q: %w", a.id, err)
+		if !errors.Is(err, store.ErrNotFound) {
+			a.log.Error("loading document failed", "err", err)
+		}
+		a.srv.hub.retire(a)
+		return
+	}
+	a.pres = presence.NewSet()
+}
+
+// failure is the protocol error every message gets once the actor is retired.
+func (a *actor) failure() *Error {
+	if a.deleted || errors.Is(a.loadErr, store.ErrNotFound) {
+		return &Error{Code: wire.CodeNotFound, Msg: "no such document", Doc: a.id, Err: store.ErrNotFound}
+	}
+	return &Error{Code: wire.CodeInternal, Msg: "the document could not be loaded", Doc: a.id, Err: a.loadErr}
+}
+
+// handle processes one batch in mailbox order; consecutive ops are committed
+// together, and anything else first waits for the ops before it.
+func (a *actor) handle(batch []actorMsg) {
+	ops := make([]*opMsg, 0, len(batch))
+	flush := func() {
+		if len(ops) > 0 {
+			a.commit(ops)
+			ops = ops[:0]
+		}
+	}
+	for _, m := range batch {
+		if a.loadErr != nil || a.deleted {
+			a.reject(m, a.failure())
+			continue
+		}
+		switch m := m.(type) {
+		case *opMsg:
+			ops = append(ops, m)
+		case *joinMsg:
+			flush()
+			a.join(m)
+		case *leaveMsg:
+			flush()
+			a.leave(m.sub)
+		case *presenceMsg:
+			flush()
+			a.presence(m)
+		case *deleteMsg:
+			flush()
+			a.markDeleted()
+		}
+	}
+	flush()
+}
+
+// reject answers m with e (a retired actor answers everything this way).
+func (a *actor) reject(m actorMsg, e *Error) {
+	switch m := m.(type) {
+	case *opMsg:
+		a.replyErr(m, e.Code, e.Msg, e.Err)
+	case *joinMsg:
+		a.deliver(m.sub, &Event{Kind: EventError, Doc: a.id, Code: e.Code, Msg: e.Msg, JoinFailed: true})
+	case *presenceMsg:
+		a.deliver(m.sub, &Event{Kind: EventError, Doc: a.id, Code: e.Code, Msg: e.Msg})
+	case *leaveMsg:
+		a.leave(m.sub)
+	}
+}
+
+// deliver hands ev to sub and detaches a subscriber that cannot take it.
+func (a *actor) deliver(sub Subscriber, ev *Event) {
+	if sub == nil {
+		return
+	}
+	if !sub.Deliver(ev) {
+		a.leave(sub)
+	}
+}
+
+func (a *actor) join(m *joinMsg) {
+	st := a.subs[m.sub]
+	if st == nil {
+		st = &subState{}
+		a.subs[m.sub] = st
+		a.srv.metrics.joined.Inc()
+		if m.peer != nil {
+			st.sid = m.peer.SID
+			a.sidRefs[st.sid]++
+			a.pres.Join(peerFromWire(*m.peer))
+			a.presDue = true
+		}
+	}
+	st.mode = m.mode
+	ev := &Event{Kind: EventJoined, Doc: a.id, V: a.v, Mode: m.mode, Peers: a.peerList()}
+	if m.v != nil && *m.v <= a.v && a.v-*m.v <= int64(a.cfg().MaxJoinOps) {
+		ops, err := a.opsSince(*m.v)
+		if err == nil {
+			ev.Ops = ops
+			if ev.Ops == nil {
+				ev.Ops = []store.OpRecord{}
+			}
+		} else {
+			a.log.Warn("reading ops for a join failed; sending the text", "from", *m.v, "err", err)
+		}
+	}
+	if ev.Ops == nil {
+		text := a.doc.String()
+		ev.Text = &text
+	}
+	a.deliver(m.sub, ev)
+}
+
+func (a *actor) leave(sub Subscriber) {
+	st, ok := a.subs[sub]
+	if !ok {
+		return
+	}
+	delete(a.subs, sub)
+	a.srv.metrics.joined.Dec()
+	if st.sid == "" {
+		return
+	}
+	a.sidRefs[st.sid]--
+	if a.sidRefs[st.sid] <= 0 {
+		delete(a.sidRefs, st.sid)
+		if a.pres != nil {
+			a.pres.Leave(st.sid)
+			a.presDue = true
+		}
+	}
+}
+
+func (a *actor) markDeleted() {
+	for sub := range a.subs {
+		sub.Deliver(&Event{Kind: EventDeleted, Doc: a.id})
+	}
+	a.srv.metrics.joined.Sub(float64(len(a.subs)))
+	clear(a.subs)
+	clear(a.sidRefs)
+	a.deleted = true
+	a.srv.hub.retire(a)
+}
+
+func (a *actor) presence(m *presenceMsg) {
+	st := a.subs[m.sub]
+	if st == nil || st.sid == "" {
+		a.deliver(m.sub, &Event{Kind: EventError, Doc: a.id, Code: wire.CodeBadRequest, Msg: "presence: join the document first"})
+		return
+	}
+	if m.v > a.v {
+		a.deliver(m.sub, &Event{Kind: EventError, Doc: a.id, Code: wire.CodeBadRequest,
+			Msg: fmt.Sprintf("presence: version %d is ahead of the document (%d)", m.v, a.v)})
+		return
+	}
+	sel := m.sel
+	if sel != nil && m.v < a.v {
+		ops, err := a.opsSince(m.v)
+		if err != nil {
+			a.log.Warn("reading ops to transform a presence failed", "from", m.v, "err", err)
+			a.deliver(m.sub, &Event{Kind: EventError, Doc: a.id, Code: wire.CodeInternal, Msg: "presence: could not read the document history"})
+			return
+		}
+		for _, r := range ops {
+			sel = ot.TransformSelection(sel, r.Op)
+		}
+	}
+	if err := sel.Validate(a.doc.Len()); err != nil {
+		a.deliver(m.sub, &Event{Kind: EventError, Doc: a.id, Code: wire.CodeBadRequest, Msg: "presence: " + err.Error()})
+		return
+	}
+	a.pres.Update(st.sid, sel, m.data, m.data != nil)
+	a.presDue = true
+}
+
+func (a *actor) flushPresence() {
+	if a.pres == nil || !a.presDue {
+		return
+	}
+	a.presDue = false
+	changed, gone := a.pres.Flush()
+	if len(changed) == 0 && len(gone) == 0 {
+		return
+	}
+	ev := &Event{Kind: EventPresence, Doc: a.id, V: a.v, Gone: gone}
+	ev.Peers = make([]wire.PeerInfo, len(changed))
+	for i, p := range changed {
+		ev.Peers[i] = peerToWire(p)
+	}
+	a.srv.metrics.presenceFlushs.Inc()
+	for sub := range a.subs {
+		a.deliver(sub, ev)
+	}
+}
+
+func (a *actor) peerList() []wire.PeerInfo {
+	peers := a.pres.Peers()
+	out := make([]wire.PeerInfo, len(peers))
+	for i, p := range peers {
+		out[i] = peerToWire(p)
+	}
+	return out
+}
+
+// opsSince returns the committed ops [from, a.v): from the window when it
+// reaches back far enough, else from the store. The records are shared and
+// must not be modified.
+func (a *actor) opsSince(from int64) ([]store.OpRecord, error) {
+	if from >= a.v {
+		return nil, nil
+	}
+	start := a.v - int64(len(a.window))
+	if from >= start {
+		return a.window[from-start:], nil
+	}
+	ctx, cancel := a.storeCtx()
+	defer cancel()
+	ops, err := a.srv.store.ReadOps(ctx, a.id, from, int(a.v-from))
+	if err != nil {
+		return nil, fmt.Errorf("read ops %d..%d of %q: %w", from, a.v, a.id, err)
+	}
+	if len(ops) != int(a.v-from) || ops[0].Version != from {
+		return nil, fmt.Errorf("read ops %d..%d of %q: store returned %d ops", from, a.v, a.id, len(ops))
+	}
+	return ops, nil
+}
+
+// noteSeq records a committed op for deduplication.
+func (a *actor) noteSeq(r store.OpRecord) {
+	if m, ok := a.last[r.SID]; !ok || r.Seq > m.seq {
+		a.last[r.SID] = seqMark{seq: r.Seq, v: r.Version}
+	}
+}
+
+// errSeqNotIncreasing marks an op whose seq is below its sid's latest
+// committed seq without having been committed itself.
+var errSeqNotIncreasing = errors.New("seq is not increasing")
+
+// committedAt reports the version (sid, seq) was committed at, if it was.
+// seqs increase with versions per sid, so a seq above the sid's latest one in
+// the window is new without asking the store.
+func (a *actor) committedAt(sid string, seq int64) (int64, bool, error) {
+	m, known := a.last[sid]
+	if known {
+		if seq > m.seq {
+			return 0, false, nil
+		}
+		if seq == m.seq {
+			return m.v, true, nil
+		}
+		for i := len(a.window) - 1; i >= 0; i-- {
+			if r := &a.window[i]; r.SID == sid && r.Seq == seq {
+				return r.Version, true, nil
+			}
+		}
+	}
+	windowStart := a.v - int64(len(a.window))
+	if windowStart == 0 && !known {
+		return 0, false, nil // the window is the whole history
+	}
+	ctx, cancel := a.storeCtx()
+	defer cancel()
+	v, found, err := a.srv.store.FindOp(ctx, a.id, sid, seq)
+	if err != nil {
+		return 0, false, fmt.Errorf("find op (%s, %d) in %q: %w", sid, seq, a.id, err)
+	}
+	if !found && known {
+		return 0, false, errSeqNotIncreasing
+	}
+	return v, found, nil
+}
+
+// pending is an op of the batch being committed.
+type pending struct {
+	m    *opMsg
+	rec  store.OpRecord
+	sel  ot.Selection
+	dups []*opMsg // resubmissions of the same (sid, seq) within the batch
+}
+
+type sidSeq struct {
+	sid string
+	seq int64
+}
+
+// commit transforms, validates and appends msgs with one store call, then
+// answers and broadcasts them in version order. A lost version race (another
+// node wrote first) applies the missing ops and starts over; nothing is
+// answered before the store has accepted it.
+func (a *actor) commit(msgs []*opMsg) {
+	todo := msgs
+	for attempt := 0; ; attempt++ {
+		if attempt >= a.cfg().CommitRetries {
+			for _, m := range todo {
+				a.replyErr(m, wire.CodeInternal, "the document is too busy; retry", nil)
+			}
+			return
+		}
+		batch, rest := a.prepare(todo)
+		todo = rest
+		if len(batch) == 0 {
+			return
+		}
+		recs := make([]store.OpRecord, len(batch))
+		for i, p := range batch {
+			recs[i] = p.rec
+		}
+		ctx, cancel := a.storeCtx()
+		t0 := time.Now()
+		err := a.srv.store.AppendOps(ctx, a.id, a.v, recs)
+		cancel()
+		a.srv.metrics.commitLatency.Observe(time.Since(t0).Seconds())
+		if err == nil {
+			a.apply(batch)
+			return
+		}
+		var dup *store.DuplicateError
+		switch {
+		case errors.As(err, &dup):
+			// Another node committed one of these (a client that moved).
+			// Acknowledge it as the original and retry the others.
+			todo = todo[:0:0]
+			for _, p := range batch {
+				if p.m.sid == dup.SID && p.m.seq == dup.Seq && dup.Version >= 0 {
+					a.replyAck(p.m, dup.Version)
+					for _, d := range p.dups {
+						a.replyAck(d, dup.Version)
+					}
+					continue
+				}
+				todo = append(todo, p.m)
+				todo = append(todo, p.dups...)
+			}
+			todo = append(todo, rest...)
+			if err := a.catchUp(); err != nil {
+				a.failAll(todo, err)
+				return
+			}
+		case errors.Is(err, store.ErrConflict):
+			a.srv.metrics.conflicts.Inc()
+			// Two nodes retrying in lockstep would keep colliding; a short
+			// random pause lets one of them through.
+			time.Sleep(time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 5))))
+			if err := a.catchUp(); err != nil {
+				a.failAll(append(messagesOf(batch), rest...), err)
+				return
+			}
+			todo = append(messagesOf(batch), rest...)
+		case errors.Is(err, store.ErrNotFound):
+			for _, m := range append(messagesOf(batch), rest...) {
+				a.replyErr(m, wire.CodeNotFound, "no such document", err)
+			}
+			a.markDeleted()
+			return
+		default:
+			a.log.Error("appending ops failed", "ops", len(recs), "err", err)
+			a.failAll(append(messagesOf(batch), rest...), err)
+			return
+		}
+	}
+}
+
+func messagesOf(batch []*pending) []*opMsg {
+	out := make([]*opMsg, 0, len(batch))
+	for _, p := range batch {
+		out = append(out, p.m)
+		out = append(out, p.dups...)
+	}
+	return out
+}
+
+func (a *actor) failAll(msgs []*opMsg, err error) {
+	for _, m := range msgs {
+		a.replyErr(m, wire.CodeInternal, "the op could not be stored; re-join and resubmit", err)
+	}
+}
+
+// prepare deduplicates, transforms and validates msgs against the current
+// document, answering the ones that are settled without a commit (duplicates,
+// invalid ops). It returns the ops to append, in version order, and the
+// messages left for the next round (none today; the split keeps a batch within
+// MaxBatch).
+func (a *actor) prepare(msgs []*opMsg) (batch []*pending, rest []*opMsg) {
+	working := a.doc.Clone()
+	next := a.v
+	inBatch := make(map[sidSeq]*pending)
+	now := time.Now().UTC()
+	for i, m := range msgs {
+		if len(batch) >= a.cfg().MaxBatch {
+			return batch, msgs[i:]
+		}
+		key := sidSeq{m.sid, m.seq}
+		if p := inBatch[key]; p != nil {
+			p.dups = append(p.dups, m)
+			continue
+		}
+		if m.sid != "" {
+			v, found, err := a.committedAt(m.sid, m.seq)
+			switch {
+			case errors.Is(err, errSeqNotIncreasing):
+				a.replyErr(m, wire.CodeBadRequest, fmt.Sprintf("seq %d is below the latest committed seq of this sid", m.seq), err)
+				continue
+			case err != nil:
+				a.replyErr(m, wire.CodeInternal, "could not check for a duplicate op", err)
+				continue
+			case found:
+				a.replyAck(m, v)
+				continue
+			}
+		}
+		if m.v > a.v {
+			a.replyErr(m, wire.CodeInvalidOp, fmt.Sprintf("op version %d is ahead of the document (%d)", m.v, a.v), nil)
+			continue
+		}
+		history, err := a.opsSince(m.v)
+		if err != nil {
+			a.replyErr(m, wire.CodeInternal, "could not read the document history", err)
+			continue
+		}
+		op, sel := m.op, m.sel
+		var terr error
+		transform := func(c ot.Op) {
+			if terr != nil {
+				return
+			}
+			if sel != nil {
+				// The author's selection is after its own op: move it by the
+				// committed op as it looks past the author's op.
+				cPast, err := ot.Transform(c, op, ot.Left)
+				if err != nil {
+					terr = err
+					return
+				}
+				sel = ot.TransformSelection(sel, cPast)
+			}
+			op, terr = ot.Transform(op, c, ot.Right)
+		}
+		for _, r := range history {
+			transform(r.Op)
+		}
+		for _, p := range batch {
+			transform(p.rec.Op)
+		}
+		if terr != nil {
+			a.replyErr(m, codeForOpErr(terr), "op does not fit the document: "+terr.Error(), terr)
+			continue
+		}
+		if err := op.CheckSize(a.cfg().MaxOpBytes); err != nil {
+			a.replyErr(m, wire.CodeTooLarge, err.Error(), err)
+			continue
+		}
+		before := working.Clone()
+		if err := working.Apply(op); err != nil {
+			a.replyErr(m, codeForOpErr(err), "op does not fit the document: "+err.Error(), err)
+			continue
+		}
+		if working.Bytes() > a.cfg().MaxDocBytes {
+			working = before
+			a.replyErr(m, wire.CodeTooLarge, fmt.Sprintf("the document would exceed %d bytes", a.cfg().MaxDocBytes), nil)
+			continue
+		}
+		if sel != nil && sel.Validate(working.Len()) != nil {
+			// A caret that does not fit is the client's bug; the edit itself is
+			// fine, so keep the edit and drop the caret.
+			a.log.Debug("dropping a selection that does not fit", "sid", m.sid, "seq", m.seq)
+			sel = nil
+		}
+		p := &pending{m: m, sel: sel, rec: store.OpRecord{
+			Version: next, Op: op.Normalize(), SID: m.sid, Seq: m.seq, UserID: m.userID, CreatedAt: now,
+		}}
+		next++
+		batch = append(batch, p)
+		if m.sid != "" {
+			inBatch[key] = p
+		}
+	}
+	return batch, nil
+}
+
+func codeForOpErr(err error) string {
+	if errors.Is(err, ot.ErrTooLarge) {
+		return wire.CodeTooLarge
+	}
+	return wire.CodeInvalidOp
+}
+
+// apply makes a stored batch the actor's state, then answers the authors and
+// broadcasts the ops in version order, each encoded once for every receiver.
+func (a *actor) apply(batch []*pending) {
+	a.srv.metrics.batchSize.Observe(float64(len(batch)))
+	a.srv.metrics.opsCommitted.Add(float64(len(batch)))
+	for _, p := range batch {
+		if err := a.doc.Apply(p.rec.Op); err != nil {
+			// prepare applied the same ops to a clone of this document.
+			panic(fmt.Sprintf("document %q: a committed op no longer applies: %v", a.id, err))
+		}
+		a.v++
+		a.remember(p.rec)
+		if p.sel != nil {
+			a.pres.Transform(p.rec.Op, p.rec.SID)
+			a.pres.Update(p.rec.SID, p.sel, nil, false)
+			a.presDue = true
+		} else {
+			// No new selection: the author's caret moves with its own insert
+			// like everyone's, which is also how receivers move it.
+			a.pres.Transform(p.rec.Op, "")
+		}
+		rec := p.rec
+		ev := &Event{Kind: EventOp, Doc: a.id, V: rec.Version, Op: &rec, Sel: p.sel}
+		a.replyAck(p.m, rec.Version)
+		for _, d := range p.dups {
+			a.replyAck(d, rec.Version)
+		}
+		for sub := range a.subs {
+			if sub != p.m.sub {
+				a.deliver(sub, ev)
+			}
+		}
+	}
+}
+
+// remember appends a committed op to the window, keeping between OpWindow and
+// twice that many so trimming is amortised.
+func (a *actor) remember(r store.OpRecord) {
+	a.window = append(a.window, r)
+	if n := a.cfg().OpWindow; len(a.window) > 2*n {
+		a.window = append([]store.OpRecord(nil), a.window[len(a.window)-n:]...)
+	}
+	a.noteSeq(r)
+}
+
+// catchUp applies and broadcasts the ops another writer committed after a.v.
+func (a *actor) catchUp() error {
+	ctx, cancel := a.storeCtx()
+	defer cancel()
+	ops, err := a.srv.store.ReadOps(ctx, a.id, a.v, 0)
+	if err != nil {
+		return fmt.Errorf("catch up %q from %d: %w", a.id, a.v, err)
+	}
+	for _, r := range ops {
+		if r.Version != a.v {
+			return fmt.Errorf("catch up %q: store returned version %d, want %d", a.id, r.Version, a.v)
+		}
+		if err := a.doc.Apply(r.Op); err != nil {
+			return fmt.Errorf("catch up %q: op %d does not apply: %w", a.id, r.Version, err)
+		}
+		a.v++
+		a.remember(r)
+		a.pres.Transform(r.Op, "")
+		rec := r
+		ev := &Event{Kind: EventOp, Doc: a.id, V: rec.Version, Op: &rec}
+		for sub := range a.subs {
+			a.deliver(sub, ev)
+		}
+	}
+	return nil
+}
+
+func (a *actor) replyAck(m *opMsg, v int64) {
+	if m.reply != nil {
+		m.reply <- opResult{v: v}
+		return
+	}
+	a.deliver(m.sub, &Event{Kind: EventAck, Doc: a.id, V: v, Seq: m.seq})
+}
+
+func (a *actor) replyErr(m *opMsg, code, msg string, cause error) {
+	if m.reply != nil {
+		m.reply <- opResult{err: &Error{Code: code, Msg: msg, Doc: a.id, Seq: m.seq, Err: cause}}
+		return
+	}
+	a.deliver(m.sub, &Event{Kind: EventError, Doc: a.id, Code: code, Msg: msg, Seq: m.seq})
+}
+
+func peerFromWire(p wire.PeerInfo) presence.Peer {
+	return presence.Peer{SID: p.SID, User: presence.User{ID: p.User.ID, Name: p.User.Name, Color: p.User.Color}, Sel: p.Sel, Data: p.Data}
+}
+
+func peerToWire(p presence.Peer) wire.PeerInfo {
+	return wire.PeerInfo{SID: p.SID, User: wire.User{ID: p.User.ID, Name: p.User.Name, Color: p.User.Color}, Sel: p.Sel, Data: p.Data}
+}

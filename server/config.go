@@ -1,0 +1,153 @@
+// Package server is Tandem's real-time core: WebSocket sessions (melody), one
+// actor goroutine per open document that transforms, commits and broadcasts ops,
+// coalesced presence, limits, metrics and the health endpoints.
+//
+// The data path is socket -> session (read goroutine) -> document actor ->
+// ot -> store -> broadcast to subscribers; docs/architecture.md describes who
+// owns which goroutine and which state, and the lock order.
+package server
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Config tunes a Server. Start from DefaultConfig and change what you need; a
+// zero field is not replaced by its default (New rejects invalid values), so
+// that a test can, for example, set a tiny outbox on purpose.
+type Config struct {
+	// AllowedOrigins are the WebSocket Origin values accepted (scheme://host[:port]).
+	// Empty means same host only; "*" accepts any. Requests without an Origin
+	// header (non-browser clients) are always accepted.
+	AllowedOrigins []string
+
+	// MaxFrameBytes is the largest client frame; a larger one is closed with 1009.
+	MaxFrameBytes int64
+	// MaxDocBytes bounds a document's text in UTF-8 bytes; an op that would grow
+	// it past this gets too_large.
+	MaxDocBytes int
+	// MaxOpBytes bounds an op's MessagePack encoding; past it: too_large.
+	MaxOpBytes int
+	// MaxDataBytes bounds a presence "data" map's encoding; past it: too_large.
+	MaxDataBytes int
+
+	// OpRate and OpBurst are the per-connection token bucket for ops (per second).
+	OpRate  float64
+	OpBurst int
+	// PresenceRate and PresenceBurst are the per-connection bucket for presence.
+	PresenceRate  float64
+	PresenceBurst int
+
+	// OpWindow is how many recent ops an actor keeps in memory: enough to
+	// transform a lagging op, deduplicate a resubmission and answer a re-join
+	// without reading the store.
+	OpWindow int
+	// MaxJoinOps is the largest gap a join with v is answered with ops rather
+	// than the whole text.
+	MaxJoinOps int
+	// MaxBatch is the most messages an actor takes from its mailbox in one
+	// round; the ops among them are committed with one store append.
+	MaxBatch int
+	// MailboxSize is the capacity of an actor's mailbox; a full mailbox makes
+	// the senders (session read goroutines) wait, which is the back-pressure.
+	MailboxSize int
+	// CommitRetries bounds how often an actor re-transforms a batch after losing
+	// a version race in the store before it answers internal.
+	CommitRetries int
+	// StoreTimeout bounds every store call an actor makes.
+	StoreTimeout time.Duration
+
+	// PresenceInterval is how long presence changes are coalesced into one
+	// presence message per document.
+	PresenceInterval time.Duration
+	// IdleUnload is how long an actor with no subscribers stays loaded.
+	IdleUnload time.Duration
+
+	// PingPeriod is how often the server pings; PongWait how long it waits for
+	// any frame (a pong included) before dropping the peer; WriteWait bounds one
+	// frame write, so a stalled peer is dropped after it.
+	PingPeriod time.Duration
+	PongWait   time.Duration
+	WriteWait  time.Duration
+
+	// OutboxMaxBytes and OutboxMaxFrames bound what may wait for one connection
+	// beyond the frames already handed to its writer; past either the connection
+	// is closed with 1013 so that nothing is ever dropped silently.
+	OutboxMaxBytes  int
+	OutboxMaxFrames int
+	// CoalesceMaxBytes bounds one coalesced array frame.
+	CoalesceMaxBytes int
+
+	// Authenticator decides who a connection is and what it may do. Nil means
+	// open mode: everyone may read and write every document.
+	Authenticator Authenticator
+}
+
+// DefaultConfig returns the defaults of PROTOCOL.md section 4 and generous
+// rates for fast typing.
+func DefaultConfig() Config {
+	return Config{
+		MaxFrameBytes:    1 << 20,
+		MaxDocBytes:      8 << 20,
+		MaxOpBytes:       1 << 20,
+		MaxDataBytes:     1 << 10,
+		OpRate:           200,
+		OpBurst:          400,
+		PresenceRate:     60,
+		PresenceBurst:    120,
+		OpWindow:         1000,
+		MaxJoinOps:       1000,
+		MaxBatch:         256,
+		MailboxSize:      1024,
+		CommitRetries:    32,
+		StoreTimeout:     10 * time.Second,
+		PresenceInterval: 50 * time.Millisecond,
+		IdleUnload:       30 * time.Second,
+		PingPeriod:       25 * time.Second,
+		PongWait:         60 * time.Second,
+		WriteWait:        10 * time.Second,
+		OutboxMaxBytes:   16 << 20,
+		OutboxMaxFrames:  8192,
+		CoalesceMaxBytes: 1 << 20,
+	}
+}
+
+// ErrConfig is wrapped by New for an invalid Config.
+var ErrConfig = errors.New("invalid server config")
+
+func (c Config) validate() error {
+	pos := []struct {
+		name string
+		ok   bool
+	}{
+		{"MaxFrameBytes", c.MaxFrameBytes > 0},
+		{"MaxDocBytes", c.MaxDocBytes > 0},
+		{"MaxOpBytes", c.MaxOpBytes > 0},
+		{"MaxDataBytes", c.MaxDataBytes > 0},
+		{"OpRate", c.OpRate > 0},
+		{"OpBurst", c.OpBurst > 0},
+		{"PresenceRate", c.PresenceRate > 0},
+		{"PresenceBurst", c.PresenceBurst > 0},
+		{"OpWindow", c.OpWindow > 0},
+		{"MaxJoinOps", c.MaxJoinOps >= 0},
+		{"MaxBatch", c.MaxBatch > 0},
+		{"MailboxSize", c.MailboxSize > 0},
+		{"CommitRetries", c.CommitRetries > 0},
+		{"StoreTimeout", c.StoreTimeout > 0},
+		{"PresenceInterval", c.PresenceInterval > 0},
+		{"IdleUnload", c.IdleUnload > 0},
+		{"PingPeriod", c.PingPeriod > 0},
+		{"PongWait", c.PongWait > c.PingPeriod},
+		{"WriteWait", c.WriteWait > 0},
+		{"OutboxMaxBytes", c.OutboxMaxBytes > 0},
+		{"OutboxMaxFrames", c.OutboxMaxFrames > 0},
+		{"CoalesceMaxBytes", c.CoalesceMaxBytes > 0},
+	}
+	for _, p := range pos {
+		if !p.ok {
+			return fmt.Errorf("%w: %s out of range (PongWait must exceed PingPeriod; sizes, rates and durations must be positive)", ErrConfig, p.name)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,443 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+
+	"github.com/olahol/melody"
+	"golang.org/x/time/rate"
+
+	"github.com/tandem-collab/tandem/wire"
+)
+
+// maxInflight bounds the frames handed to melody's writer and not yet written.
+// It stays below melody's MessageBufferSize, so melody never drops a frame; what
+// does not fit waits in the connection's own outbox, where it can be coalesced
+// and where its size is bounded (see send).
+const maxInflight = 4
+
+// melodyBuffer is melody's per-session channel size: the in-flight frames plus
+// room for a close frame and melody's own messages.
+const melodyBuffer = maxInflight + 8
+
+// conn is one WebSocket connection.
+//
+// Goroutines: melody runs a read goroutine (readPump, which calls onBinary and
+// onText in order) and a write goroutine (writePump, which calls onSent) per
+// connection, both owned by the HTTP handler's call to HandleRequest and ended
+// by closing the socket. Actors call the connection's subscribers' Deliver.
+//
+// State: the hello fields and the rate limiters belong to the read goroutine.
+// joined is guarded by joinMu; the outbox by outMu. The two are never held
+// together.
+type conn struct {
+	srv       *Server
+	ms        *melody.Session // guarded by outMu; set by attach once the socket is upgraded
+	principal Principal
+	authErr   error
+	log       *slog.Logger
+	ctx       context.Context // ends when the connection does; bounds waits on full mailboxes
+	cancel    context.CancelFunc
+
+	// Read goroutine only.
+	greeted bool
+	sid     string
+	user    wire.User
+	opLim   *rate.Limiter
+	presLim *rate.Limiter
+
+	joinMu sync.Mutex
+	joined map[string]*wsSub // guarded by joinMu
+
+	outMu       sync.Mutex
+	inflight    int      // frames given to melody, not yet written
+	queue       [][]byte // frames waiting for room in flight
+	queuedBytes int
+	outClosed   bool   // no more frames are accepted
+	closeCode   int    // close frame to send once the queue is flushed
+	closeReason string // its reason
+	closeSent   bool
+}
+
+func newConn(srv *Server, p Principal, authErr error) *conn {
+	ctx, cancel := context.WithCancel(srv.baseCtx)
+	return &conn{
+		srv:       srv,
+		principal: p,
+		authErr:   authErr,
+		log:       srv.log,
+		ctx:       ctx,
+		cancel:    cancel,
+		opLim:     rate.NewLimiter(rate.Limit(srv.cfg.OpRate), srv.cfg.OpBurst),
+		presLim:   rate.NewLimiter(rate.Limit(srv.cfg.PresenceRate), srv.cfg.PresenceBurst),
+		joined:    make(map[string]*wsSub),
+	}
+}
+
+// wsSub is a connection's subscription to one document.
+type wsSub struct {
+	c    *conn
+	doc  string
+	mode Mode
+}
+
+// Deliver queues the event's shared frame; it never blocks. A connection that
+// cannot take it is being closed with 1013, so the actor may detach it.
+func (s *wsSub) Deliver(ev *Event) bool {
+	switch {
+	case ev.Kind == EventDeleted, ev.Kind == EventError && ev.JoinFailed:
+		s.c.forget(s)
+	}
+	if ev.Kind == EventError || ev.Kind == EventDeleted {
+		code := ev.Code
+		if ev.Kind == EventDeleted {
+			code = wire.CodeDeleted
+		}
+		s.c.srv.metrics.errors.WithLabelValues(code).Inc()
+	}
+	frame, err := ev.Frame()
+	if err != nil {
+		s.c.log.Error("encoding an event failed", "doc", s.doc, "kind", ev.Kind, "err", err)
+		s.c.closeWith(melody.CloseInternalServerErr, "internal error")
+		return false
+	}
+	return s.c.send(frame)
+}
+
+// forget drops s from the joined set if it is still the current subscription.
+func (c *conn) forget(s *wsSub) {
+	c.joinMu.Lock()
+	if c.joined[s.doc] == s {
+		delete(c.joined, s.doc)
+	}
+	c.joinMu.Unlock()
+}
+
+// ---- outbound ----
+
+// send queues one encoded frame. It never blocks: when the outbox is over its
+// bounds the connection is closed with 1013 (the client re-joins with its v and
+// catches up) and send reports false, so that no frame is ever dropped without
+// the client knowing.
+func (c *conn) send(frame []byte) bool {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	if c.outClosed {
+		return false
+	}
+	if len(c.queue) == 0 && c.inflight < maxInflight {
+		return c.writeLocked(frame)
+	}
+	if c.queuedBytes+len(frame) > c.srv.cfg.OutboxMaxBytes || len(c.queue) >= c.srv.cfg.OutboxMaxFrames {
+		c.srv.metrics.slowCloses.Inc()
+		c.log.Info("closing a connection that cannot keep up", "sid", c.sid, "queued_frames", len(c.queue), "queued_bytes", c.queuedBytes)
+		c.queue, c.queuedBytes = nil, 0 // the client catches up by re-joining
+		c.closeLocked(melody.CloseTryAgainLater, "cannot keep up; re-join to catch up")
+		return false
+	}
+	c.queue = append(c.queue, frame)
+	c.queuedBytes += len(frame)
+	return true
+}
+
+// writeLocked hands a frame to melody's writer. melody's buffer always has room
+// (inflight < melodyBuffer), so WriteBinary only fails on a closed session.
+func (c *conn) writeLocked(frame []byte) bool {
+	if err := c.ms.WriteBinary(frame); err != nil {
+		c.outClosed = true
+		return false
+	}
+	c.inflight++
+	return true
+}
+
+// onSent runs on melody's write goroutine after a binary frame was written: it
+// moves what waits in the queue into the freed slot, coalesced into one array
+// frame.
+func (c *conn) onSent() {
+	c.srv.metrics.messagesSent.Inc()
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	c.inflight--
+	c.pumpLocked()
+}
+
+// attach records the upgraded session and sends a close requested before it
+// existed (Shutdown racing the upgrade).
+func (c *conn) attach(ms *melody.Session) {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	c.ms = ms
+	c.pumpLocked()
+}
+
+// session is the melody session, nil before the upgrade completed.
+func (c *conn) session() *melody.Session {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	return c.ms
+}
+
+func (c *conn) pumpLocked() {
+	if c.ms == nil {
+		return
+	}
+	for c.inflight < maxInflight && len(c.queue) > 0 {
+		n, size := 0, 0
+		for n < len(c.queue) && (n == 0 || size+len(c.queue[n]) <= c.srv.cfg.CoalesceMaxBytes) {
+			size += len(c.queue[n])
+			n++
+		}
+		frame := wire.EncodeBatch(c.queue[:n])
+		if n > 1 {
+			c.srv.metrics.coalesced.Inc()
+		}
+		clear(c.queue[:n])
+		c.queue = c.queue[n:]
+		c.queuedBytes -= size
+		if len(c.queue) == 0 {
+			c.queue = nil
+		}
+		if c.ms.WriteBinary(frame) != nil {
+			c.queue, c.queuedBytes = nil, 0
+			return
+		}
+		c.inflight++
+	}
+	if c.closeCode != 0 && len(c.queue) == 0 && !c.closeSent {
+		c.closeSent = true
+		_ = c.ms.CloseWithMsg(melody.FormatCloseMessage(c.closeCode, c.closeReason))
+	}
+}
+
+// closeWith closes the connection with code after every frame already queued.
+func (c *conn) closeWith(code int, reason string) {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	c.closeLocked(code, reason)
+}
+
+func (c *conn) closeLocked(code int, reason string) {
+	if c.closeCode != 0 {
+		return
+	}
+	c.outClosed = true
+	c.closeCode, c.closeReason = code, reason
+	c.cancel()
+	c.pumpLocked()
+}
+
+// sendMsg encodes and queues a message for this connection only.
+func (c *conn) sendMsg(m wire.Message) {
+	frame, err := wire.Encode(m)
+	if err != nil {
+		c.log.Error("encoding a message failed", "type", m.Type(), "err", err)
+		c.closeWith(melody.CloseInternalServerErr, "internal error")
+		return
+	}
+	c.send(frame)
+}
+
+func (c *conn) sendError(code, msg, doc string, seq int64) {
+	c.srv.metrics.errors.WithLabelValues(code).Inc()
+	c.sendMsg(&wire.Error{Code: code, Msg: msg, Doc: doc, Seq: seq})
+}
+
+// ---- inbound (melody's read goroutine) ----
+
+// onOpen runs once the socket is upgraded, before any frame is read.
+func (c *conn) onOpen() {
+	if c.authErr != nil {
+		c.sendError(wire.CodeUnauthorized, c.authErr.Error(), "", 0)
+		c.closeWith(melody.ClosePolicyViolation, "unauthorized")
+	}
+}
+
+func (c *conn) onText() {
+	c.closeWith(melody.CloseUnsupportedData, "frames must be binary MessagePack")
+}
+
+// onBinary decodes and routes one client frame. A panic here is a bug: it is
+// logged with its stack and closes this connection only.
+func (c *conn) onBinary(frame []byte) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.srv.metrics.panics.Inc()
+			c.log.Error("panic while handling a frame; closing the connection", "panic", r, "stack", string(debug.Stack()))
+			c.closeWith(melody.CloseInternalServerErr, "internal error")
+		}
+	}()
+	if c.authErr != nil || c.ctx.Err() != nil {
+		return
+	}
+	msg, err := wire.DecodeClient(frame, c.srv.limits)
+	if err != nil {
+		var de *wire.DecodeError
+		if errors.As(err, &de) {
+			c.sendError(de.Code, de.Msg, de.Doc, de.Seq)
+		} else {
+			c.sendError(wire.CodeBadRequest, err.Error(), "", 0)
+		}
+		return
+	}
+	if h, ok := msg.(*wire.Hello); ok {
+		c.hello(h)
+		return
+	}
+	if !c.greeted {
+		c.sendError(wire.CodeBadRequest, "send hello first", "", 0)
+		return
+	}
+	switch m := msg.(type) {
+	case *wire.Join:
+		c.join(m)
+	case *wire.Leave:
+		c.leave(m)
+	case *wire.Op:
+		c.op(m)
+	case *wire.Presence:
+		c.presence(m)
+	default:
+		c.sendError(wire.CodeBadRequest, fmt.Sprintf("unexpected message %q", msg.Type()), "", 0)
+	}
+}
+
+func (c *conn) hello(h *wire.Hello) {
+	if c.greeted {
+		c.sendError(wire.CodeBadRequest, "hello was already sent", "", 0)
+		return
+	}
+	if h.Proto != wire.ProtoVersion {
+		c.sendError(wire.CodeBadRequest, fmt.Sprintf("unsupported protocol version %d (this server speaks %d)", h.Proto, wire.ProtoVersion), "", 0)
+		return
+	}
+	c.greeted = true
+	c.sid = h.SID
+	id := c.principal.UserID
+	if id == "" {
+		id = openUserID(h.SID)
+	}
+	c.user = wire.User{ID: id, Name: c.principal.Name, Color: colorFor(id)}
+	if h.User != nil {
+		if c.user.Name == "" {
+			c.user.Name = h.User.Name
+		}
+		if h.User.Color != "" {
+			c.user.Color = h.User.Color
+		}
+	}
+	if c.user.Name == "" {
+		c.user.Name = id
+	}
+	c.sendMsg(&wire.Welcome{Proto: wire.ProtoVersion, SID: c.sid, User: c.user})
+}
+
+func (c *conn) sub(doc string) *wsSub {
+	c.joinMu.Lock()
+	defer c.joinMu.Unlock()
+	return c.joined[doc]
+}
+
+func (c *conn) join(m *wire.Join) {
+	mode := c.principal.Access(m.Doc)
+	if mode == ModeNone {
+		c.sendError(wire.CodeForbidden, "no access to this document", m.Doc, 0)
+		return
+	}
+	c.joinMu.Lock()
+	s := c.joined[m.Doc]
+	if s == nil {
+		s = &wsSub{c: c, doc: m.Doc}
+		c.joined[m.Doc] = s
+	}
+	s.mode = mode
+	c.joinMu.Unlock()
+	peer := &wire.PeerInfo{SID: c.sid, User: c.user}
+	if _, err := c.srv.hub.send(c.ctx, m.Doc, &joinMsg{sub: s, v: m.V, mode: mode, peer: peer}); err != nil {
+		c.forget(s)
+		c.postFailed(m.Doc, 0, err)
+	}
+}
+
+func (c *conn) leave(m *wire.Leave) {
+	s := c.sub(m.Doc)
+	if s == nil {
+		return // leaving twice is harmless
+	}
+	c.forget(s)
+	if _, err := c.srv.hub.send(c.ctx, m.Doc, &leaveMsg{sub: s}); err != nil {
+		c.postFailed(m.Doc, 0, err)
+	}
+}
+
+func (c *conn) op(m *wire.Op) {
+	s := c.sub(m.Doc)
+	if s == nil {
+		c.sendError(wire.CodeBadRequest, "join the document first", m.Doc, m.Seq)
+		return
+	}
+	if s.mode != ModeReadWrite {
+		c.sendError(wire.CodeForbidden, "read-only access to this document", m.Doc, m.Seq)
+		return
+	}
+	if !c.opLim.Allow() {
+		c.sendError(wire.CodeRateLimited, "too many ops; slow down", m.Doc, m.Seq)
+		return
+	}
+	msg := &opMsg{sub: s, v: m.V, seq: m.Seq, sid: c.sid, userID: c.user.ID, op: m.Op, sel: m.Sel}
+	if _, err := c.srv.hub.send(c.ctx, m.Doc, msg); err != nil {
+		c.postFailed(m.Doc, m.Seq, err)
+	}
+}
+
+func (c *conn) presence(m *wire.Presence) {
+	s := c.sub(m.Doc)
+	if s == nil {
+		c.sendError(wire.CodeBadRequest, "join the document first", m.Doc, 0)
+		return
+	}
+	if !c.presLim.Allow() {
+		c.sendError(wire.CodeRateLimited, "too many presence updates; slow down", m.Doc, 0)
+		return
+	}
+	msg := &presenceMsg{sub: s, v: m.V, sel: m.Sel, data: m.Data}
+	if _, err := c.srv.hub.send(c.ctx, m.Doc, msg); err != nil {
+		c.postFailed(m.Doc, 0, err)
+	}
+}
+
+// postFailed answers a message the actor could not be given.
+func (c *conn) postFailed(doc string, seq int64, err error) {
+	if c.ctx.Err() != nil {
+		return // the connection is closing; nobody would read the answer
+	}
+	c.sendError(wire.CodeInternal, "the server is shutting down; reconnect", doc, seq)
+	c.log.Debug("posting to a document failed", "doc", doc, "err", err)
+}
+
+// onClose runs after the socket is gone: detach from every document.
+func (c *conn) onClose() {
+	c.outMu.Lock()
+	c.outClosed = true
+	c.queue, c.queuedBytes = nil, 0
+	c.outMu.Unlock()
+	c.cancel()
+	c.joinMu.Lock()
+	subs := make([]*wsSub, 0, len(c.joined))
+	for _, s := range c.joined {
+		subs = append(subs, s)
+	}
+	clear(c.joined)
+	c.joinMu.Unlock()
+	for _, s := range subs {
+		// Only a loaded actor can hold the subscription; do not load one to
+		// say goodbye.
+		if _, err := c.srv.hub.sendLoaded(c.srv.baseCtx, s.doc, &leaveMsg{sub: s}); err != nil {
+			c.log.Debug("detaching a closed connection failed", "doc", s.doc, "err", err)
+		}
+	}
+}

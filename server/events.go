@@ -1,0 +1,118 @@
+package server
+
+import (
+	"sync"
+
+	"github.com/tandem-collab/tandem/ot"
+	"github.com/tandem-collab/tandem/store"
+	"github.com/tandem-collab/tandem/wire"
+)
+
+// EventKind says what an Event carries.
+type EventKind int
+
+const (
+	// EventJoined is the first event of a subscription: the state at V, as
+	// Text or as the Ops since the version asked for, the peers and the mode.
+	// No other event of the document reaches the subscriber before it, and none
+	// committed after V is missed.
+	EventJoined EventKind = iota + 1
+	// EventOp is a committed op (Op), authored by someone other than the
+	// subscriber, with the author's selection after it (Sel) when it sent one.
+	EventOp
+	// EventAck tells the subscriber its own op Seq was committed as version V.
+	EventAck
+	// EventPresence carries the peers that changed (selections at V) and the
+	// sids that left.
+	EventPresence
+	// EventError reports a failure about something this subscriber sent (Code,
+	// Msg, Seq). A failed join (Code not_found, internal, ...) also ends the
+	// subscription: JoinFailed is then true.
+	EventError
+	// EventDeleted: the document was deleted; the subscriber has been detached.
+	EventDeleted
+)
+
+// Event is what a document actor hands its subscribers: structured values for
+// any consumer (an SSE stream marshals them to JSON) plus the shared WebSocket
+// frame, encoded once per event for every WebSocket receiver.
+//
+// An Event is shared by all receivers: treat every field as read-only.
+type Event struct {
+	Kind EventKind
+	Doc  string
+	// V is the version: of the joined state, of the committed op (it applies
+	// to V), of the acknowledged op, or of the presence selections.
+	V int64
+
+	// Joined.
+	Text *string
+	Ops  []store.OpRecord
+	Mode Mode
+
+	// Op and Ack: the committed record (Op.SID, Op.Seq, Op.UserID) and the
+	// author's selection after it, transformed to V+1.
+	Op  *store.OpRecord
+	Sel ot.Selection
+	Seq int64
+
+	// Joined and Presence.
+	Peers []wire.PeerInfo
+	Gone  []string
+
+	// Error.
+	Code       string
+	Msg        string
+	JoinFailed bool
+
+	once  sync.Once
+	frame []byte
+	err   error
+}
+
+// Subscriber receives a document's events. Deliver is called only from the
+// document's actor goroutine, in order, and must never block: a subscriber that
+// cannot take an event returns false, the actor then detaches it (its peers see
+// it gone) and it is expected to close itself (a WebSocket closes with 1013).
+type Subscriber interface {
+	Deliver(ev *Event) bool
+}
+
+// WireMessage is the event as a protocol message (server to client).
+func (ev *Event) WireMessage() wire.Message {
+	switch ev.Kind {
+	case EventJoined:
+		j := &wire.Joined{Doc: ev.Doc, V: ev.V, Text: ev.Text, Peers: ev.Peers, Mode: ev.Mode.String()}
+		if ev.Text == nil {
+			j.Ops = make([]wire.OpEntry, len(ev.Ops))
+			for i, r := range ev.Ops {
+				j.Ops[i] = wire.OpEntry{V: r.Version, Op: r.Op, SID: r.SID, Seq: r.Seq}
+			}
+		}
+		if j.Peers == nil {
+			j.Peers = []wire.PeerInfo{}
+		}
+		return j
+	case EventOp:
+		return &wire.OpBroadcast{Doc: ev.Doc, V: ev.Op.Version, Op: ev.Op.Op, SID: ev.Op.SID, Seq: ev.Op.Seq, Sel: ev.Sel}
+	case EventAck:
+		return &wire.Ack{Doc: ev.Doc, Seq: ev.Seq, V: ev.V}
+	case EventPresence:
+		p := &wire.PresenceMsg{Doc: ev.Doc, V: ev.V, Peers: ev.Peers, Gone: ev.Gone}
+		if p.Peers == nil {
+			p.Peers = []wire.PeerInfo{}
+		}
+		return p
+	case EventDeleted:
+		return &wire.Error{Code: wire.CodeDeleted, Msg: "the document was deleted", Doc: ev.Doc}
+	default:
+		return &wire.Error{Code: ev.Code, Msg: ev.Msg, Doc: ev.Doc, Seq: ev.Seq}
+	}
+}
+
+// Frame is the event's WebSocket frame, encoded on first use and shared by
+// every receiver after that.
+func (ev *Event) Frame() ([]byte, error) {
+	ev.once.Do(func() { ev.frame, ev.err = wire.Encode(ev.WireMessage()) })
+	return ev.frame, ev.err
+}

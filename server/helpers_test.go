@@ -1,0 +1,364 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/jackc/pgx/v5"
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/tandem-collab/tandem/ot"
+	"github.com/tandem-collab/tandem/store"
+	"github.com/tandem-collab/tandem/wire"
+)
+
+// testLogger discards below warnings unless TANDEM_TEST_LOG is set.
+func testLogger() *slog.Logger {
+	if os.Getenv("TANDEM_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// testServer is a Server behind httptest.
+type testServer struct {
+	srv *Server
+	ts  *httptest.Server
+	st  store.Store
+}
+
+func newTestServer(t testing.TB, st store.Store, tweak func(*Config)) *testServer {
+	t.Helper()
+	cfg := DefaultConfig()
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	srv, err := New(cfg, st, testLogger())
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		ts.Close()
+	})
+	return &testServer{srv: srv, ts: ts, st: st}
+}
+
+func memStore(t testing.TB) store.Store {
+	st := store.NewMem(store.MemOptions{})
+	t.Cleanup(st.Close)
+	return st
+}
+
+// pgStore opens the real Postgres store on a fresh schema, dropped afterwards.
+// An unreachable database fails the test: these tests never skip.
+func pgStore(t testing.TB) store.Store {
+	t.Helper()
+	url := os.Getenv("TANDEM_TEST_DATABASE_URL")
+	if url == "" {
+		url = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatalf("Postgres is required for this test (TANDEM_TEST_DATABASE_URL=%q) and is unreachable: %v", url, err)
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	schema := "t_" + hex.EncodeToString(b[:])
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		conn.Close(ctx)
+		t.Fatalf("create schema %s: %v", schema, err)
+	}
+	conn.Close(ctx)
+	st, err := store.OpenPG(ctx, url, store.PGOptions{Schema: schema, Logger: testLogger()})
+	if err != nil {
+		t.Fatalf("OpenPG on schema %s: %v", schema, err)
+	}
+	t.Cleanup(func() {
+		st.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	return st
+}
+
+// stores lists the engines actor tests run against.
+var stores = []struct {
+	name string
+	open func(testing.TB) store.Store
+}{
+	{"mem", memStore},
+	{"pg", pgStore},
+}
+
+func createDoc(t testing.TB, st store.Store, id, content string) {
+	t.Helper()
+	if _, err := st.CreateDoc(context.Background(), store.NewDocument{ID: id, Type: "text", Content: content}); err != nil {
+		t.Fatalf("CreateDoc %s: %v", id, err)
+	}
+}
+
+// wsClient is a raw protocol client for tests.
+type wsClient struct {
+	t       testing.TB
+	c       *websocket.Conn
+	pending []map[string]any
+}
+
+func (ts *testServer) wsURL() string { return "ws" + strings.TrimPrefix(ts.ts.URL, "http") + "/v1/ws" }
+
+func (ts *testServer) dial(t testing.TB) *wsClient {
+	t.Helper()
+	d := websocket.Dialer{Subprotocols: []string{Subprotocol}, HandshakeTimeout: 5 * time.Second}
+	c, resp, err := d.Dial(ts.wsURL(), nil)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	resp.Body.Close()
+	if got := c.Subprotocol(); got != Subprotocol {
+		t.Fatalf("negotiated subprotocol %q, want %q", got, Subprotocol)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &wsClient{t: t, c: c}
+}
+
+// connect dials and says hello.
+func (ts *testServer) connect(t testing.TB, sid string) *wsClient {
+	t.Helper()
+	c := ts.dial(t)
+	c.send(&wire.Hello{Proto: 1, SID: sid, User: &wire.UserInfo{Name: sid[:4]}})
+	c.expect("welcome")
+	return c
+}
+
+func (c *wsClient) send(m wire.Message) {
+	c.t.Helper()
+	b, err := wire.EncodeClient(m)
+	if err != nil {
+		c.t.Fatalf("encode %T: %v", m, err)
+	}
+	c.sendRaw(b)
+}
+
+func (c *wsClient) sendMap(m map[string]any) {
+	c.t.Helper()
+	b, err := msgpack.Marshal(m)
+	if err != nil {
+		c.t.Fatalf("marshal: %v", err)
+	}
+	c.sendRaw(b)
+}
+
+func (c *wsClient) sendRaw(b []byte) {
+	c.t.Helper()
+	_ = c.c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	if err := c.c.WriteMessage(websocket.BinaryMessage, b); err != nil {
+		c.t.Fatalf("write: %v", err)
+	}
+}
+
+// read returns the next server message, unpacking array frames.
+func (c *wsClient) read(timeout time.Duration) (map[string]any, error) {
+	for len(c.pending) == 0 {
+		_ = c.c.SetReadDeadline(time.Now().Add(timeout))
+		mt, b, err := c.c.ReadMessage()
+		if err != nil {
+			return nil, err
+		}
+		if mt != websocket.BinaryMessage {
+			return nil, fmt.Errorf("server sent frame type %d", mt)
+		}
+		var v any
+		if err := msgpack.Unmarshal(b, &v); err != nil {
+			return nil, fmt.Errorf("server frame is not MessagePack: %w", err)
+		}
+		switch v := v.(type) {
+		case map[string]any:
+			c.pending = append(c.pending, v)
+		case []any:
+			for _, e := range v {
+				m, ok := e.(map[string]any)
+				if !ok {
+					return nil, fmt.Errorf("array frame holds %T", e)
+				}
+				c.pending = append(c.pending, m)
+			}
+		default:
+			return nil, fmt.Errorf("server frame holds %T", v)
+		}
+	}
+	m := c.pending[0]
+	c.pending = c.pending[1:]
+	return m, nil
+}
+
+func (c *wsClient) next() map[string]any {
+	c.t.Helper()
+	m, err := c.read(5 * time.Second)
+	if err != nil {
+		c.t.Fatalf("read: %v", err)
+	}
+	return m
+}
+
+// expect reads the next message and checks its type.
+func (c *wsClient) expect(typ string) map[string]any {
+	c.t.Helper()
+	m := c.next()
+	if m["t"] != typ {
+		c.t.Fatalf("got %v, want a %q message", m, typ)
+	}
+	return m
+}
+
+// expectSkipping reads until a message of type typ, skipping the types in skip.
+func (c *wsClient) expectSkipping(typ string, skip ...string) map[string]any {
+	c.t.Helper()
+	for {
+		m := c.next()
+		if m["t"] == typ {
+			return m
+		}
+		ok := false
+		for _, s := range skip {
+			ok = ok || m["t"] == s
+		}
+		if !ok {
+			c.t.Fatalf("got %v while waiting for %q", m, typ)
+		}
+	}
+}
+
+// expectError reads the next message and checks it is an error with code.
+func (c *wsClient) expectError(code string) map[string]any {
+	c.t.Helper()
+	m := c.expectSkipping("error", "presence", "ack")
+	if m["code"] != code {
+		c.t.Fatalf("got error %v, want code %q", m, code)
+	}
+	return m
+}
+
+// expectClose reads until the server closes and returns the close code.
+func (c *wsClient) expectClose(timeout time.Duration) int {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		_, err := c.read(time.Until(deadline))
+		if err == nil {
+			continue
+		}
+		var ce *websocket.CloseError
+		if errors.As(err, &ce) {
+			return ce.Code
+		}
+		c.t.Fatalf("connection ended without a close frame: %v", err)
+	}
+	c.t.Fatalf("no close within %v", timeout)
+	return 0
+}
+
+func (c *wsClient) join(doc string, v *int64) map[string]any {
+	c.t.Helper()
+	c.send(&wire.Join{Doc: doc, V: v})
+	return c.expectSkipping("joined", "presence")
+}
+
+func num(t testing.TB, v any) int64 {
+	t.Helper()
+	switch n := v.(type) {
+	case int8:
+		return int64(n)
+	case int16:
+		return int64(n)
+	case int32:
+		return int64(n)
+	case int64:
+		return n
+	case uint8:
+		return int64(n)
+	case uint16:
+		return int64(n)
+	case uint32:
+		return int64(n)
+	case uint64:
+		return int64(n)
+	}
+	t.Fatalf("%v (%T) is not an integer", v, v)
+	return 0
+}
+
+func ins(pos int, s string) ot.Op {
+	if pos == 0 {
+		return ot.Op{{Insert: s}}
+	}
+	return ot.Op{{Retain: pos}, {Insert: s}}
+}
+
+func i64(v int64) *int64 { return &v }
+
+// docText reads the committed text from the store.
+func docText(t testing.TB, st store.Store, id string) (string, int64) {
+	t.Helper()
+	d, snap, err := st.Load(context.Background(), id)
+	if err != nil {
+		t.Fatalf("Load %s: %v", id, err)
+	}
+	return snap.Content, d.Version
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// dialRaw performs an upgrade with custom headers and returns the HTTP status.
+func (ts *testServer) dialRaw(t testing.TB, protos []string, header http.Header) (*websocket.Conn, int, error) {
+	t.Helper()
+	d := websocket.Dialer{Subprotocols: protos, HandshakeTimeout: 5 * time.Second}
+	c, resp, err := d.Dial(ts.wsURL(), header)
+	status := 0
+	if resp != nil {
+		status = resp.StatusCode
+		resp.Body.Close()
+	}
+	if c != nil {
+		t.Cleanup(func() { c.Close() })
+	}
+	return c, status, err
+}

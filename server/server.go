@@ -1,0 +1,345 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/olahol/melody"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tandem-collab/tandem/ot"
+	"github.com/tandem-collab/tandem/store"
+	"github.com/tandem-collab/tandem/wire"
+)
+
+// Subprotocol is the WebSocket subprotocol a client must offer.
+const Subprotocol = "tandem.v1"
+
+// connKey is the melody session key holding the *conn.
+const connKey = "tandem.conn"
+
+// Server is one Tandem node: it owns the document actors, the WebSocket
+// sessions and the metrics registry. Create it with New, serve Handler, and
+// call Shutdown before closing the store.
+type Server struct {
+	cfg     Config
+	store   store.Store
+	log     *slog.Logger
+	auth    Authenticator
+	metrics *metrics
+	limits  wire.Limits
+	hub     *hub
+	mel     *melody.Melody
+	mux     *http.ServeMux
+
+	// baseCtx bounds every store call and every wait of a session; it is
+	// cancelled when Shutdown gives up waiting.
+	baseCtx    context.Context
+	cancelBase context.CancelFunc
+
+	connMu   sync.Mutex
+	conns    map[*conn]struct{} // guarded by connMu
+	stopping bool               // guarded by connMu
+	connWG   sync.WaitGroup     // one per WebSocket handler call
+}
+
+// New builds a server on st, which the caller opened and closes after Shutdown.
+func New(cfg Config, st store.Store, logger *slog.Logger) (*Server, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return nil, fmt.Errorf("%w: nil store", ErrConfig)
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	s := &Server{
+		cfg:     cfg,
+		store:   st,
+		log:     logger,
+		auth:    cfg.Authenticator,
+		metrics: newMetrics(),
+		limits:  wire.Limits{MaxOpBytes: cfg.MaxOpBytes, MaxDataBytes: cfg.MaxDataBytes},
+		conns:   make(map[*conn]struct{}),
+	}
+	if s.auth == nil {
+		s.auth = OpenAuth{}
+	}
+	s.baseCtx, s.cancelBase = context.WithCancel(context.Background())
+	s.hub = newHub(s)
+	s.mel = s.newMelody()
+	s.mux = http.NewServeMux()
+	s.mux.HandleFunc("GET /v1/ws", s.serveWS)
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	s.mux.HandleFunc("GET /readyz", s.serveReady)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{Registry: s.metrics.reg}))
+	return s, nil
+}
+
+// Handler serves every route: /v1/ws, /healthz, /readyz, /metrics (and the
+// demo page when built in).
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Mux is the router, for packages that add routes (REST, SSE) to this server.
+func (s *Server) Mux() *http.ServeMux { return s.mux }
+
+// Store is the store the server was built on.
+func (s *Server) Store() store.Store { return s.store }
+
+func (s *Server) newMelody() *melody.Melody {
+	m := melody.New()
+	m.Config.MaxMessageSize = s.cfg.MaxFrameBytes
+	m.Config.MessageBufferSize = melodyBuffer
+	m.Config.PingPeriod = s.cfg.PingPeriod
+	m.Config.PongWait = s.cfg.PongWait
+	m.Config.WriteWait = s.cfg.WriteWait
+	m.Upgrader.Subprotocols = []string{Subprotocol}
+	m.Upgrader.CheckOrigin = s.checkOrigin
+	m.Upgrader.ReadBufferSize = 4096
+	m.Upgrader.WriteBufferSize = 4096
+	connOf := func(ms *melody.Session) *conn {
+		v, _ := ms.Get(connKey)
+		c, _ := v.(*conn)
+		return c
+	}
+	m.HandleConnect(func(ms *melody.Session) {
+		c := connOf(ms)
+		c.attach(ms)
+		s.metrics.connections.Inc()
+		c.onOpen()
+	})
+	m.HandleDisconnect(func(ms *melody.Session) {
+		s.metrics.connections.Dec()
+		connOf(ms).onClose()
+	})
+	m.HandleMessage(func(ms *melody.Session, _ []byte) { connOf(ms).onText() })
+	m.HandleMessageBinary(func(ms *melody.Session, b []byte) { connOf(ms).onBinary(b) })
+	m.HandleSentMessageBinary(func(ms *melody.Session, _ []byte) { connOf(ms).onSent() })
+	m.HandleError(func(ms *melody.Session, err error) {
+		if errors.Is(err, melody.ErrMessageBufferFull) {
+			// Cannot happen while inflight stays below the buffer; if it does,
+			// a frame was lost, so the connection must not stay open.
+			s.metrics.slowCloses.Inc()
+			s.log.Error("melody buffer full; dropping the connection", "remote", ms.RemoteAddr())
+			_ = ms.WebsocketConnection().Close()
+			return
+		}
+		s.log.Debug("websocket error", "remote", ms.RemoteAddr(), "err", err)
+	})
+	return m
+}
+
+// checkOrigin accepts requests without an Origin (non-browser clients), any
+// origin with "*", the listed origins, and by default the request's own host.
+func (s *Server) checkOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	if len(s.cfg.AllowedOrigins) == 0 {
+		u, err := url.Parse(origin)
+		return err == nil && strings.EqualFold(u.Host, r.Host)
+	}
+	for _, o := range s.cfg.AllowedOrigins {
+		if o == "*" || strings.EqualFold(strings.TrimSuffix(o, "/"), origin) {
+			return true
+		}
+	}
+	return false
+}
+
+func offersSubprotocol(r *http.Request) bool {
+	for _, p := range websocket.Subprotocols(r) {
+		if p == Subprotocol {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
+	if !websocket.IsWebSocketUpgrade(r) {
+		http.Error(w, "this endpoint speaks WebSocket (subprotocol "+Subprotocol+")", http.StatusBadRequest)
+		return
+	}
+	if !offersSubprotocol(r) {
+		http.Error(w, "the WebSocket subprotocol "+Subprotocol+" is required", http.StatusBadRequest)
+		return
+	}
+	p, authErr := s.auth.Authenticate(r)
+	c := newConn(s, p, authErr)
+	s.connMu.Lock()
+	if s.stopping {
+		s.connMu.Unlock()
+		c.cancel()
+		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	s.conns[c] = struct{}{}
+	s.connWG.Add(1)
+	s.connMu.Unlock()
+	defer func() {
+		s.connMu.Lock()
+		delete(s.conns, c)
+		s.connMu.Unlock()
+		c.cancel()
+		s.connWG.Done()
+	}()
+	if err := s.mel.HandleRequestWithKeys(w, r, map[string]any{connKey: c}); err != nil {
+		s.log.Debug("websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
+	}
+}
+
+func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {
+	s.connMu.Lock()
+	stopping := s.stopping
+	s.connMu.Unlock()
+	if stopping {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		http.Error(w, "store unreachable: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ready\n"))
+}
+
+// Shutdown drains the server: new connections get 503, every document actor
+// commits and answers what it has accepted, then every socket is closed with
+// 1001 after the frames queued for it. It returns when all connections are
+// gone, or with ctx's error after dropping the rest. The caller then closes the
+// store.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.connMu.Lock()
+	s.stopping = true
+	s.connMu.Unlock()
+
+	hubErr := s.hub.shutdown(ctx)
+
+	s.connMu.Lock()
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.connMu.Unlock()
+	for _, c := range conns {
+		c.closeWith(melody.CloseGoingAway, "server shutting down")
+	}
+	done := make(chan struct{})
+	go func() {
+		s.connWG.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = fmt.Errorf("waiting for connections to close: %w", ctx.Err())
+		for _, c := range conns {
+			if ms := c.session(); ms != nil {
+				_ = ms.WebsocketConnection().Close()
+			}
+		}
+	}
+	s.cancelBase()
+	_ = s.mel.Close()
+	return errors.Join(hubErr, err)
+}
+
+// SubmitOp commits op, made against version v, exactly as a WebSocket op: it is
+// deduplicated by (sid, seq) when sid is set, transformed, validated, stored and
+// broadcast. It returns the version the op was committed as (for a duplicate,
+// the original one). Failures the protocol names are *Error (CodeOf gives the
+// code). If ctx ends first the op may still be committed.
+func (s *Server) SubmitOp(ctx context.Context, docID string, v int64, op ot.Op, sid string, seq int64, userID string) (int64, error) {
+	if !wire.ValidDocID(docID) {
+		return 0, &Error{Code: wire.CodeBadRequest, Msg: "invalid document id", Doc: docID}
+	}
+	if err := op.Validate(); err != nil {
+		return 0, &Error{Code: codeForOpErr(err), Msg: err.Error(), Doc: docID, Seq: seq, Err: err}
+	}
+	if sid != "" && seq <= 0 {
+		return 0, &Error{Code: wire.CodeBadRequest, Msg: "seq must be positive with a sid", Doc: docID}
+	}
+	reply := make(chan opResult, 1)
+	m := &opMsg{reply: reply, v: v, seq: seq, sid: sid, userID: userID, op: op}
+	a, err := s.hub.send(ctx, docID, m)
+	if err != nil {
+		return 0, err
+	}
+	select {
+	case r := <-reply:
+		return r.v, r.err
+	case <-a.done:
+		select {
+		case r := <-reply:
+			return r.v, r.err
+		default:
+		}
+		return 0, fmt.Errorf("document %q: %w", docID, ErrShuttingDown)
+	case <-ctx.Done():
+		return 0, fmt.Errorf("waiting for op commit on %q: %w", docID, ctx.Err())
+	}
+}
+
+// SubscribeOptions says where a subscription starts.
+type SubscribeOptions struct {
+	// From, when set, is the version the subscriber already holds: the joined
+	// event then carries the ops since it when the server has them at hand.
+	From *int64
+	// Mode is reported back in the joined event.
+	Mode Mode
+}
+
+// Subscribe attaches a non-WebSocket subscriber (an SSE stream) to docID. Its
+// first event is EventJoined (or EventError with JoinFailed); afterwards it
+// gets every committed op as EventOp, presence as EventPresence and, on
+// deletion, EventDeleted. It is not a presence peer.
+func (s *Server) Subscribe(ctx context.Context, docID string, sub Subscriber, opts SubscribeOptions) error {
+	if opts.Mode == ModeNone {
+		opts.Mode = ModeRead
+	}
+	_, err := s.hub.send(ctx, docID, &joinMsg{sub: sub, v: opts.From, mode: opts.Mode})
+	return err
+}
+
+// Unsubscribe detaches sub from docID; it gets no event after the actor has
+// processed this.
+func (s *Server) Unsubscribe(ctx context.Context, docID string, sub Subscriber) error {
+	_, err := s.hub.sendLoaded(ctx, docID, &leaveMsg{sub: sub})
+	return err
+}
+
+// DeleteDoc deletes the document from the store, then tells its actor (if
+// loaded): joined clients get error deleted and are detached.
+func (s *Server) DeleteDoc(ctx context.Context, docID string) error {
+	if err := s.store.DeleteDoc(ctx, docID); err != nil {
+		return fmt.Errorf("delete document %q: %w", docID, err)
+	}
+	return s.NotifyDeleted(ctx, docID)
+}
+
+// NotifyDeleted tells docID's actor, if loaded, that the document is gone from
+// the store (deleted here or by another node).
+func (s *Server) NotifyDeleted(ctx context.Context, docID string) error {
+	if _, err := s.hub.sendLoaded(ctx, docID, &deleteMsg{}); err != nil {
+		return fmt.Errorf("notify deletion of %q: %w", docID, err)
+	}
+	return nil
+}
