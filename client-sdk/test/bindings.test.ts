@@ -1,0 +1,125 @@
+// @vitest-environment happy-dom
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { EditorState, EditorSelection } from '@codemirror/state';
+import { EditorView } from '@codemirror/view';
+import { bindTextarea } from '../src/bindings/textarea.js';
+import { tandemCollab } from '../src/bindings/codemirror.js';
+import { harness, peerUser } from './helpers/manual.js';
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+  document.body.innerHTML = '';
+});
+
+async function synced(text: string) {
+  const h = harness();
+  const doc = h.conn.openDoc('d', { undoCaptureMs: 0 });
+  const s = await h.welcome();
+  s.deliver({ t: 'joined', doc: 'd', v: 0, text, peers: [], mode: 'rw' });
+  return { h, doc, s };
+}
+
+function type(ta: HTMLTextAreaElement, value: string, caret: number): void {
+  ta.value = value;
+  ta.setSelectionRange(caret, caret);
+  ta.dispatchEvent(new Event('input'));
+}
+
+const BOB = 'bob-sid-0123456789ab';
+
+describe('textarea binding', () => {
+  it('turns typing into ops (code points) and keeps the caret in place when remote edits land', async () => {
+    const { doc, s } = await synced('😀 hello');
+    const ta = document.createElement('textarea');
+    document.body.appendChild(ta);
+    const b = bindTextarea(doc, ta);
+    expect(ta.value).toBe('😀 hello');
+    ta.focus();
+    type(ta, '😀 hello!', 9);
+    expect(doc.text).toBe('😀 hello!');
+    expect(s.of('op')[0]).toMatchObject({ op: [7, '!'] }); // the emoji counts one
+    ta.setSelectionRange(3, 3); // after "😀 "
+    s.deliver({ t: 'op', doc: 'd', v: 0, op: ['👋'], sid: BOB, seq: 1 });
+    expect(ta.value).toBe('👋😀 hello!');
+    expect(ta.selectionStart).toBe(5); // moved by the 2-unit emoji inserted before it
+    s.deliver({ t: 'op', doc: 'd', v: 1, op: [8, '?'], sid: BOB, seq: 2 });
+    expect(ta.selectionStart).toBe(5); // insert after the caret: no move
+    b.destroy();
+    s.deliver({ t: 'op', doc: 'd', v: 2, op: ['x'], sid: BOB, seq: 3 });
+    expect(ta.value).not.toContain('x');
+  });
+
+  it('resolves repeated characters with the caret and shares the selection', async () => {
+    const { doc, s } = await synced('aa');
+    const ta = document.createElement('textarea');
+    document.body.appendChild(ta);
+    bindTextarea(doc, ta);
+    ta.focus();
+    type(ta, 'aaa', 1); // typed at the start: the caret says where
+    expect(s.of('op')[0]).toMatchObject({ op: ['a'] });
+    ta.setSelectionRange(0, 2);
+    ta.dispatchEvent(new Event('select'));
+    s.deliver({ t: 'ack', doc: 'd', seq: 1, v: 0 });
+    await vi.advanceTimersByTimeAsync(100);
+    expect(s.of('presence').at(-1)?.sel).toEqual([[0, 2]]);
+  });
+
+  it('undo keys undo own edits only', async () => {
+    const { doc, s } = await synced('');
+    const ta = document.createElement('textarea');
+    document.body.appendChild(ta);
+    bindTextarea(doc, ta);
+    ta.focus();
+    type(ta, 'mine', 4);
+    s.deliver({ t: 'op', doc: 'd', v: 0, op: ['theirs '], sid: BOB, seq: 1 });
+    expect(ta.value).toBe('theirs mine');
+    ta.dispatchEvent(new KeyboardEvent('keydown', { key: 'z', ctrlKey: true, cancelable: true }));
+    expect(ta.value).toBe('theirs ');
+    ta.dispatchEvent(new KeyboardEvent('keydown', { key: 'y', ctrlKey: true, cancelable: true }));
+    expect(ta.value).toBe('theirs mine');
+    expect(ta.selectionStart).toBe(11);
+  });
+});
+
+describe('CodeMirror binding', () => {
+  it('syncs edits both ways and draws remote carets with names and colours', async () => {
+    const { doc, s } = await synced('ab😀cd');
+    const parent = document.createElement('div');
+    document.body.appendChild(parent);
+    const view = new EditorView({ state: EditorState.create({ doc: doc.text, extensions: [tandemCollab(doc)] }), parent });
+    // local edit in UTF-16 -> op in code points
+    view.dispatch({ changes: { from: 4, insert: 'X' } }); // after the emoji
+    expect(doc.text).toBe('ab😀Xcd');
+    expect(s.of('op')[0]).toMatchObject({ op: [3, 'X'] });
+    // remote edit lands, caret stays by the same text
+    view.dispatch({ selection: EditorSelection.cursor(5) });
+    s.deliver({ t: 'op', doc: 'd', v: 0, op: ['>>'], sid: BOB, seq: 1 });
+    expect(view.state.doc.toString()).toBe('>>ab😀Xcd');
+    expect(view.state.selection.main.head).toBe(7);
+    // remote presence shows a named, coloured caret and selection
+    s.deliver({ t: 'presence', doc: 'd', v: 1, peers: [{ sid: BOB, user: peerUser, sel: [[0, 2]] }] });
+    await vi.advanceTimersByTimeAsync(0);
+    const label = parent.querySelector('.cm-tandem-caret-label');
+    expect(label?.textContent).toBe('Bob');
+    expect((label as HTMLElement).style.backgroundColor).toBeTruthy();
+    expect(parent.querySelector('.cm-tandem-selection')).not.toBeNull();
+    s.deliver({ t: 'presence', doc: 'd', v: 1, peers: [], gone: [BOB] });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(parent.querySelector('.cm-tandem-caret')).toBeNull();
+    view.destroy();
+  });
+
+  it('keeps \\r characters intact', async () => {
+    const { doc } = await synced('a\r\nb');
+    const parent = document.createElement('div');
+    document.body.appendChild(parent);
+    const view = new EditorView({ state: EditorState.create({ doc: doc.text, extensions: [tandemCollab(doc)] }), parent });
+    expect(view.state.doc.toString()).toBe('a\r\nb');
+    view.dispatch({ changes: { from: 4, insert: '!' } });
+    expect(doc.text).toBe('a\r\nb!');
+    view.destroy();
+  });
+});
