@@ -4,11 +4,20 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // pieces mixes ASCII, two-, three- and four-byte code points, a ZWJ sequence
 // and a combining mark so that byte/code point confusion shows up quickly.
 var pieces = []string{"a", "b", "c", " ", "\n", "é", "e\u0301", "日", "本", "😀", "👨\u200d👩\u200d👧", "x", "ß", "\u2028"}
+
+var pieceRunes = func() map[string]int {
+	m := make(map[string]int, len(pieces))
+	for _, p := range pieces {
+		m[p] = len([]rune(p))
+	}
+	return m
+}()
 
 func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)) }
 
@@ -18,14 +27,16 @@ func randText(r *rand.Rand, minRunes, maxRunes int) string {
 		n += r.IntN(maxRunes - minRunes + 1)
 	}
 	var b strings.Builder
+	b.Grow(n * 2)
 	for count := 0; count < n; {
 		p := pieces[r.IntN(len(pieces))]
-		pr := []rune(p)
-		if count+len(pr) > n {
-			pr = pr[:n-count]
+		if l := pieceRunes[p]; count+l <= n {
+			b.WriteString(p)
+			count += l
+			continue
 		}
-		b.WriteString(string(pr))
-		count += len(pr)
+		b.WriteString(string([]rune(p)[:n-count]))
+		count = n
 	}
 	return b.String()
 }
@@ -101,7 +112,7 @@ func runeIDs(docLen int, op Op) []int {
 	return ids
 }
 
-func runeLen(s string) int { return len([]rune(s)) }
+func runeLen(s string) int { return utf8.RuneCountInString(s) }
 
 func TestRandOpIsValid(t *testing.T) {
 	r := newRand(1)

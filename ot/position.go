@@ -13,11 +13,17 @@ import (
 // strictly before it, or exactly at it, pushes it right; a delete containing
 // it moves it to the delete's start. (The author's own caret after its own
 // insert is not transformed: it already sits after the text.) A negative pos
-// is returned unchanged.
+// is returned unchanged. Like Transform, it works on op's canonical form: a
+// caret at a replaced character ends after the new text whether the op was
+// sent as [-1, "x"] or ["x", -1].
 func TransformPosition(pos int, op Op) int {
 	if pos < 0 {
 		return pos
 	}
+	return transformPosition(pos, op.Normalize())
+}
+
+func transformPosition(pos int, op Op) int {
 	out := pos
 	i := 0 // position in the document before op
 	for _, c := range op {
@@ -53,9 +59,16 @@ func TransformSelection(sel Selection, op Op) Selection {
 	if sel == nil {
 		return nil
 	}
+	op = op.Normalize()
 	out := make(Selection, len(sel))
 	for i, r := range sel {
-		out[i] = Range{Anchor: TransformPosition(r.Anchor, op), Head: TransformPosition(r.Head, op)}
+		out[i] = Range{Anchor: r.Anchor, Head: r.Head}
+		if r.Anchor >= 0 {
+			out[i].Anchor = transformPosition(r.Anchor, op)
+		}
+		if r.Head >= 0 {
+			out[i].Head = transformPosition(r.Head, op)
+		}
 	}
 	return out
 }

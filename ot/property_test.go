@@ -249,11 +249,13 @@ func TestPropertyDocMatchesString(t *testing.T) {
 		minL, maxL  int
 		steps       int
 		compareEach int
+		bigEvery    int
 	}{
-		{"small", 9, 0, 40, 3000, 1},
-		{"medium", 10, 3000, 8000, 600, 1},
-		{"large", 11, 150000, 200000, 300, 25},
-		{"deep", 12, 1200000, 1200000, 60, 20},
+		{"small", 9, 0, 40, 1500, 1, 50},
+		{"medium", 10, 3000, 8000, 600, 1, 50},
+		{"large", 11, 150000, 200000, 300, 25, 50},
+		{"deep", 12, 1200000, 1200000, 40, 20, 50},
+		{"deep-churn", 13, 1200000, 1200000, 40, 1, 2},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -267,10 +269,27 @@ func TestPropertyDocMatchesString(t *testing.T) {
 			for step := 0; step < tc.steps; step++ {
 				n := d.Len()
 				op := randOp(r, n)
-				if r.IntN(50) == 0 && n > 0 {
-					// big deletes exercise merging across levels
+				if r.IntN(tc.bigEvery) == 0 && n > 0 {
+					// Big deletes exercise merging across levels; big
+					// inserts and many-edit ops regrow and split the tree.
 					at := r.IntN(n)
-					op = Op{{Retain: at}, {Delete: 1 + r.IntN(n-at)}}.Normalize()
+					switch r.IntN(3) {
+					case 0:
+						op = Op{{Retain: at}, {Delete: 1 + r.IntN(n-at)}}.Normalize()
+					case 1:
+						op = Op{{Retain: at}, {Insert: randText(r, 1, n/2+1000)}}.Normalize()
+					default:
+						op = nil
+						for pos := 0; pos < n-2000; {
+							k := 1 + r.IntN(2000)
+							del := 1 + r.IntN(min(n-pos-k, 3000))
+							op = append(op, Component{Retain: k}, Component{Delete: del})
+							if r.IntN(2) == 0 {
+								op = append(op, Component{Insert: randText(r, 1, 500)})
+							}
+							pos += k + del
+						}
+					}
 				}
 				before := d.Clone()
 				beforeStr := s
@@ -294,7 +313,8 @@ func TestPropertyDocMatchesString(t *testing.T) {
 					if n := d.Len(); n > 0 {
 						a := r.IntN(n)
 						k := r.IntN(n - a + 1)
-						if got, want := d.Slice(a, k), string([]rune(s)[a:a+k]); got != want {
+						from := advance(s, 0, a)
+						if got, want := d.Slice(a, k), s[from:advance(s, from, k)]; got != want {
 							t.Fatalf("Slice(%d, %d) = %q, want %q", a, k, got, want)
 						}
 					}

@@ -166,20 +166,155 @@ func (d *Doc) Apply(op Op) error {
 	if err := checkFit(op, root.runes); err != nil {
 		return err
 	}
+	var buf [4]edit
+	edits := editsOf(op, buf[:0])
+	if len(edits) == 0 {
+		return nil
+	}
+	d.root = rootOf(applyNode(root, 0, edits, nil))
+	return nil
+}
+
+// edit is one insert or delete of an op, at a position of the document before
+// the op. Edits are in op order, so positions never decrease and deletes never
+// overlap.
+type edit struct {
+	pos int
+	del int    // code points deleted at pos, or 0 for an insert
+	ins string // text inserted at pos
+}
+
+func editsOf(op Op, edits []edit) []edit {
 	pos := 0
 	for _, c := range op {
 		switch {
 		case c.Insert != "":
-			root = insertRoot(root, pos, c.Insert)
-			pos += utf8.RuneCountInString(c.Insert)
-		case c.Retain > 0:
-			pos += c.Retain
+			edits = append(edits, edit{pos: pos, ins: c.Insert})
+		case c.Delete > 0:
+			edits = append(edits, edit{pos: pos, del: c.Delete})
+			pos += c.Delete
 		default:
-			root = deleteRoot(root, pos, c.Delete)
+			pos += c.Retain
 		}
 	}
-	d.root = root
-	return nil
+	return edits
+}
+
+// rootOf turns the nodes that replace the root into a root: grouped under new
+// parents if there are several, without single-child chains.
+func rootOf(nodes []*node) *node {
+	if len(nodes) == 0 {
+		return emptyLeaf
+	}
+	r := buildTree(nodes)
+	for !r.isLeaf() && len(r.kids) == 1 {
+		r = r.kids[0]
+	}
+	return r
+}
+
+// applyNode applies edits to the subtree n, which starts at code point base
+// of the old document, and appends the nodes that replace n (none, one or
+// several, all of n's height) to out. Every node is visited at most once per
+// op, however many edits fall in it; subtrees without edits are shared.
+// Deletes in edits may extend past either end of n and are clipped to it.
+func applyNode(n *node, base int, edits []edit, out []*node) []*node {
+	if n.isLeaf() {
+		return applyLeaf(n, base, edits, out)
+	}
+	kids := make([]*node, 0, len(n.kids)+2)
+	s, j := base, 0
+	last := len(n.kids) - 1
+	for i, k := range n.kids {
+		e := s + k.runes
+		from, to := j, j
+	scan:
+		for j < len(edits) {
+			ed := edits[j]
+			switch {
+			case ed.del == 0 && ed.pos <= e, ed.del == 0 && i == last:
+				// An insert on the boundary of two children goes to the left one.
+				j++
+				to = j
+			case ed.del == 0 || ed.pos >= e:
+				break scan
+			case ed.pos+ed.del <= e:
+				j++
+				to = j
+			default:
+				to = j + 1 // the delete runs on into the next child
+				break scan
+			}
+		}
+		sub := edits[from:to]
+		switch {
+		case len(sub) == 0:
+			kids = append(kids, k)
+		case len(sub) == 1 && sub[0].del > 0 && sub[0].pos <= s && sub[0].pos+sub[0].del >= e:
+			// wholly deleted: drop without visiting
+		default:
+			kids = applyNode(k, s, sub, kids)
+		}
+		s = e
+	}
+	if len(kids) == 0 {
+		return out
+	}
+	kids = repair(kids)
+	if len(kids) <= kidsMax {
+		return append(out, newInternal(kids))
+	}
+	return append(out, groupNodes(kids)...)
+}
+
+// applyLeaf rebuilds one leaf with its edits.
+func applyLeaf(n *node, base int, edits []edit, out []*node) []*node {
+	ascii := n.runes == n.bytes
+	var (
+		b       strings.Builder
+		c, cb   int // code point and byte offset in n.text copied so far
+		runes   = n.runes
+		growing = n.bytes
+	)
+	for _, ed := range edits {
+		growing += len(ed.ins)
+	}
+	b.Grow(growing)
+	skip := func(from, count int) int {
+		if ascii {
+			return from + count
+		}
+		return advance(n.text, from, count)
+	}
+	for _, ed := range edits {
+		if ed.del == 0 {
+			p := ed.pos - base
+			bp := skip(cb, p-c)
+			b.WriteString(n.text[cb:bp])
+			b.WriteString(ed.ins)
+			c, cb = p, bp
+			runes += utf8.RuneCountInString(ed.ins)
+			continue
+		}
+		ds := max(ed.pos, base) - base
+		de := min(ed.pos+ed.del, base+n.runes) - base
+		if de <= ds {
+			continue
+		}
+		bs := skip(cb, ds-c)
+		b.WriteString(n.text[cb:bs])
+		c, cb = de, skip(bs, de-ds)
+		runes -= de - ds
+	}
+	b.WriteString(n.text[cb:])
+	t := b.String()
+	switch {
+	case t == "":
+		return out
+	case len(t) <= leafMax:
+		return append(out, &node{runes: runes, bytes: len(t), text: t})
+	}
+	return append(out, leavesOf(t)...)
 }
 
 // leavesOf chunks s into leaves of at most leafMax bytes, cut at code point
@@ -234,91 +369,6 @@ func buildTree(leaves []*node) *node {
 	return leaves[0]
 }
 
-func insertRoot(root *node, pos int, s string) *node {
-	return buildTree(insertAt(root, pos, s))
-}
-
-// insertAt inserts s at code point pos of the subtree and returns the nodes,
-// of the subtree's height, that replace it.
-func insertAt(n *node, pos int, s string) []*node {
-	if n.isLeaf() {
-		b := n.byteOffset(pos)
-		if n.bytes+len(s) <= leafMax {
-			t := n.text[:b] + s + n.text[b:]
-			return []*node{{runes: n.runes + utf8.RuneCountInString(s), bytes: len(t), text: t}}
-		}
-		return leavesOf(n.text[:b] + s + n.text[b:])
-	}
-	i := 0
-	for ; i < len(n.kids)-1; i++ {
-		if pos <= n.kids[i].runes {
-			break
-		}
-		pos -= n.kids[i].runes
-	}
-	rep := insertAt(n.kids[i], pos, s)
-	kids := make([]*node, 0, len(n.kids)+len(rep)-1)
-	kids = append(kids, n.kids[:i]...)
-	kids = append(kids, rep...)
-	kids = append(kids, n.kids[i+1:]...)
-	if len(kids) <= kidsMax {
-		return []*node{newInternal(kids)}
-	}
-	return groupNodes(kids)
-}
-
-func deleteRoot(root *node, pos, n int) *node {
-	r := deleteRange(root, pos, n)
-	if r == nil {
-		return emptyLeaf
-	}
-	for !r.isLeaf() && len(r.kids) == 1 {
-		r = r.kids[0]
-	}
-	return r
-}
-
-// deleteRange deletes code points [pos, pos+n) of the subtree and returns its
-// replacement, or nil if nothing is left. Children left underfull are merged
-// with a neighbour, so every level stays reasonably packed.
-func deleteRange(nd *node, pos, n int) *node {
-	if nd.isLeaf() {
-		if pos == 0 && n >= nd.runes {
-			return nil
-		}
-		b1 := nd.byteOffset(pos)
-		b2 := b1 + n
-		if nd.runes != nd.bytes {
-			b2 = advance(nd.text, b1, n)
-		}
-		t := nd.text[:b1] + nd.text[b2:]
-		return &node{runes: nd.runes - n, bytes: len(t), text: t}
-	}
-	kids := make([]*node, 0, len(nd.kids))
-	off := 0
-	end := pos + n
-	for _, k := range nd.kids {
-		ks, ke := off, off+k.runes
-		off = ke
-		switch {
-		case ke <= pos || ks >= end: // untouched
-			kids = append(kids, k)
-		case ks >= pos && ke <= end: // wholly deleted
-		default:
-			lo := max(pos, ks) - ks
-			hi := min(end, ke) - ks
-			if r := deleteRange(k, lo, hi-lo); r != nil {
-				kids = append(kids, r)
-			}
-		}
-	}
-	if len(kids) == 0 {
-		return nil
-	}
-	kids = repair(kids)
-	return newInternal(kids)
-}
-
 // repair merges each underfull child with a neighbour (children all have the
 // same height). It may reuse kids' backing array.
 func repair(kids []*node) []*node {
@@ -352,6 +402,9 @@ func mergeNodes(a, b *node) []*node {
 	kids := make([]*node, 0, len(a.kids)+len(b.kids))
 	kids = append(kids, a.kids...)
 	kids = append(kids, b.kids...)
+	// An underfull node may have been left with a single (underfull) child,
+	// which only now has neighbours to merge with.
+	kids = repair(kids)
 	if len(kids) <= kidsMax {
 		return []*node{newInternal(kids)}
 	}

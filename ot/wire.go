@@ -186,6 +186,10 @@ func (op Op) EncodeMsgpack(enc *msgpack.Encoder) error {
 // canonical form. Malformed input gives an *OpError (ErrInvalid); errors of the
 // underlying reader (truncated input) are returned wrapped in one as well. It
 // reserves memory by what it has read, not by what the array header claims.
+//
+// Called directly, it rejects a MessagePack nil. Through msgpack.Unmarshal into
+// a field of type Op, the library turns nil into a nil Op without calling this
+// method, so a caller that requires an op must reject a nil Op itself.
 func (op *Op) DecodeMsgpack(dec *msgpack.Decoder) error {
 	code, err := dec.PeekCode()
 	if err != nil {
