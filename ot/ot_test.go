@@ -347,10 +347,10 @@ func TestDoc(t *testing.T) {
 		start, n int
 		want     string
 	}{
-		{0, 4, "añ😀日"}, {2, 3, "😀日a"}, {19998, 10, "😀日"}, {-2, 3, "a"}, {25000, 3, ""}, {5, -1, ""}, {0, 0, ""},
+		{0, 4, "añ😀日"}, {2, 3, "😀日a"}, {19998, 10, "😀日"}, {-2, 3, "a"}, {25000, 3, ""}, {5, -1, ""}, {0, 0, ""}, {math.MinInt, -1, ""}, {math.MinInt, math.MaxInt, ""}, {19999, math.MaxInt, "日"},
 	} {
 		if got := d.Slice(tc.start, tc.n); got != tc.want {
-			t.Errorf("Slice(%d, %d) = %q, want %q", tc.start, tc.n, got, tc.want)
+			t.Errorf("Slice(%d, %d) = %q, want %q", tc.start, tc.n, truncate(got, 40), tc.want)
 		}
 	}
 

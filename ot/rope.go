@@ -109,6 +109,9 @@ func (d *Doc) String() string {
 // document.
 func (d *Doc) Slice(start, n int) string {
 	r := d.rootNode()
+	if n <= 0 {
+		return ""
+	}
 	if start < 0 {
 		n += start
 		start = 0
@@ -131,7 +134,7 @@ func (d *Doc) Slice(start, n int) string {
 func appendRange(b *strings.Builder, nd *node, start, n int) {
 	if nd.isLeaf() {
 		s := nd.byteOffset(start)
-		e := s + (n)
+		e := s + n // ASCII leaf
 		if nd.runes != nd.bytes {
 			e = advance(nd.text, s, n)
 		}
