@@ -394,6 +394,26 @@ func TestDoc(t *testing.T) {
 	checkTree(t, d)
 }
 
+func TestDocApplyLimit(t *testing.T) {
+	d, _ := NewDoc("héllo")
+	if err := d.ApplyLimit(Op{{Retain: 5}, {Insert: "!!"}}, 7); !errors.Is(err, ErrTooLarge) || errors.Is(err, ErrInvalid) {
+		t.Fatalf("over the limit: %v", err)
+	}
+	if d.String() != "héllo" {
+		t.Fatal("a rejected op changed the document")
+	}
+	if err := d.ApplyLimit(Op{{Retain: 5}, {Insert: "!"}}, 7); err != nil || d.String() != "héllo!" {
+		t.Fatalf("at the limit: %v %q", err, d.String())
+	}
+	// The limit applies to the result, whatever the op does.
+	if err := d.ApplyLimit(Op{{Delete: 1}}, 3); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("still over: %v", err)
+	}
+	if err := d.ApplyLimit(Op{{Retain: 99}}, 100); !errors.Is(err, ErrDoesNotFit) {
+		t.Fatalf("does not fit: %v", err)
+	}
+}
+
 func TestTransformErrors(t *testing.T) {
 	good := Op{{Insert: "x"}}
 	bad := Op{{Retain: 0}}

@@ -159,6 +159,14 @@ func appendRange(b *strings.Builder, nd *node, start, n int) {
 // Apply applies op to the document. The op is validated and must fit (see the
 // package function Apply); on error the document is unchanged.
 func (d *Doc) Apply(op Op) error {
+	return d.ApplyLimit(op, -1)
+}
+
+// ApplyLimit is Apply with a size limit: if the resulting text would be over
+// maxBytes UTF-8 bytes it returns an ErrTooLarge error and leaves the document
+// unchanged. The check is free because the new version is built beside the old
+// one anyway. A negative maxBytes means no limit.
+func (d *Doc) ApplyLimit(op Op, maxBytes int) error {
 	if d == nil {
 		return errInvalid(-1, "apply to a nil *Doc")
 	}
@@ -174,7 +182,11 @@ func (d *Doc) Apply(op Op) error {
 	if len(edits) == 0 {
 		return nil
 	}
-	d.root = rootOf(applyNode(root, 0, edits, nil))
+	next := rootOf(applyNode(root, 0, edits, nil))
+	if maxBytes >= 0 && next.bytes > maxBytes {
+		return &OpError{Kind: KindTooLarge, Index: -1, Msg: "document would be " + itoa(next.bytes) + " bytes, over the limit of " + itoa(maxBytes)}
+	}
+	d.root = next
 	return nil
 }
 

@@ -159,17 +159,20 @@ func migrateUp(pool *pgxpool.Pool) error {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	defer m.Close()
-	cur, dirty, err := m.Version()
+	cur, _, err := m.Version()
 	if err != nil && !errors.Is(err, migrate.ErrNilVersion) {
 		return fmt.Errorf("migrate: read schema version: %w", err)
 	}
 	if err == nil && cur > latest {
 		return fmt.Errorf("%w: database is at schema version %d, this binary knows up to %d", ErrSchemaTooNew, cur, latest)
 	}
-	if err == nil && dirty {
-		return fmt.Errorf("migrate: schema version %d is dirty (a migration failed half-way); repair it by hand", cur)
-	}
+	// A dirty flag read here (without the migration lock) may be another node's
+	// migration in progress; Up checks it again under the lock.
 	if err := m.Up(); err != nil && !errors.Is(err, migrate.ErrNoChange) {
+		var de migrate.ErrDirty
+		if errors.As(err, &de) {
+			return fmt.Errorf("migrate: schema version %d is dirty (a migration failed half-way); repair it by hand: %w", de.Version, err)
+		}
 		return fmt.Errorf("migrate up to %d: %w", latest, err)
 	}
 	return nil
