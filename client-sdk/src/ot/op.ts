@@ -358,6 +358,12 @@ export function invert(op: Op, doc: string): Op {
 export function transformPosition(pos: number, op: Op, own = false): number {
   validate(op);
   if (!Number.isInteger(pos) || pos < 0) throw new OTError('invalid', `position ${pos} is not a non-negative integer`);
+  // The canonical form puts an insert before an adjacent delete; a caret inside
+  // a replaced stretch must be pushed by the insert whichever order the op uses.
+  return positionIn(pos, isCanonical(op) ? op : normalize(op), own);
+}
+
+function positionIn(pos: number, op: Op, own: boolean): number {
   let cursor = 0; // position in the old document
   let result = pos;
   for (const c of op) {
@@ -379,5 +385,12 @@ export function transformPosition(pos: number, op: Op, own = false): number {
 /** Moves every range of a selection through `op` (see {@link transformPosition}); `null` stays `null`. */
 export function transformSelection(sel: Selection, op: Op, own = false): Selection {
   if (sel === null) return null;
-  return sel.map(([a, h]) => [transformPosition(a, op, own), transformPosition(h, op, own)] as Range);
+  validate(op);
+  const c = isCanonical(op) ? op : normalize(op);
+  for (const [a, h] of sel) {
+    if (!Number.isInteger(a) || a < 0 || !Number.isInteger(h) || h < 0) {
+      throw new OTError('invalid', `selection range [${a}, ${h}] is not two non-negative integers`);
+    }
+  }
+  return sel.map(([a, h]) => [positionIn(a, c, own), positionIn(h, c, own)] as Range);
 }
