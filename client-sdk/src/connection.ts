@@ -168,7 +168,7 @@ export class Connection extends Emitter<ConnectionEvents> {
   /** The user as the server knows it (after the first `welcome`). */
   user: ServerUser | null = null;
 
-  private readonly opts: ConnectionOptions;
+  private opts: ConnectionOptions;
   private readonly storage: StorageLike | null;
   private readonly seqs = new Map<string, number>();
   private readonly docs = new Map<string, TextDoc>();
@@ -190,7 +190,7 @@ export class Connection extends Emitter<ConnectionEvents> {
   /** Creates the connection and, unless `autoConnect` is false, starts connecting. */
   constructor(options: ConnectionOptions) {
     super();
-    this.opts = options;
+    this.opts = { ...options };
     this.storage = options.storage === undefined ? defaultStorage() : options.storage;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 45000;
     this.backoff = { initialDelayMs: 500, maxDelayMs: 30000, factor: 2, ...options.reconnect };
@@ -212,6 +212,20 @@ export class Connection extends Emitter<ConnectionEvents> {
     if (options.autoConnect !== false) queueMicrotask(() => {
       if (this._state === 'offline' && !this.closedByUser) this.connect();
     });
+  }
+
+  /** The name and colour announced to peers. */
+  get localUser(): UserInfo | undefined {
+    return this.opts.user;
+  }
+
+  /**
+   * Changes the name and colour announced to peers. They travel in `hello`, so
+   * an online connection reconnects at once (documents re-join seamlessly).
+   */
+  setUser(user: UserInfo): void {
+    this.opts.user = { ...user };
+    if (this.ws !== null) this.reconnectNow();
   }
 
   /** Current state. */
