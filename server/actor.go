@@ -666,7 +666,7 @@ func (a *actor) prepare(msgs []*opMsg) (batch []*pending, rest []*opMsg) {
 			}
 		}
 		if m.v > a.v {
-			a.replyErr(m, wire.CodeInvalidOp, fmt.Sprintf("op version %d is ahead of the document (%d)", m.v, a.v), nil)
+			a.replyErr(m, wire.CodeInvalidOp, fmt.Sprintf("op version %d is ahead of the document (%d)", m.v, a.v), errVersionAhead)
 			continue
 		}
 		history, err := a.opsSince(m.v)

@@ -39,7 +39,9 @@ type Principal struct {
 	// Name is the display name the token states, if any; it wins over the name
 	// the client proposes in hello.
 	Name string
-	// Admin may manage documents (REST; later issue).
+	// Admin may also create, list, patch and delete documents (the REST
+	// management routes). It grants no access to content by itself: reading
+	// and editing still follow Grants.
 	Admin bool
 	// Grants maps a document id, or a prefix ending in "*", to a mode. Nil
 	// means everything is granted read-write (open mode).
@@ -74,8 +76,9 @@ func (p Principal) Access(docID string) Mode {
 // because browsers cannot read an HTTP 401 on an upgrade.
 var ErrUnauthenticated = errors.New("unauthenticated")
 
-// Authenticator tells who is making a request. The JWT implementation comes
-// with the REST issue; Config.Authenticator nil selects OpenAuth.
+// Authenticator tells who is making a request: JWTAuth with a secret, OpenAuth
+// without (Config.Authenticator nil selects OpenAuth). The same principal rules
+// WebSocket, REST and SSE requests.
 type Authenticator interface {
 	Authenticate(r *http.Request) (Principal, error)
 	// Open reports whether the server runs without authentication (logged at
@@ -83,12 +86,13 @@ type Authenticator interface {
 	Open() bool
 }
 
-// OpenAuth admits everyone with read-write access to every document.
+// OpenAuth admits everyone with read-write access to every document and the
+// management routes (development mode).
 type OpenAuth struct{}
 
-// Authenticate returns an anonymous read-write principal; the session derives
-// the user id from the client's sid.
-func (OpenAuth) Authenticate(*http.Request) (Principal, error) { return Principal{}, nil }
+// Authenticate returns an anonymous admin principal with read-write access to
+// everything; the session derives the user id from the client's sid.
+func (OpenAuth) Authenticate(*http.Request) (Principal, error) { return Principal{Admin: true}, nil }
 
 // Open reports true.
 func (OpenAuth) Open() bool { return true }

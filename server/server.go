@@ -39,6 +39,7 @@ type Server struct {
 	hub     *hub
 	mel     *melody.Melody
 	mux     *http.ServeMux
+	rest    *restAPI // REST routes and event streams (rest.go, sse.go)
 
 	// baseCtx bounds every store call and every wait of a session; it is
 	// cancelled when Shutdown gives up waiting.
@@ -85,11 +86,12 @@ func New(cfg Config, st store.Store, logger *slog.Logger) (*Server, error) {
 	})
 	s.mux.HandleFunc("GET /readyz", s.serveReady)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{Registry: s.metrics.reg}))
+	s.rest = newREST(s)
 	return s, nil
 }
 
-// Handler serves every route: /v1/ws, /healthz, /readyz, /metrics (and the
-// demo page when built in).
+// Handler serves every route: /v1/ws, the REST API and event streams under
+// /v1/docs, /healthz, /readyz, /metrics (and the demo page when built in).
 func (s *Server) Handler() http.Handler { return s.mux }
 
 // Mux is the router, for packages that add routes (REST, SSE) to this server.

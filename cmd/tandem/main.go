@@ -1,6 +1,7 @@
 // Command tandem runs the Tandem collaboration server.
 //
 //	tandem [serve] [flags]   run the server (the default)
+//	tandem token [flags]     mint an access token for local use
 //	tandem version           print the version
 //
 // Settings come from flags and from TANDEM_* environment variables (a flag
@@ -44,6 +45,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 0
 		case "serve":
 			args = args[1:]
+		case "token":
+			return runToken(args[1:], stdout, stderr)
 		}
 	}
 	opts, err := parseFlags(args, stderr)
@@ -126,7 +129,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("tandem", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: tandem [serve] [flags] | tandem version\n\nEvery flag can also be set by the environment variable shown in brackets.\n\n")
+		fmt.Fprintf(stderr, "Usage: tandem [serve] [flags] | tandem token [flags] | tandem version\n\nEvery flag can also be set by the environment variable shown in brackets.\n\n")
 		fs.PrintDefaults()
 	}
 	atoi := strconv.Atoi
@@ -207,10 +210,15 @@ func openStore(ctx context.Context, o options, log *slog.Logger) (store.Store, e
 func serve(ctx context.Context, o options, log *slog.Logger) error {
 	log.Info("starting", "version", versionString())
 	if o.authSecret != "" {
-		// Refusing beats silently running open with a secret configured.
-		return errors.New("TANDEM_AUTH_SECRET is set, but token authentication is not available in this version; unset it to run open")
+		auth, err := server.NewJWTAuth([]byte(o.authSecret))
+		if err != nil {
+			return fmt.Errorf("TANDEM_AUTH_SECRET: %w", err)
+		}
+		o.cfg.Authenticator = auth
+		log.Info("token authentication on: every WebSocket, REST and SSE request needs an HS256 token")
+	} else {
+		log.Warn("no TANDEM_AUTH_SECRET: running OPEN, every client may read, write, create and delete every document")
 	}
-	log.Warn("no TANDEM_AUTH_SECRET: running OPEN, every client may read and write every document")
 	if o.redisURL != "" {
 		log.Warn("TANDEM_REDIS_URL is set but this version runs single-node; it is ignored")
 	}

@@ -1,0 +1,325 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"reflect"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/go-playground/validator/v10"
+
+	"github.com/tandem-collab/tandem/wire"
+)
+
+// Problem is an RFC 9457 problem document, the body of every REST error.
+// Code is an extension member carrying the wire error code (PROTOCOL.md
+// section 2), so that REST and WebSocket clients branch on the same names.
+type Problem struct {
+	Type     string       `json:"type"`
+	Title    string       `json:"title"`
+	Status   int          `json:"status"`
+	Detail   string       `json:"detail"`
+	Instance string       `json:"instance,omitempty"`
+	Code     string       `json:"code"`
+	Errors   []FieldError `json:"errors,omitempty"`
+}
+
+// FieldError is one failing field of a 422 answer. Field is the JSON name as
+// the client sent it (dotted for nested fields).
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// httpError is a REST failure on its way to becoming a Problem. Handlers
+// return it; writeError renders it.
+type httpError struct {
+	status int
+	code   string
+	detail string
+	fields []FieldError
+	header http.Header // extra headers (WWW-Authenticate, Allow)
+	cause  error       // logged for 5xx, never shown
+}
+
+func (e *httpError) Error() string {
+	s := fmt.Sprintf("%d %s: %s", e.status, e.code, e.detail)
+	if e.cause != nil {
+		s += ": " + e.cause.Error()
+	}
+	return s
+}
+
+func (e *httpError) Unwrap() error { return e.cause }
+
+func errStatus(status int, code, format string, args ...any) *httpError {
+	return &httpError{status: status, code: code, detail: fmt.Sprintf(format, args...)}
+}
+
+func errBadRequest(format string, args ...any) *httpError {
+	return errStatus(http.StatusBadRequest, wire.CodeBadRequest, format, args...)
+}
+
+func errInvalid(fields ...FieldError) *httpError {
+	parts := make([]string, len(fields))
+	for i, f := range fields {
+		parts[i] = f.Field + ": " + f.Message
+	}
+	return &httpError{status: http.StatusUnprocessableEntity, code: wire.CodeBadRequest,
+		detail: "request failed validation: " + strings.Join(parts, "; "), fields: fields}
+}
+
+func errInternal(what string, cause error) *httpError {
+	return &httpError{status: http.StatusInternalServerError, code: wire.CodeInternal, detail: what, cause: cause}
+}
+
+// writeProblem writes e as application/problem+json.
+func writeProblem(w http.ResponseWriter, r *http.Request, e *httpError) {
+	for k, vs := range e.header {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	p := Problem{Type: "about:blank", Title: http.StatusText(e.status), Status: e.status,
+		Detail: e.detail, Instance: r.URL.Path, Code: e.code, Errors: e.fields}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(e.status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // details quote ids and headers; keep them readable
+	_ = enc.Encode(p)
+}
+
+// writeJSON writes v with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only values built by this package are written; a failure is a bug.
+		http.Error(w, "internal error encoding the answer", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// bodyValidator checks REST bodies. Field names in its errors are the JSON
+// names, and "docid"/"sid" are the id rules of the wire package.
+var bodyValidator = newBodyValidator()
+
+func newBodyValidator() *validator.Validate {
+	v := validator.New(validator.WithRequiredStructEnabled())
+	v.RegisterTagNameFunc(func(f reflect.StructField) string {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" || name == "-" {
+			return f.Name
+		}
+		return name
+	})
+	for tag, fn := range map[string]func(string) bool{"docid": wire.ValidDocID, "sid": wire.ValidSID} {
+		if err := v.RegisterValidation(tag, func(fl validator.FieldLevel) bool { return fn(fl.Field().String()) }); err != nil {
+			panic(fmt.Sprintf("server: register validation %q: %v", tag, err))
+		}
+	}
+	return v
+}
+
+// validateBody runs the validate tags of body and turns every failure into a
+// FieldError; nil when body is valid.
+func validateBody(body any) *httpError {
+	err := bodyValidator.Struct(body)
+	if err == nil {
+		return nil
+	}
+	var ves validator.ValidationErrors
+	if !errors.As(err, &ves) {
+		return errInternal("validating the request failed", err)
+	}
+	fields := make([]FieldError, 0, len(ves))
+	for _, fe := range ves {
+		_, name, _ := strings.Cut(fe.Namespace(), ".") // drop the Go type name
+		fields = append(fields, FieldError{Field: name, Message: fieldMessage(fe)})
+	}
+	return errInvalid(fields...)
+}
+
+func fieldMessage(fe validator.FieldError) string {
+	switch fe.Tag() {
+	case "required":
+		return "is required"
+	case "docid":
+		return "must match ^[A-Za-z0-9_-]{1,128}$"
+	case "sid":
+		return "must be 16-64 characters of [A-Za-z0-9_-]"
+	case "oneof":
+		return "must be one of: " + fe.Param()
+	case "min":
+		if fe.Kind() == reflect.String {
+			return "must be at least " + fe.Param() + " characters long"
+		}
+		return "must be >= " + fe.Param()
+	case "max":
+		if fe.Kind() == reflect.String {
+			return "must be at most " + fe.Param() + " characters long"
+		}
+		return "must be <= " + fe.Param()
+	case "gt":
+		return "must be > " + fe.Param()
+	case "required_with":
+		return "is required when " + fe.Param() + " is set"
+	}
+	return "fails rule " + fe.Tag()
+}
+
+// decodeBody reads at most limit bytes of JSON into dst: one object, no
+// unknown fields, no trailing data, valid UTF-8 and no lone UTF-16 surrogate
+// escapes (the contract rejects such text; encoding/json would silently turn
+// it into U+FFFD). An empty body decodes as {}. Type mismatches are 422 with
+// the field; everything else malformed is 400; over the limit is 413.
+func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, dst any) *httpError {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return errStatus(http.StatusUnsupportedMediaType, wire.CodeBadRequest,
+				"Content-Type %q is not supported; send application/json", ct)
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return errStatus(http.StatusRequestEntityTooLarge, wire.CodeTooLarge,
+				"request body is over the limit of %d bytes for this route", mbe.Limit)
+		}
+		return errBadRequest("reading the request body failed: %v", err)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	if !utf8.Valid(body) {
+		return errBadRequest("request body is not valid UTF-8")
+	}
+	if err := checkSurrogates(body); err != nil {
+		return errBadRequest("request body: %v", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		var (
+			se *json.SyntaxError
+			te *json.UnmarshalTypeError
+		)
+		switch {
+		case errors.As(err, &te) && te.Field != "":
+			return errInvalid(FieldError{Field: te.Field, Message: "must be " + jsonKind(te.Type) + ", got " + te.Value})
+		case errors.As(err, &te):
+			return errBadRequest("request body must be a JSON object, got %s", te.Value)
+		case errors.As(err, &se):
+			return errBadRequest("request body is not valid JSON at byte %d: %v", se.Offset, err)
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			return errBadRequest("request body has an unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+		}
+		return errBadRequest("request body is not valid JSON: %v", err)
+	}
+	if dec.More() {
+		return errBadRequest("request body has data after the JSON object")
+	}
+	return nil
+}
+
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	}
+	return "a " + t.String()
+}
+
+// checkSurrogates reports a \u escape inside a JSON string that is a lone
+// UTF-16 surrogate (a high one not followed by a low one, or a low one
+// alone). It assumes b is otherwise well-formed enough to track strings.
+func checkSurrogates(b []byte) error {
+	inStr := false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if !inStr {
+			if c == '"' {
+				inStr = true
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inStr = false
+		case '\\':
+			if i+1 >= len(b) {
+				return nil // the decoder reports the truncation
+			}
+			if b[i+1] != 'u' {
+				i++
+				continue
+			}
+			u, ok := hex4(b, i+2)
+			if !ok {
+				return nil // malformed escape: the decoder reports it
+			}
+			switch {
+			case u >= 0xD800 && u <= 0xDBFF:
+				lo, ok := uint32(0), false
+				if i+7 < len(b) && b[i+6] == '\\' && b[i+7] == 'u' {
+					lo, ok = hex4(b, i+8)
+				}
+				if !ok || lo < 0xDC00 || lo > 0xDFFF {
+					return fmt.Errorf("lone UTF-16 surrogate escape \\u%04x at byte %d", u, i)
+				}
+				i += 11
+			case u >= 0xDC00 && u <= 0xDFFF:
+				return fmt.Errorf("lone UTF-16 surrogate escape \\u%04x at byte %d", u, i)
+			default:
+				i += 5
+			}
+		}
+	}
+	return nil
+}
+
+func hex4(b []byte, at int) (uint32, bool) {
+	if at+4 > len(b) {
+		return 0, false
+	}
+	var u uint32
+	for _, c := range b[at : at+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			u = u<<4 | uint32(c-'0')
+		case c >= 'a' && c <= 'f':
+			u = u<<4 | uint32(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			u = u<<4 | uint32(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return u, true
+}
