@@ -463,7 +463,10 @@ export class Connection extends Emitter<ConnectionEvents> {
     const ws = this.ws;
     if (ws === null) return;
     this.ws = null;
-    ws.onopen = ws.onmessage = ws.onerror = ws.onclose = null;
+    ws.onopen = ws.onmessage = ws.onclose = null;
+    // Closing a socket that is still connecting makes `ws` (Node) emit an error
+    // event, which throws when nobody listens: keep a listener that ignores it.
+    ws.onerror = () => undefined;
     try {
       ws.close(code, reason);
     } catch {

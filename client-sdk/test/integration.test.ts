@@ -1,0 +1,322 @@
+/**
+ * The SDK against the real server binary on the Postgres store. The set-up
+ * builds `./cmd/tandem`, gives the file a fresh schema and starts the server on
+ * a loopback port; it fails (never skips) when Go or Postgres is missing.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { Connection, type TextDoc } from '../src/index.js';
+import { apply, cpLength, validate, type Op } from '../src/ot/index.js';
+import { rng } from './helpers/random.js';
+import {
+  cleanBuild,
+  createDoc,
+  FlakyProxy,
+  freshSchema,
+  startServer,
+  storedOps,
+  type TandemProcess,
+  type TestSchema,
+} from './helpers/tandem-server.js';
+
+let schema: TestSchema;
+let server: TandemProcess;
+
+beforeAll(async () => {
+  schema = await freshSchema();
+  server = await startServer(schema.url);
+});
+
+afterAll(async () => {
+  await server?.stop();
+  await schema?.drop();
+  await cleanBuild();
+});
+
+const SEED = Number(process.env.TANDEM_IT_SEED ?? Date.now() % 1_000_000);
+
+interface Client {
+  name: string;
+  conn: Connection;
+  doc: TextDoc;
+  proxy: FlakyProxy | null;
+  /** Every ack this client got: its `seq` and the version it was committed as. */
+  acks: { seq: number; v: number }[];
+}
+
+const allConns: Connection[] = [];
+afterAll(() => {
+  for (const c of allConns) c.destroy();
+});
+
+async function client(name: string, docId: string, url: string, proxy: FlakyProxy | null = null): Promise<Client> {
+  const conn = new Connection({
+    url,
+    WebSocket,
+    storage: null,
+    user: { name, color: '#3f51b5' },
+    reconnect: { initialDelayMs: 20, maxDelayMs: 250, factor: 2 },
+    idleTimeoutMs: 10_000,
+  });
+  allConns.push(conn);
+  const doc = conn.openDoc(docId, { undoCaptureMs: 0, presenceThrottleMs: 10 });
+  const acks: { seq: number; v: number }[] = [];
+  doc.on('ack', (a) => acks.push(a));
+  await doc.ready;
+  return { name, conn, doc, proxy, acks };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+async function until(what: string, cond: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+/** Waits until every client is online, has nothing pending, and all hold the same version. */
+async function converged(clients: Client[]): Promise<void> {
+  await until(
+    `convergence (${clients.map((c) => `${c.name}: ${c.conn.state}/${c.doc.status}@${c.doc.version}`).join(', ')})`,
+    () => {
+      const v = clients[0]?.doc.version;
+      return clients.every((c) => c.doc.status === 'synced' && c.doc.version === v);
+    },
+    30_000,
+  );
+}
+
+/** Reads the document as a newcomer would: a fresh client joining from scratch. */
+async function readFresh(url: string, docId: string): Promise<{ text: string; v: number }> {
+  const c = await client('reader', docId, url);
+  const out = { text: c.doc.text, v: c.doc.version };
+  c.conn.destroy();
+  return out;
+}
+
+/** Checks the store's op log: every ack is there once, at its version, and replaying it gives `text`. */
+async function checkStore(docId: string, clients: Client[], text: string, version: number): Promise<void> {
+  const st = await storedOps(schema, docId);
+  expect(st.version).toBe(version);
+  expect(st.ops.map((o) => o.v)).toEqual([...Array(version).keys()]);
+  const bySidSeq = new Map<string, number>();
+  for (const o of st.ops) {
+    const k = `${o.sid}/${o.seq}`;
+    expect(bySidSeq.has(k), `(sid, seq) ${k} stored twice`).toBe(false);
+    bySidSeq.set(k, o.v);
+  }
+  for (const c of clients) {
+    for (const a of c.acks) {
+      expect(bySidSeq.get(`${c.conn.sid}/${a.seq}`), `${c.name}'s acked seq ${a.seq} (v ${a.v}) in the store`).toBe(a.v);
+    }
+  }
+  let replay = st.initial;
+  for (const o of st.ops) {
+    validate(o.op);
+    replay = apply(replay, o.op as Op);
+  }
+  expect(replay).toBe(text);
+}
+
+// Astral characters (surrogate pairs in UTF-16), ZWJ sequences, flags, combining marks.
+const PIECES = ['a', 'b', 'c', ' ', '\n', 'é', 'e\u0301', '😀', '👍🏽', '🇫🇷', '👩‍👩‍👧', '𠜎', '𝄞', 'Ω', '中'];
+
+function randomPiece(r: () => number): string {
+  let s = '';
+  const n = 1 + Math.floor(r() * 4);
+  for (let i = 0; i < n; i++) s += PIECES[Math.floor(r() * PIECES.length)];
+  return s;
+}
+
+describe(`integration: SDK against the real server on Postgres (seed ${SEED})`, () => {
+  it('concurrent typists with random disconnects converge, and every acked edit is stored exactly once', async () => {
+    const docId = `converge-${SEED}`;
+    const initial = 'Hello 🌍 world\n';
+    await createDoc(server, schema, docId, initial);
+    const clients: Client[] = [];
+    for (let i = 0; i < 4; i++) {
+      const proxy = await new FlakyProxy(server.addr).listen();
+      clients.push(await client(`typist${i}`, docId, proxy.ws, proxy));
+    }
+    for (const c of clients) expect(c.doc.text).toBe(initial);
+
+    await Promise.all(
+      clients.map(async (c, i) => {
+        const r = rng(SEED * 31 + i);
+        for (let k = 0; k < 80; k++) {
+          const len = c.doc.length;
+          const x = r();
+          if (x < 0.6 || len < 8) {
+            c.doc.insert(Math.floor(r() * (len + 1)), randomPiece(r));
+          } else if (x < 0.9) {
+            const pos = Math.floor(r() * len);
+            c.doc.delete(pos, Math.min(len - pos, 1 + Math.floor(r() * 3)));
+          } else if (len > 0) {
+            // A replacement: delete and insert in one op.
+            const pos = Math.floor(r() * len);
+            c.doc.submitOp([...(pos > 0 ? [pos] : []), randomPiece(r), -1]);
+          }
+          const d = r();
+          if (d < 0.06) c.proxy?.drop();
+          else if (d < 0.09) {
+            // Offline for a while: edits queue up and go out after the reconnect.
+            c.conn.close();
+            c.doc.insert(0, `[off ${i}.${k} 😀]`);
+            await sleep(20 + r() * 60);
+            c.conn.connect();
+          }
+          c.doc.presence.setSelection([[Math.floor(r() * (c.doc.length + 1)), Math.floor(r() * (c.doc.length + 1))]]);
+          await sleep(2 + r() * 12);
+        }
+      }),
+    );
+    await converged(clients);
+
+    const text = clients[0]?.doc.text ?? '';
+    const version = clients[0]?.doc.version ?? -1;
+    for (const c of clients) expect(c.doc.text).toBe(text);
+    expect(clients.reduce((n, c) => n + (c.proxy?.drops ?? 0), 0)).toBeGreaterThan(0);
+    expect(clients.reduce((n, c) => n + c.acks.length, 0)).toBeGreaterThan(20);
+    await checkStore(docId, clients, text, version);
+
+    // What the store holds survives a crash: SIGKILL, restart, and read it as a newcomer.
+    await server.stop('SIGKILL');
+    server = await startServer(schema.url);
+    const fresh = await readFresh(server.ws, docId);
+    expect(fresh.v).toBe(version);
+    expect(fresh.text).toBe(text);
+    for (const c of clients) await c.proxy?.close();
+    for (const c of clients) c.conn.destroy();
+  });
+
+  it('insert-only typists with disconnects: every acked insert is in the stored document exactly once', async () => {
+    const docId = `inserts-${SEED}`;
+    await createDoc(server, schema, docId, '');
+    const clients: Client[] = [];
+    for (let i = 0; i < 3; i++) {
+      const proxy = await new FlakyProxy(server.addr).listen();
+      clients.push(await client(`writer${i}`, docId, proxy.ws, proxy));
+    }
+    const tokens: string[] = [];
+    await Promise.all(
+      clients.map(async (c, i) => {
+        const r = rng(SEED * 7 + i);
+        for (let k = 0; k < 40; k++) {
+          const token = `«${i}:${k}${r() < 0.5 ? '😀' : '𠜎'}»`;
+          // Insert only between tokens, so no token is ever split.
+          const text = c.doc.text;
+          const gaps = [0];
+          for (let p = text.indexOf('»'); p >= 0; p = text.indexOf('»', p + 1)) gaps.push(cpLength(text.slice(0, p + 1)));
+          c.doc.insert(gaps[Math.floor(r() * gaps.length)] ?? 0, token);
+          tokens.push(token);
+          if (r() < 0.08) c.proxy?.drop();
+          await sleep(1 + r() * 8);
+        }
+      }),
+    );
+    await converged(clients);
+    const text = clients[0]?.doc.text ?? '';
+    const version = clients[0]?.doc.version ?? -1;
+    for (const c of clients) expect(c.doc.text).toBe(text);
+    await checkStore(docId, clients, text, version);
+    const fresh = await readFresh(server.ws, docId);
+    expect(fresh.text).toBe(text);
+    // Synced means every local edit was acknowledged: each token is stored, once.
+    expect(tokens).toHaveLength(3 * 40);
+    for (const t of tokens) expect(fresh.text.split(t).length - 1, `token ${t} stored once`).toBe(1);
+    expect(cpLength(fresh.text)).toBe(tokens.reduce((n, t) => n + cpLength(t), 0));
+    for (const c of clients) await c.proxy?.close();
+    for (const c of clients) c.conn.destroy();
+  });
+
+  it('emoji and surrogate pairs survive: code point positions, UTF-16 selections, storage', async () => {
+    const docId = `unicode-${SEED}`;
+    const initial = 'a😀b';
+    await createDoc(server, schema, docId, initial);
+    const a = await client('alice', docId, server.ws);
+    const b = await client('bob', docId, server.ws);
+    expect(a.doc.length).toBe(3);
+    // Code points: position 2 is after the emoji.
+    a.doc.insert(2, '🇫🇷');
+    b.doc.insert(1, '👩‍👩‍👧');
+    await converged([a, b]);
+    // Bob's insert at 1 (before the emoji) and Alice's at 2 (after it) do not conflict.
+    expect(a.doc.text).toBe('a👩‍👩‍👧😀🇫🇷b');
+    expect(b.doc.text).toBe(a.doc.text);
+    // Editors count UTF-16: a caret right after the 😀 in Bob's editor is seen by Alice in code points.
+    const utf16After = b.doc.text.indexOf('😀') + 2;
+    b.doc.presence.setSelectionUtf16([[utf16After, utf16After]]);
+    await until('bob\'s caret at alice', () => a.doc.presence.getPeer(b.conn.sid)?.selection?.[0]?.[0] === 1 + cpLength('👩‍👩‍👧') + 1);
+    const seen = a.doc.presence.getPeer(b.conn.sid)?.selection ?? null;
+    expect(a.doc.presence.toUtf16(seen)).toEqual([[utf16After, utf16After]]);
+    // applyChangesUtf16 replaces the emoji (2 UTF-16 units) with a BMP character.
+    const at = a.doc.text.indexOf('😀');
+    a.doc.applyChangesUtf16([{ from: at, to: at + 2, insert: '☺' }]);
+    b.doc.insert(b.doc.length, '𝄞\u0000𠜎');
+    await converged([a, b]);
+    const want = 'a👩‍👩‍👧☺🇫🇷b𝄞\u0000𠜎';
+    expect(a.doc.text).toBe(want);
+    expect(b.doc.text).toBe(want);
+    // A lone surrogate never reaches the wire.
+    expect(() => a.doc.insert(0, '\ud83d')).toThrow();
+    await checkStore(docId, [a, b], want, a.doc.version);
+    const fresh = await readFresh(server.ws, docId);
+    expect(fresh.text).toBe(want);
+    expect(cpLength(fresh.text)).toBe(a.doc.length);
+    a.conn.destroy();
+    b.conn.destroy();
+  });
+
+  it('presence: names, selections through concurrent edits, data, and leave', async () => {
+    const docId = `presence-${SEED}`;
+    await createDoc(server, schema, docId, 'shared text');
+    const a = await client('alice', docId, server.ws);
+    const b = await client('bob', docId, server.ws);
+    a.doc.presence.setSelection([[0, 6]]);
+    a.doc.presence.setData({ cursor: { x: 10, y: 20 } });
+    await until('alice at bob', () => {
+      const p = b.doc.presence.getPeer(a.conn.sid);
+      return p?.selection?.[0]?.[1] === 6 && p.data !== null;
+    });
+    const p = b.doc.presence.getPeer(a.conn.sid);
+    expect(p?.user.name).toBe('alice');
+    expect(p?.data).toEqual({ cursor: { x: 10, y: 20 } });
+    // Bob types before Alice's selection: he sees it shifted at once, and so does the server.
+    b.doc.insert(0, '😀 ');
+    expect(b.doc.presence.getPeer(a.conn.sid)?.selection).toEqual([[2, 8]]);
+    await converged([a, b]);
+    expect(a.doc.presence.localSelection).toEqual([[2, 8]]);
+    const left = new Promise<string>((resolve) => b.doc.presence.on('leave', ({ peer }) => resolve(peer.user.name)));
+    a.doc.close();
+    expect(await left).toBe('alice');
+    a.conn.destroy();
+    b.conn.destroy();
+  });
+
+  it('offline edits are queued and sent on reconnect', async () => {
+    const docId = `offline-${SEED}`;
+    await createDoc(server, schema, docId, '');
+    const proxy = await new FlakyProxy(server.addr).listen();
+    const a = await client('alice', docId, proxy.ws, proxy);
+    const b = await client('bob', docId, server.ws);
+    a.conn.close();
+    expect(a.doc.status).toBe('offline');
+    a.doc.insert(0, 'written offline 😀');
+    a.doc.insert(a.doc.length, '!');
+    b.doc.insert(0, 'online: ');
+    await sleep(50);
+    expect(b.doc.text).toBe('online: ');
+    a.conn.connect();
+    await converged([a, b]);
+    expect(a.doc.text).toBe(b.doc.text);
+    expect(b.doc.text).toContain('written offline 😀!');
+    expect(b.doc.text).toContain('online: ');
+    a.conn.destroy();
+    b.conn.destroy();
+    await proxy.close();
+  });
+});
