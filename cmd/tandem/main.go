@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/tandem-collab/tandem/server"
+	"github.com/tandem-collab/tandem/server/demo"
 	"github.com/tandem-collab/tandem/store"
 )
 
@@ -234,6 +235,10 @@ func serve(ctx context.Context, o options, log *slog.Logger) error {
 	srv, err := server.New(o.cfg, st, log)
 	if err != nil {
 		return err
+	}
+	// The multiplayer demo page (embedded bundle) at /demo/.
+	if err := demo.Mount(srv.Mux()); err != nil {
+		return fmt.Errorf("demo page: %w", err)
 	}
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
