@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { Connection, type TextDoc } from '../src/index.js';
+import { Connection, TandemError, type ConnectionError, type TextDoc } from '../src/index.js';
 import { apply, cpLength, validate, type Op } from '../src/ot/index.js';
 import { rng } from './helpers/random.js';
 import {
@@ -13,6 +13,7 @@ import {
   createDoc,
   FlakyProxy,
   freshSchema,
+  signToken,
   startServer,
   storedOps,
   type TandemProcess,
@@ -136,7 +137,7 @@ describe(`integration: SDK against the real server on Postgres (seed ${SEED})`, 
   it('concurrent typists with random disconnects converge, and every acked edit is stored exactly once', async () => {
     const docId = `converge-${SEED}`;
     const initial = 'Hello 🌍 world\n';
-    await createDoc(server, schema, docId, initial);
+    await createDoc(server, docId, initial);
     const clients: Client[] = [];
     for (let i = 0; i < 4; i++) {
       const proxy = await new FlakyProxy(server.addr).listen();
@@ -195,7 +196,7 @@ describe(`integration: SDK against the real server on Postgres (seed ${SEED})`, 
 
   it('insert-only typists with disconnects: every acked insert is in the stored document exactly once', async () => {
     const docId = `inserts-${SEED}`;
-    await createDoc(server, schema, docId, '');
+    await createDoc(server, docId, '');
     const clients: Client[] = [];
     for (let i = 0; i < 3; i++) {
       const proxy = await new FlakyProxy(server.addr).listen();
@@ -236,7 +237,7 @@ describe(`integration: SDK against the real server on Postgres (seed ${SEED})`, 
   it('emoji and surrogate pairs survive: code point positions, UTF-16 selections, storage', async () => {
     const docId = `unicode-${SEED}`;
     const initial = 'a😀b';
-    await createDoc(server, schema, docId, initial);
+    await createDoc(server, docId, initial);
     const a = await client('alice', docId, server.ws);
     const b = await client('bob', docId, server.ws);
     expect(a.doc.length).toBe(3);
@@ -273,7 +274,7 @@ describe(`integration: SDK against the real server on Postgres (seed ${SEED})`, 
 
   it('presence: names, selections through concurrent edits, data, and leave', async () => {
     const docId = `presence-${SEED}`;
-    await createDoc(server, schema, docId, 'shared text');
+    await createDoc(server, docId, 'shared text');
     const a = await client('alice', docId, server.ws);
     const b = await client('bob', docId, server.ws);
     a.doc.presence.setSelection([[0, 6]]);
@@ -299,7 +300,7 @@ describe(`integration: SDK against the real server on Postgres (seed ${SEED})`, 
 
   it('offline edits are queued and sent on reconnect', async () => {
     const docId = `offline-${SEED}`;
-    await createDoc(server, schema, docId, '');
+    await createDoc(server, docId, '');
     const proxy = await new FlakyProxy(server.addr).listen();
     const a = await client('alice', docId, proxy.ws, proxy);
     const b = await client('bob', docId, server.ws);
@@ -318,5 +319,63 @@ describe(`integration: SDK against the real server on Postgres (seed ${SEED})`, 
     a.conn.destroy();
     b.conn.destroy();
     await proxy.close();
+  });
+
+  it('tokens: query and header transport, a provider called per connect, read-only and rejected tokens', async () => {
+    const secret = 'integration-secret-0123456789abcdef';
+    const authed = await startServer(schema.url, { TANDEM_AUTH_SECRET: secret });
+    try {
+      const admin = signToken(secret, { sub: 'admin', docs: { '*': 'rw' }, admin: true });
+      const docId = `tok-${SEED}`;
+      await expect(createDoc(authed, docId, 'no token')).rejects.toThrow(/401/);
+      await createDoc(authed, docId, 'secret 😀', admin);
+      let calls = 0;
+      const writer = new Connection({
+        url: authed.ws,
+        WebSocket,
+        storage: null,
+        user: { name: 'proposed name', color: '#009688' },
+        token: async () => {
+          calls++;
+          return signToken(secret, { sub: 'u-writer', name: 'Writer', docs: { 'tok-*': 'rw' } });
+        },
+      });
+      allConns.push(writer);
+      const w = writer.openDoc(docId);
+      await w.ready;
+      expect(w.mode).toBe('rw');
+      expect(writer.user?.id).toBe('u-writer');
+      expect(writer.user?.name).toBe('Writer'); // the token's name wins
+      w.insert(0, '✍ ');
+      writer.reconnectNow();
+      await until('writer re-synced', () => w.status === 'synced' && w.version === 1);
+      expect(calls).toBe(2);
+
+      const reader = new Connection({
+        url: authed.ws,
+        WebSocket,
+        storage: null,
+        tokenTransport: 'header',
+        token: signToken(secret, { sub: 'u-reader', docs: { [docId]: 'r' } }),
+      });
+      allConns.push(reader);
+      const r = reader.openDoc(docId);
+      await r.ready;
+      expect(r.mode).toBe('r');
+      expect(r.text).toBe('✍ secret 😀');
+      expect(() => r.insert(0, 'x')).toThrow(TandemError);
+      w.insert(w.length, '!');
+      await until('reader sees the edit', () => r.text === '✍ secret 😀!');
+
+      const errors: ConnectionError[] = [];
+      const bad = new Connection({ url: authed.ws, WebSocket, storage: null, token: signToken('wrong secret', { sub: 'x', docs: { '*': 'rw' } }) });
+      allConns.push(bad);
+      bad.on('error', (e) => errors.push(e));
+      await until('unauthorized', () => errors.some((e) => e.code === 'unauthorized'));
+      expect(bad.online).toBe(false);
+      bad.destroy();
+    } finally {
+      await authed.stop();
+    }
   });
 });

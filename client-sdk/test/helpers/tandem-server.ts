@@ -5,6 +5,7 @@
  * tests can cut connections abruptly (no close frame, frames lost in flight).
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -147,26 +148,23 @@ export async function startServer(databaseUrl: string, extraEnv: Record<string, 
   };
 }
 
-/**
- * Creates a text document. The REST API (`POST /v1/docs`) is used when the
- * server has it; a server without it gets the row the store itself would write
- * (documents plus the version-0 snapshot).
- */
-export async function createDoc(server: TandemProcess, schema: TestSchema, id: string, content: string): Promise<void> {
+/** Creates a text document through the REST API (`POST /v1/docs`); `token` for a server with auth. */
+export async function createDoc(server: TandemProcess, id: string, content: string, token?: string): Promise<void> {
   const res = await fetch(`${server.http}/v1/docs`, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
+    headers: { 'Content-Type': 'application/json', ...(token !== undefined ? { Authorization: `Bearer ${token}` } : {}) },
     body: JSON.stringify({ id, type: 'text', content }),
   });
-  if (res.status === 201) return;
-  if (res.status !== 404 && res.status !== 405) {
-    throw new Error(`POST /v1/docs: ${res.status} ${await res.text()}`);
-  }
-  await schema.db.query(
-    `WITH d AS (INSERT INTO documents (id, type) VALUES ($1, 'text') RETURNING pk, created_at)
-     INSERT INTO snapshots (doc, version, content, created_at) SELECT pk, 0, $2, created_at FROM d`,
-    [id, Buffer.from(content, 'utf8')],
-  );
+  if (res.status !== 201) throw new Error(`POST /v1/docs ${id}: ${res.status} ${await res.text()}`);
+}
+
+/** An HS256 JWT as PROTOCOL section 5 describes it, signed with `secret`. */
+export function signToken(secret: string, claims: { sub: string; name?: string; docs: Record<string, 'rw' | 'r'>; admin?: boolean; exp?: number }): string {
+  const b64 = (x: string | Buffer): string => Buffer.from(x).toString('base64url');
+  const header = b64(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
+  const body = b64(JSON.stringify({ exp: Math.floor(Date.now() / 1000) + 3600, ...claims }));
+  const sig = createHmac('sha256', secret).update(`${header}.${body}`).digest('base64url');
+  return `${header}.${body}.${sig}`;
 }
 
 /** One committed op as the store keeps it. */
