@@ -48,6 +48,7 @@ func runHot(ctx context.Context, cfg config) (*result, error) {
 	)
 	runCtx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
+	watch := watchServer(cfg.ServerPID)
 	start := time.Now()
 	for i, d := range docs {
 		wg.Add(1)
@@ -56,9 +57,8 @@ func runHot(ctx context.Context, cfg config) (*result, error) {
 			r := rand.New(rand.NewPCG(cfg.Seed, uint64(i)))
 			local := make(latencies, 0, 4096)
 			for runCtx.Err() == nil {
-				op := benchOp(r, d.Text())
 				t0 := time.Now()
-				if err := d.Submit(op); err != nil {
+				if err := submitFresh(d, func(text string) ot.Op { return benchOp(r, text) }); err != nil {
 					errCount.Add(1)
 					cfg.Log.Warn("submit failed", "client", i, "err", err)
 					time.Sleep(10 * time.Millisecond)
@@ -84,6 +84,10 @@ func runHot(ctx context.Context, cfg config) (*result, error) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	usage, err := watch.stop()
+	if err != nil {
+		return nil, err
+	}
 
 	res := &result{
 		URL:          cfg.URL,
@@ -93,6 +97,7 @@ func runHot(ctx context.Context, cfg config) (*result, error) {
 		CommittedOps: committed.Load(),
 		OpsPerSec:    float64(committed.Load()) / elapsed.Seconds(),
 		Errors:       errCount.Load(),
+		serverUsage:  usage,
 	}
 	res.setLatencies(all)
 	for _, c := range conns {

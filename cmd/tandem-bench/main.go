@@ -4,9 +4,22 @@
 //
 //	tandem-bench -scenario hot -url ws://127.0.0.1:8080/v1/ws -clients 20 -duration 10s
 //
-// Scenario hot: C clients on one document, each submitting its next op as soon
-// as the previous one is acknowledged; it measures committed ops/s on a single
-// hot document and the ack latency (submit to ack) distribution.
+// Scenarios:
+//
+//   - hot: C clients on one document, each submitting its next op as soon as the
+//     previous one is acknowledged: committed ops/s and ack latency.
+//   - steady: C clients at R ops/s each over D documents: ack latency and
+//     remote-apply latency (an op carries the time it was made, see stamp.go).
+//   - presence: C clients on one document moving carets at P Hz plus R ops/s:
+//     presence latency, presence updates delivered per second, server CPU.
+//   - conns: N joined idle connections from several 127.0.0.x source addresses:
+//     server memory per connection, time to connect and join them all.
+//   - bigdoc: time to join a large document (1 MiB, 100,000 ops of history),
+//     first while it is not loaded, then while it is.
+//
+// Server CPU and memory are read from /proc/<pid> of the server process given
+// with -server-pid (the server must run on this machine); without it those
+// figures are left out rather than guessed.
 package main
 
 import (
@@ -19,6 +32,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"syscall"
@@ -37,6 +51,19 @@ type config struct {
 	Seed        uint64
 	Verify      bool
 	Log         *slog.Logger
+
+	Rate       float64 // steady, presence: ops/s per client
+	Docs       int     // steady, conns: documents the clients are spread over
+	PresenceHz float64 // presence: caret moves per second per client
+	ServerPID  int     // read CPU and memory of this process
+	SourceIPs  int     // conns: 127.0.0.1 .. 127.0.0.N as client source addresses
+	Parallel   int     // conns: connections being set up at once
+	Hold       time.Duration
+	BigBytes   int // bigdoc: document size
+	BigOps     int // bigdoc: ops of history
+	BigBehind  int // bigdoc: ops between the latest snapshot and the head
+	BigCold    int // bigdoc: documents built, one cold join each
+	Joins      int // bigdoc: warm joins
 }
 
 // scenario is one kind of load. New scenarios (steady, presence, conns,
@@ -44,7 +71,11 @@ type config struct {
 type scenario func(ctx context.Context, cfg config) (*result, error)
 
 var scenarios = map[string]scenario{
-	"hot": runHot,
+	"hot":      runHot,
+	"steady":   runSteady,
+	"presence": runPresence,
+	"conns":    runConns,
+	"bigdoc":   runBigDoc,
 }
 
 func main() {
@@ -73,6 +104,19 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.DatabaseURL, "database-url", "", "create the document directly in this Postgres (same URL as the server) instead of through POST /v1/docs")
 	fs.Uint64Var(&cfg.Seed, "seed", uint64(time.Now().UnixNano()), "random seed for the generated edits")
 	fs.BoolVar(&cfg.Verify, "verify", true, "after the run, check that every client converged to the same text")
+	fs.Float64Var(&cfg.Rate, "rate", 5, "steady, presence: ops per second per client")
+	fs.IntVar(&cfg.Docs, "docs", 1, "steady: documents the clients are spread over (client i on document i mod docs); conns: likewise")
+	fs.Float64Var(&cfg.PresenceHz, "hz", 20, "presence: caret moves per second per client")
+	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "pid of the server process (same machine): CPU seconds and RSS are read from /proc/<pid>")
+	fs.IntVar(&cfg.SourceIPs, "source-ips", 8, "conns: spread client sockets over 127.0.0.1 .. 127.0.0.N (each source address has its own ephemeral ports)")
+	fs.IntVar(&cfg.Parallel, "parallel", 32, "conns: connections being opened at once")
+	fs.DurationVar(&cfg.Hold, "hold", 3*time.Second, "conns: how long to hold the idle connections before reading the server's memory")
+	fs.IntVar(&cfg.BigBytes, "doc-bytes", 1<<20, "bigdoc: document size in bytes")
+	fs.IntVar(&cfg.BigOps, "history", 100_000, "bigdoc: ops of history")
+	fs.IntVar(&cfg.BigBehind, "snapshot-behind", 499, "bigdoc: ops between the latest snapshot and the head (499: worst case of the default snapshot interval)")
+	fs.IntVar(&cfg.BigCold, "cold", 3, "bigdoc: documents to build (one join of each while it is not loaded)")
+	fs.IntVar(&cfg.Joins, "joins", 10, "bigdoc: joins of the loaded document")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the load generator itself to this file")
 	verbose := fs.Bool("v", false, "log connection events to stderr")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -93,6 +137,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	cfg.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := sc(ctx, cfg)
@@ -100,6 +155,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("scenario %s: %w", *name, err)
 	}
 	res.Scenario = *name
+	res.System = "tandem"
 	line, err := json.Marshal(res)
 	if err != nil {
 		return fmt.Errorf("encode result: %w", err)

@@ -8,28 +8,74 @@ import (
 	"time"
 )
 
-// result is what a scenario reports; the JSON line is this struct.
+// result is what a scenario reports; the JSON line is this struct. Fields a
+// scenario does not measure are left out of the line (omitempty) and the table.
 type result struct {
 	Scenario     string  `json:"scenario"`
+	System       string  `json:"system"`
 	URL          string  `json:"url"`
-	Doc          string  `json:"doc"`
+	Doc          string  `json:"doc,omitempty"`
+	Docs         int     `json:"docs,omitempty"`
 	Clients      int     `json:"clients"`
+	Rate         float64 `json:"rate_per_client,omitempty"`
+	PresenceHz   float64 `json:"presence_hz,omitempty"`
 	DurationSec  float64 `json:"duration_s"`
 	CommittedOps int64   `json:"committed_ops"`
 	OpsPerSec    float64 `json:"ops_per_sec"`
-	AckP50Ms     float64 `json:"ack_p50_ms"`
-	AckP90Ms     float64 `json:"ack_p90_ms"`
-	AckP99Ms     float64 `json:"ack_p99_ms"`
-	AckMaxMs     float64 `json:"ack_max_ms"`
-	Errors       int64   `json:"errors"`
-	Reconnects   int     `json:"reconnects"`
-	FinalVersion int64   `json:"final_version"`
-	FinalLen     int     `json:"final_len"`
-	Converged    bool    `json:"converged"`
-	Diverged     bool    `json:"diverged,omitempty"`
+	Offered      float64 `json:"offered_ops_per_sec,omitempty"`
+
+	AckP50Ms float64 `json:"ack_p50_ms"`
+	AckP90Ms float64 `json:"ack_p90_ms"`
+	AckP95Ms float64 `json:"ack_p95_ms"`
+	AckP99Ms float64 `json:"ack_p99_ms"`
+	AckMaxMs float64 `json:"ack_max_ms"`
+
+	// Remote apply: a stamped op submitted on one client until it is applied
+	// on another (one sample per op and receiving client).
+	RemoteSamples int     `json:"remote_samples,omitempty"`
+	RemoteP50Ms   float64 `json:"remote_p50_ms,omitempty"`
+	RemoteP95Ms   float64 `json:"remote_p95_ms,omitempty"`
+	RemoteP99Ms   float64 `json:"remote_p99_ms,omitempty"`
+	RemoteMaxMs   float64 `json:"remote_max_ms,omitempty"`
+
+	// Presence: a caret move until another client sees it (one sample per move
+	// and receiving client that saw it; moves superseded before delivery are
+	// coalesced away, as the protocol allows).
+	PresenceSent    int64   `json:"presence_sent,omitempty"`
+	PresenceSamples int     `json:"presence_samples,omitempty"`
+	PresencePerSec  float64 `json:"presence_delivered_per_sec,omitempty"`
+	PresenceP50Ms   float64 `json:"presence_p50_ms,omitempty"`
+	PresenceP95Ms   float64 `json:"presence_p95_ms,omitempty"`
+	PresenceP99Ms   float64 `json:"presence_p99_ms,omitempty"`
+	PresenceMaxMs   float64 `json:"presence_max_ms,omitempty"`
+	SkippedOps      int64   `json:"skipped_ops,omitempty"`
+	ClientLagSec    float64 `json:"client_lag_s,omitempty"`
+	Conns           int     `json:"conns,omitempty"`
+	SourceIPs       int     `json:"source_ips,omitempty"`
+	ConnectAllSec   float64 `json:"connect_all_s,omitempty"`
+	ConnectP50Ms    float64 `json:"connect_p50_ms,omitempty"`
+	ConnectP99Ms    float64 `json:"connect_p99_ms,omitempty"`
+	RSSBeforeBytes  int64   `json:"server_rss_before_bytes,omitempty"`
+	RSSPerConnBytes float64 `json:"server_rss_per_conn_bytes,omitempty"`
+	DocBytes        int     `json:"doc_bytes,omitempty"`
+	HistoryOps      int64   `json:"history_ops,omitempty"`
+	SnapshotBehind  int     `json:"snapshot_behind_ops,omitempty"`
+	JoinColdMs      float64 `json:"join_cold_ms,omitempty"`
+	JoinColdSamples int     `json:"join_cold_samples,omitempty"`
+	JoinWarmP50Ms   float64 `json:"join_warm_p50_ms,omitempty"`
+	JoinWarmMaxMs   float64 `json:"join_warm_max_ms,omitempty"`
+	JoinWarmSamples int     `json:"join_warm_samples,omitempty"`
+	*serverUsage
+
+	Errors       int64 `json:"errors"`
+	Reconnects   int   `json:"reconnects"`
+	FinalVersion int64 `json:"final_version,omitempty"`
+	FinalLen     int   `json:"final_len,omitempty"`
+	Converged    bool  `json:"converged"`
+	Diverged     bool  `json:"diverged,omitempty"`
 }
 
-// latencies summarises ack latencies.
+// latencies summarises a latency distribution.
 type latencies []time.Duration
 
 // percentile returns the p-quantile (0 < p <= 1) by the nearest-rank method;
@@ -43,34 +89,108 @@ func (l latencies) percentile(p float64) time.Duration {
 	return l[rank-1]
 }
 
-func (r *result) setLatencies(l latencies) {
+// summary is a sorted distribution's quantiles in milliseconds.
+type summary struct {
+	n                       int
+	p50, p90, p95, p99, max float64
+}
+
+// summarize sorts l and reads its quantiles.
+func summarize(l latencies) summary {
 	slices.Sort(l)
-	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	r.AckP50Ms = ms(l.percentile(0.50))
-	r.AckP90Ms = ms(l.percentile(0.90))
-	r.AckP99Ms = ms(l.percentile(0.99))
+	s := summary{n: len(l), p50: ms(l.percentile(0.50)), p90: ms(l.percentile(0.90)),
+		p95: ms(l.percentile(0.95)), p99: ms(l.percentile(0.99))}
 	if len(l) > 0 {
-		r.AckMaxMs = ms(l[len(l)-1])
+		s.max = ms(l[len(l)-1])
+	}
+	return s
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func (r *result) setLatencies(l latencies) {
+	s := summarize(l)
+	r.AckP50Ms, r.AckP90Ms, r.AckP95Ms, r.AckP99Ms, r.AckMaxMs = s.p50, s.p90, s.p95, s.p99, s.max
+}
+
+func (r *result) setRemote(l latencies) {
+	s := summarize(l)
+	r.RemoteSamples = s.n
+	r.RemoteP50Ms, r.RemoteP95Ms, r.RemoteP99Ms, r.RemoteMaxMs = s.p50, s.p95, s.p99, s.max
+}
+
+func (r *result) setPresence(l latencies) {
+	s := summarize(l)
+	r.PresenceSamples = s.n
+	r.PresenceP50Ms, r.PresenceP95Ms, r.PresenceP99Ms, r.PresenceMaxMs = s.p50, s.p95, s.p99, s.max
+	if r.DurationSec > 0 {
+		r.PresencePerSec = float64(s.n) / r.DurationSec
 	}
 }
 
+func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
 func (r *result) table(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "scenario\t%s\n", r.Scenario)
-	fmt.Fprintf(tw, "server\t%s (doc %s)\n", r.URL, r.Doc)
-	fmt.Fprintf(tw, "clients\t%d\n", r.Clients)
-	fmt.Fprintf(tw, "duration\t%.1f s\n", r.DurationSec)
-	fmt.Fprintf(tw, "committed ops\t%d\n", r.CommittedOps)
-	fmt.Fprintf(tw, "throughput\t%.0f ops/s\n", r.OpsPerSec)
-	fmt.Fprintf(tw, "ack latency\tp50 %.2f ms   p90 %.2f ms   p99 %.2f ms   max %.2f ms\n", r.AckP50Ms, r.AckP90Ms, r.AckP99Ms, r.AckMaxMs)
-	fmt.Fprintf(tw, "errors / reconnects\t%d / %d\n", r.Errors, r.Reconnects)
-	conv := "not checked"
+	fmt.Fprintf(tw, "scenario\t%s (%s)\n", r.Scenario, r.System)
+	fmt.Fprintf(tw, "server\t%s\n", r.URL)
 	switch {
-	case r.Converged:
-		conv = fmt.Sprintf("yes (v%d, %d code points)", r.FinalVersion, r.FinalLen)
-	case r.Diverged:
-		conv = "NO"
+	case r.Doc != "":
+		fmt.Fprintf(tw, "document\t%s\n", r.Doc)
+	case r.Docs > 0:
+		fmt.Fprintf(tw, "documents\t%d\n", r.Docs)
 	}
-	fmt.Fprintf(tw, "converged\t%s\n", conv)
+	fmt.Fprintf(tw, "clients\t%d\n", r.Clients)
+	if r.Rate > 0 {
+		fmt.Fprintf(tw, "offered\t%.1f ops/s per client (%.0f ops/s in all)\n", r.Rate, r.Offered)
+	}
+	if r.PresenceHz > 0 {
+		fmt.Fprintf(tw, "caret moves\t%.1f Hz per client\n", r.PresenceHz)
+	}
+	fmt.Fprintf(tw, "duration\t%.1f s\n", r.DurationSec)
+	if r.Scenario != "conns" && r.Scenario != "bigdoc" {
+		fmt.Fprintf(tw, "committed ops\t%d (%.0f ops/s)\n", r.CommittedOps, r.OpsPerSec)
+		fmt.Fprintf(tw, "ack latency\tp50 %.2f ms   p95 %.2f ms   p99 %.2f ms   max %.2f ms\n", r.AckP50Ms, r.AckP95Ms, r.AckP99Ms, r.AckMaxMs)
+	}
+	if r.SkippedOps > 0 {
+		fmt.Fprintf(tw, "ops not offered\t%d (the client was still busy with the previous one)\n", r.SkippedOps)
+	}
+	if r.RemoteSamples > 0 {
+		fmt.Fprintf(tw, "remote apply\tp50 %.2f ms   p95 %.2f ms   p99 %.2f ms   max %.2f ms   (%d samples)\n", r.RemoteP50Ms, r.RemoteP95Ms, r.RemoteP99Ms, r.RemoteMaxMs, r.RemoteSamples)
+	}
+	if r.PresenceSent > 0 {
+		fmt.Fprintf(tw, "presence\tp50 %.2f ms   p95 %.2f ms   p99 %.2f ms   max %.2f ms\n", r.PresenceP50Ms, r.PresenceP95Ms, r.PresenceP99Ms, r.PresenceMaxMs)
+		fmt.Fprintf(tw, "presence updates\t%d sent, %.0f/s delivered (%d samples)\n", r.PresenceSent, r.PresencePerSec, r.PresenceSamples)
+	}
+	if r.Conns > 0 {
+		fmt.Fprintf(tw, "connections\t%d joined from %d source addresses\n", r.Conns, r.SourceIPs)
+		fmt.Fprintf(tw, "connect+join all\t%.2f s (each: p50 %.1f ms, p99 %.1f ms)\n", r.ConnectAllSec, r.ConnectP50Ms, r.ConnectP99Ms)
+		if r.serverUsage != nil {
+			fmt.Fprintf(tw, "server memory\t%s before, %s after: %.1f KiB per connection\n", mib(r.RSSBeforeBytes), mib(r.RSSBytes), r.RSSPerConnBytes/1024)
+		}
+	}
+	if r.DocBytes > 0 {
+		fmt.Fprintf(tw, "document\t%s, %d ops of history (latest snapshot %d ops behind)\n", mib(int64(r.DocBytes)), r.HistoryOps, r.SnapshotBehind)
+		fmt.Fprintf(tw, "join, document not loaded\t%.1f ms (median of %d)\n", r.JoinColdMs, r.JoinColdSamples)
+		fmt.Fprintf(tw, "join, document loaded\tp50 %.1f ms   max %.1f ms   (%d joins)\n", r.JoinWarmP50Ms, r.JoinWarmMaxMs, r.JoinWarmSamples)
+	}
+	if u := r.serverUsage; u != nil {
+		fmt.Fprintf(tw, "server CPU\t%.2f s (%.2f cores)\n", u.CPUSeconds, u.CPUCores)
+		fmt.Fprintf(tw, "server RSS\t%s now, %s peak\n", mib(u.RSSBytes), mib(u.PeakRSSBytes))
+	}
+	if r.ClientLagSec > 0 {
+		fmt.Fprintf(tw, "load generator lag\t%.2f s behind schedule at worst (it, not the server, may be the limit)\n", r.ClientLagSec)
+	}
+	fmt.Fprintf(tw, "errors / reconnects\t%d / %d\n", r.Errors, r.Reconnects)
+	if r.Scenario != "conns" && r.Scenario != "bigdoc" {
+		conv := "not checked"
+		switch {
+		case r.Converged:
+			conv = fmt.Sprintf("yes (v%d, %d code points)", r.FinalVersion, r.FinalLen)
+		case r.Diverged:
+			conv = "NO"
+		}
+		fmt.Fprintf(tw, "converged\t%s\n", conv)
+	}
 	_ = tw.Flush()
 }

@@ -1,0 +1,339 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/tandem-collab/tandem/client"
+	"github.com/tandem-collab/tandem/ot"
+)
+
+// steadyMaxLen is the document length (code points) above which the steady
+// and presence workloads start deleting, so long runs keep documents small
+// and the measurement is about the server, not about ever longer texts. It is
+// also what keeps the load generator affordable: the Go client applies every
+// remote op to its text as a string (twice: base and local view), which costs
+// time proportional to the document on every receiver.
+const steadyMaxLen = 1000
+
+// runSteady spreads C clients over D documents (client i on document i mod D);
+// each submits R ops/s on a fixed schedule whatever the server does (open
+// loop: an op made while the previous one is in flight is buffered by the
+// client, as an editor would). It measures ack latency (submit to the ack of
+// the op that carried it) and remote-apply latency (submit on one client to
+// the op being applied on each other client of the document).
+func runSteady(ctx context.Context, cfg config) (*result, error) {
+	if cfg.Rate <= 0 {
+		return nil, fmt.Errorf("-rate must be > 0")
+	}
+	return runOpenLoop(ctx, cfg, max(1, cfg.Docs), 0)
+}
+
+// runPresence puts C clients on one document, each moving its caret at P Hz
+// (the move carries its time in the presence data) and submitting R ops/s.
+func runPresence(ctx context.Context, cfg config) (*result, error) {
+	if cfg.PresenceHz <= 0 {
+		return nil, fmt.Errorf("-hz must be > 0")
+	}
+	return runOpenLoop(ctx, cfg, 1, cfg.PresenceHz)
+}
+
+// docID is the id of document k of a multi-document run.
+func docID(base string, k, n int) string {
+	if n == 1 {
+		return base
+	}
+	return fmt.Sprintf("%s-%d", base, k)
+}
+
+// clientStats is what one client measures; its callbacks run on the client's
+// reader goroutine, its schedule on its own goroutine.
+type clientStats struct {
+	mu        sync.Mutex
+	inflight  []submitted // ops submitted and not yet acknowledged, in seq order
+	ack       latencies
+	remote    latencies
+	presence  latencies
+	lastSeen  map[string]int64 // newest presence stamp seen per peer sid
+	committed int64
+}
+
+type submitted struct {
+	seq int64
+	at  time.Time
+}
+
+func (s *clientStats) onAck(a client.AckInfo) {
+	t := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for n < len(s.inflight) && s.inflight[n].seq <= a.Seq {
+		s.ack = append(s.ack, t.Sub(s.inflight[n].at))
+		n++
+	}
+	s.inflight = s.inflight[n:]
+	s.committed += int64(n)
+}
+
+func (s *clientStats) onChange(ch client.Change) {
+	if ch.Reset {
+		return
+	}
+	t := now()
+	s.mu.Lock()
+	opStamps(ch.Op, func(at int64) { s.remote = append(s.remote, time.Duration(t-at)) })
+	s.mu.Unlock()
+}
+
+func (s *clientStats) onPresence(d *client.Doc) {
+	t := now()
+	peers := d.Peers()
+	s.mu.Lock()
+	for _, p := range peers {
+		at, ok := presenceStamp(p.Data)
+		if !ok || at <= s.lastSeen[p.SID] {
+			continue
+		}
+		s.lastSeen[p.SID] = at
+		s.presence = append(s.presence, time.Duration(t-at))
+	}
+	s.mu.Unlock()
+}
+
+// submitAt records which seq will carry an op just submitted: the one in
+// flight if it was sent at once, else the next one (the buffer goes out with
+// the seq after the in-flight op's).
+func (s *clientStats) submitAt(d *client.Doc, at time.Time) {
+	_, _, pending := d.Snapshot()
+	seq := d.LastSeq()
+	if pending == 2 {
+		seq++
+	}
+	s.mu.Lock()
+	if n := len(s.inflight); n > 0 && s.inflight[n-1].seq > seq {
+		seq = s.inflight[n-1].seq // a race with an ack in between: never go backwards
+	}
+	s.inflight = append(s.inflight, submitted{seq: seq, at: at})
+	s.mu.Unlock()
+}
+
+func runOpenLoop(ctx context.Context, cfg config, nDocs int, hz float64) (*result, error) {
+	base := cfg.Doc
+	for k := range nDocs {
+		c := cfg
+		c.Doc = docID(base, k, nDocs)
+		if err := ensureDoc(ctx, c); err != nil {
+			return nil, err
+		}
+	}
+	stats := make([]*clientStats, cfg.Clients)
+	for i := range stats {
+		stats[i] = &clientStats{lastSeen: map[string]int64{}}
+	}
+	conns := make([]*client.Conn, 0, cfg.Clients)
+	docs := make([]*client.Doc, 0, cfg.Clients)
+	defer func() {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}()
+	var errCount atomic.Int64
+	for i := range cfg.Clients {
+		st := stats[i]
+		var d *client.Doc
+		opts := []client.DocOption{
+			client.OnAck(st.onAck),
+			client.OnChange(st.onChange),
+			client.OnError(func(err error) {
+				errCount.Add(1)
+				cfg.Log.Warn("server error", "client", i, "err", err)
+			}),
+		}
+		// OnPresence may fire while Open is still returning (the joined
+		// answer lists the peers), before d is known here.
+		var dp atomic.Pointer[client.Doc]
+		if hz > 0 {
+			opts = append(opts, client.OnPresence(func() {
+				if d := dp.Load(); d != nil {
+					st.onPresence(d)
+				}
+			}))
+		}
+		c, doc, err := openOne(ctx, cfg, i, docID(base, i%nDocs, nDocs), opts...)
+		if c != nil {
+			conns = append(conns, c)
+		}
+		if err != nil {
+			return nil, err
+		}
+		d = doc
+		dp.Store(d)
+		docs = append(docs, d)
+	}
+
+	var (
+		wg      sync.WaitGroup
+		sent    atomic.Int64
+		lagMax  atomic.Int64
+		skipped atomic.Int64
+	)
+	watch := watchServer(cfg.ServerPID)
+	start := time.Now()
+	end := start.Add(cfg.Duration)
+	for i, d := range docs {
+		r := rand.New(rand.NewPCG(cfg.Seed, uint64(i)))
+		if cfg.Rate > 0 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				schedule(ctx, start, end, cfg.Rate, r.Float64(), &lagMax, func() {
+					at := time.Now()
+					err := submitFresh(d, func(text string) ot.Op { return stampOp(r.IntN, text, now(), steadyMaxLen) })
+					if err != nil {
+						errCount.Add(1)
+						cfg.Log.Warn("submit failed", "client", i, "err", err)
+						return
+					}
+					stats[i].submitAt(d, at)
+				})
+			}()
+		}
+		if hz > 0 {
+			r2 := rand.New(rand.NewPCG(cfg.Seed^0x9e3779b97f4a7c15, uint64(i)))
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				schedule(ctx, start, end, hz, r2.Float64(), &lagMax, func() {
+					pos := r2.IntN(d.Len() + 1)
+					err := d.SetSelection(ot.Selection{{Anchor: pos, Head: pos}}, msgpack.RawMessage(presenceData(now())))
+					if err != nil {
+						// The text may have shrunk between Len and SetSelection.
+						skipped.Add(1)
+						return
+					}
+					sent.Add(1)
+				})
+			}()
+		}
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	// Let what is in flight land, so the last ops count and convergence holds.
+	if cfg.Verify || cfg.Rate > 0 {
+		for _, d := range docs {
+			wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			if err := d.WaitSynced(wctx); err != nil {
+				cfg.Log.Warn("waiting for the last acks failed", "err", err)
+			}
+			cancel()
+		}
+	}
+	usage, err := watch.stop()
+	if err != nil {
+		return nil, err
+	}
+	res := &result{
+		URL: cfg.URL, Clients: cfg.Clients, Rate: cfg.Rate, PresenceHz: hz,
+		DurationSec: elapsed.Seconds(), Offered: cfg.Rate * float64(cfg.Clients),
+		Errors: errCount.Load(), serverUsage: usage, PresenceSent: sent.Load(),
+		ClientLagSec: time.Duration(lagMax.Load()).Seconds(),
+	}
+	if nDocs == 1 {
+		res.Doc = base
+	} else {
+		res.Docs = nDocs
+	}
+	var ack, remote, pres latencies
+	for _, s := range stats {
+		s.mu.Lock()
+		ack = append(ack, s.ack...)
+		remote = append(remote, s.remote...)
+		pres = append(pres, s.presence...)
+		res.CommittedOps += s.committed
+		s.mu.Unlock()
+	}
+	res.OpsPerSec = float64(res.CommittedOps) / elapsed.Seconds()
+	res.setLatencies(ack)
+	res.setRemote(remote)
+	if hz > 0 {
+		res.setPresence(pres)
+	}
+	for _, c := range conns {
+		res.Reconnects += c.Sessions() - 1
+	}
+	if cfg.Verify {
+		for k := range nDocs {
+			var group []*client.Doc
+			for i := k; i < len(docs); i += nDocs {
+				group = append(group, docs[i])
+			}
+			sub := &result{}
+			if err := verifyConverged(ctx, group, sub); err != nil {
+				return nil, err
+			}
+			if sub.Diverged {
+				res.Diverged = true
+			}
+			res.FinalVersion += sub.FinalVersion
+			res.FinalLen += sub.FinalLen
+		}
+		res.Converged = !res.Diverged
+	}
+	return res, nil
+}
+
+// schedule calls fn at rate per second from start (plus phase of one period)
+// until end. It keeps to the schedule rather than to the previous call: a
+// late call is followed by the next one at once (open loop), and the worst
+// lateness is recorded in lag, so a load generator that cannot keep up says
+// so instead of quietly offering less.
+func schedule(ctx context.Context, start, end time.Time, rate, phase float64, lag *atomic.Int64, fn func()) {
+	period := time.Duration(float64(time.Second) / rate)
+	next := start.Add(time.Duration(phase * float64(period)))
+	t := time.NewTimer(time.Until(next))
+	defer t.Stop()
+	for next.Before(end) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if late := int64(time.Since(next)); late > lag.Load() {
+			lag.Store(late) // racy max, good enough for a warning figure
+		}
+		fn()
+		next = next.Add(period)
+		t.Reset(time.Until(next))
+	}
+}
+
+// openOne dials client i and opens doc on it.
+func openOne(ctx context.Context, cfg config, i int, doc string, opts ...client.DocOption) (*client.Conn, *client.Doc, error) {
+	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	c, err := client.Dial(dctx, client.Options{
+		URL:    cfg.URL,
+		Token:  cfg.Token,
+		User:   client.User{Name: fmt.Sprintf("bench-%d", i), Color: "#3f51b5"},
+		Logger: cfg.Log,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("dial client %d: %w", i, err)
+	}
+	d, err := c.Open(dctx, doc, opts...)
+	if err != nil {
+		return c, nil, fmt.Errorf("client %d: open %q: %w", i, doc, err)
+	}
+	return c, d, nil
+}
+
+// textLen is the length of s in code points.
+func textLen(s string) int { return utf8.RuneCountInString(s) }
