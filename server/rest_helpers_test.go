@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -280,6 +281,17 @@ func (ts *testServer) authDial(t testing.TB, sid string, header http.Header, que
 		t.Fatalf("read the answer to hello: %v", err)
 	}
 	return wc, m
+}
+
+// nextNot returns the next message whose type is not in skip.
+func (c *wsClient) nextNot(skip ...string) map[string]any {
+	c.t.Helper()
+	for {
+		m := c.next()
+		if !slices.Contains(skip, m["t"].(string)) {
+			return m
+		}
+	}
 }
 
 func bearer(token string) http.Header {
