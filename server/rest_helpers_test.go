@@ -303,9 +303,13 @@ func bearer(token string) http.Header {
 
 // newStreamServer is a server whose event streams use a short heartbeat and
 // the given buffer, set before it serves anything.
-func newStreamServer(t testing.TB, st store.Store, heartbeat time.Duration, buffer int) *testServer {
+func newStreamServer(t testing.TB, st store.Store, heartbeat time.Duration, buffer int, tweak func(*Config)) *testServer {
 	t.Helper()
-	srv, err := New(DefaultConfig(), st, testLogger())
+	cfg := DefaultConfig()
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	srv, err := New(cfg, st, testLogger())
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -321,4 +325,11 @@ func newStreamServer(t testing.TB, st store.Store, heartbeat time.Duration, buff
 		ts.Close()
 	})
 	return &testServer{srv: srv, ts: ts, st: st}
+}
+
+// httptestServer serves srv; closed at the end of the test.
+func httptestServer(t testing.TB, srv *Server) *httptest.Server {
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	return ts
 }
