@@ -62,7 +62,8 @@ type clientStats struct {
 	remote    latencies
 	presence  latencies
 	lastSeen  map[string]int64 // newest presence stamp seen per peer sid
-	committed int64
+	committed int64            // acknowledged ops, counted until end
+	end       time.Time        // end of the load window
 }
 
 type submitted struct {
@@ -80,7 +81,10 @@ func (s *clientStats) onAck(a client.AckInfo) {
 		n++
 	}
 	s.inflight = s.inflight[n:]
-	s.committed += int64(n)
+	if !t.After(s.end) {
+		// Acks that come in while the run settles are latencies, not throughput.
+		s.committed += int64(n)
+	}
 }
 
 func (s *clientStats) onChange(ch client.Change) {
@@ -188,6 +192,11 @@ func runOpenLoop(ctx context.Context, cfg config, nDocs int, hz float64) (*resul
 	watch := watchServer(cfg.ServerPID)
 	start := time.Now()
 	end := start.Add(cfg.Duration)
+	for _, s := range stats {
+		s.mu.Lock()
+		s.end = end
+		s.mu.Unlock()
+	}
 	for i, d := range docs {
 		r := rand.New(rand.NewPCG(cfg.Seed, uint64(i)))
 		if cfg.Rate > 0 {
