@@ -189,17 +189,16 @@ func needAdmin(p Principal, what string) *httpError {
 // learns nothing about whether it exists.
 func docAccess(r *http.Request, p Principal, need Mode) (string, *httpError) {
 	id := r.PathValue("id")
+	switch got := p.Access(id); {
+	case got == ModeNone:
+		return "", errStatus(http.StatusForbidden, wire.CodeForbidden, "the token has no access to document %q", id)
+	case got < need:
+		return "", errStatus(http.StatusForbidden, wire.CodeForbidden, "the token has read-only access to document %q", id)
+	}
 	if !wire.ValidDocID(id) {
 		return "", errBadRequest("document id %q does not match ^[A-Za-z0-9_-]{1,128}$", id)
 	}
-	switch got := p.Access(id); {
-	case got >= need:
-		return id, nil
-	case got == ModeRead:
-		return "", errStatus(http.StatusForbidden, wire.CodeForbidden, "the token has read-only access to document %q", id)
-	default:
-		return "", errStatus(http.StatusForbidden, wire.CodeForbidden, "the token has no access to document %q", id)
-	}
+	return id, nil
 }
 
 // storeErr maps a store failure to an answer.
