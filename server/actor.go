@@ -105,7 +105,8 @@ type actor struct {
 	subs    map[Subscriber]*subState
 	sidRefs map[string]int // subscriptions per presence sid (a tab may reconnect before its old socket is gone)
 	pres    *presence.Set
-	presDue bool // presence changed since the last flush
+	presDue bool       // presence changed since the last flush
+	nodes   actorNodes // cross-node state (actor_bus.go)
 }
 
 func newActor(srv *Server, id string) *actor {
@@ -153,6 +154,8 @@ func (a *actor) storeCtx() (context.Context, context.CancelFunc) {
 // or at shutdown after it has committed and answered everything in its mailbox.
 func (a *actor) run() {
 	defer close(a.done)
+	defer a.busStop()
+	a.busStart()
 	a.load()
 
 	idle := time.NewTimer(a.cfg().IdleUnload)
@@ -172,6 +175,7 @@ func (a *actor) run() {
 			// Someone holds a reference and is about to post: look again soon.
 			idle.Reset(5 * time.Millisecond)
 		}
+		fromBus := false
 		select {
 		case m := <-a.inbox:
 			batch = append(batch[:0], m)
@@ -196,12 +200,23 @@ func (a *actor) run() {
 		case <-a.stop:
 			a.finish()
 			return
+		case in := <-a.nodes.in:
+			a.onBus(in)
+			fromBus = true
+		case <-a.nodes.kick:
+			a.onBusLost()
+			fromBus = true
+		case <-a.nodes.beat.C:
+			a.onBeat()
+			fromBus = true
 		}
 		if a.presDue && !presArmed {
 			pres.Reset(a.cfg().PresenceInterval)
 			presArmed = true
 		}
-		if !retired && len(a.subs) == 0 {
+		// Other nodes' traffic does not keep a document nobody here watches
+		// loaded.
+		if !retired && len(a.subs) == 0 && !fromBus {
 			idle.Reset(a.cfg().IdleUnload)
 		}
 	}
@@ -346,6 +361,7 @@ func (a *actor) join(m *joinMsg) {
 			a.sidRefs[st.sid]++
 			a.pres.Join(peerFromWire(*m.peer))
 			a.presDue = true
+			a.ownPeerChanged(st.sid)
 		}
 	}
 	st.mode = m.mode
@@ -384,6 +400,7 @@ func (a *actor) leave(sub Subscriber) {
 		if a.pres != nil {
 			a.pres.Leave(st.sid)
 			a.presDue = true
+			a.ownPeerGone(st.sid)
 		}
 	}
 }
@@ -428,9 +445,11 @@ func (a *actor) presence(m *presenceMsg) {
 	}
 	a.pres.Update(st.sid, sel, m.data, m.data != nil)
 	a.presDue = true
+	a.ownPeerChanged(st.sid)
 }
 
 func (a *actor) flushPresence() {
+	a.publishPresence()
 	if a.pres == nil || !a.presDue {
 		return
 	}
@@ -774,6 +793,7 @@ func (a *actor) apply(batch []*pending) {
 			}
 		}
 	}
+	a.publishOps(batch)
 }
 
 // remember appends a committed op to the window, keeping between OpWindow and

@@ -82,6 +82,15 @@ type Config struct {
 	// Authenticator decides who a connection is and what it may do. Nil means
 	// open mode: everyone may read and write every document.
 	Authenticator Authenticator
+
+	// Bus connects this node to the other nodes serving the same store (a
+	// RedisBus, or a LocalBus on a shared LocalNetwork in tests). Nil means
+	// single node: New makes a private LocalBus.
+	Bus Bus
+	// PresenceTTL is how long a peer relayed from another node stays without
+	// that node's heartbeat (sent every third of it): the carets of a node
+	// that died vanish after it.
+	PresenceTTL time.Duration
 }
 
 // DefaultConfig returns the defaults of PROTOCOL.md section 4 and generous
@@ -110,6 +119,7 @@ func DefaultConfig() Config {
 		OutboxMaxBytes:   16 << 20,
 		OutboxMaxFrames:  8192,
 		CoalesceMaxBytes: 1 << 20,
+		PresenceTTL:      10 * time.Second,
 	}
 }
 
@@ -143,6 +153,7 @@ func (c Config) validate() error {
 		{"OutboxMaxBytes", c.OutboxMaxBytes > 0},
 		{"OutboxMaxFrames", c.OutboxMaxFrames > 0},
 		{"CoalesceMaxBytes", c.CoalesceMaxBytes > 0},
+		{"PresenceTTL", c.PresenceTTL > 0},
 	}
 	for _, p := range pos {
 		if !p.ok {

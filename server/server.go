@@ -39,7 +39,8 @@ type Server struct {
 	hub     *hub
 	mel     *melody.Melody
 	mux     *http.ServeMux
-	rest    *restAPI // REST routes and event streams (rest.go, sse.go)
+	bus     *serverBus // the other nodes (actor_bus.go)
+	rest    *restAPI   // REST routes and event streams (rest.go, sse.go)
 
 	// baseCtx bounds every store call and every wait of a session; it is
 	// cancelled when Shutdown gives up waiting.
@@ -76,6 +77,7 @@ func New(cfg Config, st store.Store, logger *slog.Logger) (*Server, error) {
 		s.auth = OpenAuth{}
 	}
 	s.baseCtx, s.cancelBase = context.WithCancel(context.Background())
+	s.bus = newServerBus(s)
 	s.hub = newHub(s)
 	s.mel = s.newMelody()
 	s.mux = http.NewServeMux()
@@ -233,6 +235,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.connMu.Unlock()
 
 	hubErr := s.hub.shutdown(ctx)
+	s.bus.close()
 
 	s.connMu.Lock()
 	conns := make([]*conn, 0, len(s.conns))
@@ -338,8 +341,10 @@ func (s *Server) DeleteDoc(ctx context.Context, docID string) error {
 }
 
 // NotifyDeleted tells docID's actor, if loaded, that the document is gone from
-// the store (deleted here or by another node).
+// the store (deleted here or by another node), and tells the other nodes over
+// the bus, so that their joined clients get error deleted too.
 func (s *Server) NotifyDeleted(ctx context.Context, docID string) error {
+	s.publishDeleted(docID)
 	if _, err := s.hub.sendLoaded(ctx, docID, &deleteMsg{}); err != nil {
 		return fmt.Errorf("notify deletion of %q: %w", docID, err)
 	}

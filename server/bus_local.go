@@ -1,0 +1,253 @@
+package server
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"sync"
+)
+
+// LocalNetwork connects the LocalBus endpoints of several servers in one
+// process, as Redis connects the nodes of a deployment. Tests use it to run
+// several nodes over one shared store without any network.
+type LocalNetwork struct {
+	mu    sync.Mutex
+	nodes map[*LocalBus]struct{} // guarded by mu
+}
+
+// NewLocalNetwork returns an empty network.
+func NewLocalNetwork() *LocalNetwork {
+	return &LocalNetwork{nodes: make(map[*LocalBus]struct{})}
+}
+
+// LocalBus is the in-process Bus engine: one node's endpoint on a
+// LocalNetwork. A server without a configured bus gets one on a network of its
+// own, where it hears nobody, which is exactly single-node operation.
+//
+// Each endpoint has one delivery goroutine (its owner is the endpoint; Close
+// stops it) fed by a bounded queue: a publisher never waits for a slow
+// receiver, and an overflow is reported to the receiver's subscriptions as
+// BusLost, as a reconnect would be over Redis.
+type LocalBus struct {
+	net  *LocalNetwork
+	node string
+
+	mu     sync.Mutex
+	subs   map[string]map[*localSub]struct{} // guarded by mu
+	queue  []localMsg                        // guarded by mu
+	lost   bool                              // guarded by mu: the queue overflowed
+	closed bool                              // guarded by mu
+
+	// deliverMu is held while a subscriber is being called, so that cancel
+	// can wait for a call in progress.
+	deliverMu sync.Mutex
+	wake      chan struct{}
+	done      chan struct{}
+	stopped   chan struct{}
+}
+
+var _ Bus = (*LocalBus)(nil)
+
+// localQueueMax bounds what waits for one endpoint's delivery goroutine.
+const localQueueMax = 8192
+
+type localMsg struct {
+	topic   string
+	from    string
+	payload []byte
+}
+
+type localSub struct {
+	topic string
+	sub   BusSubscriber
+}
+
+// NewLocalBus returns an endpoint on a network of its own (single node).
+func NewLocalBus() *LocalBus { return NewLocalNetwork().Bus() }
+
+// Bus joins a new node to the network and returns its endpoint.
+func (n *LocalNetwork) Bus() *LocalBus {
+	b := &LocalBus{
+		net:     n,
+		node:    newNodeID(),
+		subs:    make(map[string]map[*localSub]struct{}),
+		wake:    make(chan struct{}, 1),
+		done:    make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+	n.mu.Lock()
+	n.nodes[b] = struct{}{}
+	n.mu.Unlock()
+	go b.deliverLoop()
+	return b
+}
+
+// newNodeID is a random node id (hex, 16 characters).
+func newNodeID() string {
+	var b [8]byte
+	_, _ = crand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Node is this endpoint's id.
+func (b *LocalBus) Node() string { return b.node }
+
+// Publish queues payload for every other endpoint of the network that has a
+// subscription to topic. It never waits for a receiver.
+func (b *LocalBus) Publish(_ context.Context, topic string, payload []byte) error {
+	b.mu.Lock()
+	closed := b.closed
+	b.mu.Unlock()
+	if closed {
+		return fmt.Errorf("publish on %q: %w", topic, ErrBusClosed)
+	}
+	b.net.mu.Lock()
+	peers := make([]*LocalBus, 0, len(b.net.nodes))
+	for p := range b.net.nodes {
+		if p != b {
+			peers = append(peers, p)
+		}
+	}
+	b.net.mu.Unlock()
+	for _, p := range peers {
+		// Each receiver gets its own copy: a subscriber keeps its payload.
+		p.enqueue(localMsg{topic: topic, from: b.node, payload: append([]byte(nil), payload...)})
+	}
+	return nil
+}
+
+func (b *LocalBus) enqueue(m localMsg) {
+	b.mu.Lock()
+	if b.closed || len(b.subs[m.topic]) == 0 {
+		b.mu.Unlock()
+		return
+	}
+	if len(b.queue) >= localQueueMax {
+		b.lost = true
+	} else {
+		b.queue = append(b.queue, m)
+	}
+	b.mu.Unlock()
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Subscribe registers sub for topic; it is active at once.
+func (b *LocalBus) Subscribe(_ context.Context, topic string, sub BusSubscriber) (func(), error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return func() {}, fmt.Errorf("subscribe to %q: %w", topic, ErrBusClosed)
+	}
+	s := &localSub{topic: topic, sub: sub}
+	if b.subs[topic] == nil {
+		b.subs[topic] = make(map[*localSub]struct{})
+	}
+	b.subs[topic][s] = struct{}{}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			b.mu.Lock()
+			delete(b.subs[topic], s)
+			if len(b.subs[topic]) == 0 {
+				delete(b.subs, topic)
+			}
+			b.mu.Unlock()
+			// Wait for a call to s in progress (never call cancel from a
+			// subscriber method).
+			b.deliverMu.Lock()
+			//lint:ignore SA2001 the empty section is the wait.
+			b.deliverMu.Unlock()
+		})
+	}, nil
+}
+
+// deliverLoop is the endpoint's delivery goroutine.
+func (b *LocalBus) deliverLoop() {
+	defer close(b.stopped)
+	for {
+		select {
+		case <-b.done:
+			return
+		case <-b.wake:
+		}
+		for {
+			b.mu.Lock()
+			if b.closed {
+				b.mu.Unlock()
+				return
+			}
+			var lostSubs []*localSub
+			if b.lost {
+				b.lost = false
+				for _, set := range b.subs {
+					for s := range set {
+						lostSubs = append(lostSubs, s)
+					}
+				}
+			}
+			q := b.queue
+			b.queue = nil
+			b.mu.Unlock()
+			if len(q) == 0 && lostSubs == nil {
+				break
+			}
+			for _, m := range q {
+				b.deliver(m)
+			}
+			for _, s := range lostSubs {
+				b.call(s, func() { s.sub.BusLost() })
+			}
+		}
+	}
+}
+
+func (b *LocalBus) deliver(m localMsg) {
+	b.mu.Lock()
+	set := b.subs[m.topic]
+	targets := make([]*localSub, 0, len(set))
+	for s := range set {
+		targets = append(targets, s)
+	}
+	b.mu.Unlock()
+	for i, s := range targets {
+		payload := m.payload
+		if i > 0 {
+			payload = append([]byte(nil), payload...)
+		}
+		b.call(s, func() { s.sub.BusMessage(m.from, payload) })
+	}
+}
+
+// call runs f unless s was cancelled meanwhile.
+func (b *LocalBus) call(s *localSub, f func()) {
+	b.deliverMu.Lock()
+	defer b.deliverMu.Unlock()
+	b.mu.Lock()
+	_, live := b.subs[s.topic][s]
+	b.mu.Unlock()
+	if live {
+		f()
+	}
+}
+
+// Close leaves the network and stops the delivery goroutine.
+func (b *LocalBus) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	b.queue = nil
+	b.mu.Unlock()
+	b.net.mu.Lock()
+	delete(b.net.nodes, b)
+	b.net.mu.Unlock()
+	close(b.done)
+	<-b.stopped
+	return nil
+}
