@@ -89,6 +89,7 @@ type options struct {
 	addr            string
 	databaseURL     string
 	redisURL        string
+	redisPrefix     string
 	authSecret      string
 	allowedOrigins  string
 	snapshotEvery   int
@@ -139,7 +140,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 
 	fs.StringVar(&o.addr, "addr", envOr("TANDEM_ADDR", ":8080"), "listen address for WebSocket, REST, SSE, demo and metrics [TANDEM_ADDR]")
 	fs.StringVar(&o.databaseURL, "database-url", envOr("TANDEM_DATABASE_URL", ""), "Postgres URL; empty means the in-memory store, which is NOT durable [TANDEM_DATABASE_URL]")
-	fs.StringVar(&o.redisURL, "redis-url", envOr("TANDEM_REDIS_URL", ""), "Redis URL for the cross-node bus (not used by this version: single node) [TANDEM_REDIS_URL]")
+	fs.StringVar(&o.redisURL, "redis-url", envOr("TANDEM_REDIS_URL", ""), "Redis URL for the cross-node bus; empty means single node [TANDEM_REDIS_URL]")
+	fs.StringVar(&o.redisPrefix, "redis-prefix", envOr("TANDEM_REDIS_PREFIX", "tandem:"), "prefix of the Redis channels, so that deployments can share a Redis [TANDEM_REDIS_PREFIX]")
 	fs.StringVar(&o.authSecret, "auth-secret", envOr("TANDEM_AUTH_SECRET", ""), "HS256 secret for tokens; empty means open mode (no auth) [TANDEM_AUTH_SECRET]")
 	fs.StringVar(&o.allowedOrigins, "allowed-origins", envOr("TANDEM_ALLOWED_ORIGINS", ""), "comma-separated WebSocket origins, * for any; empty means the request's own host [TANDEM_ALLOWED_ORIGINS]")
 	fs.IntVar(&o.snapshotEvery, "snapshot-every", envParsed("TANDEM_SNAPSHOT_EVERY", 0, atoi, &errs), "ops between background snapshots; 0 = store default, <0 = never [TANDEM_SNAPSHOT_EVERY]")
@@ -159,6 +161,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&c.PresenceBurst, "presence-burst", envParsed("TANDEM_PRESENCE_BURST", d.PresenceBurst, atoi, &errs), "presence burst per connection [TANDEM_PRESENCE_BURST]")
 	fs.IntVar(&c.OpWindow, "op-window", envParsed("TANDEM_OP_WINDOW", d.OpWindow, atoi, &errs), "recent ops kept in memory per open document [TANDEM_OP_WINDOW]")
 	fs.DurationVar(&c.PresenceInterval, "presence-interval", envParsed("TANDEM_PRESENCE_INTERVAL", d.PresenceInterval, time.ParseDuration, &errs), "presence coalescing interval [TANDEM_PRESENCE_INTERVAL]")
+	fs.DurationVar(&c.PresenceTTL, "presence-ttl", envParsed("TANDEM_PRESENCE_TTL", d.PresenceTTL, time.ParseDuration, &errs), "how long the carets of another node's users outlive its last heartbeat [TANDEM_PRESENCE_TTL]")
 	fs.DurationVar(&c.IdleUnload, "idle-unload", envParsed("TANDEM_IDLE_UNLOAD", d.IdleUnload, time.ParseDuration, &errs), "how long a document with nobody joined stays loaded [TANDEM_IDLE_UNLOAD]")
 	fs.DurationVar(&c.PingPeriod, "ping-period", envParsed("TANDEM_PING_PERIOD", d.PingPeriod, time.ParseDuration, &errs), "WebSocket ping period [TANDEM_PING_PERIOD]")
 	fs.DurationVar(&c.PongWait, "pong-wait", envParsed("TANDEM_PONG_WAIT", d.PongWait, time.ParseDuration, &errs), "drop a peer silent for this long [TANDEM_PONG_WAIT]")
@@ -220,17 +223,23 @@ func serve(ctx context.Context, o options, log *slog.Logger) error {
 	} else {
 		log.Warn("no TANDEM_AUTH_SECRET: running OPEN, every client may read, write, create and delete every document")
 	}
-	if o.redisURL != "" {
-		log.Warn("TANDEM_REDIS_URL is set but this version runs single-node; it is ignored")
-	}
 
 	openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	st, err := openStore(openCtx, o, log)
+	if err != nil {
+		cancel()
+		return err
+	}
+	defer st.Close()
+	bus, err := openBus(openCtx, o, log)
 	cancel()
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	if bus != nil {
+		defer bus.Close()
+		o.cfg.Bus = bus
+	}
 
 	srv, err := server.New(o.cfg, st, log)
 	if err != nil {
