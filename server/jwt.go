@@ -75,7 +75,12 @@ func (a *JWTAuth) Verify(raw string) (Principal, error) {
 	var c TokenClaims
 	_, err := jwt.ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) { return a.secret, nil }, opts...)
 	if err != nil {
-		return Principal{}, fmt.Errorf("%w: %s", ErrUnauthenticated, tokenProblem(err))
+		why := tokenProblem(err)
+		// The library reports a refused algorithm as a bad signature; say which.
+		if tok, _, perr := jwt.NewParser().ParseUnverified(raw, &TokenClaims{}); perr == nil && tok.Method.Alg() != jwt.SigningMethodHS256.Alg() {
+			why = fmt.Sprintf("token is signed with %s, not HS256", tok.Method.Alg())
+		}
+		return Principal{}, fmt.Errorf("%w: %s", ErrUnauthenticated, why)
 	}
 	if c.Subject == "" {
 		return Principal{}, fmt.Errorf("%w: token has no sub (user id)", ErrUnauthenticated)
@@ -117,7 +122,7 @@ func tokenProblem(err error) string {
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
 		return "token signature is invalid"
 	case errors.Is(err, jwt.ErrTokenUnverifiable):
-		return "token is not signed with HS256"
+		return "token cannot be verified"
 	case errors.Is(err, jwt.ErrTokenMalformed):
 		return "token is malformed"
 	}
