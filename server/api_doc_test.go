@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"os"
 	"regexp"
@@ -36,6 +37,7 @@ func TestAPIDocMatchesRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
 	for _, pat := range documented {
 		method, path, _ := strings.Cut(pat, " ")
 		req, err := http.NewRequest(method, "http://tandem.test"+strings.ReplaceAll(path, "{id}", "some-doc"), nil)
