@@ -107,6 +107,14 @@ type actor struct {
 	pres    *presence.Set
 	presDue bool       // presence changed since the last flush
 	nodes   actorNodes // cross-node state (actor_bus.go)
+
+	// While holding, deliver collects events per subscriber instead of handing
+	// them over one by one; releaseHeld then gives each subscriber its events
+	// together (one coalesced WebSocket frame for a whole committed batch, not
+	// one frame and one write per op and receiver).
+	holding   bool
+	held      map[Subscriber][]*Event
+	heldOrder []Subscriber
 }
 
 func newActor(srv *Server, id string) *actor {
@@ -345,9 +353,57 @@ func (a *actor) deliver(sub Subscriber, ev *Event) {
 	if sub == nil {
 		return
 	}
+	if a.holding {
+		evs, seen := a.held[sub]
+		if !seen {
+			a.heldOrder = append(a.heldOrder, sub)
+		}
+		a.held[sub] = append(evs, ev)
+		return
+	}
 	if !sub.Deliver(ev) {
 		a.leave(sub)
 	}
+}
+
+// batchSubscriber is a Subscriber that can take several events in one call,
+// in order, with the same all-or-nothing meaning as Deliver.
+type batchSubscriber interface {
+	Subscriber
+	DeliverBatch(evs []*Event) bool
+}
+
+// hold starts collecting deliveries; releaseHeld hands them over.
+func (a *actor) hold() {
+	if a.held == nil {
+		a.held = make(map[Subscriber][]*Event)
+	}
+	a.holding = true
+}
+
+// releaseHeld delivers what hold collected, each subscriber's events in the
+// order they were produced, and detaches subscribers that cannot take them.
+func (a *actor) releaseHeld() {
+	a.holding = false
+	for _, sub := range a.heldOrder {
+		evs := a.held[sub]
+		ok := true
+		if bs, batched := sub.(batchSubscriber); batched && len(evs) > 1 {
+			ok = bs.DeliverBatch(evs)
+		} else {
+			for _, ev := range evs {
+				if ok = sub.Deliver(ev); !ok {
+					break
+				}
+			}
+		}
+		if !ok {
+			a.leave(sub)
+		}
+	}
+	clear(a.held)
+	clear(a.heldOrder)
+	a.heldOrder = a.heldOrder[:0]
 }
 
 func (a *actor) join(m *joinMsg) {
@@ -765,6 +821,7 @@ func codeForOpErr(err error) string {
 func (a *actor) apply(batch []*pending) {
 	a.srv.metrics.batchSize.Observe(float64(len(batch)))
 	a.srv.metrics.opsCommitted.Add(float64(len(batch)))
+	a.hold()
 	for _, p := range batch {
 		if err := a.doc.Apply(p.rec.Op); err != nil {
 			// prepare applied the same ops to a clone of this document.
@@ -793,6 +850,7 @@ func (a *actor) apply(batch []*pending) {
 			}
 		}
 	}
+	a.releaseHeld()
 	a.publishOps(batch)
 }
 

@@ -88,6 +88,28 @@ type wsSub struct {
 // Deliver queues the event's shared frame; it never blocks. A connection that
 // cannot take it is being closed with 1013, so the actor may detach it.
 func (s *wsSub) Deliver(ev *Event) bool {
+	frame, ok := s.frame(ev)
+	return ok && s.c.send(frame)
+}
+
+// DeliverBatch queues several events at once (the acks and ops of one
+// committed batch); they go out coalesced into as few array frames as the
+// size bound allows, instead of one frame and one socket write each.
+func (s *wsSub) DeliverBatch(evs []*Event) bool {
+	frames := make([][]byte, 0, len(evs))
+	for _, ev := range evs {
+		frame, ok := s.frame(ev)
+		if !ok {
+			return false
+		}
+		frames = append(frames, frame)
+	}
+	return s.c.sendAll(frames)
+}
+
+// frame does what receiving ev means for the subscription and returns its
+// shared frame; false means the connection is being closed.
+func (s *wsSub) frame(ev *Event) ([]byte, bool) {
 	switch {
 	case ev.Kind == EventDeleted, ev.Kind == EventError && ev.JoinFailed:
 		s.c.forget(s)
@@ -103,9 +125,9 @@ func (s *wsSub) Deliver(ev *Event) bool {
 	if err != nil {
 		s.c.log.Error("encoding an event failed", "doc", s.doc, "kind", ev.Kind, "err", err)
 		s.c.closeWith(melody.CloseInternalServerErr, "internal error")
-		return false
+		return nil, false
 	}
-	return s.c.send(frame)
+	return frame, true
 }
 
 // forget drops s from the joined set if it is still the current subscription.
@@ -132,6 +154,31 @@ func (c *conn) send(frame []byte) bool {
 	if len(c.queue) == 0 && c.inflight < maxInflight {
 		return c.writeLocked(frame)
 	}
+	return c.enqueueLocked(frame)
+}
+
+// sendAll queues frames in order and lets the pump coalesce them: when the
+// writer has room they leave at once as one array frame (within
+// CoalesceMaxBytes). Like send it never blocks, and over the outbox bounds it
+// closes the connection with 1013 and reports false.
+func (c *conn) sendAll(frames [][]byte) bool {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	if c.outClosed {
+		return false
+	}
+	for _, f := range frames {
+		if !c.enqueueLocked(f) {
+			return false
+		}
+	}
+	c.pumpLocked()
+	return !c.outClosed
+}
+
+// enqueueLocked puts a frame in the outbox, or closes the connection with
+// 1013 when that would exceed the outbox bounds.
+func (c *conn) enqueueLocked(frame []byte) bool {
 	if c.queuedBytes+len(frame) > c.srv.cfg.OutboxMaxBytes || len(c.queue) >= c.srv.cfg.OutboxMaxFrames {
 		c.srv.metrics.slowCloses.Inc()
 		c.log.Info("closing a connection that cannot keep up", "sid", c.sid, "queued_frames", len(c.queue), "queued_bytes", c.queuedBytes)
