@@ -86,7 +86,8 @@ func TestPGCrash(t *testing.T) {
 	const kills = 6
 	for k := range kills {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), crashChildEnv+"=1", crashSchemaEnv+"="+schema)
+		appName := fmt.Sprintf("tandem-crash-child-%d", k)
+		cmd.Env = append(os.Environ(), crashChildEnv+"=1", crashSchemaEnv+"="+schema, "PGAPPNAME="+appName)
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
@@ -110,6 +111,9 @@ func TestPGCrash(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		time.Sleep(time.Duration(r.IntN(300)) * time.Millisecond)
+		if countBackends(t, s, appName) == 0 {
+			t.Fatalf("the writing child's connections do not carry application_name %s; the wait after the kill would prove nothing", appName)
+		}
 		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatalf("kill child: %v", err)
 		}
@@ -118,6 +122,10 @@ func TestPGCrash(t *testing.T) {
 		if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 			t.Fatalf("child %d ended with %v before the kill: %s", k, err, stderr.String())
 		}
+		// A COMMIT the child sent just before it died still completes on the
+		// server; its backend exits only after that, so wait for it before
+		// reading the version the crash left.
+		waitBackendsGone(t, s, appName)
 		d, err := s.GetDoc(ctx, crashDoc)
 		if err != nil {
 			t.Fatal(err)
@@ -185,6 +193,32 @@ func TestPGCrash(t *testing.T) {
 		t.Fatalf("only %d snapshots after %d ops with SnapshotEvery 7", nsnap, lastV)
 	}
 	t.Logf("%d kills, %d ops, %d snapshots, all consistent", kills, lastV, nsnap)
+}
+
+// waitBackendsGone waits until no Postgres backend of application appName is
+// left.
+func waitBackendsGone(t *testing.T, s *store.PGStore, appName string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n := countBackends(t, s, appName)
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d backends of the killed child %s still alive after 10s", n, appName)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func countBackends(t *testing.T, s *store.PGStore, appName string) int {
+	t.Helper()
+	var n int
+	if err := s.Pool().QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1`, appName).Scan(&n); err != nil {
+		t.Fatalf("count backends of %s: %v", appName, err)
+	}
+	return n
 }
 
 func insertOf(op ot.Op) string {
