@@ -24,8 +24,8 @@ interface DocState {
   peers: Map<string, { user: WirePeer['user']; sel: Selection; data: WirePeer['data'] }>;
 }
 
-/** Server-side end of one fake socket. */
-class Session {
+/** Server-side end of one fake socket (exported for the stepped network of the interleaving tests). */
+export class Session {
   sid: string | null = null;
   user = { id: '', name: '', color: '' };
   readonly docs = new Set<string>();
