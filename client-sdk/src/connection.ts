@@ -109,7 +109,11 @@ export interface ConnectionEvents {
   online: { user: ServerUser; sid: string };
   /** The socket closed; `retryInMs` is null when no reconnect is planned. */
   offline: { code: number; reason: string; retryInMs: number | null };
-  /** Errors not tied to one document. */
+  /**
+   * Errors not tied to one document. An `unauthorized` error with a fixed
+   * token (not a provider function) also closes the connection: retrying
+   * with the same token cannot succeed.
+   */
   error: ConnectionError;
 }
 
@@ -428,6 +432,13 @@ export class Connection extends Emitter<ConnectionEvents> {
     }
     if (m.t === 'error' && (m.doc === undefined || !this.docs.has(m.doc))) {
       this.emit('error', { code: m.code, message: m.msg });
+      if (m.code === 'unauthorized' && typeof this.opts.token !== 'function') {
+        // The same token would be refused again: stop instead of retrying
+        // forever, and fail the documents still waiting for their first sync.
+        // (A token provider may yield a fresh token, so with one we retry.)
+        this.close();
+        for (const d of this.docs.values()) d._authFailed(m.msg);
+      }
       return;
     }
     const doc = m.doc === undefined ? undefined : this.docs.get(m.doc);

@@ -282,6 +282,13 @@ export class TextDoc extends Emitter<TextDocEvents> {
     this.updateStatus();
   }
 
+  /** @internal The server refused the connection's token: a first sync will not come. */
+  _authFailed(msg: string): void {
+    if (this._version < 0) this.readyReject(new TandemError('unauthorized', msg));
+    this.joining = false;
+    this.updateStatus();
+  }
+
   /** @internal Probes a silent connection by re-joining; false when this document cannot probe now. */
   _probe(): boolean {
     if (this.closed || this.joining || this.inflight !== null || this._version < 0) return false;

@@ -37,6 +37,32 @@ describe('Connection', () => {
     expect(h.socket().options).toEqual({ headers: { Authorization: 'Bearer tok' } });
   });
 
+  it('a refused fixed token closes the connection and rejects ready; a token provider is retried', async () => {
+    const h = harness({ token: 'expired' });
+    const doc = h.conn.openDoc('d');
+    await vi.advanceTimersByTimeAsync(0);
+    const s = h.socket();
+    s.open();
+    s.deliver({ t: 'error', code: 'unauthorized', msg: 'token expired' });
+    s.drop(1008);
+    await expect(doc.ready).rejects.toMatchObject({ code: 'unauthorized' });
+    expect(h.conn.state).toBe('closed');
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(h.sockets).toHaveLength(1);
+
+    let n = 0;
+    const p = harness({ token: () => `t${++n}` });
+    await vi.advanceTimersByTimeAsync(0);
+    p.socket().open();
+    p.socket().deliver({ t: 'error', code: 'unauthorized', msg: 'token expired' });
+    p.socket().drop(1008);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(p.sockets).toHaveLength(2);
+    expect(p.socket().url).toBe('ws://server/v1/ws?token=t2');
+    p.conn.destroy();
+    h.conn.destroy();
+  });
+
   it('emits connecting, online, offline and reconnects with growing, jittered back-off', async () => {
     const h = harness();
     const states: string[] = [];

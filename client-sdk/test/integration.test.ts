@@ -371,8 +371,10 @@ describe(`integration: SDK against the real server on Postgres (seed ${SEED})`, 
       const bad = new Connection({ url: authed.ws, WebSocket, storage: null, token: signToken('wrong secret', { sub: 'x', docs: { '*': 'rw' } }) });
       allConns.push(bad);
       bad.on('error', (e) => errors.push(e));
-      await until('unauthorized', () => errors.some((e) => e.code === 'unauthorized'));
-      expect(bad.online).toBe(false);
+      const badDoc = bad.openDoc(docId);
+      await expect(badDoc.ready).rejects.toMatchObject({ code: 'unauthorized' });
+      expect(errors.map((e) => e.code)).toContain('unauthorized');
+      expect(bad.state).toBe('closed'); // a fixed token that was refused is not retried
       bad.destroy();
     } finally {
       await authed.stop();
