@@ -79,15 +79,23 @@ for w in "${workloads[@]}"; do
 	a="$(args_for "$w")"
 	for run in $(seq "$RUNS"); do
 		echo "== $w run $run/$RUNS: tandem" >&2
+		one="$out/$w-$run-tandem.txt"
 		# shellcheck disable=SC2086
 		"$out/bin/tandem-bench" $a -duration "$DURATION" -url "ws://127.0.0.1:$TANDEM_PORT/v1/ws" \
-			-content "hello bench " -database-url "$DB" -server-pid "$tpid" 2>>"$out/tandem-bench.log" |
-			head -1 | sed "s/^{/{\"workload\":\"$w\",/" >>"$results" || echo "tandem $w run $run failed (see $out/tandem-bench.log)" >&2
+			-content "hello bench " -database-url "$DB" -server-pid "$tpid" >"$one" 2>>"$out/tandem-bench.log" ||
+			echo "tandem $w run $run failed (see $out/tandem-bench.log)" >&2
+		head -1 "$one" | grep '^{' | sed "s/^{/{\"workload\":\"$w\",/" >>"$results" || true
 		echo "== $w run $run/$RUNS: sharedb" >&2
+		one="$out/$w-$run-sharedb.txt"
 		# shellcheck disable=SC2086
 		(cd "$here/sharedb" && node driver.js $a --duration "$DURATION" --url "ws://127.0.0.1:$SHAREDB_PORT" \
-			--content "hello bench " --server-pid "$spid") 2>>"$out/sharedb-driver.log" |
-			head -1 | sed "s/^{/{\"workload\":\"$w\",/" >>"$results" || echo "sharedb $w run $run failed (see $out/sharedb-driver.log)" >&2
+			--content "hello bench " --server-pid "$spid") >"$one" 2>>"$out/sharedb-driver.log" ||
+			echo "sharedb $w run $run failed (see $out/sharedb-driver.log)" >&2
+		head -1 "$one" | grep '^{' | sed "s/^{/{\"workload\":\"$w\",/" >>"$results" || true
+		if ! kill -0 "$spid" 2>/dev/null || ! kill -0 "$tpid" 2>/dev/null; then
+			echo "a server died; see $out/*-server.log" >&2
+			exit 1
+		fi
 	done
 done
 echo "raw results: $results" >&2

@@ -61,7 +61,14 @@ async function main() {
   if (!/^127\./.test(host)) throw new Error('listen on loopback only');
   const server = http.createServer();
   const wss = new WebSocketServer({ server });
-  wss.on('connection', (ws) => backend.listen(new WebSocketJSONStream(ws)));
+  wss.on('connection', (ws) => {
+    const stream = new WebSocketJSONStream(ws);
+    // A client that goes away mid-write (a load generator exiting) must not
+    // take the server down with an unhandled 'error'.
+    ws.on('error', () => {});
+    stream.on('error', () => {});
+    backend.listen(stream);
+  });
   server.listen(Number(port), host, () => {
     process.stdout.write(`listening ${a.addr} pid ${process.pid}\n`);
   });

@@ -40,7 +40,7 @@ func TestBenchOpsApply(t *testing.T) {
 		}
 		text = next
 	}
-	if n := len([]rune(text)); n > 6000 {
+	if n := len([]rune(text)); n > 2*hotMaxLen {
 		t.Fatalf("document grew to %d code points", n)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,7 +49,7 @@ func runHot(ctx context.Context, cfg config) (*result, error) {
 	)
 	runCtx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
-	watch := watchServer(cfg.ServerPID)
+	watch, self := watchServer(cfg.ServerPID), watchServer(os.Getpid())
 	start := time.Now()
 	for i, d := range docs {
 		wg.Add(1)
@@ -99,6 +100,9 @@ func runHot(ctx context.Context, cfg config) (*result, error) {
 		Errors:       errCount.Load(),
 		serverUsage:  usage,
 	}
+	if u, err := self.stop(); err == nil && u != nil {
+		res.LoadGenCPUCores = u.CPUCores
+	}
 	res.setLatencies(all)
 	for _, c := range conns {
 		res.Reconnects += c.Sessions() - 1
@@ -113,7 +117,12 @@ func runHot(ctx context.Context, cfg config) (*result, error) {
 
 // benchOp is a small random edit: mostly typing (1-3 code points, sometimes
 // an emoji), some deletions, biased towards deleting once the document grows
-// so that long runs keep it at a few thousand code points.
+// past hotMaxLen so that long runs keep it near that size. (Every client
+// applies every op to its text as a string, so a longer document makes the
+// load generator, not the server, the bottleneck; bench/sharedb uses the same
+// bound.)
+const hotMaxLen = 1000
+
 func benchOp(r *rand.Rand, text string) ot.Op {
 	n := utf8.RuneCountInString(text)
 	pos := r.IntN(n + 1)
@@ -122,7 +131,7 @@ func benchOp(r *rand.Rand, text string) ot.Op {
 		op = append(op, ot.Component{Retain: pos})
 	}
 	delChance := 4
-	if n > 4000 {
+	if n > hotMaxLen {
 		delChance = 1
 	}
 	if pos < n && r.IntN(delChance) == 0 {

@@ -50,6 +50,9 @@ type result struct {
 	PresenceMaxMs   float64 `json:"presence_max_ms,omitempty"`
 	SkippedOps      int64   `json:"skipped_ops,omitempty"`
 	ClientLagSec    float64 `json:"client_lag_s,omitempty"`
+	// LoadGenCPUCores is this process's own CPU use: the load generator
+	// competes with the server for the same cores.
+	LoadGenCPUCores float64 `json:"loadgen_cpu_cores,omitempty"`
 	Conns           int     `json:"conns,omitempty"`
 	SourceIPs       int     `json:"source_ips,omitempty"`
 	ConnectAllSec   float64 `json:"connect_all_s,omitempty"`
@@ -177,6 +180,12 @@ func (r *result) table(w io.Writer) {
 	if u := r.serverUsage; u != nil {
 		fmt.Fprintf(tw, "server CPU\t%.2f s (%.2f cores)\n", u.CPUSeconds, u.CPUCores)
 		fmt.Fprintf(tw, "server RSS\t%s now, %s peak\n", mib(u.RSSBytes), mib(u.PeakRSSBytes))
+	}
+	if r.LoadGenCPUCores > 0 {
+		fmt.Fprintf(tw, "load generator CPU\t%.2f cores\n", r.LoadGenCPUCores)
+	}
+	if r.LoadGenCPUCores > 0 {
+		fmt.Fprintf(tw, "load generator CPU\t%.2f cores\n", r.LoadGenCPUCores)
 	}
 	if r.ClientLagSec > 0 {
 		fmt.Fprintf(tw, "load generator lag\t%.2f s behind schedule at worst (it, not the server, may be the limit)\n", r.ClientLagSec)

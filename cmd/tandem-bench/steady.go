@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -189,7 +190,7 @@ func runOpenLoop(ctx context.Context, cfg config, nDocs int, hz float64) (*resul
 		lagMax  atomic.Int64
 		skipped atomic.Int64
 	)
-	watch := watchServer(cfg.ServerPID)
+	watch, self := watchServer(cfg.ServerPID), watchServer(os.Getpid())
 	start := time.Now()
 	end := start.Add(cfg.Duration)
 	for _, s := range stats {
@@ -249,11 +250,15 @@ func runOpenLoop(ctx context.Context, cfg config, nDocs int, hz float64) (*resul
 	if err != nil {
 		return nil, err
 	}
+	selfUsage, _ := self.stop()
 	res := &result{
 		URL: cfg.URL, Clients: cfg.Clients, Rate: cfg.Rate, PresenceHz: hz,
 		DurationSec: elapsed.Seconds(), Offered: cfg.Rate * float64(cfg.Clients),
 		Errors: errCount.Load(), serverUsage: usage, PresenceSent: sent.Load(),
 		ClientLagSec: time.Duration(lagMax.Load()).Seconds(),
+	}
+	if selfUsage != nil {
+		res.LoadGenCPUCores = selfUsage.CPUCores
 	}
 	if nDocs == 1 {
 		res.Doc = base
