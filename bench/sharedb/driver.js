@@ -60,7 +60,7 @@ const PIECES = ['a', 'e', 't', ' ', 'é', '😀', '\n', 'xy', 'ok'];
 function benchOp(r, text) {
   const n = c.cpLen(text);
   const pos = Math.floor(r() * (n + 1));
-  const delChance = n > 4000 ? 1 : 4;
+  const delChance = n > MAX_LEN ? 1 : 4; // hotMaxLen in cmd/tandem-bench
   if (pos < n && Math.floor(r() * delChance) === 0) {
     return c.opAt(pos, { d: 1 + Math.floor(r() * Math.min(8, n - pos)) });
   }
