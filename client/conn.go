@@ -68,6 +68,10 @@ func (b Backoff) delay(n int) time.Duration {
 type Options struct {
 	// URL is the WebSocket endpoint, e.g. ws://localhost:8080/v1/ws.
 	URL string
+	// FallbackURLs are further endpoints of the same deployment (other
+	// nodes). A reconnection whose dial fails moves on to the next one, in
+	// turn, so a client of a node that died goes on through another.
+	FallbackURLs []string
 	// Token is sent as "Authorization: Bearer"; empty in open mode.
 	Token string
 	// SID identifies this client across reconnects (16-64 of [A-Za-z0-9_-]);
@@ -106,6 +110,7 @@ type Conn struct {
 	wg     sync.WaitGroup
 
 	mu       sync.Mutex
+	urlIdx   int // guarded by mu: which of URL, FallbackURLs... the next dial uses
 	sess     *session
 	docs     map[string]*Doc
 	lastSeq  map[string]int64
@@ -273,7 +278,7 @@ func (c *Conn) connect(ctx context.Context) (*session, error) {
 	if c.opts.Token != "" {
 		h.Set("Authorization", "Bearer "+c.opts.Token)
 	}
-	ws, resp, err := dd.DialContext(ctx, c.opts.URL, h)
+	ws, resp, err := dd.DialContext(ctx, c.endpoint(), h)
 	if err != nil {
 		if resp != nil {
 			return nil, &DialError{Status: resp.StatusCode, Err: err}
@@ -432,7 +437,8 @@ func (c *Conn) run(sess *session) {
 					c.fail(err)
 					return
 				}
-				c.log.Info("tandem reconnection failed", "attempt", attempt+1, "err", err)
+				c.log.Info("tandem reconnection failed", "attempt", attempt+1, "url", c.endpoint(), "err", err)
+				c.nextEndpoint()
 				continue
 			}
 			sess = s
