@@ -2,7 +2,7 @@
 import { EditorState } from '@codemirror/state';
 import { EditorView, drawSelection, highlightActiveLine, highlightActiveLineGutter, keymap, lineNumbers } from '@codemirror/view';
 import { defaultKeymap, indentWithTab } from '@codemirror/commands';
-import { Connection, randomId, type Peer, type TextDoc } from '../src/index.js';
+import { Connection, TandemError, randomId, type Peer, type TextDoc } from '../src/index.js';
 import { tandemCollab } from '../src/bindings/codemirror.js';
 import './style.css';
 
@@ -67,13 +67,31 @@ const docInput = $('doc-id') as HTMLInputElement;
 const nameInput = $('me-name') as HTMLInputElement;
 const swatch = $('me-swatch');
 
-function setPill(el: HTMLElement, text: string): void {
-  el.textContent = text;
-  el.className = `pill ${text}`;
+/** Shows a state as a coloured pill: `kind` picks the colour (a state name), `label` the words. */
+function setPill(el: HTMLElement, kind: string, label = kind): void {
+  el.textContent = label;
+  el.className = `pill ${kind}`;
 }
 
-conn.on('state', ({ state }) => setPill(connStatus, state));
+conn.on('state', ({ state }) => {
+  if (state !== 'offline') setPill(connStatus, state);
+});
+conn.on('offline', ({ retryInMs }) => {
+  setPill(connStatus, 'offline', retryInMs === null ? 'offline' : `offline · retrying in ${Math.max(1, Math.round(retryInMs / 1000))} s`);
+});
 setPill(connStatus, conn.state === 'offline' ? 'connecting' : conn.state);
+
+/** The document's state in words: whether your edits are stored yet. */
+function showDocStatus(d: TextDoc): void {
+  const labels: Record<string, string> = {
+    synced: 'saved',
+    pending: 'saving…',
+    joining: 'loading…',
+    closed: 'closed',
+    offline: d.hasPendingOps ? 'unsaved edits: sent when back online' : 'offline',
+  };
+  setPill(docStatus, d.status, labels[d.status] ?? d.status);
+}
 
 nameInput.value = user.name;
 swatch.style.background = user.color;
@@ -103,16 +121,21 @@ function say(msg: string | null): void {
   document.body.appendChild(banner);
 }
 
-/** Creates the document over REST if it does not exist (no-op when it does, or when REST is unavailable). */
-async function ensureDoc(id: string): Promise<void> {
+/**
+ * Creates an empty text document over REST. False when that failed (REST
+ * unreachable, or a token that may not create documents); true also when
+ * someone else created it first.
+ */
+async function createDoc(id: string): Promise<boolean> {
   try {
-    await fetch('/v1/docs', {
+    const res = await fetch('/v1/docs', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', ...(token !== undefined ? { Authorization: `Bearer ${token}` } : {}) },
       body: JSON.stringify({ id, type: 'text' }),
     });
+    return res.status === 201 || res.status === 409;
   } catch {
-    // offline or no REST API: joining tells
+    return false;
   }
 }
 
@@ -214,7 +237,8 @@ function renderPeers(): void {
   }
 }
 
-async function openDoc(id: string): Promise<void> {
+/** Opens document `id`; one that does not exist yet is created (once) and opened again. */
+async function openDoc(id: string, created = false): Promise<void> {
   for (const off of offs.splice(0)) off();
   view?.destroy();
   doc?.close();
@@ -222,14 +246,24 @@ async function openDoc(id: string): Promise<void> {
   say(null);
   docInput.value = id;
   document.title = `${id} · Tandem demo`;
-  await ensureDoc(id);
   const d = conn.openDoc(id);
   doc = d;
-  setPill(docStatus, d.status);
-  offs.push(d.on('status', ({ status }) => setPill(docStatus, status)));
+  d.ready.catch(async (e: unknown) => {
+    if (created || doc !== d || !(e instanceof TandemError) || e.code !== 'not_found') return;
+    if (await createDoc(id)) {
+      if (doc === d) void openDoc(id, true);
+    } else if (doc === d) say(`Document “${id}” does not exist and could not be created (is the REST API reachable, may your token create documents?).`);
+  });
+  showDocStatus(d);
+  offs.push(d.on('status', () => showDocStatus(d)));
+  offs.push(
+    d.on('change', ({ remote }) => {
+      if (!remote) showDocStatus(d);
+    }),
+  );
   offs.push(
     d.on('error', (e) => {
-      if (e.code === 'not_found') say(`Document “${id}” does not exist and could not be created.`);
+      if (e.code === 'not_found' && created) say(`Document “${id}” does not exist and could not be created.`);
       else if (e.code === 'forbidden' || e.code === 'unauthorized') say(`Not allowed: ${e.msg}`);
     }),
   );
