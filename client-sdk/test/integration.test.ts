@@ -380,4 +380,18 @@ describe(`integration: SDK against the real server on Postgres (seed ${SEED})`, 
       await authed.stop();
     }
   });
+
+  it('the binary serves the demo page at /demo/<id>, with its assets', async () => {
+    const page = await fetch(`${server.http}/demo/some-doc`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    const html = await page.text();
+    const assets = [...html.matchAll(/(?:src|href)="(\/demo\/assets\/[^"]+)"/g)].map((m) => m[1] as string);
+    expect(assets.length).toBeGreaterThanOrEqual(2);
+    for (const a of assets) {
+      const res = await fetch(`${server.http}${a}`);
+      expect(res.status, a).toBe(200);
+      expect(res.headers.get('content-type'), a).toMatch(a.endsWith('.js') ? /^text\/javascript/ : /^text\/css/);
+    }
+  });
 });

@@ -293,7 +293,8 @@ function cpOf(text: string, ch: string): number {
 const peerBefore = (ch: string, s: string): RemoteEdit => (t) => [...(cpOf(t, ch) > 0 ? [cpOf(t, ch)] : []), s];
 const peerDel = (ch: string): RemoteEdit => (t) => (t.includes(ch) ? [...(cpOf(t, ch) > 0 ? [cpOf(t, ch)] : []), -1] : []);
 
-describe('every interleaving of local edits, acks, remote ops and reconnects', () => {
+// Thousands of schedules each: allow for a busy machine.
+describe('every interleaving of local edits, acks, remote ops and reconnects', { timeout: 90_000 }, () => {
   it('two clients: two edits against one', () => {
     const runs = explore({ initial: 'ab', edits: [[before('b', 'x'), del('a')], [after('b', '😀')]], drops: [0, 0], expected: 'xb😀' });
     expect(runs).toBeGreaterThan(20); // distinct orders run
