@@ -31,8 +31,9 @@ fuzz:
 sdk:
 	@if [ -f client-sdk/package.json ]; then cd client-sdk && npm ci --no-audit --no-fund && npm test; fi
 
+# Real tandem processes on Postgres and Redis (e2e/); installs its Debian tools first.
 e2e:
-	@if ls e2e/*_test.go >/dev/null 2>&1; then $(GO) test -count=1 -timeout 15m -tags e2e ./e2e/...; fi
+	@if ls e2e/*_test.go >/dev/null 2>&1; then ./scripts/ensure-e2e-tools.sh && $(GO) test -count=1 -timeout 10m -tags e2e ./e2e/...; fi
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./ot/ ./store/

@@ -2,6 +2,7 @@
 //
 //	tandem [serve] [flags]   run the server (the default)
 //	tandem token [flags]     mint an access token for local use
+//	tandem healthcheck       exit 0 when a running server's /healthz answers 200
 //	tandem version           print the version
 //
 // Settings come from flags and from TANDEM_* environment variables (a flag
@@ -48,6 +49,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			args = args[1:]
 		case "token":
 			return runToken(args[1:], stdout, stderr)
+		case "healthcheck":
+			return runHealthcheck(args[1:], stdout, stderr)
 		}
 	}
 	opts, err := parseFlags(args, stderr)
@@ -131,7 +134,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("tandem", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: tandem [serve] [flags] | tandem token [flags] | tandem version\n\nEvery flag can also be set by the environment variable shown in brackets.\n\n")
+		fmt.Fprintf(stderr, "Usage: tandem [serve] [flags] | tandem token [flags] | tandem healthcheck [-url URL] | tandem version\n\nEvery flag can also be set by the environment variable shown in brackets.\n\n")
 		fs.PrintDefaults()
 	}
 	atoi := strconv.Atoi

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# ensure-e2e-tools.sh installs what the e2e suite needs beyond Go, Postgres and
+# Redis, from Debian's packages only: docker-compose (to validate
+# docker-compose.yml without a Docker engine), redis-server (a private one for
+# the Redis restart test) and chromium plus node/npm (the browser test drives
+# Debian's chromium with playwright-core; no browser is ever downloaded).
+# When something is missing and cannot be installed it says so and exits 1.
+set -u
+cd "$(dirname "$0")/.."
+need=()
+command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+if [ -f e2e/browser/package.json ]; then
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
+  command -v npm >/dev/null 2>&1 || need+=(npm)
+fi
+if [ ${#need[@]} -gt 0 ]; then
+  echo "ensure-e2e-tools: installing ${need[*]} from Debian" >&2
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq >/dev/null 2>&1
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null 2>&1
+  fi
+  missing=()
+  for p in "${need[@]}"; do
+    command -v "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "ensure-e2e-tools: cannot run the e2e suite, missing: ${missing[*]} (apt-get install -y ${missing[*]})" >&2
+    exit 1
+  fi
+fi
+if [ -f e2e/browser/package.json ]; then
+  # playwright-core ships no browser and downloads none.
+  (cd e2e/browser && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || {
+    echo "ensure-e2e-tools: npm ci in e2e/browser failed" >&2
+    exit 1
+  }
+fi
+echo "ensure-e2e-tools: docker-compose, redis-server$( [ -f e2e/browser/package.json ] && echo ', chromium, playwright-core') ready"
