@@ -1,6 +1,6 @@
 import { Emitter } from './emitter.js';
 import { apply, compose, invert, isNoop, normalize, transform, transformSelection, validate, type Op, type Selection } from './ot/op.js';
-import { changesToOp, diffToOp, type TextChange } from './ot/changes.js';
+import { changesToOp, diffLinesToOp, diffToOp, type TextChange } from './ot/changes.js';
 import { cpLength } from './ot/unicode.js';
 import type { ServerMessage, ServerUser, WireOpEntry } from './protocol.js';
 import { Presence } from './presence.js';
@@ -493,7 +493,8 @@ export class TextDoc extends Emitter<TextDocEvents> {
     // server's text. If the in-flight op was in fact committed already, its
     // ack carries an older version and dropCommittedInflight repairs the state.
     this.resyncedSeq = this.inflight?.seq ?? -1;
-    let d = diffToOp(this.serverText, text);
+    // A line-aligned diff, so that the pending edits stay in the lines they were made in.
+    let d = diffLinesToOp(this.serverText, text);
     if (this.inflight !== null) {
       const f = this.inflight.op;
       this.inflight.op = transform(f, d, 'right');

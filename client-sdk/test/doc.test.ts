@@ -269,6 +269,21 @@ describe('TextDoc state machine', () => {
     expect(doc.status).toBe('synced');
   });
 
+  it('full-text re-join after a long time offline: pending edits stay in the lines they were made in', async () => {
+    const { h, doc, s } = await synced('one\ntwo\nthree\nfour\n', 2);
+    s.drop();
+    // Offline: edit the middle of "three" and delete "two".
+    doc.insert(10, '😀');
+    doc.delete(4, 4);
+    expect(doc.text).toBe('one\nth😀ree\nfour\n');
+    await vi.advanceTimersByTimeAsync(200);
+    const s2 = await h.welcome();
+    // Meanwhile others rewrote the first and the last line (too long ago for a catch-up with ops).
+    s2.deliver({ t: 'joined', doc: 'd', v: 5000, text: 'ONE 1\ntwo\nthree\nFOUR 4\n', peers: [], mode: 'rw' });
+    expect(doc.text).toBe('ONE 1\nth😀ree\nFOUR 4\n');
+    expect(s2.of('op')).toHaveLength(1);
+  });
+
   it('invalid_op drops the op, emits an event and re-joins for the full text', async () => {
     const { doc, s } = await synced('abc', 1);
     const events: unknown[] = [];

@@ -133,3 +133,115 @@ export function diffToOp(before: string, after: string, cursorHint?: number): Op
   if (del !== '') op.push(-cpLength(del));
   return normalize(op);
 }
+
+/** Edit distance (in lines) beyond which {@link diffLinesToOp} gives up on aligning lines. */
+const MAX_LINE_EDITS = 1000;
+
+function splitLines(s: string): string[] {
+  const out: string[] = [];
+  let start = 0;
+  for (let i = s.indexOf('\n'); i >= 0; i = s.indexOf('\n', i + 1)) {
+    out.push(s.slice(start, i + 1));
+    start = i + 1;
+  }
+  if (start < s.length) out.push(s.slice(start));
+  return out;
+}
+
+/**
+ * Myers' diff of two token lists: for each token of `a`, whether it is kept,
+ * and for each of `b`, whether it is kept (matched in order). Null when the
+ * edit distance exceeds `maxD`.
+ */
+function myers(a: string[], b: string[], maxD: number): { keepA: boolean[]; keepB: boolean[] } | null {
+  const n = a.length;
+  const m = b.length;
+  const max = Math.min(n + m, maxD);
+  const off = max + 1;
+  const v = new Int32Array(2 * max + 3);
+  const trace: Int32Array[] = [];
+  let found = -1;
+  for (let d = 0; d <= max && found < 0; d++) {
+    for (let k = -d; k <= d; k += 2) {
+      let x = k === -d || (k !== d && (v[off + k - 1] as number) < (v[off + k + 1] as number)) ? (v[off + k + 1] as number) : (v[off + k - 1] as number) + 1;
+      let y = x - k;
+      while (x < n && y < m && a[x] === b[y]) {
+        x++;
+        y++;
+      }
+      v[off + k] = x;
+      if (x >= n && y >= m) {
+        found = d;
+        break;
+      }
+    }
+    trace.push(v.slice());
+  }
+  if (found < 0) return null;
+  const keepA = new Array<boolean>(n).fill(false);
+  const keepB = new Array<boolean>(m).fill(false);
+  let x = n;
+  let y = m;
+  for (let d = found; d > 0; d--) {
+    const pv = trace[d - 1] as Int32Array;
+    const k = x - y;
+    const prevK = k === -d || (k !== d && (pv[off + k - 1] as number) < (pv[off + k + 1] as number)) ? k + 1 : k - 1;
+    const px = pv[off + prevK] as number;
+    const py = px - prevK;
+    // The edit (a deletion moves x, an insertion y), then a snake of kept tokens up to (x, y).
+    const sx = prevK === k + 1 ? px : px + 1;
+    while (x > sx) {
+      keepA[--x] = true;
+      keepB[--y] = true;
+    }
+    x = px;
+    y = py;
+  }
+  while (x > 0 && y > 0) {
+    keepA[--x] = true;
+    keepB[--y] = true;
+  }
+  return { keepA, keepB };
+}
+
+/**
+ * Like {@link diffToOp}, but keeps unchanged lines in place between several
+ * changed regions: `before` and `after` are aligned line by line (Myers'
+ * diff), and each changed run of lines is reduced to its changed characters.
+ * Used when a document re-synchronises from a full text, so that pending local
+ * edits rebase onto the lines they were made in rather than onto one big
+ * replacement. Falls back to {@link diffToOp} for very different texts.
+ */
+export function diffLinesToOp(before: string, after: string): Op {
+  if (before === after) return [];
+  assertWellFormed(after);
+  const a = splitLines(before);
+  const b = splitLines(after);
+  const r = myers(a, b, MAX_LINE_EDITS);
+  if (r === null) return diffToOp(before, after);
+  const op: Op = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    if (i < a.length && j < b.length && r.keepA[i] === true && r.keepB[j] === true) {
+      op.push(cpLength(a[i] as string));
+      i++;
+      j++;
+      continue;
+    }
+    let del = '';
+    let ins = '';
+    while (i < a.length && r.keepA[i] !== true) del += a[i++] as string;
+    while (j < b.length && r.keepB[j] !== true) ins += b[j++] as string;
+    // Within a changed run, only the characters that differ.
+    const sub = diffToOp(del, ins);
+    let consumed = 0;
+    for (const c of sub) {
+      op.push(c);
+      if (typeof c === 'number') consumed += Math.abs(c);
+    }
+    const rest = cpLength(del) - consumed;
+    if (rest > 0) op.push(rest);
+  }
+  return normalize(op);
+}

@@ -37,4 +37,4 @@ export {
   codePointToUtf16,
   OffsetMap,
 } from './unicode.js';
-export { type TextChange, opToChanges, changesToOp, diffToOp } from './changes.js';
+export { type TextChange, opToChanges, changesToOp, diffToOp, diffLinesToOp } from './changes.js';
