@@ -43,6 +43,22 @@ func TestFailoverToFallbackURL(t *testing.T) {
 		t.Fatalf("first session on %s (%d sessions on a), want a", c.URL(), ha.sessions())
 	}
 	aURL := wsURL(a)
+	// The handler registers its socket after sending welcome, so Dial may
+	// return before it has: wait, or the socket below would never be closed
+	// and ha.wg.Wait would block for ever.
+	for {
+		mu.Lock()
+		n := len(socks)
+		mu.Unlock()
+		if n == 1 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("the first session never registered its socket")
+		case <-time.After(time.Millisecond):
+		}
+	}
 	a.Close() // the node is gone: dials to it are refused ...
 	mu.Lock()
 	for _, ws := range socks {
