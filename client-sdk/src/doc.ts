@@ -482,7 +482,8 @@ export class TextDoc extends Emitter<TextDocEvents> {
   /** Adopts the server's full text at version `v`, keeping unacknowledged local edits on top. */
   private resync(text: string, v: number): void {
     if (this.inflight === null && this.buffer === null) {
-      const op = diffToOp(this._text, text);
+      // Line-aligned, so that carets and undo steps stay in their lines.
+      const op = diffLinesToOp(this._text, text);
       this.serverText = text;
       this._version = v;
       this.history = [];
