@@ -91,7 +91,7 @@ func redact(u string) string {
 // cluster is one test's deployment: a Postgres schema of its own, a Redis
 // channel prefix of its own, and the nodes started on them.
 type cluster struct {
-	t        *testing.T
+	t        testing.TB
 	schema   string
 	dbURL    string // with search_path set to the schema: what the nodes get
 	redisURL string
@@ -101,7 +101,7 @@ type cluster struct {
 	nodes    []*node
 }
 
-func newCluster(t *testing.T, redisURL string, ttl time.Duration) *cluster {
+func newCluster(t testing.TB, redisURL string, ttl time.Duration) *cluster {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -147,7 +147,7 @@ func newCluster(t *testing.T, redisURL string, ttl time.Duration) *cluster {
 	return &cluster{t: t, schema: schema, dbURL: u.String(), redisURL: redisURL, prefix: "e2e:" + randHex(4) + ":", ttl: ttl, st: st}
 }
 
-func mustParseRedis(t *testing.T, u string) *redis.Options {
+func mustParseRedis(t testing.TB, u string) *redis.Options {
 	o, err := redis.ParseURL(u)
 	if err != nil {
 		t.Fatalf("parse Redis URL %s: %v", redact(u), err)
@@ -157,7 +157,7 @@ func mustParseRedis(t *testing.T, u string) *redis.Options {
 
 // node is one tandem process.
 type node struct {
-	t    *testing.T
+	t    testing.TB
 	name string
 	cmd  *exec.Cmd
 	out  *lockedBuffer
@@ -247,7 +247,7 @@ func (nd *node) waitAddr() string {
 	return ""
 }
 
-func waitReady(t *testing.T, u string) {
+func waitReady(t testing.TB, u string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -301,7 +301,7 @@ func (c *cluster) createDoc(id, content string) {
 
 // dial connects a client to url, falling back to fallbacks in turn when
 // that node goes away.
-func dial(t *testing.T, i int, url string, fallbacks ...string) *client.Conn {
+func dial(t testing.TB, i int, url string, fallbacks ...string) *client.Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -321,7 +321,7 @@ func dial(t *testing.T, i int, url string, fallbacks ...string) *client.Conn {
 	return c
 }
 
-func open(t *testing.T, c *client.Conn, docID string, opts ...client.DocOption) *client.Doc {
+func open(t testing.TB, c *client.Conn, docID string, opts ...client.DocOption) *client.Doc {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

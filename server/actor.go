@@ -628,6 +628,9 @@ func (a *actor) commit(msgs []*opMsg) {
 			}
 			return
 		}
+		// Other nodes' commits already heard of: applying them first makes
+		// the append at a fresh version, which avoids most version races.
+		a.drainBus()
 		batch, rest := a.prepare(todo)
 		todo = rest
 		if len(batch) == 0 {

@@ -370,6 +370,18 @@ func (a *actor) fillGap(why string) {
 	}
 }
 
+// drainBus handles the bus payloads already waiting (before a commit).
+func (a *actor) drainBus() {
+	for {
+		select {
+		case in := <-a.nodes.in:
+			a.onBus(in)
+		default:
+			return
+		}
+	}
+}
+
 // onBus handles one payload from another node.
 func (a *actor) onBus(in busIn) {
 	if a.retired() {
