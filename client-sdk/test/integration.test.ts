@@ -394,4 +394,28 @@ describe(`integration: SDK against the real server on Postgres (seed ${SEED})`, 
       expect(res.headers.get('content-type'), a).toMatch(a.endsWith('.js') ? /^text\/javascript/ : /^text\/css/);
     }
   });
+
+  it('undo removes only the own edits, through the others\' edits', async () => {
+    const docId = `undo-${SEED}`;
+    await createDoc(server, docId, 'base');
+    const a = await client('alice', docId, server.ws);
+    const b = await client('bob', docId, server.ws);
+    a.doc.insert(4, ' alice😀');
+    await converged([a, b]);
+    b.doc.insert(0, 'bob ');
+    b.doc.insert(b.doc.length, ' end');
+    await converged([a, b]);
+    expect(a.doc.text).toBe('bob base alice😀 end');
+    expect(a.doc.undo()).toBe(true);
+    await converged([a, b]);
+    expect(b.doc.text).toBe('bob base end');
+    expect(a.doc.redo()).toBe(true);
+    await converged([a, b]);
+    expect(b.doc.text).toBe('bob base alice😀 end');
+    expect(b.doc.undo()).toBe(true); // bob's last step: " end"
+    await converged([a, b]);
+    expect(a.doc.text).toBe('bob base alice😀');
+    a.conn.destroy();
+    b.conn.destroy();
+  });
 });
