@@ -218,6 +218,19 @@ func (d *Doc) Submit(op ot.Op) error {
 	return err
 }
 
+// Edit makes an op from the current local text and applies and sends it
+// atomically: no remote op can land between reading the text and applying the
+// op, as it can between Text and Submit. It is how an editor that computes an
+// op from what it shows should submit it. make runs with the document locked:
+// it must not call d's methods.
+func (d *Doc) Edit(make func(text string) ot.Op) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	err := d.st.local(make(d.st.text))
+	d.wakeLocked()
+	return err
+}
+
 // Insert inserts text at code point pos.
 func (d *Doc) Insert(pos int, text string) error {
 	if pos < 0 {

@@ -315,7 +315,7 @@ func checkStore(t *testing.T, st store.Store, docID, initial, text string, v int
 func editLoop(ctx context.Context, r *rand.Rand, d *client.Doc, onErr func(error)) {
 	for ctx.Err() == nil {
 		for k := 1 + r.IntN(3); k > 0; k-- {
-			if err := d.Submit(randomEdit(r, d.Text())); err != nil {
+			if err := d.Edit(func(text string) ot.Op { return randomEdit(r, text) }); err != nil {
 				if errors.Is(err, client.ErrClosed) {
 					return
 				}
