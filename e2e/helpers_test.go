@@ -368,7 +368,7 @@ func editing(t *testing.T, docs []*client.Doc) (stop func()) {
 			r := rand.New(rand.NewPCG(uint64(i), uint64(time.Now().UnixNano())))
 			for ctx.Err() == nil {
 				for k := 1 + r.IntN(3); k > 0; k-- {
-					if err := d.Submit(randomEdit(r, d.Text())); err != nil {
+					if err := d.Edit(func(text string) ot.Op { return randomEdit(r, text) }); err != nil {
 						if !errors.Is(err, client.ErrClosed) {
 							errs <- fmt.Errorf("client %d: %w", i, err)
 						}
