@@ -289,7 +289,9 @@ func TestMultiNodePresenceTTL(t *testing.T) {
 	buses[0].cut.Store(true)
 	start := time.Now()
 	waitUntil(t, 3*time.Second, "a's caret gone from node 1", func() bool { return peerOf() == nil })
-	if d := time.Since(start); d > 900*time.Millisecond+400*time.Millisecond {
+	// Expiry is checked at each heartbeat (TTL/3), so allow the TTL plus a
+	// heartbeat and some scheduling slack on a loaded machine.
+	if d := time.Since(start); d > 900*time.Millisecond+900*time.Millisecond {
 		t.Fatalf("a's caret took %v to vanish, TTL is 900ms", d)
 	}
 }
