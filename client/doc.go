@@ -226,7 +226,7 @@ func (d *Doc) Submit(op ot.Op) error {
 func (d *Doc) Edit(make func(text string) ot.Op) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	err := d.st.local(make(d.st.text))
+	err := d.st.local(make(d.st.textString()))
 	d.wakeLocked()
 	return err
 }
@@ -265,11 +265,15 @@ func (d *Doc) Delete(pos, n int) error {
 func (d *Doc) Text() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.st.text
+	return d.st.textString()
 }
 
 // Len is the length of Text in code points.
-func (d *Doc) Len() int { return runeLen(d.Text()) }
+func (d *Doc) Len() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.st.text.Len()
+}
 
 // Version is the server version the local text is based on.
 func (d *Doc) Version() int64 {
@@ -282,7 +286,7 @@ func (d *Doc) Version() int64 {
 func (d *Doc) Snapshot() (text string, v int64, pending int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.st.text, d.st.version, d.st.pending()
+	return d.st.textString(), d.st.version, d.st.pending()
 }
 
 // Pending counts unacknowledged local ops: 0 (synchronised), 1 (one in flight)
@@ -378,7 +382,7 @@ func (d *Doc) SetSelection(sel ot.Selection, data any) error {
 	if d.st.dead != nil {
 		return d.st.dead
 	}
-	if err := sel.Validate(runeLen(d.st.text)); err != nil {
+	if err := sel.Validate(d.st.text.Len()); err != nil {
 		return fmt.Errorf("client: selection: %w", err)
 	}
 	d.st.setSelection(sel, raw)

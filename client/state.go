@@ -7,8 +7,8 @@ import (
 	"github.com/tandem-collab/tandem/wire"
 )
 
-// historyLen is how many recent server ops a document keeps to bring a
-// presence update stamped with an older version up to date.
+// historyLen is how many recent server ops a document keeps at least to bring
+// a presence update stamped with an older version up to date (see remember).
 const historyLen = 256
 
 // inflightOp is the one op sent and not yet acknowledged.
@@ -25,7 +25,7 @@ type inflightOp struct {
 // until it knows an exact server state that contains the op.
 type probeState struct {
 	// oldBase and oldV are the server state the in-flight op was made against.
-	oldBase string
+	oldBase *ot.Doc
 	oldV    int64
 	// acked is set once the op's ack came with a version the client has not
 	// seen the op of; a re-join then fetches that exact op.
@@ -62,14 +62,24 @@ type effects struct {
 // Invariants: base is exactly the server's document at version; text is what
 // the user sees, equal to base with inflight then buffer applied (except while
 // probing, see probeState).
+//
+// Both are ropes (ot.Doc), so a remote op costs O(log n) on each instead of
+// copying and re-validating the whole text, which is what a client pays for
+// every op any peer commits. They are treated as immutable values: a new
+// state is built with withOp, never by applying to the Doc in place, because
+// an older one may still be held (probeState.oldBase). The text as a Go string
+// is built only when asked for (Text, Edit) and cached until text changes.
 type docState struct {
 	docID string
 	sid   string
 	send  func(wire.Message)
 
-	base    string
+	base    *ot.Doc // nil is the empty document, as for every *ot.Doc here
 	version int64
-	text    string
+	text    *ot.Doc
+	// textStr is text as a string when textOK; see textString.
+	textStr string
+	textOK  bool
 
 	inflight *inflightOp
 	buffer   ot.Op // nil when nothing is buffered
@@ -100,6 +110,32 @@ func newDocState(docID, sid string, lastSeq int64, send func(wire.Message)) *doc
 	return &docState{docID: docID, sid: sid, lastSeq: lastSeq, send: send, peers: map[string]*peerState{}}
 }
 
+// withOp returns d with op applied, leaving d untouched. Clone shares every
+// node of the rope, so this costs what Apply costs: O(log n) for a small op.
+// The op is validated and must fit d (errors as ot.Apply's).
+func withOp(d *ot.Doc, op ot.Op) (*ot.Doc, error) {
+	next := d.Clone()
+	if err := next.Apply(op); err != nil {
+		return nil, err
+	}
+	return next, nil
+}
+
+// setText replaces the local view; its string form is rebuilt on demand.
+func (s *docState) setText(d *ot.Doc) {
+	s.text, s.textStr, s.textOK = d, "", false
+}
+
+// textString is the local view as a string. It is built at most once per
+// change of the text, and not at all for a client that never reads it (a
+// receiving bot, or a load generator's passive clients).
+func (s *docState) textString() string {
+	if !s.textOK {
+		s.textStr, s.textOK = s.text.String(), true
+	}
+	return s.textStr
+}
+
 // isSynced reports that nothing local is waiting for the server.
 func (s *docState) isSynced() bool {
 	return s.joined && !s.rejoining && s.inflight == nil && s.buffer == nil && s.probe == nil
@@ -126,7 +162,7 @@ func (s *docState) local(op ot.Op) error {
 	if s.synced && s.mode == wire.ModeRead {
 		return ErrReadOnly
 	}
-	text, err := ot.Apply(s.text, op)
+	text, err := withOp(s.text, op)
 	if err != nil {
 		return fmt.Errorf("client: local op on %q: %w", s.docID, err)
 	}
@@ -134,7 +170,7 @@ func (s *docState) local(op ot.Op) error {
 	if op.IsNoop() {
 		return nil
 	}
-	s.text = text
+	s.setText(text)
 	s.sel = transformSel(s.sel, op)
 	if s.buffer == nil {
 		s.buffer = op
@@ -274,38 +310,45 @@ func (s *docState) onJoined(j *wire.Joined, fx *effects) {
 
 // joinedText handles a joined answer carrying the whole text at version v.
 func (s *docState) joinedText(text string, v int64, fx *effects) {
+	doc, err := ot.NewDoc(text)
+	if err != nil {
+		s.fail(fmt.Errorf("client: joined text of %q at v%d: %w", s.docID, v, err))
+		return
+	}
 	switch {
 	case !s.synced:
-		s.base, s.text, s.version, s.synced = text, text, v, true
+		s.base, s.version, s.synced = doc, v, true
+		// The string is at hand: the first Text after a join costs nothing.
+		s.text, s.textStr, s.textOK = doc, text, true
 		if s.buffer != nil {
 			// Edits made before the first join were made on an empty document.
 			s.buffer = rebaseOnto(s.buffer, "", text)
-			if t, err := ot.Apply(text, s.buffer); err == nil {
-				s.text = t
+			if t, err := withOp(doc, s.buffer); err == nil {
+				s.setText(t)
 			} else {
 				s.buffer = nil
 			}
 		}
 	case s.probe != nil && s.probe.acked:
 		// Asked for the op the probe was acked as; this newer text contains it.
-		s.base, s.version = text, v
+		s.base, s.version = doc, v
 		s.resolveProbe(fx)
 	case s.probe != nil:
 		// Still unknown whether the probe op is in: probe again from here.
-		s.base, s.version = text, v
+		s.base, s.version = doc, v
 		s.send(&wire.Op{Doc: s.docID, V: s.probe.oldV, Seq: s.inflight.seq, Op: s.inflight.op})
 	case s.inflight == nil:
-		old, oldBase := s.text, s.base
-		s.base, s.version = text, v
+		old, oldBase := s.textString(), s.base
+		s.base, s.version = doc, v
 		if s.buffer != nil {
-			s.buffer = rebaseOnto(s.buffer, oldBase, text)
+			s.buffer = rebaseOnto(s.buffer, oldBase.String(), text)
 		}
 		s.resetLocal(old, fx)
 	case v == s.version:
 		// Nothing was committed since our base: the in-flight op is resubmitted.
 	default:
 		s.probe = &probeState{oldBase: s.base, oldV: s.version}
-		s.base, s.version = text, v
+		s.base, s.version = doc, v
 		s.send(&wire.Op{Doc: s.docID, V: s.probe.oldV, Seq: s.inflight.seq, Op: s.inflight.op})
 	}
 }
@@ -341,7 +384,7 @@ func (s *docState) onAck(seq, v int64, fx *effects) {
 
 // ackInflight moves the in-flight op into the base.
 func (s *docState) ackInflight(fx *effects) {
-	base, err := ot.Apply(s.base, s.inflight.op)
+	base, err := withOp(s.base, s.inflight.op)
 	if err != nil {
 		s.fail(fmt.Errorf("client: acknowledged op does not apply to %q at v%d: %w", s.docID, s.version, err))
 		return
@@ -378,7 +421,7 @@ func (s *docState) serverOp(v int64, op ot.Op, sid string, seq int64, sel ot.Sel
 	if sid == s.sid && s.inflight != nil && seq == s.inflight.seq {
 		if s.probe != nil {
 			// The probe op is committed: the base now contains it.
-			base, err := ot.Apply(s.base, op)
+			base, err := withOp(s.base, op)
 			if err != nil {
 				s.fail(fmt.Errorf("client: server op v%d does not apply to %q: %w", v, s.docID, err))
 				return false
@@ -394,7 +437,7 @@ func (s *docState) serverOp(v int64, op ot.Op, sid string, seq int64, sel ot.Sel
 		s.ackInflight(fx)
 		return s.dead == nil
 	}
-	base, err := ot.Apply(s.base, op)
+	base, err := withOp(s.base, op)
 	if err != nil {
 		s.fail(fmt.Errorf("client: server op v%d does not apply to %q: %w", v, s.docID, err))
 		return false
@@ -436,12 +479,12 @@ func (s *docState) serverOp(v int64, op ot.Op, sid string, seq int64, sel ot.Sel
 		}
 		s.buffer, local = buf, l2
 	}
-	text, err := ot.Apply(s.text, local)
+	text, err := withOp(s.text, local)
 	if err != nil {
 		s.fail(fmt.Errorf("client: transformed server op v%d does not apply to local %q: %w", v, s.docID, err))
 		return false
 	}
-	s.text = text
+	s.setText(text)
 	s.sel = transformSel(s.sel, local)
 	fx.changes = append(fx.changes, Change{Op: local, V: v, SID: sid, Seq: seq})
 	return true
@@ -470,32 +513,35 @@ func (s *docState) probeAck(seq, v int64, fx *effects) {
 func (s *docState) resolveProbe(fx *effects) {
 	p := s.probe
 	s.probe = nil
-	old := s.text
-	withInflight, err := ot.Apply(p.oldBase, s.inflight.op)
+	old := s.textString()
+	withInflight, err := withOp(p.oldBase, s.inflight.op)
 	s.inflight = nil
 	if err != nil {
 		withInflight = p.oldBase
 	}
 	if s.buffer != nil {
-		s.buffer = rebaseOnto(s.buffer, withInflight, s.base)
+		s.buffer = rebaseOnto(s.buffer, withInflight.String(), s.base.String())
 	}
 	s.resetLocal(old, fx)
 	s.flush()
 }
 
 // resetLocal recomputes the local text from base and buffer after a jump the
-// state machine could not follow op by op, and reports it as one change.
+// state machine could not follow op by op, and reports it as one change. old
+// is the local text before the jump. It is O(n) (diffOp compares the texts),
+// which only re-joins and rejections pay.
 func (s *docState) resetLocal(old string, fx *effects) {
-	s.text = s.base
+	text := s.base
 	if s.buffer != nil {
-		t, err := ot.Apply(s.base, s.buffer)
+		t, err := withOp(s.base, s.buffer)
 		if err != nil {
 			s.buffer = nil
 		} else {
-			s.text = t
+			text = t
 		}
 	}
-	d := diffOp(old, s.text)
+	s.setText(text)
+	d := diffOp(old, s.textString())
 	s.sel = transformSel(s.sel, d)
 	if !d.IsNoop() {
 		fx.changes = append(fx.changes, Change{Op: d, V: s.version, Reset: true})
@@ -525,7 +571,7 @@ func (s *docState) onError(e *wire.Error, fx *effects) (retry bool) {
 		}
 		// The op is dropped for good, and what was buffered was built on it.
 		rej := &RejectedError{ServerError: ServerError{Code: e.Code, Msg: e.Msg, Doc: s.docID, Seq: e.Seq}, Op: s.inflight.op}
-		old := s.text
+		old := s.textString()
 		s.inflight, s.buffer, s.probe = nil, nil, nil
 		s.resetLocal(old, fx)
 		fx.errs = append(fx.errs, rej)
@@ -592,10 +638,15 @@ func (s *docState) catchUp(sel ot.Selection, v int64) (ot.Selection, bool) {
 	return sel, true
 }
 
+// remember keeps op in the history. Once full, the history holds the last
+// historyLen to 2*historyLen-1 ops: the older ones are dropped in one go when
+// the next op would make 2*historyLen, so that remembering costs O(1)
+// amortised instead of moving historyLen entries for every op.
 func (s *docState) remember(v int64, op ot.Op) {
-	if len(s.history) == historyLen {
-		copy(s.history, s.history[1:])
-		s.history = s.history[:historyLen-1]
+	if len(s.history) >= 2*historyLen-1 {
+		n := copy(s.history, s.history[len(s.history)-historyLen+1:])
+		clear(s.history[n:])
+		s.history = s.history[:n]
 	}
 	s.history = append(s.history, histEntry{v: v, op: op})
 }

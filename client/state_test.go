@@ -30,8 +30,8 @@ func joinedClient(t *testing.T, s *simServer, sid string) *simClient {
 	c := s.addClient(sid)
 	s.connect(c)
 	s.settle()
-	if !c.st.isSynced() || c.st.text != s.text {
-		t.Fatalf("join: synced=%v text=%q", c.st.isSynced(), c.st.text)
+	if !c.st.isSynced() || c.st.textString() != s.text {
+		t.Fatalf("join: synced=%v text=%q", c.st.isSynced(), c.st.textString())
 	}
 	return c
 }
@@ -60,8 +60,8 @@ func TestLocalEditsBufferWhileInFlight(t *testing.T) {
 	if len(c.up) != 1 || c.st.pending() != 2 {
 		t.Fatalf("buffered edits: %d messages sent, pending %d; want 1, 2", len(c.up), c.st.pending())
 	}
-	if c.st.text != ">ello world" {
-		t.Fatalf("local text %q", c.st.text)
+	if c.st.textString() != ">ello world" {
+		t.Fatalf("local text %q", c.st.textString())
 	}
 	s.deliverUp(c)
 	s.deliverDown(c) // the ack sends the buffer as seq 2
@@ -97,8 +97,8 @@ func TestRemoteOpTransformedAgainstPending(t *testing.T) {
 		t.Fatal("a should see b's op first")
 	}
 	s.deliverDown(a) // Z arrives while X is in flight and Y buffered
-	if a.st.text != "ZaXbYc" {
-		t.Fatalf("a's local text after remote op: %q", a.st.text)
+	if a.st.textString() != "ZaXbYc" {
+		t.Fatalf("a's local text after remote op: %q", a.st.textString())
 	}
 	if len(a.fx.changes) != 1 || !reflect.DeepEqual(a.fx.changes[0].Op, ot.Op{{Insert: "Z"}}) {
 		t.Fatalf("change %+v", a.fx.changes)
@@ -144,8 +144,8 @@ func TestGapTriggersRejoinWithVersion(t *testing.T) {
 	if !ok || j.V == nil || *j.V != 0 {
 		t.Fatalf("gap answered with %#v, want join with v 0", a.up[0])
 	}
-	if a.st.text != "abc" {
-		t.Fatalf("op past a gap was applied: %q", a.st.text)
+	if a.st.textString() != "abc" {
+		t.Fatalf("op past a gap was applied: %q", a.st.textString())
 	}
 	s.settle()
 	s.checkConverged()
@@ -221,8 +221,8 @@ func TestRejectedOpRollsBack(t *testing.T) {
 	if len(a.fx.errs) != 1 || !errors.As(a.fx.errs[0], &rej) || !IsCode(rej, wire.CodeInvalidOp) {
 		t.Fatalf("errors %v, want a RejectedError invalid_op", a.fx.errs)
 	}
-	if a.st.text != "abc" || a.st.pending() != 0 {
-		t.Fatalf("after rejection text %q pending %d", a.st.text, a.st.pending())
+	if a.st.textString() != "abc" || a.st.pending() != 0 {
+		t.Fatalf("after rejection text %q pending %d", a.st.textString(), a.st.pending())
 	}
 	if len(a.fx.changes) != 1 || !a.fx.changes[0].Reset {
 		t.Fatalf("rollback not reported as a reset change: %+v", a.fx.changes)
@@ -340,7 +340,7 @@ func TestRandomInterleavings(t *testing.T) {
 			c := cs[r.IntN(len(cs))]
 			switch k := r.IntN(20); {
 			case k < 7:
-				mustLocal(t, c, randomOp(r, c.st.text))
+				mustLocal(t, c, randomOp(r, c.st.textString()))
 			case k < 12:
 				if len(c.up) > 0 {
 					s.deliverUp(c)
@@ -356,10 +356,13 @@ func TestRandomInterleavings(t *testing.T) {
 					s.connect(c)
 				}
 			default:
-				if n := runeLen(c.st.text); n > 0 {
+				if n := runeLen(c.st.textString()); n > 0 {
 					p := r.IntN(n + 1)
 					c.st.setSelection(ot.Selection{{Anchor: p, Head: p}}, nil)
 				}
+			}
+			for _, c := range cs {
+				checkTextCache(t, c)
 			}
 		}
 		for _, c := range cs {
@@ -372,11 +375,49 @@ func TestRandomInterleavings(t *testing.T) {
 		for _, c := range cs {
 			for _, p := range c.st.peersView() {
 				if p.Sel != nil {
-					if err := p.Sel.Validate(runeLen(c.st.text)); err != nil {
+					if err := p.Sel.Validate(runeLen(c.st.textString())); err != nil {
 						t.Fatalf("seed %d: peer caret outside the text: %v", seed, err)
 					}
 				}
 			}
 		}
+	}
+}
+
+// checkTextCache fails when the cached string form of a client's local text is
+// stale, i.e. some step changed the text without dropping the cache.
+func checkTextCache(t *testing.T, c *simClient) {
+	t.Helper()
+	if c.st.textOK && c.st.textStr != c.st.text.String() {
+		t.Fatalf("client %s: cached text %q, rope holds %q", c.sid, c.st.textStr, c.st.text.String())
+	}
+}
+
+// TestHistoryWindow: after many remote ops the client still transforms a
+// presence update stamped historyLen-1 versions back, and the history stays
+// bounded.
+func TestHistoryWindow(t *testing.T) {
+	s := newSimServer(t, "")
+	a := joinedClient(t, s, "client-a-xxxxxxxxxx")
+	b := joinedClient(t, s, "client-b-xxxxxxxxxx")
+	for i := range 3 * historyLen {
+		mustLocal(t, a, ins(0, "x"))
+		s.settle()
+		if n := len(b.st.history); n >= 2*historyLen {
+			t.Fatalf("after %d ops the history holds %d entries", i+1, n)
+		}
+	}
+	v := b.st.version - (historyLen - 1)
+	// A caret at 1 stamped v: each of the historyLen-1 later ops inserted one
+	// code point at 0, before the caret, so it moves right by one per op.
+	sel, ok := b.st.catchUp(ot.Selection{{Anchor: 1, Head: 1}}, v)
+	if !ok {
+		t.Fatalf("presence stamped v%d (current v%d) could not be caught up", v, b.st.version)
+	}
+	if want := 1 + historyLen - 1; sel[0].Head != want {
+		t.Fatalf("caret caught up to %d, want %d", sel[0].Head, want)
+	}
+	if _, ok := b.st.catchUp(ot.Selection{{Anchor: 0, Head: 0}}, b.st.version-2*historyLen); ok {
+		t.Fatalf("a version older than the whole history was caught up")
 	}
 }
