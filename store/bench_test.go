@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,11 +31,17 @@ func typingBatch(v int64, length, n int) ([]store.OpRecord, int) {
 	return batch, length
 }
 
+// benchDocs numbers the documents the append benchmarks create, so that each
+// run of a benchmark function starts on a document of its own.
+var benchDocs atomic.Int64
+
 func benchAppend(b *testing.B, s store.Store) {
 	for _, n := range []int{1, 16, 256} {
 		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
 			ctx := context.Background()
-			id := fmt.Sprintf("append-%d-%d", n, b.N)
+			// The function runs once per b.N tried and once more per -count
+			// round, all on the same store: b.N alone repeats across rounds.
+			id := fmt.Sprintf("append-%d-%d", n, benchDocs.Add(1))
 			if _, err := s.CreateDoc(ctx, store.NewDocument{ID: id}); err != nil {
 				b.Fatal(err)
 			}
