@@ -117,10 +117,10 @@ func runHot(ctx context.Context, cfg config) (*result, error) {
 
 // benchOp is a small random edit: mostly typing (1-3 code points, sometimes
 // an emoji), some deletions, biased towards deleting once the document grows
-// past hotMaxLen so that long runs keep it near that size. (Every client
-// applies every op to its text as a string, so a longer document makes the
-// load generator, not the server, the bottleneck; bench/sharedb uses the same
-// bound.)
+// past hotMaxLen so that long runs keep it near that size. (bench/sharedb uses
+// the same bound, so both systems edit documents of the same size; the Go
+// client's cost per remote op no longer grows with the text since it keeps a
+// rope, see docs/benchmarks.md.)
 const hotMaxLen = 1000
 
 func benchOp(r *rand.Rand, text string) ot.Op {
