@@ -19,7 +19,9 @@ services:
 	@./scripts/ensure-services.sh
 
 vet:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags e2e ./e2e/...
 
 gotest:
 	$(GO) test -race -count=1 -timeout 15m ./...

@@ -57,7 +57,7 @@ func (f *file) gzipped() []byte {
 		}
 		var b bytes.Buffer
 		zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression) // the level is valid: no error
-		_, _ = zw.Write(f.body)                                 // writes to a bytes.Buffer cannot fail
+		_, _ = zw.Write(f.body)                                // writes to a bytes.Buffer cannot fail
 		_ = zw.Close()
 		if b.Len() < len(f.body)*9/10 {
 			f.gz = b.Bytes()
