@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/tandem-collab/tandem/client"
+
+	"github.com/tandem-collab/tandem/internal/testkit"
+	"github.com/tandem-collab/tandem/internal/testkit/collab"
 )
 
 // BenchmarkOneDoc: one document edited by 6 writers spread over 1 or 3 real
@@ -29,14 +32,14 @@ func BenchmarkOneDoc(b *testing.B) {
 
 func benchOneDoc(b *testing.B, nodes int) {
 	const writers = 6
-	c := newCluster(b, redisURL(), 3*time.Second)
+	c := newCluster(b, testkit.RedisURL(), 3*time.Second)
 	ns := c.start(nodes)
 	c.createDoc("bench", "")
 
 	var mu sync.Mutex
 	submitted := map[int64]time.Time{} // version -> submit time, remote writers only
 	seen := map[int64]time.Time{}      // version -> applied by the observer
-	observer := open(b, dial(b, 100, ns[0].wsURL()), "bench", client.OnChange(func(ch client.Change) {
+	observer := collab.Open(b, dial(b, 100, ns[0].wsURL()), "bench", client.OnChange(func(ch client.Change) {
 		now := time.Now()
 		mu.Lock()
 		seen[ch.V] = now
@@ -48,7 +51,7 @@ func benchOneDoc(b *testing.B, nodes int) {
 	for i := range docs {
 		acked[i] = make(chan client.AckInfo, 4)
 		ch := acked[i]
-		docs[i] = open(b, dial(b, i, ns[i%nodes].wsURL()), "bench", client.OnAck(func(a client.AckInfo) { ch <- a }))
+		docs[i] = collab.Open(b, dial(b, i, ns[i%nodes].wsURL()), "bench", client.OnAck(func(a client.AckInfo) { ch <- a }))
 	}
 	per := max(1, b.N/writers)
 	b.ResetTimer()

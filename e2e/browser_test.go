@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/tandem-collab/tandem/internal/testkit"
 )
 
 // TestBrowserDemoTwoNodes: two chromium pages open the /demo/ page of one
@@ -40,7 +42,7 @@ func TestBrowserDemoTwoNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	const initial = "Two browsers, two nodes.\n"
-	c := newCluster(t, redisURL(), 3*time.Second)
+	c := newCluster(t, testkit.RedisURL(), 3*time.Second)
 	ns := c.start(2)
 	c.createDoc("browser-demo", initial)
 

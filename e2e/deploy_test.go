@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tandem-collab/tandem/internal/testkit"
 )
 
 // The deployment files are kept correct by reading (there is no Docker
@@ -112,14 +114,14 @@ func TestDockerfile(t *testing.T) {
 	if hc == nil {
 		t.Fatalf("no HEALTHCHECK running `tandem healthcheck -url ...`")
 	}
-	c := newCluster(t, redisURL(), 3*time.Second)
+	c := newCluster(t, testkit.RedisURL(), 3*time.Second)
 	nd := c.start(1)[0]
 	url := strings.Replace(hc[1], "127.0.0.1:8080", nd.addr, 1)
-	if out, err := exec.Command(tandemBin, "healthcheck", "-url", url).CombinedOutput(); err != nil {
+	if out, err := exec.Command(testkit.BuildTandem(t), "healthcheck", "-url", url).CombinedOutput(); err != nil {
 		t.Fatalf("the image's health check fails against a live node: %v\n%s", err, out)
 	}
 	nd.kill()
-	if err := exec.Command(tandemBin, "healthcheck", "-url", url, "-timeout", "1s").Run(); err == nil {
+	if err := exec.Command(testkit.BuildTandem(t), "healthcheck", "-url", url, "-timeout", "1s").Run(); err == nil {
 		t.Fatalf("the health check passes against a dead node")
 	}
 }

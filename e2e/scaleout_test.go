@@ -12,6 +12,9 @@ import (
 
 	"github.com/tandem-collab/tandem/client"
 	"github.com/tandem-collab/tandem/ot"
+
+	"github.com/tandem-collab/tandem/internal/testkit"
+	"github.com/tandem-collab/tandem/internal/testkit/collab"
 )
 
 // TestThreeNodesConverge: clients spread over three nodes edit one document
@@ -19,17 +22,14 @@ import (
 // crossed between the nodes over Redis.
 func TestThreeNodesConverge(t *testing.T) {
 	const initial = "Scale out: 🌍 three nodes, one document.\n"
-	c := newCluster(t, redisURL(), 3*time.Second)
+	c := newCluster(t, testkit.RedisURL(), 3*time.Second)
 	ns := c.start(3)
 	c.createDoc("spread", initial)
-	docs := make([]*client.Doc, 9)
-	for i := range docs {
-		docs[i] = open(t, dial(t, i, ns[i%3].wsURL()), "spread")
-	}
-	stop := editing(t, docs)
+	docs := openAcross(t, ns, 9, "spread")
+	stop := collab.Editing(t, docs, editPause)
 	time.Sleep(3 * time.Second)
 	stop()
-	text, v := converge(t, docs)
+	text, v := collab.Converge(t, docs, 45*time.Second)
 	c.checkStore("spread", initial, text, v)
 	for _, nd := range ns {
 		if got := nd.metric("tandem_bus_received_total"); got == 0 {
@@ -66,7 +66,7 @@ func TestNodeKilledMidEdit(t *testing.T) {
 		initial = "kill -9 mid-edit\n"
 		ttl     = 2 * time.Second
 	)
-	c := newCluster(t, redisURL(), ttl)
+	c := newCluster(t, testkit.RedisURL(), ttl)
 	ns := c.start(3)
 	c.createDoc("killed", initial)
 	urls := []string{ns[0].wsURL(), ns[1].wsURL(), ns[2].wsURL()}
@@ -81,25 +81,25 @@ func TestNodeKilledMidEdit(t *testing.T) {
 		}
 		conn := dial(t, i, urls[i%3], fallbacks...)
 		conns = append(conns, conn)
-		docs = append(docs, open(t, conn, "killed", ack.record(conn.SID())))
+		docs = append(docs, collab.Open(t, conn, "killed", ack.record(conn.SID())))
 	}
 	// A user on node 0 with nowhere else to go: it disappears with its node.
 	ghostConn := dial(t, 99, urls[0])
-	ghost := open(t, ghostConn, "killed")
+	ghost := collab.Open(t, ghostConn, "killed")
 	if err := ghost.SetSelection(ot.Selection{{Anchor: 1, Head: 3}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	watcher := docs[1] // on node 1
-	waitUntil(t, 5*time.Second, "the ghost's caret on node 1", func() bool { return peerSeen(watcher, ghostConn.SID(), true) })
+	testkit.WaitFor(t, 5*time.Second, "the ghost's caret on node 1", func() bool { return peerSeen(watcher, ghostConn.SID(), true) })
 
-	stop := editing(t, docs)
+	stop := collab.Editing(t, docs, editPause)
 	time.Sleep(1500 * time.Millisecond)
 	ns[0].kill()
 	killed := time.Now()
 	time.Sleep(1500 * time.Millisecond)
 	stop()
 
-	waitUntil(t, ttl+3*time.Second, "the ghost's caret to vanish from node 1 and node 2", func() bool {
+	testkit.WaitFor(t, ttl+3*time.Second, "the ghost's caret to vanish from node 1 and node 2", func() bool {
 		return !peerSeen(docs[1], ghostConn.SID(), false) && !peerSeen(docs[2], ghostConn.SID(), false)
 	})
 	vanished := time.Since(killed)
@@ -107,7 +107,7 @@ func TestNodeKilledMidEdit(t *testing.T) {
 		t.Fatalf("the dead node's caret took %v to vanish (TTL %v)", vanished, ttl)
 	}
 
-	text, v := converge(t, docs)
+	text, v := collab.Converge(t, docs, 45*time.Second)
 	ops := c.checkStore("killed", initial, text, v)
 	stored := map[string]int64{}
 	for _, r := range ops {
@@ -137,28 +137,25 @@ func TestNodeKilledMidEdit(t *testing.T) {
 // reconnect to it, nothing diverges, and ops cross over Redis again after.
 func TestRedisRestartMidEdit(t *testing.T) {
 	const initial = "redis restart\n"
-	port := freePort(t)
-	rs := startRedis(t, port)
-	defer func() { stopRedis(rs) }()
+	port := testkit.FreePort(t)
+	rs := testkit.StartRedis(t, port)
+	defer func() { rs.Stop() }()
 	c := newCluster(t, fmt.Sprintf("redis://127.0.0.1:%d/0", port), 3*time.Second)
 	ns := c.start(3)
 	c.createDoc("restart", initial)
-	docs := make([]*client.Doc, 6)
-	for i := range docs {
-		docs[i] = open(t, dial(t, i, ns[i%3].wsURL()), "restart")
-	}
-	stop := editing(t, docs)
+	docs := openAcross(t, ns, 6, "restart")
+	stop := collab.Editing(t, docs, editPause)
 	time.Sleep(time.Second)
-	stopRedis(rs)
+	rs.Stop()
 	time.Sleep(time.Second)
-	rs = startRedis(t, port)
+	rs = testkit.StartRedis(t, port)
 	time.Sleep(1500 * time.Millisecond)
 	stop()
-	text, v := converge(t, docs)
+	text, v := collab.Converge(t, docs, 45*time.Second)
 	c.checkStore("restart", initial, text, v)
 
 	// The bus works again: an edit on node 0 reaches node 1 through Redis.
-	waitUntil(t, 10*time.Second, "the nodes to report the lost messages", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the nodes to report the lost messages", func() bool {
 		return ns[1].metric("tandem_bus_lost_total") > 0 && ns[2].metric("tandem_bus_lost_total") > 0
 	})
 	before := ns[1].metric("tandem_bus_received_total")
@@ -178,7 +175,7 @@ func TestRedisRestartMidEdit(t *testing.T) {
 	if after := ns[1].metric("tandem_bus_received_total"); after <= before {
 		t.Fatalf("node 1 received nothing over Redis after the restart (%v -> %v)", before, after)
 	}
-	text, v = converge(t, docs)
+	text, v = collab.Converge(t, docs, 45*time.Second)
 	c.checkStore("restart", initial, text, v)
 	t.Logf("Redis restarted mid-edit: %d ops, converged", v)
 }

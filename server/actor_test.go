@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-collab/tandem/internal/testkit"
 	"github.com/tandem-collab/tandem/ot"
 	"github.com/tandem-collab/tandem/store"
 	"github.com/tandem-collab/tandem/wire"
@@ -164,7 +165,7 @@ func TestActorDedupAcrossReload(t *testing.T) {
 					t.Fatalf("op %d: v=%d err=%v", i, v, err)
 				}
 			}
-			waitFor(t, 5*time.Second, "the idle actor to unload", func() bool {
+			testkit.WaitFor(t, 5*time.Second, "the idle actor to unload", func() bool {
 				return !ts.srv.hub.isLoaded("doc")
 			})
 			for _, seq := range []int64{1, 3, 6} {

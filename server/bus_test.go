@@ -5,27 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"os"
-	"os/exec"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
+	"github.com/tandem-collab/tandem/internal/testkit"
 	"github.com/tandem-collab/tandem/server"
 )
 
 // The Bus contract suite: the same rules, checked against every engine.
-
-func testRedisURL() string {
-	if u := os.Getenv("TANDEM_TEST_REDIS_URL"); u != "" {
-		return u
-	}
-	return "redis://127.0.0.1:6379/0"
-}
 
 // openRedisBus opens a RedisBus on url with a prefix of its own (so that
 // parallel test runs on one Redis never hear each other); it fails the test
@@ -39,7 +28,7 @@ func openRedisBus(t testing.TB, url, prefix string) *server.RedisBus {
 		Logger: slog.New(slog.NewTextHandler(testWriter{t.(*testing.T)}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
-		t.Fatalf("the Redis bus tests need Redis at TANDEM_TEST_REDIS_URL (%s) and cannot reach it: %v; start it with `make services`", redact(url), err)
+		t.Fatalf("the Redis bus tests need Redis at TANDEM_TEST_REDIS_URL (%s) and cannot reach it: %v; start it with `make services`", testkit.Redact(url), err)
 	}
 	t.Cleanup(func() {
 		if err := b.Close(); err != nil {
@@ -67,10 +56,10 @@ var busEngines = []busEngine{
 		return out
 	}},
 	{"redis", func(t *testing.T, n int) []server.Bus {
-		prefix := "tandemtest:" + randHex(6) + ":"
+		prefix := "tandemtest:" + testkit.RandHex(6) + ":"
 		out := make([]server.Bus, n)
 		for i := range out {
-			out[i] = openRedisBus(t, testRedisURL(), prefix)
+			out[i] = openRedisBus(t, testkit.RedisURL(), prefix)
 		}
 		return out
 	}},
@@ -276,56 +265,12 @@ func TestLocalBusOverflowIsReportedLost(t *testing.T) {
 	r.waitFor(t, 5*time.Second, "a lost signal", func(_ []busMsgSeen, lost int) bool { return lost >= 1 })
 }
 
-// startRedis runs a private redis-server on a free loopback port, so that a
-// test can stop and restart it without disturbing anyone else's.
-func startRedis(t *testing.T, port int) *exec.Cmd {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Fatalf("this test needs redis-server on PATH (apt-get install redis-server): %v", err)
-	}
-	cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no")
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start redis-server: %v", err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port)})
-		err := c.Ping(context.Background()).Err()
-		_ = c.Close()
-		if err == nil {
-			return cmd
-		}
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			t.Fatalf("private redis-server on port %d did not come up: %v", port, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func stopRedis(cmd *exec.Cmd) {
-	_ = cmd.Process.Kill()
-	_ = cmd.Wait()
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("find a free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // After Redis restarts, every subscription is re-made and told BusLost, and
 // delivery works again.
 func TestRedisBusSurvivesRedisRestart(t *testing.T) {
-	port := freePort(t)
-	rs := startRedis(t, port)
-	defer func() { stopRedis(rs) }()
+	port := testkit.FreePort(t)
+	rs := testkit.StartRedis(t, port)
+	defer func() { rs.Stop() }()
 	url := fmt.Sprintf("redis://127.0.0.1:%d/0", port)
 	a := openRedisBus(t, url, "")
 	b := openRedisBus(t, url, "")
@@ -334,11 +279,11 @@ func TestRedisBusSurvivesRedisRestart(t *testing.T) {
 	publish(t, a, "t", "before")
 	r.waitFor(t, 5*time.Second, "the first message", func(m []busMsgSeen, _ int) bool { return len(m) == 1 })
 
-	stopRedis(rs)
+	rs.Stop()
 	// Published while Redis is down: dropped (the store covers for it).
 	_ = a.Publish(context.Background(), "t", []byte("during"))
 	time.Sleep(300 * time.Millisecond)
-	rs = startRedis(t, port)
+	rs = testkit.StartRedis(t, port)
 	r.waitFor(t, 15*time.Second, "a lost signal after the restart", func(_ []busMsgSeen, lost int) bool { return lost >= 1 })
 	deadline := time.Now().Add(10 * time.Second)
 	for {

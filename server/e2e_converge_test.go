@@ -2,12 +2,13 @@ package server_test
 
 import (
 	"context"
-	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/tandem-collab/tandem/client"
+	"github.com/tandem-collab/tandem/internal/testkit"
+	"github.com/tandem-collab/tandem/internal/testkit/collab"
 	"github.com/tandem-collab/tandem/ot"
 )
 
@@ -20,7 +21,7 @@ func TestE2EConvergence(t *testing.T) {
 		initial = "Hello, 🌍 world!\nThe quick brown 🦊 jumps.\n"
 		docID   = "converge"
 	)
-	schema := e2eSchema(t)
+	schema := testkit.Schema(t)
 	s := startServer(t, schema)
 	createDoc(t, s.st, docID, initial)
 
@@ -29,7 +30,7 @@ func TestE2EConvergence(t *testing.T) {
 	var chMu sync.Mutex
 	for i := range docs {
 		c := dial(t, s.wsURL, i, nil)
-		docs[i] = open(t, c, docID, client.OnChange(func(client.Change) {
+		docs[i] = collab.Open(t, c, docID, client.OnChange(func(client.Change) {
 			chMu.Lock()
 			changes[i]++
 			chMu.Unlock()
@@ -43,25 +44,14 @@ func TestE2EConvergence(t *testing.T) {
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make(chan error, clients)
-	for i, d := range docs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := rand.New(rand.NewPCG(uint64(i), uint64(time.Now().UnixNano())))
-			editLoop(ctx, r, d, func(err error) { errs <- err })
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatalf("edit failed: %v", err)
-	}
+	collab.GoEditLoops(ctx, &wg, docs, collab.TimeSeeded, editPause, errs)
+	collab.WaitEditLoops(t, &wg, errs)
 
-	text, v := converge(t, docs)
+	text, v := collab.Converge(t, docs, 30*time.Second)
 	if v < clients*5 {
 		t.Fatalf("only %d ops committed by %d clients in 3 s", v, clients)
 	}
-	ops := checkStore(t, s.st, docID, initial, text, v)
+	ops := collab.CheckStore(t, s.st, docID, initial, text, v)
 
 	// Every client saw every other client's ops as changes, and its own seqs
 	// are 1..LastSeq, each once.
@@ -88,13 +78,13 @@ func TestE2EConvergence(t *testing.T) {
 // TestE2EPresence: a selection set while idle reaches the peers, moved by the
 // edits that followed.
 func TestE2EPresence(t *testing.T) {
-	schema := e2eSchema(t)
+	schema := testkit.Schema(t)
 	s := startServer(t, schema)
 	createDoc(t, s.st, "pres", "0123456789")
 	aConn := dial(t, s.wsURL, 0, nil)
-	a := open(t, aConn, "pres")
+	a := collab.Open(t, aConn, "pres")
 	seen := make(chan struct{}, 16)
-	b := open(t, dial(t, s.wsURL, 1, nil), "pres", client.OnPresence(func() {
+	b := collab.Open(t, dial(t, s.wsURL, 1, nil), "pres", client.OnPresence(func() {
 		select {
 		case seen <- struct{}{}:
 		default:

@@ -1,22 +1,20 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"math/rand/v2"
-	"net"
-	"net/http"
-	"net/url"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tandem-collab/tandem/client"
+	"github.com/tandem-collab/tandem/internal/testkit"
+	"github.com/tandem-collab/tandem/internal/testkit/collab"
 )
+
+// TestMain removes the tandem binary that testkit.BuildTandem built.
+func TestMain(m *testing.M) { testkit.Main(m) }
 
 // TestE2ECrash builds the real binary, runs it on Postgres, drives heavy
 // editing, SIGKILLs it mid-stream and starts it again on the same port: every
@@ -28,12 +26,12 @@ func TestE2ECrash(t *testing.T) {
 		initial = "before the crash 💥\n"
 		clients = 6
 	)
-	schema := e2eSchema(t)
+	schema := testkit.Schema(t)
 	st := openStore(t, schema) // migrates the schema the binary will use
 	createDoc(t, st, docID, initial)
-	bin := buildTandem(t)
-	addr := freeAddr(t)
-	dbURL := withSearchPath(t, testDatabaseURL(), schema)
+	bin := testkit.BuildTandem(t)
+	addr := testkit.FreeAddr(t)
+	dbURL := testkit.WithSearchPath(t, testkit.DatabaseURL(), schema)
 
 	srv := startBinary(t, bin, addr, dbURL)
 	wsURL := "ws://" + addr + "/v1/ws"
@@ -51,7 +49,7 @@ func TestE2ECrash(t *testing.T) {
 	for i := range docs {
 		conns[i] = dial(t, wsURL, i, nil)
 		sid := conns[i].SID()
-		docs[i] = open(t, conns[i], docID, client.OnAck(func(a client.AckInfo) {
+		docs[i] = collab.Open(t, conns[i], docID, client.OnAck(func(a client.AckInfo) {
 			ackMu.Lock()
 			acks = append(acks, ackRec{sid: sid, seq: a.Seq, v: a.V})
 			ackMu.Unlock()
@@ -62,13 +60,7 @@ func TestE2ECrash(t *testing.T) {
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make(chan error, clients)
-	for i, d := range docs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			editLoop(ctx, rand.New(rand.NewPCG(uint64(i), 5)), d, func(err error) { errs <- err })
-		}()
-	}
+	collab.GoEditLoops(ctx, &wg, docs, func(i int) *rand.Rand { return rand.New(rand.NewPCG(uint64(i), 5)) }, editPause, errs)
 
 	time.Sleep(1500 * time.Millisecond)
 	ackMu.Lock()
@@ -83,14 +75,10 @@ func TestE2ECrash(t *testing.T) {
 	srv = startBinary(t, bin, addr, dbURL)
 	time.Sleep(1500 * time.Millisecond)
 	cancel()
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatalf("edit failed: %v", err)
-	}
+	collab.WaitEditLoops(t, &wg, errs)
 
-	text, v := converge(t, docs)
-	ops := checkStore(t, st, docID, initial, text, v)
+	text, v := collab.Converge(t, docs, 30*time.Second)
+	ops := collab.CheckStore(t, st, docID, initial, text, v)
 	ackMu.Lock()
 	defer ackMu.Unlock()
 	for _, a := range acks {
@@ -113,120 +101,23 @@ func TestE2ECrash(t *testing.T) {
 	t.Logf("%d acks before the crash, %d in all; %d ops; every ack found in the log", before, len(acks), v)
 }
 
-// buildTandem compiles cmd/tandem once per test binary run.
-func buildTandem(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "tandem")
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	cmd := exec.Command(gobin, "build", "-o", bin, "./cmd/tandem")
-	cmd.Dir = ".."
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/tandem: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("pick a port: %v", err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	return addr
-}
-
-// withSearchPath points every connection of the binary at schema: pgx passes
-// unknown URL parameters to Postgres as run-time parameters.
-func withSearchPath(t *testing.T, dbURL, schema string) string {
-	t.Helper()
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Fatalf("parse database URL: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
 // binServer is a running tandem process.
-type binServer struct {
-	cmd  *exec.Cmd
-	out  *syncBuffer
-	done chan struct{}
-}
+type binServer struct{ p *testkit.Process }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (b *binServer) log() string { return b.out.String() }
+func (b *binServer) log() string { return b.p.Out.String() }
 
 // kill SIGKILLs the process and waits for it to be gone.
 func (b *binServer) kill(t *testing.T) {
 	t.Helper()
-	_ = b.cmd.Process.Signal(syscall.SIGKILL)
-	select {
-	case <-b.done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("tandem did not die after SIGKILL")
-	}
+	b.p.Kill(t, 10*time.Second)
 }
 
 // startBinary runs the server and waits until /readyz answers 200.
 func startBinary(t *testing.T, bin, addr, dbURL string) *binServer {
 	t.Helper()
-	out := &syncBuffer{}
 	cmd := exec.Command(bin)
 	cmd.Env = append(cmd.Environ(), "TANDEM_ADDR="+addr, "TANDEM_DATABASE_URL="+dbURL, "TANDEM_LOG_LEVEL=warn")
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start tandem: %v", err)
-	}
-	b := &binServer{cmd: cmd, out: out, done: make(chan struct{})}
-	go func() {
-		_ = cmd.Wait()
-		close(b.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-b.done:
-		default:
-			b.kill(t)
-		}
-	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return b
-			}
-		}
-		select {
-		case <-b.done:
-			t.Fatalf("tandem exited during start-up:\n%s", out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("tandem not ready on %s after 20 s (last error %v):\n%s", addr, err, out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	p := testkit.StartProcess(t, "tandem", cmd)
+	p.WaitReady(t, "http://"+addr+"/readyz", 20*time.Second)
+	return &binServer{p: p}
 }

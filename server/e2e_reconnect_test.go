@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/tandem-collab/tandem/client"
+	"github.com/tandem-collab/tandem/internal/testkit"
+	"github.com/tandem-collab/tandem/internal/testkit/collab"
 )
 
 // TestE2EReconnectExactlyOnce: a client whose socket is cut (the raw TCP
@@ -20,36 +22,30 @@ func TestE2EReconnectExactlyOnce(t *testing.T) {
 		initial = "reconnect 🔌 test\n"
 		cuts    = 8
 	)
-	schema := e2eSchema(t)
+	schema := testkit.Schema(t)
 	s := startServer(t, schema)
 	createDoc(t, s.st, docID, initial)
 
 	var cd cutDialer
 	victimConn := dial(t, s.wsURL, 0, cd.dialer())
-	victim := open(t, victimConn, docID)
+	victim := collab.Open(t, victimConn, docID)
 	others := []*client.Doc{
-		open(t, dial(t, s.wsURL, 1, nil), docID),
-		open(t, dial(t, s.wsURL, 2, nil), docID),
+		collab.Open(t, dial(t, s.wsURL, 1, nil), docID),
+		collab.Open(t, dial(t, s.wsURL, 2, nil), docID),
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
-	for i, d := range others {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			editLoop(ctx, rand.New(rand.NewPCG(uint64(i), 99)), d, func(err error) { errs <- err })
-		}()
-	}
+	collab.GoEditLoops(ctx, &wg, others, func(i int) *rand.Rand { return rand.New(rand.NewPCG(uint64(i), 99)) }, editPause, errs)
 
 	// The victim types in bursts and loses its socket while ops are pending.
 	r := rand.New(rand.NewPCG(7, 7))
 	cutWithPending := 0
 	for range cuts {
 		for k := 0; k < 5; k++ {
-			if err := victim.Submit(randomEdit(r, victim.Text())); err != nil {
+			if err := victim.Submit(collab.RandomEdit(r, victim.Text())); err != nil {
 				t.Fatalf("victim submit: %v", err)
 			}
 			time.Sleep(time.Duration(r.IntN(3)) * time.Millisecond)
@@ -60,7 +56,7 @@ func TestE2EReconnectExactlyOnce(t *testing.T) {
 		cd.cut()
 		// Keep typing while disconnected: these edits are buffered.
 		for k := 0; k < 3; k++ {
-			if err := victim.Submit(randomEdit(r, victim.Text())); err != nil {
+			if err := victim.Submit(collab.RandomEdit(r, victim.Text())); err != nil {
 				t.Fatalf("victim submit while offline: %v", err)
 			}
 		}
@@ -71,11 +67,7 @@ func TestE2EReconnectExactlyOnce(t *testing.T) {
 		wcancel()
 	}
 	cancel()
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatalf("edit failed: %v", err)
-	}
+	collab.WaitEditLoops(t, &wg, errs)
 	if cutWithPending == 0 {
 		t.Fatal("no cut happened with ops in flight; the test proved nothing")
 	}
@@ -84,8 +76,8 @@ func TestE2EReconnectExactlyOnce(t *testing.T) {
 	}
 
 	docs := append([]*client.Doc{victim}, others...)
-	text, v := converge(t, docs)
-	ops := checkStore(t, s.st, docID, initial, text, v)
+	text, v := collab.Converge(t, docs, 30*time.Second)
+	ops := collab.CheckStore(t, s.st, docID, initial, text, v)
 
 	// Exactly once: the victim's seqs in the log are exactly 1..LastSeq.
 	var seqs []int64

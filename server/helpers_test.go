@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -16,9 +14,9 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/jackc/pgx/v5"
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/tandem-collab/tandem/internal/testkit"
 	"github.com/tandem-collab/tandem/ot"
 	"github.com/tandem-collab/tandem/store"
 	"github.com/tandem-collab/tandem/wire"
@@ -41,6 +39,15 @@ type testServer struct {
 
 func newTestServer(t testing.TB, st store.Store, tweak func(*Config)) *testServer {
 	t.Helper()
+	return serveTest(t, st, tweak, nil)
+}
+
+// serveTest builds a Server with DefaultConfig changed by tweak, lets prepare
+// set what Config does not reach (unexported knobs) before the server serves
+// anything, and serves it until the end of the test. tweak and prepare may be
+// nil.
+func serveTest(t testing.TB, st store.Store, tweak func(*Config), prepare func(*Server)) *testServer {
+	t.Helper()
 	cfg := DefaultConfig()
 	if tweak != nil {
 		tweak(&cfg)
@@ -49,16 +56,10 @@ func newTestServer(t testing.TB, st store.Store, tweak func(*Config)) *testServe
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		ts.Close()
-	})
-	return &testServer{srv: srv, ts: ts, st: st}
+	if prepare != nil {
+		prepare(srv)
+	}
+	return &testServer{srv: srv, ts: testkit.Serve(t, srv.Handler(), srv.Shutdown), st: st}
 }
 
 func memStore(t testing.TB) store.Store {
@@ -71,42 +72,14 @@ func memStore(t testing.TB) store.Store {
 // An unreachable database fails the test: these tests never skip.
 func pgStore(t testing.TB) store.Store {
 	t.Helper()
-	url := os.Getenv("TANDEM_TEST_DATABASE_URL")
-	if url == "" {
-		url = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
+	schema := testkit.Schema(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatalf("Postgres is required for this test (TANDEM_TEST_DATABASE_URL=%q) and is unreachable: %v", url, err)
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "t_" + hex.EncodeToString(b[:])
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		conn.Close(ctx)
-		t.Fatalf("create schema %s: %v", schema, err)
-	}
-	conn.Close(ctx)
-	st, err := store.OpenPG(ctx, url, store.PGOptions{Schema: schema, Logger: testLogger()})
+	st, err := store.OpenPG(ctx, testkit.DatabaseURL(), store.PGOptions{Schema: schema, Logger: testLogger()})
 	if err != nil {
 		t.Fatalf("OpenPG on schema %s: %v", schema, err)
 	}
-	t.Cleanup(func() {
-		st.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, url)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
+	t.Cleanup(st.Close) // registered after the schema's drop, so it runs before it
 	return st
 }
 
@@ -333,18 +306,6 @@ func docText(t testing.TB, st store.Store, id string) (string, int64) {
 		t.Fatalf("Load %s: %v", id, err)
 	}
 	return snap.Content, d.Version
-}
-
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // dialRaw performs an upgrade with custom headers and returns the HTTP status.

@@ -6,16 +6,16 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tandem-collab/tandem/client"
+	"github.com/tandem-collab/tandem/internal/testkit"
+	"github.com/tandem-collab/tandem/internal/testkit/collab"
 	"github.com/tandem-collab/tandem/ot"
 	"github.com/tandem-collab/tandem/server"
 )
@@ -99,22 +99,9 @@ func startNode(t *testing.T, schema string, bus server.Bus, tweak func(*server.C
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelError}))
-	srv, err := server.New(cfg, st, log)
-	if err != nil {
-		t.Fatalf("server.New: %v", err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		hs.Close()
-		_ = bus.Close()
-	})
-	return &e2eServer{st: st, srv: srv, http: hs, wsURL: "ws" + strings.TrimPrefix(hs.URL, "http") + "/v1/ws"}
+	// Registered before the server's shutdown, so it runs after it.
+	t.Cleanup(func() { _ = bus.Close() })
+	return serve(t, st, cfg, slog.LevelError)
 }
 
 // metric reads one counter or gauge from a node's /metrics.
@@ -139,7 +126,7 @@ func metric(t *testing.T, s *e2eServer, name string) float64 {
 
 func nodes(t *testing.T, n int, faults func(i int) (drop, dup, delay float64)) ([]*e2eServer, []*faultyBus, string) {
 	t.Helper()
-	schema := e2eSchema(t)
+	schema := testkit.Schema(t)
 	network := server.NewLocalNetwork()
 	out := make([]*e2eServer, n)
 	buses := make([]*faultyBus, n)
@@ -161,19 +148,24 @@ func editAll(t *testing.T, docs []*client.Doc, d time.Duration) {
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make(chan error, len(docs))
-	for i, doc := range docs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := rand.New(rand.NewPCG(uint64(i), uint64(time.Now().UnixNano())))
-			editLoop(ctx, r, doc, func(err error) { errs <- err })
-		}()
+	collab.GoEditLoops(ctx, &wg, docs, collab.TimeSeeded, editPause, errs)
+	collab.WaitEditLoops(t, &wg, errs)
+}
+
+// editAcross creates docID with initial content, has n clients spread over
+// the nodes edit it for d, and checks that they converge on what the store
+// holds; it returns the final version.
+func editAcross(t *testing.T, ns []*e2eServer, docID, initial string, n int, d time.Duration) int64 {
+	t.Helper()
+	createDoc(t, ns[0].st, docID, initial)
+	docs := make([]*client.Doc, n)
+	for i := range docs {
+		docs[i] = collab.Open(t, dial(t, ns[i%len(ns)].wsURL, i, nil), docID)
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatalf("edit failed: %v", err)
-	}
+	editAll(t, docs, d)
+	text, v := collab.Converge(t, docs, 30*time.Second)
+	collab.CheckStore(t, ns[0].st, docID, initial, text, v)
+	return v
 }
 
 // TestMultiNodeConvergence: clients spread over three nodes edit one document;
@@ -181,14 +173,7 @@ func editAll(t *testing.T, docs []*client.Doc, d time.Duration) {
 func TestMultiNodeConvergence(t *testing.T) {
 	const initial = "three nodes, one text ✓\n"
 	ns, _, _ := nodes(t, 3, nil)
-	createDoc(t, ns[0].st, "multi", initial)
-	docs := make([]*client.Doc, 6)
-	for i := range docs {
-		docs[i] = open(t, dial(t, ns[i%3].wsURL, i, nil), "multi")
-	}
-	editAll(t, docs, 2*time.Second)
-	text, v := converge(t, docs)
-	checkStore(t, ns[0].st, "multi", initial, text, v)
+	v := editAcross(t, ns, "multi", initial, 6, 2*time.Second)
 	for i, n := range ns {
 		if got := metric(t, n, "tandem_bus_received_total"); got == 0 {
 			t.Errorf("node %d received nothing over the bus", i)
@@ -203,14 +188,7 @@ func TestMultiNodeConvergence(t *testing.T) {
 func TestMultiNodeLossyBus(t *testing.T) {
 	const initial = "lossy\n"
 	ns, _, _ := nodes(t, 3, func(int) (float64, float64, float64) { return 0.25, 0.15, 0.25 })
-	createDoc(t, ns[0].st, "lossy", initial)
-	docs := make([]*client.Doc, 6)
-	for i := range docs {
-		docs[i] = open(t, dial(t, ns[i%3].wsURL, i, nil), "lossy")
-	}
-	editAll(t, docs, 2*time.Second)
-	text, v := converge(t, docs)
-	checkStore(t, ns[0].st, "lossy", initial, text, v)
+	v := editAcross(t, ns, "lossy", initial, 6, 2*time.Second)
 	fills := 0.0
 	for _, n := range ns {
 		fills += metric(t, n, "tandem_bus_gap_fills_total")
@@ -226,8 +204,8 @@ func TestMultiNodeLossyBus(t *testing.T) {
 func TestMultiNodeQuietTail(t *testing.T) {
 	ns, buses, _ := nodes(t, 2, nil)
 	createDoc(t, ns[0].st, "tail", "")
-	a := open(t, dial(t, ns[0].wsURL, 0, nil), "tail")
-	b := open(t, dial(t, ns[1].wsURL, 1, nil), "tail")
+	a := collab.Open(t, dial(t, ns[0].wsURL, 0, nil), "tail")
+	b := collab.Open(t, dial(t, ns[1].wsURL, 1, nil), "tail")
 	buses[0].mu.Lock()
 	buses[0].drop = 1 // node 0's ops messages are all lost ...
 	buses[0].mu.Unlock()
@@ -257,8 +235,8 @@ func TestMultiNodePresenceTTL(t *testing.T) {
 	ns, buses, _ := nodes(t, 2, nil)
 	createDoc(t, ns[0].st, "carets", "0123456789")
 	aConn := dial(t, ns[0].wsURL, 0, nil)
-	a := open(t, aConn, "carets")
-	b := open(t, dial(t, ns[1].wsURL, 1, nil), "carets")
+	a := collab.Open(t, aConn, "carets")
+	b := collab.Open(t, dial(t, ns[1].wsURL, 1, nil), "carets")
 	if err := a.SetSelection(ot.Selection{{Anchor: 2, Head: 4}}, map[string]any{"status": "here"}); err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +248,7 @@ func TestMultiNodePresenceTTL(t *testing.T) {
 		}
 		return nil
 	}
-	waitUntil(t, 5*time.Second, "a's caret on node 1", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "a's caret on node 1", func() bool {
 		p := peerOf()
 		return p != nil && len(p.Sel) == 1 && p.Sel[0] == ot.Range{Anchor: 2, Head: 4} && p.User.Name == "user 0"
 	})
@@ -278,7 +256,7 @@ func TestMultiNodePresenceTTL(t *testing.T) {
 	if err := b.Insert(0, "ab"); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 5*time.Second, "a's caret moved by b's insert", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "a's caret moved by b's insert", func() bool {
 		p := peerOf()
 		return p != nil && len(p.Sel) == 1 && p.Sel[0] == ot.Range{Anchor: 4, Head: 6}
 	})
@@ -288,7 +266,7 @@ func TestMultiNodePresenceTTL(t *testing.T) {
 	}
 	buses[0].cut.Store(true)
 	start := time.Now()
-	waitUntil(t, 3*time.Second, "a's caret gone from node 1", func() bool { return peerOf() == nil })
+	testkit.WaitFor(t, 3*time.Second, "a's caret gone from node 1", func() bool { return peerOf() == nil })
 	// Expiry is checked at each heartbeat (TTL/3), so allow the TTL plus a
 	// heartbeat and some scheduling slack on a loaded machine.
 	if d := time.Since(start); d > 900*time.Millisecond+900*time.Millisecond {
@@ -302,7 +280,7 @@ func TestMultiNodeDeletion(t *testing.T) {
 	ns, _, _ := nodes(t, 2, nil)
 	createDoc(t, ns[0].st, "doomed", "x")
 	deleted := make(chan struct{}, 1)
-	open(t, dial(t, ns[1].wsURL, 1, nil), "doomed", client.OnError(func(err error) {
+	collab.Open(t, dial(t, ns[1].wsURL, 1, nil), "doomed", client.OnError(func(err error) {
 		if client.IsCode(err, "deleted") {
 			select {
 			case deleted <- struct{}{}:
@@ -328,8 +306,8 @@ func TestMultiNodeExactlyOnce(t *testing.T) {
 	createDoc(t, ns[0].st, "once", "")
 	ctx := context.Background()
 	// Both nodes have the document open (a subscriber on each).
-	open(t, dial(t, ns[0].wsURL, 0, nil), "once")
-	watcher := open(t, dial(t, ns[1].wsURL, 1, nil), "once")
+	collab.Open(t, dial(t, ns[0].wsURL, 0, nil), "once")
+	watcher := collab.Open(t, dial(t, ns[1].wsURL, 1, nil), "once")
 	const sid = "moving-client-0001"
 
 	v1, err := ns[0].srv.SubmitOp(ctx, "once", 0, ot.Op{{Insert: "a"}}, sid, 1, "u")
@@ -363,17 +341,5 @@ func TestMultiNodeExactlyOnce(t *testing.T) {
 	_, snap, err := ns[1].st.Load(ctx, "once")
 	if err != nil || snap.Content != "ab" {
 		t.Fatalf("stored text %q, %v", snap.Content, err)
-	}
-}
-
-// waitUntil polls cond until it holds or the timeout passes.
-func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +17,8 @@ import (
 	"time"
 
 	"github.com/tandem-collab/tandem/client"
+	"github.com/tandem-collab/tandem/internal/testkit"
+	"github.com/tandem-collab/tandem/internal/testkit/collab"
 	"github.com/tandem-collab/tandem/ot"
 	"github.com/tandem-collab/tandem/server"
 )
@@ -28,30 +29,17 @@ import (
 
 var e2eSecret = []byte("tandem-e2e-secret-0123456789")
 
-func startAuthServer(t *testing.T, schema string) *e2eServer {
+// startAuthServer runs a server with token authentication on a fresh schema.
+func startAuthServer(t *testing.T) *e2eServer {
 	t.Helper()
-	st := openStore(t, schema)
+	st := openStore(t, testkit.Schema(t))
 	auth, err := server.NewJWTAuth(e2eSecret)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := server.DefaultConfig()
 	cfg.Authenticator = auth
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv, err := server.New(cfg, st, log)
-	if err != nil {
-		t.Fatalf("server.New: %v", err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		hs.Close()
-	})
-	return &e2eServer{st: st, srv: srv, http: hs, wsURL: "ws" + strings.TrimPrefix(hs.URL, "http") + "/v1/ws"}
+	return serve(t, st, cfg, slog.LevelWarn)
 }
 
 func token(t *testing.T, sub string, docs map[string]string) string {
@@ -68,7 +56,7 @@ func dialToken(t *testing.T, wsURL, tok string, i int) *client.Conn {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := client.Dial(ctx, client.Options{
-		URL: wsURL, Token: tok, SID: fmt.Sprintf("rest-e2e-%02d-%s", i, randHex(4)),
+		URL: wsURL, Token: tok, SID: fmt.Sprintf("rest-e2e-%02d-%s", i, testkit.RandHex(4)),
 		User:    client.User{Name: fmt.Sprintf("user %d", i)},
 		Backoff: client.Backoff{Initial: 20 * time.Millisecond, Max: 300 * time.Millisecond},
 	})
@@ -185,26 +173,19 @@ func follow(ctx context.Context, url string, hdr http.Header, out chan<- streame
 // the document's whole history, byte for byte as GET .../ops gives it.
 func TestE2ESSEResumeWhileEditing(t *testing.T) {
 	const docID, initial = "followed", "Follow me 🦊\n"
-	schema := e2eSchema(t)
-	s := startAuthServer(t, schema)
+	s := startAuthServer(t)
 	createDoc(t, s.st, docID, initial)
 	writer := token(t, "writer", map[string]string{docID: "rw"})
 	reader := token(t, "reader", map[string]string{docID: "r"})
 
 	var docs []*client.Doc
 	for i := range 3 {
-		docs = append(docs, open(t, dialToken(t, s.wsURL, writer, i), docID))
+		docs = append(docs, collab.Open(t, dialToken(t, s.wsURL, writer, i), docID))
 	}
 	editCtx, stopEditing := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	errs := make(chan error, len(docs))
-	for i, d := range docs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			editLoop(editCtx, rand.New(rand.NewPCG(uint64(i), uint64(time.Now().UnixNano()))), d, func(err error) { errs <- err })
-		}()
-	}
+	collab.GoEditLoops(editCtx, &wg, docs, collab.TimeSeeded, editPause, errs)
 	defer func() { stopEditing(); wg.Wait() }()
 
 	// First stream, from the start, with the token in the URL as a browser
@@ -270,12 +251,8 @@ func TestE2ESSEResumeWhileEditing(t *testing.T) {
 	}()
 	time.Sleep(200 * time.Millisecond)
 	stopEditing()
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatalf("edit failed: %v", err)
-	}
-	text, v := converge(t, docs)
+	collab.WaitEditLoops(t, &wg, errs)
+	text, v := collab.Converge(t, docs, 30*time.Second)
 
 	resumedFrom := len(got)
 	deadline = time.After(30 * time.Second)
@@ -336,7 +313,7 @@ func TestE2ESSEResumeWhileEditing(t *testing.T) {
 	if replay != text {
 		t.Fatalf("the streamed ops give\n %q\nthe clients hold\n %q", replay, text)
 	}
-	checkStore(t, s.st, docID, initial, text, v)
+	collab.CheckStore(t, s.st, docID, initial, text, v)
 }
 
 // TestE2ERESTOpConverges: a bot submits ops over REST, some against old
@@ -344,30 +321,23 @@ func TestE2ESSEResumeWhileEditing(t *testing.T) {
 // committed exactly once, and the REST view of the document is the same text.
 func TestE2ERESTOpConverges(t *testing.T) {
 	const docID, initial = "bot-and-people", "The bot writes here.\n"
-	schema := e2eSchema(t)
-	s := startAuthServer(t, schema)
+	s := startAuthServer(t)
 	createDoc(t, s.st, docID, initial)
 	people := token(t, "person", map[string]string{docID: "rw"})
 	bot := token(t, "bot", map[string]string{"bot-*": "rw"}) // a prefix grant
 
 	var docs []*client.Doc
 	for i := range 4 {
-		docs = append(docs, open(t, dialToken(t, s.wsURL, people, i), docID))
+		docs = append(docs, collab.Open(t, dialToken(t, s.wsURL, people, i), docID))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make(chan error, len(docs)+1)
-	for i, d := range docs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			editLoop(ctx, rand.New(rand.NewPCG(uint64(i+100), uint64(time.Now().UnixNano()))), d, func(err error) { errs <- err })
-		}()
-	}
+	collab.GoEditLoops(ctx, &wg, docs, func(i int) *rand.Rand { return collab.TimeSeeded(i + 100) }, editPause, errs)
 
 	const botOps = 30
-	sid := "rest-bot-" + randHex(6)
+	sid := "rest-bot-" + testkit.RandHex(6)
 	committed := make(map[int64]int64) // seq -> version
 	wg.Add(1)
 	go func() {
@@ -390,7 +360,7 @@ func TestE2ERESTOpConverges(t *testing.T) {
 					return
 				}
 			}
-			op := randomEdit(r, cur.Content)
+			op := collab.RandomEdit(r, cur.Content)
 			var ans struct {
 				V int64 `json:"v"`
 			}
@@ -422,8 +392,8 @@ func TestE2ERESTOpConverges(t *testing.T) {
 	for err := range errs {
 		t.Fatalf("%v", err)
 	}
-	text, v := converge(t, docs)
-	log := checkStore(t, s.st, docID, initial, text, v)
+	text, v := collab.Converge(t, docs, 30*time.Second)
+	log := collab.CheckStore(t, s.st, docID, initial, text, v)
 	n := 0
 	for _, r := range log {
 		if r.SID == sid {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -94,20 +95,7 @@ func (ts *testServer) call(t testing.TB, method, path, token string, body any, h
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, ts.ts.URL+path, rd)
-	if err != nil {
-		t.Fatalf("new request: %v", err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := ts.ts.Client().Do(req)
+	resp, err := ts.send(ctx, method, path, token, rd, body != nil, hdr)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -117,6 +105,35 @@ func (ts *testServer) call(t testing.TB, method, path, token string, body any, h
 		t.Fatalf("%s %s: read body: %v", method, path, err)
 	}
 	return &apiResp{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// getProblems GETs each path with tok and wants the problem status and code
+// from every one: the cases an endpoint must refuse rather than answer.
+func (ts *testServer) getProblems(t testing.TB, tok string, status int, code string, paths ...string) {
+	t.Helper()
+	for _, p := range paths {
+		ts.call(t, "GET", p, tok, nil).problem(t, status, code)
+	}
+}
+
+// send makes one request to path: labelled application/json when jsonBody,
+// with the bearer token when there is one, then the hdr pairs, set last so
+// that a test can override either.
+func (ts *testServer) send(ctx context.Context, method, path, token string, body io.Reader, jsonBody bool, hdr []string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, ts.ts.URL+path, body)
+	if err != nil {
+		return nil, fmt.Errorf("new request: %w", err)
+	}
+	if jsonBody {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	return ts.ts.Client().Do(req)
 }
 
 // want checks the status.
@@ -179,18 +196,7 @@ type sseStream struct {
 func (ts *testServer) openSSE(t testing.TB, path, token string, hdr ...string) *sseStream {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	req, err := http.NewRequestWithContext(ctx, "GET", ts.ts.URL+path, nil)
-	if err != nil {
-		cancel()
-		t.Fatalf("new request: %v", err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := ts.ts.Client().Do(req)
+	resp, err := ts.send(ctx, "GET", path, token, nil, false, hdr)
 	if err != nil {
 		cancel()
 		t.Fatalf("GET %s: %v", path, err)
@@ -305,26 +311,10 @@ func bearer(token string) http.Header {
 // the given buffer, set before it serves anything.
 func newStreamServer(t testing.TB, st store.Store, heartbeat time.Duration, buffer int, tweak func(*Config)) *testServer {
 	t.Helper()
-	cfg := DefaultConfig()
-	if tweak != nil {
-		tweak(&cfg)
-	}
-	srv, err := New(cfg, st, testLogger())
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	srv.rest.heartbeat = heartbeat
-	srv.rest.sseBuffer = buffer
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		ts.Close()
+	return serveTest(t, st, tweak, func(srv *Server) {
+		srv.rest.heartbeat = heartbeat
+		srv.rest.sseBuffer = buffer
 	})
-	return &testServer{srv: srv, ts: ts, st: st}
 }
 
 // httptestServer serves srv; closed at the end of the test.

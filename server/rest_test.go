@@ -214,13 +214,8 @@ func TestRESTGetAndTimeTravel(t *testing.T) {
 			t.Fatalf("?v=%d: %v, want %q", v, d, want)
 		}
 	}
-	ts.call(t, "GET", "/v1/docs/g?v=5", tok, nil).problem(t, 404, "not_found")
-	ts.call(t, "GET", "/v1/docs/ghost", tok, nil).problem(t, 404, "not_found")
-	ts.call(t, "GET", "/v1/docs/ghost?v=0", tok, nil).problem(t, 404, "not_found")
-	for _, q := range []string{"?v=-1", "?v=x", "?v=1&v=2"} {
-		ts.call(t, "GET", "/v1/docs/g"+q, tok, nil).problem(t, 400, "bad_request")
-	}
-	ts.call(t, "GET", "/v1/docs/a.b", tok, nil).problem(t, 400, "bad_request")
+	ts.getProblems(t, tok, 404, "not_found", "/v1/docs/g?v=5", "/v1/docs/ghost", "/v1/docs/ghost?v=0")
+	ts.getProblems(t, tok, 400, "bad_request", "/v1/docs/g?v=-1", "/v1/docs/g?v=x", "/v1/docs/g?v=1&v=2", "/v1/docs/a.b")
 }
 
 func TestRESTPatch(t *testing.T) {
@@ -346,10 +341,8 @@ func TestRESTOpHistory(t *testing.T) {
 	if r := ts.call(t, "GET", "/v1/docs/h/ops?from=5", tok, nil).want(t, 200); strings.TrimSpace(string(r.body)) != `{"ops":[]}` {
 		t.Fatalf("past the end: %s", r.body)
 	}
-	for _, q := range []string{"?from=-1", "?from=x", "?limit=0", "?limit=1001"} {
-		ts.call(t, "GET", "/v1/docs/h/ops"+q, tok, nil).problem(t, 400, "bad_request")
-	}
-	ts.call(t, "GET", "/v1/docs/ghost/ops", tok, nil).problem(t, 404, "not_found")
+	ts.getProblems(t, tok, 400, "bad_request", "/v1/docs/h/ops?from=-1", "/v1/docs/h/ops?from=x", "/v1/docs/h/ops?limit=0", "/v1/docs/h/ops?limit=1001")
+	ts.getProblems(t, tok, 404, "not_found", "/v1/docs/ghost/ops")
 }
 
 func TestRESTSubmitOp(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/tandem-collab/tandem/internal/testkit"
 	"github.com/tandem-collab/tandem/ot"
 	"github.com/tandem-collab/tandem/wire"
 )
@@ -26,7 +27,7 @@ func TestSSEHeartbeatAndCleanEnd(t *testing.T) {
 	if s.resp.StatusCode != 200 || s.resp.Header.Get("Content-Type") != "text/event-stream" || s.resp.Header.Get("Cache-Control") != "no-cache" {
 		t.Fatalf("events: %d %v", s.resp.StatusCode, s.resp.Header)
 	}
-	waitFor(t, 5*time.Second, "the stream to be subscribed", func() bool { return gaugeValue(ts.srv.metrics.joined) == 1 })
+	testkit.WaitFor(t, 5*time.Second, "the stream to be subscribed", func() bool { return gaugeValue(ts.srv.metrics.joined) == 1 })
 	time.Sleep(150 * time.Millisecond)
 	if _, err := ts.srv.SubmitOp(context.Background(), "hb", 0, ins(1, "y"), "", 0, "u"); err != nil {
 		t.Fatal(err)
@@ -40,7 +41,7 @@ func TestSSEHeartbeatAndCleanEnd(t *testing.T) {
 	}
 	// The client goes away: the server detaches the stream.
 	s.close()
-	waitFor(t, 5*time.Second, "the stream to be detached", func() bool { return gaugeValue(ts.srv.metrics.joined) == 0 })
+	testkit.WaitFor(t, 5*time.Second, "the stream to be detached", func() bool { return gaugeValue(ts.srv.metrics.joined) == 0 })
 }
 
 func TestSSEResumeAndReplayFromStore(t *testing.T) {
@@ -170,7 +171,7 @@ func TestSSEShutdownEndsStreams(t *testing.T) {
 	ts.ts = httptestServer(t, srv)
 	createDoc(t, st, "sd", "x")
 	s := ts.openSSE(t, "/v1/docs/sd/events", "")
-	waitFor(t, 5*time.Second, "the stream to be subscribed", func() bool { return gaugeValue(srv.metrics.joined) == 1 })
+	testkit.WaitFor(t, 5*time.Second, "the stream to be subscribed", func() bool { return gaugeValue(srv.metrics.joined) == 1 })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {

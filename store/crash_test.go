@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-collab/tandem/internal/testkit"
 	"github.com/tandem-collab/tandem/ot"
 	"github.com/tandem-collab/tandem/store"
 )
@@ -43,7 +44,7 @@ func marker(start int64, i, n int) string { return fmt.Sprintf("{%d:%d/%d}", sta
 // killed. It resumes from whatever the store holds, as a restarted server would.
 func crashChild() error {
 	ctx := context.Background()
-	s, err := store.OpenPG(ctx, testURL(), store.PGOptions{Schema: os.Getenv(crashSchemaEnv), SnapshotEvery: 7})
+	s, err := store.OpenPG(ctx, testkit.DatabaseURL(), store.PGOptions{Schema: os.Getenv(crashSchemaEnv), SnapshotEvery: 7})
 	if err != nil {
 		return err
 	}
@@ -75,7 +76,7 @@ func crashChild() error {
 }
 
 func TestPGCrash(t *testing.T) {
-	schema := pgSchema(t)
+	schema := testkit.Schema(t)
 	ctx := context.Background()
 	s := openPG(t, store.PGOptions{Schema: schema})
 	if _, err := s.CreateDoc(ctx, store.NewDocument{ID: crashDoc}); err != nil {

@@ -2,10 +2,7 @@ package store_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -13,56 +10,16 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tandem-collab/tandem/internal/testkit"
 	"github.com/tandem-collab/tandem/ot"
 	"github.com/tandem-collab/tandem/store"
 	"github.com/tandem-collab/tandem/store/storetest"
 )
 
-func testURL() string {
-	if u := os.Getenv("TANDEM_TEST_DATABASE_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
-
-// pgSchema creates a fresh schema for one test and drops it afterwards, so PG
-// tests never see each other's rows. It fails (never skips) without Postgres.
-func pgSchema(tb testing.TB) string {
-	tb.Helper()
-	url := testURL()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		tb.Fatalf("Postgres for tests is unreachable at %s (set TANDEM_TEST_DATABASE_URL): %v", url, err)
-	}
-	defer conn.Close(ctx)
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "t_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		tb.Fatalf("create schema %s at %s: %v", schema, url, err)
-	}
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, url)
-		if err != nil {
-			tb.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			tb.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return schema
-}
-
 // newPG opens a PGStore in a fresh schema; opts.Schema is filled in.
 func newPG(tb testing.TB, opts store.PGOptions) *store.PGStore {
 	tb.Helper()
-	opts.Schema = pgSchema(tb)
+	opts.Schema = testkit.Schema(tb)
 	return openPG(tb, opts)
 }
 
@@ -70,9 +27,9 @@ func openPG(tb testing.TB, opts store.PGOptions) *store.PGStore {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := store.OpenPG(ctx, testURL(), opts)
+	s, err := store.OpenPG(ctx, testkit.DatabaseURL(), opts)
 	if err != nil {
-		tb.Fatalf("OpenPG(%s, schema %s): %v", testURL(), opts.Schema, err)
+		tb.Fatalf("OpenPG(%s, schema %s): %v", testkit.DatabaseURL(), opts.Schema, err)
 	}
 	tb.Cleanup(s.Close) // registered after the schema drop, so it runs before it
 	return s
@@ -101,7 +58,7 @@ func TestPGUnreachable(t *testing.T) {
 }
 
 func TestPGMigrations(t *testing.T) {
-	schema := pgSchema(t)
+	schema := testkit.Schema(t)
 	ctx := context.Background()
 	// Several nodes starting at once: the advisory lock serialises them.
 	var wg sync.WaitGroup
@@ -109,7 +66,7 @@ func TestPGMigrations(t *testing.T) {
 	errs := make([]error, 3)
 	for i := range stores {
 		wg.Go(func() {
-			stores[i], errs[i] = store.OpenPG(ctx, testURL(), store.PGOptions{Schema: schema})
+			stores[i], errs[i] = store.OpenPG(ctx, testkit.DatabaseURL(), store.PGOptions{Schema: schema})
 		})
 	}
 	wg.Wait()
@@ -149,7 +106,7 @@ func TestPGMigrations(t *testing.T) {
 		t.Fatal(err)
 	}
 	s2.Close()
-	_, err := store.OpenPG(ctx, testURL(), store.PGOptions{Schema: schema})
+	_, err := store.OpenPG(ctx, testkit.DatabaseURL(), store.PGOptions{Schema: schema})
 	if !errors.Is(err, store.ErrSchemaTooNew) {
 		t.Fatalf("OpenPG on a newer schema = %v, want ErrSchemaTooNew", err)
 	}
@@ -218,7 +175,7 @@ func TestPGBackgroundSnapshots(t *testing.T) {
 // TestPGTwoNodes runs two stores (two server nodes) against one database: their
 // appends interleave through optimistic concurrency alone.
 func TestPGTwoNodes(t *testing.T) {
-	schema := pgSchema(t)
+	schema := testkit.Schema(t)
 	a := openPG(t, store.PGOptions{Schema: schema})
 	b := openPG(t, store.PGOptions{Schema: schema})
 	ctx := context.Background()

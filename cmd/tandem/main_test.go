@@ -1,142 +1,34 @@
 package main
 
 import (
-	"bytes"
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"regexp"
-	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
+	"github.com/tandem-collab/tandem/internal/testkit"
 	"github.com/tandem-collab/tandem/wire"
 )
 
 // These tests run the real binary the way an operator does: with nothing but
 // the environment, then signals.
 
-var (
-	buildOnce sync.Once
-	builtBin  string
-	buildErr  error
-	buildOut  []byte
-)
+// TestMain removes the tandem binary that testkit.BuildTandem built.
+func TestMain(m *testing.M) { testkit.Main(m) }
 
-// tandemBinary compiles this package once for all tests of the run.
-func tandemBinary(t *testing.T) string {
+// start runs the tandem binary (built once per test run) with env and args;
+// it is killed at the end of the test.
+func start(t *testing.T, env []string, args ...string) *testkit.Process {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "tandem-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		builtBin = filepath.Join(dir, "tandem")
-		cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", builtBin, ".")
-		buildOut, buildErr = cmd.CombinedOutput()
-	})
-	if buildErr != nil {
-		t.Fatalf("go build ./cmd/tandem: %v\n%s", buildErr, buildOut)
-	}
-	return builtBin
-}
-
-// lockedBuffer collects a process's output while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// process is a started tandem binary.
-type process struct {
-	cmd  *exec.Cmd
-	out  *lockedBuffer
-	done chan struct{}
-	err  error // set before done is closed
-}
-
-// cleanEnv is the environment minus every TANDEM_ variable, so that the
-// developer's shell cannot change what "no configuration" means.
-func cleanEnv(extra ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "TANDEM_") {
-			env = append(env, kv)
-		}
-	}
-	return append(env, extra...)
-}
-
-func start(t *testing.T, env []string, args ...string) *process {
-	t.Helper()
-	p := &process{out: &lockedBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(tandemBinary(t), args...)
-	p.cmd.Env = env
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start tandem: %v", err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	})
-	return p
-}
-
-// wait returns the exit code, failing the test after timeout.
-func (p *process) wait(t *testing.T, timeout time.Duration) int {
-	t.Helper()
-	select {
-	case <-p.done:
-	case <-time.After(timeout):
-		t.Fatalf("tandem still running after %v; output:\n%s", timeout, p.out)
-	}
-	return p.cmd.ProcessState.ExitCode()
-}
-
-var listeningRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
-
-// addr waits for the "listening" log line and returns the bound address.
-func (p *process) addr(t *testing.T) string {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if m := listeningRE.FindStringSubmatch(p.out.String()); m != nil {
-			return m[1]
-		}
-		select {
-		case <-p.done:
-			t.Fatalf("tandem exited before listening (%v); output:\n%s", p.err, p.out)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	t.Fatalf("tandem did not log its address; output:\n%s", p.out)
-	return ""
+	cmd := exec.Command(testkit.BuildTandem(t), args...)
+	cmd.Env = env
+	return testkit.StartProcess(t, "tandem", cmd)
 }
 
 func get(t *testing.T, url string) (int, string) {
@@ -151,12 +43,12 @@ func get(t *testing.T, url string) (int, string) {
 }
 
 func TestVersion(t *testing.T) {
-	p := start(t, cleanEnv(), "version")
-	if code := p.wait(t, 10*time.Second); code != 0 {
-		t.Fatalf("tandem version exited %d: %s", code, p.out)
+	p := start(t, testkit.CleanEnv(), "version")
+	if code := p.Wait(t, 10*time.Second); code != 0 {
+		t.Fatalf("tandem version exited %d: %s", code, p.Out)
 	}
-	if !strings.HasPrefix(p.out.String(), "tandem ") {
-		t.Fatalf("tandem version printed %q", p.out)
+	if !strings.HasPrefix(p.Out.String(), "tandem ") {
+		t.Fatalf("tandem version printed %q", p.Out)
 	}
 }
 
@@ -164,9 +56,9 @@ func TestVersion(t *testing.T) {
 // on the memory store, says that nothing is durable and that it runs open;
 // SIGTERM closes sockets with 1001 and exits 0.
 func TestZeroConfigAndGracefulShutdown(t *testing.T) {
-	p := start(t, cleanEnv("TANDEM_ADDR=127.0.0.1:0"))
-	addr := p.addr(t)
-	log := p.out.String()
+	p := start(t, testkit.CleanEnv("TANDEM_ADDR=127.0.0.1:0"))
+	addr := p.Addr(t, 20*time.Second)
+	log := p.Out.String()
 	for _, want := range []string{"in-memory store", "LOST", "running OPEN"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("start-up log does not say %q:\n%s", want, log)
@@ -208,7 +100,7 @@ func TestZeroConfigAndGracefulShutdown(t *testing.T) {
 		t.Fatalf("first message %T, want welcome", msgs[0])
 	}
 
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -221,11 +113,11 @@ func TestZeroConfigAndGracefulShutdown(t *testing.T) {
 	if !websocket.IsCloseError(err, websocket.CloseGoingAway) {
 		t.Errorf("socket ended with %v, want close 1001", err)
 	}
-	if code := p.wait(t, 15*time.Second); code != 0 {
-		t.Fatalf("exit code %d after SIGTERM; output:\n%s", code, p.out)
+	if code := p.Wait(t, 15*time.Second); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM; output:\n%s", code, p.Out)
 	}
-	if !strings.Contains(p.out.String(), "stopped cleanly") {
-		t.Errorf("no clean-stop line in:\n%s", p.out)
+	if !strings.Contains(p.Out.String(), "stopped cleanly") {
+		t.Errorf("no clean-stop line in:\n%s", p.Out)
 	}
 }
 
@@ -238,12 +130,12 @@ func TestUnreachableDatabase(t *testing.T) {
 	}
 	dead := ln.Addr().String()
 	_ = ln.Close() // nothing listens there now
-	p := start(t, cleanEnv("TANDEM_ADDR=127.0.0.1:0",
+	p := start(t, testkit.CleanEnv("TANDEM_ADDR=127.0.0.1:0",
 		"TANDEM_DATABASE_URL=postgres://postgres@"+dead+"/test?sslmode=disable&connect_timeout=2"))
-	if code := p.wait(t, 60*time.Second); code != 1 {
-		t.Fatalf("exit code %d, want 1; output:\n%s", code, p.out)
+	if code := p.Wait(t, 60*time.Second); code != 1 {
+		t.Fatalf("exit code %d, want 1; output:\n%s", code, p.Out)
 	}
-	out := p.out.String()
+	out := p.Out.String()
 	if !strings.Contains(out, "Postgres") || strings.Contains(out, "msg=listening") {
 		t.Fatalf("start-up did not fail clearly:\n%s", out)
 	}
@@ -252,11 +144,11 @@ func TestUnreachableDatabase(t *testing.T) {
 // TestMalformedSetting: a typo in a variable is refused at once (exit 2),
 // naming the variable, rather than silently taking the default.
 func TestMalformedSetting(t *testing.T) {
-	p := start(t, cleanEnv("TANDEM_ADDR=127.0.0.1:0", "TANDEM_OP_RATE=fast"))
-	if code := p.wait(t, 10*time.Second); code != 2 {
-		t.Fatalf("exit code %d, want 2; output:\n%s", code, p.out)
+	p := start(t, testkit.CleanEnv("TANDEM_ADDR=127.0.0.1:0", "TANDEM_OP_RATE=fast"))
+	if code := p.Wait(t, 10*time.Second); code != 2 {
+		t.Fatalf("exit code %d, want 2; output:\n%s", code, p.Out)
 	}
-	if !strings.Contains(p.out.String(), "TANDEM_OP_RATE") {
-		t.Fatalf("error does not name the variable:\n%s", p.out)
+	if !strings.Contains(p.Out.String(), "TANDEM_OP_RATE") {
+		t.Fatalf("error does not name the variable:\n%s", p.Out)
 	}
 }

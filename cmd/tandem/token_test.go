@@ -9,6 +9,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/tandem-collab/tandem/internal/testkit"
 	"github.com/tandem-collab/tandem/server"
 	"github.com/tandem-collab/tandem/wire"
 )
@@ -19,12 +20,12 @@ const cmdSecret = "cmd-test-secret-0123456789"
 func mintWithBinary(t *testing.T, env []string, args ...string) (string, int) {
 	t.Helper()
 	p := start(t, env, append([]string{"token"}, args...)...)
-	code := p.wait(t, 10*time.Second)
-	return strings.TrimSpace(p.out.String()), code
+	code := p.Wait(t, 10*time.Second)
+	return strings.TrimSpace(p.Out.String()), code
 }
 
 func TestTokenCommand(t *testing.T) {
-	tok, code := mintWithBinary(t, cleanEnv("TANDEM_AUTH_SECRET="+cmdSecret), "-sub", "u1", "-name", "Ann", "-docs", "doc-a=rw, team-*=r", "-admin", "-ttl", "1h")
+	tok, code := mintWithBinary(t, testkit.CleanEnv("TANDEM_AUTH_SECRET="+cmdSecret), "-sub", "u1", "-name", "Ann", "-docs", "doc-a=rw, team-*=r", "-admin", "-ttl", "1h")
 	if code != 0 {
 		t.Fatalf("tandem token exited %d: %s", code, tok)
 	}
@@ -41,7 +42,7 @@ func TestTokenCommand(t *testing.T) {
 		t.Fatalf("minted principal %+v", p)
 	}
 	// -auth-secret wins over the variable.
-	tok, code = mintWithBinary(t, cleanEnv("TANDEM_AUTH_SECRET=some-other-secret-0000"), "-auth-secret", cmdSecret, "-sub", "u2")
+	tok, code = mintWithBinary(t, testkit.CleanEnv("TANDEM_AUTH_SECRET=some-other-secret-0000"), "-auth-secret", cmdSecret, "-sub", "u2")
 	if _, err := auth.Verify(tok); code != 0 || err != nil {
 		t.Fatalf("-auth-secret: exit %d, %v", code, err)
 	}
@@ -52,13 +53,13 @@ func TestTokenCommand(t *testing.T) {
 		args []string
 		say  string
 	}{
-		{"no secret", cleanEnv(), []string{"-sub", "u"}, "no secret"},
-		{"short secret", cleanEnv("TANDEM_AUTH_SECRET=short"), []string{"-sub", "u"}, "refuses secrets under"},
-		{"no sub", cleanEnv("TANDEM_AUTH_SECRET=" + cmdSecret), nil, "-sub"},
-		{"bad grant", cleanEnv("TANDEM_AUTH_SECRET=" + cmdSecret), []string{"-sub", "u", "-docs", "a=write"}, "grant"},
-		{"bad pattern", cleanEnv("TANDEM_AUTH_SECRET=" + cmdSecret), []string{"-sub", "u", "-docs", "a.b=r"}, "bad grant"},
-		{"bad ttl", cleanEnv("TANDEM_AUTH_SECRET=" + cmdSecret), []string{"-sub", "u", "-ttl", "-1h"}, "ttl"},
-		{"extra argument", cleanEnv("TANDEM_AUTH_SECRET=" + cmdSecret), []string{"-sub", "u", "extra"}, "unexpected argument"},
+		{"no secret", testkit.CleanEnv(), []string{"-sub", "u"}, "no secret"},
+		{"short secret", testkit.CleanEnv("TANDEM_AUTH_SECRET=short"), []string{"-sub", "u"}, "refuses secrets under"},
+		{"no sub", testkit.CleanEnv("TANDEM_AUTH_SECRET=" + cmdSecret), nil, "-sub"},
+		{"bad grant", testkit.CleanEnv("TANDEM_AUTH_SECRET=" + cmdSecret), []string{"-sub", "u", "-docs", "a=write"}, "grant"},
+		{"bad pattern", testkit.CleanEnv("TANDEM_AUTH_SECRET=" + cmdSecret), []string{"-sub", "u", "-docs", "a.b=r"}, "bad grant"},
+		{"bad ttl", testkit.CleanEnv("TANDEM_AUTH_SECRET=" + cmdSecret), []string{"-sub", "u", "-ttl", "-1h"}, "ttl"},
+		{"extra argument", testkit.CleanEnv("TANDEM_AUTH_SECRET=" + cmdSecret), []string{"-sub", "u", "extra"}, "unexpected argument"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, code := mintWithBinary(t, tc.env, tc.args...)
@@ -72,9 +73,9 @@ func TestTokenCommand(t *testing.T) {
 // TestServeWithSecret: with TANDEM_AUTH_SECRET the server starts with token
 // authentication on and holds REST and WebSocket requests to it.
 func TestServeWithSecret(t *testing.T) {
-	p := start(t, cleanEnv("TANDEM_ADDR=127.0.0.1:0", "TANDEM_AUTH_SECRET="+cmdSecret))
-	addr := p.addr(t)
-	if log := p.out.String(); !strings.Contains(log, "token authentication on") || strings.Contains(log, "running OPEN") {
+	p := start(t, testkit.CleanEnv("TANDEM_ADDR=127.0.0.1:0", "TANDEM_AUTH_SECRET="+cmdSecret))
+	addr := p.Addr(t, 20*time.Second)
+	if log := p.Out.String(); !strings.Contains(log, "token authentication on") || strings.Contains(log, "running OPEN") {
 		t.Fatalf("start-up log:\n%s", log)
 	}
 	base := "http://" + addr
@@ -84,7 +85,7 @@ func TestServeWithSecret(t *testing.T) {
 	if code, _ := get(t, base+"/healthz"); code != 200 {
 		t.Fatalf("healthz: %d", code)
 	}
-	admin, code := mintWithBinary(t, cleanEnv("TANDEM_AUTH_SECRET="+cmdSecret), "-sub", "root", "-docs", "*=rw", "-admin")
+	admin, code := mintWithBinary(t, testkit.CleanEnv("TANDEM_AUTH_SECRET="+cmdSecret), "-sub", "root", "-docs", "*=rw", "-admin")
 	if code != 0 {
 		t.Fatalf("token: %d %s", code, admin)
 	}
@@ -142,8 +143,8 @@ func TestServeWithSecret(t *testing.T) {
 
 // TestServeRefusesShortSecret: a secret too short to be safe stops start-up.
 func TestServeRefusesShortSecret(t *testing.T) {
-	p := start(t, cleanEnv("TANDEM_ADDR=127.0.0.1:0", "TANDEM_AUTH_SECRET=short"))
-	if code := p.wait(t, 10*time.Second); code != 1 || !strings.Contains(p.out.String(), "at least") {
-		t.Fatalf("exit %d; output:\n%s", code, p.out)
+	p := start(t, testkit.CleanEnv("TANDEM_ADDR=127.0.0.1:0", "TANDEM_AUTH_SECRET=short"))
+	if code := p.Wait(t, 10*time.Second); code != 1 || !strings.Contains(p.Out.String(), "at least") {
+		t.Fatalf("exit %d; output:\n%s", code, p.Out)
 	}
 }
