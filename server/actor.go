@@ -214,7 +214,7 @@ func (a *actor) run() {
 		case <-a.nodes.kick:
 			a.onBusLost()
 			fromBus = true
-		case <-a.nodes.beat.C:
+		case <-a.nodes.beatC:
 			a.onBeat()
 			fromBus = true
 		}

@@ -110,6 +110,11 @@ func decodeBusMsg(p []byte) (*busMsg, error) {
 type serverBus struct {
 	bus   Bus
 	owned bool // created by New (a LocalBus): closed by Shutdown
+	// alone: no Bus was configured, so no other node can hear this one (a
+	// LocalBus never delivers back to its publisher). Actors then neither
+	// subscribe, beat nor encode what they commit: single-node commits pay
+	// nothing for scale-out.
+	alone bool
 
 	remoteApply prometheus.Histogram
 	published   prometheus.Counter
@@ -122,7 +127,7 @@ type serverBus struct {
 func newServerBus(s *Server) *serverBus {
 	sb := &serverBus{bus: s.cfg.Bus}
 	if sb.bus == nil {
-		sb.bus, sb.owned = NewLocalBus(), true
+		sb.bus, sb.owned, sb.alone = NewLocalBus(), true, true
 	}
 	sb.remoteApply = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "tandem_bus_remote_apply_seconds", Help: "From another node's commit (its clock) to applying its ops here.",
@@ -148,6 +153,9 @@ func (s *Server) Node() string { return s.bus.bus.Node() }
 
 // publishDeleted tells the other nodes that docID is gone.
 func (s *Server) publishDeleted(docID string) {
+	if s.bus.alone {
+		return
+	}
 	p, err := encodeBusMsg(&busMsg{Kind: busDeleted, At: time.Now().UnixNano()})
 	if err == nil {
 		err = s.bus.bus.Publish(s.baseCtx, docTopic(docID), p)
@@ -168,7 +176,8 @@ type actorNodes struct {
 	lost   atomic.Bool   // messages may have been lost: read the store
 	cancel func()        // ends the bus subscription
 
-	beat     *time.Ticker
+	beat     *time.Ticker        // nil when the node is alone
+	beatC    <-chan time.Time    // beat.C, or nil (never ready) when alone
 	lastBeat int64               // version sent in the last heartbeat; -1 before the first
 	remote   map[string]string   // sid -> node of the peers relayed from other nodes
 	dirty    map[string]struct{} // own peers changed since the last publish
@@ -216,7 +225,11 @@ func (a *actor) busStart() {
 	n.remote = make(map[string]string)
 	n.dirty = make(map[string]struct{})
 	n.gone = make(map[string]struct{})
+	if a.srv.bus.alone {
+		return
+	}
 	n.beat = time.NewTicker(a.beatInterval())
+	n.beatC = n.beat.C
 	ctx, cancel := context.WithTimeout(a.srv.baseCtx, time.Second)
 	defer cancel()
 	c, err := a.srv.bus.bus.Subscribe(ctx, docTopic(a.id), busSub{n})
@@ -260,7 +273,7 @@ func (a *actor) publish(m *busMsg) {
 
 // publishOps announces a committed batch (called after apply).
 func (a *actor) publishOps(batch []*pending) {
-	if len(batch) == 0 {
+	if len(batch) == 0 || a.srv.bus.alone {
 		return
 	}
 	m := &busMsg{Kind: busOps, V: batch[0].rec.Version, Ops: make([]busOp, len(batch))}
@@ -273,7 +286,7 @@ func (a *actor) publishOps(batch []*pending) {
 
 // ownPeerChanged records that a peer connected here joined or moved.
 func (a *actor) ownPeerChanged(sid string) {
-	if a.nodes.dirty == nil {
+	if a.nodes.dirty == nil || a.srv.bus.alone {
 		return
 	}
 	a.nodes.dirty[sid] = struct{}{}
@@ -283,7 +296,7 @@ func (a *actor) ownPeerChanged(sid string) {
 
 // ownPeerGone records that a peer connected here left.
 func (a *actor) ownPeerGone(sid string) {
-	if a.nodes.gone == nil {
+	if a.nodes.gone == nil || a.srv.bus.alone {
 		return
 	}
 	delete(a.nodes.dirty, sid)
