@@ -83,6 +83,10 @@ type wsSub struct {
 	c    *conn
 	doc  string
 	mode Mode
+
+	// batch is DeliverBatch's reused frame list. Only the document's actor
+	// delivers to a subscription, so it needs no lock.
+	batch [][]byte
 }
 
 // Deliver queues the event's shared frame; it never blocks. A connection that
@@ -96,7 +100,8 @@ func (s *wsSub) Deliver(ev *Event) bool {
 // committed batch); they go out coalesced into as few array frames as the
 // size bound allows, instead of one frame and one socket write each.
 func (s *wsSub) DeliverBatch(evs []*Event) bool {
-	frames := make([][]byte, 0, len(evs))
+	frames := s.batch[:0]
+	defer func() { clear(frames); s.batch = frames[:0] }() // keep the slice, not the frames
 	for _, ev := range evs {
 		frame, ok := s.frame(ev)
 		if !ok {
