@@ -182,7 +182,9 @@ func fieldMessage(fe validator.FieldError) string {
 // unknown fields, no trailing data, valid UTF-8 and no lone UTF-16 surrogate
 // escapes (the contract rejects such text; encoding/json would silently turn
 // it into U+FFFD). An empty body decodes as {}. Type mismatches are 422 with
-// the field; everything else malformed is 400; over the limit is 413.
+// the field; everything else malformed is 400; over the limit is 413. The
+// decoded value is then validated (validateBody), so a handler gets a body
+// that passed every rule or an error to answer with.
 func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, dst any) *httpError {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
@@ -231,7 +233,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, dst any) *h
 	if dec.More() {
 		return errBadRequest("request body has data after the JSON object")
 	}
-	return nil
+	return validateBody(dst)
 }
 
 func jsonKind(t reflect.Type) string {

@@ -272,9 +272,6 @@ func (a *restAPI) createDoc(w http.ResponseWriter, r *http.Request, p Principal)
 	if e := decodeBody(w, r, int64(2*a.srv.cfg.MaxDocBytes+bodySlack), &b); e != nil {
 		return e
 	}
-	if e := validateBody(&b); e != nil {
-		return e
-	}
 	nd := store.NewDocument{Type: "text", Metadata: b.Metadata}
 	if b.Content != nil {
 		if len(*b.Content) > a.srv.cfg.MaxDocBytes {
@@ -407,9 +404,6 @@ func (a *restAPI) patchDoc(w http.ResponseWriter, r *http.Request, p Principal) 
 	if e := decodeBody(w, r, patchBodyLimit, &b); e != nil {
 		return e
 	}
-	if e := validateBody(&b); e != nil {
-		return e
-	}
 	if e := checkMetadata(b.Metadata); e != nil {
 		return e
 	}
@@ -498,9 +492,6 @@ func (a *restAPI) submitOp(w http.ResponseWriter, r *http.Request, p Principal) 
 	}
 	var b opBody
 	if e := decodeBody(w, r, int64(2*a.srv.cfg.MaxOpBytes+bodySlack), &b); e != nil {
-		return e
-	}
-	if e := validateBody(&b); e != nil {
 		return e
 	}
 	switch {
