@@ -195,10 +195,18 @@ func docAccess(r *http.Request, p Principal, need Mode) (string, *httpError) {
 	case got < need:
 		return "", errStatus(http.StatusForbidden, wire.CodeForbidden, "the token has read-only access to document %q", id)
 	}
-	if !wire.ValidDocID(id) {
-		return "", errBadRequest("document id %q does not match ^[A-Za-z0-9_-]{1,128}$", id)
+	if e := checkDocID(id); e != nil {
+		return "", e
 	}
 	return id, nil
+}
+
+// checkDocID answers 400 for an id outside the contract's pattern.
+func checkDocID(id string) *httpError {
+	if !wire.ValidDocID(id) {
+		return errBadRequest("document id %q does not match ^[A-Za-z0-9_-]{1,128}$", id)
+	}
+	return nil
 }
 
 // storeErr maps a store failure to an answer.
@@ -397,8 +405,8 @@ func (a *restAPI) patchDoc(w http.ResponseWriter, r *http.Request, p Principal) 
 		return e
 	}
 	id := r.PathValue("id")
-	if !wire.ValidDocID(id) {
-		return errBadRequest("document id %q does not match ^[A-Za-z0-9_-]{1,128}$", id)
+	if e := checkDocID(id); e != nil {
+		return e
 	}
 	var b patchBody
 	if e := decodeBody(w, r, patchBodyLimit, &b); e != nil {
@@ -430,8 +438,8 @@ func (a *restAPI) deleteDoc(w http.ResponseWriter, r *http.Request, p Principal)
 		return e
 	}
 	id := r.PathValue("id")
-	if !wire.ValidDocID(id) {
-		return errBadRequest("document id %q does not match ^[A-Za-z0-9_-]{1,128}$", id)
+	if e := checkDocID(id); e != nil {
+		return e
 	}
 	if err := a.srv.DeleteDoc(r.Context(), id); err != nil {
 		if errors.Is(err, ErrShuttingDown) {
