@@ -150,22 +150,12 @@ func openClients(ctx context.Context, cfg config) ([]*client.Conn, []*client.Doc
 	conns := make([]*client.Conn, 0, cfg.Clients)
 	docs := make([]*client.Doc, 0, cfg.Clients)
 	for i := range cfg.Clients {
-		dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		c, err := client.Dial(dctx, client.Options{
-			URL:    cfg.URL,
-			Token:  cfg.Token,
-			User:   client.User{Name: fmt.Sprintf("bench-%d", i), Color: "#3f51b5"},
-			Logger: cfg.Log,
-		})
-		if err != nil {
-			cancel()
-			return conns, docs, fmt.Errorf("dial client %d: %w", i, err)
+		c, d, err := openOne(ctx, cfg, i, cfg.Doc)
+		if c != nil {
+			conns = append(conns, c)
 		}
-		conns = append(conns, c)
-		d, err := c.Open(dctx, cfg.Doc)
-		cancel()
 		if err != nil {
-			return conns, docs, fmt.Errorf("client %d: open %q: %w", i, cfg.Doc, err)
+			return conns, docs, err
 		}
 		docs = append(docs, d)
 	}
