@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -192,6 +193,29 @@ func FuzzApply(f *testing.F) {
 			b, err2 := Apply(want, x)
 			if err1 != nil || err2 != nil || a != b {
 				t.Fatalf("self-transform diverges: %q vs %q (%v %v)", a, b, err1, err2)
+			}
+		}
+	})
+}
+
+// FuzzAdvanceValid checks the rope's fast code point stepping against the
+// decoding one on every valid UTF-8 text, from every start and for every count.
+func FuzzAdvanceValid(f *testing.F) {
+	for _, s := range []string{"", "abc", "héllo wörld 😀 and more ascii text", "😀😀😀😀😀😀😀😀😀", "aaaaaaaaaaaaaaaaé", "\u0800\u07ff\U0010ffff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !utf8.ValidString(s) || len(s) > 2048 { // the check is quadratic in len(s)
+			return
+		}
+		runes := utf8.RuneCountInString(s)
+		// Counts around the 8-byte ASCII step, and past the end.
+		counts := []int{0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 24, runes - 1, runes, runes + 1}
+		for from := 0; from < len(s); from = advance(s, from, 1) {
+			for _, n := range counts {
+				if got, want := advanceValid(s, from, n), advance(s, from, n); got != want {
+					t.Fatalf("advanceValid(%q, %d, %d) = %d, advance says %d", s, from, n, got, want)
+				}
 			}
 		}
 	})

@@ -54,7 +54,7 @@ func (n *node) byteOffset(pos int) int {
 	if n.runes == n.bytes {
 		return pos // ASCII leaf
 	}
-	return advance(n.text, 0, pos)
+	return advanceValid(n.text, 0, pos)
 }
 
 // Doc is a text document held as a persistent B-tree rope of UTF-8 chunks.
@@ -136,7 +136,7 @@ func appendRange(b *strings.Builder, nd *node, start, n int) {
 		s := nd.byteOffset(start)
 		e := s + n // ASCII leaf
 		if nd.runes != nd.bytes {
-			e = advance(nd.text, s, n)
+			e = advanceValid(nd.text, s, n)
 		}
 		b.WriteString(nd.text[s:e])
 		return
@@ -299,7 +299,7 @@ func applyLeaf(n *node, base int, edits []edit, out []*node) []*node {
 		if ascii {
 			return from + count
 		}
-		return advance(n.text, from, count)
+		return advanceValid(n.text, from, count)
 	}
 	for _, ed := range edits {
 		if ed.del == 0 {

@@ -377,11 +377,62 @@ func (d *clientDec) readOp(v []byte) (ot.Op, *DecodeError) {
 // decodeOp runs ot's MessagePack decoder on v, a complete array value that
 // passed skip, so no claimed count exceeds the bytes present.
 func decodeOp(v []byte) (ot.Op, error) {
+	if op, ok := decodeOpFast(v); ok {
+		return op, nil
+	}
 	var op ot.Op
 	if err := msgpack.Unmarshal(v, &op); err != nil {
 		return nil, err
 	}
 	return op, nil
+}
+
+// decodeOpFast decodes the ops clients and servers actually send (an array of
+// non-zero integers and non-empty strings) straight from the frame bytes, without msgpack's reflection
+// and reader: every broadcast op passes through here on every client. ok is
+// false for anything else (floats, invalid ops), and the caller then takes the
+// msgpack path, which decides and explains; on success the result is what that
+// path returns (validated, canonical). v is a complete value that passed skip.
+func decodeOpFast(v []byte) (ot.Op, bool) {
+	k, hlen, n, err := header(v, 0)
+	if err != nil || k != kindArray || n > uint64(len(v)) {
+		return nil, false
+	}
+	op := make(ot.Op, 0, n)
+	i := hlen
+	for range n {
+		ek, ehlen, en, err := header(v, i)
+		if err != nil {
+			return nil, false
+		}
+		end := i + ehlen
+		switch ek {
+		case kindInt:
+			x, ok := readInt(v[i:end])
+			switch {
+			case !ok || x == 0 || x > ot.MaxCount || x < -ot.MaxCount:
+				return nil, false
+			case x > 0:
+				op = append(op, ot.Component{Retain: int(x)})
+			default:
+				op = append(op, ot.Component{Delete: int(-x)})
+			}
+		case kindStr:
+			if en == 0 || en > uint64(len(v)-end) {
+				return nil, false
+			}
+			// Validate below checks the UTF-8.
+			op = append(op, ot.Component{Insert: string(v[end : end+int(en)])})
+			end += int(en)
+		default:
+			return nil, false
+		}
+		i = end
+	}
+	if i != len(v) || op.Validate() != nil {
+		return nil, false
+	}
+	return op.Normalize(), true
 }
 
 // readSel decodes nil (hidden) or an array of [anchor, head] ranges of

@@ -12,8 +12,87 @@ import (
 // serverDec reads one server message map. The first error wins; later reads
 // are no-ops, which keeps the per-type code linear.
 type serverDec struct {
-	t   string
-	err *DecodeError
+	t     string
+	err   *DecodeError
+	texts *textCache
+}
+
+// textCache hands out one Go string for equal short texts within a frame: a
+// batch of broadcasts repeats the same document id and a few session ids in
+// every message, and each would otherwise be its own allocation.
+type textCache struct {
+	s [8]string
+	n int
+}
+
+// text is readText through the cache for texts up to 64 bytes.
+func (c *textCache) text(v []byte) (string, bool) {
+	b, ok := readStr(v)
+	if !ok {
+		return "", false
+	}
+	if c == nil || len(b) > 64 {
+		return validText(b)
+	}
+	for _, s := range c.s {
+		if s == string(b) { // compared without allocating
+			return s, true
+		}
+	}
+	s, ok := validText(b)
+	if ok {
+		c.s[c.n%len(c.s)] = s
+		c.n++
+	}
+	return s, ok
+}
+
+// internKey returns the constant for the keys this package reads, so that
+// walking a map does not allocate a string per key.
+func internKey(b []byte) string {
+	switch string(b) {
+	case "t":
+		return "t"
+	case "doc":
+		return "doc"
+	case "v":
+		return "v"
+	case "op":
+		return "op"
+	case "sid":
+		return "sid"
+	case "seq":
+		return "seq"
+	case "sel":
+		return "sel"
+	case "user":
+		return "user"
+	case "peers":
+		return "peers"
+	case "gone":
+		return "gone"
+	case "data":
+		return "data"
+	case "ops":
+		return "ops"
+	case "text":
+		return "text"
+	case "mode":
+		return "mode"
+	case "proto":
+		return "proto"
+	case "code":
+		return "code"
+	case "msg":
+		return "msg"
+	case "id":
+		return "id"
+	case "name":
+		return "name"
+	case "color":
+		return "color"
+	}
+	return string(b)
 }
 
 func (d *serverDec) failf(format string, args ...any) {
@@ -23,7 +102,7 @@ func (d *serverDec) failf(format string, args ...any) {
 }
 
 func (d *serverDec) str(key string, v []byte) string {
-	s, ok := readText(v)
+	s, ok := d.texts.text(v)
 	if !ok {
 		d.failf("%s: want a UTF-8 string, got %s", key, kindName(kindOf(v)))
 	}
@@ -68,7 +147,7 @@ func (d *serverDec) raw(v []byte) msgpack.RawMessage {
 func (d *serverDec) each(what string, v []byte, fn func(key string, val []byte)) {
 	ok, _ := pairs(v, func(k, val []byte) error {
 		if key, ok := readStr(k); ok && d.err == nil {
-			fn(string(key), val)
+			fn(internKey(key), val)
 		}
 		return nil
 	})
@@ -146,7 +225,7 @@ func DecodeServer(frame []byte) ([]Message, error) {
 		return nil, &DecodeError{Code: CodeBadRequest, Msg: fmt.Sprintf("frame: %v (%d)", errTrailing, len(frame)-end)}
 	}
 	if k == kindMap {
-		m, err := decodeServerMap(frame)
+		m, err := decodeServerMap(frame, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -157,9 +236,12 @@ func DecodeServer(frame []byte) ([]Message, error) {
 	}
 	_, _, n, _ := header(frame, 0)
 	out := make([]Message, 0, n)
-	var derr error
+	var (
+		derr  error
+		texts textCache
+	)
 	_, _ = elems(frame, func(i int, e []byte) error {
-		m, err := decodeServerMap(e)
+		m, err := decodeServerMap(e, &texts)
 		if err != nil {
 			err.Msg = fmt.Sprintf("frame[%d]: %s", i, err.Msg)
 			derr = err
@@ -177,7 +259,7 @@ func DecodeServer(frame []byte) ([]Message, error) {
 }
 
 // decodeServerMap decodes one message; nil, nil for an unknown type.
-func decodeServerMap(v []byte) (Message, *DecodeError) {
+func decodeServerMap(v []byte, texts *textCache) (Message, *DecodeError) {
 	if kindOf(v) != kindMap {
 		return nil, &DecodeError{Code: CodeBadRequest, Msg: "want a map, got " + kindName(kindOf(v))}
 	}
@@ -195,12 +277,12 @@ func decodeServerMap(v []byte) (Message, *DecodeError) {
 	if !ok {
 		return nil, &DecodeError{Code: CodeBadRequest, Msg: "t: want a string"}
 	}
-	d := &serverDec{t: t}
+	d := &serverDec{t: t, texts: texts}
 	var (
 		msg  Message
-		seen = map[string]bool{}
+		seen keySet
 	)
-	mark := func(k string) { seen[k] = true }
+	mark := func(k string) { seen.add(k) }
 	switch t {
 	case TypeWelcome:
 		m := &Welcome{}
@@ -343,10 +425,32 @@ func decodeServerMap(v []byte) (Message, *DecodeError) {
 	return msg, nil
 }
 
-func (d *serverDec) require(seen map[string]bool, keys ...string) {
+func (d *serverDec) require(seen keySet, keys ...string) {
 	for _, k := range keys {
-		if !seen[k] {
+		if !seen.has(k) {
 			d.failf("missing key %q", k)
 		}
 	}
+}
+
+// keySet records which known keys a message had: a bit per key of knownKeys,
+// instead of a map allocated per message. Unknown keys are not recorded (no
+// message requires one).
+type keySet uint32
+
+func (s *keySet) add(k string) { *s |= keyBit(k) }
+
+func (s keySet) has(k string) bool { b := keyBit(k); return b != 0 && s&b != 0 }
+
+// knownKeys are the keys internKey returns constants for; keyBit numbers them.
+var knownKeys = [...]string{"t", "doc", "v", "op", "sid", "seq", "sel", "user", "peers", "gone",
+	"data", "ops", "text", "mode", "proto", "code", "msg", "id", "name", "color"}
+
+func keyBit(k string) keySet {
+	for i, x := range knownKeys {
+		if x == k {
+			return 1 << i
+		}
+	}
+	return 0
 }

@@ -147,6 +147,19 @@ func skip(b []byte, i, depth int) (int, error) {
 	if depth > MaxDepth {
 		return 0, errTooDeep
 	}
+	// Most values are fixints and short strings: step over them without the
+	// general header parse (decoders skip each nested value once per level).
+	if i < len(b) {
+		switch c := b[i]; {
+		case c <= 0x7f || c >= 0xe0:
+			return i + 1, nil
+		case c >= 0xa0 && c <= 0xbf:
+			if end := i + 1 + int(c&0x1f); end <= len(b) {
+				return end, nil
+			}
+			return 0, errClaims
+		}
+	}
 	k, hlen, n, err := header(b, i)
 	if err != nil {
 		return 0, err
@@ -229,10 +242,18 @@ func readStr(v []byte) ([]byte, bool) {
 // valid UTF-8, which the protocol demands of all text.
 func readText(v []byte) (string, bool) {
 	s, ok := readStr(v)
-	if !ok || !utf8.Valid(s) {
+	if !ok {
 		return "", false
 	}
-	return string(s), true
+	return validText(s)
+}
+
+// validText is b as a string when it is valid UTF-8.
+func validText(b []byte) (string, bool) {
+	if !utf8.Valid(b) {
+		return "", false
+	}
+	return string(b), true
 }
 
 // isNil reports whether v is the MessagePack nil.
