@@ -191,8 +191,8 @@ func (s *simServer) checkConverged() {
 		if !c.st.isSynced() {
 			s.t.Fatalf("client %s not synced: inflight=%v buffer=%v probe=%v joined=%v rejoining=%v", c.sid, c.st.inflight, c.st.buffer, c.st.probe, c.st.joined, c.st.rejoining)
 		}
-		if c.st.textString() != s.text || c.st.base.String() != s.text {
-			s.t.Fatalf("client %s diverged:\n client %q\n base   %q\n server %q", c.sid, c.st.textString(), c.st.base.String(), s.text)
+		if c.st.textString() != s.text || mustString(c.st.baseDoc()) != s.text {
+			s.t.Fatalf("client %s diverged:\n client %q\n base   %q\n server %q", c.sid, c.st.textString(), mustString(c.st.baseDoc()), s.text)
 		}
 		if c.st.version != int64(len(s.log)) {
 			s.t.Fatalf("client %s at v%d, server at v%d", c.sid, c.st.version, len(s.log))
@@ -224,4 +224,11 @@ func randomOp(r *rand.Rand, text string) ot.Op {
 		s += alphabet[r.IntN(len(alphabet))]
 	}
 	return append(op, ot.Component{Insert: s})
+}
+
+func mustString(d *ot.Doc, err error) string {
+	if err != nil {
+		return "<" + err.Error() + ">"
+	}
+	return d.String()
 }

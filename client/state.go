@@ -32,6 +32,49 @@ type probeState struct {
 	acked bool
 }
 
+// peerSet is the remote peers of a document by session id, also kept as a
+// slice: every committed op walks all of them (their selections move), and a
+// slice walks several times faster than a map.
+type peerSet struct {
+	list  []*peerState
+	index map[string]int // sid -> position in list
+}
+
+func (ps *peerSet) reset() {
+	clear(ps.list)
+	ps.list = ps.list[:0]
+	ps.index = nil
+}
+
+// put adds or replaces the peer with session id sid.
+func (ps *peerSet) put(sid string, p *peerState) {
+	if i, ok := ps.index[sid]; ok {
+		ps.list[i] = p
+		return
+	}
+	if ps.index == nil {
+		ps.index = map[string]int{}
+	}
+	ps.index[sid] = len(ps.list)
+	ps.list = append(ps.list, p)
+}
+
+// remove drops the peer with session id sid, if any.
+func (ps *peerSet) remove(sid string) {
+	i, ok := ps.index[sid]
+	if !ok {
+		return
+	}
+	last := len(ps.list) - 1
+	if i != last {
+		ps.list[i] = ps.list[last]
+		ps.index[ps.list[i].info.SID] = i
+	}
+	ps.list[last] = nil
+	ps.list = ps.list[:last]
+	delete(ps.index, sid)
+}
+
 // peerState is a remote peer's presence, its selection in server coordinates
 // at the document's current version.
 type peerState struct {
@@ -59,9 +102,9 @@ type effects struct {
 // no locks, no I/O. Messages it wants sent go through send, which the owner
 // wires to the connection; every method is called with the owner's lock held.
 //
-// Invariants: base is exactly the server's document at version; text is what
-// the user sees, equal to base with inflight then buffer applied (except while
-// probing, see probeState).
+// Invariants: base with basePending applied is exactly the server's document
+// at version; text is what the user sees, equal to that with inflight then
+// buffer applied (except while probing, see probeState).
 //
 // Both are ropes (ot.Doc), so a remote op costs O(log n) on each instead of
 // copying and re-validating the whole text, which is what a client pays for
@@ -69,14 +112,25 @@ type effects struct {
 // state is built with withOp, never by applying to the Doc in place, because
 // an older one may still be held (probeState.oldBase). The text as a Go string
 // is built only when asked for (Text, Edit) and cached until text changes.
+//
+// The base is brought up to date lazily: a server op that arrives while an op
+// of ours is in flight is queued in basePending (its fit is checked against
+// baseLen) rather than applied, because the ack usually follows and then,
+// with nothing buffered, the base is simply the local text. Every client pays
+// for every op its peers commit, so this halves that cost; readers of the
+// base go through baseDoc.
 type docState struct {
 	docID string
 	sid   string
 	send  func(wire.Message)
 
-	base    *ot.Doc // nil is the empty document, as for every *ot.Doc here
-	version int64
-	text    *ot.Doc
+	base *ot.Doc // nil is the empty document, as for every *ot.Doc here
+	// basePending are server ops after base, up to version, not yet applied
+	// to it; baseLen is the length in code points of base with them applied.
+	basePending []ot.Op
+	baseLen     int
+	version     int64
+	text        *ot.Doc
 	// textStr is text as a string when textOK; see textString.
 	textStr string
 	textOK  bool
@@ -99,7 +153,7 @@ type docState struct {
 	selData  []byte // raw MessagePack of the presence data map, nil when none
 	selDirty bool
 
-	peers   map[string]*peerState
+	peers   peerSet
 	history []histEntry
 
 	// dead is set once the document is detached (deleted, closed).
@@ -107,7 +161,7 @@ type docState struct {
 }
 
 func newDocState(docID, sid string, lastSeq int64, send func(wire.Message)) *docState {
-	return &docState{docID: docID, sid: sid, lastSeq: lastSeq, send: send, peers: map[string]*peerState{}}
+	return &docState{docID: docID, sid: sid, lastSeq: lastSeq, send: send}
 }
 
 // withOp returns d with op applied, leaving d untouched. Clone shares every
@@ -119,6 +173,69 @@ func withOp(d *ot.Doc, op ot.Op) (*ot.Doc, error) {
 		return nil, err
 	}
 	return next, nil
+}
+
+// maxBasePending bounds the ops queued for the base, so that a client whose
+// op stays in flight for long does not keep a growing list.
+const maxBasePending = 64
+
+// setBase sets the server's document at the current version.
+func (s *docState) setBase(d *ot.Doc) {
+	s.base, s.basePending, s.baseLen = d, s.basePending[:0], d.Len()
+}
+
+// baseDoc is the server's document at version, with pending ops applied.
+func (s *docState) baseDoc() (*ot.Doc, error) {
+	if len(s.basePending) == 0 {
+		return s.base, nil
+	}
+	d := s.base.Clone()
+	for i, op := range s.basePending {
+		if err := d.Apply(op); err != nil {
+			return nil, fmt.Errorf("client: server op v%d does not apply to %q: %w", s.version-int64(len(s.basePending)-i), s.docID, err)
+		}
+	}
+	s.setBase(d)
+	return d, nil
+}
+
+// mustBase is baseDoc for callers that cannot go on without it: on error the
+// document fails (the ops were checked to fit on arrival, so this means a
+// broken server) and the stale base is returned.
+func (s *docState) mustBase() *ot.Doc {
+	d, err := s.baseDoc()
+	if err != nil {
+		s.fail(err)
+		return s.base
+	}
+	return d
+}
+
+// advanceBase records the committed server op op at the current version
+// onto the base: applied now when nothing of ours is pending (the local text
+// is then the same document), queued otherwise.
+func (s *docState) advanceBase(op ot.Op) error {
+	if len(s.basePending) < maxBasePending && (s.inflight != nil || s.buffer != nil) {
+		if err := op.Validate(); err != nil {
+			return err
+		}
+		if op.BaseLen() > s.baseLen {
+			return fmt.Errorf("%w: op reads %d code points of a %d code point document", ot.ErrDoesNotFit, op.BaseLen(), s.baseLen)
+		}
+		s.basePending = append(s.basePending, op)
+		s.baseLen += op.TargetLen() - op.BaseLen()
+		return nil
+	}
+	base, err := s.baseDoc()
+	if err != nil {
+		return err
+	}
+	next, err := withOp(base, op)
+	if err != nil {
+		return err
+	}
+	s.setBase(next)
+	return nil
 }
 
 // setText replaces the local view; its string form is rebuilt on demand.
@@ -292,12 +409,12 @@ func (s *docState) onJoined(j *wire.Joined, fx *effects) {
 			}
 		}
 	}
-	s.peers = map[string]*peerState{}
+	s.peers.reset()
 	for _, p := range j.Peers {
 		if p.SID == s.sid {
 			continue
 		}
-		s.peers[p.SID] = &peerState{info: peerFromWire(p)}
+		s.peers.put(p.SID, &peerState{info: peerFromWire(p)})
 	}
 	fx.presence = true
 	if s.inflight != nil && s.probe == nil {
@@ -317,7 +434,8 @@ func (s *docState) joinedText(text string, v int64, fx *effects) {
 	}
 	switch {
 	case !s.synced:
-		s.base, s.version, s.synced = doc, v, true
+		s.setBase(doc)
+		s.version, s.synced = v, true
 		// The string is at hand: the first Text after a join costs nothing.
 		s.text, s.textStr, s.textOK = doc, text, true
 		if s.buffer != nil {
@@ -331,15 +449,18 @@ func (s *docState) joinedText(text string, v int64, fx *effects) {
 		}
 	case s.probe != nil && s.probe.acked:
 		// Asked for the op the probe was acked as; this newer text contains it.
-		s.base, s.version = doc, v
+		s.setBase(doc)
+		s.version = v
 		s.resolveProbe(fx)
 	case s.probe != nil:
 		// Still unknown whether the probe op is in: probe again from here.
-		s.base, s.version = doc, v
+		s.setBase(doc)
+		s.version = v
 		s.send(&wire.Op{Doc: s.docID, V: s.probe.oldV, Seq: s.inflight.seq, Op: s.inflight.op})
 	case s.inflight == nil:
-		old, oldBase := s.textString(), s.base
-		s.base, s.version = doc, v
+		old, oldBase := s.textString(), s.mustBase()
+		s.setBase(doc)
+		s.version = v
 		if s.buffer != nil {
 			s.buffer = rebaseOnto(s.buffer, oldBase.String(), text)
 		}
@@ -347,8 +468,9 @@ func (s *docState) joinedText(text string, v int64, fx *effects) {
 	case v == s.version:
 		// Nothing was committed since our base: the in-flight op is resubmitted.
 	default:
-		s.probe = &probeState{oldBase: s.base, oldV: s.version}
-		s.base, s.version = doc, v
+		s.probe = &probeState{oldBase: s.mustBase(), oldV: s.version}
+		s.setBase(doc)
+		s.version = v
 		s.send(&wire.Op{Doc: s.docID, V: s.probe.oldV, Seq: s.inflight.seq, Op: s.inflight.op})
 	}
 }
@@ -384,16 +506,24 @@ func (s *docState) onAck(seq, v int64, fx *effects) {
 
 // ackInflight moves the in-flight op into the base.
 func (s *docState) ackInflight(fx *effects) {
-	base, err := withOp(s.base, s.inflight.op)
-	if err != nil {
-		s.fail(fmt.Errorf("client: acknowledged op does not apply to %q at v%d: %w", s.docID, s.version, err))
-		return
+	if s.buffer == nil {
+		// text is base, pending ops and inflight applied: exactly the new base.
+		s.setBase(s.text)
+	} else {
+		base, err := s.baseDoc()
+		if err == nil {
+			base, err = withOp(base, s.inflight.op)
+		}
+		if err != nil {
+			s.fail(fmt.Errorf("client: acknowledged op does not apply to %q at v%d: %w", s.docID, s.version, err))
+			return
+		}
+		s.setBase(base)
 	}
-	s.base = base
 	s.remember(s.version, s.inflight.op)
 	fx.acks = append(fx.acks, AckInfo{Seq: s.inflight.seq, V: s.version})
 	s.version++
-	for _, p := range s.peers {
+	for _, p := range s.peers.list {
 		p.info.Sel = transformSel(p.info.Sel, s.inflight.op)
 	}
 	s.inflight = nil
@@ -421,12 +551,10 @@ func (s *docState) serverOp(v int64, op ot.Op, sid string, seq int64, sel ot.Sel
 	if sid == s.sid && s.inflight != nil && seq == s.inflight.seq {
 		if s.probe != nil {
 			// The probe op is committed: the base now contains it.
-			base, err := withOp(s.base, op)
-			if err != nil {
+			if err := s.advanceBase(op); err != nil {
 				s.fail(fmt.Errorf("client: server op v%d does not apply to %q: %w", v, s.docID, err))
 				return false
 			}
-			s.base = base
 			s.remember(v, op)
 			fx.acks = append(fx.acks, AckInfo{Seq: seq, V: v})
 			s.version++
@@ -437,16 +565,14 @@ func (s *docState) serverOp(v int64, op ot.Op, sid string, seq int64, sel ot.Sel
 		s.ackInflight(fx)
 		return s.dead == nil
 	}
-	base, err := withOp(s.base, op)
-	if err != nil {
+	if err := s.advanceBase(op); err != nil {
 		s.fail(fmt.Errorf("client: server op v%d does not apply to %q: %w", v, s.docID, err))
 		return false
 	}
-	s.base = base
 	s.remember(v, op)
 	s.version++
-	for psid, p := range s.peers {
-		if psid == sid {
+	for _, p := range s.peers.list {
+		if p.info.SID == sid {
 			if sel != nil {
 				p.info.Sel = sel
 			} else {
@@ -520,7 +646,7 @@ func (s *docState) resolveProbe(fx *effects) {
 		withInflight = p.oldBase
 	}
 	if s.buffer != nil {
-		s.buffer = rebaseOnto(s.buffer, withInflight.String(), s.base.String())
+		s.buffer = rebaseOnto(s.buffer, withInflight.String(), s.mustBase().String())
 	}
 	s.resetLocal(old, fx)
 	s.flush()
@@ -531,9 +657,10 @@ func (s *docState) resolveProbe(fx *effects) {
 // is the local text before the jump. It is O(n) (diffOp compares the texts),
 // which only re-joins and rejections pay.
 func (s *docState) resetLocal(old string, fx *effects) {
-	text := s.base
+	base := s.mustBase()
+	text := base
 	if s.buffer != nil {
-		t, err := withOp(s.base, s.buffer)
+		t, err := withOp(base, s.buffer)
 		if err != nil {
 			s.buffer = nil
 		} else {
@@ -604,7 +731,7 @@ func (s *docState) onPresence(m *wire.PresenceMsg, fx *effects) {
 		return
 	}
 	for _, sid := range m.Gone {
-		delete(s.peers, sid)
+		s.peers.remove(sid)
 	}
 	for _, p := range m.Peers {
 		if p.SID == s.sid {
@@ -616,7 +743,7 @@ func (s *docState) onPresence(m *wire.PresenceMsg, fx *effects) {
 			sel = nil
 		}
 		info.Sel = sel
-		s.peers[p.SID] = &peerState{info: info}
+		s.peers.put(p.SID, &peerState{info: info})
 	}
 	fx.presence = true
 }
@@ -654,8 +781,8 @@ func (s *docState) remember(v int64, op ot.Op) {
 // peersView returns the peers with their selections moved through the local
 // pending ops, so they line up with Text.
 func (s *docState) peersView() []Peer {
-	out := make([]Peer, 0, len(s.peers))
-	for _, p := range s.peers {
+	out := make([]Peer, 0, len(s.peers.list))
+	for _, p := range s.peers.list {
 		info := p.info
 		if s.probe == nil {
 			if s.inflight != nil {

@@ -33,7 +33,7 @@ func TestBenchOpsApply(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	text := ""
 	for i := range 20000 {
-		op := benchOp(r, text)
+		op := benchOp(r, len([]rune(text)))
 		next, err := ot.Apply(text, op)
 		if err != nil {
 			t.Fatalf("op %d %v on %d code points: %v", i, op, len([]rune(text)), err)
