@@ -184,9 +184,6 @@ func (r *result) table(w io.Writer) {
 	if r.LoadGenCPUCores > 0 {
 		fmt.Fprintf(tw, "load generator CPU\t%.2f cores\n", r.LoadGenCPUCores)
 	}
-	if r.LoadGenCPUCores > 0 {
-		fmt.Fprintf(tw, "load generator CPU\t%.2f cores\n", r.LoadGenCPUCores)
-	}
 	if r.ClientLagSec > 0 {
 		fmt.Fprintf(tw, "load generator lag\t%.2f s behind schedule at worst (it, not the server, may be the limit)\n", r.ClientLagSec)
 	}
