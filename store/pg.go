@@ -341,16 +341,27 @@ WHERE id = $1 RETURNING ` + docCols
 	return doc, nil
 }
 
-// DeleteDoc implements Store. The row goes, and its ops and snapshots with it (by
-// cascade, in the same transaction). An AppendOps racing with it either commits
-// first (and is deleted with the rest) or finds no row and writes nothing.
+// DeleteDoc implements Store. One transaction deletes the row (its snapshots go
+// by cascade), then its ops. The first statement takes the row's lock, waiting
+// for an AppendOps in progress; the second runs with a new snapshot (READ
+// COMMITTED), so it sees every op committed before that lock was granted. An
+// AppendOps that comes later waits for the lock and then finds no row, so it
+// writes nothing: no op outlives its document. (One statement with a CTE would
+// not do: all of it shares the snapshot taken before the lock wait.)
 func (s *PGStore) DeleteDoc(ctx context.Context, id string) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM documents WHERE id = $1`, id)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var pk int64
+		if err := tx.QueryRow(ctx, `DELETE FROM documents WHERE id = $1 RETURNING pk`, id).Scan(&pk); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM ops WHERE doc = $1`, pk)
+		return err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("delete doc %q: %w", id, ErrNotFound)
+	}
 	if err != nil {
 		return fmt.Errorf("delete doc %q: %w", id, classify(err))
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("delete doc %q: %w", id, ErrNotFound)
 	}
 	return nil
 }

@@ -219,3 +219,52 @@ func TestPGTwoNodes(t *testing.T) {
 		t.Fatalf("duplicate through the other node = %v", err)
 	}
 }
+
+// TestPGDeleteLeavesNoOps: ops.doc has no foreign key (migration 0002), so
+// DeleteDoc deletes the ops itself. Under writers racing the delete, no op row
+// may outlive its document.
+func TestPGDeleteLeavesNoOps(t *testing.T) {
+	s := newPG(t, store.PGOptions{MaxConns: 8})
+	ctx := context.Background()
+	for round := range 10 {
+		id := "orphan-" + string(rune('a'+round))
+		if _, err := s.CreateDoc(ctx, store.NewDocument{ID: id}); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for w := range 4 {
+			wg.Go(func() {
+				for v := int64(0); ; {
+					err := s.AppendOps(ctx, id, v, []store.OpRecord{{Version: v, Op: ot.Op{{Insert: "x"}}, SID: "writer-" + string(rune('a'+w)) + "-0123456789", Seq: v + 1}})
+					var ce *store.ConflictError
+					switch {
+					case err == nil:
+						v++
+					case errors.As(err, &ce) && ce.Current >= 0:
+						v = ce.Current
+					case errors.Is(err, store.ErrNotFound):
+						return
+					case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrDuplicate):
+						time.Sleep(time.Millisecond)
+					default:
+						t.Errorf("writer %d: %v", w, err)
+						return
+					}
+				}
+			})
+		}
+		time.Sleep(time.Duration(5+round) * time.Millisecond)
+		if err := s.DeleteDoc(ctx, id); err != nil {
+			t.Fatalf("DeleteDoc: %v", err)
+		}
+		wg.Wait()
+	}
+	var orphans int
+	err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM ops o WHERE NOT EXISTS (SELECT 1 FROM documents d WHERE d.pk = o.doc)`).Scan(&orphans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if orphans != 0 {
+		t.Fatalf("%d op rows outlived their documents", orphans)
+	}
+}

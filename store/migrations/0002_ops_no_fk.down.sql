@@ -1,0 +1,2 @@
+DELETE FROM ops o WHERE NOT EXISTS (SELECT 1 FROM documents d WHERE d.pk = o.doc);
+ALTER TABLE ops ADD CONSTRAINT ops_doc_fkey FOREIGN KEY (doc) REFERENCES documents (pk) ON DELETE CASCADE;
