@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,14 +19,20 @@ import (
 	"github.com/tandem-collab/tandem/wire"
 )
 
-// smallBufListener shrinks the kernel send buffer of every accepted socket, so
-// that a client that stops reading backs the server up after kilobytes rather
-// than megabytes.
-type smallBufListener struct{ net.Listener }
+// smallBufListener shrinks the kernel send buffer of the first accepted socket
+// (the slow client's: it connects first), so that a client that stops reading
+// backs the server up after kilobytes rather than megabytes. Only that one: on
+// loopback a 16 KiB send buffer also throttles a client that does read, since
+// the sender then waits for delayed ACKs (tens of milliseconds) with its
+// buffer full, and the fast client would be closed as slow.
+type smallBufListener struct {
+	net.Listener
+	accepted atomic.Int32
+}
 
-func (l smallBufListener) Accept() (net.Conn, error) {
+func (l *smallBufListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
-	if tc, ok := c.(*net.TCPConn); ok {
+	if tc, ok := c.(*net.TCPConn); ok && l.accepted.Add(1) == 1 {
 		_ = tc.SetWriteBuffer(16 << 10)
 	}
 	return c, err
@@ -42,7 +49,7 @@ func TestSlowConsumerIsClosedAndCatchesUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	hs := httptest.NewUnstartedServer(srv.Handler())
-	hs.Listener = smallBufListener{hs.Listener}
+	hs.Listener = &smallBufListener{Listener: hs.Listener}
 	hs.Start()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
