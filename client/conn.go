@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -468,6 +469,9 @@ func (c *Conn) fail(err error) {
 	}
 }
 
+// maxKeptReadBuffer is the largest read buffer kept from one frame to the next.
+const maxKeptReadBuffer = 1 << 20
+
 // read handles incoming frames until the session fails.
 func (c *Conn) read(sess *session) error {
 	ws := sess.ws
@@ -482,8 +486,19 @@ func (c *Conn) read(sess *session) error {
 		return err
 	})
 	ws.SetPongHandler(func(string) error { extend(); return nil })
+	// One buffer for every frame (decoded messages never alias it) and one
+	// decoder whose table of texts spans the session.
+	var buf bytes.Buffer
+	dec := wire.NewServerDecoder()
 	for {
-		typ, data, err := ws.ReadMessage()
+		typ, r, err := ws.NextReader()
+		if err == nil {
+			if buf.Cap() > maxKeptReadBuffer {
+				buf = bytes.Buffer{} // do not hold on to the memory of one huge frame
+			}
+			buf.Reset()
+			_, err = buf.ReadFrom(r)
+		}
 		if err != nil {
 			return fmt.Errorf("client: read: %w", err)
 		}
@@ -491,7 +506,7 @@ func (c *Conn) read(sess *session) error {
 		if typ != websocket.BinaryMessage {
 			continue
 		}
-		msgs, err := wire.DecodeServer(data)
+		msgs, err := dec.Decode(buf.Bytes())
 		if err != nil {
 			// A frame we cannot decode may hide an op: resynchronise.
 			return fmt.Errorf("client: decode server frame: %w", err)

@@ -17,13 +17,20 @@ type serverDec struct {
 	texts *textCache
 }
 
-// textCache hands out one Go string for equal short texts within a frame: a
-// batch of broadcasts repeats the same document id and a few session ids in
-// every message, and each would otherwise be its own allocation.
+// textCache hands out one Go string for equal short texts. Within a frame
+// (ring, the zero value) it catches the document id and the few session ids a
+// batch of broadcasts repeats in every message; across frames (table, used by
+// ServerDecoder) it also catches the ids, names and colours of every peer that
+// a presence update lists again and again. Either way each would otherwise be
+// an allocation of its own.
 type textCache struct {
-	s [8]string
-	n int
+	ring  [8]string
+	n     int
+	table map[string]string // nil: use the ring
 }
+
+// maxTableTexts bounds a ServerDecoder's table: when full it starts over.
+const maxTableTexts = 4096
 
 // text is readText through the cache for texts up to 64 bytes.
 func (c *textCache) text(v []byte) (string, bool) {
@@ -34,17 +41,49 @@ func (c *textCache) text(v []byte) (string, bool) {
 	if c == nil || len(b) > 64 {
 		return validText(b)
 	}
-	for _, s := range c.s {
+	if c.table != nil {
+		if s, ok := c.table[string(b)]; ok { // looked up without allocating
+			return s, true
+		}
+		s, ok := validText(b)
+		if ok {
+			if len(c.table) >= maxTableTexts {
+				clear(c.table)
+			}
+			c.table[s] = s
+		}
+		return s, ok
+	}
+	for _, s := range c.ring {
 		if s == string(b) { // compared without allocating
 			return s, true
 		}
 	}
 	s, ok := validText(b)
 	if ok {
-		c.s[c.n%len(c.s)] = s
+		c.ring[c.n%len(c.ring)] = s
 		c.n++
 	}
 	return s, ok
+}
+
+// ServerDecoder is DecodeServer for one connection's stream of frames: it
+// keeps the short texts it has seen (session ids, user names, document ids;
+// at most a few thousand) and hands out the same string again instead of
+// allocating one per occurrence, which is most of the cost of decoding the
+// presence of many peers. A ServerDecoder is not safe for concurrent use.
+type ServerDecoder struct {
+	texts textCache
+}
+
+// NewServerDecoder returns a decoder with an empty table.
+func NewServerDecoder() *ServerDecoder {
+	return &ServerDecoder{texts: textCache{table: map[string]string{}}}
+}
+
+// Decode is DecodeServer(frame), with the decoder's table.
+func (sd *ServerDecoder) Decode(frame []byte) ([]Message, error) {
+	return decodeServer(frame, &sd.texts)
 }
 
 // internKey returns the constant for the keys this package reads, so that
@@ -213,6 +252,11 @@ func (d *serverDec) peers(v []byte) []PeerInfo {
 // *DecodeError. Like DecodeClient it checks the whole frame structurally first,
 // so a hostile server cannot make it allocate by claimed lengths.
 func DecodeServer(frame []byte) ([]Message, error) {
+	return decodeServer(frame, nil)
+}
+
+// decodeServer is DecodeServer with a text cache; nil means one per frame.
+func decodeServer(frame []byte, texts *textCache) ([]Message, error) {
 	k := kindOf(frame)
 	if k != kindMap && k != kindArray {
 		return nil, &DecodeError{Code: CodeBadRequest, Msg: "frame: want a map or an array of maps, got " + kindName(k)}
@@ -225,7 +269,7 @@ func DecodeServer(frame []byte) ([]Message, error) {
 		return nil, &DecodeError{Code: CodeBadRequest, Msg: fmt.Sprintf("frame: %v (%d)", errTrailing, len(frame)-end)}
 	}
 	if k == kindMap {
-		m, err := decodeServerMap(frame, nil)
+		m, err := decodeServerMap(frame, texts)
 		if err != nil {
 			return nil, err
 		}
@@ -236,12 +280,12 @@ func DecodeServer(frame []byte) ([]Message, error) {
 	}
 	_, _, n, _ := header(frame, 0)
 	out := make([]Message, 0, n)
-	var (
-		derr  error
-		texts textCache
-	)
+	if texts == nil {
+		texts = &textCache{}
+	}
+	var derr error
 	_, _ = elems(frame, func(i int, e []byte) error {
-		m, err := decodeServerMap(e, &texts)
+		m, err := decodeServerMap(e, texts)
 		if err != nil {
 			err.Msg = fmt.Sprintf("frame[%d]: %s", i, err.Msg)
 			derr = err

@@ -72,8 +72,15 @@ func FuzzDecodeServer(f *testing.F) {
 	for _, s := range fuzzSeeds() {
 		f.Add(s)
 	}
+	// One decoder across inputs, as across a connection's frames: its table of
+	// texts must never change what a frame decodes to.
+	sd := NewServerDecoder()
 	f.Fuzz(func(t *testing.T, in []byte) {
 		msgs, err := DecodeServer(in)
+		msgsSD, errSD := sd.Decode(in)
+		if (err == nil) != (errSD == nil) || !reflect.DeepEqual(msgs, msgsSD) {
+			t.Fatalf("ServerDecoder disagrees with DecodeServer:\n%#v, %v\n%#v, %v", msgsSD, errSD, msgs, err)
+		}
 		if err != nil {
 			var de *DecodeError
 			if !errors.As(err, &de) {
