@@ -477,7 +477,7 @@ func (d *serverDec) require(seen keySet, keys ...string) {
 	}
 }
 
-// keySet records which known keys a message had: a bit per key of knownKeys,
+// keySet records which known keys a message had: a bit per key (keyBit),
 // instead of a map allocated per message. Unknown keys are not recorded (no
 // message requires one).
 type keySet uint32
@@ -486,15 +486,50 @@ func (s *keySet) add(k string) { *s |= keyBit(k) }
 
 func (s keySet) has(k string) bool { b := keyBit(k); return b != 0 && s&b != 0 }
 
-// knownKeys are the keys internKey returns constants for; keyBit numbers them.
-var knownKeys = [...]string{"t", "doc", "v", "op", "sid", "seq", "sel", "user", "peers", "gone",
-	"data", "ops", "text", "mode", "proto", "code", "msg", "id", "name", "color"}
-
+// keyBit numbers the keys internKey returns constants for (a switch: this runs
+// for every key of every message).
 func keyBit(k string) keySet {
-	for i, x := range knownKeys {
-		if x == k {
-			return 1 << i
-		}
+	switch k {
+	case "t":
+		return 1 << 0
+	case "doc":
+		return 1 << 1
+	case "v":
+		return 1 << 2
+	case "op":
+		return 1 << 3
+	case "sid":
+		return 1 << 4
+	case "seq":
+		return 1 << 5
+	case "sel":
+		return 1 << 6
+	case "user":
+		return 1 << 7
+	case "peers":
+		return 1 << 8
+	case "gone":
+		return 1 << 9
+	case "data":
+		return 1 << 10
+	case "ops":
+		return 1 << 11
+	case "text":
+		return 1 << 12
+	case "mode":
+		return 1 << 13
+	case "proto":
+		return 1 << 14
+	case "code":
+		return 1 << 15
+	case "msg":
+		return 1 << 16
+	case "id":
+		return 1 << 17
+	case "name":
+		return 1 << 18
+	case "color":
+		return 1 << 19
 	}
 	return 0
 }
