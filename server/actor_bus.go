@@ -219,15 +219,15 @@ func (s busSub) BusLost() {
 // before the load is behind it and dropped by version.
 func (a *actor) busStart() {
 	n := &a.nodes
-	n.in = make(chan busIn, actorBusInbox)
 	n.kick = make(chan struct{}, 1)
 	n.lastBeat = -1
 	n.remote = make(map[string]string)
 	n.dirty = make(map[string]struct{})
 	n.gone = make(map[string]struct{})
 	if a.srv.bus.alone {
-		return
+		return // n.in stays nil: nothing arrives from a bus (and 512 slots per document are saved)
 	}
+	n.in = make(chan busIn, actorBusInbox)
 	n.beat = time.NewTicker(a.beatInterval())
 	n.beatC = n.beat.C
 	ctx, cancel := context.WithTimeout(a.srv.baseCtx, time.Second)

@@ -21,8 +21,10 @@ import (
 const maxInflight = 4
 
 // melodyBuffer is melody's per-session channel size: the in-flight frames plus
-// room for a close frame and melody's own messages.
-const melodyBuffer = maxInflight + 8
+// room for the close frame. Nothing else writes through that channel (pings
+// are written by melody's writer directly), and every idle connection holds
+// the channel's slots.
+const melodyBuffer = maxInflight + 2
 
 // conn is one WebSocket connection.
 //

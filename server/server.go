@@ -1,12 +1,15 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +28,10 @@ const Subprotocol = "tandem.v1"
 
 // connKey is the melody session key holding the *conn.
 const connKey = "tandem.conn"
+
+// wsReadBuffer is the size of a connection's read buffer (see newMelody).
+// Control frames (up to 125 bytes of payload) must fit it.
+const wsReadBuffer = 512
 
 // Server is one Tandem node: it owns the document actors, the WebSocket
 // sessions and the metrics registry. Create it with New, serve Handler, and
@@ -111,15 +118,13 @@ func (s *Server) newMelody() *melody.Melody {
 	m.Config.WriteWait = s.cfg.WriteWait
 	m.Upgrader.Subprotocols = []string{Subprotocol}
 	m.Upgrader.CheckOrigin = s.checkOrigin
-	// Zero sizes make gorilla/websocket read and write through the 4 KiB
-	// buffers net/http already holds for the hijacked connection. net/http
-	// keeps them referenced while the handler (melody's read loop) runs, so
-	// buffers of gorilla's own came on top: this saves 8 KiB of live heap per
-	// connection (docs/benchmarks.md, conns). A WriteBufferPool saves nothing
-	// more: net/http's write buffer stays allocated whether gorilla uses it
-	// or not (measured: the same live heap at 5,000 connections).
-	m.Upgrader.ReadBufferSize = 0
-	m.Upgrader.WriteBufferSize = 0
+	// An idle connection holds a 512-byte read buffer of its own and no write
+	// buffer: writes borrow one from the pool. net/http's 4 KiB reader and
+	// writer, which gorilla would otherwise keep using, are freed once the
+	// handler has returned (serveWS). Client frames are small; a bigger one
+	// is read past the buffer straight into the message.
+	m.Upgrader.ReadBufferSize = wsReadBuffer
+	m.Upgrader.WriteBufferPool = &sync.Pool{}
 	connOf := func(ms *melody.Session) *conn {
 		v, _ := ms.Get(connKey)
 		c, _ := v.(*conn)
@@ -201,17 +206,84 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	s.conns[c] = struct{}{}
 	s.connWG.Add(1)
 	s.connMu.Unlock()
-	defer func() {
-		s.connMu.Lock()
-		delete(s.conns, c)
-		s.connMu.Unlock()
-		c.cancel()
-		s.connWG.Done()
-	}()
+	// The connection runs on a goroutine of its own, owned by the Server
+	// (connWG, Shutdown), and this handler returns as soon as the socket is
+	// hijacked. melody would otherwise run its read loop here, keeping net/http's
+	// connection, response and request context, and this goroutine's deep
+	// stack (it served the HTTP request), alive for the life of the socket:
+	// about a third of an idle connection's memory (docs/benchmarks.md, conns).
+	// Until the hijack, the handler waits, so w is only ever used while it runs.
+	hw := &hijackSignal{ResponseWriter: w, hijacked: make(chan struct{})}
+	done := make(chan struct{})
+	go s.runConn(c, hw, upgradeRequest(r), done)
+	select {
+	case <-hw.hijacked:
+	case <-done: // the upgrade failed and answered through w
+	}
+}
+
+// runConn is a connection's goroutine (see serveWS): melody's read loop for
+// its whole life. Its frame is kept small: an idle connection parks here, and
+// its stack can only shrink to twice what it uses.
+func (s *Server) runConn(c *conn, w http.ResponseWriter, r *http.Request, done chan struct{}) {
+	defer s.connEnded(c, r.RemoteAddr, done)
 	if err := s.mel.HandleRequestWithKeys(w, r, map[string]any{connKey: c}); err != nil {
 		s.log.Debug("websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
 	}
 }
+
+// connEnded forgets a connection whose goroutine is ending. As net/http does
+// for a handler, a panic there ends that connection only.
+func (s *Server) connEnded(c *conn, remote string, done chan struct{}) {
+	if v := recover(); v != nil {
+		s.log.Error("panic in a websocket connection", "remote", remote, "panic", v, "stack", string(debug.Stack()))
+	}
+	s.connMu.Lock()
+	delete(s.conns, c)
+	s.connMu.Unlock()
+	c.cancel()
+	s.connWG.Done()
+	close(done)
+}
+
+// upgradeRequest is the part of r that the upgrade reads, and all that melody
+// keeps for the life of the session: r itself, with every header and a
+// context that ends with the handler, would stay referenced by it.
+func upgradeRequest(r *http.Request) *http.Request {
+	h := make(http.Header, len(upgradeHeaders))
+	for _, k := range upgradeHeaders {
+		if v, ok := r.Header[k]; ok {
+			h[k] = v
+		}
+	}
+	return &http.Request{Method: r.Method, URL: r.URL, Proto: r.Proto, ProtoMajor: r.ProtoMajor, ProtoMinor: r.ProtoMinor,
+		Header: h, Host: r.Host, RemoteAddr: r.RemoteAddr, RequestURI: r.RequestURI}
+}
+
+// upgradeHeaders are the request headers gorilla/websocket's Upgrade and
+// checkOrigin read (canonical form).
+var upgradeHeaders = []string{"Connection", "Upgrade", "Sec-Websocket-Version", "Sec-Websocket-Key",
+	"Sec-Websocket-Protocol", "Sec-Websocket-Extensions", "Origin"}
+
+// hijackSignal is the ResponseWriter melody upgrades through: it closes
+// hijacked once the connection has been taken over, after which net/http no
+// longer owns it and the handler may return.
+type hijackSignal struct {
+	http.ResponseWriter
+	hijacked chan struct{}
+}
+
+// Hijack implements http.Hijacker.
+func (h *hijackSignal) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err == nil {
+		close(h.hijacked)
+	}
+	return conn, brw, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (h *hijackSignal) Unwrap() http.ResponseWriter { return h.ResponseWriter }
 
 func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {
 	s.connMu.Lock()
