@@ -63,7 +63,10 @@ type Doc struct {
 	mu     sync.Mutex
 	st     *docState
 	sess   *session
-	notify chan struct{} // closed and replaced after every state change
+	notify chan struct{} // closed and replaced after a state change, if watched
+	// watched: someone holds notify (WaitSynced, WaitVersion), so the next
+	// change must close it; otherwise changes (every remote op) skip that.
+	watched bool
 	retry  *time.Timer
 	delay  time.Duration
 }
@@ -87,7 +90,7 @@ func (d *Doc) send(m wire.Message) {
 
 // step runs one state-machine transition and then the callbacks it produced.
 func (d *Doc) step(f func(*docState, *effects)) {
-	var fx effects
+	fx := effects{noChanges: d.opts.onChange == nil}
 	d.mu.Lock()
 	wasDead := d.st.dead
 	f(d.st, &fx)
@@ -130,8 +133,11 @@ func (d *Doc) emit(fx *effects) {
 }
 
 func (d *Doc) wakeLocked() {
-	close(d.notify)
-	d.notify = make(chan struct{})
+	if d.watched {
+		close(d.notify)
+		d.notify = make(chan struct{})
+		d.watched = false
+	}
 	if d.st.inflight == nil {
 		d.delay = 0
 	}
@@ -171,7 +177,7 @@ func (d *Doc) kill(err error) {
 
 // serverError handles an error message about this document.
 func (d *Doc) serverError(e *wire.Error) {
-	var fx effects
+	fx := effects{noChanges: d.opts.onChange == nil}
 	d.mu.Lock()
 	if !d.st.synced && e.Seq == 0 && e.Code != wire.CodeRateLimited {
 		// The join itself failed: Open reports it.
@@ -333,6 +339,7 @@ func (d *Doc) WaitSynced(ctx context.Context) error {
 			return nil
 		}
 		ch := d.notify
+		d.watched = true
 		d.mu.Unlock()
 		select {
 		case <-ch:
@@ -355,6 +362,7 @@ func (d *Doc) WaitVersion(ctx context.Context, v int64) error {
 			return nil
 		}
 		ch := d.notify
+		d.watched = true
 		d.mu.Unlock()
 		select {
 		case <-ch:

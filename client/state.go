@@ -91,10 +91,13 @@ type histEntry struct {
 // the document lock is released: messages to send (queued in order while the
 // lock is held), and notifications for the application.
 type effects struct {
-	changes  []Change
-	acks     []AckInfo
-	errs     []error
-	presence bool
+	// noChanges: nobody listens for changes (no OnChange), so none are
+	// collected; a passive client then allocates nothing per remote op here.
+	noChanges bool
+	changes   []Change
+	acks      []AckInfo
+	errs      []error
+	presence  bool
 }
 
 // docState is the OT client state machine of one document (the classic
@@ -612,7 +615,9 @@ func (s *docState) serverOp(v int64, op ot.Op, sid string, seq int64, sel ot.Sel
 	}
 	s.setText(text)
 	s.sel = transformSel(s.sel, local)
-	fx.changes = append(fx.changes, Change{Op: local, V: v, SID: sid, Seq: seq})
+	if !fx.noChanges {
+		fx.changes = append(fx.changes, Change{Op: local, V: v, SID: sid, Seq: seq})
+	}
 	return true
 }
 
