@@ -69,3 +69,32 @@ func BenchmarkDecodeServerBatch(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecodeHotBatch is what every client of a hot document decodes per
+// commit: a frame of 8 op broadcasts (typing, from 8 peers) and one ack,
+// through a connection's ServerDecoder.
+func BenchmarkDecodeHotBatch(b *testing.B) {
+	frames := make([][]byte, 0, 9)
+	for i := range 8 {
+		m := &OpBroadcast{Doc: "bench-1796155149718959703", V: int64(70000 + i), Op: ot.Op{{Retain: 400 + i}, {Insert: "é"}},
+			SID: "peer-session-id-" + string(rune('a'+i)) + "-000000", Seq: int64(3000 + i)}
+		f, err := Encode(m)
+		if err != nil {
+			b.Fatal(err)
+		}
+		frames = append(frames, f)
+	}
+	ack, err := Encode(&Ack{Doc: "bench-1796155149718959703", Seq: 3001, V: 70008})
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := EncodeBatch(append(frames, ack))
+	dec := NewServerDecoder()
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := dec.Decode(in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
