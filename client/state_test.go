@@ -421,3 +421,49 @@ func TestHistoryWindow(t *testing.T) {
 		t.Fatalf("a version older than the whole history was caught up")
 	}
 }
+
+// TestBaseCatchesUpPastThePendingBound: while a's op is in flight, more remote
+// ops arrive than the base queues (maxBasePending); the base is then brought
+// up to date and queued afresh, and with a buffered edit as well a is right
+// after the ack and after a re-join from its base.
+func TestBaseCatchesUpPastThePendingBound(t *testing.T) {
+	for _, withBuffer := range []bool{false, true} {
+		s := newSimServer(t, "start")
+		a := joinedClient(t, s, "client-aaaaaaaaaaaa")
+		b := joinedClient(t, s, "client-bbbbbbbbbbbb")
+		mustLocal(t, a, ins(0, "A"))
+		if withBuffer {
+			mustLocal(t, a, ins(1, "a")) // buffered behind the in-flight op
+		}
+		n := 3*maxBasePending + 5
+		for i := range n {
+			mustLocal(t, b, ins(0, string(rune('0'+i%10))))
+			for len(b.up) > 0 {
+				s.deliverUp(b)
+			}
+			for len(b.down) > 0 {
+				s.deliverDown(b)
+			}
+		}
+		// Everything b did reaches a before a's own op reaches the server.
+		for len(a.down) > 0 {
+			s.deliverDown(a)
+		}
+		if q := len(a.st.basePending); q == 0 || q > maxBasePending {
+			t.Fatalf("base queue %d ops, want 1 to %d (the lazy path)", q, maxBasePending)
+		}
+		base, err := a.st.baseDoc()
+		if err != nil || base.String() != s.text {
+			t.Fatalf("a's base %q (%v), server %q", base.String(), err, s.text)
+		}
+		if a.st.version != int64(n) {
+			t.Fatalf("a at v%d, want v%d", a.st.version, n)
+		}
+		s.settle()
+		s.checkConverged()
+		// A re-join from the exact base returns nothing new and keeps the state.
+		a.st.rejoin()
+		s.settle()
+		s.checkConverged()
+	}
+}
