@@ -67,8 +67,8 @@ type Doc struct {
 	// watched: someone holds notify (WaitSynced, WaitVersion), so the next
 	// change must close it; otherwise changes (every remote op) skip that.
 	watched bool
-	retry  *time.Timer
-	delay  time.Duration
+	retry   *time.Timer
+	delay   time.Duration
 }
 
 // ID is the document id.
