@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -355,5 +356,41 @@ func TestHealthReadyMetrics(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("/readyz with a closed store: %d, want 503", resp.StatusCode)
+	}
+}
+
+// TestUpgradeHandlerReturns: a connection costs two goroutines (melody's
+// read loop, on the Server's runConn, and its write pump). The HTTP handler
+// returns once the socket is hijacked, so net/http's per-request state is not
+// held for the socket's life; with melody's loop run inside the handler it
+// would be three.
+func TestUpgradeHandlerReturns(t *testing.T) {
+	st := memStore(t)
+	ts := newTestServer(t, st, nil)
+	const n = 20
+	settle := func() int {
+		// Let goroutines that are on their way out finish.
+		prev := -1
+		for range 100 {
+			time.Sleep(20 * time.Millisecond)
+			cur := runtime.NumGoroutine()
+			if cur == prev {
+				return cur
+			}
+			prev = cur
+		}
+		return prev
+	}
+	before := settle()
+	clients := make([]*wsClient, 0, n)
+	for i := range n {
+		clients = append(clients, ts.connect(t, fmt.Sprintf("handler-returns-%04d", i)))
+	}
+	perConn := float64(settle()-before) / n
+	if perConn < 1.9 || perConn > 2.2 {
+		t.Fatalf("%.2f goroutines per connection, want 2 (read loop and write pump)", perConn)
+	}
+	for _, c := range clients {
+		c.c.Close()
 	}
 }
