@@ -20,6 +20,9 @@ import (
 // and where its size is bounded (see send).
 const maxInflight = 4
 
+// keptQueueCap is the largest outbox array a connection keeps once drained.
+const keptQueueCap = 64
+
 // melodyBuffer is melody's per-session channel size: the in-flight frames plus
 // room for the close frame. Nothing else writes through that channel (pings
 // are written by melody's writer directly), and every idle connection holds
@@ -250,11 +253,18 @@ func (c *conn) pumpLocked() {
 		if n > 1 {
 			c.srv.metrics.coalesced.Inc()
 		}
+		sent := c.queue
 		clear(c.queue[:n])
 		c.queue = c.queue[n:]
 		c.queuedBytes -= size
 		if len(c.queue) == 0 {
+			// Start again at the front of the same (small) array: a queue that
+			// fills and drains every commit would otherwise grow a new one
+			// each time. A large one, left by a backlog, is let go.
 			c.queue = nil
+			if cap(sent) <= keptQueueCap {
+				c.queue = sent[:0]
+			}
 		}
 		if c.ms.WriteBinary(frame) != nil {
 			c.queue, c.queuedBytes = nil, 0
