@@ -215,13 +215,12 @@ func (s *docState) mustBase() *ot.Doc {
 }
 
 // advanceBase records the committed server op op at the current version
-// onto the base: applied now when nothing of ours is pending (the local text
-// is then the same document), queued otherwise.
+// onto the base: applied now when nothing of ours is pending (serverOp then
+// uses the result as the local text too), queued otherwise.
 func (s *docState) advanceBase(op ot.Op) error {
 	if len(s.basePending) < maxBasePending && (s.inflight != nil || s.buffer != nil) {
-		if err := op.Validate(); err != nil {
-			return err
-		}
+		// The op was validated by the decoder; only its fit depends on the
+		// base. Applying it later (baseDoc) checks everything again.
 		if op.BaseLen() > s.baseLen {
 			return fmt.Errorf("%w: op reads %d code points of a %d code point document", ot.ErrDoesNotFit, op.BaseLen(), s.baseLen)
 		}
@@ -608,12 +607,18 @@ func (s *docState) serverOp(v int64, op ot.Op, sid string, seq int64, sel ot.Sel
 		}
 		s.buffer, local = buf, l2
 	}
-	text, err := withOp(s.text, local)
-	if err != nil {
-		s.fail(fmt.Errorf("client: transformed server op v%d does not apply to local %q: %w", v, s.docID, err))
-		return false
+	if s.inflight == nil && s.buffer == nil {
+		// Nothing of ours is pending, so the local text was the base, to which
+		// advanceBase has just applied op: one apply serves both.
+		s.setText(s.base)
+	} else {
+		text, err := withOp(s.text, local)
+		if err != nil {
+			s.fail(fmt.Errorf("client: transformed server op v%d does not apply to local %q: %w", v, s.docID, err))
+			return false
+		}
+		s.setText(text)
 	}
-	s.setText(text)
 	s.sel = transformSel(s.sel, local)
 	if !fx.noChanges {
 		fx.changes = append(fx.changes, Change{Op: local, V: v, SID: sid, Seq: seq})

@@ -467,3 +467,35 @@ func TestBaseCatchesUpPastThePendingBound(t *testing.T) {
 		s.checkConverged()
 	}
 }
+
+// TestRemoteOpAppliedOnce: every client applies every op its peers commit, so
+// the state machine applies each one once. With nothing of the client's own
+// pending, the base and the local text are then the same document value;
+// with an op in flight the base waits (basePending) until the ack makes it
+// the local text.
+func TestRemoteOpAppliedOnce(t *testing.T) {
+	s := newSimServer(t, "hello")
+	a := joinedClient(t, s, "client-aaaaaaaaaaaa")
+	b := joinedClient(t, s, "client-bbbbbbbbbbbb")
+
+	mustLocal(t, b, ins(5, "!"))
+	s.settle()
+	if a.st.text != a.st.base || len(a.st.basePending) != 0 {
+		t.Fatalf("idle client: text and base are different documents (%p, %p), %d ops pending", a.st.text, a.st.base, len(a.st.basePending))
+	}
+
+	mustLocal(t, a, ins(0, ">"))
+	mustLocal(t, b, ins(0, "<"))
+	s.deliverUp(b)
+	for len(a.down) > 0 {
+		s.deliverDown(a) // b's op reaches a while a's own is in flight
+	}
+	if len(a.st.basePending) != 1 {
+		t.Fatalf("with an op in flight the base queues the remote op: %d pending", len(a.st.basePending))
+	}
+	s.settle()
+	s.checkConverged()
+	if a.st.text != a.st.base || len(a.st.basePending) != 0 {
+		t.Fatalf("after the ack: text and base are different documents, %d ops pending", len(a.st.basePending))
+	}
+}
