@@ -14,124 +14,119 @@ import (
 type serverDec struct {
 	t     string
 	err   *DecodeError
-	texts *textCache
-}
-
-// textCache hands out one Go string for equal short texts. Within a frame
-// (ring, the zero value) it catches the document id and the few session ids a
-// batch of broadcasts repeats in every message; across frames (table, used by
-// ServerDecoder) it also catches the ids, names and colours of every peer that
-// a presence update lists again and again. Either way each would otherwise be
-// an allocation of its own.
-type textCache struct {
-	ring  [8]string
-	n     int
-	table map[string]string // nil: use the ring
+	texts map[string]string // a ServerDecoder's table, or nil
 }
 
 // maxTableTexts bounds a ServerDecoder's table: when full it starts over.
-const maxTableTexts = 4096
+// maxTableText is the longest text it keeps.
+const (
+	maxTableTexts = 4096
+	maxTableText  = 64
+)
 
-// text is readText through the cache for texts up to 64 bytes.
-func (c *textCache) text(v []byte) (string, bool) {
+// tableText is readText through a ServerDecoder's table of texts (none when
+// texts is nil): a text seen before comes back as the same string, without
+// an allocation.
+func tableText(texts map[string]string, v []byte) (string, bool) {
 	b, ok := readStr(v)
 	if !ok {
 		return "", false
 	}
-	if c == nil || len(b) > 64 {
+	if texts == nil || len(b) > maxTableText {
 		return validText(b)
 	}
-	if c.table != nil {
-		if s, ok := c.table[string(b)]; ok { // looked up without allocating
-			return s, true
-		}
-		s, ok := validText(b)
-		if ok {
-			if len(c.table) >= maxTableTexts {
-				clear(c.table)
-			}
-			c.table[s] = s
-		}
-		return s, ok
-	}
-	for _, s := range c.ring {
-		if s == string(b) { // compared without allocating
-			return s, true
-		}
+	if s, ok := texts[string(b)]; ok { // looked up without allocating
+		return s, true
 	}
 	s, ok := validText(b)
 	if ok {
-		c.ring[c.n%len(c.ring)] = s
-		c.n++
+		if len(texts) >= maxTableTexts {
+			clear(texts)
+		}
+		texts[s] = s
 	}
 	return s, ok
 }
 
 // ServerDecoder is DecodeServer for one connection's stream of frames: it
-// keeps the short texts it has seen (session ids, user names, document ids;
-// at most a few thousand) and hands out the same string again instead of
-// allocating one per occurrence, which is most of the cost of decoding the
-// presence of many peers. A ServerDecoder is not safe for concurrent use.
+// keeps the short texts it has seen (message types, document and session
+// ids, user names; at most a few thousand) and hands out the same string
+// again instead of allocating one per occurrence. A batch of broadcasts
+// repeats the document id and a few session ids in every message, and a
+// presence update lists every peer's user again. A ServerDecoder is not safe
+// for concurrent use.
 type ServerDecoder struct {
-	texts textCache
+	texts map[string]string
 }
 
 // NewServerDecoder returns a decoder with an empty table.
 func NewServerDecoder() *ServerDecoder {
-	return &ServerDecoder{texts: textCache{table: map[string]string{}}}
+	return &ServerDecoder{texts: map[string]string{}}
 }
 
 // Decode is DecodeServer(frame), with the decoder's table.
 func (sd *ServerDecoder) Decode(frame []byte) ([]Message, error) {
-	return decodeServer(frame, &sd.texts)
+	return decodeServer(frame, sd.texts)
 }
 
-// internKey returns the constant for the keys this package reads, so that
-// walking a map does not allocate a string per key.
-func internKey(b []byte) string {
-	switch string(b) {
+// knownKey returns key as a constant string, and its bit in a keySet, when it
+// is one of the map keys this package reads: walking a map then allocates no
+// string per key. Unknown keys come back copied, with no bit.
+func knownKey(key []byte) (string, keySet) {
+	switch string(key) { // compiled without allocating
 	case "t":
-		return "t"
+		return "t", 1 << 0
 	case "doc":
-		return "doc"
+		return "doc", 1 << 1
 	case "v":
-		return "v"
+		return "v", 1 << 2
 	case "op":
-		return "op"
+		return "op", 1 << 3
 	case "sid":
-		return "sid"
+		return "sid", 1 << 4
 	case "seq":
-		return "seq"
+		return "seq", 1 << 5
 	case "sel":
-		return "sel"
-	case "user":
-		return "user"
+		return "sel", 1 << 6
 	case "peers":
-		return "peers"
-	case "gone":
-		return "gone"
-	case "data":
-		return "data"
-	case "ops":
-		return "ops"
-	case "text":
-		return "text"
-	case "mode":
-		return "mode"
-	case "proto":
-		return "proto"
-	case "code":
-		return "code"
-	case "msg":
-		return "msg"
+		return "peers", 1 << 7
+	case "user":
+		return "user", 1 << 8
 	case "id":
-		return "id"
+		return "id", 1 << 9
 	case "name":
-		return "name"
+		return "name", 1 << 10
 	case "color":
-		return "color"
+		return "color", 1 << 11
+	case "data":
+		return "data", 1 << 12
+	case "gone":
+		return "gone", 1 << 13
+	case "ops":
+		return "ops", 1 << 14
+	case "text":
+		return "text", 1 << 15
+	case "mode":
+		return "mode", 1 << 16
+	case "proto":
+		return "proto", 1 << 17
+	case "code":
+		return "code", 1 << 18
+	case "msg":
+		return "msg", 1 << 19
 	}
-	return string(b)
+	return string(key), 0
+}
+
+// keySet records which known keys a map had: a bit per key, instead of a map
+// allocated per message. Unknown keys are not recorded (no message requires
+// one).
+type keySet uint32
+
+// has reports whether the set holds key, one of the keys knownKey knows.
+func (s keySet) has(key string) bool {
+	_, bit := knownKey([]byte(key))
+	return bit != 0 && s&bit != 0
 }
 
 func (d *serverDec) failf(format string, args ...any) {
@@ -141,7 +136,7 @@ func (d *serverDec) failf(format string, args ...any) {
 }
 
 func (d *serverDec) str(key string, v []byte) string {
-	s, ok := d.texts.text(v)
+	s, ok := tableText(d.texts, v)
 	if !ok {
 		d.failf("%s: want a UTF-8 string, got %s", key, kindName(kindOf(v)))
 	}
@@ -182,17 +177,22 @@ func (d *serverDec) raw(v []byte) msgpack.RawMessage {
 	return append(msgpack.RawMessage(nil), v...)
 }
 
-// each calls fn for every key of map v, failing when v is not a map.
-func (d *serverDec) each(what string, v []byte, fn func(key string, val []byte)) {
+// each calls fn for every key of map v, failing when v is not a map, and
+// returns the known keys it saw.
+func (d *serverDec) each(what string, v []byte, fn func(key string, val []byte)) keySet {
+	var seen keySet
 	ok, _ := pairs(v, func(k, val []byte) error {
-		if key, ok := readStr(k); ok && d.err == nil {
-			fn(internKey(key), val)
+		if b, ok := readStr(k); ok && d.err == nil {
+			key, bit := knownKey(b)
+			seen |= bit
+			fn(key, val)
 		}
 		return nil
 	})
 	if !ok {
 		d.failf("%s: want a map, got %s", what, kindName(kindOf(v)))
 	}
+	return seen
 }
 
 // list calls fn for every element of array v, failing when v is not an array.
@@ -255,8 +255,8 @@ func DecodeServer(frame []byte) ([]Message, error) {
 	return decodeServer(frame, nil)
 }
 
-// decodeServer is DecodeServer with a text cache; nil means one per frame.
-func decodeServer(frame []byte, texts *textCache) ([]Message, error) {
+// decodeServer is DecodeServer with a ServerDecoder's table (or nil).
+func decodeServer(frame []byte, texts map[string]string) ([]Message, error) {
 	k := kindOf(frame)
 	if k != kindMap && k != kindArray {
 		return nil, &DecodeError{Code: CodeBadRequest, Msg: "frame: want a map or an array of maps, got " + kindName(k)}
@@ -280,9 +280,6 @@ func decodeServer(frame []byte, texts *textCache) ([]Message, error) {
 	}
 	_, _, n, _ := header(frame, 0)
 	out := make([]Message, 0, n)
-	if texts == nil {
-		texts = &textCache{}
-	}
 	var derr error
 	_, _ = elems(frame, func(i int, e []byte) error {
 		m, err := decodeServerMap(e, texts)
@@ -303,7 +300,7 @@ func decodeServer(frame []byte, texts *textCache) ([]Message, error) {
 }
 
 // decodeServerMap decodes one message; nil, nil for an unknown type.
-func decodeServerMap(v []byte, texts *textCache) (Message, *DecodeError) {
+func decodeServerMap(v []byte, texts map[string]string) (Message, *DecodeError) {
 	if kindOf(v) != kindMap {
 		return nil, &DecodeError{Code: CodeBadRequest, Msg: "want a map, got " + kindName(kindOf(v))}
 	}
@@ -317,20 +314,16 @@ func decodeServerMap(v []byte, texts *textCache) (Message, *DecodeError) {
 	if tv == nil {
 		return nil, &DecodeError{Code: CodeBadRequest, Msg: "missing key \"t\""}
 	}
-	t, ok := readText(tv)
+	t, ok := tableText(texts, tv)
 	if !ok {
 		return nil, &DecodeError{Code: CodeBadRequest, Msg: "t: want a string"}
 	}
 	d := &serverDec{t: t, texts: texts}
-	var (
-		msg  Message
-		seen keySet
-	)
-	mark := func(k string) { seen.add(k) }
+	var msg Message
 	switch t {
 	case TypeWelcome:
 		m := &Welcome{}
-		d.each(t, v, func(k string, val []byte) {
+		seen := d.each(t, v, func(k string, val []byte) {
 			switch k {
 			case "proto":
 				m.Proto = int(d.int(k, val))
@@ -339,13 +332,12 @@ func decodeServerMap(v []byte, texts *textCache) (Message, *DecodeError) {
 			case "user":
 				m.User = d.user(val)
 			}
-			mark(k)
 		})
 		d.require(seen, "proto", "sid", "user")
 		msg = m
 	case TypeJoined:
 		m := &Joined{}
-		d.each(t, v, func(k string, val []byte) {
+		seen := d.each(t, v, func(k string, val []byte) {
 			switch k {
 			case "doc":
 				m.Doc = d.str(k, val)
@@ -379,13 +371,12 @@ func decodeServerMap(v []byte, texts *textCache) (Message, *DecodeError) {
 			case "mode":
 				m.Mode = d.str(k, val)
 			}
-			mark(k)
 		})
 		d.require(seen, "doc", "v", "peers", "mode")
 		msg = m
 	case TypeAck:
 		m := &Ack{}
-		d.each(t, v, func(k string, val []byte) {
+		seen := d.each(t, v, func(k string, val []byte) {
 			switch k {
 			case "doc":
 				m.Doc = d.str(k, val)
@@ -394,13 +385,12 @@ func decodeServerMap(v []byte, texts *textCache) (Message, *DecodeError) {
 			case "v":
 				m.V = d.int(k, val)
 			}
-			mark(k)
 		})
 		d.require(seen, "doc", "seq", "v")
 		msg = m
 	case TypeOp:
 		m := &OpBroadcast{}
-		d.each(t, v, func(k string, val []byte) {
+		seen := d.each(t, v, func(k string, val []byte) {
 			switch k {
 			case "doc":
 				m.Doc = d.str(k, val)
@@ -415,13 +405,12 @@ func decodeServerMap(v []byte, texts *textCache) (Message, *DecodeError) {
 			case "sel":
 				m.Sel = d.sel(k, val)
 			}
-			mark(k)
 		})
 		d.require(seen, "doc", "v", "op", "sid", "seq")
 		msg = m
 	case TypePresence:
 		m := &PresenceMsg{}
-		d.each(t, v, func(k string, val []byte) {
+		seen := d.each(t, v, func(k string, val []byte) {
 			switch k {
 			case "doc":
 				m.Doc = d.str(k, val)
@@ -435,13 +424,12 @@ func decodeServerMap(v []byte, texts *textCache) (Message, *DecodeError) {
 				}
 				d.list(k, val, func(e []byte) { m.Gone = append(m.Gone, d.str("gone[]", e)) })
 			}
-			mark(k)
 		})
 		d.require(seen, "doc", "v", "peers")
 		msg = m
 	case TypeError:
 		m := &Error{}
-		d.each(t, v, func(k string, val []byte) {
+		seen := d.each(t, v, func(k string, val []byte) {
 			switch k {
 			case "code":
 				m.Code = d.str(k, val)
@@ -456,7 +444,6 @@ func decodeServerMap(v []byte, texts *textCache) (Message, *DecodeError) {
 					m.Seq = d.int(k, val)
 				}
 			}
-			mark(k)
 		})
 		d.require(seen, "code")
 		msg = m
@@ -475,61 +462,4 @@ func (d *serverDec) require(seen keySet, keys ...string) {
 			d.failf("missing key %q", k)
 		}
 	}
-}
-
-// keySet records which known keys a message had: a bit per key (keyBit),
-// instead of a map allocated per message. Unknown keys are not recorded (no
-// message requires one).
-type keySet uint32
-
-func (s *keySet) add(k string) { *s |= keyBit(k) }
-
-func (s keySet) has(k string) bool { b := keyBit(k); return b != 0 && s&b != 0 }
-
-// keyBit numbers the keys internKey returns constants for (a switch: this runs
-// for every key of every message).
-func keyBit(k string) keySet {
-	switch k {
-	case "t":
-		return 1 << 0
-	case "doc":
-		return 1 << 1
-	case "v":
-		return 1 << 2
-	case "op":
-		return 1 << 3
-	case "sid":
-		return 1 << 4
-	case "seq":
-		return 1 << 5
-	case "sel":
-		return 1 << 6
-	case "user":
-		return 1 << 7
-	case "peers":
-		return 1 << 8
-	case "gone":
-		return 1 << 9
-	case "data":
-		return 1 << 10
-	case "ops":
-		return 1 << 11
-	case "text":
-		return 1 << 12
-	case "mode":
-		return 1 << 13
-	case "proto":
-		return 1 << 14
-	case "code":
-		return 1 << 15
-	case "msg":
-		return 1 << 16
-	case "id":
-		return 1 << 17
-	case "name":
-		return 1 << 18
-	case "color":
-		return 1 << 19
-	}
-	return 0
 }

@@ -266,16 +266,22 @@ func TestDecodeServerErrors(t *testing.T) {
 		{"joined ops entry bad", mustMarshal(map[string]any{"t": "joined", "doc": "d", "v": 1, "ops": []any{map[string]any{"v": "x"}}, "peers": []any{}, "mode": "r"}), "ops[].v"},
 		{"welcome missing user", mustMarshal(map[string]any{"t": "welcome", "proto": 1, "sid": "s"}), `missing key "user"`},
 		{"error missing code", mustMarshal(map[string]any{"t": "error", "msg": "m"}), `missing key "code"`},
+		// Keys of nested maps do not stand in for the message's own.
+		{"joined v only in ops", mustMarshal(map[string]any{"t": "joined", "doc": "d", "ops": []any{map[string]any{"v": 0, "op": []any{"x"}, "sid": "s", "seq": 1}}, "peers": []any{}, "mode": "r"}), `missing key "v"`},
+		{"welcome sid only in user", mustMarshal(map[string]any{"t": "welcome", "proto": 1, "user": map[string]any{"id": "u", "sid": "s"}}), `missing key "sid"`},
 	}
+	sd := NewServerDecoder()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := DecodeServer(tc.in)
-			var de *DecodeError
-			if !errors.As(err, &de) {
-				t.Fatalf("got %#v, %v; want a *DecodeError", got, err)
-			}
-			if !strings.Contains(de.Msg, tc.msg) {
-				t.Fatalf("error %q does not contain %q", de.Msg, tc.msg)
+			for _, decode := range []func([]byte) ([]Message, error){DecodeServer, sd.Decode} {
+				got, err := decode(tc.in)
+				var de *DecodeError
+				if !errors.As(err, &de) {
+					t.Fatalf("got %#v, %v; want a *DecodeError", got, err)
+				}
+				if !strings.Contains(de.Msg, tc.msg) {
+					t.Fatalf("error %q does not contain %q", de.Msg, tc.msg)
+				}
 			}
 		})
 	}
