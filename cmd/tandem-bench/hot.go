@@ -146,10 +146,13 @@ func benchOp(r *rand.Rand, n int) ot.Op {
 }
 
 // submitByLen submits an op made by gen for the document's current length,
-// again if a remote op shortened the document in between. Unlike submitFresh
-// it never builds the text: a closed-loop client submits thousands of ops a
+// again if a remote op shortened the document in between. Unlike Doc.Edit it
+// never builds the text: a closed-loop client submits thousands of ops a
 // second, and benchOp needs only the length.
-func submitByLen(d *client.Doc, gen func(n int) ot.Op) error {
+func submitByLen(d interface {
+	Len() int
+	Submit(ot.Op) error
+}, gen func(n int) ot.Op) error {
 	var err error
 	for range 8 {
 		if err = d.Submit(gen(d.Len())); err == nil || !errors.Is(err, ot.ErrDoesNotFit) {

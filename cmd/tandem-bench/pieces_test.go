@@ -216,7 +216,7 @@ func TestDocID(t *testing.T) {
 	}
 }
 
-// racingDoc changes its text between Text and the first Submit, as a remote op
+// racingDoc changes its text between Len and the first Submit, as a remote op
 // arriving on the client's reader goroutine does.
 type racingDoc struct {
 	text    string
@@ -224,7 +224,7 @@ type racingDoc struct {
 	submits int
 }
 
-func (d *racingDoc) Text() string { return d.text }
+func (d *racingDoc) Len() int { return utf8.RuneCountInString(d.text) }
 
 func (d *racingDoc) Submit(op ot.Op) error {
 	d.submits++
@@ -240,10 +240,10 @@ func (d *racingDoc) Submit(op ot.Op) error {
 	return nil
 }
 
-func TestSubmitFreshRetriesWhenTheTextMoved(t *testing.T) {
+func TestSubmitByLenRetriesWhenTheTextMoved(t *testing.T) {
 	d := &racingDoc{text: "abcdef"}
-	err := submitFresh(d, func(text string) ot.Op {
-		return ot.Op{{Retain: utf8.RuneCountInString(text)}, {Insert: "!"}}
+	err := submitByLen(d, func(n int) ot.Op {
+		return ot.Op{{Retain: n}, {Insert: "!"}}
 	})
 	if err != nil || d.text != "ab!" || d.submits != 2 {
 		t.Fatalf("err %v, text %q after %d submits", err, d.text, d.submits)

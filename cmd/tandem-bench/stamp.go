@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -170,20 +169,4 @@ func presenceStamp(b []byte) (int64, bool) {
 		return int64(u), ok
 	}
 	return 0, false
-}
-
-// submitFresh makes an op with gen against the current local text and submits
-// it. A remote op may change the text between reading it and submitting; the
-// op then does not fit and is made again against the newer text.
-func submitFresh(d interface {
-	Text() string
-	Submit(ot.Op) error
-}, gen func(text string) ot.Op) error {
-	var err error
-	for range 8 {
-		if err = d.Submit(gen(d.Text())); err == nil || !errors.Is(err, ot.ErrDoesNotFit) {
-			return err
-		}
-	}
-	return err
 }

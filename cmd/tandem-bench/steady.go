@@ -206,7 +206,7 @@ func runOpenLoop(ctx context.Context, cfg config, nDocs int, hz float64) (*resul
 				defer wg.Done()
 				schedule(ctx, start, end, cfg.Rate, r.Float64(), &lagMax, func() {
 					at := time.Now()
-					err := submitFresh(d, func(text string) ot.Op { return stampOp(r.IntN, text, now(), steadyMaxLen) })
+					err := d.Edit(func(text string) ot.Op { return stampOp(r.IntN, text, now(), steadyMaxLen) })
 					if err != nil {
 						errCount.Add(1)
 						cfg.Log.Warn("submit failed", "client", i, "err", err)
