@@ -499,3 +499,32 @@ func TestRemoteOpAppliedOnce(t *testing.T) {
 		t.Fatalf("after the ack: text and base are different documents, %d ops pending", len(a.st.basePending))
 	}
 }
+
+// TestPeerSet: removing a peer moves the last one into its slot, and the
+// index must follow it, or later lookups find the wrong peer.
+func TestPeerSet(t *testing.T) {
+	var ps peerSet
+	for _, sid := range []string{"a", "b", "c", "d"} {
+		ps.put(sid, &peerState{info: Peer{SID: sid}})
+	}
+	ps.remove("b") // d moves into b's slot
+	ps.put("d", &peerState{info: Peer{SID: "d", User: User{Name: "again"}}})
+	ps.remove("zz")
+	got := map[string]string{}
+	for _, p := range ps.list {
+		got[p.info.SID] = p.info.User.Name
+	}
+	want := map[string]string{"a": "", "c": "", "d": "again"}
+	if !reflect.DeepEqual(got, want) || len(ps.list) != 3 {
+		t.Fatalf("peers %v (%d), want %v", got, len(ps.list), want)
+	}
+	for sid, i := range ps.index {
+		if ps.list[i].info.SID != sid {
+			t.Fatalf("index says %s is at %d, which holds %s", sid, i, ps.list[i].info.SID)
+		}
+	}
+	ps.reset()
+	if len(ps.list) != 0 || ps.index != nil {
+		t.Fatal("reset left peers")
+	}
+}
