@@ -30,7 +30,8 @@ const Subprotocol = "tandem.v1"
 const connKey = "tandem.conn"
 
 // wsReadBuffer is the size of a connection's read buffer (see newMelody).
-// Control frames (up to 125 bytes of payload) must fit it.
+// (gorilla/websocket raises anything below 125 bytes, a control frame's
+// largest payload, to that.)
 const wsReadBuffer = 512
 
 // Server is one Tandem node: it owns the document actors, the WebSocket

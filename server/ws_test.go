@@ -394,3 +394,34 @@ func TestUpgradeHandlerReturns(t *testing.T) {
 		c.c.Close()
 	}
 }
+
+// TestLargestPingAndFramesPastTheReadBuffer: a connection's read buffer is
+// small (wsReadBuffer); the largest ping (125 bytes of payload) is still
+// answered whole, and a data frame many times the buffer is read past it.
+func TestLargestPingAndFramesPastTheReadBuffer(t *testing.T) {
+	st := memStore(t)
+	createDoc(t, st, "big", "")
+	ts := newTestServer(t, st, nil)
+	c := ts.connect(t, sidA)
+	payload := strings.Repeat("p", 125)
+	pong := make(chan string, 1)
+	c.c.SetPongHandler(func(data string) error { pong <- data; return nil })
+	if err := c.c.WriteControl(websocket.PingMessage, []byte(payload), time.Now().Add(5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	c.join("big", nil)
+	select {
+	case got := <-pong:
+		if got != payload {
+			t.Fatalf("pong carried %d bytes, want the ping's 125", len(got))
+		}
+	default:
+		t.Fatal("no pong before the joined answer")
+	}
+	text := strings.Repeat("x", 8*wsReadBuffer)
+	c.send(&wire.Op{Doc: "big", V: 0, Seq: 1, Op: ot.Op{{Insert: text}}})
+	c.expectSkipping("ack", "presence")
+	if got, _ := docText(t, st, "big"); got != text {
+		t.Fatalf("stored %d bytes, want %d", len(got), len(text))
+	}
+}
