@@ -184,6 +184,19 @@ func needAdmin(p Principal, what string) *httpError {
 	return nil
 }
 
+// adminDoc is docAccess for the management routes: p must be an admin, for
+// what, and the path's document id valid.
+func adminDoc(r *http.Request, p Principal, what string) (string, *httpError) {
+	if e := needAdmin(p, what); e != nil {
+		return "", e
+	}
+	id := r.PathValue("id")
+	if e := checkDocID(id); e != nil {
+		return "", e
+	}
+	return id, nil
+}
+
 // docAccess checks the path's document id and that p has at least need on it.
 // It answers before looking the document up, so a caller without access
 // learns nothing about whether it exists.
@@ -401,11 +414,8 @@ type patchBody struct {
 }
 
 func (a *restAPI) patchDoc(w http.ResponseWriter, r *http.Request, p Principal) *httpError {
-	if e := needAdmin(p, "changing documents"); e != nil {
-		return e
-	}
-	id := r.PathValue("id")
-	if e := checkDocID(id); e != nil {
+	id, e := adminDoc(r, p, "changing documents")
+	if e != nil {
 		return e
 	}
 	var b patchBody
@@ -434,11 +444,8 @@ func (a *restAPI) patchDoc(w http.ResponseWriter, r *http.Request, p Principal) 
 }
 
 func (a *restAPI) deleteDoc(w http.ResponseWriter, r *http.Request, p Principal) *httpError {
-	if e := needAdmin(p, "deleting documents"); e != nil {
-		return e
-	}
-	id := r.PathValue("id")
-	if e := checkDocID(id); e != nil {
+	id, e := adminDoc(r, p, "deleting documents")
+	if e != nil {
 		return e
 	}
 	if err := a.srv.DeleteDoc(r.Context(), id); err != nil {
