@@ -224,6 +224,9 @@ func checkDocID(id string) *httpError {
 
 // storeErr maps a store failure to an answer.
 func storeErr(id string, err error) *httpError {
+	if e := compactedErr(err, wire.CodeNotFound); e != nil {
+		return e
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return errStatus(http.StatusNotFound, wire.CodeNotFound, "no document %q", id)
@@ -547,6 +550,9 @@ func submitErr(id string, v int64, err error) *httpError {
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return errStatus(http.StatusServiceUnavailable, wire.CodeInternal, "the request ended before the op was committed; it may still be: retry with the same sid and seq")
+	}
+	if e := compactedErr(err, wire.CodeInvalidOp); e != nil {
+		return e
 	}
 	var pe *Error
 	if !errors.As(err, &pe) {

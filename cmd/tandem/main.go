@@ -96,6 +96,8 @@ type options struct {
 	authSecret      string
 	allowedOrigins  string
 	snapshotEvery   int
+	retention       store.Retention
+	compactEvery    time.Duration
 	shutdownTimeout time.Duration
 	logLevel        string
 	logFormat       string
@@ -148,6 +150,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.authSecret, "auth-secret", envOr("TANDEM_AUTH_SECRET", ""), "HS256 secret for tokens; empty means open mode (no auth) [TANDEM_AUTH_SECRET]")
 	fs.StringVar(&o.allowedOrigins, "allowed-origins", envOr("TANDEM_ALLOWED_ORIGINS", ""), "comma-separated WebSocket origins, * for any; empty means the request's own host [TANDEM_ALLOWED_ORIGINS]")
 	fs.IntVar(&o.snapshotEvery, "snapshot-every", envParsed("TANDEM_SNAPSHOT_EVERY", 0, atoi, &errs), "ops between background snapshots; 0 = store default, <0 = never [TANDEM_SNAPSHOT_EVERY]")
+	fs.Func("op-retention", "keep each document's ops this long (30d, 720h), then drop them, keeping a snapshot and the last -op-retention-min-ops; 0 keeps everything (default) [TANDEM_OP_RETENTION]",
+		func(s string) (err error) { o.retention.MaxAge, err = store.ParseRetentionAge(s); return err })
+	o.retention.MaxAge = envParsed("TANDEM_OP_RETENTION", 0, store.ParseRetentionAge, &errs)
+	fs.Int64Var(&o.retention.MinOps, "op-retention-min-ops", envParsed("TANDEM_OP_RETENTION_MIN_OPS", int64(store.DefaultRetentionMinOps), pi64, &errs), "ops of each document kept whatever their age when -op-retention is set [TANDEM_OP_RETENTION_MIN_OPS]")
+	fs.DurationVar(&o.compactEvery, "compaction-interval", envParsed("TANDEM_COMPACTION_INTERVAL", store.DefaultCompactEvery, time.ParseDuration, &errs), "how often the background compaction visits every document when -op-retention is set [TANDEM_COMPACTION_INTERVAL]")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", envParsed("TANDEM_SHUTDOWN_TIMEOUT", 30*time.Second, time.ParseDuration, &errs), "how long a graceful shutdown may take [TANDEM_SHUTDOWN_TIMEOUT]")
 	fs.StringVar(&o.logLevel, "log-level", envOr("TANDEM_LOG_LEVEL", "info"), "debug, info, warn or error [TANDEM_LOG_LEVEL]")
 	fs.StringVar(&o.logFormat, "log-format", envOr("TANDEM_LOG_FORMAT", "text"), "text or json [TANDEM_LOG_FORMAT]")
@@ -179,6 +186,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if len(errs) > 0 {
 		return o, errors.Join(errs...)
 	}
+	if o.retention.MinOps < 0 || o.compactEvery <= 0 {
+		return o, fmt.Errorf("-op-retention-min-ops must be >= 0 and -compaction-interval > 0")
+	}
 	for _, origin := range strings.Split(o.allowedOrigins, ",") {
 		if origin = strings.TrimSpace(origin); origin != "" {
 			c.AllowedOrigins = append(c.AllowedOrigins, origin)
@@ -205,9 +215,9 @@ func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
 func openStore(ctx context.Context, o options, log *slog.Logger) (store.Store, error) {
 	if o.databaseURL == "" {
 		log.Warn("TANDEM_DATABASE_URL is not set: using the in-memory store; every document is LOST when the process stops")
-		return store.NewMem(store.MemOptions{SnapshotEvery: o.snapshotEvery, Logger: log}), nil
+		return store.NewMem(store.MemOptions{SnapshotEvery: o.snapshotEvery, Logger: log, Retention: o.retention, CompactEvery: o.compactEvery}), nil
 	}
-	st, err := store.OpenPG(ctx, o.databaseURL, store.PGOptions{SnapshotEvery: o.snapshotEvery, Logger: log})
+	st, err := store.OpenPG(ctx, o.databaseURL, store.PGOptions{SnapshotEvery: o.snapshotEvery, Logger: log, Retention: o.retention, CompactEvery: o.compactEvery})
 	if err != nil {
 		return nil, fmt.Errorf("open Postgres store: %w", err)
 	}
