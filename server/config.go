@@ -10,6 +10,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 )
 
@@ -79,6 +80,17 @@ type Config struct {
 	// CoalesceMaxBytes bounds one coalesced array frame.
 	CoalesceMaxBytes int
 
+	// RESTRate and RESTBurst are the token bucket of the REST API per client
+	// (a token's subject; in open mode, or without a valid token, the
+	// client's address), in requests per second. RESTRate 0 turns the limit
+	// off. Event streams count once, when they open.
+	RESTRate  float64
+	RESTBurst int
+	// TrustedProxies are the addresses of reverse proxies whose
+	// X-Forwarded-For the REST rate limit believes; empty means the header
+	// is ignored and the peer's address is the client's.
+	TrustedProxies []netip.Prefix
+
 	// Authenticator decides who a connection is and what it may do. Nil means
 	// open mode: everyone may read and write every document.
 	Authenticator Authenticator
@@ -120,6 +132,8 @@ func DefaultConfig() Config {
 		OutboxMaxFrames:  8192,
 		CoalesceMaxBytes: 1 << 20,
 		PresenceTTL:      10 * time.Second,
+		RESTRate:         50,
+		RESTBurst:        100,
 	}
 }
 
@@ -154,6 +168,8 @@ func (c Config) validate() error {
 		{"OutboxMaxFrames", c.OutboxMaxFrames > 0},
 		{"CoalesceMaxBytes", c.CoalesceMaxBytes > 0},
 		{"PresenceTTL", c.PresenceTTL > 0},
+		{"RESTRate", c.RESTRate >= 0},
+		{"RESTBurst", c.RESTRate == 0 || c.RESTBurst > 0},
 	}
 	for _, p := range pos {
 		if !p.ok {

@@ -23,6 +23,7 @@ type metrics struct {
 	errors         *prometheus.CounterVec
 	panics         prometheus.Counter
 	presenceFlushs prometheus.Counter
+	restLimited    prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -70,10 +71,13 @@ func newMetrics() *metrics {
 		presenceFlushs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tandem_presence_messages_total", Help: "Coalesced presence messages broadcast.",
 		}),
+		restLimited: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tandem_rest_rate_limited_total", Help: "REST requests answered 429 by the per-client rate limit.",
+		}),
 	}
 	reg.MustRegister(m.connections, m.joined, m.actors, m.opsCommitted, m.batchSize,
 		m.commitLatency, m.conflicts, m.messagesSent, m.coalesced, m.slowCloses, m.errors,
-		m.panics, m.presenceFlushs,
+		m.panics, m.presenceFlushs, m.restLimited,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

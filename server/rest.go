@@ -96,6 +96,12 @@ func newREST(s *Server) *restAPI {
 func (a *restAPI) wrap(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := a.srv.auth.Authenticate(r)
+		// Requests with a bad token count against the client's address, so
+		// that guessing tokens is limited too.
+		if e := a.limitREST(r, p); e != nil {
+			writeProblem(w, r, e)
+			return
+		}
 		if err != nil {
 			e := &httpError{status: http.StatusUnauthorized, code: wire.CodeUnauthorized, detail: err.Error(),
 				header: http.Header{"Www-Authenticate": {`Bearer realm="tandem", error="invalid_token"`}}}

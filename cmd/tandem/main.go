@@ -95,6 +95,7 @@ type options struct {
 	redisPrefix     string
 	authSecret      string
 	allowedOrigins  string
+	trustedProxies  string
 	snapshotEvery   int
 	retention       store.Retention
 	compactEvery    time.Duration
@@ -148,7 +149,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.redisURL, "redis-url", envOr("TANDEM_REDIS_URL", ""), "Redis URL for the cross-node bus; empty means single node [TANDEM_REDIS_URL]")
 	fs.StringVar(&o.redisPrefix, "redis-prefix", envOr("TANDEM_REDIS_PREFIX", "tandem:"), "prefix of the Redis channels, so that deployments can share a Redis [TANDEM_REDIS_PREFIX]")
 	fs.StringVar(&o.authSecret, "auth-secret", envOr("TANDEM_AUTH_SECRET", ""), "HS256 secret for tokens; empty means open mode (no auth) [TANDEM_AUTH_SECRET]")
-	fs.StringVar(&o.allowedOrigins, "allowed-origins", envOr("TANDEM_ALLOWED_ORIGINS", ""), "comma-separated WebSocket origins, * for any; empty means the request's own host [TANDEM_ALLOWED_ORIGINS]")
+	fs.StringVar(&o.allowedOrigins, "allowed-origins", envOr("TANDEM_ALLOWED_ORIGINS", ""), "comma-separated browser origins allowed on the WebSocket and, by CORS, on the REST API and event streams, * for any; empty means the request's own host [TANDEM_ALLOWED_ORIGINS]")
+	fs.StringVar(&o.trustedProxies, "trusted-proxies", envOr("TANDEM_TRUSTED_PROXIES", ""), "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For the REST rate limit believes; empty ignores the header [TANDEM_TRUSTED_PROXIES]")
 	fs.IntVar(&o.snapshotEvery, "snapshot-every", envParsed("TANDEM_SNAPSHOT_EVERY", 0, atoi, &errs), "ops between background snapshots; 0 = store default, <0 = never [TANDEM_SNAPSHOT_EVERY]")
 	fs.Func("op-retention", "keep each document's ops this long (30d, 720h), then drop them, keeping a snapshot and the last -op-retention-min-ops; 0 keeps everything (default) [TANDEM_OP_RETENTION]",
 		func(s string) (err error) { o.retention.MaxAge, err = store.ParseRetentionAge(s); return err })
@@ -175,6 +177,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&c.IdleUnload, "idle-unload", envParsed("TANDEM_IDLE_UNLOAD", d.IdleUnload, time.ParseDuration, &errs), "how long a document with nobody joined stays loaded [TANDEM_IDLE_UNLOAD]")
 	fs.DurationVar(&c.PingPeriod, "ping-period", envParsed("TANDEM_PING_PERIOD", d.PingPeriod, time.ParseDuration, &errs), "WebSocket ping period [TANDEM_PING_PERIOD]")
 	fs.DurationVar(&c.PongWait, "pong-wait", envParsed("TANDEM_PONG_WAIT", d.PongWait, time.ParseDuration, &errs), "drop a peer silent for this long [TANDEM_PONG_WAIT]")
+	fs.Float64Var(&c.RESTRate, "rest-rate", envParsed("TANDEM_REST_RATE", d.RESTRate, pf, &errs), "REST requests per second per token subject (per client address in open mode); 0 = no limit [TANDEM_REST_RATE]")
+	fs.IntVar(&c.RESTBurst, "rest-burst", envParsed("TANDEM_REST_BURST", d.RESTBurst, atoi, &errs), "REST request burst per token subject or address [TANDEM_REST_BURST]")
 	fs.IntVar(&c.OutboxMaxBytes, "outbox-max-bytes", envParsed("TANDEM_OUTBOX_MAX_BYTES", d.OutboxMaxBytes, atoi, &errs), "bytes queued for one slow connection before it is closed with 1013 [TANDEM_OUTBOX_MAX_BYTES]")
 
 	if err := fs.Parse(args); err != nil {
@@ -188,6 +192,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.retention.MinOps < 0 || o.compactEvery <= 0 {
 		return o, fmt.Errorf("-op-retention-min-ops must be >= 0 and -compaction-interval > 0")
+	}
+	var err error
+	if c.TrustedProxies, err = server.ParseTrustedProxies(o.trustedProxies); err != nil {
+		return o, fmt.Errorf("TANDEM_TRUSTED_PROXIES=%q: %w", o.trustedProxies, err)
 	}
 	for _, origin := range strings.Split(o.allowedOrigins, ",") {
 		if origin = strings.TrimSpace(origin); origin != "" {
