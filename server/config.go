@@ -77,6 +77,11 @@ type Config struct {
 	// is closed with 1013 so that nothing is ever dropped silently.
 	OutboxMaxBytes  int
 	OutboxMaxFrames int
+	// OutboxBudget bounds the bytes claimed by all connections' outboxes
+	// together (queued plus handed to the writers); past it the connections
+	// with the largest claims are closed with 1013 (outbox.go). The default
+	// is DefaultOutboxBudget: an eighth of the memory the process may use.
+	OutboxBudget int64
 	// CoalesceMaxBytes bounds one coalesced array frame.
 	CoalesceMaxBytes int
 
@@ -128,7 +133,8 @@ func DefaultConfig() Config {
 		PingPeriod:       25 * time.Second,
 		PongWait:         60 * time.Second,
 		WriteWait:        10 * time.Second,
-		OutboxMaxBytes:   16 << 20,
+		OutboxMaxBytes:   2 << 20,
+		OutboxBudget:     DefaultOutboxBudget(),
 		OutboxMaxFrames:  8192,
 		CoalesceMaxBytes: 1 << 20,
 		PresenceTTL:      10 * time.Second,
@@ -166,6 +172,7 @@ func (c Config) validate() error {
 		{"WriteWait", c.WriteWait > 0},
 		{"OutboxMaxBytes", c.OutboxMaxBytes > 0},
 		{"OutboxMaxFrames", c.OutboxMaxFrames > 0},
+		{"OutboxBudget", c.OutboxBudget > 0},
 		{"CoalesceMaxBytes", c.CoalesceMaxBytes > 0},
 		{"PresenceTTL", c.PresenceTTL > 0},
 		{"RESTRate", c.RESTRate >= 0},

@@ -49,7 +49,8 @@ type Server struct {
 	rest    *restAPI     // REST routes and event streams (rest.go, sse.go)
 	handler http.Handler // mux behind CORS (cors.go)
 
-	restLimit *restLimiter // nil without a REST rate limit (ratelimit.go)
+	restLimit *restLimiter  // nil without a REST rate limit (ratelimit.go)
+	budget    *outboxBudget // all outboxes together (outbox.go)
 
 	// baseCtx bounds every store call and every wait of a session; it is
 	// cancelled when Shutdown gives up waiting.
@@ -88,6 +89,8 @@ func New(cfg Config, st store.Store, logger *slog.Logger) (*Server, error) {
 		s.auth = OpenAuth{}
 	}
 	s.baseCtx, s.cancelBase = context.WithCancel(context.Background())
+	s.budget = newOutboxBudget(s, cfg.OutboxBudget)
+	s.metrics.watchBudget(s.budget)
 	s.bus = newServerBus(s)
 	s.hub = newHub(s)
 	s.mel = s.newMelody()
@@ -147,7 +150,7 @@ func (s *Server) newMelody() *melody.Melody {
 	})
 	m.HandleMessage(func(ms *melody.Session, _ []byte) { connOf(ms).onText() })
 	m.HandleMessageBinary(func(ms *melody.Session, b []byte) { connOf(ms).onBinary(b) })
-	m.HandleSentMessageBinary(func(ms *melody.Session, _ []byte) { connOf(ms).onSent() })
+	m.HandleSentMessageBinary(func(ms *melody.Session, b []byte) { connOf(ms).onSent(b) })
 	m.HandleError(func(ms *melody.Session, err error) {
 		if errors.Is(err, melody.ErrMessageBufferFull) {
 			// Cannot happen while inflight stays below the buffer; if it does,
@@ -342,6 +345,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.cancelBase()
 	_ = s.mel.Close()
+	s.budget.close()
 	return errors.Join(hubErr, err)
 }
 

@@ -180,6 +180,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Float64Var(&c.RESTRate, "rest-rate", envParsed("TANDEM_REST_RATE", d.RESTRate, pf, &errs), "REST requests per second per token subject (per client address in open mode); 0 = no limit [TANDEM_REST_RATE]")
 	fs.IntVar(&c.RESTBurst, "rest-burst", envParsed("TANDEM_REST_BURST", d.RESTBurst, atoi, &errs), "REST request burst per token subject or address [TANDEM_REST_BURST]")
 	fs.IntVar(&c.OutboxMaxBytes, "outbox-max-bytes", envParsed("TANDEM_OUTBOX_MAX_BYTES", d.OutboxMaxBytes, atoi, &errs), "bytes queued for one slow connection before it is closed with 1013 [TANDEM_OUTBOX_MAX_BYTES]")
+	fs.Int64Var(&c.OutboxBudget, "outbox-budget", envParsed("TANDEM_OUTBOX_BUDGET", d.OutboxBudget, pi64, &errs), "bytes all connections' outboxes may claim together; past it the largest queues are closed with 1013 (default: an eighth of the memory limit: cgroup, RAM or GOMEMLIMIT) [TANDEM_OUTBOX_BUDGET]")
 
 	if err := fs.Parse(args); err != nil {
 		return o, err
