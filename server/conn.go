@@ -22,6 +22,14 @@ import (
 // and where its size is bounded (see send).
 const maxInflight = 4
 
+// maxInflightBytes bounds the bytes handed to melody's writer and not yet
+// written (one frame may be larger: it goes alone). Frames the writer holds
+// cannot be taken back from a client that stopped reading: they are freed
+// only when the socket is, so this is what one stalled connection pins
+// beyond its queue. Coalescing into 64 KiB frames already saves almost every
+// write a larger bound would.
+const maxInflightBytes = 64 << 10
+
 // keptQueueCap is the largest outbox array a connection keeps once drained.
 const keptQueueCap = 64
 
@@ -170,7 +178,7 @@ func (c *conn) send(frame []byte) bool {
 	if c.outClosed {
 		return false
 	}
-	if len(c.queue) == 0 && c.inflight < maxInflight {
+	if len(c.queue) == 0 && c.writerHasRoomLocked() {
 		return c.writeLocked(frame)
 	}
 	return c.enqueueLocked(frame)
@@ -258,9 +266,10 @@ func (c *conn) pumpLocked() {
 	if c.ms == nil {
 		return
 	}
-	for c.inflight < maxInflight && len(c.queue) > 0 {
+	for c.writerHasRoomLocked() && len(c.queue) > 0 {
 		n, size := 0, 0
-		for n < len(c.queue) && (n == 0 || size+len(c.queue[n]) <= c.srv.cfg.CoalesceMaxBytes) {
+		limit := min(c.srv.cfg.CoalesceMaxBytes, maxInflightBytes-c.inflightBytes)
+		for n < len(c.queue) && (n == 0 || size+len(c.queue[n]) <= limit) {
 			size += len(c.queue[n])
 			n++
 		}
@@ -294,6 +303,13 @@ func (c *conn) pumpLocked() {
 		c.closeSent = true
 		_ = c.ms.CloseWithMsg(melody.FormatCloseMessage(c.closeCode, c.closeReason))
 	}
+}
+
+// writerHasRoomLocked reports whether another frame may be handed to the
+// writer: fewer than maxInflight frames and maxInflightBytes bytes (or none)
+// are waiting there.
+func (c *conn) writerHasRoomLocked() bool {
+	return c.inflight == 0 || (c.inflight < maxInflight && c.inflightBytes < maxInflightBytes)
 }
 
 // closeWith closes the connection with code after every frame already queued.
