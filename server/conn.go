@@ -26,9 +26,10 @@ const maxInflight = 4
 // written (one frame may be larger: it goes alone). Frames the writer holds
 // cannot be taken back from a client that stopped reading: they are freed
 // only when the socket is, so this is what one stalled connection pins
-// beyond its queue. Coalescing into 64 KiB frames already saves almost every
-// write a larger bound would.
-const maxInflightBytes = 64 << 10
+// beyond its queue, and a thousand of them pin a thousand times that.
+// Coalescing into 32 KiB frames already saves almost every write a larger
+// bound would (a whole committed batch of 256 typed characters is ~15 KiB).
+const maxInflightBytes = 32 << 10
 
 // keptQueueCap is the largest outbox array a connection keeps once drained.
 const keptQueueCap = 64
