@@ -15,8 +15,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"syscall"
+	"testing"
 	"time"
 	"unicode/utf8"
 
