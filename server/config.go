@@ -82,7 +82,8 @@ type Config struct {
 	// with the largest claims are closed with 1013 (outbox.go). The default
 	// is DefaultOutboxBudget: an eighth of the memory the process may use.
 	OutboxBudget int64
-	// CoalesceMaxBytes bounds one coalesced array frame.
+	// CoalesceMaxBytes bounds one coalesced array frame; a connection's writer
+	// is handed at most 32 KiB at a time in any case (maxInflightBytes).
 	CoalesceMaxBytes int
 
 	// RESTRate and RESTBurst are the token bucket of the REST API per client
