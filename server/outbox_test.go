@@ -1,11 +1,7 @@
 package server
 
 import (
-	"context"
-	"net"
-	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,23 +11,6 @@ import (
 	"github.com/tandem-collab/tandem/ot"
 	"github.com/tandem-collab/tandem/wire"
 )
-
-// smallBufFirstN shrinks the kernel send buffer of the first n accepted
-// sockets (the stalled clients connect first), so that a client that stops
-// reading backs the server up after kilobytes.
-type smallBufFirstN struct {
-	net.Listener
-	n        int32
-	accepted atomic.Int32
-}
-
-func (l *smallBufFirstN) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if tc, ok := c.(*net.TCPConn); ok && l.accepted.Add(1) <= l.n {
-		_ = tc.SetWriteBuffer(16 << 10)
-	}
-	return c, err
-}
 
 func TestDefaultOutboxBudget(t *testing.T) {
 	b := DefaultOutboxBudget()
@@ -53,37 +32,11 @@ func TestOutboxBudget(t *testing.T) {
 	cfg.OutboxMaxBytes = 8 << 20 // the budget, not each connection's bound, must act
 	cfg.OutboxBudget = 512 << 10
 	cfg.OpRate, cfg.OpBurst = 10000, 10000
-	srv, err := New(cfg, st, testLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewUnstartedServer(srv.Handler())
-	hs.Listener = &smallBufFirstN{Listener: hs.Listener, n: stalled}
-	hs.Start()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		hs.Close()
-	})
-	ts := &testServer{srv: srv, ts: hs, st: st}
-
-	d := websocket.Dialer{Subprotocols: []string{Subprotocol}, NetDial: func(network, addr string) (net.Conn, error) {
-		c, err := net.Dial(network, addr)
-		if tc, ok := c.(*net.TCPConn); ok {
-			_ = tc.SetReadBuffer(16 << 10)
-		}
-		return c, err
-	}}
+	ts := serveSlow(t, st, cfg, stalled)
+	srv := ts.srv
 	var slow []*wsClient
 	for i := range stalled {
-		c, resp, err := d.Dial(ts.wsURL(), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		t.Cleanup(func() { c.Close() })
-		w := &wsClient{t: t, c: c}
+		w := ts.dialSlow(t)
 		w.send(&wire.Hello{Proto: 1, SID: "stalled-client-000" + string(rune('0'+i))})
 		w.expect("welcome")
 		w.join("doc", nil)
