@@ -64,6 +64,8 @@ func TestOutboxBudgetUnderStalledReaders(t *testing.T) {
 	// The writers read each other's ops; one more client only reads.
 	readers = append(readers, collab.Open(t, dial(t, 50, nd.wsURL()), "hot"))
 
+	start := time.Now()
+	phase := func(what string) { t.Logf("%s at %v", what, time.Since(start).Round(100*time.Millisecond)) }
 	base := runLoad(t, writers, baselineFor)
 	t.Logf("baseline without stalled sockets: %d acks, p50 %v, p99 %v", len(base), pct(base, 0.5), pct(base, 0.99))
 
@@ -71,6 +73,7 @@ func TestOutboxBudgetUnderStalledReaders(t *testing.T) {
 	// kernel buffers (some hundred KiB a socket) fill within a second of load,
 	// then the server's queues for them grow.
 	stalled := dialStalled(t, nd, stalledSockets)
+	phase("stalled sockets joined")
 	time.Sleep(2 * time.Second) // let the joins settle
 	idle := procMem(t, pid)
 	t.Logf("idle with %d stalled and %d reading sockets: RSS %d MiB (peak so far %d MiB)", stalledSockets, loadWriters+len(readers), idle.rss>>20, idle.hwm>>20)
@@ -138,7 +141,9 @@ func TestOutboxBudgetUnderStalledReaders(t *testing.T) {
 
 	// The stalled clients read again: what they got, then the close; they
 	// re-join with their version and catch up.
+	phase("load done and checked")
 	caughtUp := wakeStalled(t, nd, stalled, text, v)
+	phase("stalled clients caught up")
 	t.Logf("%d stalled clients woke up (%d found a 1013 close, %d had been cut off, %d were still open), re-joined and caught up to v%d (%d with ops, %d with the text)",
 		len(stalled), caughtUp.closed1013, caughtUp.cutOff, caughtUp.open, v, caughtUp.ops, caughtUp.text)
 }
@@ -295,7 +300,7 @@ func dialStalled(t *testing.T, nd *node, n int) []*stalledConn {
 			return c, err
 		}}
 	out := make([]*stalledConn, n)
-	sem := make(chan struct{}, 32)
+	sem := make(chan struct{}, 64)
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	for i := range out {
@@ -410,7 +415,7 @@ func wakeStalled(t *testing.T, nd *node, stalled []*stalledConn, text string, v 
 	t.Helper()
 	var res catchUp
 	var mu sync.Mutex
-	sem := make(chan struct{}, 32)
+	sem := make(chan struct{}, 128)
 	var wg sync.WaitGroup
 	errs := make(chan error, len(stalled))
 	for _, sc := range stalled {
