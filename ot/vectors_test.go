@@ -90,6 +90,19 @@ func loadVectors(t *testing.T) *vectorFile {
 	if v.Comment == "" {
 		t.Fatal("vectors file lost its $comment")
 	}
+	// Every section is run: a section this test does not know would be
+	// skipped silently by encoding/json.
+	var sections map[string]json.RawMessage
+	if err := json.Unmarshal(data, &sections); err != nil {
+		t.Fatalf("decode vectors: %v", err)
+	}
+	known := map[string]bool{"$comment": true, "apply": true, "normalize": true, "transform": true,
+		"transform_sid": true, "commit": true, "compose": true, "position": true, "selection": true}
+	for k := range sections {
+		if !known[k] {
+			t.Fatalf("vectors file has a section %q that the Go tests do not run", k)
+		}
+	}
 	total := len(v.Apply) + len(v.Normalize) + len(v.Transform) + len(v.TransformSID) + len(v.Commit) +
 		len(v.Compose) + len(v.Position) + len(v.Selection)
 	if total < 60 || len(v.TransformSID) == 0 || len(v.Commit) == 0 {
