@@ -18,7 +18,7 @@ import (
 	"github.com/tandem-collab/tandem/wire"
 )
 
-// Limits of the REST API that PROTOCOL.md leaves to the server. Bodies may be
+// Limits of the REST API (docs/api.md, "Errors"). Bodies may be
 // larger than the text they carry because JSON escapes characters (up to six
 // bytes for one), hence the factor of two plus room for the other fields; the
 // text itself is then held to the document and op limits of Config.
@@ -45,8 +45,8 @@ const (
 // against a version the document has not reached; REST answers it with 409.
 var errVersionAhead = errors.New("op version is ahead of the document")
 
-// restAPI serves the REST routes and the event streams of PROTOCOL.md
-// section 3 on the server's mux.
+// restAPI serves the REST routes and the event streams of docs/api.md on the
+// server's mux.
 type restAPI struct {
 	srv *Server
 	// heartbeat is the SSE comment interval (tests shorten it).

@@ -11,7 +11,7 @@ import (
 	"github.com/tandem-collab/tandem/ot"
 )
 
-// Default limits (PROTOCOL.md section 4).
+// Default limits (docs/protocol.md, section 9).
 const (
 	// DefaultMaxOpBytes bounds an op's encoded size.
 	DefaultMaxOpBytes = 1 << 20
