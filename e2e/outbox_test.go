@@ -408,14 +408,15 @@ type catchUp struct{ ops, text, closed1013, cutOff, open int64 }
 // reached on a new socket: the answer must bring it to version v (the ops it
 // missed, or the whole text, equal to text). The end of a stalled session is
 // the close frame (1013), or, for a socket cut off because it did not take
-// even that within a second, a reset, an end of file or 3 s of silence (the
+// even that within a second, a reset, an end of file or 1 s of silence (the
 // kernel may drop a closed socket's unsent data for a peer that advertises
-// no room): what a client's read timeout is for.
+// no room): what a client's read timeout is for. The load is over by then,
+// so a second without data means the socket holds nothing more.
 func wakeStalled(t *testing.T, nd *node, stalled []*stalledConn, text string, v int64) catchUp {
 	t.Helper()
 	var res catchUp
 	var mu sync.Mutex
-	sem := make(chan struct{}, 128)
+	sem := make(chan struct{}, 32)
 	var wg sync.WaitGroup
 	errs := make(chan error, len(stalled))
 	for _, sc := range stalled {
@@ -424,7 +425,7 @@ func wakeStalled(t *testing.T, nd *node, stalled []*stalledConn, text string, v 
 			defer func() { <-sem }()
 			have := sc.v
 			for {
-				_ = sc.ws.SetReadDeadline(time.Now().Add(3 * time.Second))
+				_ = sc.ws.SetReadDeadline(time.Now().Add(time.Second))
 				_, b, err := sc.ws.ReadMessage()
 				if err != nil {
 					var ce *websocket.CloseError
@@ -461,57 +462,20 @@ func wakeStalled(t *testing.T, nd *node, stalled []*stalledConn, text string, v 
 					}
 				}
 			}
-			// Re-join from the version reached.
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			rd := websocket.Dialer{Subprotocols: []string{"tandem.v1"}}
-			ws, resp, err := rd.DialContext(ctx, nd.wsURL(), nil)
+			// Re-join from the version reached, as a client does: a
+			// connection lost before the answer (the budget may close it
+			// while the whole herd catches up at once) is tried again.
+			var err error
+			for attempt := 0; attempt < 10; attempt++ {
+				var retry bool
+				retry, err = rejoin(nd, sc.sid, have, text, v, &mu, &res)
+				if !retry {
+					break
+				}
+				time.Sleep(time.Duration(attempt+1) * 100 * time.Millisecond)
+			}
 			if err != nil {
-				errs <- fmt.Errorf("%s: re-dial: %w", sc.sid, err)
-				return
-			}
-			resp.Body.Close()
-			defer ws.Close()
-			for _, m := range []wire.Message{&wire.Hello{Proto: 1, SID: sc.sid}, &wire.Join{Doc: "hot", V: &have}} {
-				b, _ := wire.Encode(m)
-				_ = ws.WriteMessage(websocket.BinaryMessage, b)
-			}
-			for {
-				_ = ws.SetReadDeadline(time.Now().Add(20 * time.Second))
-				_, b, err := ws.ReadMessage()
-				if err != nil {
-					errs <- fmt.Errorf("%s: re-join: %w", sc.sid, err)
-					return
-				}
-				msgs, err := frameMsgs(b)
-				if err != nil {
-					errs <- fmt.Errorf("%s: %w", sc.sid, err)
-					return
-				}
-				for _, m := range msgs {
-					if m["t"] != "joined" {
-						continue
-					}
-					if jv := toInt(m["v"]); jv != v {
-						errs <- fmt.Errorf("%s: re-joined at v%d, the store is at v%d", sc.sid, jv, v)
-						return
-					}
-					mu.Lock()
-					defer mu.Unlock()
-					if jt, ok := m["text"].(string); ok {
-						if jt != text {
-							errs <- fmt.Errorf("%s: re-join text differs from the store's", sc.sid)
-						}
-						res.text++
-						return
-					}
-					ops, _ := m["ops"].([]any)
-					if int64(len(ops)) != v-have {
-						errs <- fmt.Errorf("%s: re-join from v%d got %d ops, want %d", sc.sid, have, len(ops), v-have)
-					}
-					res.ops++
-					return
-				}
+				errs <- fmt.Errorf("%s: %w", sc.sid, err)
 			}
 		})
 	}
@@ -591,4 +555,57 @@ func selfCPU() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// rejoin opens a socket for sid, joins "hot" from version have and checks
+// that the answer brings it to version v (the ops it missed, or the whole
+// text, equal to text). retry reports a connection lost before the answer.
+func rejoin(nd *node, sid string, have int64, text string, v int64, mu *sync.Mutex, res *catchUp) (retry bool, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	rd := websocket.Dialer{Subprotocols: []string{"tandem.v1"}}
+	ws, resp, err := rd.DialContext(ctx, nd.wsURL(), nil)
+	if err != nil {
+		return true, fmt.Errorf("re-dial: %w", err)
+	}
+	resp.Body.Close()
+	defer ws.Close()
+	for _, m := range []wire.Message{&wire.Hello{Proto: 1, SID: sid}, &wire.Join{Doc: "hot", V: &have}} {
+		b, _ := wire.Encode(m)
+		_ = ws.WriteMessage(websocket.BinaryMessage, b)
+	}
+	for {
+		_ = ws.SetReadDeadline(time.Now().Add(20 * time.Second))
+		_, b, err := ws.ReadMessage()
+		if err != nil {
+			return true, fmt.Errorf("re-join: %w", err)
+		}
+		msgs, err := frameMsgs(b)
+		if err != nil {
+			return false, err
+		}
+		for _, m := range msgs {
+			if m["t"] != "joined" {
+				continue
+			}
+			if jv := toInt(m["v"]); jv != v {
+				return false, fmt.Errorf("re-joined at v%d, the store is at v%d", jv, v)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if jt, ok := m["text"].(string); ok {
+				if jt != text {
+					return false, fmt.Errorf("re-join text differs from the store's")
+				}
+				res.text++
+				return false, nil
+			}
+			ops, _ := m["ops"].([]any)
+			if int64(len(ops)) != v-have {
+				return false, fmt.Errorf("re-join from v%d got %d ops, want %d", have, len(ops), v-have)
+			}
+			res.ops++
+			return false, nil
+		}
+	}
 }
