@@ -15,6 +15,7 @@ export default defineConfig({
         textarea: 'src/bindings/textarea.ts',
         codemirror: 'src/bindings/codemirror.ts',
         prosemirror: 'src/bindings/prosemirror.ts',
+        quill: 'src/bindings/quill.ts',
       },
       formats: ['es'],
     },
