@@ -250,10 +250,22 @@ function checkTransaction(before: PMNode, tr: Transform, label: string): { op: R
   const d0 = docToDelta(before);
   const d1 = docToDelta(tr.doc);
   const op = transactionToOp(tr);
-  expect(applyRich(d0, op), `${label}: op ${JSON.stringify(op)}`).toEqual(normalizeDelta(d1));
+  const context = `${label}: op ${JSON.stringify(op)} for steps ${JSON.stringify(tr.steps.map((s) => s.toJSON()))} on ${JSON.stringify(before.toJSON())}`;
+  let applied: Delta;
+  try {
+    applied = applyRich(d0, op);
+  } catch (e) {
+    throw new Error(`${String(e)}: ${context}`);
+  }
+  expect(applied, context).toEqual(normalizeDelta(d1));
   // Back: the op applied to the old document as PM steps gives the new document.
   const back = new Transform(before);
-  const res = applyOpToTransform(back, op, d1);
+  let res;
+  try {
+    res = applyOpToTransform(back, op, d1);
+  } catch (e) {
+    throw new Error(`${String(e)}: back: ${context}`);
+  }
   if (!back.doc.eq(tr.doc)) expect(JSON.stringify(back.doc.toJSON()), `${label}: back: ${JSON.stringify(op)} on ${JSON.stringify(before.toJSON())}`).toEqual(JSON.stringify(tr.doc.toJSON()));
   return { op, coarse: res.coarse };
 }
@@ -273,6 +285,9 @@ describe('transactions -> ops -> transactions', () => {
     expect(checkTransaction(d, tr, 'split').op).toEqual([2, '\n']);
     tr = new Transform(d).join(7); // Backspace at the start of "d"
     expect(checkTransaction(d, tr, 'join').op).toEqual([4, -1]);
+    // Deleting an empty last paragraph deletes the "\n" before it: the final "\n" is never deleted.
+    const d2 = doc(p(t('a')), h(2));
+    expect(checkTransaction(d2, new Transform(d2).delete(3, 5), 'last line').op).toEqual([1, -1, { r: 1, a: { heading: null } }]);
     tr = new Transform(d).setNodeMarkup(0, N.heading, { level: 2 });
     expect(checkTransaction(d, tr, 'heading').op).toEqual([4, { r: 1, a: { heading: 2 } }]);
     const range = d.resolve(1).blockRange(d.resolve(9));
@@ -462,6 +477,7 @@ describe('foreign Deltas and remote ops', () => {
   it('a remote op becomes steps that give exactly the document of the new Delta', () => {
     const r = rng(4242);
     let coarse = 0;
+    let direct = 0;
     let total = 0;
     for (let n = 0; n < 1200; n++) {
       const d0 = n % 2 === 0 ? docToDelta(randomDoc(r)) : foreignDelta(r);
@@ -469,13 +485,20 @@ describe('foreign Deltas and remote ops', () => {
       const op = randomRichOp(r, deltaLen(d0));
       const d1 = applyRich(d0, op);
       const tr = new Transform(pm0);
-      const res = applyOpToTransform(tr, op, d1);
+      let res;
+      try {
+        res = applyOpToTransform(tr, op, d1);
+      } catch (e) {
+        throw new Error(`${String(e)}: op ${n} ${JSON.stringify(op)} on ${JSON.stringify(d0)}`);
+      }
       const want = deltaToDoc(schema, d1);
       if (!tr.doc.eq(want)) expect(tr.doc.toJSON(), `op ${n} ${JSON.stringify(op)} on ${JSON.stringify(d0)}`).toEqual(want.toJSON());
       if (res.coarse) coarse++;
+      if (res.direct) direct++;
       total++;
     }
     expect(coarse / total).toBeLessThan(0.05);
+    expect(direct).toBeGreaterThan(total / 20); // the direct path is exercised and checked too
   }, 60_000);
 
   it('typing and formatting from a remote peer map carets through text and mark steps', () => {
@@ -485,7 +508,7 @@ describe('foreign Deltas and remote ops', () => {
     const op: RichOp = [6, 'big ', { r: 5, a: { bold: true } }];
     const tr = new Transform(d);
     const res = applyOpToTransform(tr, op, applyRich(d0, op));
-    expect(res.coarse).toBe(false);
+    expect(res).toEqual({ steps: 2, direct: true, coarse: false });
     expect(tr.steps.map((s) => s.toJSON().stepType)).toEqual(['replace', 'addMark']);
     expect(tr.mapping.map(17)).toBe(21);
     expect(cpLength(tr.doc.textContent)).toBe(cpLength('hello big worldsecond'));

@@ -61,6 +61,17 @@ describe('Quill <-> rich op: known cases', () => {
     expect(() => quillToOp([{ retain: 2 }, { insert: 'x' }], 'b👍\n')).toThrow(OTError);
   });
 
+  it('a line added after Quill\'s final "\\n" becomes one inserted before it', () => {
+    const doc: Delta = [{ i: 'ab' }, { i: '\n', a: { heading: 1 } }];
+    // Quill: retain everything, insert a new last line (a bullet).
+    const op = quillToOp([{ retain: 3 }, { insert: 'c' }, { insert: '\n', attributes: { list: 'bullet' } }], doc);
+    expect(op).toEqual([2, { i: '\n', a: { heading: 1 } }, 'c', { r: 1, a: { list: 'bullet', heading: null } }]);
+    expect(applyRich(doc, op)).toEqual([{ i: 'ab' }, { i: '\n', a: { heading: 1 } }, { i: 'c' }, { i: '\n', a: { list: 'bullet' } }]);
+    // With only the text there is nothing to rewrite it with.
+    expect(() => quillToOp([{ retain: 3 }, { insert: '\n' }], flatText(doc))).toThrow(/pass the document/);
+    expect(() => quillToOp([{ retain: 2 }, { delete: 1 }], doc)).toThrow(/final/);
+  });
+
   it('embeds with attributes, both ways', () => {
     const q: QuillOp[] = [{ retain: 4 }, { insert: { image: 'https://x/a.png' }, attributes: { alt: 'A', width: '120' } }];
     const op: RichOp = [3, { e: { image: 'https://x/a.png' }, a: { alt: 'A', width: '120' } }];
@@ -306,11 +317,15 @@ describe('a real Quill editor', () => {
         expect(before).toBe(flatText(doc));
         let op: RichOp;
         try {
-          op = quillToOp(change, before);
+          op = quillToOp(change, doc);
         } catch (e) {
           throw new Error(`${String(e)}: ${JSON.stringify(change)} on ${JSON.stringify(before)}`);
         }
-        doc = applyRich(doc, op);
+        try {
+          doc = applyRich(doc, op);
+        } catch (e) {
+          throw new Error(`${String(e)}: ${JSON.stringify(change)} on ${JSON.stringify(before)}`);
+        }
         edits++;
       }
       expect(doc).toEqual(normalizeDelta(quillToDelta(quill.getContents())));

@@ -465,11 +465,16 @@ interface Line {
   attrs: Attributes;
   frames: Frame[];
   shape: LineShape;
+  /** Index of the top-level block the line is in. */
+  top: number;
 }
 
 /** A PM document read as Delta lines, with position conversions. Cached per document. */
 class DocIndex {
   readonly lines: Line[] = [];
+  /** Position of each top-level block, and the index of its first line. */
+  readonly topPos: number[] = [];
+  readonly topFirstLine: number[] = [];
   /** Delta length of the document in code points. */
   readonly length: number;
 
@@ -483,18 +488,12 @@ class DocIndex {
       if (node.isTextblock) {
         const isCode = node.type === roles.codeBlock || node.type.spec.code === true;
         if (isCode) {
-          const text = node.textContent;
-          let start = 0;
-          for (;;) {
-            const nl = text.indexOf('\n', start);
-            const end = nl < 0 ? text.length : nl;
-            prev = this.addLine(node, pos, frames, start, end, off, prev, true);
+          for (const [start, end, len] of codeLines(node)) {
+            prev = this.addLine(node, pos, frames, start, end, len, off, prev, true);
             off += prev.len + 1;
-            if (nl < 0) break;
-            start = nl + 1;
           }
         } else {
-          prev = this.addLine(node, pos, frames, 0, 0, off, prev, false);
+          prev = this.addLine(node, pos, frames, 0, 0, inlineLength(node), off, prev, false);
           off += prev.len + 1;
         }
         return;
@@ -516,12 +515,16 @@ class DocIndex {
       }
       throw new Error(`rich mapping: no Delta form for a ${node.type.name} node (images must be inline: Image.configure({ inline: true }))`);
     };
-    doc.forEach((child, o) => visit(child, o, []));
+    doc.forEach((child, o) => {
+      this.topPos.push(o);
+      this.topFirstLine.push(this.lines.length);
+      visit(child, o, []);
+    });
     if (this.lines.length === 0) throw new Error('rich mapping: the document has no textblock');
     this.length = off;
   }
 
-  private addLine(block: PMNode, blockPos: number, frames: Frame[], textFrom: number, textTo: number, off: number, prev: Line | null, code: boolean): Line {
+  private addLine(block: PMNode, blockPos: number, frames: Frame[], textFrom: number, textTo: number, len: number, off: number, prev: Line | null, code: boolean): Line {
     const roles = this.roles;
     const attrs: Attributes = {};
     // Frames relative to the previous line.
@@ -581,23 +584,9 @@ class DocIndex {
     const opened = spec.findIndex((f) => f.mark === '*');
     if (opened >= 0) writeExtras(attrs, 'list', (frames[opened] as Frame).node.attrs, (frames[opened] as Frame).node.type.spec.attrs);
 
-    let len: number;
-    let from: number;
-    let to: number;
-    if (code) {
-      const text = block.textContent;
-      len = cpLength(text.slice(textFrom, textTo));
-      from = blockPos + 1 + textFrom;
-      to = blockPos + 1 + textTo;
-    } else {
-      len = 0;
-      block.forEach((child) => {
-        len += child.isText ? cpLength(child.text as string) : 1;
-      });
-      from = blockPos + 1;
-      to = blockPos + 1 + block.content.size;
-    }
-    const line: Line = { block, blockPos, from, to, textFrom, textTo, off, len, attrs, frames, shape };
+    const from = blockPos + 1 + textFrom;
+    const to = code ? blockPos + 1 + textTo : blockPos + 1 + block.content.size;
+    const line: Line = { block, blockPos, from, to, textFrom, textTo, off, len, attrs, frames, shape, top: this.topPos.length - 1 };
     this.lines.push(line);
     return line;
   }
@@ -686,6 +675,43 @@ class DocIndex {
     });
     return pos;
   }
+}
+
+// Per-node caches: ProseMirror shares unchanged nodes between document
+// versions, so indexing the next version costs O(blocks), not O(characters).
+const lengthCache = new WeakMap<PMNode, number>();
+const codeCache = new WeakMap<PMNode, [number, number, number][]>();
+
+/** Code points of a non-code textblock's content (an inline leaf is 1). */
+function inlineLength(block: PMNode): number {
+  let n = lengthCache.get(block);
+  if (n === undefined) {
+    n = 0;
+    block.forEach((child) => {
+      (n as number) += child.isText ? cpLength(child.text as string) : 1;
+    });
+    lengthCache.set(block, n);
+  }
+  return n;
+}
+
+/** A code block's lines: [UTF-16 start, UTF-16 end, code points] each. */
+function codeLines(block: PMNode): [number, number, number][] {
+  let lines = codeCache.get(block);
+  if (!lines) {
+    lines = [];
+    const text = block.textContent;
+    let start = 0;
+    for (;;) {
+      const nl = text.indexOf('\n', start);
+      const end = nl < 0 ? text.length : nl;
+      lines.push([start, end, cpLength(text.slice(start, end))]);
+      if (nl < 0) break;
+      start = nl + 1;
+    }
+    codeCache.set(block, lines);
+  }
+  return lines;
 }
 
 const indexCache = new WeakMap<PMNode, DocIndex>();
@@ -857,33 +883,75 @@ function build(b: Builder, schema: Schema): PMNode {
 }
 
 /**
- * The ProseMirror document of a Delta in `schema`. Total on every Delta that
- * ends with "\n": what the schema cannot show is dropped without moving any
- * position (see the module comment). Throws when the Delta does not end with
- * "\n" or holds something that is not an insert.
+ * Builds ProseMirror blocks from Delta inserts, line by line. It starts from
+ * the state the line before left (none for a whole document), so that a
+ * stretch of a document can be decoded on its own.
  */
-export function deltaToDoc(schema: Schema, delta: Delta): PMNode {
-  const roles = rolesOf(schema);
-  const docB = new BuilderNode(schema.topNodeType, null);
-  // Open frames: for each depth the blockquote, or the list and its current item.
-  const open: OpenFrame[] = [];
-  let prev: PrevLine | null = null;
-  let lastCode: Builder | null = null;
-  let pieces: Piece[] = [];
+class Decoder {
+  readonly root: BuilderNode;
+  /** Open frames: for each depth the blockquote, or the list and its current item. */
+  private readonly open: OpenFrame[] = [];
+  private lastCode: BuilderNode | null = null;
+  private pieces: Piece[] = [];
+  /** Lines decoded so far. */
+  lines = 0;
+  /** True when the first line continues a node of the line before the start (a region must then start earlier). */
+  firstContinues = false;
 
-  const endLine = (attrs: Attributes | undefined): void => {
-    const shape = decodeLine(roles, attrs, prev);
-    const cont = continuesCode(shape, prev);
+  constructor(
+    private readonly roles: Roles,
+    /** The state after the last line decoded: what the next line is read against. */
+    public prev: PrevLine | null,
+  ) {
+    this.root = new BuilderNode(roles.schema.topNodeType, null);
+  }
+
+  /** True when text or embeds wait for their line's "\n". */
+  get pending(): boolean {
+    return this.pieces.length > 0;
+  }
+
+  feed(d: unknown): void {
+    const ins = readInsert(d);
+    if (ins.embed) {
+      this.pieces.push({ embed: ins.embed, attrs: ins.attrs });
+      return;
+    }
+    const text = ins.text as string;
+    let start = 0;
+    for (;;) {
+      const nl = text.indexOf('\n', start);
+      if (nl < 0) {
+        if (start < text.length) this.pieces.push({ text: text.slice(start), attrs: ins.attrs });
+        return;
+      }
+      if (nl > start) this.pieces.push({ text: text.slice(start, nl), attrs: ins.attrs });
+      this.endLine(ins.attrs);
+      start = nl + 1;
+    }
+  }
+
+  private endLine(attrs: Attributes | undefined): void {
+    const roles = this.roles;
+    const open = this.open;
+    const shape = decodeLine(roles, attrs, this.prev);
+    const cont = continuesCode(shape, this.prev);
+    if (this.lines === 0) {
+      // Anything but a new top-level node (a new item in the list before is in that list).
+      const f = shape.spec[0];
+      this.firstContinues = f ? f.mark === '' || (f.kind !== 'q' && f.mark === '+') : cont;
+    }
     // Frames before the first new one continue the open containers; a new
     // item in the same list reuses that list; everything else is created.
     let brk = shape.spec.findIndex((f) => f.mark !== '');
     if (brk < 0) brk = shape.spec.length;
+    brk = Math.min(brk, open.length); // a region's first line cannot continue what lies before it
     const first = shape.spec[brk];
     const reuse = first && first.kind !== 'q' && first.mark === '+' ? open[brk] : undefined;
     open.length = brk;
     for (let i = brk; i < shape.spec.length; i++) {
       const f = shape.spec[i] as FrameSpec;
-      const parent = i === 0 ? docB : inner(open[i - 1]);
+      const parent = i === 0 ? this.root : inner(open[i - 1]);
       if (f.kind === 'q') {
         const q = new BuilderNode(roles.blockquote as NodeType, null);
         parent.children.push(q);
@@ -902,49 +970,46 @@ export function deltaToDoc(schema: Schema, delta: Delta): PMNode {
         open.push({ kind: f.kind, container: list, item });
       }
     }
-    const parent = open.length === 0 ? docB : inner(open[open.length - 1]);
+    const parent = open.length === 0 ? this.root : inner(open[open.length - 1]);
     if (shape.block === 'c') {
       let text = '';
-      for (const p of pieces) text += 'text' in p ? p.text : OBJECT_REPLACEMENT;
-      if (cont && lastCode) lastCode.code += `\n${text}`;
+      for (const p of this.pieces) text += 'text' in p ? p.text : OBJECT_REPLACEMENT;
+      if (cont && this.lastCode) this.lastCode.code += `\n${text}`;
       else {
         const type = roles.codeBlock as NodeType;
         const a = readExtras(attrs, 'code-block', type.spec.attrs, 'language');
         if (type.spec.attrs && 'language' in type.spec.attrs) a.language = shape.code === true ? null : shape.code;
-        lastCode = new BuilderNode(type, a, text);
-        parent.children.push(lastCode);
+        this.lastCode = new BuilderNode(type, a, text);
+        parent.children.push(this.lastCode);
       }
     } else {
-      lastCode = null;
+      this.lastCode = null;
       const type = shape.block === 'h' ? (roles.heading as NodeType) : roles.paragraph;
       const a = shape.block === 'h' ? { ...readExtras(attrs, 'heading', type.spec.attrs, 'level'), level: shape.level } : null;
-      parent.children.push(type.create(a, inlineNodes(roles, type, pieces)));
+      parent.children.push(type.create(a, inlineNodes(roles, type, this.pieces)));
     }
-    prev = { kinds: shape.spec.map((f) => f.kind), block: shape.block, code: shape.code };
-    pieces = [];
-  };
-
-  for (const d of delta) {
-    const ins = readInsert(d);
-    if (ins.embed) {
-      pieces.push({ embed: ins.embed, attrs: ins.attrs });
-      continue;
-    }
-    const text = ins.text as string;
-    let start = 0;
-    for (;;) {
-      const nl = text.indexOf('\n', start);
-      if (nl < 0) {
-        if (start < text.length) pieces.push({ text: text.slice(start), attrs: ins.attrs });
-        break;
-      }
-      if (nl > start) pieces.push({ text: text.slice(start, nl), attrs: ins.attrs });
-      endLine(ins.attrs);
-      start = nl + 1;
-    }
+    this.prev = { kinds: shape.spec.map((f) => f.kind), block: shape.block, code: shape.code };
+    this.pieces = [];
+    this.lines++;
   }
-  if (pieces.length > 0 || prev === null) throw new Error('rich mapping: a Delta must end with "\\n"');
-  return build(docB, schema);
+
+  /** The top-level blocks decoded. */
+  blocks(): PMNode[] {
+    return this.root.children.map((c) => (c instanceof BuilderNode ? build(c, this.roles.schema) : c));
+  }
+}
+
+/**
+ * The ProseMirror document of a Delta in `schema`. Total on every Delta that
+ * ends with "\n": what the schema cannot show is dropped without moving any
+ * position (see the module comment). Throws when the Delta does not end with
+ * "\n" or holds something that is not an insert.
+ */
+export function deltaToDoc(schema: Schema, delta: Delta): PMNode {
+  const dec = new Decoder(rolesOf(schema), null);
+  for (const d of delta) dec.feed(d);
+  if (dec.pending || dec.lines === 0) throw new Error('rich mapping: a Delta must end with "\\n"');
+  return schema.topNodeType.create(null, dec.blocks());
 }
 
 function inlineNodes(roles: Roles, parent: NodeType, pieces: Piece[]): PMNode[] {
@@ -1124,7 +1189,9 @@ export function transactionToOp(tr: Transform): RichOp {
   });
   const n0 = A.lines.length;
   const n1 = B.lines.length;
-  let L = Math.min(A.lineAtPos(lo0), B.lineAtPos(lo1), n0, n1);
+  // One line before the first touched: a step just past a line's close token
+  // (joining list items, say) can take that line's "\n" with it.
+  let L = Math.max(0, Math.min(A.lineAtPos(lo0), B.lineAtPos(lo1), n0, n1) - 1);
   for (let k = 0; k < L; k++) {
     if (!attrsEqual((A.lines[k] as Line).attrs, (B.lines[k] as Line).attrs)) {
       L = k;
@@ -1157,7 +1224,12 @@ export function transactionToOp(tr: Transform): RichOp {
     ops.delete(ai - i);
     i = ai;
   };
-  for (let k = 0; k < ua.length; k++) {
+  // The document's final "\n" is never deleted (the rich type forbids it):
+  // when the window reaches the end, the two final "\n" pair up.
+  const ends = T === 0 && ua.length > 0 && ub.length > 0;
+  const lastA = ends ? ua.length - 1 : ua.length;
+  const lastB = ends ? ub.length - 1 : ub.length;
+  for (let k = 0; k < lastA; k++) {
     const u = ua[k] as Unit;
     // A character is kept when its token survives. A "\n" is the line's end,
     // not its close token (which node-markup and wrapping steps replace): it
@@ -1165,7 +1237,7 @@ export function transactionToOp(tr: Transform): RichOp {
     const r = tr.mapping.mapResult(u.pos, 1);
     if (r.deletedAfter && u.ch !== '\n') continue;
     const m = byPos.get(r.pos);
-    if (m === undefined || m < j) continue;
+    if (m === undefined || m < j || m >= lastB) continue;
     const v = ub[m] as Unit;
     if (u.ch !== v.ch || (u.embed && (!v.embed || !embedEqual(u.embed, v.embed)))) continue;
     flushTo(k, m);
@@ -1173,7 +1245,8 @@ export function transactionToOp(tr: Transform): RichOp {
     i = k + 1;
     j = m + 1;
   }
-  flushTo(ua.length, ub.length);
+  flushTo(lastA, lastB);
+  if (ends) ops.retain(1, attrsDiff((ua[lastA] as Unit).attrs, (ub[lastB] as Unit).attrs));
   for (let k = 0; k < T; k++) {
     const la = A.lines[n0 - T + k] as Line;
     const lb = B.lines[n1 - T + k] as Line;
@@ -1187,111 +1260,206 @@ export function transactionToOp(tr: Transform): RichOp {
 export interface ApplyResult {
   /** Steps added to the transform. */
   steps: number;
-  /** True when it had to replace whole top-level blocks or the whole document (positions inside are not mapped). */
+  /** True when every component became a text or mark step directly (no part of the document was rebuilt). */
+  direct: boolean;
+  /** True when it had to replace whole top-level blocks (positions inside them are not mapped). */
   coarse: boolean;
 }
 
 const SIMPLE_MARK_VALUE = (v: AttrValue): boolean => v === null || v === true || typeof v === 'string';
 
+function stateOf(line: Line): PrevLine {
+  return { kinds: line.shape.spec.map((f) => f.kind), block: line.shape.block, code: line.shape.code };
+}
+
+/** The inserts of `delta` in code points [from, to). */
+function sliceDelta(delta: Delta, from: number, to: number): unknown[] {
+  const out: unknown[] = [];
+  let at = 0;
+  for (const d of delta) {
+    if (at >= to) break;
+    const ins = readInsert(d);
+    const n = ins.embed ? 1 : cpLength(ins.text as string);
+    if (at + n > from) {
+      if (ins.embed) out.push(d);
+      else {
+        const text = ins.text as string;
+        const a = Math.max(0, from - at);
+        const b = Math.min(n, to - at);
+        const part = a === 0 && b === n ? text : text.slice(codePointToUtf16(text, a), codePointToUtf16(text, b));
+        out.push(ins.attrs ? { i: part, a: ins.attrs } : part);
+      }
+    }
+    at += n;
+  }
+  return out;
+}
+
 /**
  * Adds to `tr` the steps that apply a rich op to its document: `tr.doc` must
- * be the document the op applies to, and `after` the Delta after the op (the
- * rich document's content, which may hold attributes this schema cannot
- * show). Afterwards `tr.doc` equals `deltaToDoc(schema, after)`.
+ * be the document the op applies to (the document of the Delta before the
+ * op), and `after` the Delta after the op (the rich document's content, which
+ * may hold attributes this schema cannot show). Afterwards `tr.doc` equals
+ * `deltaToDoc(schema, after)`.
  *
- * Typing, deleting within a line and mark changes become text and mark steps
- * (so carets and selections map through them); line changes become node
+ * Typing, deleting within a line and bold/italic/... changes become text and
+ * mark steps directly, so carets and selections map through them and nothing
+ * else is touched. Anything else (a new line, a line's format, a link) is
+ * settled by decoding the top-level blocks the op touches from `after`: node
  * markup steps where only a textblock's type changed, and otherwise one
  * replace step over the smallest range that differs.
  */
 export function applyOpToTransform(tr: Transform, op: RichOp, after: Delta): ApplyResult {
   const schema = tr.doc.type.schema;
   const roles = rolesOf(schema);
-  const target = deltaToDoc(schema, after);
   const first = tr.steps.length;
   const idx = indexOf(tr.doc);
   const map = (pos: number, assoc = 1): number => tr.mapping.slice(first).map(pos, assoc);
   // Fast paths on the original document's positions, mapped through what was added.
+  let direct = true;
+  let lo = Infinity; // the op's reach in the old Delta: [lo, hi)
+  let hi = -Infinity;
+  let grow = 0;
+  const touch = (a: number, b: number): void => {
+    lo = Math.min(lo, a);
+    hi = Math.max(hi, b);
+  };
   let off = 0;
   for (const c of op) {
     if (typeof c === 'number') {
       if (c > 0) off += c;
       else {
         const n = -c;
+        touch(off, off + n);
+        grow -= n;
         const line = idx.lines[idx.lineAtOffset(off)] as Line;
         if (off + n <= line.off + line.len) tr.delete(map(idx.offsetToPos(off), 1), map(idx.offsetToPos(off + n), -1));
+        else direct = false;
         off += n;
       }
       continue;
     }
-    if (typeof c === 'string' || 'i' in c) {
-      const text = typeof c === 'string' ? c : c.i;
-      const attrs = typeof c === 'string' ? undefined : c.a;
-      if (!text.includes('\n') && off <= idx.length - 1) {
-        const pos = map(idx.offsetToPos(off), 1);
-        const parent = tr.doc.resolve(pos).parent;
-        if (parent.type === roles.codeBlock || parent.type.spec.code === true) tr.insert(pos, schema.text(text));
-        else if (parent.isTextblock) tr.insert(pos, inlineNodes(roles, parent.type, [{ text, attrs }]));
+    if (typeof c === 'string' || 'i' in c || 'e' in c) {
+      touch(off, off);
+      grow += typeof c === 'string' ? cpLength(c) : 'i' in c ? cpLength(c.i) : 1;
+      const text = typeof c === 'string' ? c : 'i' in c ? c.i : null;
+      const piece: Piece = text !== null ? { text, attrs: typeof c === 'string' ? undefined : (c as { a?: Attributes }).a } : { embed: (c as { e: Embed }).e, attrs: (c as { a?: Attributes }).a };
+      if ((text !== null && text.includes('\n')) || off > idx.length - 1) {
+        direct = false;
+        continue;
       }
-      continue;
-    }
-    if ('e' in c) {
-      if (off <= idx.length - 1) {
-        const pos = map(idx.offsetToPos(off), 1);
-        const parent = tr.doc.resolve(pos).parent;
-        if (parent.isTextblock && parent.type !== roles.codeBlock) tr.insert(pos, inlineNodes(roles, parent.type, [{ embed: c.e, attrs: c.a }]));
-      }
+      const pos = map(idx.offsetToPos(off), 1);
+      const parent = tr.doc.resolve(pos).parent;
+      const code = parent.type === roles.codeBlock || parent.type.spec.code === true;
+      if (code && text !== null) tr.insert(pos, schema.text(text));
+      else if (!code && parent.isTextblock) tr.insert(pos, inlineNodes(roles, parent.type, [piece]));
+      else direct = false;
       continue;
     }
     // {r, a}: marks over the inline content of each line it covers.
+    touch(off, off + c.r);
     const keys = Object.keys(c.a);
-    const simple = keys.every((k) => roles.marks.some((m) => m.key === k) && SIMPLE_MARK_VALUE(c.a[k] as AttrValue));
-    if (simple) {
-      let s = off;
-      const end = off + c.r;
-      while (s < end) {
-        const line = idx.lines[idx.lineAtOffset(s)] as Line;
-        const e = Math.min(end, line.off + line.len);
-        if (e > s && line.shape.block !== 'c') {
-          const from = map(idx.offsetToPos(s), 1);
-          const to = map(idx.offsetToPos(e), -1);
-          for (const role of roles.marks) {
-            const v = c.a[role.key];
-            if (v === undefined) continue;
-            if (v === null) tr.removeMark(from, to, role.type);
-            else {
-              const a: Record<string, unknown> = {};
-              if (role.primary) a[role.primary] = v;
-              else if (v !== true) continue;
-              try {
-                tr.addMark(from, to, role.type.create(a));
-              } catch {
-                // not a mark this schema can make from the value: the diff below settles it
-              }
-            }
-          }
+    // Only marks without attributes are certain to come out as the decoder would make them (a
+    // link's extra attributes live in the Delta), and removing a mark that excludes others (code)
+    // can bring back the marks it hid.
+    const simple = keys.every((k) => {
+      const role = roles.marks.find((m) => m.key === k);
+      const v = c.a[k] as AttrValue;
+      if (!role || !SIMPLE_MARK_VALUE(v)) return false;
+      if (v === null) return !roles.marks.some((o) => o !== role && role.type.excludes(o.type));
+      return !role.primary && v === true;
+    });
+    if (!simple) {
+      direct = false;
+      off += c.r;
+      continue;
+    }
+    let s = off;
+    const end = off + c.r;
+    while (s < end) {
+      const line = idx.lines[idx.lineAtOffset(s)] as Line;
+      const e = Math.min(end, line.off + line.len);
+      if (e > s && line.shape.block !== 'c') {
+        const from = map(idx.offsetToPos(s), 1);
+        const to = map(idx.offsetToPos(e), -1);
+        for (const role of roles.marks) {
+          const v = c.a[role.key];
+          if (v === undefined) continue;
+          if (v === null) tr.removeMark(from, to, role.type);
+          else tr.addMark(from, to, role.type.create());
         }
-        s = line.off + line.len + 1;
       }
+      s = line.off + line.len + 1;
     }
     off += c.r;
   }
-  // Whatever the fast paths did not reach: node markup, then the smallest replace.
-  let coarse = false;
+  if (direct || lo === Infinity) return { steps: tr.steps.length - first, direct: true, coarse: false };
+  const coarse = settleRegion(tr, idx, after, lo, hi, grow);
+  return { steps: tr.steps.length - first, direct: false, coarse };
+}
+
+/**
+ * Makes the top-level blocks of `tr.doc` that the op reached ([lo, hi) of the
+ * old Delta, `grow` code points longer after it) equal to their decoding from
+ * `after`, widening the region until its first line starts and the line after
+ * it reads as before. Returns true when it had to replace whole blocks.
+ */
+function settleRegion(tr: Transform, idx: DocIndex, after: Delta, lo: number, hi: number, grow: number): boolean {
+  const roles = idx.roles;
+  const lines = idx.lines;
+  const lastTop = idx.topPos.length - 1;
+  let ci = (lines[idx.lineAtOffset(Math.min(lo, idx.length - 1))] as Line).top;
+  let cj = (lines[idx.lineAtOffset(Math.min(Math.max(lo, hi - 1), idx.length - 1))] as Line).top;
+  let blocks: PMNode[] = [];
+  for (;;) {
+    const firstLine = idx.topFirstLine[ci] as number;
+    const lastLine = (cj < lastTop ? (idx.topFirstLine[cj + 1] as number) : lines.length) - 1;
+    const S = (lines[firstLine] as Line).off;
+    const E = (lines[lastLine] as Line).off + (lines[lastLine] as Line).len + 1;
+    if (hi >= E && cj < lastTop) {
+      cj++; // the op reaches the region's last "\n"
+      continue;
+    }
+    const dec = new Decoder(roles, firstLine > 0 ? stateOf(lines[firstLine - 1] as Line) : null);
+    for (const d of sliceDelta(after, S, E + grow)) dec.feed(d);
+    if (dec.firstContinues && ci > 0) {
+      ci--;
+      continue;
+    }
+    const next = lines[lastLine + 1];
+    if (next && cj < lastTop) {
+      if (dec.pending) {
+        cj++;
+        continue;
+      }
+      const before = stateOf(lines[lastLine] as Line);
+      const shape = decodeLine(roles, next.attrs, dec.prev);
+      if (!sameSpec(shape.spec, next.shape.spec) || shape.block !== next.shape.block || continuesCode(shape, dec.prev) !== continuesCode(next.shape, before)) {
+        cj++;
+        continue;
+      }
+    }
+    if (dec.pending || dec.lines === 0) throw new Error('rich mapping: the Delta after the op does not fit the document before it');
+    blocks = dec.blocks();
+    break;
+  }
+  // Every step so far lies inside the region, so what follows it is unchanged:
+  // its end stays at a fixed distance from the end of the document.
+  const from = idx.topPos[ci] as number;
+  const tail = idx.doc.content.size - (cj < lastTop ? (idx.topPos[cj + 1] as number) : idx.doc.content.size);
+  const regionEnd = (): number => tr.doc.content.size - tail;
+  const target = roles.schema.topNodeType.create(null, blocks);
   for (let guard = 0; guard < 64; guard++) {
-    const start = tr.doc.content.findDiffStart(target.content);
-    if (start === null) break;
-    const a = tr.doc.nodeAt(start);
+    const cur = tr.doc.content.cut(from, regionEnd());
+    const start = cur.findDiffStart(target.content);
+    if (start === null) return false;
+    const a = start < cur.size ? tr.doc.nodeAt(from + start) : null;
     const b = target.nodeAt(start);
-    if (a && b && a.isTextblock && b.isTextblock && a.type !== b.type && a.content.eq(b.content) && b.type.validContent(a.content)) {
-      tr.setNodeMarkup(start, b.type, b.attrs);
+    if (a && b && a.isTextblock && b.isTextblock && a.content.eq(b.content) && (a.type !== b.type ? b.type.validContent(a.content) : !a.hasMarkup(b.type, b.attrs))) {
+      tr.setNodeMarkup(from + start, b.type, b.attrs);
       continue;
     }
-    if (a && b && a.isTextblock && a.type === b.type && a.content.eq(b.content) && !a.hasMarkup(b.type, b.attrs)) {
-      tr.setNodeMarkup(start, b.type, b.attrs);
-      continue;
-    }
-    const end = tr.doc.content.findDiffEnd(target.content);
+    const end = cur.findDiffEnd(target.content);
     if (!end) break;
     let endA = end.a;
     let endB = end.b;
@@ -1301,33 +1469,14 @@ export function applyOpToTransform(tr: Transform, op: RichOp, after: Delta): App
       endB += overlap;
     }
     try {
-      tr.replace(start, endA, target.slice(start, endB));
+      tr.replace(from + start, from + endA, target.slice(start, endB));
     } catch {
-      coarse = true;
+      // fitting refused: replace the blocks below
     }
     break;
   }
-  if (!tr.doc.eq(target)) {
-    coarse = true;
-    replaceTopLevel(tr, target);
-  }
-  return { steps: tr.steps.length - first, coarse };
-}
-
-/** Replaces the top-level blocks that differ between `tr.doc` and `target` with the target's. */
-function replaceTopLevel(tr: Transform, target: PMNode): void {
-  const a = tr.doc;
-  const na = a.childCount;
-  const nb = target.childCount;
-  let head = 0;
-  while (head < na && head < nb && a.child(head).eq(target.child(head))) head++;
-  let tail = 0;
-  while (tail < na - head && tail < nb - head && a.child(na - 1 - tail).eq(target.child(nb - 1 - tail))) tail++;
-  let from = 0;
-  for (let k = 0; k < head; k++) from += a.child(k).nodeSize;
-  let to = from;
-  for (let k = head; k < na - tail; k++) to += a.child(k).nodeSize;
-  const nodes: PMNode[] = [];
-  for (let k = head; k < nb - tail; k++) nodes.push(target.child(k));
-  tr.replaceWith(from, to, nodes);
+  const end = regionEnd();
+  if (end - from === target.content.size && tr.doc.content.cut(from, end).eq(target.content)) return false;
+  tr.replaceWith(from, end, blocks);
+  return true;
 }

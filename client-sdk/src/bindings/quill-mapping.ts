@@ -184,13 +184,15 @@ function push(out: RichOp, c: RichComponent): void {
 
 /**
  * The rich op (code points) of a Quill change (UTF-16), given the document
- * text before the change ({@link flatText} of the rich document or of Quill's
- * contents). Throws {@link OTError} on what a rich document cannot hold: an
+ * before the change: the rich Delta (best: it also lets a change that adds a
+ * line after Quill's final "\n" be rewritten) or its {@link flatText}.
+ * Throws {@link OTError} on what a rich document cannot hold: an
  * offset inside a surrogate pair, text with a lone surrogate, an embed whose
  * value is not a scalar, Quill 2's embed-change retains (`retain: {...}`), or
  * a change that runs past the end.
  */
-export function quillToOp(change: QuillDeltaLike, text: string): RichOp {
+export function quillToOp(change: QuillDeltaLike, doc: string | Delta): RichOp {
+  const text = typeof doc === 'string' ? doc : flatText(doc);
   const out: RichOp = [];
   let u = 0;
   alignPairs(opsOf(change), text).forEach((q, index) => {
@@ -221,7 +223,56 @@ export function quillToOp(change: QuillDeltaLike, text: string): RichOp {
     } else throw new OTError('invalid', 'a Quill op with no insert, retain or delete', index);
   });
   while (out.length > 0 && typeof out[out.length - 1] === 'number' && (out[out.length - 1] as number) > 0) out.pop();
-  return out;
+  return keepFinalNewline(out, cpLength(text), typeof doc === 'string' ? undefined : finalAttrs(doc));
+}
+
+function finalAttrs(doc: Delta): Attributes {
+  const last = doc[doc.length - 1];
+  return last !== undefined && typeof last === 'object' && last.a ? last.a : {};
+}
+
+/**
+ * Quill sometimes inserts after its document's final "\n" (a new last line:
+ * `retain len, insert "\n" {list}`), which a rich op may not do. The same
+ * document comes from inserting a "\n" with the final line's attributes
+ * before the final "\n" and giving that one the new last line's attributes:
+ * the op is rewritten so. That needs the final "\n"'s attributes, hence the
+ * document rather than its text. A delete of the final "\n" is refused.
+ */
+function keepFinalNewline(op: RichOp, len: number, last: Attributes | undefined): RichOp {
+  let off = 0;
+  for (let k = 0; k < op.length; k++) {
+    const c = op[k] as RichComponent;
+    const n = typeof c === 'number' ? Math.abs(c) : typeof c === 'object' && 'r' in c ? c.r : 0;
+    if (n === 0) continue;
+    if (typeof c === 'number' && c < 0 && off + n >= len) throw new OTError('invalid', 'the change deletes the final "\\n"', k);
+    off += n;
+    if (off < len || k === op.length - 1) continue;
+    // c covers the final "\n" and inserts follow it.
+    if (!last) throw new OTError('invalid', 'the change inserts after the final "\\n": pass the document, not its text, to convert it', k + 1);
+    const rest = op.slice(k + 1);
+    const fmt = typeof c === 'object' && 'r' in c ? c.a : undefined;
+    const tail = rest[rest.length - 1];
+    const tailText = typeof tail === 'string' ? tail : tail && typeof tail === 'object' && 'i' in tail ? tail.i : '';
+    if (!tailText.endsWith('\n') || rest.some((x) => typeof x === 'number' || (typeof x === 'object' && 'r' in x))) {
+      throw new OTError('invalid', 'the change leaves the document without a final "\\n"', k + 1);
+    }
+    const newLast = (typeof tail === 'object' && 'a' in tail && tail.a) || {};
+    const moved: Attributes = { ...last };
+    if (fmt) for (const [key, v] of Object.entries(fmt)) v === null ? delete moved[key] : (moved[key] = v);
+    const body = rest.slice(0, -1);
+    const head = tailText.slice(0, -1);
+    if (head !== '') body.push(typeof tail === 'string' ? head : { i: head, a: (tail as { a: Attributes }).a });
+    const change: Attributes = {};
+    for (const key of Object.keys(newLast)) if (newLast[key] !== last[key]) change[key] = newLast[key] as AttrValue;
+    for (const key of Object.keys(last)) if (!(key in newLast)) change[key] = null;
+    const out: RichOp = op.slice(0, k);
+    if (n > 1) out.push(fmt ? { r: n - 1, a: fmt } : n - 1);
+    out.push(Object.keys(moved).length > 0 ? { i: '\n', a: moved } : '\n', ...body);
+    if (Object.keys(change).length > 0) out.push({ r: 1, a: change });
+    return out;
+  }
+  return op;
 }
 
 /**

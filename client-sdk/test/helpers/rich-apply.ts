@@ -12,6 +12,8 @@ interface Unit {
   ch?: string;
   embed?: Embed;
   attrs: Attributes;
+  /** The document's final "\n", which an op may format but never delete or insert after. */
+  final?: true;
 }
 
 function units(delta: Delta): Unit[] {
@@ -58,6 +60,9 @@ export function deltaLen(delta: Delta): number {
 /** Applies `op` to `delta`; throws when it does not fit or touches the final "\n" wrongly. */
 export function applyRich(delta: Delta, op: RichOp): Delta {
   const src = units(delta);
+  const last0 = src[src.length - 1];
+  if (!last0 || last0.ch !== '\n') throw new Error('the document must end with "\\n"');
+  src[src.length - 1] = { ...last0, final: true };
   const out: Unit[] = [];
   let at = 0;
   const take = (n: number): Unit[] => {
@@ -68,7 +73,7 @@ export function applyRich(delta: Delta, op: RichOp): Delta {
   };
   for (const c of op) {
     if (typeof c === 'number') {
-      if (c > 0) out.push(...take(c));
+      if (c > 0) for (const u of take(c)) out.push(u);
       else if (c < 0) take(-c);
       else throw new Error('zero component');
     } else if (typeof c === 'string') {
@@ -88,8 +93,9 @@ export function applyRich(delta: Delta, op: RichOp): Delta {
       }
     }
   }
-  out.push(...src.slice(at));
+  for (let k = at; k < src.length; k++) out.push(src[k] as Unit);
   const last = out[out.length - 1];
-  if (!last || last.ch !== '\n') throw new Error('the document must end with "\\n"');
+  if (!last?.final) throw new Error('the op deletes the final "\\n" or inserts after it');
+  delete last.final;
   return fromUnits(out);
 }
