@@ -5,6 +5,7 @@
  * quill-delta's own compose; and a real Quill 2 editor (in happy-dom) whose
  * user edits, mapped to rich ops, reproduce its contents.
  */
+import type { MarkType, NodeType, Node as PMNode } from '@tiptap/pm/model';
 import Quill from 'quill';
 import QuillDelta from 'quill-delta';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -21,7 +22,9 @@ import {
   type QuillOp,
 } from '../src/bindings/quill-mapping.js';
 import type { Attributes, Delta, RichOp } from '../src/bindings/rich-local.js';
+import { deltaToDoc, docToDelta } from '../src/bindings/prosemirror-mapping.js';
 import { OTError } from '../src/ot/errors.js';
+import { schema } from './helpers/pm-random.js';
 import { rng } from './helpers/random.js';
 // TEMPORARY: replace with the rich module's apply once src/rich/ lands on main.
 import { applyRich, deltaLen, normalizeDelta } from './helpers/rich-apply.js';
@@ -363,4 +366,40 @@ describe('a real Quill editor', () => {
     expect(steps).toBe(120);
     expect(resynced).toBeGreaterThan(0); // the embed-on-a-code-line case was exercised
   }, 90_000);
+});
+
+// ---------------------------------------------------------------------------
+// ProseMirror and Quill on one document
+
+describe('a Tiptap document through Quill', () => {
+  afterEach(() => {
+    document.body.innerHTML = '';
+  });
+
+  it('Quill shows and gives back every format a Quill-shaped Tiptap document has', () => {
+    const N = schema.nodes as unknown as Record<string, NodeType>;
+    const M = schema.marks as unknown as Record<string, MarkType>;
+    const t = (s: string, ...m: string[]) => schema.text(s, m.map((x) => (M[x] as MarkType).create(x === 'link' ? { href: 'https://l.example/' } : null)));
+    const node = (name: string, attrs: Record<string, unknown> | null, ...c: PMNode[]) => (N[name] as NodeType).create(attrs, c);
+    const pm = node(
+      'doc',
+      null,
+      node('heading', { level: 1 }, t('Title 😀')),
+      node('paragraph', null, t('b', 'bold'), t('i', 'italic'), t('u', 'underline'), t('s', 'strike'), t('c', 'code'), t('l', 'link'), t(' 👍🏽 ')),
+      node('heading', { level: 2 }, t('Two')),
+      node('bulletList', null, node('listItem', null, node('paragraph', null, t('a'))), node('listItem', null, node('paragraph', null, t('b')), node('orderedList', null, node('listItem', null, node('paragraph', null, t('b1')))))),
+      node('blockquote', null, node('paragraph', null, t('quoted'))),
+      node('codeBlock', { language: null }, schema.text('let a = 1\nlet b = 2')),
+      node('paragraph', null, t('img '), (N.image as NodeType).create({ src: 'https://i.example/a.png', alt: 'A' })),
+    );
+    pm.check();
+    const delta = docToDelta(pm);
+    const el = document.createElement('div');
+    document.body.appendChild(el);
+    const quill = new Quill(el);
+    quill.setContents(new QuillDelta(deltaToQuill(delta) as QuillDelta['ops']), 'api');
+    const back = quillToDelta(quill.getContents());
+    expect(normalizeDelta(back)).toEqual(normalizeDelta(delta));
+    expect(deltaToDoc(schema, back).eq(pm)).toBe(true);
+  });
 });
