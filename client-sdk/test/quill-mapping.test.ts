@@ -36,7 +36,7 @@ const pick = <T>(r: Rand, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)
 const canonical = (ops: readonly QuillOp[]): QuillOp[] => new QuillDelta().compose(new QuillDelta(ops as QuillDelta['ops'])).ops as QuillOp[];
 
 describe('Quill <-> rich op: known cases', () => {
-  const doc: Delta = [{ i: 'a😀b' }, { e: { image: '/i.png' } }, { i: '👍🏽c\n', a: {} }];
+  const doc: Delta = ['a😀b', { e: { image: '/i.png' } }, { i: '👍🏽c\n', a: {} }];
   const text = flatText(doc); // "a😀b\uFFFC👍🏽c\n": UTF-16 a=0, 😀=1-2, b=3, embed=4, 👍=5-6, 🏽=7-8, c=9, \n=10
 
   it('flatText counts an embed as one character in both units', () => {
@@ -65,11 +65,11 @@ describe('Quill <-> rich op: known cases', () => {
   });
 
   it('a line added after Quill\'s final "\\n" becomes one inserted before it', () => {
-    const doc: Delta = [{ i: 'ab' }, { i: '\n', a: { heading: 1 } }];
+    const doc: Delta = ['ab', { i: '\n', a: { heading: 1 } }];
     // Quill: retain everything, insert a new last line (a bullet).
     const op = quillToOp([{ retain: 3 }, { insert: 'c' }, { insert: '\n', attributes: { list: 'bullet' } }], doc);
     expect(op).toEqual([2, { i: '\n', a: { heading: 1 } }, 'c', { r: 1, a: { list: 'bullet', heading: null } }]);
-    expect(applyRich(doc, op)).toEqual([{ i: 'ab' }, { i: '\n', a: { heading: 1 } }, { i: 'c' }, { i: '\n', a: { list: 'bullet' } }]);
+    expect(applyRich(doc, op)).toEqual(['ab', { i: '\n', a: { heading: 1 } }, 'c', { i: '\n', a: { list: 'bullet' } }]);
     // With only the text there is nothing to rewrite it with.
     expect(() => quillToOp([{ retain: 3 }, { insert: '\n' }], flatText(doc))).toThrow(/pass the document/);
     expect(() => quillToOp([{ retain: 2 }, { delete: 1 }], doc)).toThrow(/final/);
@@ -95,8 +95,8 @@ describe('Quill <-> rich op: known cases', () => {
     expect(opToQuill([7, { r: 1, a: { heading: null, 'code-block': true } }], text)).toEqual([{ retain: 10 }, { retain: 1, attributes: { header: null, 'code-block': 'plain' } }]);
     expect(quillToOp([{ insert: '\n', attributes: { 'code-block': 'plain', list: 'bullet', indent: 1 } }], text)).toEqual([{ i: '\n', a: { 'code-block': true, list: 'bullet', indent: 1 } }]);
     expect(opToQuill([{ i: '\n', a: { nest: 'qb', 'code-block': 'js' } }], text)).toEqual([{ insert: '\n', attributes: { nest: 'qb', 'code-block': 'js' } }]);
-    expect(quillToDelta(deltaToQuill([{ i: 'T' }, { i: '\n', a: { heading: 1 } }]))).toEqual([{ i: 'T' }, { i: '\n', a: { heading: 1 } }]);
-    expect(deltaToQuill([{ i: 'T' }, { i: '\n', a: { heading: 1 } }])).toEqual([{ insert: 'T' }, { insert: '\n', attributes: { header: 1 } }]);
+    expect(quillToDelta(deltaToQuill(['T', { i: '\n', a: { heading: 1 } }]))).toEqual(['T', { i: '\n', a: { heading: 1 } }]);
+    expect(deltaToQuill(['T', { i: '\n', a: { heading: 1 } }])).toEqual([{ insert: 'T' }, { insert: '\n', attributes: { header: 1 } }]);
   });
 
   it('refuses what a rich document cannot hold', () => {
@@ -119,8 +119,8 @@ describe('Quill <-> rich op: known cases', () => {
   });
 
   it('quillShowable turns an embed on a code line into U+FFFC, nothing else', () => {
-    const d: Delta = [{ e: { image: '/a' } }, { i: 'x\n', a: { 'code-block': true } }, { e: { image: '/b' }, a: { alt: 'B' } }, { i: '\n' }];
-    expect(quillShowable(d)).toEqual([{ i: EMBED_CHAR }, { i: 'x\n', a: { 'code-block': true } }, { e: { image: '/b' }, a: { alt: 'B' } }, { i: '\n' }]);
+    const d: Delta = [{ e: { image: '/a' } }, { i: 'x\n', a: { 'code-block': true } }, { e: { image: '/b' }, a: { alt: 'B' } }, '\n'];
+    expect(quillShowable(d)).toEqual([{ i: EMBED_CHAR }, { i: 'x\n', a: { 'code-block': true } }, { e: { image: '/b' }, a: { alt: 'B' } }, '\n']);
     expect(quillShowable(doc)).toBe(doc);
   });
 
@@ -158,7 +158,7 @@ function randomRichDoc(r: Rand): Delta {
       } else out.push({ e: { image: pick(r, ['https://i.example/a.png', '/b.png']) } });
     }
     const a = pick(r, LINE);
-    out.push(Object.keys(a).length > 0 ? { i: '\n', a } : { i: '\n' });
+    out.push(Object.keys(a).length > 0 ? { i: '\n', a } : '\n');
   }
   return normalizeDelta(out);
 }

@@ -24,6 +24,7 @@
  * | bulletList / orderedList > listItem | `{list: "bullet" or "ordered"}`, nesting depth - 1 as `indent` |
  * | blockquote | `{blockquote: true}` |
  * | orderedList start, type | `list-start`, `list-type` on the line that begins the list (when not 1 / null) |
+ * | paragraph or heading `textAlign` (Tiptap TextAlign) | `{align: "center"}` etc. (when not the default) |
  * | any tree Quill's flat model cannot say | `nest` (see below), instead of `list`/`indent`/`blockquote` |
  *
  * The names are Quill's (`list`, `indent`, `blockquote`, `code-block`,
@@ -65,7 +66,10 @@
  * unknown key), a `list` nested deeper than the line before allows is pulled
  * up, a line that starts a list item becomes a paragraph (ProseMirror's list
  * items start with one), and an embed the schema has no node for becomes the
- * character U+FFFC. ProseMirror -> Delta -> ProseMirror is the identity.
+ * character U+FFFC. Where concurrent edits leave a line two kinds, `code-block`
+ * wins over `heading`, a new list item over both, and `list` over
+ * `blockquote`. ProseMirror -> Delta -> ProseMirror is the identity, and the
+ * Delta is in canonical form (plain strings for text without attributes).
  *
  * The image node must be inline (Tiptap: `Image.configure({ inline: true })`),
  * as Quill's is: a block image has no place in a line of text. Other block
@@ -197,10 +201,10 @@ function isScalar(v: unknown): v is string | number | boolean {
 }
 
 /** Writes the node's or mark's attributes that differ from their defaults as `prefix-name`, skipping `skip`. */
-function writeExtras(out: Attributes, prefix: string, attrs: Record<string, unknown>, spec: Record<string, { default?: unknown }> | undefined, skip?: string): void {
+function writeExtras(out: Attributes, prefix: string, attrs: Record<string, unknown>, spec: Record<string, { default?: unknown }> | undefined, skip?: string, skip2?: string): void {
   if (!spec) return;
   for (const name of Object.keys(spec)) {
-    if (name === skip) continue;
+    if (name === skip || name === skip2) continue;
     const v = attrs[name];
     if (v === spec[name]?.default || !isScalar(v)) continue;
     out[`${prefix}-${name}`] = v;
@@ -208,11 +212,11 @@ function writeExtras(out: Attributes, prefix: string, attrs: Record<string, unkn
 }
 
 /** Reads `prefix-name` attributes back into node or mark attributes (defaults where absent or of no scalar). */
-function readExtras(attrs: Attributes | undefined, prefix: string, spec: Record<string, { default?: unknown }> | undefined, skip?: string): Record<string, unknown> {
+function readExtras(attrs: Attributes | undefined, prefix: string, spec: Record<string, { default?: unknown }> | undefined, skip?: string, skip2?: string): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (!spec || !attrs) return out;
   for (const name of Object.keys(spec)) {
-    if (name === skip) continue;
+    if (name === skip || name === skip2) continue;
     const v = attrs[`${prefix}-${name}`];
     if (v !== undefined && v !== null) out[name] = v;
   }
@@ -256,7 +260,7 @@ function attrsToMarks(roles: Roles, attrs: Attributes | undefined, parent: NodeT
   return set;
 }
 
-function attrsEqual(a: Attributes | undefined, b: Attributes | undefined): boolean {
+function attrsEqual(a: Attributes | null | undefined, b: Attributes | null | undefined): boolean {
   const ka = a ? Object.keys(a) : [];
   const kb = b ? Object.keys(b) : [];
   if (ka.length !== kb.length) return false;
@@ -551,9 +555,11 @@ class DocIndex {
     if (!code && block.type !== roles.paragraph && block.type !== roles.heading) {
       throw new Error(`rich mapping: no Delta form for a ${block.type.name} textblock`);
     }
+    const align = block.attrs.textAlign;
+    if (typeof align === 'string' && align !== block.type.spec.attrs?.textAlign?.default) attrs.align = align;
     if (shape.block === 'h') {
       attrs.heading = level;
-      writeExtras(attrs, 'heading', block.attrs, block.type.spec.attrs, 'level');
+      writeExtras(attrs, 'heading', block.attrs, block.type.spec.attrs, 'level', 'textAlign');
     } else if (shape.block === 'c') {
       attrs['code-block'] = shape.code;
       writeExtras(attrs, 'code-block', block.attrs, block.type.spec.attrs, 'language');
@@ -811,10 +817,14 @@ export function docToDelta(doc: PMNode): Delta {
   const idx = indexOf(doc);
   const roles = idx.roles;
   const out: Delta = [];
+  // Canonical form (docs/protocol.md): text without attributes is a plain string, neighbours with equal attributes merge.
   const push = (text: string, a: Attributes): void => {
-    const last = out[out.length - 1];
-    if (last !== undefined && typeof last === 'object' && 'i' in last && attrsEqual(last.a, a)) last.i += text;
-    else out.push(Object.keys(a).length > 0 ? { i: text, a } : { i: text });
+    const k = out.length - 1;
+    const last = out[k];
+    const plain = Object.keys(a).length === 0;
+    if (plain && typeof last === 'string') out[k] = last + text;
+    else if (!plain && last !== undefined && typeof last === 'object' && 'i' in last && attrsEqual(last.a ?? undefined, a)) last.i += text;
+    else out.push(plain ? text : { i: text, a });
   };
   for (const line of idx.lines) {
     if (line.shape.block === 'c') {
@@ -985,7 +995,8 @@ class Decoder {
     } else {
       this.lastCode = null;
       const type = shape.block === 'h' ? (roles.heading as NodeType) : roles.paragraph;
-      const a = shape.block === 'h' ? { ...readExtras(attrs, 'heading', type.spec.attrs, 'level'), level: shape.level } : null;
+      const a: Record<string, unknown> = shape.block === 'h' ? { ...readExtras(attrs, 'heading', type.spec.attrs, 'level', 'textAlign'), level: shape.level } : {};
+      if (typeof attrs?.align === 'string' && type.spec.attrs && 'textAlign' in type.spec.attrs) a.textAlign = attrs.align;
       parent.children.push(type.create(a, inlineNodes(roles, type, this.pieces)));
     }
     this.prev = { kinds: shape.spec.map((f) => f.kind), block: shape.block, code: shape.code };
@@ -1343,7 +1354,8 @@ export function applyOpToTransform(tr: Transform, op: RichOp, after: Delta): App
       touch(off, off);
       grow += typeof c === 'string' ? cpLength(c) : 'i' in c ? cpLength(c.i) : 1;
       const text = typeof c === 'string' ? c : 'i' in c ? c.i : null;
-      const piece: Piece = text !== null ? { text, attrs: typeof c === 'string' ? undefined : (c as { a?: Attributes }).a } : { embed: (c as { e: Embed }).e, attrs: (c as { a?: Attributes }).a };
+      const a = typeof c === 'string' ? undefined : ((c as { a?: Attributes | null }).a ?? undefined);
+      const piece: Piece = text !== null ? { text, attrs: a } : { embed: (c as { e: Embed }).e, attrs: a };
       if ((text !== null && text.includes('\n')) || off > idx.length - 1) {
         direct = false;
         continue;
@@ -1358,13 +1370,14 @@ export function applyOpToTransform(tr: Transform, op: RichOp, after: Delta): App
     }
     // {r, a}: marks over the inline content of each line it covers.
     touch(off, off + c.r);
-    const keys = Object.keys(c.a);
+    const fa: Attributes = c.a ?? {};
+    const keys = Object.keys(fa);
     // Only marks without attributes are certain to come out as the decoder would make them (a
     // link's extra attributes live in the Delta), and removing a mark that excludes others (code)
     // can bring back the marks it hid.
     const simple = keys.every((k) => {
       const role = roles.marks.find((m) => m.key === k);
-      const v = c.a[k] as AttrValue;
+      const v = fa[k] as AttrValue;
       if (!role || !SIMPLE_MARK_VALUE(v)) return false;
       if (v === null) return !roles.marks.some((o) => o !== role && role.type.excludes(o.type));
       return !role.primary && v === true;
@@ -1383,7 +1396,7 @@ export function applyOpToTransform(tr: Transform, op: RichOp, after: Delta): App
         const from = map(idx.offsetToPos(s), 1);
         const to = map(idx.offsetToPos(e), -1);
         for (const role of roles.marks) {
-          const v = c.a[role.key];
+          const v = fa[role.key];
           if (v === undefined) continue;
           if (v === null) tr.removeMark(from, to, role.type);
           else tr.addMark(from, to, role.type.create());

@@ -65,7 +65,7 @@ function isScalar(v: unknown): v is AttrValue {
   return v === null || typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
 }
 
-function renameAttrs(src: Record<string, unknown> | undefined, names: Readonly<Record<string, string>>, index: number, allowNull: boolean): Attributes | undefined {
+function renameAttrs(src: Record<string, unknown> | null | undefined, names: Readonly<Record<string, string>>, index: number, allowNull: boolean): Attributes | undefined {
   if (!src) return undefined;
   const out: Attributes = {};
   let any = false;
@@ -257,12 +257,12 @@ function keepFinalNewline(op: RichOp, len: number, last: Attributes | undefined)
     if (!tailText.endsWith('\n') || rest.some((x) => typeof x === 'number' || (typeof x === 'object' && 'r' in x))) {
       throw new OTError('invalid', 'the change leaves the document without a final "\\n"', k + 1);
     }
-    const newLast = (typeof tail === 'object' && 'a' in tail && tail.a) || {};
+    const newLast: Attributes = (typeof tail === 'object' && 'a' in tail && tail.a) || {};
     const moved: Attributes = { ...last };
     if (fmt) for (const [key, v] of Object.entries(fmt)) v === null ? delete moved[key] : (moved[key] = v);
     const body = rest.slice(0, -1);
     const head = tailText.slice(0, -1);
-    if (head !== '') body.push(typeof tail === 'string' ? head : { i: head, a: (tail as { a: Attributes }).a });
+    if (head !== '') body.push(typeof tail === 'string' || Object.keys(newLast).length === 0 ? head : { i: head, a: newLast });
     const change: Attributes = {};
     for (const key of Object.keys(newLast)) if (newLast[key] !== last[key]) change[key] = newLast[key] as AttrValue;
     for (const key of Object.keys(last)) if (!(key in newLast)) change[key] = null;
@@ -331,7 +331,7 @@ export function quillToDelta(contents: QuillDeltaLike): Delta {
     if (typeof q.insert === 'string') {
       assertWellFormed(q.insert, index);
       const a = renameAttrs(q.attributes, FROM_QUILL, index, false);
-      return a ? { i: q.insert, a } : { i: q.insert };
+      return a ? { i: q.insert, a } : q.insert;
     }
     if (q.insert && typeof q.insert === 'object') {
       const a = renameAttrs(q.attributes, FROM_QUILL, index, false);

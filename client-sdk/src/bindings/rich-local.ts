@@ -21,19 +21,19 @@ export type Embed = { [type: string]: AttrValue };
 /** Insert text carrying attributes. */
 export interface TextInsert {
   i: string;
-  a?: Attributes;
+  a?: Attributes | null;
 }
 
 /** Insert one embed (length 1) carrying attributes. */
 export interface EmbedInsert {
   e: Embed;
-  a?: Attributes;
+  a?: Attributes | null;
 }
 
 /** Retain `r` code points, setting attributes on them (`null` removes one). */
 export interface FormatRetain {
   r: number;
-  a: Attributes;
+  a?: Attributes | null;
 }
 
 /**
@@ -48,5 +48,5 @@ export type RichOp = RichComponent[];
 /** One insert of a document's content (plain text, attributed text or an embed). */
 export type DeltaInsert = string | TextInsert | EmbedInsert;
 
-/** A whole rich document as a Delta of inserts. It always ends with "\n". */
+/** A whole rich document as a Delta of inserts (canonically: text without attributes as a plain string). It always ends with "\n". */
 export type Delta = DeltaInsert[];

@@ -31,7 +31,7 @@ function sameAttrs(a: Attributes, b: Attributes): boolean {
   return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
 }
 
-/** The canonical Delta of units: `{i}` / `{i, a}` / `{e}` / `{e, a}`, neighbours with equal attributes merged. */
+/** The canonical Delta of units (docs/protocol.md): plain strings, `{i, a}`, `{e}`, `{e, a}`, neighbours with equal attributes merged. */
 function fromUnits(us: Unit[]): Delta {
   const out: Delta = [];
   for (const u of us) {
@@ -40,9 +40,11 @@ function fromUnits(us: Unit[]): Delta {
       out.push(a ? { e: u.embed, a } : { e: u.embed });
       continue;
     }
-    const last = out[out.length - 1];
-    if (last !== undefined && typeof last === 'object' && 'i' in last && sameAttrs(last.a ?? {}, u.attrs)) last.i += u.ch as string;
-    else out.push(a ? { i: u.ch as string, a: { ...a } } : { i: u.ch as string });
+    const k = out.length - 1;
+    const last = out[k];
+    if (!a && typeof last === 'string') out[k] = last + (u.ch as string);
+    else if (a && last !== undefined && typeof last === 'object' && 'i' in last && sameAttrs(last.a ?? {}, u.attrs)) last.i += u.ch as string;
+    else out.push(a ? { i: u.ch as string, a: { ...a } } : (u.ch as string));
   }
   return out;
 }
@@ -85,7 +87,7 @@ export function applyRich(delta: Delta, op: RichOp): Delta {
     } else {
       for (const u of take(c.r)) {
         const a = { ...u.attrs };
-        for (const [k, v] of Object.entries(c.a)) {
+        for (const [k, v] of Object.entries(c.a ?? {})) {
           if (v === null) delete a[k];
           else a[k] = v;
         }
