@@ -862,12 +862,12 @@ type Piece = { text: string; attrs: Attributes | undefined } | { embed: Embed; a
 
 interface OpenFrame {
   kind: Kind;
-  container: Builder;
-  item: Builder | null;
+  container: BuilderNode;
+  item: BuilderNode | null;
 }
 
 /** Where a line inside an open frame goes: its list item, or its blockquote. */
-function inner(f: OpenFrame | undefined): Builder {
+function inner(f: OpenFrame | undefined): BuilderNode {
   if (!f) throw new Error('rich mapping: internal error: no open frame');
   return f.item ?? f.container;
 }
@@ -882,9 +882,8 @@ class BuilderNode {
     public code?: string,
   ) {}
 }
-type Builder = BuilderNode;
 
-function build(b: Builder, schema: Schema): PMNode {
+function build(b: BuilderNode, schema: Schema): PMNode {
   if (b.code !== undefined) return b.type.create(b.attrs, b.code === '' ? null : schema.text(b.code));
   return b.type.create(
     b.attrs,
