@@ -2,7 +2,7 @@
 //
 //	tandem [serve] [flags]   run the server (the default)
 //	tandem token [flags]     mint an access token for local use
-//	tandem healthcheck       exit 0 when a running server's /healthz answers 200
+//	tandem healthcheck       exit 0 when a running server's /healthz (on TANDEM_ADDR) answers 200
 //	tandem version           print the version
 //
 // Settings come from flags and from TANDEM_* environment variables (a flag
@@ -135,7 +135,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("tandem", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: tandem [serve] [flags] | tandem token [flags] | tandem healthcheck [-url URL] | tandem version\n\nEvery flag can also be set by the environment variable shown in brackets.\n\n")
+		fmt.Fprintf(stderr, "Usage: tandem [serve] [flags] | tandem token [flags] | tandem healthcheck [-path P | -url URL] | tandem version\n\nEvery flag can also be set by the environment variable shown in brackets.\n\n")
 		fs.PrintDefaults()
 	}
 	atoi := strconv.Atoi
