@@ -11,6 +11,7 @@
 // one JSON line {"ok": true, ...} and exits 0, or prints the failure and exits 1.
 import { chromium } from 'playwright-core';
 import { createInterface } from 'node:readline';
+import { editorText, openAs } from './pages.mjs';
 
 const cfg = JSON.parse(process.argv[2] ?? '{}');
 if (!cfg.open || !cfg.auth || !cfg.tokens || !cfg.out) {
@@ -40,31 +41,16 @@ async function waitFor(what, fn, ms = 15000) {
 let browser;
 const pages = [];
 async function openPage(url, { name = 'Ada', color = '#e91e63', width = 1000, height = 700, dark = false } = {}) {
-  const context = await browser.newContext({ viewport: { width, height }, colorScheme: dark ? 'dark' : 'light' });
-  await context.addInitScript(([n, c]) => {
-    localStorage.setItem('tandem.demo.name', n);
-    localStorage.setItem('tandem.demo.color', c);
-  }, [name, color]);
-  const page = await context.newPage();
-  page.on('pageerror', (e) => console.error(`[${name}] page error: ${e.message}`));
-  await page.goto(url);
-  await page.locator('.cm-content').waitFor({ timeout: 15000 });
+  const page = await openAs(browser, url, { name, color, width, height, dark });
   pages.push(page);
   return page;
 }
 
 /** What the page shows: the notice, the pills, the editor's text and whether it takes input. */
-const ui = (page) =>
-  page.evaluate(() => {
+const ui = async (page) => ({
+  ...(await page.evaluate(() => {
     const n = document.querySelector('#notice');
     const content = document.querySelector('.cm-content');
-    const text = content
-      ? Array.from(content.querySelectorAll('.cm-line'), (l) => {
-          const c = l.cloneNode(true);
-          c.querySelectorAll('.cm-tandem-caret, .cm-widgetBuffer').forEach((w) => w.remove());
-          return c.textContent;
-        }).join('\n')
-      : '';
     return {
       notice: n.hidden ? null : n.innerText,
       noticeTone: n.hidden ? null : n.className,
@@ -75,10 +61,11 @@ const ui = (page) =>
       meLocked: document.querySelector('#me-name').readOnly,
       editable: content?.getAttribute('contenteditable') === 'true',
       locked: document.querySelector('#editor').classList.contains('locked'),
-      text,
       body: document.body.innerText,
     };
-  });
+  })),
+  text: await editorText(page),
+});
 
 /** Types into the editor and reports whether the text changed. */
 async function typingChanges(page) {

@@ -8,6 +8,7 @@
 // playwright-core, which downloads no browser. It prints one JSON line
 // {"text": ...} and exits 0, or prints the failure and exits 1.
 import { chromium } from 'playwright-core';
+import { editorText, openAs } from './pages.mjs';
 
 const [urlA, urlB, outDir] = process.argv.slice(2);
 if (!urlA || !urlB || !outDir) {
@@ -17,37 +18,13 @@ if (!urlA || !urlB || !outDir) {
 
 const deadline = (ms) => Date.now() + ms;
 
-async function openAs(browser, url, name, color) {
-  const context = await browser.newContext({ viewport: { width: 1000, height: 700 } });
-  await context.addInitScript(([n, c]) => {
-    localStorage.setItem('tandem.demo.name', n);
-    localStorage.setItem('tandem.demo.color', c);
-  }, [name, color]);
-  const page = await context.newPage();
-  page.on('pageerror', (e) => console.error(`[${name}] page error: ${e.message}`));
-  await page.goto(url);
-  await page.locator('.cm-content').waitFor({ timeout: 15000 });
-  return page;
-}
-
-// The editor's text: CodeMirror renders one .cm-line per line; the named
-// caret widgets inside a line are decoration, not text.
-const text = (page) =>
-  page.locator('.cm-content').evaluate((el) =>
-    Array.from(el.querySelectorAll('.cm-line'), (l) => {
-      const c = l.cloneNode(true);
-      c.querySelectorAll('.cm-tandem-caret, .cm-widgetBuffer').forEach((w) => w.remove());
-      return c.textContent;
-    }).join('\n'),
-  );
-
 async function waitFor(what, fn, ms = 15000) {
   const until = deadline(ms);
   for (;;) {
     const v = await fn();
     if (v) return v;
     if (Date.now() > until) {
-      const seen = await Promise.all(pages.map(async (p) => JSON.stringify(await text(p).catch((e) => String(e)))));
+      const seen = await Promise.all(pages.map(async (p) => JSON.stringify(await editorText(p).catch((e) => String(e)))));
       throw new Error(`timed out waiting for ${what}; the pages show ${seen.join(' and ')}`);
     }
     await new Promise((r) => setTimeout(r, 50));
@@ -66,11 +43,11 @@ try {
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
   });
-  const a = await openAs(browser, urlA, 'Ada', '#e91e63');
-  const b = await openAs(browser, urlB, 'Bob', '#3f51b5');
+  const a = await openAs(browser, urlA, { name: 'Ada', color: '#e91e63' });
+  const b = await openAs(browser, urlB, { name: 'Bob', color: '#3f51b5' });
   pages.push(a, b);
   const initial = await waitFor('both pages to show the document', async () => {
-    const [ta, tb] = [await text(a), await text(b)];
+    const [ta, tb] = [await editorText(a), await editorText(b)];
     return ta.length > 0 && ta === tb ? ta : null;
   });
 
@@ -85,7 +62,7 @@ try {
   ]);
 
   const final = await waitFor('identical text on both pages', async () => {
-    const [ta, tb] = [await text(a), await text(b)];
+    const [ta, tb] = [await editorText(a), await editorText(b)];
     return ta === tb && ta.includes('Ada types on node A.') && ta.includes('Bob types on node B.') ? ta : null;
   });
   if (final.length !== initial.length + ' Ada types on node A.'.length + 'Bob types on node B. '.length) {
