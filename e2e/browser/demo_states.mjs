@@ -9,9 +9,8 @@
 // line on stdin: the Go test restarts the open server on the same address in
 // between (its memory store then forgets every document). At the end it prints
 // one JSON line {"ok": true, ...} and exits 0, or prints the failure and exits 1.
-import { chromium } from 'playwright-core';
 import { createInterface } from 'node:readline';
-import { editorText, openAs } from './pages.mjs';
+import { launch, openAs, text as editorText } from './pages.mjs';
 
 const cfg = JSON.parse(process.argv[2] ?? '{}');
 if (!cfg.open || !cfg.auth || !cfg.tokens || !cfg.out) {
@@ -41,7 +40,7 @@ async function waitFor(what, fn, ms = 15000) {
 let browser;
 const pages = [];
 async function openPage(url, { name = 'Ada', color = '#e91e63', width = 1000, height = 700, dark = false } = {}) {
-  const page = await openAs(browser, url, { name, color, width, height, dark });
+  const page = await openAs(browser, url, name, color, { width, height, dark });
   pages.push(page);
   return page;
 }
@@ -98,11 +97,7 @@ const luminance = (page, sel) =>
   }, sel);
 
 try {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-  });
+  browser = await launch();
 
   // ---- 1. Two windows at a bare /demo/ meet in one document ----
   const ada = await openPage(`${cfg.open}/demo/`, { name: 'Ada', color: '#e91e63', width: 1000 });

@@ -1,11 +1,21 @@
-// What the browser tests share: opening the demo as a named user, and reading
-// the editor's text.
+// Helpers shared by the browser tests: open the /demo/ page as a named user,
+// read the editor's text, wait for a condition. They drive Debian's chromium
+// (CHROMIUM, default /usr/bin/chromium) through playwright-core, which
+// downloads no browser.
+import { chromium } from 'playwright-core';
+
+export const launch = () =>
+  chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+  });
 
 /**
- * Opens url in a new browser context as a demo user (name and colour preset
- * in localStorage) and waits for the editor. Options: width, height, dark.
+ * Opens url in a context of its own, as the demo user name with color;
+ * options: the window's width and height, and dark for a dark colour scheme.
  */
-export async function openAs(browser, url, { name, color, width = 1000, height = 700, dark = false }) {
+export async function openAs(browser, url, name, color, { width = 1000, height = 700, dark = false } = {}) {
   const context = await browser.newContext({ viewport: { width, height }, colorScheme: dark ? 'dark' : 'light' });
   await context.addInitScript(([n, c]) => {
     localStorage.setItem('tandem.demo.name', n);
@@ -18,11 +28,9 @@ export async function openAs(browser, url, { name, color, width = 1000, height =
   return page;
 }
 
-/**
- * The editor's text: CodeMirror renders one .cm-line per line; the named
- * caret widgets inside a line are decoration, not text.
- */
-export const editorText = (page) =>
+// The editor's text: CodeMirror renders one .cm-line per line; the named
+// caret widgets inside a line are decoration, not text.
+export const text = (page) =>
   page.locator('.cm-content').evaluate((el) =>
     Array.from(el.querySelectorAll('.cm-line'), (l) => {
       const c = l.cloneNode(true);
@@ -30,3 +38,19 @@ export const editorText = (page) =>
       return c.textContent;
     }).join('\n'),
   );
+
+/** Polls fn until it returns something truthy; on timeout the error shows what pages display. */
+export async function waitFor(pages, what, fn, ms = 15000) {
+  const until = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > until) {
+      const seen = await Promise.all(pages.map(async (p) => JSON.stringify(await text(p).catch((e) => String(e)))));
+      throw new Error(`timed out waiting for ${what}; the pages show ${seen.join(' and ')}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export const caretLabels = (page) => page.locator('.cm-tandem-caret-label').allInnerTexts();

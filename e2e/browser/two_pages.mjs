@@ -7,8 +7,7 @@
 // It drives Debian's chromium (CHROMIUM, default /usr/bin/chromium) through
 // playwright-core, which downloads no browser. It prints one JSON line
 // {"text": ...} and exits 0, or prints the failure and exits 1.
-import { chromium } from 'playwright-core';
-import { editorText, openAs } from './pages.mjs';
+import { caretLabels, launch, openAs, text, waitFor as waitForPages } from './pages.mjs';
 
 const [urlA, urlB, outDir] = process.argv.slice(2);
 if (!urlA || !urlB || !outDir) {
@@ -16,38 +15,17 @@ if (!urlA || !urlB || !outDir) {
   process.exit(2);
 }
 
-const deadline = (ms) => Date.now() + ms;
-
-async function waitFor(what, fn, ms = 15000) {
-  const until = deadline(ms);
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > until) {
-      const seen = await Promise.all(pages.map(async (p) => JSON.stringify(await editorText(p).catch((e) => String(e)))));
-      throw new Error(`timed out waiting for ${what}; the pages show ${seen.join(' and ')}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function caretLabels(page) {
-  return page.locator('.cm-tandem-caret-label').allInnerTexts();
-}
+const waitFor = (what, fn, ms) => waitForPages(pages, what, fn, ms);
 
 let browser;
 const pages = [];
 try {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-  });
-  const a = await openAs(browser, urlA, { name: 'Ada', color: '#e91e63' });
-  const b = await openAs(browser, urlB, { name: 'Bob', color: '#3f51b5' });
+  browser = await launch();
+  const a = await openAs(browser, urlA, 'Ada', '#e91e63');
+  const b = await openAs(browser, urlB, 'Bob', '#3f51b5');
   pages.push(a, b);
   const initial = await waitFor('both pages to show the document', async () => {
-    const [ta, tb] = [await editorText(a), await editorText(b)];
+    const [ta, tb] = [await text(a), await text(b)];
     return ta.length > 0 && ta === tb ? ta : null;
   });
 
@@ -62,7 +40,7 @@ try {
   ]);
 
   const final = await waitFor('identical text on both pages', async () => {
-    const [ta, tb] = [await editorText(a), await editorText(b)];
+    const [ta, tb] = [await text(a), await text(b)];
     return ta === tb && ta.includes('Ada types on node A.') && ta.includes('Bob types on node B.') ? ta : null;
   });
   if (final.length !== initial.length + ' Ada types on node A.'.length + 'Bob types on node B. '.length) {
