@@ -31,10 +31,12 @@ export default defineConfig({
         ot: 'src/ot/index.ts',
         textarea: 'src/bindings/textarea.ts',
         codemirror: 'src/bindings/codemirror.ts',
+        prosemirror: 'src/bindings/prosemirror.ts',
+        quill: 'src/bindings/quill.ts',
       },
     },
     rollupOptions: {
-      external: [/^@msgpack\//, /^@codemirror\//],
+      external: [/^@msgpack\//, /^@codemirror\//, /^@tiptap\//, /^prosemirror-/, /^quill(-delta)?(\/|$)/],
       output: [
         { format: 'es', entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js' },
         { format: 'cjs', exports: 'named', entryFileNames: 'cjs/[name].js', chunkFileNames: 'cjs/[name]-[hash].js' },

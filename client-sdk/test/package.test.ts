@@ -24,11 +24,15 @@ describe('built package', () => {
       const ot = await import('@tandem/client/ot');
       const ta = await import('@tandem/client/textarea');
       const cm = await import('@tandem/client/codemirror');
+      const pm = await import('@tandem/client/prosemirror');
+      const quill = await import('@tandem/client/quill');
       console.log(JSON.stringify({
         main: [typeof m.Connection, typeof m.TextDoc, typeof m.ot.apply, m.SUBPROTOCOL],
         ot: [typeof ot.transform, typeof ot.diffLinesToOp, ot.cpLength('a😀')],
         textarea: typeof ta.bindTextarea,
         codemirror: typeof cm.tandemCollab,
+        prosemirror: [typeof pm.docToDelta, typeof pm.transactionToOp, pm.HARD_BREAK],
+        quill: [typeof quill.quillToOp, quill.opToQuill([1, 'x'], '😀\\n')],
       }));`;
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: root });
     expect(JSON.parse(stdout)).toEqual({
@@ -36,8 +40,10 @@ describe('built package', () => {
       ot: ['function', 'function', 2],
       textarea: 'function',
       codemirror: 'function',
+      prosemirror: ['function', 'function', '\u2028'],
+      quill: ['function', [{ retain: 2 }, { insert: 'x' }]],
     });
-    for (const d of ['index.d.ts', 'ot/index.d.ts', 'bindings/textarea.d.ts', 'bindings/codemirror.d.ts']) {
+    for (const d of ['index.d.ts', 'ot/index.d.ts', 'bindings/textarea.d.ts', 'bindings/codemirror.d.ts', 'bindings/prosemirror.d.ts', 'bindings/quill.d.ts']) {
       expect(existsSync(path.join(root, 'dist', d)), d).toBe(true);
     }
   });
@@ -54,6 +60,8 @@ describe('built package', () => {
         const ot = require('@tandem/client/ot');
         const ta = require('@tandem/client/textarea');
         const cm = require('@tandem/client/codemirror');
+        const pm = require('@tandem/client/prosemirror');
+        const quill = require('@tandem/client/quill');
         let thrown = '';
         try { new m.Connection({ url: 'ws://127.0.0.1:1/v1/ws' }); } catch (e) { thrown = e.constructor.name; }
         console.log(JSON.stringify({
@@ -61,6 +69,8 @@ describe('built package', () => {
           ot: [typeof ot.transform, ot.cpLength('a😀')],
           textarea: typeof ta.bindTextarea,
           codemirror: typeof cm.tandemCollab,
+          prosemirror: [typeof pm.docToDelta, typeof pm.transactionToOp],
+          quill: quill.opToQuill([1, 'x'], '😀\\n'),
           thrown,
         }));`;
       const { stdout } = await run(process.execPath, ['-e', script], { cwd: dir });
@@ -69,6 +79,8 @@ describe('built package', () => {
         ot: ['function', 2],
         textarea: 'function',
         codemirror: 'function',
+        prosemirror: ['function', 'function'],
+        quill: [{ retain: 2 }, { insert: 'x' }],
         thrown: 'TypeError',
       });
 
@@ -81,13 +93,15 @@ describe('built package', () => {
         `import { Connection, TandemError, type ConnectionError } from '@tandem/client';
 import { cpLength } from '@tandem/client/ot';
 import { tandemCollab } from '@tandem/client/codemirror';
+import { opToQuill } from '@tandem/client/quill';
+import { docToDelta } from '@tandem/client/prosemirror';
 declare const WS: import('@tandem/client').WebSocketConstructor;
 const conn = new Connection({ url: 'ws://x/v1/ws', WebSocket: WS, connectAttempts: 3 });
 conn.on('error', (e: ConnectionError) => e.httpStatus ?? e.errno);
 const doc = conn.openDoc('d');
 const done: Promise<void> = doc.whenSynced();
 export const n: number = cpLength('x');
-export { done, tandemCollab, TandemError };
+export { done, tandemCollab, TandemError, opToQuill, docToDelta };
 `,
       );
       const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
