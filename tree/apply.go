@@ -1,0 +1,216 @@
+package tree
+
+import (
+	"github.com/tandem-collab/tandem/ot"
+)
+
+// Apply applies op to c and returns the op as applied: the actions that took
+// effect, in order, with the ones that did not removed. It drops, without
+// error, an action on an object that does not exist (deleted since the op
+// was made, or never created), a new under a parent that does not exist, and
+// a move that would make an object its own ancestor; the rest commits.
+//
+// An error leaves c unchanged; it is an *OpError: KindInvalid for a new of an
+// id that exists, a text action on a property that is not a string or whose
+// text op does not fit the string; KindLimit when the op would take the
+// document past a limit of c.Limits() (objects, properties per object,
+// nesting, value size); KindTooLarge past the content size limit. op must
+// have passed Validate (the decoders validate).
+//
+// The result may be empty; the server still commits it (it takes a version).
+func (c *Content) Apply(op Op) (Op, error) {
+	saved := *c
+	applied := make(Op, 0, len(op))
+	for i := range op {
+		ok, err := c.apply(&op[i])
+		if err != nil {
+			*c = saved
+			return nil, at(err, i)
+		}
+		if ok {
+			applied = append(applied, op[i])
+		}
+	}
+	if size := c.Size(); size > c.lim.MaxBytes && size > saved.Size() {
+		*c = saved
+		return nil, errTooLarge(-1, "document would be %d bytes encoded, over the limit of %d", size, c.lim.MaxBytes)
+	}
+	return applied, nil
+}
+
+// apply performs one action; ok is false when the action is dropped.
+func (c *Content) apply(a *Action) (ok bool, err error) {
+	switch a.Kind {
+	case New:
+		return c.applyNew(a)
+	case Set:
+		return c.applySet(a)
+	case Text:
+		return c.applyText(a)
+	case Move:
+		return c.applyMove(a)
+	case Del:
+		return c.applyDel(a)
+	}
+	return false, errInvalid(-1, "unknown action kind %d", a.Kind)
+}
+
+func (c *Content) applyNew(a *Action) (bool, error) {
+	if c.Has(a.ID) {
+		return false, errInvalid(-1, "new: object %q exists", a.ID)
+	}
+	if a.Parent != "" && !c.Has(a.Parent) {
+		return false, nil
+	}
+	if d := c.Depth(a.Parent) + 1; d > c.lim.MaxDepth {
+		return false, errLimit(-1, "new: object %q would be at depth %d, over the limit of %d", a.ID, d, c.lim.MaxDepth)
+	}
+	if n := c.objs.Len() + 1; n > c.lim.MaxObjects {
+		return false, errLimit(-1, "new: the document would have %d objects, over the limit of %d", n, c.lim.MaxObjects)
+	}
+	if len(a.Props) > c.lim.MaxProps {
+		return false, errLimit(-1, "new: %d properties, over the limit of %d", len(a.Props), c.lim.MaxProps)
+	}
+	for _, p := range a.Props {
+		if len(p.Value) > c.lim.MaxValueBytes {
+			return false, errLimit(-1, "new: property %q is %d bytes encoded, over the limit of %d", p.Name, len(p.Value), c.lim.MaxValueBytes)
+		}
+	}
+	c.put(a.ID, &object{parent: a.Parent, key: a.Key, props: a.Props}, nil)
+	c.relink(a.Parent, nil, 0, &sibling{a.Key, a.ID}, 1)
+	return true, nil
+}
+
+func (c *Content) applySet(a *Action) (bool, error) {
+	o, ok := c.objs.Get(a.ID)
+	if !ok {
+		return false, nil
+	}
+	i, found := findProp(o.props, a.Prop)
+	var props []Prop
+	switch {
+	case a.Value.IsNil() && !found:
+		return true, nil // removing what is not there: a no-op that still commits
+	case a.Value.IsNil():
+		props = make([]Prop, 0, len(o.props)-1)
+		props = append(append(props, o.props[:i]...), o.props[i+1:]...)
+	case found:
+		props = append([]Prop(nil), o.props...)
+		props[i].Value = a.Value
+	default:
+		if len(o.props)+1 > c.lim.MaxProps {
+			return false, errLimit(-1, "set: object %q would have %d properties, over the limit of %d", a.ID, len(o.props)+1, c.lim.MaxProps)
+		}
+		props = make([]Prop, 0, len(o.props)+1)
+		props = append(props, o.props[:i]...)
+		props = append(props, Prop{Name: a.Prop, Value: a.Value})
+		props = append(props, o.props[i:]...)
+	}
+	if len(a.Value) > c.lim.MaxValueBytes {
+		return false, errLimit(-1, "set: value is %d bytes encoded, over the limit of %d", len(a.Value), c.lim.MaxValueBytes)
+	}
+	n := *o
+	n.props = props
+	c.put(a.ID, &n, o)
+	return true, nil
+}
+
+func (c *Content) applyText(a *Action) (bool, error) {
+	o, ok := c.objs.Get(a.ID)
+	if !ok {
+		return false, nil
+	}
+	i, found := findProp(o.props, a.Prop)
+	if !found {
+		return false, errInvalid(-1, "text: object %q has no property %q", a.ID, a.Prop)
+	}
+	s, isStr := o.props[i].Value.Str()
+	if !isStr {
+		return false, errInvalid(-1, "text: property %q of %q is not a string", a.Prop, a.ID)
+	}
+	out, err := ot.Apply(s, a.Text)
+	if err != nil {
+		return false, &OpError{Kind: KindInvalid, Action: -1, Msg: "text: " + a.Prop + " of " + a.ID, Err: err}
+	}
+	if size := strSize(len(out)); size > c.lim.MaxValueBytes {
+		return false, errLimit(-1, "text: property %q of %q would be %d bytes encoded, over the limit of %d", a.Prop, a.ID, size, c.lim.MaxValueBytes)
+	}
+	props := append([]Prop(nil), o.props...)
+	props[i].Value = StringValue(out)
+	n := *o
+	n.props = props
+	c.put(a.ID, &n, o)
+	return true, nil
+}
+
+func (c *Content) applyMove(a *Action) (bool, error) {
+	o, ok := c.objs.Get(a.ID)
+	if !ok {
+		return false, nil
+	}
+	if a.Parent != "" && !c.Has(a.Parent) {
+		return false, nil
+	}
+	if c.isAncestorOrSelf(a.ID, a.Parent) {
+		return false, nil // would make a cycle
+	}
+	h := o.height()
+	if a.Parent != o.parent {
+		if d := c.Depth(a.Parent) + h; d > c.lim.MaxDepth {
+			return false, errLimit(-1, "move: the subtree of %q would reach depth %d, over the limit of %d", a.ID, d, c.lim.MaxDepth)
+		}
+	}
+	from, to := sibling{o.key, a.ID}, sibling{a.Key, a.ID}
+	if a.Parent == o.parent {
+		c.relink(o.parent, &from, h, &to, h)
+	} else {
+		c.relink(o.parent, &from, h, nil, 0)
+		c.relink(a.Parent, nil, 0, &to, h)
+	}
+	o, _ = c.objs.Get(a.ID) // relink does not touch it, but read it fresh
+	n := *o
+	n.parent, n.key = a.Parent, a.Key
+	c.put(a.ID, &n, o)
+	return true, nil
+}
+
+// isAncestorOrSelf reports whether x is p or one of p's ancestors. The walk
+// is bounded by the depth limit, which the content never exceeds.
+func (c *Content) isAncestorOrSelf(x, p string) bool {
+	for steps := 0; p != "" && steps <= c.lim.MaxDepth; steps++ {
+		if p == x {
+			return true
+		}
+		o, ok := c.objs.Get(p)
+		if !ok {
+			return false
+		}
+		p = o.parent
+	}
+	return false
+}
+
+func (c *Content) applyDel(a *Action) (bool, error) {
+	o, ok := c.objs.Get(a.ID)
+	if !ok {
+		return false, nil
+	}
+	c.relink(o.parent, &sibling{o.key, a.ID}, o.height(), nil, 0)
+	// Remove the subtree; every object is removed once, so a delete costs
+	// what creating its objects cost.
+	stack := []string{a.ID}
+	for len(stack) > 0 {
+		id := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		x, _ := c.objs.Get(id)
+		if x.kids != nil {
+			for it := x.kids.order.Iterator(); !it.Done(); {
+				s, _, _ := it.Next()
+				stack = append(stack, s.id)
+			}
+		}
+		c.bytes -= x.size
+		c.objs = c.objs.Delete(id)
+	}
+	return true, nil
+}
