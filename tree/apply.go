@@ -10,12 +10,18 @@ import (
 // was made, or never created), a new under a parent that does not exist, and
 // a move that would make an object its own ancestor; the rest commits.
 //
+// An action that would take the document past a limit of c.Limits() that
+// depends on the document (objects, properties per object, nesting, the size
+// of a string edited by a text action) fails the op with KindLimit, unless
+// Transform rebased it past concurrent ops: then the concurrent changes may
+// be what breaks the limit, and the action is dropped like a cycle-making
+// move.
+//
 // An error leaves c unchanged; it is an *OpError: KindInvalid for a new of an
 // id that exists, a text action on a property that is not a string or whose
-// text op does not fit the string; KindLimit when the op would take the
-// document past a limit of c.Limits() (objects, properties per object,
-// nesting, value size); KindTooLarge past the content size limit. op must
-// have passed Validate (the decoders validate).
+// text op does not fit the string; KindLimit as above; KindTooLarge when the
+// content would grow past its size limit. op must have passed Validate (the
+// decoders validate).
 //
 // The result may be empty; the server still commits it (it takes a version).
 func (c *Content) Apply(op Op) (Op, error) {
@@ -24,11 +30,16 @@ func (c *Content) Apply(op Op) (Op, error) {
 	for i := range op {
 		ok, err := c.apply(&op[i])
 		if err != nil {
+			if KindOf(err) == KindLimit && op[i].rebased {
+				continue // the limit was reached by concurrent changes
+			}
 			*c = saved
 			return nil, at(err, i)
 		}
 		if ok {
-			applied = append(applied, op[i])
+			a := op[i]
+			a.rebased = false // committed as it stands now
+			applied = append(applied, a)
 		}
 	}
 	if size := c.Size(); size > c.lim.MaxBytes && size > saved.Size() {
@@ -36,6 +47,24 @@ func (c *Content) Apply(op Op) (Op, error) {
 		return nil, errTooLarge(-1, "document would be %d bytes encoded, over the limit of %d", size, c.lim.MaxBytes)
 	}
 	return applied, nil
+}
+
+// applyEach applies op action by action, as a client's view does with its
+// pending actions: an action that fails is left out like a dropped one, and
+// the others still apply. kept says which actions took effect. The content
+// size limit is not checked (the server will).
+func (c *Content) applyEach(op Op) (kept []bool) {
+	kept = make([]bool, len(op))
+	for i := range op {
+		saved := *c
+		ok, err := c.apply(&op[i])
+		if err != nil {
+			*c = saved
+			continue
+		}
+		kept[i] = ok
+	}
+	return kept
 }
 
 // apply performs one action; ok is false when the action is dropped.

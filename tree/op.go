@@ -84,15 +84,27 @@ type Action struct {
 	Prop   string
 	Value  Value
 	Text   ot.Op
+
+	// rebased is set by Transform on the actions it returns past a
+	// non-empty committed op: such an action was made before concurrent
+	// changes, so Apply drops it, instead of failing the op, when those
+	// changes make it break a limit. It does not travel on the wire.
+	rebased bool
 }
 
 // Op is a tree operation: actions applied in order and committed atomically.
 // On the wire it is an array of action arrays.
 type Op []Action
 
-// NewObject is the action that creates object id under parent at key.
+// NewObject is the action that creates object id under parent at key. The
+// props are copied and sorted by name.
 func NewObject(id, parent, key string, props ...Prop) Action {
-	return Action{Kind: New, ID: id, Parent: parent, Key: key, Props: props}
+	var ps []Prop
+	if len(props) > 0 {
+		ps = append(ps, props...)
+		SortProps(ps)
+	}
+	return Action{Kind: New, ID: id, Parent: parent, Key: key, Props: ps}
 }
 
 // SetProp is the action that sets property name of id to v (nil removes it).

@@ -140,40 +140,49 @@ func (r *Replica) Remote(op Op, sid string, v int64) error {
 	if err != nil {
 		return fmt.Errorf("tree: rebase over remote op %d: %w", v, err)
 	}
-	// Count what survives of the flight and of each local op. A local op
-	// that lost every action is forgotten (its flight still awaits an ack).
-	inflight, done, ends := 0, 0, make([]int, 0, len(r.ends))
-	start := 0
-	for _, end := range r.ends {
-		for _, k := range kept[start:end] {
+	ends, inflight := regroup(r.ends, r.inflight, kept)
+	// The view is the new base with what is pending on top, applied as the
+	// server will: what no longer applies (its object was deleted, it now
+	// breaks a limit) is left out. The op in flight is kept as it is, since
+	// the server decides about it when it commits it, after whatever else
+	// comes first; the actions not sent yet that no longer apply are
+	// forgotten, because the server would judge them against a version
+	// that includes this op.
+	view := base.Clone()
+	applied := view.applyEach(pending)
+	for i := 0; i < inflight; i++ {
+		applied[i] = true
+	}
+	ends, inflight = regroup(ends, inflight, applied)
+	keep := pending[:0:0]
+	for i, a := range pending {
+		if applied[i] {
+			keep = append(keep, a)
+		}
+	}
+	r.base, r.v, r.pending, r.ends, r.inflight, r.view = base, r.v+1, keep, ends, inflight, view
+	return nil
+}
+
+// regroup maps the local op boundaries ends and the in-flight count through
+// a filter of the pending actions (keep[i] for action i). A local op that
+// lost every action disappears.
+func regroup(ends []int, inflight int, keep []bool) ([]int, int) {
+	out := make([]int, 0, len(ends))
+	done, start, newInflight := 0, 0, 0
+	for _, end := range ends {
+		for _, k := range keep[start:end] {
 			if k {
 				done++
 			}
 		}
-		if end <= r.inflight {
-			inflight = done
+		if end <= inflight {
+			newInflight = done
 		}
-		if len(ends) == 0 || ends[len(ends)-1] != done {
-			if done > 0 {
-				ends = append(ends, done)
-			}
+		if done > 0 && (len(out) == 0 || out[len(out)-1] != done) {
+			out = append(out, done)
 		}
 		start = end
 	}
-	// The view is the new base with what is pending on top. An action the
-	// server will drop (its object was deleted) is dropped here too; one
-	// that now breaks a limit stays out of the view and the server will say
-	// invalid_op when it arrives.
-	view := base.Clone()
-	if _, err := view.Apply(pending); err != nil {
-		view = base.Clone()
-		for i := range pending {
-			probe := view.Clone()
-			if _, err := probe.Apply(pending[i : i+1]); err == nil {
-				view = probe
-			}
-		}
-	}
-	r.base, r.v, r.pending, r.ends, r.inflight, r.view = base, r.v+1, pending, ends, inflight, view
-	return nil
+	return out, newInflight
 }

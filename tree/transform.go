@@ -25,6 +25,11 @@ import (
 //   - new of an id that committed also creates is dropped (the first creation
 //     wins), and so is every later action of op on that id or under it: they
 //     were meant for op's own object.
+//
+// Past a non-empty committed op, the actions returned are marked as rebased:
+// when the concurrent changes make one of them break a limit that depends on
+// the document (nesting, objects, properties per object, the size of a string
+// edited by text), Apply drops it instead of failing the op.
 func Transform(op, committed Op, sid, committedSID string) (Op, error) {
 	out, _, err := transform(op, committed, sid, committedSID)
 	return out, err
@@ -70,13 +75,23 @@ func factsOf(committed Op) committedFacts {
 // it was kept (Replica needs to know which of its actions survive).
 func transform(op, committed Op, sid, committedSID string) (Op, []bool, error) {
 	kept := make([]bool, len(op))
-	f := factsOf(committed)
-	if f.created == nil && f.reset == nil && f.texts == nil {
-		// Nothing committed can change op: sets, moves and deletes pass.
+	if len(committed) == 0 {
 		for i := range kept {
 			kept[i] = true
 		}
 		return op, kept, nil
+	}
+	f := factsOf(committed)
+	if f.created == nil && f.reset == nil && f.texts == nil {
+		// Nothing committed changes op's actions: sets, moves and deletes
+		// pass, marked as rebased.
+		out := make(Op, len(op))
+		for i := range op {
+			out[i] = op[i]
+			out[i].rebased = true
+			kept[i] = true
+		}
+		return out, kept, nil
 	}
 	// Which side op's inserts take against committed's at one position.
 	side, otherSide := ot.Right, ot.Left
@@ -147,6 +162,7 @@ func transform(op, committed Op, sid, committedSID string) (Op, []bool, error) {
 			a.Text = t
 		}
 		kept[i] = true
+		a.rebased = true
 		out = append(out, a)
 	}
 	return out, kept, nil
