@@ -57,11 +57,11 @@ func (s *simServer) submit(t testing.TB, op Op, v int64, sid string) int64 {
 
 // simClient is one client: a Replica and its two network queues.
 type simClient struct {
-	sid   string
-	r     *Replica
-	inbox []simMsg // from the server, in order
+	sid    string
+	r      *Replica
+	inbox  []simMsg // from the server, in order
 	outbox []simSubmit
-	next  int // counter for new ids
+	next   int // counter for new ids
 }
 
 type simMsg struct {
