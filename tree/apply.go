@@ -25,7 +25,22 @@ import (
 //
 // The result may be empty; the server still commits it (it takes a version).
 func (c *Content) Apply(op Op) (Op, error) {
+	applied, _, err := c.applyOp(op, false)
+	return applied, err
+}
+
+// ApplyRemoved is Apply that also returns the ids of every object the op
+// deleted, the objects under the deleted ones included (a del action names
+// only the top of what it removes). The server moves selections with it:
+// a selected object inside a deleted frame drops out of the selection.
+func (c *Content) ApplyRemoved(op Op) (applied Op, removed []string, err error) {
+	return c.applyOp(op, true)
+}
+
+func (c *Content) applyOp(op Op, report bool) (Op, []string, error) {
 	saved := *c
+	c.removed, c.report = nil, report
+	defer func() { c.removed, c.report = nil, false }()
 	applied := make(Op, 0, len(op))
 	for i := range op {
 		ok, err := c.apply(&op[i])
@@ -34,7 +49,7 @@ func (c *Content) Apply(op Op) (Op, error) {
 				continue // the limit was reached by concurrent changes
 			}
 			*c = saved
-			return nil, at(err, i)
+			return nil, nil, at(err, i)
 		}
 		if ok {
 			a := op[i]
@@ -44,9 +59,9 @@ func (c *Content) Apply(op Op) (Op, error) {
 	}
 	if size := c.Size(); size > c.lim.MaxBytes && size > saved.Size() {
 		*c = saved
-		return nil, errTooLarge(-1, "document would be %d bytes encoded, over the limit of %d", size, c.lim.MaxBytes)
+		return nil, nil, errTooLarge(-1, "document would be %d bytes encoded, over the limit of %d", size, c.lim.MaxBytes)
 	}
-	return applied, nil
+	return applied, c.removed, nil
 }
 
 // applyEach applies op action by action, as a client's view does with its
@@ -240,6 +255,9 @@ func (c *Content) applyDel(a *Action) (bool, error) {
 		}
 		c.bytes -= x.size
 		c.objs = c.objs.Delete(id)
+		if c.report {
+			c.removed = append(c.removed, id)
+		}
 	}
 	return true, nil
 }

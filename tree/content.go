@@ -20,6 +20,10 @@ type Content struct {
 	root  *kidSet // the top-level objects (parent "")
 	bytes int     // sum of the objects' encoded sizes
 	lim   Limits
+
+	// During ApplyRemoved: collect the ids that dels remove.
+	report  bool
+	removed []string
 }
 
 // object is one object. Its fields never change once it is in a map: a
