@@ -41,7 +41,9 @@ func DecodeOp(b []byte, lim Limits) (Op, error) {
 	if h.kind != mArray {
 		return nil, errInvalid(-1, "op must be an array of actions")
 	}
-	op := make(Op, 0, min(h.n, 16))
+	// The smallest action, ["del", "x"], takes 7 bytes: reserve no more
+	// actions than the bytes can hold.
+	op := make(Op, 0, min(h.n, uint64(len(b)/7)))
 	i := h.hlen
 	for k := range int(h.n) {
 		var a Action
