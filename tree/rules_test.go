@@ -45,13 +45,13 @@ func TestDecodeOpRules(t *testing.T) {
 		name string
 		in   []byte
 		kind ErrorKind // 0: valid
-		want string   // JSON of the decoded op, when valid
+		want string    // JSON of the decoded op, when valid
 	}{
 		{"set of an int", setOf(0x05), 0, `[["set","a","p",5]]`},
 		{"uint64 max stays exact", setOf(0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff), 0, `[["set","a","p",18446744073709551615]]`},
 		{"float32 is widened", setOf(f32(1.5)), 0, `[["set","a","p",1.5]]`},
 		{"integral float is an integer", setOf(f64(42)), 0, `[["set","a","p",42]]`},
-		{"float past 2^53 stays a float", setOf(f64(1e20)), 0, `[["set","a","p",100000000000000000000]]`},
+		{"float past 2^53 stays a float", setOf(f64(1e20)), 0, `[["set","a","p",100000000000000000000.0]]`},
 		{"nil in a set removes", setOf(0xc0), 0, `[["set","a","p",null]]`},
 		{"nested map and array", setOf(0x82, "k", 0x92, 0x01, 0xc3, "j", 0x80), 0, `[["set","a","p",{"k":[1,true],"j":{}}]]`},
 		{"NaN", setOf(f64(math.NaN())), KindInvalid, ""},
@@ -254,7 +254,7 @@ func TestOpValidate(t *testing.T) {
 		{{Kind: 9, ID: "a"}},
 		{NewObject("a", "", "a0", Prop{"x", nil})},
 		{NewObject("a", "", "a0", Prop{"x", Value{0xcb, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0}})}, // 1.0 as a float: not canonical
-		{EditText("a", "t", ot.Op{{Insert: "x"}, {Retain: 2}})},                         // trailing retain: not canonical
+		{EditText("a", "t", ot.Op{{Insert: "x"}, {Retain: 2}})},                          // trailing retain: not canonical
 		{SetProp("a", "x", Value{0xc4, 0x00})},
 	}
 	for _, op := range bad {

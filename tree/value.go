@@ -473,7 +473,9 @@ func appendValueJSON(dst, b []byte, i int) ([]byte, int) {
 }
 
 // appendJSONFloat formats like encoding/json (and JavaScript): plain decimal
-// for magnitudes in [1e-6, 1e21), exponent form outside it.
+// for magnitudes in [1e-6, 1e21), exponent form outside it. A float with an
+// integral value (canonical only past 2^53) gets ".0", so that reading the
+// JSON back gives a float again rather than an exact integer.
 func appendJSONFloat(dst []byte, f float64) []byte {
 	abs := math.Abs(f)
 	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
@@ -486,7 +488,11 @@ func appendJSONFloat(dst []byte, f float64) []byte {
 		}
 		return dst
 	}
-	return strconv.AppendFloat(dst, f, 'f', -1, 64)
+	dst = strconv.AppendFloat(dst, f, 'f', -1, 64)
+	if f == math.Trunc(f) {
+		dst = append(dst, '.', '0')
+	}
+	return dst
 }
 
 const hexDigits = "0123456789abcdef"

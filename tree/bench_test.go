@@ -1,0 +1,179 @@
+package tree
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/tandem-collab/tandem/ot"
+)
+
+// benchContent builds a canvas-like document of n objects: frames of up to
+// 100 shapes each, three levels at most, every shape with six properties.
+func benchContent(tb testing.TB, n int) (*Content, []string) {
+	tb.Helper()
+	c := NewContent(Limits{})
+	ids := make([]string, 0, n)
+	var op Op
+	frame := ""
+	for i := range n {
+		id := fmt.Sprintf("s%06d", i)
+		parent := frame
+		if i%100 == 0 {
+			parent = ""
+			frame = id
+		}
+		key, _ := KeyBetween("", "")
+		op = append(op, NewObject(id, parent, key,
+			Prop{"x", MustValue(i % 1000)}, Prop{"y", MustValue(i % 700)},
+			Prop{"w", MustValue(120)}, Prop{"h", MustValue(80)},
+			Prop{"fill", StringValue("#ffcc00")}, Prop{"text", StringValue("a sticky note")}))
+		ids = append(ids, id)
+		if len(op) == 1000 {
+			if _, err := c.Apply(op); err != nil {
+				tb.Fatal(err)
+			}
+			op = op[:0]
+		}
+	}
+	if _, err := c.Apply(op); err != nil {
+		tb.Fatal(err)
+	}
+	return c, ids
+}
+
+// BenchmarkApplySet is the drag of a shape: one set of one property, on a
+// document of 10 and of 100,000 objects (the target: within 2x).
+func BenchmarkApplySet(b *testing.B) {
+	for _, n := range []int{10, 1000, 100_000} {
+		b.Run(fmt.Sprintf("objects=%d", n), func(b *testing.B) {
+			c, ids := benchContent(b, n)
+			rng := rand.New(rand.NewPCG(1, 1))
+			ops := make([]Op, 1024)
+			for i := range ops {
+				ops[i] = Op{SetProp(ids[rng.IntN(len(ids))], "x", MustValue(rng.IntN(2000)))}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				if _, err := c.Apply(ops[i%len(ops)]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkApplyMove re-parents a shape into another frame.
+func BenchmarkApplyMove(b *testing.B) {
+	for _, n := range []int{10, 100_000} {
+		b.Run(fmt.Sprintf("objects=%d", n), func(b *testing.B) {
+			c, ids := benchContent(b, n)
+			rng := rand.New(rand.NewPCG(1, 1))
+			b.ReportAllocs()
+			for b.Loop() {
+				id := ids[1+rng.IntN(len(ids)-1)]
+				if id[len(id)-2:] == "00" {
+					continue // a frame
+				}
+				frame := ids[rng.IntN(len(ids)/100+1)*100%len(ids)]
+				if _, err := c.Apply(Op{MoveTo(id, frame, "a0")}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkClone is what the actor pays once per batch.
+func BenchmarkClone(b *testing.B) {
+	c, _ := benchContent(b, 100_000)
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = c.Clone()
+	}
+}
+
+// BenchmarkDecodeOp decodes a drag (one set), a text edit and the creation
+// of a shape.
+func BenchmarkDecodeOp(b *testing.B) {
+	for name, op := range map[string]Op{
+		"set":  {SetProp("s000123", "x", MustValue(512))},
+		"text": {EditText("s000123", "text", ot.Op{{Retain: 7}, {Insert: "y"}})},
+		"new": {NewObject("client.42", "s000100", "a0V", Prop{"x", MustValue(1)}, Prop{"y", MustValue(2)},
+			Prop{"w", MustValue(120)}, Prop{"h", MustValue(80)}, Prop{"fill", StringValue("#ffcc00")})},
+	} {
+		enc, _ := op.MarshalMsgpack()
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(enc)))
+			for b.Loop() {
+				if _, err := DecodeOp(enc, Limits{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkTransform moves a text edit past a committed edit of the same
+// property, and a set past a committed set (the common case: no change).
+func BenchmarkTransform(b *testing.B) {
+	text := Op{EditText("n", "text", ot.Op{{Retain: 5}, {Insert: "x"}})}
+	ctext := Op{EditText("n", "text", ot.Op{{Retain: 2}, {Insert: "y"}})}
+	set := Op{SetProp("a", "x", MustValue(1))}
+	cset := Op{SetProp("b", "x", MustValue(2))}
+	b.Run("text", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := Transform(text, ctext, "a", "b"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("set", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := Transform(set, cset, "a", "b"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkContent encodes and decodes whole documents in both forms:
+// MessagePack (snapshots, joined) and JSON (REST; what a JSONB column would
+// be given). B/doc is the encoded size.
+func BenchmarkContent(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		c, _ := benchContent(b, n)
+		mp, _ := c.MarshalMsgpack()
+		js, _ := c.MarshalJSON()
+		b.Run(fmt.Sprintf("encode/msgpack/objects=%d", n), func(b *testing.B) {
+			b.ReportMetric(float64(len(mp)), "B/doc")
+			for b.Loop() {
+				_ = c.AppendMsgpack(make([]byte, 0, c.Size()))
+			}
+		})
+		b.Run(fmt.Sprintf("encode/json/objects=%d", n), func(b *testing.B) {
+			b.ReportMetric(float64(len(js)), "B/doc")
+			for b.Loop() {
+				_, _ = c.MarshalJSON()
+			}
+		})
+		b.Run(fmt.Sprintf("decode/msgpack/objects=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := DecodeContent(mp, Limits{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("decode/json/objects=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := ParseContentJSON(js, Limits{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
