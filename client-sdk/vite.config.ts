@@ -12,13 +12,14 @@ export default defineConfig({
       entry: {
         index: 'src/index.ts',
         ot: 'src/ot/index.ts',
+        tree: 'src/tree/index.ts',
         textarea: 'src/bindings/textarea.ts',
         codemirror: 'src/bindings/codemirror.ts',
       },
       formats: ['es'],
     },
     rollupOptions: {
-      external: [/^@msgpack\//, /^@codemirror\//],
+      external: [/^@msgpack\//, /^@codemirror\//, /^fractional-indexing$/],
     },
   },
 });

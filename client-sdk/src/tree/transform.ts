@@ -1,0 +1,95 @@
+import { transform as transformText, type Op as TextOp, type Side } from '../ot/op.js';
+import type { Action, TreeOp } from './op.js';
+import { rebasedActions } from './rebased.js';
+
+/** Which side `sid`'s inserts take against `otherSid`'s at one position (the smaller sid goes left). */
+function sideOf(sid: string, otherSid: string): Side {
+  return sid < otherSid ? 'left' : 'right';
+}
+
+const ref = (id: string, prop: string): string => `${id}\u0000${prop}`;
+
+/**
+ * `op`, made by `sid` against the state before `committed` (by
+ * `committedSid`), transformed to apply after it: what the server does with
+ * every op committed since an op's version, and what a client does to rebase
+ * its pending actions over an op from the server. The rules are the Go
+ * package `tree`'s Transform:
+ * - `set`, `move` and `del` pass (the last committed wins; apply drops what no
+ *   longer applies);
+ * - `text` is transformed against `committed`'s `text` actions on the same
+ *   (object, property), ties by sid; dropped when `committed` sets that
+ *   property or creates that object, unless `op` itself set the property or
+ *   created the object earlier on;
+ * - `new` of an id `committed` also creates is dropped, with every later
+ *   action of `op` on that id or under it.
+ */
+export function transform(op: TreeOp, committed: TreeOp, sid: string, committedSid: string): TreeOp {
+  return transformKept(op, committed, sid, committedSid).op;
+}
+
+/** {@link transform}, also saying for each action of `op` whether it was kept. */
+export function transformKept(op: TreeOp, committed: TreeOp, sid: string, committedSid: string): { op: TreeOp; kept: boolean[] } {
+  if (committed.length === 0) return { op, kept: op.map(() => true) };
+  const created = new Set<string>();
+  const reset = new Set<string>();
+  const texts = new Map<string, TextOp[]>();
+  for (const a of committed) {
+    if (a[0] === 'new') created.add(a[1]);
+    else if (a[0] === 'set') reset.add(ref(a[1], a[2]));
+    else if (a[0] === 'text') {
+      const r = ref(a[1], a[2]);
+      const list = texts.get(r) ?? [];
+      list.push(a[3]);
+      texts.set(r, list);
+    }
+  }
+  const side = sideOf(sid, committedSid);
+  const otherSide: Side = side === 'left' ? 'right' : 'left';
+  const out: TreeOp = [];
+  const kept: boolean[] = [];
+  const orphaned = new Set<string>();
+  const ownNew = new Set<string>();
+  const ownSet = new Set<string>();
+  for (const a of op) {
+    let next: Action = a;
+    let keep = true;
+    if (orphaned.has(a[1]) || ((a[0] === 'new' || a[0] === 'move') && orphaned.has(a[2]))) {
+      if (a[0] === 'new') orphaned.add(a[1]);
+      keep = false;
+    } else if (a[0] === 'new') {
+      if (created.has(a[1])) {
+        orphaned.add(a[1]);
+        keep = false;
+      } else ownNew.add(a[1]);
+    } else if (a[0] === 'set') {
+      ownSet.add(ref(a[1], a[2]));
+    } else if (a[0] === 'text') {
+      const r = ref(a[1], a[2]);
+      if (!ownNew.has(a[1]) && !ownSet.has(r)) {
+        if (created.has(a[1]) || reset.has(r)) keep = false;
+        else {
+          const cs = texts.get(r);
+          if (cs?.length) {
+            let t = a[3];
+            const moved: TextOp[] = [];
+            for (const c of cs) {
+              const t2 = transformText(t, c, side);
+              moved.push(transformText(c, t, otherSide));
+              t = t2;
+            }
+            texts.set(r, moved);
+            next = ['text', a[1], a[2], t];
+          }
+        }
+      }
+    }
+    kept.push(keep);
+    if (keep) {
+      const copy = [...next] as Action;
+      rebasedActions.add(copy);
+      out.push(copy);
+    }
+  }
+  return { op: out, kept };
+}
