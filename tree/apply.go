@@ -41,21 +41,33 @@ func (c *Content) applyOp(op Op, report bool) (Op, []string, error) {
 	saved := *c
 	c.removed, c.report = nil, report
 	defer func() { c.removed, c.report = nil, false }()
-	applied := make(Op, 0, len(op))
+	// applied stays op itself (no copy) while every action applies as it is.
+	applied := op
+	same := true
 	for i := range op {
 		ok, err := c.apply(&op[i])
 		if err != nil {
 			if KindOf(err) == KindLimit && op[i].rebased {
-				continue // the limit was reached by concurrent changes
+				ok = false // the limit was reached by concurrent changes: drop
+			} else {
+				*c = saved
+				return nil, nil, at(err, i)
 			}
-			*c = saved
-			return nil, nil, at(err, i)
+		}
+		if same && ok && !op[i].rebased {
+			continue
+		}
+		if same {
+			applied, same = append(make(Op, 0, len(op)), op[:i]...), false
 		}
 		if ok {
 			a := op[i]
 			a.rebased = false // committed as it stands now
 			applied = append(applied, a)
 		}
+	}
+	if applied == nil {
+		applied = Op{}
 	}
 	if size := c.Size(); size > c.lim.MaxBytes && size > saved.Size() {
 		*c = saved
@@ -120,7 +132,7 @@ func (c *Content) applyNew(a *Action) (bool, error) {
 			return false, errLimit(-1, "new: property %q is %d bytes encoded, over the limit of %d", p.Name, len(p.Value), c.lim.MaxValueBytes)
 		}
 	}
-	c.put(a.ID, &object{parent: a.Parent, key: a.Key, props: a.Props}, nil)
+	c.put(a.ID, &object{parent: a.Parent, key: a.Key, props: makeBlob(a.Props)}, nil)
 	c.relink(a.Parent, nil, 0, &sibling{a.Key, a.ID}, 1)
 	return true, nil
 }
@@ -130,28 +142,21 @@ func (c *Content) applySet(a *Action) (bool, error) {
 	if !ok {
 		return false, nil
 	}
-	i, found := findProp(o.props, a.Prop)
-	var props []Prop
+	var props propBlob
+	_, _, _, found := o.props.find(a.Prop)
 	switch {
 	case a.Value.IsNil() && !found:
 		return true, nil // removing what is not there: a no-op that still commits
 	case a.Value.IsNil():
-		props = make([]Prop, 0, len(o.props)-1)
-		props = append(append(props, o.props[:i]...), o.props[i+1:]...)
-	case found:
-		props = append([]Prop(nil), o.props...)
-		props[i].Value = a.Value
+		props = o.props.without(a.Prop)
 	default:
-		if len(o.props)+1 > c.lim.MaxProps {
-			return false, errLimit(-1, "set: object %q would have %d properties, over the limit of %d", a.ID, len(o.props)+1, c.lim.MaxProps)
+		if !found && o.props.count()+1 > c.lim.MaxProps {
+			return false, errLimit(-1, "set: object %q would have %d properties, over the limit of %d", a.ID, o.props.count()+1, c.lim.MaxProps)
 		}
-		props = make([]Prop, 0, len(o.props)+1)
-		props = append(props, o.props[:i]...)
-		props = append(props, Prop{Name: a.Prop, Value: a.Value})
-		props = append(props, o.props[i:]...)
-	}
-	if len(a.Value) > c.lim.MaxValueBytes {
-		return false, errLimit(-1, "set: value is %d bytes encoded, over the limit of %d", len(a.Value), c.lim.MaxValueBytes)
+		if len(a.Value) > c.lim.MaxValueBytes {
+			return false, errLimit(-1, "set: value is %d bytes encoded, over the limit of %d", len(a.Value), c.lim.MaxValueBytes)
+		}
+		props = o.props.with(a.Prop, a.Value)
 	}
 	n := *o
 	n.props = props
@@ -164,11 +169,11 @@ func (c *Content) applyText(a *Action) (bool, error) {
 	if !ok {
 		return false, nil
 	}
-	i, found := findProp(o.props, a.Prop)
+	v, found := o.props.get(a.Prop)
 	if !found {
 		return false, errInvalid(-1, "text: object %q has no property %q", a.ID, a.Prop)
 	}
-	s, isStr := o.props[i].Value.Str()
+	s, isStr := v.Str()
 	if !isStr {
 		return false, errInvalid(-1, "text: property %q of %q is not a string", a.Prop, a.ID)
 	}
@@ -179,10 +184,8 @@ func (c *Content) applyText(a *Action) (bool, error) {
 	if size := strSize(len(out)); size > c.lim.MaxValueBytes {
 		return false, errLimit(-1, "text: property %q of %q would be %d bytes encoded, over the limit of %d", a.Prop, a.ID, size, c.lim.MaxValueBytes)
 	}
-	props := append([]Prop(nil), o.props...)
-	props[i].Value = StringValue(out)
 	n := *o
-	n.props = props
+	n.props = o.props.with(a.Prop, StringValue(out))
 	c.put(a.ID, &n, o)
 	return true, nil
 }

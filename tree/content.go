@@ -1,7 +1,6 @@
 package tree
 
 import (
-	"hash/maphash"
 	"strings"
 
 	"github.com/benbjohnson/immutable"
@@ -16,7 +15,7 @@ import (
 // changes. The zero Content is not usable; make one with NewContent or a
 // decoder.
 type Content struct {
-	objs  *immutable.Map[string, *object]
+	objs  *pmap
 	root  *kidSet // the top-level objects (parent "")
 	bytes int     // sum of the objects' encoded sizes
 	lim   Limits
@@ -31,7 +30,7 @@ type Content struct {
 type object struct {
 	parent string
 	key    string
-	props  []Prop  // sorted by name, no nil values
+	props  propBlob
 	kids   *kidSet // nil without children
 	size   int     // bytes of this object's entry in the content encoding
 }
@@ -58,24 +57,10 @@ func (siblingOrder) Compare(a, b sibling) int {
 	return strings.Compare(a.id, b.id)
 }
 
-// idHasher hashes ids with a per-process random seed. Ids are chosen by
-// clients; immutable's default string hash is a fixed polynomial for which
-// colliding ids are easy to make, and colliding keys degrade the map to a list.
-type idHasher struct{}
-
-var idSeed = maphash.MakeSeed()
-
-func (idHasher) Hash(s string) uint32 {
-	h := maphash.String(idSeed, s)
-	return uint32(h) ^ uint32(h>>32)
-}
-
-func (idHasher) Equal(a, b string) bool { return a == b }
-
 // NewContent returns an empty document with the given limits.
 func NewContent(lim Limits) *Content {
 	return &Content{
-		objs: immutable.NewMap[string, *object](idHasher{}),
+		objs: &pmap{},
 		root: emptyKids(),
 		lim:  lim.WithDefaults(),
 	}
@@ -107,8 +92,8 @@ func (c *Content) Has(id string) bool {
 	return ok
 }
 
-// Object is a read-only view of one object. Props is sorted by name and
-// shared with the content: do not modify it.
+// Object is a copy of one object. Props is sorted by name; the values share
+// memory with the content: do not modify them.
 type Object struct {
 	ID     string
 	Parent string
@@ -122,7 +107,7 @@ func (c *Content) Get(id string) (Object, bool) {
 	if !ok {
 		return Object{}, false
 	}
-	return Object{ID: id, Parent: o.parent, Key: o.key, Props: o.props}, true
+	return Object{ID: id, Parent: o.parent, Key: o.key, Props: o.props.list()}, true
 }
 
 // Prop returns property name of object id; ok is false when either is missing.
@@ -131,11 +116,7 @@ func (c *Content) Prop(id, name string) (Value, bool) {
 	if !ok {
 		return nil, false
 	}
-	i, found := findProp(o.props, name)
-	if !found {
-		return nil, false
-	}
-	return o.props[i].Value, true
+	return o.props.get(name)
 }
 
 // Children returns the ids of parent's children in sibling order (by key, then
@@ -282,12 +263,7 @@ func (c *Content) put(id string, o *object, old *object) {
 // objectSize is the bytes of object id's entry in the content encoding:
 // id => {"parent": p, "key": k, "props": {name: value}}.
 func objectSize(id string, o *object) int {
-	n := strSize(len(id)) + 1 + 7 + strSize(len(o.parent)) + 4 + strSize(len(o.key)) + 6 +
-		containerHeaderSize(len(o.props))
-	for _, p := range o.props {
-		n += strSize(len(p.Name)) + len(p.Value)
-	}
-	return n
+	return strSize(len(id)) + 1 + 7 + strSize(len(o.parent)) + 4 + strSize(len(o.key)) + 6 + len(o.props)
 }
 
 // relink changes the children of parent: it removes the sibling rem (a child
@@ -348,18 +324,4 @@ func histAdd(hist []int32, h int, delta int32) []int32 {
 		n--
 	}
 	return out[:n]
-}
-
-// findProp is the index of name in props (sorted), or where it would go.
-func findProp(props []Prop, name string) (int, bool) {
-	lo, hi := 0, len(props)
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if props[m].Name < name {
-			lo = m + 1
-		} else {
-			hi = m
-		}
-	}
-	return lo, lo < len(props) && props[lo].Name == name
 }

@@ -1,4 +1,4 @@
-//go:build tandem_doctype
+//go:build ignore && tandem_doctype
 
 package tree
 

@@ -24,10 +24,7 @@ func (c *Content) AppendMsgpack(b []byte) []byte {
 		b = append(b, 0x83)
 		b = appendStr(appendStr(b, "parent"), o.parent)
 		b = appendStr(appendStr(b, "key"), o.key)
-		b = appendMapHeader(appendStr(b, "props"), len(o.props))
-		for _, p := range o.props {
-			b = append(appendStr(b, p.Name), p.Value...)
-		}
+		b = append(appendStr(b, "props"), o.props...)
 		return true
 	})
 	return b
@@ -54,14 +51,17 @@ func (c *Content) MarshalJSON() ([]byte, error) {
 		b = append(b, `,"key":`...)
 		b = appendJSONString(b, []byte(o.key))
 		b = append(b, `,"props":{`...)
-		for j, p := range o.props {
-			if j > 0 {
+		first := true
+		o.props.each(func(name, val []byte) bool {
+			if !first {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, []byte(p.Name))
+			first = false
+			b = appendJSONString(b, name)
 			b = append(b, ':')
-			b, _ = appendValueJSON(b, p.Value, 0)
-		}
+			b, _ = appendValueJSON(b, val, 0)
+			return true
+		})
 		b = append(b, '}', '}')
 		return true
 	})
@@ -361,15 +361,15 @@ func buildContent(entries []entry, lim Limits) (*Content, error) {
 		return &kidSet{order: sb.Map(), hist: hists[parent]}
 	}
 	c := NewContent(lim)
-	mb := immutable.NewMapBuilder[string, *object](idHasher{})
+	objs := &pmap{}
 	for k := range entries {
 		e := &entries[k]
-		o := &object{parent: e.parent, key: e.key, props: e.props, kids: kidSetOf(e.id)}
+		o := &object{parent: e.parent, key: e.key, props: makeBlob(e.props), kids: kidSetOf(e.id)}
 		o.size = objectSize(e.id, o)
 		c.bytes += o.size
-		mb.Set(e.id, o)
+		objs = objs.Set(e.id, o)
 	}
-	c.objs = mb.Map()
+	c.objs = objs
 	if root := kidSetOf(""); root != nil {
 		c.root = root
 	}

@@ -11,19 +11,23 @@ func checkInvariants(t testing.TB, c *Content) {
 	t.Helper()
 	parents := map[string]string{}
 	bytes := 0
-	for it := c.objs.Iterator(); !it.Done(); {
-		id, o, _ := it.Next()
+	c.objs.Each(func(id string, o *object) bool {
 		parents[id] = o.parent
 		if o.size != objectSize(id, o) {
 			t.Fatalf("object %q: cached size %d, real %d", id, o.size, objectSize(id, o))
 		}
 		bytes += o.size
-		for j := 1; j < len(o.props); j++ {
-			if o.props[j-1].Name >= o.props[j].Name {
+		list := o.props.list()
+		for j := 1; j < len(list); j++ {
+			if list[j-1].Name >= list[j].Name {
 				t.Fatalf("object %q: props out of order", id)
 			}
 		}
-	}
+		if string(makeBlob(list)) != string(o.props) {
+			t.Fatalf("object %q: props blob is not canonical", id)
+		}
+		return true
+	})
 	if bytes != c.bytes {
 		t.Fatalf("byte count %d, real %d", c.bytes, bytes)
 	}
