@@ -1,5 +1,3 @@
-//go:build ignore && tandem_doctype
-
 package tree
 
 import (
