@@ -1,8 +1,6 @@
 package tree
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"math"
 	"unicode/utf8"
@@ -248,20 +246,24 @@ func decodeTextOp(b []byte, i int) (ot.Op, int, error) {
 // errors are those of DecodeOp; the op's size is measured in MessagePack.
 func ParseOpJSON(b []byte, lim Limits) (Op, error) {
 	lim = lim.WithDefaults()
-	if err := checkJSONText(b); err != nil {
+	if err := checkJSON(b); err != nil {
 		return nil, errInvalid(-1, "%v", err)
 	}
-	var raw []json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil || raw == nil {
+	r := jreader{b: b}
+	if r.peek() != '[' {
 		return nil, errInvalid(-1, "op must be a JSON array of actions")
 	}
-	op := make(Op, 0, len(raw))
-	for k, r := range raw {
+	op := Op{}
+	err := r.array(func(k int) error {
 		var a Action
-		if err := parseActionJSON(r, &a, lim); err != nil {
-			return nil, at(err, k)
+		if err := r.action(&a, lim); err != nil {
+			return at(err, k)
 		}
 		op = append(op, a)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if err := op.validate(lim, false); err != nil {
 		return nil, err
@@ -279,113 +281,115 @@ func (op *Op) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-func parseActionJSON(r json.RawMessage, a *Action, lim Limits) error {
-	var items []json.RawMessage
-	if err := json.Unmarshal(r, &items); err != nil || len(items) == 0 {
+// action reads one action array.
+func (r *jreader) action(a *Action, lim Limits) error {
+	if r.peek() != '[' {
+		_ = r.skip()
 		return errInvalid(-1, "action must be a non-empty array")
 	}
-	name, ok := jsonString(items[0])
-	if !ok {
-		return errInvalid(-1, "action name must be a string")
-	}
-	a.Kind = kindOfName([]byte(name))
-	if a.Kind == 0 {
-		return errInvalid(-1, "unknown action %q", truncate(name, 32))
-	}
-	if len(items) != a.Kind.arity() {
-		return errInvalid(-1, "%s: %d items, want %d", a.Kind, len(items), a.Kind.arity())
-	}
-	str := func(k int, what string) (string, error) {
-		s, ok := jsonString(items[k])
-		if !ok {
-			return "", errInvalid(-1, "%s: %s must be a string", a.Kind, what)
-		}
-		return s, nil
-	}
-	var err error
-	if a.ID, err = str(1, "id"); err != nil {
-		return err
-	}
-	switch a.Kind {
-	case New, Move:
-		if a.Parent, err = str(2, "parent"); err != nil {
-			return err
-		}
-		if a.Key, err = str(3, "key"); err != nil {
-			return err
-		}
-		if a.Kind == New {
-			a.Props, err = parsePropsJSON(items[4], lim)
-			return err
-		}
-	case Set:
-		if a.Prop, err = str(2, "property name"); err != nil {
-			return err
-		}
-		if string(bytes.TrimSpace(items[3])) == "null" {
+	items := 0
+	err := r.array(func(k int) error {
+		items++
+		if k == 0 {
+			name, ok := r.stringField()
+			if !ok {
+				return errInvalid(-1, "action name must be a string")
+			}
+			if a.Kind = kindOfName([]byte(name)); a.Kind == 0 {
+				return errInvalid(-1, "unknown action %q", truncate(name, 32))
+			}
 			return nil
 		}
-		v, err := appendJSON(nil, items[3], lim.MaxValueDepth)
-		if err != nil {
-			return valueErr(-1, err, lim)
+		if k >= a.Kind.arity() {
+			return errInvalid(-1, "%s: more than %d items", a.Kind, a.Kind.arity())
 		}
-		a.Value = v
-	case Text:
-		if a.Prop, err = str(2, "property name"); err != nil {
+		str := func(dst *string, what string) error {
+			s, ok := r.stringField()
+			if !ok {
+				return errInvalid(-1, "%s: %s must be a string", a.Kind, what)
+			}
+			*dst = s
+			return nil
+		}
+		switch {
+		case k == 1:
+			return str(&a.ID, "id")
+		case (a.Kind == New || a.Kind == Move) && k == 2:
+			return str(&a.Parent, "parent")
+		case (a.Kind == New || a.Kind == Move) && k == 3:
+			return str(&a.Key, "key")
+		case a.Kind == New: // k == 4
+			props, err := r.props(lim)
+			a.Props = props
 			return err
+		case k == 2: // set, text
+			return str(&a.Prop, "property name")
+		case a.Kind == Set: // k == 3
+			if r.atNull() {
+				return nil
+			}
+			v, err := r.value(nil, lim.MaxValueDepth)
+			if err != nil {
+				return valueErr(-1, err, lim)
+			}
+			a.Value = v
+			return nil
 		}
-		t, err := ot.ParseJSONRaw(items[3])
+		// text, k == 3
+		raw, err := r.raw()
+		if err != nil {
+			return errInvalid(-1, "text: %v", err)
+		}
+		t, err := ot.ParseJSONRaw(raw)
 		if err != nil {
 			return &OpError{Kind: KindInvalid, Action: -1, Msg: "text: bad text op", Err: err}
 		}
 		a.Text = t.Normalize()
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if items == 0 {
+		return errInvalid(-1, "action must be a non-empty array")
+	}
+	if items != a.Kind.arity() {
+		return errInvalid(-1, "%s: %d items, want %d", a.Kind, items, a.Kind.arity())
 	}
 	return nil
 }
 
-// jsonString decodes a JSON string literal (and nothing else).
-func jsonString(r json.RawMessage) (string, bool) {
-	r = bytes.TrimSpace(r)
-	if len(r) == 0 || r[0] != '"' {
-		return "", false
-	}
-	var s string
-	if json.Unmarshal(r, &s) != nil {
-		return "", false
-	}
-	return s, true
-}
-
-func parsePropsJSON(r json.RawMessage, lim Limits) ([]Prop, error) {
-	dec := json.NewDecoder(bytes.NewReader(r))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+// props reads the props object of a new action (or of a content object).
+func (r *jreader) props(lim Limits) ([]Prop, error) {
+	if r.peek() != '{' {
+		_ = r.skip()
 		return nil, errInvalid(-1, "new: props must be an object")
 	}
 	var props []Prop
 	n := 0
-	for dec.More() {
-		kt, err := dec.Token()
-		if err != nil {
-			return nil, errInvalid(-1, "new: bad props: %v", err)
-		}
+	var seen keySet
+	err := r.object(func(k []byte) error {
 		if n++; n > lim.MaxProps {
-			return nil, errLimit(-1, "new: more than %d properties", lim.MaxProps)
+			return errLimit(-1, "new: more than %d properties", lim.MaxProps)
 		}
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, errInvalid(-1, "new: bad props: %v", err)
+		if !seen.add(k) {
+			return errInvalid(-1, "new: property %q given twice", truncate(string(k), 80))
 		}
-		if string(raw) == "null" {
-			continue
+		if r.atNull() {
+			return nil
 		}
-		v, err := appendJSON(nil, raw, lim.MaxValueDepth)
+		v, err := r.value(nil, lim.MaxValueDepth)
 		if err != nil {
-			return nil, valueErr(-1, err, lim)
+			return valueErr(-1, err, lim)
 		}
-		props = append(props, Prop{Name: kt.(string), Value: v})
-	}
-	if err := sortUniqueProps(props); err != nil {
+		props = append(props, Prop{Name: string(k), Value: v})
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	return props, nil
+	if len(props) == 0 {
+		return nil, nil
+	}
+	return props, sortUniqueProps(props)
 }

@@ -1,8 +1,6 @@
 package tree
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 
 	"github.com/benbjohnson/immutable"
@@ -189,90 +187,75 @@ func contentErr(id string, err error) error {
 // DecodeContent.
 func ParseContentJSON(b []byte, lim Limits) (*Content, error) {
 	lim = lim.WithDefaults()
-	if err := checkJSONText(b); err != nil {
+	if err := checkJSON(b); err != nil {
 		return nil, errInvalid(-1, "content: %v", err)
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+	r := jreader{b: b}
+	if r.peek() != '{' {
 		return nil, errInvalid(-1, "content must be a JSON object of ids to objects")
 	}
 	var entries []entry
-	for dec.More() {
-		kt, err := dec.Token()
-		if err != nil {
-			return nil, errInvalid(-1, "content: bad JSON: %v", err)
-		}
+	err := r.object(func(id []byte) error {
 		if len(entries) >= lim.MaxObjects {
-			return nil, errLimit(-1, "content: more than %d objects", lim.MaxObjects)
+			return errLimit(-1, "content: more than %d objects", lim.MaxObjects)
 		}
-		var obj struct {
-			Parent *json.RawMessage `json:"parent"`
-			Key    *json.RawMessage `json:"key"`
-			Props  json.RawMessage  `json:"props"`
+		e := entry{id: string(id)}
+		if r.peek() != '{' {
+			return errInvalid(-1, "content: object %q must be {parent, key, props}", truncate(e.id, 80))
 		}
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, errInvalid(-1, "content: bad JSON: %v", err)
-		}
-		e := entry{id: kt.(string)}
-		if err := checkObjectJSON(raw); err != nil {
-			return nil, errInvalid(-1, "content: object %q: %v", truncate(e.id, 80), err)
-		}
-		if err := json.Unmarshal(raw, &obj); err != nil {
-			return nil, errInvalid(-1, "content: object %q must be {parent, key, props}", truncate(e.id, 80))
-		}
-		if obj.Key == nil {
-			return nil, errInvalid(-1, "content: object %q has no key", truncate(e.id, 80))
-		}
-		var ok bool
-		if e.key, ok = jsonString(*obj.Key); !ok {
-			return nil, errInvalid(-1, "content: object %q: key must be a string", truncate(e.id, 80))
-		}
-		if obj.Parent != nil {
-			if e.parent, ok = jsonString(*obj.Parent); !ok {
-				return nil, errInvalid(-1, "content: object %q: parent must be a string", truncate(e.id, 80))
+		var seen [3]bool
+		err := r.object(func(f []byte) error {
+			k := -1
+			switch string(f) {
+			case "parent":
+				k = 0
+			case "key":
+				k = 1
+			case "props":
+				k = 2
 			}
-		}
-		if obj.Props != nil && string(obj.Props) != "null" {
-			if e.props, err = parsePropsJSON(obj.Props, lim); err != nil {
-				return nil, contentErr(e.id, err)
+			if k < 0 {
+				return errInvalid(-1, "content: object %q: unknown field %q", truncate(e.id, 80), truncate(string(f), 32))
 			}
+			if seen[k] {
+				return errInvalid(-1, "content: object %q: field %q given twice", truncate(e.id, 80), f)
+			}
+			seen[k] = true
+			var ok bool
+			switch k {
+			case 0:
+				if e.parent, ok = r.stringField(); !ok {
+					return errInvalid(-1, "content: object %q: parent must be a string", truncate(e.id, 80))
+				}
+			case 1:
+				if e.key, ok = r.stringField(); !ok {
+					return errInvalid(-1, "content: object %q: key must be a string", truncate(e.id, 80))
+				}
+			default:
+				if r.atNull() {
+					return nil
+				}
+				props, err := r.props(lim)
+				if err != nil {
+					return contentErr(e.id, err)
+				}
+				e.props = props
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if !seen[1] {
+			return errInvalid(-1, "content: object %q has no key", truncate(e.id, 80))
 		}
 		entries = append(entries, e)
-	}
-	if _, err := dec.Token(); err != nil {
-		return nil, errInvalid(-1, "content: bad JSON: %v", err)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return buildContent(entries, lim)
-}
-
-// checkObjectJSON rejects unknown and repeated fields of an object entry,
-// which encoding/json would ignore or merge.
-func checkObjectJSON(raw json.RawMessage) error {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return errors.New("must be an object {parent, key, props}")
-	}
-	seen := map[string]bool{}
-	for dec.More() {
-		kt, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		k := kt.(string)
-		if k != "parent" && k != "key" && k != "props" {
-			return errors.New("unknown field " + truncate(k, 32))
-		}
-		if seen[k] {
-			return errors.New("field " + k + " given twice")
-		}
-		seen[k] = true
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // buildContent checks decoded objects as a whole and builds the persistent
@@ -361,15 +344,15 @@ func buildContent(entries []entry, lim Limits) (*Content, error) {
 		return &kidSet{order: sb.Map(), hist: hists[parent]}
 	}
 	c := NewContent(lim)
-	objs := &pmap{}
+	var objs pmapBuilder
 	for k := range entries {
 		e := &entries[k]
 		o := &object{parent: e.parent, key: e.key, props: makeBlob(e.props), kids: kidSetOf(e.id)}
 		o.size = objectSize(e.id, o)
 		c.bytes += o.size
-		objs = objs.Set(e.id, o)
+		objs.Set(e.id, o)
 	}
-	c.objs = objs
+	c.objs = objs.Map()
 	if root := kidSetOf(""); root != nil {
 		c.root = root
 	}

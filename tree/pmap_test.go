@@ -69,6 +69,20 @@ func TestPmapAgainstMap(t *testing.T) {
 					t.Fatal("found an absent key")
 				}
 			}
+			// A builder fed the same entries makes an equal map.
+			var b pmapBuilder
+			for k, v := range want {
+				b.Set(k, v)
+			}
+			built := b.Map()
+			if built.Len() != len(want) {
+				t.Fatalf("builder: %d entries, want %d", built.Len(), len(want))
+			}
+			for k, o := range want {
+				if got, ok := built.Get(k); !ok || got != o {
+					t.Fatalf("builder: Get(%s)", k)
+				}
+			}
 			// Deleting everything leaves an empty map.
 			for k := range want {
 				m = m.Delete(k)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"sort"
 	"strconv"
@@ -232,6 +231,13 @@ func newKeySet(n int) keySet {
 }
 
 func (s *keySet) add(k []byte) bool {
+	if s.many == nil && len(s.few) >= 8 {
+		s.many = make(map[string]struct{}, 16)
+		for _, x := range s.few {
+			s.many[string(x)] = struct{}{}
+		}
+		s.few = nil
+	}
 	if s.many != nil {
 		if _, dup := s.many[string(k)]; dup {
 			return false
@@ -350,6 +356,9 @@ func appendGo(dst []byte, x any, depth int) ([]byte, error) {
 	case json.Number:
 		return appendJSONNumber(dst, string(t))
 	case json.RawMessage:
+		if err := checkJSON(t); err != nil {
+			return dst, err
+		}
 		return appendJSON(dst, t, depth)
 	case string:
 		if !utf8.ValidString(t) {
@@ -538,7 +547,7 @@ func appendJSONString(dst, s []byte) []byte {
 // is rejected rather than replaced with U+FFFD.
 func ParseValueJSON(b []byte, lim Limits) (Value, error) {
 	lim = lim.WithDefaults()
-	if err := checkJSONText(b); err != nil {
+	if err := checkJSON(b); err != nil {
 		return nil, valueErr(-1, err, lim)
 	}
 	v, err := appendJSON(make([]byte, 0, min(len(b), 256)), b, lim.MaxValueDepth)
@@ -594,92 +603,11 @@ func checkJSONText(b []byte) error {
 	return nil
 }
 
-// appendJSON converts one JSON value (already checked by checkJSONText) to
-// canonical MessagePack. Nesting past depth is an error before any deeper
-// token is read.
+// appendJSON converts one JSON value, which checkJSON accepted, to canonical
+// MessagePack.
 func appendJSON(dst, b []byte, depth int) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	dst, err := appendJSONTokens(dst, dec, depth)
-	if err != nil {
-		return dst, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return dst, badValue("trailing data after the JSON value")
-	}
-	return dst, nil
-}
-
-func appendJSONTokens(dst []byte, dec *json.Decoder, depth int) ([]byte, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return dst, badValue("bad JSON: %v", err)
-	}
-	switch t := tok.(type) {
-	case nil:
-		return appendNil(dst), nil
-	case bool:
-		return appendBool(dst, t), nil
-	case json.Number:
-		return appendJSONNumber(dst, string(t))
-	case string:
-		return appendStr(dst, t), nil
-	case json.Delim:
-		if depth <= 0 {
-			// An empty container at the limit is still fine.
-			if dec.More() {
-				return dst, errMPDepth
-			}
-			if _, err := dec.Token(); err != nil {
-				return dst, badValue("bad JSON: %v", err)
-			}
-			if t == '[' {
-				return appendArrayHeader(dst, 0), nil
-			}
-			return appendMapHeader(dst, 0), nil
-		}
-		// Items are converted into a scratch buffer first: the header needs
-		// the count, which JSON gives only at the end.
-		var body []byte
-		n := 0
-		if t == '[' {
-			for dec.More() {
-				if body, err = appendJSONTokens(body, dec, depth-1); err != nil {
-					return dst, err
-				}
-				n++
-			}
-			if _, err := dec.Token(); err != nil {
-				return dst, badValue("bad JSON: %v", err)
-			}
-			return append(appendArrayHeader(dst, n), body...), nil
-		}
-		var seen map[string]struct{}
-		for dec.More() {
-			kt, err := dec.Token()
-			if err != nil {
-				return dst, badValue("bad JSON: %v", err)
-			}
-			k := kt.(string)
-			if seen == nil {
-				seen = make(map[string]struct{})
-			}
-			if _, dup := seen[k]; dup {
-				return dst, badValue("map key %q given twice", truncate(k, 32))
-			}
-			seen[k] = struct{}{}
-			body = appendStr(body, k)
-			if body, err = appendJSONTokens(body, dec, depth-1); err != nil {
-				return dst, err
-			}
-			n++
-		}
-		if _, err := dec.Token(); err != nil {
-			return dst, badValue("bad JSON: %v", err)
-		}
-		return append(appendMapHeader(dst, n), body...), nil
-	}
-	return dst, badValue("bad JSON token %v", tok)
+	r := jreader{b: b}
+	return r.value(dst, depth)
 }
 
 // appendJSONNumber writes a JSON number: an integer literal that fits int64
