@@ -248,4 +248,3 @@ func (r *jreader) atNull() bool {
 	}
 	return false
 }
-

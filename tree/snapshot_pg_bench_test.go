@@ -33,8 +33,8 @@ func BenchmarkSnapshotPostgres(b *testing.B) {
 		c, _ := benchContent(b, n)
 		formats := []struct {
 			name, table, column string
-			encode      func() (any, int)
-			decode      func(row pgx.Row) error
+			encode              func() (any, int)
+			decode              func(row pgx.Row) error
 		}{
 			{"msgpack-bytea", "snap_mp", "body",
 				func() (any, int) { enc, _ := c.MarshalMsgpack(); return enc, len(enc) },

@@ -81,7 +81,19 @@ func transform(op, committed Op, sid, committedSID string) (Op, []bool, error) {
 		}
 		return op, kept, nil
 	}
-	f := factsOf(committed)
+	// Only new and text actions can be changed by committed (and what
+	// depends on a dropped new): an op of sets, moves and deletes passes.
+	needs := false
+	for i := range op {
+		if op[i].Kind == New || op[i].Kind == Text {
+			needs = true
+			break
+		}
+	}
+	var f committedFacts
+	if needs {
+		f = factsOf(committed)
+	}
 	if f.created == nil && f.reset == nil && f.texts == nil {
 		// Nothing committed changes op's actions: sets, moves and deletes
 		// pass, marked as rebased.
