@@ -455,3 +455,24 @@ func TestReplicaKeepsOwnPendingValues(t *testing.T) {
 		t.Fatalf("y shows %v", y.Interface())
 	}
 }
+
+func TestSelectionRules(t *testing.T) {
+	many := make(Selection, DefaultMaxSelection+1)
+	for i := range many {
+		many[i] = "a"
+	}
+	if _, err := DecodeSelection(many.AppendMsgpack(nil), Limits{}); KindOf(err) != KindTooLarge {
+		t.Fatalf("%d ids: %v", len(many), err)
+	}
+	if sel, err := DecodeSelection(mp(0x90), Limits{}); err != nil || sel != nil {
+		t.Fatalf("empty array: %v %v", sel, err)
+	}
+	if sel, err := DecodeSelection(mp(0x93, "a", "b", "a"), Limits{}); err != nil || len(sel) != 2 {
+		t.Fatalf("repeats: %v %v", sel, err)
+	}
+	for _, bad := range [][]byte{mp(0x91, 0x01), mp(0x91, "a b"), mp(0x80), mp(0x92, "a")} {
+		if _, err := DecodeSelection(bad, Limits{}); KindOf(err) != KindInvalid {
+			t.Errorf("%x: %v", bad, err)
+		}
+	}
+}

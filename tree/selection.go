@@ -43,11 +43,12 @@ func (c *Content) FilterSelection(sel Selection) Selection {
 }
 
 // Validate checks every id and the count against lim.MaxSelection. Errors are
-// *OpError: KindInvalid for a bad id, KindLimit for too many.
+// *OpError: KindInvalid for a bad id, KindTooLarge for too many (too_large,
+// as for the ranges of a text selection).
 func (sel Selection) Validate(lim Limits) error {
 	lim = lim.WithDefaults()
 	if len(sel) > lim.MaxSelection {
-		return errLimit(-1, "selection of %d ids, over the limit of %d", len(sel), lim.MaxSelection)
+		return errTooLarge(-1, "selection of %d ids, over the limit of %d", len(sel), lim.MaxSelection)
 	}
 	for _, id := range sel {
 		if !ValidID(id) {
@@ -72,7 +73,7 @@ func DecodeSelection(b []byte, lim Limits) (Selection, error) {
 		return nil, errInvalid(-1, "selection must be an array of ids or nil")
 	}
 	if h.n > uint64(lim.MaxSelection) {
-		return nil, errLimit(-1, "selection of %d ids, over the limit of %d", h.n, lim.MaxSelection)
+		return nil, errTooLarge(-1, "selection of %d ids, over the limit of %d", h.n, lim.MaxSelection)
 	}
 	if h.n > uint64(len(b)-h.hlen) {
 		return nil, errInvalid(-1, "selection: %v", errMPClaims)
