@@ -69,7 +69,8 @@ func (c *Content) MarshalJSON() ([]byte, error) {
 // entry is one decoded object before the content is built.
 type entry struct {
 	id, parent, key string
-	props           []Prop
+	props           []Prop   // from JSON
+	blob            propBlob // from MessagePack (props is nil then)
 }
 
 // DecodeContent decodes content from untrusted MessagePack (a snapshot or a
@@ -157,17 +158,74 @@ func decodeObject(b []byte, i int, e *entry, lim Limits) (int, error) {
 				e.key = string(s)
 			}
 		case 2:
-			props, end, err := decodeProps(b, i, lim)
+			blob, end, err := decodeBlob(b, i, lim)
 			if err != nil {
 				return 0, contentErr(e.id, err)
 			}
-			e.props, i = props, end
+			e.blob, i = blob, end
 		}
 	}
 	if !seen[1] {
 		return 0, errInvalid(-1, "content: object %q has no key", e.id)
 	}
 	return i, nil
+}
+
+// decodeBlob reads the props map of a content object straight into its
+// canonical blob: one allocation per object instead of one per name and
+// value. Names are checked, values made canonical and checked against the
+// limits, nils left out; entries not already in name order (our encoder
+// writes them in order) are sorted afterwards.
+func decodeBlob(b []byte, i int, lim Limits) (propBlob, int, error) {
+	h, _ := readHead(b, i)
+	if h.kind != mMap {
+		return nil, 0, errInvalid(-1, "props must be a map")
+	}
+	if h.n > uint64(lim.MaxProps) {
+		return nil, 0, errLimit(-1, "%d properties, over the limit of %d", h.n, lim.MaxProps)
+	}
+	i += h.hlen
+	body := make([]byte, 0, 16)
+	n, sorted := 0, true
+	var prev []byte
+	var seen keySet
+	for range h.n {
+		name, end, ok := readString(b, i)
+		if !ok || !ValidPropName(string(name)) {
+			return nil, 0, errInvalid(-1, "property names must be 1-64 characters of UTF-8")
+		}
+		if !seen.add(name) {
+			return nil, 0, errInvalid(-1, "property %q given twice", truncate(string(name), 80))
+		}
+		i = end
+		if b[i] == 0xc0 {
+			i++
+			continue
+		}
+		if prev != nil && string(prev) >= string(name) {
+			sorted = false
+		}
+		prev = name
+		body = append(appendStrHeader(body, len(name)), name...)
+		start := len(body)
+		var err error
+		if body, i, err = canonMsgpack(body, b, i, lim.MaxValueDepth); err != nil {
+			return nil, 0, valueErr(-1, err, lim)
+		}
+		if size := len(body) - start; size > lim.MaxValueBytes {
+			return nil, 0, errLimit(-1, "property %q is %d bytes encoded, over the limit of %d", name, size, lim.MaxValueBytes)
+		}
+		n++
+	}
+	blob := append(appendMapHeader(make([]byte, 0, len(body)+5), n), body...)
+	if !sorted {
+		list := propBlob(blob).list()
+		if err := sortUniqueProps(list); err != nil {
+			return nil, 0, err
+		}
+		blob = makeBlob(list)
+	}
+	return blob, i, nil
 }
 
 // contentErr rewords an action error as one about object id of content.
@@ -347,7 +405,11 @@ func buildContent(entries []entry, lim Limits) (*Content, error) {
 	var objs pmapBuilder
 	for k := range entries {
 		e := &entries[k]
-		o := &object{parent: e.parent, key: e.key, props: makeBlob(e.props), kids: kidSetOf(e.id)}
+		blob := e.blob
+		if blob == nil {
+			blob = makeBlob(e.props)
+		}
+		o := &object{parent: e.parent, key: e.key, props: blob, kids: kidSetOf(e.id)}
 		o.size = objectSize(e.id, o)
 		c.bytes += o.size
 		objs.Set(e.id, o)

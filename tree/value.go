@@ -176,7 +176,7 @@ func canonMsgpack(dst, b []byte, i, depth int) ([]byte, int, error) {
 		return dst, 0, errMPDepth
 	}
 	dst = appendMapHeader(dst, int(h.n))
-	seen := newKeySet(int(h.n))
+	var seen keySet
 	j := start
 	for range h.n {
 		kh, err := readHead(b, j)
@@ -217,26 +217,20 @@ func appendNumber(dst []byte, f float64) ([]byte, error) {
 	return appendFloat(dst, f), nil
 }
 
-// keySet detects a repeated map key; small maps compare linearly.
+// keySet detects a repeated map key: the first eight keys are compared
+// linearly without allocating, a map takes over past them.
 type keySet struct {
-	few  [][]byte
+	few  [8][]byte
+	nfew int
 	many map[string]struct{}
 }
 
-func newKeySet(n int) keySet {
-	if n > 8 {
-		return keySet{many: make(map[string]struct{}, min(n, 64))}
-	}
-	return keySet{}
-}
-
 func (s *keySet) add(k []byte) bool {
-	if s.many == nil && len(s.few) >= 8 {
-		s.many = make(map[string]struct{}, 16)
+	if s.many == nil && s.nfew == len(s.few) {
+		s.many = make(map[string]struct{}, 2*len(s.few))
 		for _, x := range s.few {
 			s.many[string(x)] = struct{}{}
 		}
-		s.few = nil
 	}
 	if s.many != nil {
 		if _, dup := s.many[string(k)]; dup {
@@ -245,12 +239,13 @@ func (s *keySet) add(k []byte) bool {
 		s.many[string(k)] = struct{}{}
 		return true
 	}
-	for _, x := range s.few {
+	for _, x := range s.few[:s.nfew] {
 		if bytes.Equal(x, k) {
 			return false
 		}
 	}
-	s.few = append(s.few, k)
+	s.few[s.nfew] = k
+	s.nfew++
 	return true
 }
 
