@@ -105,11 +105,6 @@ func transform(op, committed Op, sid, committedSID string) (Op, []bool, error) {
 		}
 		return out, kept, nil
 	}
-	// Which side op's inserts take against committed's at one position.
-	side, otherSide := ot.Right, ot.Left
-	if sid < committedSID {
-		side, otherSide = ot.Left, ot.Right
-	}
 	out := make(Op, 0, len(op))
 	var (
 		orphaned map[string]bool  // ids whose new was dropped
@@ -157,14 +152,11 @@ func transform(op, committed Op, sid, committedSID string) (Op, []bool, error) {
 			// Transform a past each committed text op, and each committed
 			// op past a, so that op's next text action on r meets them as
 			// they are after a.
+			// (ties by sid: ot.TransformPair).
 			t := a.Text
 			next := make([]ot.Op, len(cs))
 			for j, c := range cs {
-				t2, err := ot.Transform(t, c, side)
-				if err != nil {
-					return nil, nil, &OpError{Kind: KindInvalid, Action: i, Msg: "text: transform", Err: err}
-				}
-				c2, err := ot.Transform(c, t, otherSide)
+				t2, c2, err := ot.TransformPair(t, sid, c, committedSID)
 				if err != nil {
 					return nil, nil, &OpError{Kind: KindInvalid, Action: i, Msg: "text: transform", Err: err}
 				}

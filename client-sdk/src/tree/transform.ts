@@ -1,11 +1,6 @@
-import { transform as transformText, type Op as TextOp, type Side } from '../ot/op.js';
+import { transformPair, type Op as TextOp } from '../ot/op.js';
 import type { Action, TreeOp } from './op.js';
 import { rebasedActions } from './rebased.js';
-
-/** Which side `sid`'s inserts take against `otherSid`'s at one position (the smaller sid goes left). */
-function sideOf(sid: string, otherSid: string): Side {
-  return sid < otherSid ? 'left' : 'right';
-}
 
 const ref = (id: string, prop: string): string => `${id}\u0000${prop}`;
 
@@ -44,8 +39,6 @@ export function transformKept(op: TreeOp, committed: TreeOp, sid: string, commit
       texts.set(r, list);
     }
   }
-  const side = sideOf(sid, committedSid);
-  const otherSide: Side = side === 'left' ? 'right' : 'left';
   const out: TreeOp = [];
   const kept: boolean[] = [];
   const orphaned = new Set<string>();
@@ -73,9 +66,10 @@ export function transformKept(op: TreeOp, committed: TreeOp, sid: string, commit
           if (cs?.length) {
             let t = a[3];
             const moved: TextOp[] = [];
+            // Ties by sid (transformPair).
             for (const c of cs) {
-              const t2 = transformText(t, c, side);
-              moved.push(transformText(c, t, otherSide));
+              const [t2, c2] = transformPair(t, sid, c, committedSid);
+              moved.push(c2);
               t = t2;
             }
             texts.set(r, moved);
