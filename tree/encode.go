@@ -129,22 +129,10 @@ func decodeObject(b []byte, i int, e *entry, lim Limits) (int, error) {
 			return 0, errInvalid(-1, "content: object %q: keys must be strings", e.id)
 		}
 		i = end
-		k := -1
-		switch string(name) {
-		case "parent":
-			k = 0
-		case "key":
-			k = 1
-		case "props":
-			k = 2
+		k, err := objectField(e.id, name, &seen)
+		if err != nil {
+			return 0, err
 		}
-		if k < 0 {
-			return 0, errInvalid(-1, "content: object %q: unknown field %q", e.id, truncate(string(name), 32))
-		}
-		if seen[k] {
-			return 0, errInvalid(-1, "content: object %q: field %q given twice", e.id, name)
-		}
-		seen[k] = true
 		switch k {
 		case 0, 1:
 			s, end, ok := readString(b, i)
@@ -228,6 +216,28 @@ func decodeBlob(b []byte, i int, lim Limits) (propBlob, int, error) {
 	return blob, i, nil
 }
 
+// objectField names a field of a content object: 0 parent, 1 key, 2 props.
+// An unknown or repeated field is an error; seen records the fields met.
+func objectField(id string, name []byte, seen *[3]bool) (int, error) {
+	k := -1
+	switch string(name) {
+	case "parent":
+		k = 0
+	case "key":
+		k = 1
+	case "props":
+		k = 2
+	}
+	if k < 0 {
+		return 0, errInvalid(-1, "content: object %q: unknown field %q", truncate(id, 80), truncate(string(name), 32))
+	}
+	if seen[k] {
+		return 0, errInvalid(-1, "content: object %q: field %q given twice", truncate(id, 80), name)
+	}
+	seen[k] = true
+	return k, nil
+}
+
 // contentErr rewords an action error as one about object id of content.
 func contentErr(id string, err error) error {
 	var oe *OpError
@@ -263,22 +273,10 @@ func ParseContentJSON(b []byte, lim Limits) (*Content, error) {
 		}
 		var seen [3]bool
 		err := r.object(func(f []byte) error {
-			k := -1
-			switch string(f) {
-			case "parent":
-				k = 0
-			case "key":
-				k = 1
-			case "props":
-				k = 2
+			k, err := objectField(e.id, f, &seen)
+			if err != nil {
+				return err
 			}
-			if k < 0 {
-				return errInvalid(-1, "content: object %q: unknown field %q", truncate(e.id, 80), truncate(string(f), 32))
-			}
-			if seen[k] {
-				return errInvalid(-1, "content: object %q: field %q given twice", truncate(e.id, 80), f)
-			}
-			seen[k] = true
 			var ok bool
 			switch k {
 			case 0:

@@ -361,29 +361,9 @@ func appendGo(dst []byte, x any, depth int) ([]byte, error) {
 		}
 		return appendStr(dst, t), nil
 	case []any:
-		if len(t) > 0 && depth <= 0 {
-			return dst, errMPDepth
-		}
-		dst = appendArrayHeader(dst, len(t))
-		for _, e := range t {
-			var err error
-			if dst, err = appendGo(dst, e, depth-1); err != nil {
-				return dst, err
-			}
-		}
-		return dst, nil
+		return appendGoList(dst, t, depth)
 	case []string:
-		if len(t) > 0 && depth <= 0 {
-			return dst, errMPDepth
-		}
-		dst = appendArrayHeader(dst, len(t))
-		for _, e := range t {
-			var err error
-			if dst, err = appendGo(dst, e, depth-1); err != nil {
-				return dst, err
-			}
-		}
-		return dst, nil
+		return appendGoList(dst, t, depth)
 	case map[string]any:
 		if len(t) > 0 && depth <= 0 {
 			return dst, errMPDepth
@@ -407,6 +387,20 @@ func appendGo(dst []byte, x any, depth int) ([]byte, error) {
 		return dst, nil
 	}
 	return dst, badValue("%T is not a value", x)
+}
+
+func appendGoList[T any](dst []byte, list []T, depth int) ([]byte, error) {
+	if len(list) > 0 && depth <= 0 {
+		return dst, errMPDepth
+	}
+	dst = appendArrayHeader(dst, len(list))
+	for _, e := range list {
+		var err error
+		if dst, err = appendGo(dst, e, depth-1); err != nil {
+			return dst, err
+		}
+	}
+	return dst, nil
 }
 
 // MarshalJSON writes v as JSON; the nil Value is null.
