@@ -64,6 +64,19 @@ type vectors struct {
 		Op     json.RawMessage `json:"op"`
 		Limits *vectorLimits   `json:"limits"`
 	} `json:"valid"`
+	Server []struct {
+		Name    string          `json:"name"`
+		Content json.RawMessage `json:"content"`
+		Limits  *vectorLimits   `json:"limits"`
+		Submit  []struct {
+			Op      json.RawMessage `json:"op"`
+			SID     string          `json:"sid"`
+			V       int             `json:"v"`
+			Applied json.RawMessage `json:"applied"`
+			Error   string          `json:"error"`
+		} `json:"submit"`
+		Result json.RawMessage `json:"result"`
+	} `json:"server"`
 	Keys struct {
 		Between []keyVector `json:"between"`
 		Plain   []keyVector `json:"plain"`
@@ -303,6 +316,54 @@ func msgpackOf(x any) ([]byte, bool) {
 		panic(x)
 	}
 	return enc(nil, x), true
+}
+
+// TestVectorsServer plays submissions through transform and apply in commit
+// order, as the document actor does.
+func TestVectorsServer(t *testing.T) {
+	v := loadVectors(t)
+	if len(v.Server) == 0 {
+		t.Fatal("no server vectors")
+	}
+	for _, c := range v.Server {
+		t.Run(c.Name, func(t *testing.T) {
+			lim := c.Limits.limits()
+			content := mustContentJSON(t, c.Content, lim)
+			type commit struct {
+				op  Op
+				sid string
+			}
+			var log []commit
+			for k, s := range c.Submit {
+				op := mustOpJSON(t, s.Op, lim)
+				var err error
+				for _, past := range log[s.V:] {
+					if op, err = Transform(op, past.op, s.SID, past.sid); err != nil {
+						t.Fatalf("submission %d: transform: %v", k, err)
+					}
+				}
+				applied, err := content.Apply(op)
+				if s.Error != "" {
+					if KindOf(err).String() != s.Error {
+						t.Fatalf("submission %d: %v (applied %s), want kind %s", k, err, mustJSON(applied), s.Error)
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatalf("submission %d: %v", k, err)
+				}
+				if got := mustJSON(applied); !jsonEqual(t, got, s.Applied) {
+					t.Fatalf("submission %d applied %s, want %s", k, got, s.Applied)
+				}
+				log = append(log, commit{applied, s.SID})
+			}
+			got, _ := content.MarshalJSON()
+			if !jsonEqual(t, got, c.Result) {
+				t.Fatalf("result %s\nwant %s", got, c.Result)
+			}
+			checkInvariants(t, content)
+		})
+	}
 }
 
 func TestVectorsKeys(t *testing.T) {

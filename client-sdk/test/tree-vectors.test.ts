@@ -9,6 +9,7 @@ import {
   transform,
   validateOp,
   type TreeLimits,
+  type TreeOp,
 } from '../src/tree/index.js';
 
 interface SnakeLimits {
@@ -28,6 +29,13 @@ interface Vectors {
   selection: { name: string; content: unknown; sel: string[] | null; result: string[] | null }[];
   invalid: { name: string; op: unknown; error: string; limits?: SnakeLimits }[];
   valid: { name: string; op: unknown; limits?: SnakeLimits }[];
+  server: {
+    name: string;
+    content: unknown;
+    limits?: SnakeLimits;
+    submit: { op: unknown; sid: string; v: number; applied?: unknown; error?: string }[];
+    result: unknown;
+  }[];
   keys: {
     between: { a: string; b: string; result?: string; error?: boolean }[];
     plain: { a: string; b: string; result?: string; error?: boolean }[];
@@ -115,6 +123,28 @@ describe('shared tree vectors', () => {
     }
     for (const c of vectors.valid) {
       it(`valid: ${c.name}`, () => expect(kindOf(() => validateOp(c.op, limits(c.limits)))).toBeUndefined());
+    }
+  });
+
+  describe('server: submissions transformed and applied in commit order', () => {
+    for (const c of vectors.server) {
+      it(c.name, () => {
+        const lim = limits(c.limits);
+        const content = TreeContent.fromJSON(c.content, lim);
+        const log: { op: TreeOp; sid: string }[] = [];
+        c.submit.forEach((s, k) => {
+          let op = validateOp(s.op, lim);
+          for (const past of log.slice(s.v)) op = transform(op, past.op, s.sid, past.sid);
+          if (s.error !== undefined) {
+            expect(kindOf(() => content.apply(op)), `submission ${k}`).toBe(s.error);
+            return;
+          }
+          const { applied } = content.apply(op);
+          expect(applied, `submission ${k}`).toEqual(s.applied);
+          log.push({ op: applied, sid: s.sid });
+        });
+        expect(content.toJSON()).toEqual(c.result);
+      });
     }
   });
 
