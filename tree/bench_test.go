@@ -99,6 +99,34 @@ func BenchmarkApplySet(b *testing.B) {
 	}
 }
 
+// BenchmarkApplySetBesideLarge is BenchmarkApplySet on 10 objects in a
+// process that also holds a 100,000-object document, as a server holding
+// other documents does: the garbage collector then has the same heap to mark
+// in both cases, and the comparison with objects=100000 is the cost of the
+// document's size alone.
+func BenchmarkApplySetBesideLarge(b *testing.B) {
+	resident, _ := benchContent(b, 100_000)
+	c, ids := benchContent(b, 10)
+	rng := rand.New(rand.NewPCG(1, 1))
+	ops := make([]Op, 1024)
+	for i := range ops {
+		ops[i] = Op{SetProp(ids[rng.IntN(len(ids))], "x", MustValue(rng.IntN(2000)))}
+	}
+	runtime.GC()
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := cpuTime()
+	n := 0
+	for i := 0; b.Loop(); i++ {
+		if _, err := c.Apply(ops[i%len(ops)]); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	reportCPU(b, cpu, n)
+	runtime.KeepAlive(resident)
+}
+
 // BenchmarkApplyMove re-parents a shape into another frame.
 func BenchmarkApplyMove(b *testing.B) {
 	for _, n := range []int{10, 100_000} {
