@@ -38,6 +38,15 @@ func (c *Content) ApplyRemoved(op Op) (applied Op, removed []string, err error) 
 }
 
 func (c *Content) applyOp(op Op, report bool) (Op, []string, error) {
+	if len(op) > 1 {
+		// Nodes change in place only when this content made them since
+		// its last clone. An op of several actions may have to be undone
+		// (a later action fails), so it works in a new generation: it
+		// copies what it touches and saved stays intact. A single action
+		// checks everything before it changes anything, so it needs no
+		// undo and may change its own nodes in place.
+		c.gen = newGen()
+	}
 	saved := *c
 	c.removed, c.report = nil, report
 	defer func() { c.removed, c.report = nil, false }()
@@ -132,7 +141,12 @@ func (c *Content) applyNew(a *Action) (bool, error) {
 			return false, errLimit(-1, "new: property %q is %d bytes encoded, over the limit of %d", p.Name, len(p.Value), c.lim.MaxValueBytes)
 		}
 	}
-	c.put(a.ID, &object{parent: a.Parent, key: a.Key, props: makeBlob(a.Props)}, nil)
+	o := &object{parent: a.Parent, key: a.Key, props: makeBlob(a.Props)}
+	n := c.objs.Len()
+	if err := c.fits(objectSize(a.ID, o) + containerHeaderSize(n+1) - containerHeaderSize(n)); err != nil {
+		return false, err
+	}
+	c.put(a.ID, o, nil)
 	c.relink(a.Parent, nil, 0, &sibling{a.Key, a.ID}, 1)
 	return true, nil
 }
@@ -160,6 +174,9 @@ func (c *Content) applySet(a *Action) (bool, error) {
 	}
 	n := *o
 	n.props = props
+	if err := c.fits(objectSize(a.ID, &n) - o.size); err != nil {
+		return false, err
+	}
 	c.put(a.ID, &n, o)
 	return true, nil
 }
@@ -186,6 +203,9 @@ func (c *Content) applyText(a *Action) (bool, error) {
 	}
 	n := *o
 	n.props = o.props.with(a.Prop, StringValue(out))
+	if err := c.fits(objectSize(a.ID, &n) - o.size); err != nil {
+		return false, err
+	}
 	c.put(a.ID, &n, o)
 	return true, nil
 }
@@ -207,6 +227,9 @@ func (c *Content) applyMove(a *Action) (bool, error) {
 			return false, errLimit(-1, "move: the subtree of %q would reach depth %d, over the limit of %d", a.ID, d, c.lim.MaxDepth)
 		}
 	}
+	if err := c.fits(len(a.Parent) + len(a.Key) - len(o.parent) - len(o.key) + 2); err != nil {
+		return false, err // (+2: a longer string may need a longer header)
+	}
 	from, to := sibling{o.key, a.ID}, sibling{a.Key, a.ID}
 	if a.Parent == o.parent {
 		c.relink(o.parent, &from, h, &to, h)
@@ -219,6 +242,15 @@ func (c *Content) applyMove(a *Action) (bool, error) {
 	n.parent, n.key = a.Parent, a.Key
 	c.put(a.ID, &n, o)
 	return true, nil
+}
+
+// fits reports a too_large error when growing the content by delta bytes
+// would take it past its size limit (growing by nothing always fits).
+func (c *Content) fits(delta int) error {
+	if size := c.Size() + delta; delta > 0 && size > c.lim.MaxBytes {
+		return errTooLarge(-1, "document would be %d bytes encoded, over the limit of %d", size, c.lim.MaxBytes)
+	}
+	return nil
 }
 
 // isAncestorOrSelf reports whether x is p or one of p's ancestors. The walk
@@ -257,7 +289,7 @@ func (c *Content) applyDel(a *Action) (bool, error) {
 			}
 		}
 		c.bytes -= x.size
-		c.objs = c.objs.Delete(id)
+		c.objs.Delete(id, c.gen)
 		if c.report {
 			c.removed = append(c.removed, id)
 		}

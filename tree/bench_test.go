@@ -99,6 +99,40 @@ func BenchmarkApplySet(b *testing.B) {
 	}
 }
 
+// BenchmarkApplySetBatched is BenchmarkApplySet with a Clone before every
+// batch of ops, as the document actor does (it tries a batch on a clone): the
+// first op of a batch copies its path, later ones change what the batch
+// already copied in place. batch=1 is the worst case, every op cloned.
+func BenchmarkApplySetBatched(b *testing.B) {
+	for _, batch := range []int{1, 16} {
+		for _, n := range []int{10, 100_000} {
+			b.Run(fmt.Sprintf("batch=%d/objects=%d", batch, n), func(b *testing.B) {
+				c, ids := benchContent(b, n)
+				rng := rand.New(rand.NewPCG(1, 1))
+				ops := make([]Op, 1024)
+				for i := range ops {
+					ops[i] = Op{SetProp(ids[rng.IntN(len(ids))], "x", MustValue(rng.IntN(2000)))}
+				}
+				runtime.GC()
+				b.ReportAllocs()
+				b.ResetTimer()
+				cpu := cpuTime()
+				k := 0
+				for i := 0; b.Loop(); i++ {
+					if i%batch == 0 {
+						c = c.Clone()
+					}
+					if _, err := c.Apply(ops[i%len(ops)]); err != nil {
+						b.Fatal(err)
+					}
+					k++
+				}
+				reportCPU(b, cpu, k)
+			})
+		}
+	}
+}
+
 // BenchmarkApplySetBesideLarge is BenchmarkApplySet on 10 objects in a
 // process that also holds a 100,000-object document, as a server holding
 // other documents does: the garbage collector then has the same heap to mark

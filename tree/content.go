@@ -15,7 +15,8 @@ import (
 // changes. The zero Content is not usable; make one with NewContent or a
 // decoder.
 type Content struct {
-	objs  *pmap
+	objs  pmap
+	gen   uint64  // the generation of objs' nodes this content may change in place
 	root  *kidSet // the top-level objects (parent "")
 	bytes int     // sum of the objects' encoded sizes
 	lim   Limits
@@ -60,7 +61,7 @@ func (siblingOrder) Compare(a, b sibling) int {
 // NewContent returns an empty document with the given limits.
 func NewContent(lim Limits) *Content {
 	return &Content{
-		objs: &pmap{},
+		gen:  newGen(),
 		root: emptyKids(),
 		lim:  lim.WithDefaults(),
 	}
@@ -70,9 +71,11 @@ func emptyKids() *kidSet {
 	return &kidSet{order: immutable.NewSortedMap[sibling, struct{}](siblingOrder{})}
 }
 
-// Clone returns an independent copy in O(1).
+// Clone returns an independent copy in O(1). Both c and the copy move to new
+// generations, so that neither changes in place a node they now share.
 func (c *Content) Clone() *Content {
 	d := *c
+	d.gen, c.gen = newGen(), newGen()
 	return &d
 }
 
@@ -257,7 +260,7 @@ func (c *Content) put(id string, o *object, old *object) {
 		c.bytes -= old.size
 	}
 	c.bytes += o.size
-	c.objs = c.objs.Set(id, o)
+	c.objs.Set(id, o, c.gen)
 }
 
 // objectSize is the bytes of object id's entry in the content encoding:
@@ -302,7 +305,7 @@ func (c *Content) setKids(parent string, old, ks *kidSet) {
 		o, _ := c.objs.Get(parent)
 		n := *o
 		n.kids = ks
-		c.objs = c.objs.Set(parent, &n) // kids do not count in the size
+		c.objs.Set(parent, &n, c.gen) // kids do not count in the size
 		before, after := kidsHeight(old), kidsHeight(ks)
 		if before == after {
 			return

@@ -400,7 +400,6 @@ func buildContent(entries []entry, lim Limits) (*Content, error) {
 		return &kidSet{order: sb.Map(), hist: hists[parent]}
 	}
 	c := NewContent(lim)
-	var objs pmapBuilder
 	for k := range entries {
 		e := &entries[k]
 		blob := e.blob
@@ -410,9 +409,8 @@ func buildContent(entries []entry, lim Limits) (*Content, error) {
 		o := &object{parent: e.parent, key: e.key, props: blob, kids: kidSetOf(e.id)}
 		o.size = objectSize(e.id, o)
 		c.bytes += o.size
-		objs.Set(e.id, o)
+		c.objs.Set(e.id, o, c.gen) // a new content: every node is its own
 	}
-	c.objs = objs.Map()
 	if root := kidSetOf(""); root != nil {
 		c.root = root
 	}

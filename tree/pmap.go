@@ -3,19 +3,27 @@ package tree
 import (
 	"hash/maphash"
 	"math/bits"
+	"sync/atomic"
 )
 
 // pmap is a persistent map from object ids to objects: a CHAMP (compressed
-// hash-array mapped prefix tree, Steindorfer and Vinju 2015). Every version
-// is immutable; set and delete copy the O(log32 n) nodes on the key's path
-// and share the rest, so a clone is a pointer copy.
+// hash-array mapped prefix tree, Steindorfer and Vinju 2015), with
+// Clojure-style transient ownership.
+//
+// Every node records the generation (owner) that made it. A map changes a
+// node in place only when the node is its own (same generation); any other
+// node is copied first, with the path to it. Content.Clone gives both the
+// original and the copy new generations, so after a clone neither changes a
+// node they share: clones are persistent and cost a struct copy, while a
+// content that has not been cloned since it made a node (a run of ops
+// between the actor's per-batch clones) updates that node in place.
 //
 // It replaces github.com/benbjohnson/immutable's Map for the objects of a
-// document because a set there copies about 1.9 KB at 100,000 entries (its
-// full nodes hold 32 interfaces) against 0.27 KB at 10, and that copying and
-// the garbage it makes is what a drag (one set) costs on a large document.
-// Here a node keeps its entries inline, beside 8-byte child pointers, and a
-// set copies about 0.8 KB at 100,000 entries (docs/benchmarks.md, "tree").
+// document, where a set copies about 1.9 KB at 100,000 entries (its full
+// nodes hold 32 interfaces) against 0.27 KB at 10: here a node keeps its
+// entries inline beside 8-byte child pointers (about 0.75 KB of path at
+// 100,000 entries), and nothing once it owns the path (docs/benchmarks.md,
+// "tree").
 //
 // Ids are chosen by clients, so the hash is seeded per process (maphash):
 // nobody can aim ids at one bucket. Two ids with equal 64-bit hashes share a
@@ -31,6 +39,7 @@ type pmap struct {
 // level) keeps its entries in a list and has no maps.
 type pnode struct {
 	datamap, nodemap uint32
+	owner            uint64
 	entries          []pentry
 	kids             []*pnode
 }
@@ -41,10 +50,9 @@ type pentry struct {
 }
 
 const (
-	pbits      = 5
-	pmask      = 1<<pbits - 1
-	pmaxShift  = 64 // past this every hash bit is used: collision nodes
-	pfanoutMax = 1 << pbits
+	pbits     = 5
+	pmask     = 1<<pbits - 1
+	pmaxShift = 64 // past this every hash bit is used: collision nodes
 )
 
 var pseed = maphash.MakeSeed()
@@ -52,21 +60,21 @@ var pseed = maphash.MakeSeed()
 // phash is the hash of an id; a variable so tests can force collisions.
 var phash = func(s string) uint64 { return maphash.String(pseed, s) }
 
+var lastGen atomic.Uint64
+
+// newGen returns a generation no map has used.
+func newGen() uint64 { return lastGen.Add(1) }
+
 func slot(h uint64, shift uint) uint32 { return 1 << ((h >> shift) & pmask) }
 
 func index(bitmap, bit uint32) int { return bits.OnesCount32(bitmap & (bit - 1)) }
 
 // Len is the number of entries.
-func (m *pmap) Len() int {
-	if m == nil {
-		return 0
-	}
-	return m.n
-}
+func (m *pmap) Len() int { return m.n }
 
 // Get returns the value of key.
 func (m *pmap) Get(key string) (*object, bool) {
-	if m == nil || m.root == nil {
+	if m.root == nil {
 		return nil, false
 	}
 	h := phash(key)
@@ -95,82 +103,90 @@ func (m *pmap) Get(key string) (*object, bool) {
 	}
 }
 
-// Set returns a map with key set to val.
-func (m *pmap) Set(key string, val *object) *pmap {
-	var root *pnode
-	if m != nil {
-		root = m.root
+// own returns n itself when generation gen made it, else a copy that gen
+// owns (its slices copied too, so that it may change them in place).
+func (n *pnode) own(gen uint64) *pnode {
+	if n.owner == gen {
+		return n
 	}
-	if root == nil {
-		root = &pnode{}
+	c := &pnode{datamap: n.datamap, nodemap: n.nodemap, owner: gen}
+	if len(n.entries) > 0 {
+		c.entries = append(make([]pentry, 0, len(n.entries)+1), n.entries...)
 	}
-	added := false
-	nr := root.set(key, val, phash(key), 0, &added)
-	n := m.Len()
-	if added {
-		n++
+	if len(n.kids) > 0 {
+		c.kids = append(make([]*pnode, 0, len(n.kids)+1), n.kids...)
 	}
-	return &pmap{root: nr, n: n}
+	return c
 }
 
-func (n *pnode) set(key string, val *object, h uint64, shift uint, added *bool) *pnode {
+// Set sets key to val, changing in place only the nodes gen owns.
+func (m *pmap) Set(key string, val *object, gen uint64) {
+	if m.root == nil {
+		m.root = &pnode{owner: gen}
+	}
+	var added bool
+	m.root, added = m.root.set(key, val, phash(key), 0, gen)
+	if added {
+		m.n++
+	}
+}
+
+func (n *pnode) set(key string, val *object, h uint64, shift uint, gen uint64) (*pnode, bool) {
+	c := n.own(gen)
 	if shift >= pmaxShift {
-		c := &pnode{entries: make([]pentry, len(n.entries), len(n.entries)+1)}
-		copy(c.entries, n.entries)
 		for i := range c.entries {
 			if c.entries[i].key == key {
 				c.entries[i].val = val
-				return c
+				return c, false
 			}
 		}
-		*added = true
 		c.entries = append(c.entries, pentry{key, val})
-		return c
+		return c, true
 	}
 	bit := slot(h, shift)
 	switch {
-	case n.datamap&bit != 0:
-		i := index(n.datamap, bit)
-		e := n.entries[i]
-		c := n.copyNode()
+	case c.datamap&bit != 0:
+		i := index(c.datamap, bit)
+		e := c.entries[i]
 		if e.key == key {
-			c.entries = cloneEntries(n.entries)
 			c.entries[i].val = val
-			return c
+			return c, false
 		}
 		// Two keys share this prefix: push both one level down.
-		*added = true
-		sub := pair(e, phash(e.key), pentry{key, val}, h, shift+pbits)
-		c.entries = removeEntry(n.entries, i)
+		sub := pair(e, phash(e.key), pentry{key, val}, h, shift+pbits, gen)
+		c.entries = append(c.entries[:i], c.entries[i+1:]...)
 		c.datamap &^= bit
 		c.nodemap |= bit
-		c.kids = insertKid(n.kids, index(c.nodemap, bit), sub)
-		return c
-	case n.nodemap&bit != 0:
-		i := index(n.nodemap, bit)
-		c := n.copyNode()
-		c.kids = cloneKids(n.kids)
-		c.kids[i] = n.kids[i].set(key, val, h, shift+pbits, added)
-		return c
+		j := index(c.nodemap, bit)
+		c.kids = append(c.kids, nil)
+		copy(c.kids[j+1:], c.kids[j:])
+		c.kids[j] = sub
+		return c, true
+	case c.nodemap&bit != 0:
+		i := index(c.nodemap, bit)
+		var added bool
+		c.kids[i], added = c.kids[i].set(key, val, h, shift+pbits, gen)
+		return c, added
 	}
-	*added = true
-	c := n.copyNode()
 	c.datamap |= bit
-	c.entries = insertEntry(n.entries, index(c.datamap, bit), pentry{key, val})
-	return c
+	i := index(c.datamap, bit)
+	c.entries = append(c.entries, pentry{})
+	copy(c.entries[i+1:], c.entries[i:])
+	c.entries[i] = pentry{key, val}
+	return c, true
 }
 
 // pair is the smallest subtree holding two entries whose hashes agree
 // below shift.
-func pair(a pentry, ha uint64, b pentry, hb uint64, shift uint) *pnode {
+func pair(a pentry, ha uint64, b pentry, hb uint64, shift uint, gen uint64) *pnode {
 	if shift >= pmaxShift {
-		return &pnode{entries: []pentry{a, b}}
+		return &pnode{owner: gen, entries: []pentry{a, b}}
 	}
 	ba, bb := slot(ha, shift), slot(hb, shift)
 	if ba == bb {
-		return &pnode{nodemap: ba, kids: []*pnode{pair(a, ha, b, hb, shift+pbits)}}
+		return &pnode{owner: gen, nodemap: ba, kids: []*pnode{pair(a, ha, b, hb, shift+pbits, gen)}}
 	}
-	n := &pnode{datamap: ba | bb}
+	n := &pnode{owner: gen, datamap: ba | bb}
 	if index(n.datamap, ba) == 0 {
 		n.entries = []pentry{a, b}
 	} else {
@@ -179,82 +195,67 @@ func pair(a pentry, ha uint64, b pentry, hb uint64, shift uint) *pnode {
 	return n
 }
 
-// Delete returns a map without key.
-func (m *pmap) Delete(key string) *pmap {
-	if m.Len() == 0 {
-		return m
+// Delete removes key, changing in place only the nodes gen owns.
+func (m *pmap) Delete(key string, gen uint64) {
+	if _, ok := m.Get(key); !ok {
+		return
 	}
-	removed := false
-	nr := m.root.del(key, phash(key), 0, &removed)
-	if !removed {
-		return m
-	}
-	return &pmap{root: nr, n: m.n - 1}
+	m.root = m.root.del(key, phash(key), 0, gen)
+	m.n--
 }
 
-// del returns the node without key, nil when it became empty. A child left
-// with a single entry and no children is pulled up into its parent, so the
-// tree stays as shallow as its keys need (and equal maps have equal shapes).
-func (n *pnode) del(key string, h uint64, shift uint, removed *bool) *pnode {
+// del removes key, which is present below n; it returns the node without
+// it, nil when it became empty. A child left with a single entry and no
+// children is pulled up into its parent, so that the tree stays as shallow
+// as its keys need.
+func (n *pnode) del(key string, h uint64, shift uint, gen uint64) *pnode {
+	c := n.own(gen)
 	if shift >= pmaxShift {
-		for i, e := range n.entries {
+		for i, e := range c.entries {
 			if e.key == key {
-				*removed = true
-				if len(n.entries) == 1 {
-					return nil
-				}
-				return &pnode{entries: removeEntry(n.entries, i)}
+				c.entries = append(c.entries[:i], c.entries[i+1:]...)
+				break
 			}
 		}
-		return n
-	}
-	bit := slot(h, shift)
-	switch {
-	case n.datamap&bit != 0:
-		i := index(n.datamap, bit)
-		if n.entries[i].key != key {
-			return n
-		}
-		*removed = true
-		if len(n.entries) == 1 && n.nodemap == 0 {
+		if len(c.entries) == 0 {
 			return nil
 		}
-		c := n.copyNode()
-		c.datamap &^= bit
-		c.entries = removeEntry(n.entries, i)
 		return c
-	case n.nodemap&bit != 0:
-		i := index(n.nodemap, bit)
-		sub := n.kids[i].del(key, h, shift+pbits, removed)
-		if !*removed {
-			return n
-		}
-		c := n.copyNode()
+	}
+	bit := slot(h, shift)
+	if c.datamap&bit != 0 {
+		i := index(c.datamap, bit)
+		c.datamap &^= bit
+		c.entries = append(c.entries[:i], c.entries[i+1:]...)
+	} else {
+		i := index(c.nodemap, bit)
+		sub := c.kids[i].del(key, h, shift+pbits, gen)
 		switch {
 		case sub == nil:
 			c.nodemap &^= bit
-			c.kids = removeKid(n.kids, i)
+			c.kids = append(c.kids[:i], c.kids[i+1:]...)
 		case sub.nodemap == 0 && len(sub.entries) == 1:
 			// Inline the last entry of the child here.
 			c.nodemap &^= bit
-			c.kids = removeKid(n.kids, i)
+			c.kids = append(c.kids[:i], c.kids[i+1:]...)
 			c.datamap |= bit
-			c.entries = insertEntry(n.entries, index(c.datamap, bit), sub.entries[0])
+			j := index(c.datamap, bit)
+			c.entries = append(c.entries, pentry{})
+			copy(c.entries[j+1:], c.entries[j:])
+			c.entries[j] = sub.entries[0]
 		default:
-			c.kids = cloneKids(n.kids)
 			c.kids[i] = sub
 		}
-		if c.datamap == 0 && c.nodemap == 0 {
-			return nil
-		}
-		return c
 	}
-	return n
+	if c.datamap == 0 && c.nodemap == 0 && shift > 0 {
+		return nil
+	}
+	return c
 }
 
 // Each calls fn for every entry, in hash order, until fn returns false.
 func (m *pmap) Each(fn func(key string, val *object) bool) {
-	if m.Len() > 0 {
+	if m.root != nil {
 		m.root.each(fn)
 	}
 }
@@ -270,116 +271,5 @@ func (n *pnode) each(fn func(string, *object) bool) bool {
 			return false
 		}
 	}
-	return true
-}
-
-func (n *pnode) copyNode() *pnode {
-	c := *n
-	return &c
-}
-
-func cloneEntries(s []pentry) []pentry { return append([]pentry(nil), s...) }
-
-func cloneKids(s []*pnode) []*pnode { return append([]*pnode(nil), s...) }
-
-func insertEntry(s []pentry, i int, e pentry) []pentry {
-	out := make([]pentry, len(s)+1)
-	copy(out, s[:i])
-	out[i] = e
-	copy(out[i+1:], s[i:])
-	return out
-}
-
-func removeEntry(s []pentry, i int) []pentry {
-	if len(s) == 1 {
-		return nil
-	}
-	out := make([]pentry, len(s)-1)
-	copy(out, s[:i])
-	copy(out[i:], s[i+1:])
-	return out
-}
-
-func insertKid(s []*pnode, i int, k *pnode) []*pnode {
-	out := make([]*pnode, len(s)+1)
-	copy(out, s[:i])
-	out[i] = k
-	copy(out[i+1:], s[i:])
-	return out
-}
-
-func removeKid(s []*pnode, i int) []*pnode {
-	if len(s) == 1 {
-		return nil
-	}
-	out := make([]*pnode, len(s)-1)
-	copy(out, s[:i])
-	copy(out[i:], s[i+1:])
-	return out
-}
-
-// pmapBuilder fills a new map in place: its nodes belong to it alone until
-// Map, so inserting needs no path copies (decoding a 100,000-object
-// snapshot would otherwise copy about 100 MB).
-type pmapBuilder struct {
-	root *pnode
-	n    int
-}
-
-// Set inserts or replaces key.
-func (b *pmapBuilder) Set(key string, val *object) {
-	if b.root == nil {
-		b.root = &pnode{}
-	}
-	if b.root.setMut(key, val, phash(key), 0) {
-		b.n++
-	}
-}
-
-// Map returns the map built; the builder must not be used afterwards.
-func (b *pmapBuilder) Map() *pmap {
-	m := &pmap{root: b.root, n: b.n}
-	b.root = nil
-	return m
-}
-
-// setMut is set changing n in place; it reports whether key was added.
-func (n *pnode) setMut(key string, val *object, h uint64, shift uint) bool {
-	if shift >= pmaxShift {
-		for i := range n.entries {
-			if n.entries[i].key == key {
-				n.entries[i].val = val
-				return false
-			}
-		}
-		n.entries = append(n.entries, pentry{key, val})
-		return true
-	}
-	bit := slot(h, shift)
-	switch {
-	case n.datamap&bit != 0:
-		i := index(n.datamap, bit)
-		e := n.entries[i]
-		if e.key == key {
-			n.entries[i].val = val
-			return false
-		}
-		sub := pair(e, phash(e.key), pentry{key, val}, h, shift+pbits)
-		n.entries = append(n.entries[:i], n.entries[i+1:]...)
-		n.datamap &^= bit
-		n.nodemap |= bit
-		j := index(n.nodemap, bit)
-		n.kids = append(n.kids, nil)
-		copy(n.kids[j+1:], n.kids[j:])
-		n.kids[j] = sub
-		return true
-	case n.nodemap&bit != 0:
-		return n.kids[index(n.nodemap, bit)].setMut(key, val, h, shift+pbits)
-	}
-	n.datamap |= bit
-	i := index(n.datamap, bit)
-	n.entries = append(n.entries, pentry{})
-	copy(n.entries[i+1:], n.entries[i:])
-	n.entries[i] = pentry{key, val}
 	return true
 }

@@ -25,23 +25,28 @@ func TestPmapAgainstMap(t *testing.T) {
 			}
 			var versions []version
 			m := &pmap{}
+			gen := newGen()
 			want := map[string]*object{}
 			for step := range 20000 {
 				key := fmt.Sprintf("k%d", rng.IntN(600))
 				if rng.IntN(3) == 0 {
-					m = m.Delete(key)
+					m.Delete(key, gen)
 					delete(want, key)
 				} else {
 					o := &object{key: fmt.Sprint(step)}
-					m = m.Set(key, o)
+					m.Set(key, o, gen)
 					want[key] = o
 				}
 				if step%500 == 0 {
+					// Keep a version: as Content.Clone does, the copy and
+					// the map go on in new generations.
 					snap := make(map[string]*object, len(want))
 					for k, v := range want {
 						snap[k] = v
 					}
-					versions = append(versions, version{m, snap})
+					kept := *m
+					versions = append(versions, version{&kept, snap})
+					gen = newGen()
 				}
 			}
 			versions = append(versions, version{m, want})
@@ -69,23 +74,9 @@ func TestPmapAgainstMap(t *testing.T) {
 					t.Fatal("found an absent key")
 				}
 			}
-			// A builder fed the same entries makes an equal map.
-			var b pmapBuilder
-			for k, v := range want {
-				b.Set(k, v)
-			}
-			built := b.Map()
-			if built.Len() != len(want) {
-				t.Fatalf("builder: %d entries, want %d", built.Len(), len(want))
-			}
-			for k, o := range want {
-				if got, ok := built.Get(k); !ok || got != o {
-					t.Fatalf("builder: Get(%s)", k)
-				}
-			}
 			// Deleting everything leaves an empty map.
 			for k := range want {
-				m = m.Delete(k)
+				m.Delete(k, gen)
 			}
 			if m.Len() != 0 || (m.root != nil && (m.root.datamap|m.root.nodemap) != 0) {
 				t.Fatalf("emptied map has %d entries", m.Len())
