@@ -10,10 +10,13 @@ import (
 // a key and properties. It always holds a forest: every parent exists, no
 // object is its own ancestor, no object is deeper than the depth limit.
 //
-// Content is persistent: Clone is O(1), and Apply replaces the O(log n) nodes
-// it touches instead of changing them, so clones never see each other's
-// changes. The zero Content is not usable; make one with NewContent or a
-// decoder.
+// Content is persistent: Clone is O(1), and clones never see each other's
+// changes. Apply copies the O(log n) nodes on its path that are shared with a
+// clone and changes in place those the content made itself since its last
+// Clone, so a run of ops between two clones stops copying once it owns its
+// paths. Clone changes the receiver's generation (an internal field): do not
+// call it concurrently with other use of the same Content. The zero Content
+// is not usable; make one with NewContent or a decoder.
 type Content struct {
 	objs  pmap
 	gen   uint64  // the generation of objs' nodes this content may change in place

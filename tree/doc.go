@@ -7,10 +7,10 @@
 // plus pending local ops) for the Go client.
 //
 // The package knows nothing about sockets, storage or sessions. Content is a
-// persistent structure: Clone is O(1) and Apply copies O(log n) small nodes, so
-// the server's document actor can clone the content of a 100,000-object
-// document once per batch. A Content is not safe for concurrent mutation, but
-// clones may be read and changed on different goroutines.
+// persistent structure: Clone is O(1) and Apply copies at most O(log n) small
+// nodes, so the server's document actor can clone the content of a
+// 100,000-object document once per batch. A Content is not safe for
+// concurrent use, but clones may be used and changed on different goroutines.
 //
 // How the server uses it, per op submitted at version v by author sid:
 //
