@@ -181,6 +181,23 @@ func (o *docOp) Transform(sid string, committed doctype.Op, committedSID string)
 	return &docOp{op: out}, nil
 }
 
+// CheckBase implements doctype.Op: a new of an id that existed at the op's
+// version is invalid_op. since are the ops committed after it, as Apply
+// returned them (with the ids their dels removed) or as the store gave them.
+func (o *docOp) CheckBase(cur doctype.Content, since []doctype.Op) error {
+	c, ok := cur.(*docContent)
+	if !ok {
+		return fmt.Errorf("tree: check against a %T", cur)
+	}
+	ss := make([]Since, 0, len(since))
+	for _, s := range since {
+		if d, ok := s.(*docOp); ok {
+			ss = append(ss, Since{Op: d.op, Removed: d.removed})
+		}
+	}
+	return CheckBase(o.op, c.c, ss)
+}
+
 func (o *docOp) Size() int                     { return o.op.Size() }
 func (o *docOp) AppendMsgpack(b []byte) []byte { return o.op.AppendMsgpack(b) }
 func (o *docOp) MarshalJSON() ([]byte, error)  { return o.op.MarshalJSON() }

@@ -23,8 +23,9 @@ type simServer struct {
 }
 
 type simCommit struct {
-	op  Op
-	sid string
+	op      Op
+	sid     string
+	removed []string
 }
 
 // submit commits op made at version v by sid and returns its version.
@@ -35,6 +36,13 @@ func (s *simServer) submit(t testing.TB, op Op, v int64, sid string) int64 {
 	if err != nil {
 		t.Fatalf("server: decode op of %s: %v", sid, err)
 	}
+	since := make([]Since, 0, len(s.log)-int(v))
+	for _, c := range s.log[v:] {
+		since = append(since, Since{c.op, c.removed})
+	}
+	if err := CheckBase(op, s.content, since); err != nil {
+		t.Fatalf("server: op of %s at %d: %v", sid, v, err)
+	}
 	for _, c := range s.log[v:] {
 		before := mustJSON(op)
 		if op, err = Transform(op, c.op, sid, c.sid); err != nil {
@@ -44,11 +52,11 @@ func (s *simServer) submit(t testing.TB, op Op, v int64, sid string) int64 {
 			s.transformedText++
 		}
 	}
-	applied, err := s.content.Apply(op)
+	applied, removed, err := s.content.ApplyRemoved(op)
 	if err != nil {
 		t.Fatalf("server: apply op of %s at %d (now %d): %v\nop %s", sid, v, len(s.log), err, mustJSON(op))
 	}
-	s.log = append(s.log, simCommit{applied, sid})
+	s.log = append(s.log, simCommit{applied, sid, removed})
 	s.actions += len(applied)
 	s.dropped += len(op) - len(applied)
 	checkInvariants(t, s.content)

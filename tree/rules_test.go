@@ -527,3 +527,40 @@ func TestCloneIsolation(t *testing.T) {
 		checkInvariants(t, r.c)
 	}
 }
+
+func TestCheckBase(t *testing.T) {
+	// Now: f (with child r) was deleted since, q was created since, t was
+	// always there.
+	cur := mustContentJSON(t, []byte(`{"t":{"key":"a0"},"q":{"key":"a1"}}`), Limits{})
+	since := []Since{
+		{Op: Op{Delete("f")}, Removed: []string{"f", "r"}},
+		{Op: Op{NewObject("q", "", "a1")}},
+		{Op: Op{NewObject("z", "", "a2"), Delete("z")}},
+	}
+	cases := []struct {
+		name string
+		op   Op
+		bad  bool
+	}{
+		{"an id that exists and existed", Op{NewObject("t", "", "a5")}, true},
+		{"an id deleted since", Op{NewObject("f", "", "a5")}, true},
+		{"a child deleted with its parent since", Op{NewObject("r", "", "a5")}, true},
+		{"an id created since (Transform drops it)", Op{NewObject("q", "", "a5")}, false},
+		{"an id created and deleted since", Op{NewObject("z", "", "a5")}, false},
+		{"a new id", Op{NewObject("n", "", "a5")}, false},
+		{"re-creating what the op deleted", Op{Delete("t"), NewObject("t", "", "a5")}, false},
+	}
+	for _, c := range cases {
+		err := CheckBase(c.op, cur, since)
+		if c.bad != (err != nil) || (err != nil && KindOf(err) != KindInvalid) {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+	// Without ops since, it is Apply's check: an id that exists now.
+	if err := CheckBase(Op{NewObject("t", "", "a5")}, cur, nil); err == nil {
+		t.Error("existing id at the current version")
+	}
+	if err := CheckBase(Op{NewObject("f", "", "a5")}, cur, nil); err != nil {
+		t.Errorf("re-creating an id deleted before the op's version: %v", err)
+	}
+}

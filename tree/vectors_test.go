@@ -330,19 +330,31 @@ func TestVectorsServer(t *testing.T) {
 			lim := c.Limits.limits()
 			content := mustContentJSON(t, c.Content, lim)
 			type commit struct {
-				op  Op
-				sid string
+				op      Op
+				sid     string
+				removed []string
 			}
 			var log []commit
 			for k, s := range c.Submit {
 				op := mustOpJSON(t, s.Op, lim)
-				var err error
+				since := make([]Since, 0, len(log)-s.V)
 				for _, past := range log[s.V:] {
+					since = append(since, Since{past.op, past.removed})
+				}
+				err := CheckBase(op, content, since)
+				for _, past := range log[s.V:] {
+					if err != nil {
+						break
+					}
 					if op, err = Transform(op, past.op, s.SID, past.sid); err != nil {
 						t.Fatalf("submission %d: transform: %v", k, err)
 					}
 				}
-				applied, err := content.Apply(op)
+				var applied Op
+				var removed []string
+				if err == nil {
+					applied, removed, err = content.ApplyRemoved(op)
+				}
 				if s.Error != "" {
 					if KindOf(err).String() != s.Error {
 						t.Fatalf("submission %d: %v (applied %s), want kind %s", k, err, mustJSON(applied), s.Error)
@@ -355,7 +367,7 @@ func TestVectorsServer(t *testing.T) {
 				if got := mustJSON(applied); !jsonEqual(t, got, s.Applied) {
 					t.Fatalf("submission %d applied %s, want %s", k, got, s.Applied)
 				}
-				log = append(log, commit{applied, s.SID})
+				log = append(log, commit{applied, s.SID, removed})
 			}
 			got, _ := content.MarshalJSON()
 			if !jsonEqual(t, got, c.Result) {

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   TreeContent,
   TreeError,
+  checkBase,
   keyBetween,
   nKeysBetween,
   transform,
@@ -131,17 +132,21 @@ describe('shared tree vectors', () => {
       it(c.name, () => {
         const lim = limits(c.limits);
         const content = TreeContent.fromJSON(c.content, lim);
-        const log: { op: TreeOp; sid: string }[] = [];
+        const log: { op: TreeOp; sid: string; removed: string[] }[] = [];
         c.submit.forEach((s, k) => {
-          let op = validateOp(s.op, lim);
-          for (const past of log.slice(s.v)) op = transform(op, past.op, s.sid, past.sid);
+          const serve = () => {
+            let op = validateOp(s.op, lim);
+            checkBase(op, content, log.slice(s.v));
+            for (const past of log.slice(s.v)) op = transform(op, past.op, s.sid, past.sid);
+            return content.apply(op);
+          };
           if (s.error !== undefined) {
-            expect(kindOf(() => content.apply(op)), `submission ${k}`).toBe(s.error);
+            expect(kindOf(serve), `submission ${k}`).toBe(s.error);
             return;
           }
-          const { applied } = content.apply(op);
+          const { applied, removed } = serve();
           expect(applied, `submission ${k}`).toEqual(s.applied);
-          log.push({ op: applied, sid: s.sid });
+          log.push({ op: applied, sid: s.sid, removed });
         });
         expect(content.toJSON()).toEqual(c.result);
       });

@@ -25,6 +25,8 @@ export interface ApplyResult {
   inverse: TreeOp;
   /** The inverse of each applied action, in the order of `applied`. */
   inverses: TreeOp[];
+  /** Every id its `del` actions removed, the objects under the deleted ones included. */
+  removed: string[];
 }
 
 interface Rec extends TreeObject {
@@ -287,7 +289,9 @@ export class TreeContent {
       this.rollback(undo);
       throw new TreeError('too_large', `document would be ${size} bytes encoded, over the limit of ${this.limits.maxBytes}`);
     }
-    return { applied, inverse: [...undo].reverse().flat(), inverses: undo };
+    const removed: string[] = [];
+    for (const inv of undo) for (const a of inv) if (a[0] === 'new') removed.push(a[1]);
+    return { applied, inverse: [...undo].reverse().flat(), inverses: undo, removed };
   }
 
   /**

@@ -28,6 +28,6 @@ export {
   type Props,
 } from './op.js';
 export { TreeContent, type TreeObject, type TreeJSON, type ApplyResult } from './content.js';
-export { transform, transformKept } from './transform.js';
+export { transform, transformKept, checkBase, type Since } from './transform.js';
 export { TreeReplica } from './replica.js';
 export { keyBetween, nKeysBetween, isFractionalKey, NoKeyBetweenError } from './keys.js';

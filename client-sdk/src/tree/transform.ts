@@ -1,4 +1,6 @@
 import { transformPair, type Op as TextOp } from '../ot/op.js';
+import type { TreeContent } from './content.js';
+import { TreeError } from './errors.js';
 import type { Action, TreeOp } from './op.js';
 import { rebasedActions } from './rebased.js';
 
@@ -86,4 +88,46 @@ export function transformKept(op: TreeOp, committed: TreeOp, sid: string, commit
     }
   }
   return { op: out, kept };
+}
+
+/** An op committed after some version, with the ids its dels removed when known (ApplyResult.removed). */
+export interface Since {
+  op: TreeOp;
+  removed?: readonly string[];
+}
+
+/**
+ * What only the op's own version decides, checked before it is transformed
+ * (the Go server's CheckBase): a `new` of an id that existed at that version
+ * is invalid, even when the object has been deleted since. `cur` is the
+ * document now, `since` the ops committed after the op's version, oldest
+ * first. A `new` after a `del` of the op itself is not checked. Throws
+ * {@link TreeError}.
+ */
+export function checkBase(op: TreeOp, cur: TreeContent, since: readonly Since[]): void {
+  let deleted = false;
+  const mine = new Set<string>();
+  op.forEach((a, i) => {
+    if (a[0] === 'del') deleted = true;
+    else if (a[0] === 'new') {
+      if (!deleted && !mine.has(a[1]) && existedAt(a[1], cur, since)) {
+        throw new TreeError('invalid', `new: object ${a[1]} existed at the op's version`, i);
+      }
+      mine.add(a[1]);
+    }
+  });
+}
+
+function existedAt(id: string, cur: TreeContent, since: readonly Since[]): boolean {
+  let state = cur.has(id);
+  for (let k = since.length - 1; k >= 0; k--) {
+    const s = since[k] as Since;
+    const removed = s.removed?.includes(id) ?? false;
+    for (let j = s.op.length - 1; j >= 0; j--) {
+      const a = s.op[j] as Action;
+      if (a[0] === 'new' && a[1] === id) state = false;
+      else if (a[0] === 'del' && (a[1] === id || removed)) state = true;
+    }
+  }
+  return state;
 }
