@@ -13,7 +13,8 @@ COPY --from=build /out/tandem /usr/local/bin/tandem
 USER nonroot:nonroot
 EXPOSE 8080
 ENV TANDEM_ADDR=:8080
-# distroless has no shell or curl: the binary checks its own /healthz.
+# distroless has no shell or curl: the binary checks its own /healthz, on the
+# port of TANDEM_ADDR, so that the check follows a changed listen address.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
-  CMD ["/usr/local/bin/tandem", "healthcheck", "-url", "http://127.0.0.1:8080/healthz"]
+  CMD ["/usr/local/bin/tandem", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/tandem"]

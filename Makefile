@@ -8,10 +8,13 @@ export TANDEM_TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
 .PHONY: run build test services vet gotest fuzz sdk e2e bench
 
-run:
-	$(GO) run ./cmd/tandem
+# Builds first, so that a cold first build (modules to download, everything to
+# compile: a few minutes on a small machine) is announced instead of a silent wait.
+run: build
+	./bin/tandem
 
 build:
+	@echo "make: building bin/tandem (the first build downloads the Go modules and compiles everything: a few minutes on a small machine; later builds take seconds)"
 	$(GO) build -o bin/tandem ./cmd/tandem
 
 test: services vet gotest fuzz sdk e2e

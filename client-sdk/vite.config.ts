@@ -1,7 +1,24 @@
-import { defineConfig } from 'vite';
+import { defineConfig, type Plugin } from 'vite';
 
-// Library build: one ES module per entry point; dependencies stay external.
+/**
+ * Marks dist/cjs as CommonJS: the package is `"type": "module"`, so without
+ * this Node and TypeScript would read dist/cjs/*.js and its declarations as
+ * ES modules.
+ */
+function commonjsMarker(): Plugin {
+  return {
+    name: 'tandem-cjs-package-json',
+    generateBundle(options) {
+      if (options.format !== 'cjs') return;
+      this.emitFile({ type: 'asset', fileName: 'cjs/package.json', source: '{\n  "type": "commonjs"\n}\n' });
+    },
+  };
+}
+
+// Library build: one module per entry point, as ES modules in dist/ and as
+// CommonJS in dist/cjs/ (for `require`); dependencies stay external.
 export default defineConfig({
+  plugins: [commonjsMarker()],
   build: {
     outDir: 'dist',
     emptyOutDir: true,
@@ -12,15 +29,19 @@ export default defineConfig({
       entry: {
         index: 'src/index.ts',
         ot: 'src/ot/index.ts',
+        tree: 'src/tree/index.ts',
         textarea: 'src/bindings/textarea.ts',
         codemirror: 'src/bindings/codemirror.ts',
         prosemirror: 'src/bindings/prosemirror.ts',
         quill: 'src/bindings/quill.ts',
       },
-      formats: ['es'],
     },
     rollupOptions: {
       external: [/^@msgpack\//, /^@codemirror\//, /^@tiptap\//, /^prosemirror-/, /^quill(-delta)?(\/|$)/],
+      output: [
+        { format: 'es', entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js' },
+        { format: 'cjs', exports: 'named', entryFileNames: 'cjs/[name].js', chunkFileNames: 'cjs/[name]-[hash].js' },
+      ],
     },
   },
 });

@@ -3,9 +3,12 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,7 +17,10 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/tandem-collab/tandem/internal/testkit"
+	"github.com/tandem-collab/tandem/server"
 )
 
 // TestBrowserDemoTwoNodes: two chromium pages open the /demo/ page of one
@@ -95,26 +101,7 @@ func TestBrowserSameSpotWholeWords(t *testing.T) {
 // test fails saying what is missing.
 func runBrowserScript(t *testing.T, script, urlA, urlB string) (out []byte, artifacts string) {
 	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatalf("the browser test needs node (apt-get install -y nodejs npm): %v", err)
-	}
-	chromium := os.Getenv("CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(chromium); err != nil {
-		t.Fatalf("the browser test needs Debian's chromium at %s (apt-get install -y chromium; `make e2e` installs it): %v", chromium, err)
-	}
-	if _, err := os.Stat("browser/node_modules/playwright-core"); err != nil {
-		t.Fatalf("the browser test needs playwright-core in e2e/browser (cd e2e/browser && npm ci; `make e2e` does it): %v", err)
-	}
-	if artifacts, err = filepath.Abs("artifacts"); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(artifacts, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	node, chromium, artifacts := browserTools(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, script, urlA, urlB, artifacts)
@@ -145,4 +132,154 @@ func waitStored(t *testing.T, c *cluster, docID, text string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// browserTools finds what the browser tests need (node, Debian's chromium,
+// playwright-core in e2e/browser) and makes the screenshot directory; it
+// fails the test, saying what to install, when something is missing.
+func browserTools(t *testing.T) (node, chromium, artifacts string) {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("the browser test needs node (apt-get install -y nodejs npm): %v", err)
+	}
+	chromium = os.Getenv("CHROMIUM")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	if _, err := os.Stat(chromium); err != nil {
+		t.Fatalf("the browser test needs Debian's chromium at %s (apt-get install -y chromium; `make e2e` installs it): %v", chromium, err)
+	}
+	if _, err := os.Stat("browser/node_modules/playwright-core"); err != nil {
+		t.Fatalf("the browser test needs playwright-core in e2e/browser (cd e2e/browser && npm ci; `make e2e` does it): %v", err)
+	}
+	artifacts, err = filepath.Abs("artifacts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(artifacts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return node, chromium, artifacts
+}
+
+// standalone starts one tandem process on addr with the in-memory store and
+// the extra settings, and waits until it is ready.
+func standalone(t *testing.T, name, addr string, env ...string) *testkit.Process {
+	t.Helper()
+	cmd := exec.Command(testkit.BuildTandem(t))
+	cmd.Env = testkit.CleanEnv(append([]string{"TANDEM_ADDR=" + addr, "TANDEM_LOG_LEVEL=info", "TANDEM_SHUTDOWN_TIMEOUT=2s"}, env...)...)
+	p := testkit.StartProcess(t, name, cmd)
+	p.Addr(t, 30*time.Second)
+	p.WaitReady(t, "http://"+addr+"/readyz", 20*time.Second)
+	return p
+}
+
+// TestBrowserDemoFirstHour drives the /demo/ page through what a newcomer
+// meets (issue 20) in chromium, with a screenshot of every state in
+// e2e/artifacts/demo-*.png (see browser/demo_states.mjs for the checks): two
+// windows at a bare /demo/ meet in one document; caret names fade when idle
+// and show while typing and on hover; at 420 px the header fits and a wider
+// window's pointer stays on screen; dark and light colour schemes; renaming
+// and recolouring; Copy link; a restart of a server on its memory store (the
+// document is gone, the page offers to create it again with its text, and
+// never claims it "could not be created"); and on a server with tokens: no
+// token, an expired token, no access, read-only (badge, the token's name as
+// "me"), and a missing document the token may not create.
+func TestBrowserDemoFirstHour(t *testing.T) {
+	node, chromium, artifacts := browserTools(t)
+	const secret = "first-hour-secret-0123456789abcdef"
+	openAddr, authAddr := testkit.FreeAddr(t), testkit.FreeAddr(t)
+	open := standalone(t, "open", openAddr)
+	standalone(t, "auth", authAddr, "TANDEM_AUTH_SECRET="+secret)
+
+	tok := func(sub, name string, docs map[string]string, admin bool, ttl time.Duration) string {
+		c := server.TokenClaims{Name: name, Docs: docs, Admin: admin, RegisteredClaims: jwt.RegisteredClaims{
+			Subject: sub, ExpiresAt: jwt.NewNumericDate(time.Now().Add(ttl)), IssuedAt: jwt.NewNumericDate(time.Now().Add(-2 * time.Hour)),
+		}}
+		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString([]byte(secret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	tokens := map[string]string{
+		"admin":   tok("root", "Root", map[string]string{"*": "rw"}, true, time.Hour),
+		"expired": tok("late", "Lena", map[string]string{"*": "rw"}, false, -time.Hour),
+		"none":    tok("olaf", "Olaf", map[string]string{"team-*": "rw"}, false, time.Hour),
+		"reader":  tok("vera", "Vera Viewer", map[string]string{"notes": "r"}, false, time.Hour),
+		"writer":  tok("walt", "Walt Writer", map[string]string{"*": "rw"}, false, time.Hour),
+	}
+	req, _ := http.NewRequest("POST", "http://"+authAddr+"/v1/docs", strings.NewReader(`{"id":"notes","content":"Team notes.\n"}`))
+	req.Header.Set("Authorization", "Bearer "+tokens["admin"])
+	req.Header.Set("Content-Type", "application/json")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 201 {
+		t.Fatalf("create notes: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+
+	cfg, _ := json.Marshal(map[string]any{"open": "http://" + openAddr, "auth": "http://" + authAddr, "tokens": tokens, "out": artifacts})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "demo_states.mjs", string(cfg))
+	cmd.Dir = "browser"
+	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var result struct {
+		OK     bool
+		Checks []string
+	}
+	sc := bufio.NewScanner(stdout)
+	var out []string
+	for sc.Scan() {
+		line := sc.Text()
+		out = append(out, line)
+		switch {
+		case strings.Contains(line, `"restart":true`):
+			// The memory store forgets everything: the page's document is gone.
+			open.Kill(t, 10*time.Second)
+			open = standalone(t, "open (restarted)", openAddr)
+			if _, err := io.WriteString(stdin, "restarted\n"); err != nil {
+				t.Fatalf("tell the page script: %v", err)
+			}
+		case strings.Contains(line, `"ok":true`):
+			if err := json.Unmarshal([]byte(line), &result); err != nil {
+				t.Fatalf("result %q: %v", line, err)
+			}
+		}
+	}
+	if err := cmd.Wait(); err != nil || !result.OK {
+		t.Fatalf("demo states: %v\nstdout:\n%s\nstderr:\n%s", err, strings.Join(out, "\n"), stderr.String())
+	}
+	// "Create it again with this text" stored the page's text on the restarted server.
+	resp, err := http.Get("http://" + openAddr + "/v1/docs/welcome")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct{ Content string }
+	_ = json.NewDecoder(resp.Body).Decode(&d)
+	resp.Body.Close()
+	if !strings.Contains(d.Content, "Kept across the restart.") || !strings.Contains(d.Content, "Welcome to Tandem!") {
+		t.Fatalf("after the restart the server holds %q", d.Content)
+	}
+	for _, f := range []string{"demo-caret-name-while-typing", "demo-caret-name-idle", "demo-420px-dark", "demo-1000px-light", "demo-colour-palette",
+		"demo-server-restarted", "demo-needs-token", "demo-token-expired", "demo-no-access", "demo-read-only", "demo-cannot-create"} {
+		if st, err := os.Stat(filepath.Join(artifacts, f+".png")); err != nil || st.Size() == 0 {
+			t.Errorf("screenshot %s.png missing: %v", f, err)
+		}
+	}
+	t.Logf("%d checks passed: %s; screenshots in %s", len(result.Checks), strings.Join(result.Checks, "; "), artifacts)
 }

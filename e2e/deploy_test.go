@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"regexp"
@@ -20,17 +21,47 @@ import (
 
 func composeConfig(t *testing.T, args ...string) string {
 	t.Helper()
+	out, err := composeConfigWith(t, "0123456789abcdef0123456789abcdef", args...)
+	if err != nil {
+		t.Fatalf("docker-compose config %v: %v\n%s", args, err, out)
+	}
+	return out
+}
+
+// composeConfigWith runs `docker-compose config` with TANDEM_AUTH_SECRET set
+// to secret (empty: set but empty) and POSTGRES_PASSWORD to s3cret.
+func composeConfigWith(t *testing.T, secret string, args ...string) (string, error) {
+	t.Helper()
 	bin, err := exec.LookPath("docker-compose")
 	if err != nil {
 		t.Fatalf("validating docker-compose.yml needs Debian's docker-compose (apt-get install -y docker-compose; `make e2e` installs it): %v", err)
 	}
 	cmd := exec.Command(bin, append([]string{"-f", "../docker-compose.yml", "config"}, args...)...)
-	cmd.Env = append(os.Environ(), "TANDEM_AUTH_SECRET=", "POSTGRES_PASSWORD=s3cret")
+	cmd.Env = append(os.Environ(), "TANDEM_AUTH_SECRET="+secret, "POSTGRES_PASSWORD=s3cret")
 	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("docker-compose config %v: %v\n%s", args, err, out)
+	return string(out), err
+}
+
+// TestComposeNeedsSecret: without TANDEM_AUTH_SECRET (unset or empty) the
+// compose file refuses to start, saying why, instead of running an open
+// cluster; the obsolete top-level version key is gone from both files.
+func TestComposeNeedsSecret(t *testing.T) {
+	out, err := composeConfigWith(t, "")
+	if err == nil {
+		t.Fatalf("docker-compose config passed with an empty TANDEM_AUTH_SECRET:\n%s", out)
 	}
-	return string(out)
+	if !strings.Contains(out, "TANDEM_AUTH_SECRET") || !strings.Contains(out, "would run open") {
+		t.Fatalf("the refusal does not say what to set and why:\n%s", out)
+	}
+	for _, f := range []string{"../docker-compose.yml", "../docker-compose.test.yml"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if regexp.MustCompile(`(?m)^version:`).Match(b) {
+			t.Errorf("%s still has the obsolete top-level version key", f)
+		}
+	}
 }
 
 // services splits `docker-compose config` output into service blocks.
@@ -64,13 +95,17 @@ func TestComposeFile(t *testing.T) {
 			"TANDEM_DATABASE_URL: postgres://tandem:s3cret@postgres:5432/tandem",
 			"TANDEM_REDIS_URL: redis://redis:6379/0",
 			"TANDEM_ADDR: :8080",
-			"/usr/local/bin/tandem\n      - healthcheck",
+			"/usr/local/bin/tandem\n      - healthcheck\n      - -path\n      - /readyz",
+			"TANDEM_AUTH_SECRET: 0123456789abcdef0123456789abcdef",
 			"condition: service_healthy",
 			"context: ",
 		} {
 			if !strings.Contains(s, want) {
 				t.Errorf("%s lacks %q:\n%s", name, want, s)
 			}
+		}
+		if strings.Contains(s, "-url") {
+			t.Errorf("%s: the health check names a URL, which would not follow TANDEM_ADDR:\n%s", name, s)
 		}
 		if regexp.MustCompile(`(?m)^    ports:`).MatchString(s) {
 			t.Errorf("%s publishes a port: only the load balancer should", name)
@@ -110,18 +145,31 @@ func TestDockerfile(t *testing.T) {
 	if len(user) == 0 || strings.HasPrefix(user[len(user)-1][1], "root") || strings.HasPrefix(user[len(user)-1][1], "0") {
 		t.Errorf("the final stage does not switch to a non-root user: %v", user)
 	}
-	hc := regexp.MustCompile(`(?s)HEALTHCHECK.*?CMD \["/usr/local/bin/tandem", "healthcheck", "-url", "([^"]+)"\]`).FindStringSubmatch(df)
+	hc := regexp.MustCompile(`(?s)HEALTHCHECK.*?CMD (\[[^\n]*\])`).FindStringSubmatch(df)
 	if hc == nil {
-		t.Fatalf("no HEALTHCHECK running `tandem healthcheck -url ...`")
+		t.Fatalf("no HEALTHCHECK CMD [...] in the Dockerfile")
 	}
+	var argv []string
+	if err := json.Unmarshal([]byte(hc[1]), &argv); err != nil || len(argv) < 2 || argv[0] != "/usr/local/bin/tandem" || argv[1] != "healthcheck" {
+		t.Fatalf("HEALTHCHECK CMD %s: want [\"/usr/local/bin/tandem\", \"healthcheck\", ...] (%v)", hc[1], err)
+	}
+	if slices.Contains(argv, "-url") {
+		t.Fatalf("HEALTHCHECK %s names a URL: it must follow TANDEM_ADDR", hc[1])
+	}
+	// The image's command, run where the image would: TANDEM_ADDR says where
+	// the server listens (here a node on a random port, not 8080).
 	c := newCluster(t, testkit.RedisURL(), 3*time.Second)
 	nd := c.start(1)[0]
-	url := strings.Replace(hc[1], "127.0.0.1:8080", nd.addr, 1)
-	if out, err := exec.Command(testkit.BuildTandem(t), "healthcheck", "-url", url).CombinedOutput(); err != nil {
-		t.Fatalf("the image's health check fails against a live node: %v\n%s", err, out)
+	check := func(timeout string) ([]byte, error) {
+		cmd := exec.Command(testkit.BuildTandem(t), append(argv[1:], "-timeout", timeout)...)
+		cmd.Env = testkit.CleanEnv("TANDEM_ADDR=" + nd.addr)
+		return cmd.CombinedOutput()
+	}
+	if out, err := check("3s"); err != nil {
+		t.Fatalf("the image's health check fails against a live node on TANDEM_ADDR=%s: %v\n%s", nd.addr, err, out)
 	}
 	nd.kill()
-	if err := exec.Command(testkit.BuildTandem(t), "healthcheck", "-url", url, "-timeout", "1s").Run(); err == nil {
+	if _, err := check("1s"); err == nil {
 		t.Fatalf("the health check passes against a dead node")
 	}
 }

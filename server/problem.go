@@ -102,7 +102,7 @@ func writeProblem(w http.ResponseWriter, r *http.Request, e *httpError) {
 
 // writeJSON writes v with status.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
+	b, err := marshalJSON(v)
 	if err != nil {
 		// Only values built by this package are written; a failure is a bug.
 		http.Error(w, "internal error encoding the answer", http.StatusInternalServerError)
@@ -110,8 +110,25 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	// What keeps a JSON answer from being read as HTML is its type, not
+	// escaping: "<" stays "<" in document content (marshalJSON).
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
+}
+
+// marshalJSON is json.Marshal without HTML escaping: document text such as
+// ">> Hello <b>" reads as itself, not as "\u003e\u003e Hello \u003cb\u003e".
+// Every answer is served as application/json (or text/event-stream) with
+// nosniff, never as HTML, so the escaping protects nothing.
+func marshalJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
 }
 
 // bodyValidator checks REST bodies. Field names in its errors are the JSON

@@ -41,6 +41,11 @@ const (
 	DefaultSSEHeartbeat = 15 * time.Second
 )
 
+// CodeAlreadyExists is the problem code of a 409 to POST /v1/docs with an id
+// that is taken. It is a REST code only: the WebSocket protocol never creates
+// documents, so its error codes (wire.Code*) do not have it.
+const CodeAlreadyExists = "already_exists"
+
 // errVersionAhead marks (as the cause of an invalid_op *Error) an op made
 // against a version the document has not reached; REST answers it with 409.
 var errVersionAhead = errors.New("op version is ahead of the document")
@@ -237,7 +242,7 @@ func storeErr(id string, err error) *httpError {
 	case errors.Is(err, store.ErrNotFound):
 		return errStatus(http.StatusNotFound, wire.CodeNotFound, "no document %q", id)
 	case errors.Is(err, store.ErrExists):
-		return errStatus(http.StatusConflict, wire.CodeBadRequest, "a document %q already exists", id)
+		return errStatus(http.StatusConflict, CodeAlreadyExists, "a document %q already exists", id)
 	case errors.Is(err, store.ErrInvalidArgument):
 		return errBadRequest("%v", err)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
@@ -351,10 +356,19 @@ func NewServerSID() string {
 	return "srv-" + base64.RawURLEncoding.EncodeToString(b[:])
 }
 
+// newDocID makes up a document id: 16 characters of [A-Za-z0-9_-] (about 96
+// random bits) that start with a letter or a digit, so that the id is never
+// taken for a flag when it is passed to a command (`curl ... -UWDN...`).
 func newDocID() string {
 	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
+	for {
+		_, _ = rand.Read(b[:])
+		// The first character holds the top six bits of b[0]: 62 and 63 are
+		// '-' and '_'. Drawing again keeps the ids uniform over the rest.
+		if b[0]>>2 < 62 {
+			return base64.RawURLEncoding.EncodeToString(b[:])
+		}
+	}
 }
 
 type listView struct {
@@ -496,7 +510,12 @@ func (a *restAPI) listOps(w http.ResponseWriter, r *http.Request, p Principal) *
 		return e
 	}
 	ops, err := a.srv.store.ReadOps(r.Context(), id, from, int(limit))
-	if err != nil {
+	switch {
+	case errors.Is(err, store.ErrVersion):
+		// from is past the document's version (the store found the document):
+		// nothing has been committed there yet.
+		ops = nil
+	case err != nil:
 		return storeErr(id, err)
 	}
 	out := opsView{Ops: make([]opView, len(ops))}

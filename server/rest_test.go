@@ -54,7 +54,7 @@ func TestRESTCreate(t *testing.T) {
 		}
 	})
 	t.Run("409 existing id", func(t *testing.T) {
-		p := ts.call(t, "POST", "/v1/docs", tok, map[string]any{"id": "c-1"}).problem(t, 409, "bad_request")
+		p := ts.call(t, "POST", "/v1/docs", tok, map[string]any{"id": "c-1"}).problem(t, 409, CodeAlreadyExists)
 		if !strings.Contains(p.Detail, `"c-1"`) {
 			t.Fatalf("detail %q does not name the id", p.Detail)
 		}

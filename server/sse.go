@@ -130,6 +130,7 @@ func (a *restAPI) events(w http.ResponseWriter, r *http.Request, p Principal) *h
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
 	st := &sseWriter{rc: http.NewResponseController(w), bw: bufio.NewWriter(w), wait: a.srv.cfg.WriteWait}
 	if err := st.flush(); err != nil {
@@ -254,7 +255,7 @@ func (s *sseWriter) flush() error {
 }
 
 func (s *sseWriter) write(event, id string, data any) error {
-	b, err := json.Marshal(data)
+	b, err := marshalJSON(data)
 	if err != nil {
 		return fmt.Errorf("encode %s event: %w", event, err)
 	}

@@ -1,13 +1,22 @@
 /// <reference types="vite/client" />
-import { EditorState } from '@codemirror/state';
-import { EditorView, drawSelection, highlightActiveLine, highlightActiveLineGutter, keymap, lineNumbers } from '@codemirror/view';
+import { Compartment, EditorState, type Extension } from '@codemirror/state';
+import { EditorView, ViewPlugin, drawSelection, highlightActiveLine, highlightActiveLineGutter, keymap, lineNumbers } from '@codemirror/view';
 import { defaultKeymap, indentWithTab } from '@codemirror/commands';
-import { Connection, TandemError, randomId, type Peer, type TextDoc } from '../src/index.js';
+import { Connection, TandemError, randomId, type ConnectionError, type Peer, type TextDoc } from '../src/index.js';
 import { tandemCollab } from '../src/bindings/codemirror.js';
 import './style.css';
 
 const PALETTE = ['#e91e63', '#3f51b5', '#009688', '#ff5722', '#9c27b0', '#2196f3', '#4caf50', '#795548', '#f44336', '#607d8b'];
 const ID_RE = /^[A-Za-z0-9_-]{1,128}$/;
+/** The document a bare /demo/ opens, so that two windows opened at /demo/ meet. */
+const SHARED_DOC = 'welcome';
+const WELCOME_TEXT =
+  'Welcome to Tandem!\n\n' +
+  'Everyone who opens this page edits this document live. Open it in a second window (or press “Copy link” and send the address) and type in both: you see each other’s named carets, selections and mouse pointers.\n\n';
+/** How long a remote caret keeps its name after that person typed or moved it. */
+const LABEL_SHOW_MS = 2500;
+/** How often a demo that gave up connecting tries again. */
+const RETRY_MS = 10_000;
 
 function $(id: string): HTMLElement {
   const el = document.getElementById(id);
@@ -25,6 +34,42 @@ function loadUser(): { name: string; color: string } {
   localStorage.setItem('tandem.demo.name', name);
   localStorage.setItem('tandem.demo.color', color);
   return { name, color };
+}
+
+// ---- the token's claims, for wording only: the server checks the token ----
+
+interface Claims {
+  sub?: string;
+  name?: string;
+  exp?: number;
+  docs?: Record<string, string>;
+  admin?: boolean;
+}
+
+function decodeClaims(tok: string | undefined): Claims | null {
+  const part = tok?.split('.')[1];
+  if (part === undefined) return null;
+  try {
+    const json = atob(part.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(part.length / 4) * 4, '='));
+    const c = JSON.parse(new TextDecoder().decode(Uint8Array.from(json, (ch) => ch.charCodeAt(0)))) as unknown;
+    return typeof c === 'object' && c !== null ? (c as Claims) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** What the token's grants say in words: "notes (read-only), team-* (read-write)". */
+function describeGrants(c: Claims | null): string {
+  const entries = Object.entries(c?.docs ?? {});
+  if (entries.length === 0) return 'no documents at all';
+  return entries.map(([pat, m]) => `${pat === '*' ? 'every document' : pat} (${m === 'r' ? 'read-only' : 'read-write'})`).join(', ');
+}
+
+function ago(ms: number): string {
+  const min = Math.round(ms / 60000);
+  if (min < 1) return 'just now';
+  if (min < 120) return `${min} min ago`;
+  return `${Math.round(min / 60)} h ago`;
 }
 
 /** Where the demo is mounted (`/demo/`); a document lives at `/demo/<id>`. */
@@ -53,12 +98,14 @@ function urlFor(id: string): string {
 
 const params = new URLSearchParams(location.search);
 const token = params.get('token') ?? undefined;
+const claims = decodeClaims(token);
 const user = loadUser();
 const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/ws`;
 const conn = new Connection({ url: wsUrl, user, ...(token !== undefined ? { token } : {}) });
 
 const connStatus = $('conn-status');
 const docStatus = $('doc-status');
+const modeBadge = $('mode-badge');
 const peersEl = $('peers');
 const stage = $('stage');
 const pointersEl = $('pointers');
@@ -66,25 +113,194 @@ const editorEl = $('editor');
 const docInput = $('doc-id') as HTMLInputElement;
 const nameInput = $('me-name') as HTMLInputElement;
 const swatch = $('me-swatch');
+const palette = $('palette');
+const noticeEl = $('notice');
 
 /** Shows a state as a coloured pill: `kind` picks the colour (a state name), `label` the words. */
-function setPill(el: HTMLElement, kind: string, label = kind): void {
+function setPill(el: HTMLElement, kind: string, label = kind, title = ''): void {
   el.textContent = label;
   el.className = `pill ${kind}`;
+  el.title = title;
 }
 
+// ---- notices: what went wrong, in words, and what to do about it ----
+
+interface Action {
+  label: string;
+  run: () => void;
+}
+
+/** The topic of the notice on screen, so that a later event clears only its own. */
+let noticeTopic: string | null = null;
+
+function notice(topic: string, tone: 'error' | 'warn' | 'info', title: string, body: (string | HTMLElement)[], actions: Action[] = []): void {
+  noticeTopic = topic;
+  noticeEl.className = `notice ${tone}`;
+  noticeEl.dataset.topic = topic;
+  (noticeEl.querySelector('.notice-title') as HTMLElement).textContent = title;
+  const b = noticeEl.querySelector('.notice-body') as HTMLElement;
+  b.textContent = '';
+  b.append(...body);
+  const a = noticeEl.querySelector('.notice-actions') as HTMLElement;
+  a.textContent = '';
+  for (const act of actions) {
+    const btn = document.createElement('button');
+    btn.type = 'button';
+    btn.textContent = act.label;
+    btn.addEventListener('click', act.run);
+    a.appendChild(btn);
+  }
+  noticeEl.hidden = false;
+}
+
+function clearNotice(...topics: string[]): void {
+  if (noticeTopic === null || (topics.length > 0 && !topics.includes(noticeTopic))) return;
+  noticeTopic = null;
+  noticeEl.hidden = true;
+  delete noticeEl.dataset.topic;
+}
+
+function code(text: string): HTMLElement {
+  const el = document.createElement('code');
+  el.textContent = text;
+  return el;
+}
+
+let toastEl: HTMLElement | null = null;
+let toastTimer: ReturnType<typeof setTimeout> | null = null;
+function toast(msg: string, ms = 4000): void {
+  toastEl?.remove();
+  if (toastTimer !== null) clearTimeout(toastTimer);
+  toastEl = document.createElement('div');
+  toastEl.className = 'toast';
+  toastEl.setAttribute('role', 'status');
+  toastEl.textContent = msg;
+  document.body.appendChild(toastEl);
+  toastTimer = setTimeout(() => {
+    toastEl?.remove();
+    toastEl = null;
+  }, ms);
+}
+
+// ---- locking the editor when writes cannot succeed ----
+
+/** Why the editor takes no input now (null: it does); shown in the document pill. */
+let lockReason: string | null = null;
+const lockCompartment = new Compartment();
+
+function lockExtension(): Extension {
+  if (lockReason !== null) return [EditorState.readOnly.of(true), EditorView.editable.of(false)];
+  if (doc?.mode === 'r') return EditorState.readOnly.of(true); // selecting still works (and is shared)
+  return [];
+}
+
+function applyLock(): void {
+  editorEl.classList.toggle('locked', lockReason !== null);
+  view?.dispatch({ effects: lockCompartment.reconfigure(lockExtension()) });
+  modeBadge.hidden = !(doc !== null && doc.mode === 'r' && lockReason === null && doc.version >= 0);
+  if (doc !== null) showDocStatus(doc);
+}
+
+function lock(reason: string): void {
+  lockReason = reason;
+  applyLock();
+}
+
+function unlock(): void {
+  if (lockReason === null) return;
+  lockReason = null;
+  applyLock();
+}
+
+// ---- connection state ----
+
+/** Set once the connection is refused for good (token): its pill keeps saying why. */
+let connBlocked: string | null = null;
+let retryTimer: ReturnType<typeof setTimeout> | null = null;
+
 conn.on('state', ({ state }) => {
-  if (state !== 'offline') setPill(connStatus, state);
+  if (state === 'offline') return; // the offline event says more
+  if (state === 'closed' && connBlocked !== null) return;
+  setPill(connStatus, state);
 });
-conn.on('offline', ({ retryInMs }) => {
-  setPill(connStatus, 'offline', retryInMs === null ? 'offline' : `offline · retrying in ${Math.max(1, Math.round(retryInMs / 1000))} s`);
+conn.on('offline', ({ retryInMs, error }) => {
+  if (retryInMs === null) return;
+  setPill(connStatus, 'offline', `offline · retrying in ${Math.max(1, Math.round(retryInMs / 1000))} s`, error?.message ?? '');
+});
+conn.on('online', ({ user: me }) => {
+  connBlocked = null;
+  clearNotice('unreachable');
+  // The server's view of us: a token's name wins over the one we proposed.
+  nameInput.value = me.name;
+  if (claims?.name !== undefined && claims.name !== '') {
+    nameInput.readOnly = true;
+    nameInput.title = 'Your name comes from your token';
+    nameInput.setAttribute('aria-label', `Your name (${me.name}, from your token)`);
+    $('rename-hint').textContent = 'Your name comes from your token; click the dot beside it for another colour.';
+  }
+});
+conn.on('error', (e) => {
+  if (e.code === 'unauthorized') showTokenProblem(e.message);
+  else if (e.code === 'unreachable') showUnreachable(e);
 });
 setPill(connStatus, conn.state === 'offline' ? 'connecting' : conn.state);
 
+function showTokenProblem(msg: string): void {
+  const expired = /expired/i.test(msg) || (claims?.exp !== undefined && claims.exp * 1000 < Date.now());
+  connBlocked = token === undefined ? 'needs a token' : expired ? 'token expired' : 'token refused';
+  lock(connBlocked);
+  if (token === undefined) {
+    setPill(connStatus, 'error', 'needs a token', msg);
+    notice('token', 'error', 'This server needs a token', [
+      'It runs with TANDEM_AUTH_SECRET set, so every visitor needs a token. Mint one where the server runs (with the same secret): ',
+      code(`tandem token -sub ${user.name.replace(/\W+/g, '-').toLowerCase() || 'me'} -name '${user.name}' -docs '*=rw' -admin -ttl 8h`),
+      ' and open this page with ',
+      code(`?token=<the token>`),
+      ' at the end of its address.',
+    ]);
+  } else if (expired) {
+    setPill(connStatus, 'error', 'token expired', msg);
+    const when = claims?.exp !== undefined ? ` It expired ${ago(Date.now() - claims.exp * 1000)} (${new Date(claims.exp * 1000).toLocaleString()}).` : '';
+    notice('token', 'error', 'Your token has expired', [
+      `The server no longer accepts it, so nothing you type here could be saved.${when} Get a new token and reload the page with it in `,
+      code('?token='),
+      '.',
+    ]);
+  } else {
+    setPill(connStatus, 'error', 'token refused', msg);
+    notice('token', 'error', 'The server refused your token', [
+      `It says: “${msg.replace(/^unauthenticated: /, '')}”. A token works only on a server started with the TANDEM_AUTH_SECRET it was signed with. Get a new token and reload the page with it in `,
+      code('?token='),
+      '.',
+    ]);
+  }
+}
+
+function showUnreachable(e: ConnectionError): void {
+  setPill(connStatus, 'error', 'unreachable', e.message);
+  notice(
+    'unreachable',
+    'error',
+    'Cannot reach the server',
+    [`${e.message.replace(/^gave up after \d+ failed attempts? to connect: /, '')}. Trying again every ${RETRY_MS / 1000} s.`],
+    [{ label: 'Try now', run: () => conn.connect() }],
+  );
+  if (retryTimer !== null) clearTimeout(retryTimer);
+  retryTimer = setTimeout(() => {
+    retryTimer = null;
+    if (conn.state === 'closed' && connBlocked === null) conn.connect();
+  }, RETRY_MS);
+}
+
 /** The document's state in words: whether your edits are stored yet. */
 function showDocStatus(d: TextDoc): void {
+  if (lockReason !== null) {
+    // A refused connection already says why in its own pill.
+    setPill(docStatus, 'locked', lockReason === connBlocked ? 'editing off' : lockReason, 'Editing is off: see the notice above the document');
+    return;
+  }
   const labels: Record<string, string> = {
-    synced: 'saved',
+    synced: d.mode === 'r' ? 'up to date' : 'saved',
     pending: 'saving…',
     joining: 'loading…',
     closed: 'closed',
@@ -93,53 +309,125 @@ function showDocStatus(d: TextDoc): void {
   setPill(docStatus, d.status, labels[d.status] ?? d.status);
 }
 
+// ---- me: name and colour ----
+
 nameInput.value = user.name;
 swatch.style.background = user.color;
-swatch.title = 'Click for another colour';
-swatch.addEventListener('click', () => {
-  user.color = PALETTE[(PALETTE.indexOf(user.color) + 1) % PALETTE.length] as string;
-  swatch.style.background = user.color;
-  localStorage.setItem('tandem.demo.color', user.color);
+
+function renderPalette(): void {
+  palette.textContent = '';
+  for (const c of PALETTE) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.style.background = c;
+    b.title = c;
+    b.setAttribute('role', 'menuitemradio');
+    b.setAttribute('aria-checked', String(c === user.color));
+    b.setAttribute('aria-label', `colour ${c}`);
+    b.addEventListener('click', () => {
+      setColor(c);
+      closePalette();
+    });
+    palette.appendChild(b);
+  }
+}
+
+function setColor(c: string): void {
+  user.color = c;
+  swatch.style.background = c;
+  localStorage.setItem('tandem.demo.color', c);
   conn.setUser(user);
+}
+
+function closePalette(): void {
+  palette.hidden = true;
+  swatch.setAttribute('aria-expanded', 'false');
+}
+
+swatch.addEventListener('click', (ev) => {
+  ev.stopPropagation();
+  if (!palette.hidden) {
+    closePalette();
+    return;
+  }
+  renderPalette();
+  palette.hidden = false;
+  swatch.setAttribute('aria-expanded', 'true');
+  (palette.querySelector('[aria-checked="true"]') as HTMLElement | null)?.focus();
 });
-nameInput.addEventListener('change', () => {
+document.addEventListener('click', (ev) => {
+  if (!palette.hidden && !palette.contains(ev.target as Node)) closePalette();
+});
+document.addEventListener('keydown', (ev) => {
+  if (ev.key === 'Escape' && !palette.hidden) {
+    closePalette();
+    swatch.focus();
+  }
+});
+
+function rename(): void {
+  if (nameInput.readOnly) return;
   const name = nameInput.value.trim().slice(0, 32);
-  if (name === '') return;
+  if (name === '' || name === user.name) {
+    nameInput.value = user.name;
+    return;
+  }
   user.name = name;
   localStorage.setItem('tandem.demo.name', name);
   conn.setUser(user);
+  toast(`You are “${name}” for everyone now.`, 2500);
+}
+nameInput.addEventListener('change', rename);
+nameInput.addEventListener('keydown', (ev) => {
+  if (ev.key === 'Enter') {
+    ev.preventDefault();
+    nameInput.blur();
+  } else if (ev.key === 'Escape') {
+    nameInput.value = user.name;
+    nameInput.blur();
+  }
 });
 
-let banner: HTMLElement | null = null;
-function say(msg: string | null): void {
-  banner?.remove();
-  banner = null;
-  if (msg === null) return;
-  banner = document.createElement('div');
-  banner.className = 'banner';
-  banner.textContent = msg;
-  document.body.appendChild(banner);
-}
+// ---- REST: creating a document that does not exist yet ----
 
-/**
- * Creates an empty text document over REST. False when that failed (REST
- * unreachable, or a token that may not create documents); true also when
- * someone else created it first.
- */
-async function createDoc(id: string): Promise<boolean> {
+type CreateResult = { ok: true; existed: boolean } | { ok: false; status: number; detail: string };
+
+/** Creates a text document over REST; a 409 (someone else created it first) counts as success, with `existed`. */
+async function createDoc(id: string, content: string): Promise<CreateResult> {
   try {
     const res = await fetch('/v1/docs', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', ...(token !== undefined ? { Authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify({ id, type: 'text' }),
+      body: JSON.stringify({ id, type: 'text', ...(content !== '' ? { content } : {}) }),
     });
-    return res.status === 201 || res.status === 409;
-  } catch {
-    return false;
+    if (res.status === 201 || res.status === 409) return { ok: true, existed: res.status === 409 };
+    let detail = res.statusText;
+    try {
+      detail = ((await res.json()) as { detail?: string }).detail ?? detail;
+    } catch {
+      // not a problem document
+    }
+    return { ok: false, status: res.status, detail };
+  } catch (e) {
+    return { ok: false, status: 0, detail: (e as Error).message };
   }
 }
 
-// ---- pointers: presence data {cursor: {x, y}} in stage coordinates, smoothed on arrival ----
+function createFailed(id: string, r: { status: number; detail: string }, what: string): void {
+  lock('not created');
+  if (r.status === 403) {
+    notice('missing', 'error', `Document “${id}” does not exist`, [
+      `${what} needs an admin token, and yours is not one (it grants ${describeGrants(claims)}). Ask for the document to be created, or open one your token grants.`,
+    ]);
+  } else if (r.status === 0) {
+    notice('missing', 'error', `Document “${id}” does not exist`, [`${what} failed: the REST API (`, code('POST /v1/docs'), `) could not be reached: ${r.detail}.`]);
+  } else {
+    notice('missing', 'error', `Document “${id}” does not exist`, [`${what} failed: HTTP ${r.status}: ${r.detail}`]);
+  }
+}
+
+// ---- remote mouse pointers: presence data {cursor: {x, y}} in stage coordinates, smoothed ----
+
 interface Pointer {
   el: HTMLElement;
   x: number;
@@ -158,12 +446,12 @@ function pointerFor(p: Peer): Pointer {
     el.className = 'pointer hidden';
     el.innerHTML =
       '<svg width="18" height="22" viewBox="0 0 18 22"><path d="M1 1 L1 17 L5.5 13 L8.5 20.5 L11.5 19.2 L8.6 12 L15 12 Z" stroke="white" stroke-width="1.5" stroke-linejoin="round"/></svg><span class="name"></span>';
+    el.dataset.sid = p.sid;
     pointersEl.appendChild(el);
     ptr = { el, x: 0, y: 0, tx: 0, ty: 0, visible: false, seen: false };
     pointers.set(p.sid, ptr);
   }
-  const path = ptr.el.querySelector('path');
-  path?.setAttribute('fill', p.user.color);
+  ptr.el.querySelector('path')?.setAttribute('fill', p.user.color);
   const name = ptr.el.querySelector<HTMLElement>('.name');
   if (name !== null) {
     name.textContent = p.user.name;
@@ -201,16 +489,121 @@ function animate(now: number): void {
   lastFrame = now;
   // Exponential smoothing: move ~1-e^(-dt/70ms) of the way each frame, independent of frame rate.
   const k = 1 - Math.exp(-dt / 70);
+  // A pointer from a wider (or taller) window is kept at this window's edge,
+  // dimmed, rather than drawn where nobody here can see it.
+  const maxX = Math.max(0, stage.clientWidth - 18);
+  const maxY = Math.max(0, stage.clientHeight - 22);
   for (const ptr of pointers.values()) {
     ptr.x += (ptr.tx - ptr.x) * k;
     ptr.y += (ptr.ty - ptr.y) * k;
-    ptr.el.style.transform = `translate(${ptr.x.toFixed(1)}px, ${ptr.y.toFixed(1)}px)`;
+    const x = Math.min(Math.max(0, ptr.x), maxX);
+    const y = Math.min(Math.max(0, ptr.y), maxY);
+    ptr.el.classList.toggle('edge', x !== ptr.x || y !== ptr.y);
+    ptr.el.classList.toggle('flip', x > maxX - 120);
+    ptr.el.style.transform = `translate(${x.toFixed(1)}px, ${y.toFixed(1)}px)`;
   }
   requestAnimationFrame(animate);
 }
 requestAnimationFrame(animate);
 
+// ---- remote caret names: shown while that person types or moves, or the mouse is near ----
+
+/** When each peer last typed or moved their caret (by sid). */
+const activeUntil = new Map<string, number>();
+const lastSel = new Map<string, string>();
+let mouse: { x: number; y: number } | null = null;
+let labelTimer: ReturnType<typeof setTimeout> | null = null;
+let labelFrame = 0;
+
+/** A CSS colour in the form the DOM reports it (`rgb(...)`), to match carets to peers. */
+const probe = document.createElement('span');
+function cssColor(c: string): string {
+  probe.style.color = '';
+  probe.style.color = c;
+  return probe.style.color;
+}
+
+function markActive(sid: string): void {
+  activeUntil.set(sid, performance.now() + LABEL_SHOW_MS);
+  scheduleLabels();
+}
+
+function scheduleLabels(): void {
+  if (labelFrame !== 0) return;
+  labelFrame = requestAnimationFrame(() => {
+    labelFrame = 0;
+    refreshLabels();
+  });
+}
+
+/**
+ * Marks the carets whose person is active (`active`) or near the mouse
+ * (`hover`); CSS shows their names and fades the rest. The binding draws a
+ * caret per peer with the name and colour on it, which is how a caret is
+ * matched to its peer here.
+ */
+function refreshLabels(): void {
+  const now = performance.now();
+  const active = new Set<string>();
+  let next = Infinity;
+  if (doc !== null) {
+    for (const p of doc.presence.getPeers()) {
+      const until = activeUntil.get(p.sid) ?? 0;
+      if (until > now) {
+        active.add(`${p.user.name}\u0000${cssColor(p.user.color)}`);
+        next = Math.min(next, until);
+      }
+    }
+  }
+  for (const caret of editorEl.querySelectorAll<HTMLElement>('.cm-tandem-caret')) {
+    const label = caret.querySelector<HTMLElement>('.cm-tandem-caret-label');
+    const key = `${label?.textContent ?? ''}\u0000${caret.style.borderLeftColor}`;
+    caret.classList.toggle('active', active.has(key));
+    let near = false;
+    if (mouse !== null) {
+      const r = caret.getBoundingClientRect();
+      near = mouse.x >= r.left - 8 && mouse.x <= r.right + 8 && mouse.y >= r.top - 18 && mouse.y <= r.bottom + 2;
+    }
+    caret.classList.toggle('hover', near);
+  }
+  if (labelTimer !== null) clearTimeout(labelTimer);
+  labelTimer = next === Infinity ? null : setTimeout(scheduleLabels, next - now + 20);
+}
+
+/** Re-marks carets whenever CodeMirror redraws them. */
+const labelPlugin = ViewPlugin.define(() => ({ update: () => scheduleLabels() }));
+
+editorEl.addEventListener('mousemove', (ev) => {
+  mouse = { x: ev.clientX, y: ev.clientY };
+  scheduleLabels();
+});
+editorEl.addEventListener('mouseleave', () => {
+  mouse = null;
+  scheduleLabels();
+});
+
+// ---- light and dark ----
+
+const dark = window.matchMedia('(prefers-color-scheme: dark)');
+const themeCompartment = new Compartment();
+function editorTheme(): Extension {
+  return EditorView.theme(
+    {
+      '&': { color: 'var(--fg)', backgroundColor: 'var(--card)' },
+      '.cm-content': { caretColor: 'var(--fg)' },
+      '.cm-cursor, .cm-dropCursor': { borderLeftColor: 'var(--fg)' },
+      '&.cm-focused > .cm-scroller > .cm-selectionLayer .cm-selectionBackground, .cm-selectionBackground': { backgroundColor: 'var(--selection)' },
+      '.cm-activeLine': { backgroundColor: 'var(--active-line)' },
+      '.cm-gutters': { backgroundColor: 'var(--gutter)', color: 'var(--gutter-fg)', borderRight: '1px solid var(--border)' },
+      '.cm-activeLineGutter': { backgroundColor: 'var(--active-line)' },
+    },
+    { dark: dark.matches },
+  );
+}
+dark.addEventListener('change', () => view?.dispatch({ effects: themeCompartment.reconfigure(editorTheme()) }));
+
 // ---- the document ----
+
 let doc: TextDoc | null = null;
 let view: EditorView | null = null;
 const offs: (() => void)[] = [];
@@ -231,53 +624,114 @@ function renderPeers(): void {
   }
   if (peers.length === 0) {
     const li = document.createElement('li');
-    li.textContent = 'nobody else here yet';
-    li.style.color = 'var(--muted)';
+    li.className = 'nobody';
+    li.textContent = 'nobody else here yet: Copy link and send it, or open it in another window';
     peersEl.appendChild(li);
   }
 }
 
-/** Opens document `id`; one that does not exist yet is created (once) and opened again. */
+/** The document is gone from the server after we had it: offer to store our copy again. */
+function showGone(d: TextDoc, id: string, why: string): void {
+  lock('not on the server');
+  notice('gone', 'warn', `Document “${id}” is not on the server any more`, [`${why} Your copy is still here, and nothing you type now can be saved.`], [
+    {
+      label: 'Create it again with this text',
+      run: () => {
+        void (async () => {
+          const r = await createDoc(id, view?.state.doc.toString() ?? d.text);
+          if (!r.ok) {
+            createFailed(id, r, 'Creating it again');
+            return;
+          }
+          if (r.existed) toast('Someone created it again first: what is stored now is their copy.', 6000);
+          if (doc === d) void openDoc(id, true);
+        })();
+      },
+    },
+  ]);
+}
+
+/**
+ * Opens document `id`; one that does not exist yet is created (once) and
+ * opened again. `created` is true when this page just created it.
+ */
 async function openDoc(id: string, created = false): Promise<void> {
   for (const off of offs.splice(0)) off();
   view?.destroy();
+  view = null;
   doc?.close();
   for (const sid of [...pointers.keys()]) removePointer(sid);
-  say(null);
+  activeUntil.clear();
+  lastSel.clear();
+  clearNotice('missing', 'gone', 'access', 'deleted', 'invalid');
+  lockReason = connBlocked;
   docInput.value = id;
   document.title = `${id} · Tandem demo`;
   const d = conn.openDoc(id);
   doc = d;
+  let synced = false;
   d.ready.catch(async (e: unknown) => {
-    if (created || doc !== d || !(e instanceof TandemError) || e.code !== 'not_found') return;
-    if (await createDoc(id)) {
-      if (doc === d) void openDoc(id, true);
-    } else if (doc === d) say(`Document “${id}” does not exist and could not be created (is the REST API reachable, may your token create documents?).`);
+    if (doc !== d || !(e instanceof TandemError)) return;
+    if (e.code === 'not_found') {
+      if (created) {
+        lock('not found');
+        notice('missing', 'error', `Document “${id}” cannot be opened`, ['It was created, but joining it still finds nothing: was it deleted at once?']);
+        return;
+      }
+      const r = await createDoc(id, id === SHARED_DOC ? WELCOME_TEXT : '');
+      if (doc !== d) return;
+      if (r.ok) void openDoc(id, true);
+      else createFailed(id, r, 'Creating it');
+    } else if (e.code === 'forbidden') {
+      lock('no access');
+      notice('access', 'error', `Your token has no access to “${id}”`, [
+        `It grants ${describeGrants(claims)}. Open one of those (type its id above), or get a token that grants this one.`,
+      ]);
+    } else if (e.code === 'unauthorized') {
+      showTokenProblem(e.message);
+    }
+    // unreachable: the connection's error event shows it, and a later connect syncs the document.
   });
   showDocStatus(d);
+  offs.push(
+    d.on('synced', () => {
+      synced = true;
+      clearNotice('unreachable', 'access', 'missing');
+      applyLock();
+    }),
+  );
   offs.push(d.on('status', () => showDocStatus(d)));
   offs.push(
-    d.on('change', ({ remote }) => {
+    d.on('change', ({ remote, sid }) => {
       if (!remote) showDocStatus(d);
+      else if (sid !== undefined) markActive(sid);
     }),
   );
   offs.push(
     d.on('error', (e) => {
-      if (e.code === 'not_found' && created) say(`Document “${id}” does not exist and could not be created.`);
-      else if (e.code === 'forbidden' || e.code === 'unauthorized') say(`Not allowed: ${e.msg}`);
+      // Joined before and now not found: deleted elsewhere, or the server restarted on its memory store.
+      if (e.code === 'not_found' && synced) showGone(d, id, 'It was deleted, or the server restarted without a database (the in-memory store forgets every document).');
     }),
   );
-  offs.push(d.on('deleted', () => say('This document was deleted.')));
-  offs.push(d.on('invalid_op', () => say('An edit was rejected by the server; the document was reloaded.')));
+  offs.push(d.on('deleted', () => showGone(d, id, 'Someone deleted it.')));
+  offs.push(d.on('invalid_op', ({ msg }) => toast(`The server refused an edit (${msg}); the document was reloaded.`, 6000)));
   offs.push(
     d.presence.on('change', ({ peers }) => {
-      for (const p of peers) updatePointer(p);
+      for (const p of peers) {
+        updatePointer(p);
+        const sel = JSON.stringify(p.selection);
+        if (lastSel.has(p.sid) && lastSel.get(p.sid) !== sel) markActive(p.sid);
+        else if (!lastSel.has(p.sid)) markActive(p.sid); // just arrived: say who it is
+        lastSel.set(p.sid, sel);
+      }
       renderPeers();
     }),
   );
   offs.push(
     d.presence.on('leave', ({ peer }) => {
       removePointer(peer.sid);
+      lastSel.delete(peer.sid);
+      activeUntil.delete(peer.sid);
       renderPeers();
     }),
   );
@@ -295,14 +749,26 @@ async function openDoc(id: string, created = false): Promise<void> {
         tandemCollab(d),
         keymap.of([...defaultKeymap, indentWithTab]),
         EditorView.contentAttributes.of({ 'aria-label': `Document ${id}` }),
+        themeCompartment.of(editorTheme()),
+        lockCompartment.of(lockExtension()),
+        labelPlugin,
+        EditorView.domEventHandlers({
+          keydown: (ev) => {
+            if (doc?.mode === 'r' && lockReason === null && ev.key.length === 1 && !ev.ctrlKey && !ev.metaKey) {
+              toast('This document is read-only for your token: you can read and select, not edit.', 3000);
+            }
+            return false;
+          },
+        }),
       ],
     }),
   });
-  view.focus();
+  applyLock();
+  if (lockReason === null) view.focus();
 }
 
-function currentOrNewId(): string {
-  const id = docIdFromUrl() ?? `doc-${randomId().slice(0, 8)}`;
+function currentOrSharedId(): string {
+  const id = docIdFromUrl() ?? SHARED_DOC;
   history.replaceState(null, '', urlFor(id));
   return id;
 }
@@ -317,18 +783,27 @@ $('doc-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
   const id = docInput.value.trim();
   if (!ID_RE.test(id)) {
-    say('A document id is 1-128 letters, digits, “_” or “-”.');
+    toast('A document id is 1-128 letters, digits, “_” or “-”.');
     return;
   }
   go(id);
 });
 $('new-doc').addEventListener('click', () => go(`doc-${randomId().slice(0, 8)}`));
+$('copy-link').addEventListener('click', () => {
+  if (doc === null) return;
+  // Without ?token=: a token is personal; whoever opens the link brings their own.
+  const link = `${location.origin}${BASE}${encodeURIComponent(doc.id)}`;
+  const done = (): void => toast(token !== undefined ? `Link copied: ${link} (without your token: whoever opens it needs their own)` : `Link copied: ${link}`);
+  const manual = (): void => notice('link', 'info', 'Copy this link to invite someone', [code(link)], [{ label: 'Done', run: () => clearNotice('link') }]);
+  if (navigator.clipboard === undefined) manual();
+  else navigator.clipboard.writeText(link).then(done, manual);
+});
 window.addEventListener('popstate', () => {
   const id = docIdFromUrl();
   if (id !== null && id !== doc?.id) void openDoc(id);
 });
 
-// Share the mouse pointer in stage coordinates (independent of scrolling and window width).
+// Share the mouse pointer in stage coordinates (independent of scrolling).
 let pointerInside = false;
 document.addEventListener('pointermove', (ev) => {
   if (doc === null) return;
@@ -342,4 +817,6 @@ document.documentElement.addEventListener('pointerleave', () => {
   doc.presence.setData({ cursor: null });
 });
 
-void openDoc(currentOrNewId());
+// A token that has expired already is refused by the server; say so at once.
+if (claims?.exp !== undefined && claims.exp * 1000 < Date.now()) showTokenProblem('token is expired');
+void openDoc(currentOrSharedId());

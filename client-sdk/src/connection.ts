@@ -9,7 +9,7 @@ import {
   type ServerUser,
   type UserInfo,
 } from './protocol.js';
-import { TextDoc, type TextDocOptions } from './doc.js';
+import { TandemError, TextDoc, type TextDocOptions } from './doc.js';
 
 /**
  * Anything constructible like the WHATWG `WebSocket`: the browser's global
@@ -65,7 +65,11 @@ export interface ConnectionOptions {
    * accepts `{headers}`, such as `ws` in Node).
    */
   tokenTransport?: 'query' | 'header';
-  /** WebSocket implementation; defaults to `globalThis.WebSocket`. */
+  /**
+   * WebSocket implementation; defaults to `globalThis.WebSocket`. Node 20 has
+   * none: pass the `ws` package's default export (the constructor throws a
+   * `TypeError` when there is neither).
+   */
   WebSocket?: WebSocketConstructor;
   /** Name and colour announced to peers. */
   user?: UserInfo;
@@ -78,6 +82,16 @@ export interface ConnectionOptions {
   storage?: StorageLike | null;
   /** Reconnect back-off (exponential with jitter). */
   reconnect?: Partial<ReconnectOptions>;
+  /**
+   * How many connection attempts in a row may fail before the connection has
+   * ever been online, before it gives up (default 5, about 4 to 8 seconds with
+   * the default back-off): it then closes, emits an `unreachable` error with
+   * the cause of the last failure, and rejects the `ready` of every document
+   * still waiting for its first sync with a {@link TandemError} `unreachable`.
+   * `connect()` starts again. Once online, a connection never gives up: it
+   * retries for as long as it is open. `Infinity` never gives up.
+   */
+  connectAttempts?: number;
   /**
    * A connection on which no frame arrives for this long (ms) is treated as dead
    * and replaced (default 45000). After a third of it, the SDK probes the
@@ -93,10 +107,22 @@ export type ConnectionState = 'connecting' | 'online' | 'offline' | 'closed';
 
 /** An error reported by a {@link Connection}: a server `error` frame not tied to a document, or a transport failure. */
 export interface ConnectionError {
-  /** Server error code (docs/protocol.md, section 8) or `transport` / `protocol` for client-side failures. */
+  /**
+   * Server error code (docs/protocol.md, section 8), or for client-side failures:
+   * `transport` (a socket failed or closed; retried), `unreachable` (gave up
+   * after `connectAttempts` failures before ever being online) or `protocol`.
+   */
   code: string;
-  /** Human-readable detail. */
+  /** Human-readable detail, with the cause when the runtime tells it. */
   message: string;
+  /**
+   * The HTTP status the server (or a proxy) answered the WebSocket upgrade
+   * with, instead of 101: 404 for a wrong path, 502 for a proxy whose backend
+   * is down. Node's `ws` tells it; browsers never do.
+   */
+  httpStatus?: number;
+  /** The system error of a failed connection (`ECONNREFUSED`, `ENOTFOUND`, `ETIMEDOUT`, ...), when the runtime tells it. */
+  errno?: string;
 }
 
 /** Events of {@link Connection}. */
@@ -107,8 +133,11 @@ export interface ConnectionEvents {
   connecting: { attempt: number };
   /** The server welcomed us; documents re-join now. */
   online: { user: ServerUser; sid: string };
-  /** The socket closed; `retryInMs` is null when no reconnect is planned. */
-  offline: { code: number; reason: string; retryInMs: number | null };
+  /**
+   * The socket closed; `retryInMs` is null when no reconnect is planned.
+   * `error` is what made a socket that never opened fail, when known.
+   */
+  offline: { code: number; reason: string; retryInMs: number | null; error?: ConnectionError };
   /**
    * Errors not tied to one document. An `unauthorized` error with a fixed
    * token (not a provider function) also closes the connection: retrying
@@ -118,6 +147,9 @@ export interface ConnectionEvents {
 }
 
 const SID_KEY = 'tandem.sid';
+const NO_WEBSOCKET =
+  '@tandem/client: no WebSocket implementation. This runtime has no global WebSocket (Node before 22 has none): ' +
+  "install the `ws` package and pass it: `import WebSocket from 'ws'; new Connection({ url, WebSocket })`";
 const SID_RE = /^[A-Za-z0-9_-]{16,64}$/;
 
 function defaultStorage(): StorageLike | null {
@@ -139,6 +171,71 @@ export function randomId(): string {
   let s = '';
   for (const b of bytes) s += alphabet[b & 63];
   return s;
+}
+
+/** The URL with the value of a `token` query parameter hidden, for messages. */
+function redactToken(url: string): string {
+  return url.replace(/([?&]token=)[^&#]*/g, '$1…');
+}
+
+/** Hints for HTTP statuses a WebSocket upgrade commonly gets instead of 101. */
+const STATUS_HINTS: Record<number, string> = {
+  400: 'the server did not take it as a WebSocket upgrade (is this the /v1/ws endpoint of a Tandem server?)',
+  401: 'a proxy in front of the server wants credentials',
+  403: 'refused (an origin or proxy rule?)',
+  404: 'no such endpoint: is the path /v1/ws and the port the right one?',
+  426: 'the server wants another protocol version',
+  502: 'a proxy could not reach the server behind it',
+  503: 'the server is unavailable or shutting down',
+  504: 'a proxy timed out waiting for the server',
+};
+
+/** Words for the system errors a connection commonly fails with. */
+const ERRNO_HINTS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused: nothing listens at that host and port (is the server running? is the port right?)',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host name lookup failed',
+  ETIMEDOUT: 'connection timed out',
+  ECONNRESET: 'connection reset',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+};
+
+/**
+ * What a socket error event says about why the connection failed. Node's
+ * `ws` passes an ErrorEvent whose `error` carries the system error code or
+ * "Unexpected server response: 404"; browsers pass a bare Event (they never
+ * expose the cause to scripts).
+ */
+function describeSocketError(ev: unknown, url: string): ConnectionError {
+  const e = (ev ?? {}) as { error?: unknown; message?: unknown };
+  const err = (e.error ?? null) as { code?: unknown; message?: unknown; cause?: unknown } | null;
+  const text = typeof err?.message === 'string' ? err.message : typeof e.message === 'string' ? e.message : '';
+  const where = redactToken(url);
+  const status = /Unexpected server response: (\d{3})/.exec(text);
+  if (status !== null) {
+    const httpStatus = Number(status[1]);
+    const hint = STATUS_HINTS[httpStatus];
+    return {
+      code: 'transport',
+      httpStatus,
+      message: `cannot connect to ${where}: the server answered the WebSocket upgrade with HTTP ${httpStatus}${hint !== undefined ? ` (${hint})` : ''}`,
+    };
+  }
+  let errno = typeof err?.code === 'string' ? err.code : undefined;
+  const cause = (err?.cause ?? null) as { code?: unknown } | null;
+  if (errno === undefined && typeof cause?.code === 'string') errno = cause.code;
+  if (errno !== undefined) {
+    const hint = ERRNO_HINTS[errno];
+    return { code: 'transport', errno, message: `cannot connect to ${where}: ${hint ?? text} (${errno})` };
+  }
+  if (text !== '') return { code: 'transport', message: `cannot connect to ${where}: ${text}` };
+  return {
+    code: 'transport',
+    message:
+      `cannot connect to ${where} (the browser does not say why: the server may be down, the address or port wrong, ` +
+      'or something in between refusing the WebSocket upgrade; the network panel of the developer tools shows the answer)',
+  };
 }
 
 function toBytes(data: unknown): Uint8Array | null {
@@ -173,6 +270,14 @@ export class Connection extends Emitter<ConnectionEvents> {
   user: ServerUser | null = null;
 
   private opts: ConnectionOptions;
+  private readonly Impl: WebSocketConstructor;
+  private readonly connectAttempts: number;
+  /** True once the server has welcomed this connection: after that it never gives up. */
+  private everOnline = false;
+  /** Why the connection gave up before it was ever online (documents opened now fail at once). */
+  private gaveUp: TandemError | null = null;
+  /** The error of the current socket before it opened, if any (for `offline` and giving up). */
+  private socketError: ConnectionError | null = null;
   private readonly storage: StorageLike | null;
   private readonly seqs = new Map<string, number>();
   private readonly docs = new Map<string, TextDoc>();
@@ -191,9 +296,19 @@ export class Connection extends Emitter<ConnectionEvents> {
     if (this._state === 'offline' && !this.closedByUser) this.reconnectNow();
   };
 
-  /** Creates the connection and, unless `autoConnect` is false, starts connecting. */
+  /**
+   * Creates the connection and, unless `autoConnect` is false, starts connecting.
+   * Throws a `TypeError` when there is no WebSocket implementation (Node 20
+   * without `options.WebSocket`) and an `Error` for a malformed `sid`.
+   */
   constructor(options: ConnectionOptions) {
     super();
+    const Impl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    if (typeof Impl !== 'function') throw new TypeError(NO_WEBSOCKET);
+    this.Impl = Impl;
+    const attempts = options.connectAttempts ?? 5;
+    if (!(attempts >= 1)) throw new RangeError(`connectAttempts must be at least 1 (or Infinity), got ${attempts}`);
+    this.connectAttempts = attempts;
     this.opts = { ...options };
     this.storage = options.storage === undefined ? defaultStorage() : options.storage;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 45000;
@@ -242,8 +357,10 @@ export class Connection extends Emitter<ConnectionEvents> {
     return this.welcomed && this.ws !== null;
   }
 
-  /** Starts connecting (again, after {@link close}). */
+  /** Starts connecting (again, after {@link close}, or after giving up: with a fresh count of `connectAttempts`). */
   connect(): void {
+    if (this.closedByUser || this.gaveUp !== null) this.attempt = 0;
+    this.gaveUp = null;
     this.closedByUser = false;
     if (this.ws !== null || this.retryTimer !== null || this._state === 'connecting') return;
     void this.open();
@@ -283,6 +400,7 @@ export class Connection extends Emitter<ConnectionEvents> {
     const doc = new TextDoc(this, id, options);
     this.docs.set(id, doc);
     if (this.welcomed) doc._online();
+    else if (this.gaveUp !== null) doc._connectFailed(this.gaveUp);
     return doc;
   }
 
@@ -337,15 +455,16 @@ export class Connection extends Emitter<ConnectionEvents> {
   }
 
   private async open(): Promise<void> {
-    const Impl = this.opts.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-    if (Impl === undefined) throw new Error('no WebSocket implementation: pass one as options.WebSocket (e.g. the `ws` package)');
+    const Impl = this.Impl;
+    this.socketError = null;
     this.setState('connecting');
     this.emit('connecting', { attempt: this.attempt });
     let token: string | undefined;
     try {
       token = typeof this.opts.token === 'function' ? await this.opts.token() : this.opts.token;
     } catch (e) {
-      this.emit('error', { code: 'unauthorized', message: `token provider failed: ${(e as Error).message}` });
+      this.socketError = { code: 'unauthorized', message: `token provider failed: ${(e as Error).message}` };
+      this.emit('error', this.socketError);
       this.scheduleReconnect(0, 'token provider failed');
       return;
     }
@@ -360,14 +479,17 @@ export class Connection extends Emitter<ConnectionEvents> {
     try {
       ws = (headers !== undefined ? new Impl(url, [SUBPROTOCOL], { headers }) : new Impl(url, [SUBPROTOCOL])) as WebSocketLike;
     } catch (e) {
-      this.emit('error', { code: 'transport', message: `cannot open WebSocket: ${(e as Error).message}` });
+      this.socketError = { code: 'transport', message: `cannot open a WebSocket to ${redactToken(url)}: ${(e as Error).message}` };
+      this.emit('error', this.socketError);
       this.scheduleReconnect(0, 'cannot open');
       return;
     }
     this.ws = ws;
+    let opened = false;
     ws.binaryType = 'arraybuffer';
     ws.onopen = () => {
       if (this.ws !== ws) return;
+      opened = true;
       this.lastFrameAt = Date.now();
       this.startIdleTimer();
       try {
@@ -381,9 +503,14 @@ export class Connection extends Emitter<ConnectionEvents> {
       this.lastFrameAt = Date.now();
       this.onFrame(ev.data);
     };
-    ws.onerror = () => {
+    ws.onerror = (ev) => {
       if (this.ws !== ws) return;
-      this.emit('error', { code: 'transport', message: 'WebSocket error' });
+      if (opened) {
+        this.emit('error', { code: 'transport', message: `WebSocket error on ${redactToken(url)}` });
+        return;
+      }
+      this.socketError = describeSocketError(ev, url);
+      this.emit('error', this.socketError);
     };
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;
@@ -423,6 +550,8 @@ export class Connection extends Emitter<ConnectionEvents> {
   private dispatch(m: ServerMessage): void {
     if (m.t === 'welcome') {
       this.welcomed = true;
+      this.everOnline = true;
+      this.socketError = null;
       this.attempt = 0;
       this.user = m.user;
       this.setState('online');
@@ -491,6 +620,7 @@ export class Connection extends Emitter<ConnectionEvents> {
   }
 
   private handleClose(code: number, reason: string): void {
+    const wasWelcomed = this.welcomed;
     if (this.ws !== null) this.dropSocket(code, reason);
     this.stopIdleTimer();
     if (this.welcomed) {
@@ -499,10 +629,22 @@ export class Connection extends Emitter<ConnectionEvents> {
     }
     if (this.closedByUser) {
       this.setState('closed');
-      this.emit('offline', { code, reason, retryInMs: null });
+      this.emit('offline', { code, reason, retryInMs: null, ...this.errorField() });
       return;
     }
+    if (this.socketError === null && !wasWelcomed) {
+      // No error event said why (or the socket opened and the server closed it
+      // before its welcome): say what is known, with the server's reason.
+      this.socketError = {
+        code: 'transport',
+        message: `the connection to ${redactToken(this.opts.url)} closed before the server welcomed it (code ${code}${reason !== '' ? `: ${reason}` : ''})`,
+      };
+    }
     this.scheduleReconnect(code, reason);
+  }
+
+  private errorField(): { error?: ConnectionError } {
+    return this.socketError !== null ? { error: this.socketError } : {};
   }
 
   private scheduleReconnect(code: number, reason: string): void {
@@ -510,13 +652,40 @@ export class Connection extends Emitter<ConnectionEvents> {
     const base = Math.min(maxDelayMs, initialDelayMs * factor ** this.attempt);
     const delay = Math.round(base / 2 + (Math.random() * base) / 2);
     this.attempt++;
+    if (!this.everOnline && this.attempt >= this.connectAttempts) {
+      this.giveUp(code, reason);
+      return;
+    }
     this.setState('offline');
-    this.emit('offline', { code, reason, retryInMs: delay });
+    this.emit('offline', { code, reason, retryInMs: delay, ...this.errorField() });
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       if (!this.closedByUser) void this.open();
     }, delay);
+  }
+
+  /**
+   * Stops after `connectAttempts` failures without ever being online: the
+   * server is not there (or not a Tandem server), and a script waiting on
+   * `ready` must hear it rather than wait forever.
+   */
+  private giveUp(code: number, reason: string): void {
+    const cause = this.socketError?.message ?? `the connection closed with code ${code}${reason !== '' ? ` (${reason})` : ''}`;
+    const n = this.attempt;
+    const message = `gave up after ${n} failed attempt${n === 1 ? '' : 's'} to connect: ${cause}`;
+    const err: ConnectionError = {
+      code: 'unreachable',
+      message,
+      ...(this.socketError?.httpStatus !== undefined ? { httpStatus: this.socketError.httpStatus } : {}),
+      ...(this.socketError?.errno !== undefined ? { errno: this.socketError.errno } : {}),
+    };
+    const failure = new TandemError('unreachable', message);
+    this.close();
+    this.gaveUp = failure;
+    this.emit('offline', { code, reason, retryInMs: null, error: err });
+    this.emit('error', err);
+    for (const d of [...this.docs.values()]) d._connectFailed(failure);
   }
 
   /** Closes the connection and releases listeners; the object is unusable afterwards. */

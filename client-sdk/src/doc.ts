@@ -72,7 +72,7 @@ export interface TextDocOptions {
 
 /** Raised by local edits that cannot be made (closed or read-only document, invalid op). */
 export class TandemError extends Error {
-  /** Machine-readable code: `closed`, `read_only`, or a server error code. */
+  /** Machine-readable code: `closed`, `read_only`, `unreachable` (the connection gave up), or a server error code. */
   readonly code: string;
   /** Creates an error with a code. */
   constructor(code: string, message: string) {
@@ -226,6 +226,37 @@ export class TextDoc extends Emitter<TextDocEvents> {
     return this.undoManager.redo();
   }
 
+  /**
+   * Resolves when nothing of this client's is pending: every local edit made
+   * so far is acknowledged, i.e. durably stored by the server, and the
+   * document is synced (at once when that is already so). While offline it
+   * waits for the reconnect. Rejects with a {@link TandemError} when a pending
+   * edit is refused by the server (`invalid_op`, `too_large`, `forbidden`),
+   * when the document is closed or deleted first, and with the `ready` error
+   * when the first sync fails. For a script: edit, `await doc.whenSynced()`, exit.
+   */
+  whenSynced(): Promise<void> {
+    if (this._status === 'synced') return Promise.resolve();
+    if (this.closed) return Promise.reject(new TandemError('closed', `document ${this.id} is closed`));
+    return new Promise<void>((resolve, reject) => {
+      const offs: (() => void)[] = [];
+      const settle = (err?: Error): void => {
+        for (const off of offs.splice(0)) off();
+        if (err === undefined) resolve();
+        else reject(err);
+      };
+      offs.push(this.on('invalid_op', (e) => settle(new TandemError(e.code, `an edit to ${this.id} was refused: ${e.msg}`))));
+      offs.push(this.on('deleted', ({ msg }) => settle(new TandemError('deleted', msg))));
+      offs.push(
+        this.on('status', ({ status }) => {
+          if (status === 'synced') settle();
+          else if (status === 'closed') settle(new TandemError('closed', `document ${this.id} was closed before its edits were stored`));
+        }),
+      );
+      this.ready.catch((e: unknown) => settle(e instanceof Error ? e : new TandemError('internal', String(e))));
+    });
+  }
+
   /** Leaves the document: peers see this client gone; the object is closed. */
   close(): void {
     if (this.closed) return;
@@ -288,6 +319,13 @@ export class TextDoc extends Emitter<TextDocEvents> {
   /** @internal The server refused the connection's token: a first sync will not come. */
   _authFailed(msg: string): void {
     if (this._version < 0) this.readyReject(new TandemError('unauthorized', msg));
+    this.joining = false;
+    this.updateStatus();
+  }
+
+  /** @internal The connection gave up before it was ever online: a first sync will not come. */
+  _connectFailed(e: TandemError): void {
+    if (this._version < 0) this.readyReject(e);
     this.joining = false;
     this.updateStatus();
   }

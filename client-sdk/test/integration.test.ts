@@ -382,6 +382,37 @@ describe(`integration: SDK against the real server on Postgres (seed ${SEED})`, 
     }
   });
 
+  it('a script edits, awaits whenSynced and leaves: every edit is stored', async () => {
+    const docId = `script-${SEED}`;
+    await createDoc(server, docId, 'start');
+    const conn = new Connection({ url: server.ws, WebSocket, storage: null });
+    allConns.push(conn);
+    const doc = conn.openDoc(docId);
+    await doc.ready;
+    doc.insert(0, '> ');
+    for (let i = 0; i < 20; i++) doc.insert(doc.length, ` ${i}`);
+    await doc.whenSynced();
+    expect(doc.hasPendingOps).toBe(false);
+    conn.destroy();
+    const st = await storedOps(schema, docId);
+    let text = st.initial;
+    for (const o of st.ops) text = apply(text, o.op as Op);
+    expect(text).toBe(`> start${Array.from({ length: 20 }, (_, i) => ` ${i}`).join('')}`);
+  });
+
+  it('a wrong path or port rejects ready with the cause instead of waiting forever', async () => {
+    const wrongPath = new Connection({ url: `${server.http.replace('http', 'ws')}/v1/wss`, WebSocket, storage: null, connectAttempts: 2, reconnect: { initialDelayMs: 20 } });
+    allConns.push(wrongPath);
+    await expect(wrongPath.openDoc('x').ready).rejects.toMatchObject({ code: 'unreachable', message: expect.stringContaining('HTTP 404') });
+    const port = Number(server.addr.split(':')[1]);
+    const wrongPort = new Connection({ url: `ws://127.0.0.1:${port === 1 ? 2 : 1}/v1/ws`, WebSocket, storage: null, connectAttempts: 2, reconnect: { initialDelayMs: 20 } });
+    allConns.push(wrongPort);
+    const errors: ConnectionError[] = [];
+    wrongPort.on('error', (e) => errors.push(e));
+    await expect(wrongPort.openDoc('x').ready).rejects.toBeInstanceOf(TandemError);
+    expect(errors[0]?.errno).toBe('ECONNREFUSED');
+  });
+
   it('the binary serves the demo page at /demo/<id>, with its assets', async () => {
     const page = await fetch(`${server.http}/demo/some-doc`);
     expect(page.status).toBe(200);

@@ -2,7 +2,7 @@
 //
 //	tandem [serve] [flags]   run the server (the default)
 //	tandem token [flags]     mint an access token for local use
-//	tandem healthcheck       exit 0 when a running server's /healthz answers 200
+//	tandem healthcheck       exit 0 when a running server's /healthz (on TANDEM_ADDR) answers 200
 //	tandem version           print the version
 //
 // Settings come from flags and from TANDEM_* environment variables (a flag
@@ -29,6 +29,7 @@ import (
 
 	"github.com/tandem-collab/tandem/server"
 	"github.com/tandem-collab/tandem/server/demo"
+	"github.com/tandem-collab/tandem/server/home"
 	"github.com/tandem-collab/tandem/store"
 )
 
@@ -137,7 +138,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("tandem", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: tandem [serve] [flags] | tandem token [flags] | tandem healthcheck [-url URL] | tandem version\n\nEvery flag can also be set by the environment variable shown in brackets.\n\n")
+		fmt.Fprintf(stderr, "Usage: tandem [serve] [flags] | tandem token [flags] | tandem healthcheck [-path P | -url URL] | tandem version\n\nEvery flag can also be set by the environment variable shown in brackets.\n\n")
 		fs.PrintDefaults()
 	}
 	atoi := strconv.Atoi
@@ -221,6 +222,21 @@ func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
 	return nil, fmt.Errorf("log format %q: want text or json", format)
 }
 
+// publicURLs are the http and ws base addresses a user on this machine
+// reaches the listener at: a wildcard address (":8080", "0.0.0.0", "[::]")
+// is shown as localhost.
+func publicURLs(addr net.Addr) (string, string) {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String(), "ws://" + addr.String()
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	hp := net.JoinHostPort(host, port)
+	return "http://" + hp, "ws://" + hp
+}
+
 func openStore(ctx context.Context, o options, log *slog.Logger) (store.Store, error) {
 	if o.databaseURL == "" {
 		log.Warn("TANDEM_DATABASE_URL is not set: using the in-memory store; every document is LOST when the process stops")
@@ -267,9 +283,17 @@ func serve(ctx context.Context, o options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	// The multiplayer demo page (embedded bundle) at /demo/.
+	// The multiplayer demo page (embedded bundle) at /demo/, and the landing
+	// page and documentation at / and /docs/.
 	if err := demo.Mount(srv.Mux()); err != nil {
 		return fmt.Errorf("demo page: %w", err)
+	}
+	info := home.Info{Version: versionString(), Open: o.authSecret == "", Store: "Postgres", Durable: true, Demo: true}
+	if o.databaseURL == "" {
+		info.Store, info.Durable = "in-memory (not durable)", false
+	}
+	if err := home.Mount(srv.Mux(), info); err != nil {
+		return fmt.Errorf("landing page: %w", err)
 	}
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
@@ -283,6 +307,9 @@ func serve(ctx context.Context, o options, log *slog.Logger) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 	log.Info("listening", "addr", ln.Addr().String())
+	web, ws := publicURLs(ln.Addr())
+	log.Info("open the demo in two browser windows", "url", web+"/demo/")
+	log.Info("API and docs", "home", web+"/", "rest", web+"/v1/docs", "websocket", ws+"/v1/ws", "docs", web+"/docs/")
 
 	select {
 	case err := <-serveErr:

@@ -121,6 +121,48 @@ func TestZeroConfigAndGracefulShutdown(t *testing.T) {
 	}
 }
 
+// TestStartupSaysWhereThingsAre: the start-up log names the demo and the API
+// addresses (a wildcard listener as localhost), and / leads to both.
+func TestStartupSaysWhereThingsAre(t *testing.T) {
+	p := start(t, testkit.CleanEnv("TANDEM_ADDR=127.0.0.1:0"))
+	addr := p.Addr(t, 20*time.Second)
+	testkit.WaitFor(t, 10*time.Second, "the API log line", func() bool { return strings.Contains(p.Out.String(), "msg=\"API and docs\"") })
+	log := p.Out.String()
+	for _, want := range []string{
+		`msg="open the demo in two browser windows" url=http://` + addr + "/demo/",
+		"rest=http://" + addr + "/v1/docs", "websocket=ws://" + addr + "/v1/ws", "docs=http://" + addr + "/docs/",
+	} {
+		if !strings.Contains(log, want) {
+			t.Errorf("start-up log lacks %q:\n%s", want, log)
+		}
+	}
+	code, body := get(t, "http://"+addr+"/")
+	if code != 200 || !strings.Contains(body, `href="/demo/"`) || !strings.Contains(body, `href="/docs/api.md"`) || !strings.Contains(body, "in-memory") {
+		t.Fatalf("GET / = %d:\n%.2000s", code, body)
+	}
+	if code, body := get(t, "http://"+addr+"/docs/api.md"); code != 200 || !strings.Contains(body, "<table>") {
+		t.Fatalf("GET /docs/api.md = %d:\n%.500s", code, body)
+	}
+}
+
+func TestPublicURLs(t *testing.T) {
+	for _, tc := range []struct{ addr, web, ws string }{
+		{"[::]:8080", "http://localhost:8080", "ws://localhost:8080"},
+		{"0.0.0.0:9000", "http://localhost:9000", "ws://localhost:9000"},
+		{"127.0.0.1:8080", "http://127.0.0.1:8080", "ws://127.0.0.1:8080"},
+		{"[::1]:8080", "http://[::1]:8080", "ws://[::1]:8080"},
+		{"10.1.2.3:80", "http://10.1.2.3:80", "ws://10.1.2.3:80"},
+	} {
+		a, err := net.ResolveTCPAddr("tcp", tc.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if web, ws := publicURLs(a); web != tc.web || ws != tc.ws {
+			t.Errorf("publicURLs(%s) = %s, %s; want %s, %s", tc.addr, web, ws, tc.web, tc.ws)
+		}
+	}
+}
+
 // TestUnreachableDatabase: a database that cannot be reached is a clear
 // start-up error, not a hang and not a silent fall-back to memory.
 func TestUnreachableDatabase(t *testing.T) {

@@ -11,9 +11,12 @@ export const launch = () =>
     args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
   });
 
-/** Opens url in a context of its own, as the demo user name with color. */
-export async function openAs(browser, url, name, color) {
-  const context = await browser.newContext({ viewport: { width: 1000, height: 700 } });
+/**
+ * Opens url in a context of its own, as the demo user name with color;
+ * options: the window's width and height, and dark for a dark colour scheme.
+ */
+export async function openAs(browser, url, name, color, { width = 1000, height = 700, dark = false } = {}) {
+  const context = await browser.newContext({ viewport: { width, height }, colorScheme: dark ? 'dark' : 'light' });
   await context.addInitScript(([n, c]) => {
     localStorage.setItem('tandem.demo.name', n);
     localStorage.setItem('tandem.demo.color', c);

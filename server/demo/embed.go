@@ -6,7 +6,8 @@
 // `npm run build:demo` in client-sdk/), embedded in the binary so that
 // `go build` needs no npm. Every path under /demo/ that is not a file of the
 // bundle gets the page itself, which reads the document id from the address
-// (/demo/<id>), so a document's link can be shared and reloaded.
+// (/demo/<id>), so a document's link can be shared and reloaded; a bare
+// /demo/ opens the shared document "welcome", so that two windows meet.
 package demo
 
 import (
