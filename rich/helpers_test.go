@@ -1,6 +1,7 @@
 package rich
 
 import (
+	"fmt"
 	"testing"
 )
 
@@ -40,4 +41,51 @@ func applyModel(content, o Op) (Op, error) {
 		return nil, err
 	}
 	return Compose(content, o)
+}
+
+// cell is one character of a flattened Delta.
+type cell struct {
+	ch  string // the code point, or "<type:value>" for an embed
+	key string // attrsKey
+}
+
+func cells(delta Op) []cell {
+	var out []cell
+	for _, c := range delta {
+		key := attrsKey(c.Attrs)
+		if c.Insert == "" {
+			out = append(out, cell{"<" + c.Embed.Type + ":" + c.Embed.Value.String() + ">", key})
+			continue
+		}
+		for _, r := range c.Insert {
+			out = append(out, cell{string(r), key})
+		}
+	}
+	return out
+}
+
+// diff describes the first difference between two Deltas, "" when equal.
+func diff(got, want Op) string {
+	g, w := cells(got), cells(want)
+	for i := 0; i < max(len(g), len(w)); i++ {
+		switch {
+		case i >= len(g):
+			return fmt.Sprintf("got ends at %d, want %d characters", len(g), len(w))
+		case i >= len(w):
+			return fmt.Sprintf("got %d characters, want %d", len(g), len(w))
+		case g[i] != w[i]:
+			return fmt.Sprintf("at %d: got %q %x, want %q %x (lengths %d, %d)", i, g[i].ch, g[i].key, w[i].ch, w[i].key, len(g), len(w))
+		}
+	}
+	if !got.Equal(want) {
+		return "same characters, different runs:\n" + short(js(got), 400) + "\n" + short(js(want), 400)
+	}
+	return ""
+}
+
+func short(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n/2] + " ... " + s[len(s)-n/2:]
 }

@@ -174,7 +174,8 @@ func leavesOf(ps []piece) []*node {
 		return []*node{newLeaf(ps)}
 	}
 	count := (total + leafMax - 1) / leafMax
-	target := (total + count - 1) / count
+	// Each cut adds a piece's overhead: allow for it so that no sliver is left.
+	target := (total+count-1)/count + pieceOverhead
 	out := make([]*node, 0, count+1)
 	var cur []piece
 	w := 0
@@ -273,8 +274,9 @@ func repair(kids []*node) []*node {
 			l--
 		}
 		merged := mergeNodes(kids[l], kids[l+1])
-		rest := kids[l+2:]
-		kids = append(append(kids[:l], merged...), rest...)
+		// A fresh array: merged may hold more nodes than it replaces, and
+		// writing them in place would overwrite the rest.
+		kids = append(append(kids[:l:l], merged...), kids[l+2:]...)
 		if len(merged) >= 2 {
 			i = l + len(merged)
 		} else {
