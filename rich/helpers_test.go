@@ -66,6 +66,9 @@ func cells(delta Op) []cell {
 
 // diff describes the first difference between two Deltas, "" when equal.
 func diff(got, want Op) string {
+	if got.Equal(want) {
+		return ""
+	}
 	g, w := cells(got), cells(want)
 	for i := 0; i < max(len(g), len(w)); i++ {
 		switch {
@@ -77,10 +80,7 @@ func diff(got, want Op) string {
 			return fmt.Sprintf("at %d: got %q %x, want %q %x (lengths %d, %d)", i, g[i].ch, g[i].key, w[i].ch, w[i].key, len(g), len(w))
 		}
 	}
-	if !got.Equal(want) {
-		return "same characters, different runs:\n" + short(js(got), 400) + "\n" + short(js(want), 400)
-	}
-	return ""
+	return "same characters, different runs:\n" + short(js(got), 400) + "\n" + short(js(want), 400)
 }
 
 func short(s string, n int) string {
@@ -88,4 +88,13 @@ func short(s string, n int) string {
 		return s
 	}
 	return s[:n/2] + " ... " + s[len(s)-n/2:]
+}
+
+// smallNodes shrinks the tree's nodes for the rest of the test, so that small
+// documents make deep trees and every rebalancing path runs. Tests that call
+// it must not run in parallel.
+func smallNodes(t testing.TB) {
+	oldLeaf, oldKids := leafMax, kidsMax
+	leafMax, kidsMax = 96, 8
+	t.Cleanup(func() { leafMax, kidsMax = oldLeaf, oldKids })
 }

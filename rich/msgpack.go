@@ -69,6 +69,8 @@ func appendInt(b []byte, v int64) []byte {
 		return binary.BigEndian.AppendUint32(append(b, 0xce), uint32(v))
 	case v >= math.MinInt32 && v < 0:
 		return binary.BigEndian.AppendUint32(append(b, 0xd2), uint32(v))
+	case v > 0:
+		return binary.BigEndian.AppendUint64(append(b, 0xcf), uint64(v))
 	}
 	return binary.BigEndian.AppendUint64(append(b, 0xd3), uint64(v))
 }
@@ -257,7 +259,14 @@ func attrsSize(a Attrs) int {
 type reader struct {
 	b []byte
 	i int
+	// attrs decoded so far, by their encoded bytes: an op usually repeats a
+	// few attribute maps (a pasted paragraph's runs), and they are shared
+	// rather than decoded again. Maps are never modified, so sharing is safe.
+	seen map[string]Attrs
 }
+
+// maxSeen bounds the reader's cache of attribute maps.
+const maxSeen = 256
 
 // mpKind is the family of the next value.
 type mpKind uint8
@@ -551,8 +560,66 @@ func (r *reader) key(index int, what string) (string, error) {
 	return string(b), nil
 }
 
-// attrs reads an attribute map: at most MaxAttrs names, no name twice.
+// attrs reads an attribute map: at most MaxAttrs names, no name twice. A map
+// whose bytes were seen before in this input is shared, not decoded again.
 func (r *reader) attrs(index int) (Attrs, error) {
+	start := r.i
+	if end, ok := r.scanAttrs(); ok {
+		if a, hit := r.seen[string(r.b[start:end])]; hit {
+			r.i = end
+			return a, nil
+		}
+	}
+	r.i = start
+	a, err := r.decodeAttrs(index)
+	if err == nil && len(r.seen) < maxSeen {
+		if r.seen == nil {
+			r.seen = make(map[string]Attrs)
+		}
+		r.seen[string(r.b[start:r.i])] = a
+	}
+	return a, err
+}
+
+// scanAttrs steps over a map of string keys to scalar values without
+// decoding it, and reports where it ends; ok is false for anything else (the
+// decoder then reports what is wrong).
+func (r *reader) scanAttrs() (end int, ok bool) {
+	n, ok := r.containerLen(true)
+	if !ok || n > MaxAttrs {
+		return 0, false
+	}
+	for range n {
+		if _, ok := r.str(); !ok {
+			return 0, false
+		}
+		k, ok := r.peek()
+		if !ok {
+			return 0, false
+		}
+		switch k {
+		case mpNil, mpBool:
+			r.i++
+		case mpInt, mpUint:
+			if _, _, ok := r.integer(); !ok {
+				return 0, false
+			}
+		case mpFloat:
+			if _, ok := r.float(); !ok {
+				return 0, false
+			}
+		case mpStr:
+			if _, ok := r.str(); !ok {
+				return 0, false
+			}
+		default:
+			return 0, false
+		}
+	}
+	return r.i, true
+}
+
+func (r *reader) decodeAttrs(index int) (Attrs, error) {
 	n, ok := r.containerLen(true)
 	if !ok {
 		return nil, errInvalid(index, "attributes: want a map that fits the input")
@@ -763,6 +830,14 @@ func (r *reader) op() (Op, error) {
 		c, err := r.component(i)
 		if err != nil {
 			return nil, err
+		}
+		if len(op) == cap(op) {
+			// Double, up to the count the header claims (which the input
+			// was checked to be able to hold): append grows large slices by
+			// a quarter, which costs five times the final size in copies.
+			grown := make(Op, len(op), min(2*cap(op), n))
+			copy(grown, op)
+			op = grown
 		}
 		op = append(op, c)
 	}

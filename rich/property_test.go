@@ -47,6 +47,43 @@ func TestPropertyRopeMatchesModel(t *testing.T) {
 	}
 }
 
+// TestPropertyDeepTrees runs the rope against the model with small nodes, so
+// that documents of a few hundred characters are four or five levels deep and
+// every split, merge and repair path runs, over long runs of ops on one
+// document.
+func TestPropertyDeepTrees(t *testing.T) {
+	smallNodes(t)
+	r := newRand(16)
+	maxDepth := 0
+	for range 30 {
+		content := randContent(r, 60)
+		d, err := DocFromDelta(content)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 150 {
+			o := randOp(r, d.Len())
+			want := mustApplyModel(t, content, o)
+			if err := d.Apply(o); err != nil {
+				t.Fatalf("apply %s: %v", js(o), err)
+			}
+			checkTree(t, d)
+			if dd := diff(d.Delta(), want); dd != "" {
+				t.Fatalf("apply %s: rope vs model: %s", short(js(o), 300), dd)
+			}
+			content = want
+			depth := 0
+			for n := d.rootNode(); !n.isLeaf(); n = n.kids[0] {
+				depth++
+			}
+			maxDepth = max(maxDepth, depth)
+		}
+	}
+	if maxDepth < 3 {
+		t.Fatalf("the trees were at most %d levels deep", maxDepth)
+	}
+}
+
 func orders(r interface{ IntN(int) int }) (Order, string, string) {
 	sids := []string{"alice-000000000001", "bob-00000000000002", "alice-000000000001"}
 	a := sids[r.IntN(3)]

@@ -8,14 +8,15 @@ import (
 // Tree shape. A leaf holds pieces (attributed runs) weighing up to leafMax,
 // where a piece weighs its bytes plus pieceOverhead, so that rebuilding a leaf
 // copies about 1 KiB however the text is formatted. Internal nodes hold up to
-// kidsMax children, so a 1 MiB document is three or four levels deep.
-const (
-	leafMax       = 1024
-	leafMin       = leafMax / 4
-	kidsMax       = 32
-	kidsMin       = kidsMax / 4
-	pieceOverhead = 16
+// kidsMax children, so a 1 MiB document is three or four levels deep. They
+// are variables only so that tests can build deep trees from small documents;
+// nothing else changes them.
+var (
+	leafMax = 1024
+	kidsMax = 32
 )
+
+const pieceOverhead = 16
 
 // piece is a run of text with one set of attributes, or one embed.
 type piece struct {
@@ -96,9 +97,9 @@ func (n *node) isLeaf() bool { return n.kids == nil }
 
 func (n *node) underfull() bool {
 	if n.isLeaf() {
-		return n.weight < leafMin
+		return n.weight < leafMax/4
 	}
-	return len(n.kids) < kidsMin
+	return len(n.kids) < kidsMax/4
 }
 
 // joinCost is what a boundary between left and right takes off the sum of

@@ -103,26 +103,27 @@ func (v Value) Truth() bool { return v.kind == BoolKind && v.num != 0 }
 // String renders v as JSON.
 func (v Value) String() string { return string(appendValueJSON(nil, v)) }
 
-// check validates a value; maxBytes bounds a string.
-func (v Value) check(maxBytes int, what string) error {
+// check validates a value; maxBytes bounds a string. what names the value
+// in an error ("attribute" or "embed") and key its name.
+func (v Value) check(maxBytes int, what, key string) error {
 	switch v.kind {
 	case NullKind, BoolKind:
 		return nil
 	case StringKind:
 		if len(v.str) > maxBytes {
-			return errTooLarge(-1, "%s is %d bytes, over the limit of %d", what, len(v.str), maxBytes)
+			return errTooLarge(-1, "%s %q is %d bytes, over the limit of %d", what, key, len(v.str), maxBytes)
 		}
 		if !utf8.ValidString(v.str) {
-			return errUTF8(-1, what)
+			return errUTF8(-1, what+" "+strconv.Quote(key))
 		}
 		return nil
 	case NumberKind:
 		if math.IsNaN(v.num) || math.IsInf(v.num, 0) {
-			return errInvalid(-1, "%s is not a finite number", what)
+			return errInvalid(-1, "%s %q is not a finite number", what, key)
 		}
 		return nil
 	}
-	return errInvalid(-1, "%s has an unknown kind %d", what, v.kind)
+	return errInvalid(-1, "%s %q has an unknown kind %d", what, key, v.kind)
 }
 
 // Attrs maps attribute names to values. In an insert (and in a document) the
@@ -167,7 +168,7 @@ func checkAttrs(a Attrs) error {
 		if !validKey(k) {
 			return errInvalid(-1, "attribute name %q is not 1-%d characters of [A-Za-z0-9_.:-]", truncate(k, 80), MaxKeyLen)
 		}
-		if err := v.check(MaxValueBytes, "attribute "+strconv.Quote(k)); err != nil {
+		if err := v.check(MaxValueBytes, "attribute", k); err != nil {
 			return err
 		}
 	}
@@ -182,7 +183,7 @@ func (e Embed) check() error {
 	if e.Value.IsNull() {
 		return errInvalid(-1, "embed %q has a null value", e.Type)
 	}
-	return e.Value.check(MaxEmbedBytes, "embed "+strconv.Quote(e.Type))
+	return e.Value.check(MaxEmbedBytes, "embed", e.Type)
 }
 
 func truncate(s string, n int) string {
