@@ -82,10 +82,11 @@ type format struct {
 
 func editsOf(op Op, edits []edit) []edit {
 	pos := 0
+	var memo keyMemo
 	for _, c := range op {
 		switch c.kind() {
 		case kInsert, kEmbed:
-			key := attrsKey(c.Attrs)
+			key := memo.key(c.Attrs)
 			var p piece
 			if c.Insert != "" {
 				p = textPiece(c.Insert, c.Attrs, key)
@@ -237,6 +238,11 @@ func DocFromDelta(delta Op) (*Doc, error) {
 	if err := delta.Validate(); err != nil {
 		return nil, err
 	}
+	return docFromValidDelta(delta)
+}
+
+// docFromValidDelta is DocFromDelta for a delta already validated.
+func docFromValidDelta(delta Op) (*Doc, error) {
 	for i, c := range delta {
 		if !c.isInsert() {
 			return nil, errInvalid(i, "content may only insert: got a retain or delete")
@@ -251,8 +257,9 @@ func DocFromDelta(delta Op) (*Doc, error) {
 		return nil, errNewline(len(delta)-1, `content must end with "\n"`)
 	}
 	ps := make([]piece, 0, len(delta))
+	var memo keyMemo
 	for _, c := range delta {
-		key := attrsKey(c.Attrs)
+		key := memo.key(c.Attrs)
 		if c.Insert != "" {
 			ps = append(ps, textPiece(c.Insert, c.Attrs, key))
 		} else {

@@ -1,11 +1,32 @@
 package rich
 
+import "slices"
+
 // The content of a rich document on the wire (`joined`, REST `content`, the
 // store's snapshots) is its Delta: the canonical op of inserts that builds it
 // from nothing, in the same MessagePack or JSON form as an op.
 
-// AppendMsgpack appends the document's content (its Delta) in MessagePack.
-func (d *Doc) AppendMsgpack(b []byte) []byte { return d.Delta().AppendMsgpack(b) }
+// AppendMsgpack appends the document's content (its Delta) in MessagePack,
+// exactly as Delta().AppendMsgpack would, reusing each run's cached
+// attribute encoding.
+func (d *Doc) AppendMsgpack(b []byte) []byte {
+	o, keys := d.runs(0, d.Len())
+	b = slices.Grow(b, o.Size())
+	b = appendArrayHeader(b, len(o))
+	for i, c := range o {
+		if keys[i] == "" {
+			b = appendComponent(b, c)
+			continue
+		}
+		if c.Insert != "" {
+			b = appendString(append(b, 0x82, 0xa1, 'i'), c.Insert)
+		} else {
+			b = appendEmbed(append(b, 0x82, 0xa1, 'e'), c.Embed)
+		}
+		b = append(append(b, 0xa1, 'a'), keys[i]...)
+	}
+	return b
+}
 
 // MarshalMsgpack returns the document's content in MessagePack.
 func (d *Doc) MarshalMsgpack() ([]byte, error) { return d.AppendMsgpack(nil), nil }
@@ -35,6 +56,8 @@ func DecodeContent(b []byte, maxSize int) (*Doc, error) {
 	return contentDoc(op, maxSize)
 }
 
+// contentDoc builds a document from a validated delta.
+
 // ParseContentJSON builds a document from its content in JSON (a Delta array;
 // see DocFromDelta).
 func ParseContentJSON(data []byte) (*Doc, error) {
@@ -46,7 +69,7 @@ func ParseContentJSON(data []byte) (*Doc, error) {
 }
 
 func contentDoc(op Op, maxSize int) (*Doc, error) {
-	d, err := DocFromDelta(op)
+	d, err := docFromValidDelta(op)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package rich
 
 import (
+	"bytes"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -214,7 +215,14 @@ func checkTree(t testing.TB, d *Doc) {
 		return sum
 	}
 	walk(root, 0)
-	if want := deltaSize(d.Delta()); root.size != want {
+	delta := d.Delta()
+	if got, want := d.AppendMsgpack(nil), delta.AppendMsgpack(nil); !bytes.Equal(got, want) {
+		t.Fatalf("Doc.AppendMsgpack differs from its Delta's encoding:\n%x\n%x", got, want)
+	}
+	if root.count < len(delta) {
+		t.Fatalf("piece count %d, Delta has %d components", root.count, len(delta))
+	}
+	if want := deltaSize(delta); root.size != want {
 		t.Fatalf("Size %d, computed from the content %d", root.size, want)
 	}
 	text := d.Text()

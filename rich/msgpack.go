@@ -1,8 +1,12 @@
 package rich
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math"
+	"reflect"
+	"slices"
+	"unsafe"
 	"unicode/utf8"
 )
 
@@ -106,7 +110,13 @@ func appendAttrs(b []byte, a Attrs) []byte {
 			return appendValue(appendString(b, k), v)
 		}
 	}
-	for _, k := range sortedKeys(a) {
+	var arr [16]string // small maps sort on the stack
+	keys := arr[:0]
+	for k := range a {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
 		b = appendValue(appendString(b, k), a[k])
 	}
 	return b
@@ -119,6 +129,32 @@ func attrsKey(a Attrs) string {
 	}
 	var buf [64]byte
 	return string(appendAttrs(buf[:0], a))
+}
+
+// keyMemo remembers the keys of the last few attribute maps by identity: the
+// maps of a decoded op or content are shared between components with the
+// same attributes (see reader.attrs), so a document's few distinct
+// attribute sets are encoded once each.
+type keyMemo struct {
+	ptr  [8]unsafe.Pointer
+	keys [8]string
+	next int
+}
+
+func (m *keyMemo) key(a Attrs) string {
+	if len(a) == 0 {
+		return ""
+	}
+	p := reflect.ValueOf(a).UnsafePointer()
+	for i, q := range m.ptr {
+		if q == p {
+			return m.keys[i]
+		}
+	}
+	k := attrsKey(a)
+	m.ptr[m.next], m.keys[m.next] = p, k
+	m.next = (m.next + 1) % len(m.ptr)
+	return k
 }
 
 func appendEmbed(b []byte, e Embed) []byte {
@@ -262,7 +298,11 @@ type reader struct {
 	// attrs decoded so far, by their encoded bytes: an op usually repeats a
 	// few attribute maps (a pasted paragraph's runs), and they are shared
 	// rather than decoded again. Maps are never modified, so sharing is safe.
-	seen map[string]Attrs
+	// The first one is kept aside, so that an op with one map pays for no
+	// cache.
+	firstRaw   []byte
+	firstAttrs Attrs
+	seen       map[string]Attrs
 }
 
 // maxSeen bounds the reader's cache of attribute maps.
@@ -564,15 +604,24 @@ func (r *reader) key(index int, what string) (string, error) {
 // whose bytes were seen before in this input is shared, not decoded again.
 func (r *reader) attrs(index int) (Attrs, error) {
 	start := r.i
-	if end, ok := r.scanAttrs(); ok {
-		if a, hit := r.seen[string(r.b[start:end])]; hit {
-			r.i = end
-			return a, nil
+	if r.firstRaw != nil {
+		if end, ok := r.scanAttrs(); ok {
+			raw := r.b[start:end]
+			if bytes.Equal(raw, r.firstRaw) {
+				return r.firstAttrs, nil
+			}
+			if a, hit := r.seen[string(raw)]; hit {
+				return a, nil
+			}
 		}
+		r.i = start
 	}
-	r.i = start
 	a, err := r.decodeAttrs(index)
-	if err == nil && len(r.seen) < maxSeen {
+	switch {
+	case err != nil:
+	case r.firstRaw == nil:
+		r.firstRaw, r.firstAttrs = r.b[start:r.i], a
+	case len(r.seen) < maxSeen:
 		if r.seen == nil {
 			r.seen = make(map[string]Attrs)
 		}
@@ -811,7 +860,9 @@ func DecodeOp(b []byte) (Op, error) {
 	if r.i != len(b) {
 		return nil, errInvalid(-1, "%d bytes after the op", len(b)-r.i)
 	}
-	if err := op.Validate(); err != nil {
+	// The reader checked every component as it went (FuzzDecodeOp holds it
+	// to Validate); what is left is the sum of the counts.
+	if err := op.checkBaseLen(); err != nil {
 		return nil, err
 	}
 	return op, nil

@@ -117,6 +117,18 @@ func (op Op) Validate() error {
 	return nil
 }
 
+// checkBaseLen reports an op whose counts add up to more than MaxCount.
+func (op Op) checkBaseLen() error {
+	base := 0
+	for i, c := range op {
+		base += c.Retain + c.Delete
+		if base > MaxCount {
+			return errNoFit(i, "op reads more than %d code points", MaxCount)
+		}
+	}
+	return nil
+}
+
 // BaseLen is the number of code points op reads (retains plus deletes): the
 // minimum length of a document it applies to.
 func (op Op) BaseLen() int {

@@ -21,7 +21,7 @@ const pieceOverhead = 16
 // piece is a run of text with one set of attributes, or one embed.
 type piece struct {
 	text  string // non-empty for text; "" for an embed
-	embed Embed
+	embed *Embed // the embed, for an embed
 	attrs Attrs  // nil for none; never holds a null
 	akey  string // attrsKey(attrs): equal keys mean equal attributes
 	runes int    // code points (1 for an embed)
@@ -33,7 +33,7 @@ func textPiece(s string, a Attrs, key string) piece {
 }
 
 func embedPiece(e Embed, a Attrs, key string) piece {
-	return piece{embed: e, attrs: a, akey: key, runes: 1, bytes: embedSize(e)}
+	return piece{embed: &e, attrs: a, akey: key, runes: 1, bytes: embedSize(e)}
 }
 
 func (p *piece) isText() bool { return p.text != "" }
@@ -49,7 +49,7 @@ func (p *piece) component() Component {
 	if p.isText() {
 		return Component{Insert: p.text, Attrs: p.attrs}
 	}
-	return Component{Embed: p.embed, Attrs: p.attrs}
+	return Component{Embed: *p.embed, Attrs: p.attrs}
 }
 
 // canMerge reports whether q can be appended to p as one piece.
@@ -80,6 +80,7 @@ func (p piece) slice(off, n int) piece {
 type node struct {
 	runes  int
 	weight int
+	count  int // pieces in the subtree
 	// size is the document size of the subtree's content on its own: bytes of
 	// text and embeds plus the encoded attributes of each run, where a run
 	// split over two leaves counts its attributes once (see join).
@@ -112,7 +113,7 @@ func joinCost(lastText bool, lastKey string, right *node) int {
 }
 
 func newLeaf(ps []piece) *node {
-	n := &node{pieces: ps}
+	n := &node{pieces: ps, count: len(ps)}
 	for i := range ps {
 		p := &ps[i]
 		n.runes += p.runes
@@ -135,6 +136,7 @@ func newInternal(kids []*node) *node {
 	for i, k := range kids {
 		n.runes += k.runes
 		n.weight += k.weight
+		n.count += k.count
 		n.size += k.size
 		if i > 0 {
 			n.size -= joinCost(kids[i-1].lastText, kids[i-1].lastKey, k)
@@ -178,12 +180,13 @@ func leavesOf(ps []piece) []*node {
 	// Each cut adds a piece's overhead: allow for it so that no sliver is left.
 	target := (total+count-1)/count + pieceOverhead
 	out := make([]*node, 0, count+1)
-	var cur []piece
+	perLeaf := len(ps)/count + 2
+	cur := make([]piece, 0, perLeaf)
 	w := 0
 	flush := func() {
 		if len(cur) > 0 {
 			out = append(out, newLeaf(cur))
-			cur, w = nil, 0
+			cur, w = make([]piece, 0, perLeaf), 0
 		}
 	}
 	for _, p := range ps {
@@ -396,33 +399,42 @@ func eachIn(nd *node, start, n int, fn func(p piece)) {
 // Slice returns code points [start, start+n) of the document as a canonical
 // op of inserts (a Delta), clamped to the document.
 func (d *Doc) Slice(start, n int) Op {
-	var runs []piece
+	o, _ := d.runs(start, n)
+	return o
+}
+
+// runs is Slice plus the attribute key of each component. It allocates the
+// op once (a node knows how many pieces it holds) and builds a string only
+// for a run that continues across leaves.
+func (d *Doc) runs(start, n int) (Op, []string) {
+	o := make(Op, 0, d.rootNode().count)
+	keys := make([]string, 0, cap(o))
 	var b strings.Builder
-	flushing := -1 // index in runs whose text is being built in b
+	building := false // the last component's text is being built in b
+	lastText := false
 	d.each(start, n, func(p piece) {
-		if k := len(runs); k > 0 && runs[k-1].canMerge(&p) {
-			if flushing != k-1 {
+		if k := len(o); k > 0 && lastText && p.isText() && keys[k-1] == p.akey {
+			if !building {
 				b.Reset()
-				b.WriteString(runs[k-1].text)
-				flushing = k - 1
+				b.Grow(len(o[k-1].Insert) + len(p.text))
+				b.WriteString(o[k-1].Insert)
+				building = true
 			}
 			b.WriteString(p.text)
 			return
 		}
-		if flushing >= 0 {
-			runs[flushing].text = b.String()
-			flushing = -1
+		if building {
+			o[len(o)-1].Insert = b.String()
+			building = false
 		}
-		runs = append(runs, p)
+		o = append(o, p.component())
+		keys = append(keys, p.akey)
+		lastText = p.isText()
 	})
-	if flushing >= 0 {
-		runs[flushing].text = b.String()
+	if building {
+		o[len(o)-1].Insert = b.String()
 	}
-	op := make(Op, len(runs))
-	for i := range runs {
-		op[i] = runs[i].component()
-	}
-	return op
+	return o, keys
 }
 
 // Delta returns the whole document as a canonical op of inserts: the form
