@@ -6,8 +6,8 @@ import (
 	"math"
 	"reflect"
 	"slices"
-	"unsafe"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // maxSafeInt is the largest integer a float64 (and a JavaScript number)
