@@ -19,11 +19,13 @@ describe('built package', () => {
     const script = `
       const m = await import('@tandem/client');
       const ot = await import('@tandem/client/ot');
+      const rich = await import('@tandem/client/rich');
       const ta = await import('@tandem/client/textarea');
       const cm = await import('@tandem/client/codemirror');
       console.log(JSON.stringify({
         main: [typeof m.Connection, typeof m.TextDoc, typeof m.ot.apply, m.SUBPROTOCOL],
         ot: [typeof ot.transform, typeof ot.diffLinesToOp, ot.cpLength('a😀')],
+        rich: [typeof rich.transform, JSON.stringify(rich.apply(['a\\n'], [1, { r: 1, a: { heading: 1 } }]))],
         textarea: typeof ta.bindTextarea,
         codemirror: typeof cm.tandemCollab,
       }));`;
@@ -31,10 +33,11 @@ describe('built package', () => {
     expect(JSON.parse(stdout)).toEqual({
       main: ['function', 'function', 'function', 'tandem.v1'],
       ot: ['function', 'function', 2],
+      rich: ['function', '["a",{"i":"\\n","a":{"heading":1}}]'],
       textarea: 'function',
       codemirror: 'function',
     });
-    for (const d of ['index.d.ts', 'ot/index.d.ts', 'bindings/textarea.d.ts', 'bindings/codemirror.d.ts']) {
+    for (const d of ['index.d.ts', 'ot/index.d.ts', 'rich/index.d.ts', 'bindings/textarea.d.ts', 'bindings/codemirror.d.ts']) {
       expect(existsSync(path.join(root, 'dist', d)), d).toBe(true);
     }
   });
