@@ -155,13 +155,7 @@ func componentFromJSON(i int, it json.RawMessage) (Component, error) {
 		if err != nil {
 			return Component{}, err
 		}
-		switch {
-		case n > 0:
-			return Component{Retain: int(n)}, nil
-		case n < 0:
-			return Component{Delete: int(-n)}, nil
-		}
-		return Component{}, errInvalid(i, "zero count")
+		return countComponent(i, n)
 	}
 	return Component{}, errInvalid(i, "item %s is not an integer, a string or an object", truncate(string(it), 32))
 }
@@ -192,13 +186,7 @@ func countFromJSON(i int, lit json.RawMessage) (int64, error) {
 		}
 		return 0, errInvalid(i, "count %q is not a number", truncate(s, 32))
 	}
-	if f != math.Trunc(f) {
-		return 0, errInvalid(i, "count %v is not an integer", f)
-	}
-	if math.Abs(f) > MaxCount {
-		return 0, errNoFit(i, "count %v out of range", f)
-	}
-	return int64(f), nil
+	return countFromFloat(i, f)
 }
 
 func mapComponentFromJSON(i int, it json.RawMessage) (Component, error) {

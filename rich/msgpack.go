@@ -725,13 +725,7 @@ func (r *reader) count(index int) (int64, error) {
 		if !ok {
 			return 0, errInvalid(index, "truncated count")
 		}
-		if math.IsNaN(f) || math.IsInf(f, 0) || f != math.Trunc(f) {
-			return 0, errInvalid(index, "count %v is not an integer", f)
-		}
-		if math.Abs(f) > MaxCount {
-			return 0, errNoFit(index, "count %v out of range", f)
-		}
-		return int64(f), nil
+		return countFromFloat(index, f)
 	}
 	v, big, ok := r.integer()
 	if !ok {
@@ -741,6 +735,29 @@ func (r *reader) count(index int) (int64, error) {
 		return 0, errNoFit(index, "count out of range")
 	}
 	return v, nil
+}
+
+// countFromFloat is a count given as a float: it must be integral and in
+// range.
+func countFromFloat(index int, f float64) (int64, error) {
+	if math.IsNaN(f) || math.IsInf(f, 0) || f != math.Trunc(f) {
+		return 0, errInvalid(index, "count %v is not an integer", f)
+	}
+	if math.Abs(f) > MaxCount {
+		return 0, errNoFit(index, "count %v out of range", f)
+	}
+	return int64(f), nil
+}
+
+// countComponent is the retain (n > 0) or delete (n < 0) of a count.
+func countComponent(index int, n int64) (Component, error) {
+	switch {
+	case n > 0:
+		return Component{Retain: int(n)}, nil
+	case n < 0:
+		return Component{Delete: int(-n)}, nil
+	}
+	return Component{}, errInvalid(index, "zero count")
 }
 
 // component reads one op component.
@@ -764,13 +781,7 @@ func (r *reader) component(index int) (Component, error) {
 		if err != nil {
 			return Component{}, err
 		}
-		switch {
-		case n > 0:
-			return Component{Retain: int(n)}, nil
-		case n < 0:
-			return Component{Delete: int(-n)}, nil
-		}
-		return Component{}, errInvalid(index, "zero count")
+		return countComponent(index, n)
 	case mpMap:
 		return r.mapComponent(index)
 	}
