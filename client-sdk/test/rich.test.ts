@@ -196,3 +196,15 @@ describe('rich rules', () => {
     expect(selectionFromUtf16(null, t)).toBe(null);
   });
 });
+
+describe('the README example', () => {
+  it('runs as written', () => {
+    let doc: Delta = ['Hello world\n'];
+    const bold: RichOp = [6, { r: 5, a: { bold: true } }];
+    doc = apply(doc, bold);
+    expect(doc).toEqual(['Hello ', { i: 'world', a: { bold: true } }, '\n']);
+    expect(invert([2, 'X'], doc)).toEqual([2, -1]);
+    expect(transform([6, 'big '], bold, orderBySid('server-sid', 'my-sid', false))).toEqual([6, 'big ']);
+    expect(opFromUtf16([1, { r: 3, a: { italic: true } }], deltaText(['a😀b\n']))).toEqual([1, { r: 2, a: { italic: true } }]);
+  });
+});

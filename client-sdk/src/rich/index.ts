@@ -5,6 +5,11 @@
  * is in Unicode code points; the UTF-16 helpers convert for editors. The same
  * rules as the Go package `rich`, pinned by the shared vectors in
  * testdata/rich-vectors.json.
+ *
+ * It does not build on `quill-delta`: that library counts UTF-16 units (the
+ * wire counts code points), ties inserts and attributes with one priority
+ * flag (Tandem ties inserts by sid and attributes by commit order), and
+ * accepts object attributes and embed retains the protocol refuses.
  * @module
  */
 export { RichError, type RichErrorKind } from './errors.js';
