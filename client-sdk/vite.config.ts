@@ -15,11 +15,13 @@ export default defineConfig({
         rich: 'src/rich/index.ts',
         textarea: 'src/bindings/textarea.ts',
         codemirror: 'src/bindings/codemirror.ts',
+        prosemirror: 'src/bindings/prosemirror.ts',
+        quill: 'src/bindings/quill.ts',
       },
       formats: ['es'],
     },
     rollupOptions: {
-      external: [/^@msgpack\//, /^@codemirror\//],
+      external: [/^@msgpack\//, /^@codemirror\//, /^@tiptap\//, /^prosemirror-/, /^quill(-delta)?(\/|$)/],
     },
   },
 });

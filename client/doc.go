@@ -1,5 +1,5 @@
 // Package client is the Go client of the Tandem real-time collaboration
-// server (wire contract: shared PROTOCOL.md).
+// server (wire protocol: docs/protocol.md).
 //
 // Dial opens a Conn, which keeps one WebSocket session up, reconnecting with
 // exponential back-off and jitter. Conn.Open joins a document and returns a
@@ -233,6 +233,34 @@ func (d *Doc) Edit(make func(text string) ot.Op) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	err := d.st.local(make(d.st.textString()))
+	d.wakeLocked()
+	return err
+}
+
+// Type types text at the user's caret, as a key press does: it replaces the
+// first range of Selection (inserts at its head when it is a caret), or
+// appends to the text when the selection is hidden, and the caret ends after
+// the text. Like Edit it is atomic: no remote op lands between finding the
+// caret and applying the edit.
+func (d *Doc) Type(text string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	from, to := d.st.text.Len(), d.st.text.Len()
+	if len(d.st.sel) > 0 {
+		r := d.st.sel[0]
+		from, to = min(r.Anchor, r.Head), max(r.Anchor, r.Head)
+	}
+	var op ot.Op
+	if from > 0 {
+		op = append(op, ot.Component{Retain: from})
+	}
+	if text != "" {
+		op = append(op, ot.Component{Insert: text})
+	}
+	if to > from {
+		op = append(op, ot.Component{Delete: to - from})
+	}
+	err := d.st.local(op)
 	d.wakeLocked()
 	return err
 }

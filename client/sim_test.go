@@ -9,7 +9,7 @@ import (
 	"github.com/tandem-collab/tandem/wire"
 )
 
-// simServer is a reference server written from PROTOCOL.md alone: it
+// simServer is a reference server written from docs/protocol.md alone: it
 // transforms incoming ops against what was committed since their version,
 // deduplicates by (sid, seq), and answers join with the missed ops or, when
 // told to, with the whole text. It lets the state machine be tested without a
@@ -93,7 +93,7 @@ func (s *simServer) deliverUp(c *simClient) {
 		op := m.Op
 		for _, e := range s.log[m.V:] {
 			var err error
-			op, err = ot.Transform(op, e.Op, ot.Right)
+			op, err = ot.TransformPast(op, c.sid, e.Op, e.SID)
 			if err != nil {
 				s.t.Fatalf("server transform: %v", err)
 			}

@@ -81,10 +81,12 @@ type peerState struct {
 	info Peer
 }
 
-// histEntry is one committed server op, kept to transform stale presence.
+// histEntry is one committed server op and its author, kept to transform
+// stale presence.
 type histEntry struct {
-	v  int64
-	op ot.Op
+	v   int64
+	op  ot.Op
+	sid string
 }
 
 // effects is what one state-machine step asks the connection layer to do once
@@ -290,7 +292,8 @@ func (s *docState) local(op ot.Op) error {
 		return nil
 	}
 	s.setText(text)
-	s.sel = transformSel(s.sel, op)
+	// The user's own caret after the user's own insert ends after it.
+	s.sel = transformSel(s.sel, s.sid, op, s.sid)
 	if s.buffer == nil {
 		s.buffer = op
 	} else {
@@ -522,11 +525,11 @@ func (s *docState) ackInflight(fx *effects) {
 		}
 		s.setBase(base)
 	}
-	s.remember(s.version, s.inflight.op)
+	s.remember(s.version, s.inflight.op, s.sid)
 	fx.acks = append(fx.acks, AckInfo{Seq: s.inflight.seq, V: s.version})
 	s.version++
 	for _, p := range s.peers.list {
-		p.info.Sel = transformSel(p.info.Sel, s.inflight.op)
+		p.info.Sel = transformSel(p.info.Sel, p.info.SID, s.inflight.op, s.sid)
 	}
 	s.inflight = nil
 	s.flush()
@@ -557,7 +560,7 @@ func (s *docState) serverOp(v int64, op ot.Op, sid string, seq int64, sel ot.Sel
 				s.fail(fmt.Errorf("client: server op v%d does not apply to %q: %w", v, s.docID, err))
 				return false
 			}
-			s.remember(v, op)
+			s.remember(v, op, sid)
 			fx.acks = append(fx.acks, AckInfo{Seq: seq, V: v})
 			s.version++
 			s.resolveProbe(fx)
@@ -571,38 +574,34 @@ func (s *docState) serverOp(v int64, op ot.Op, sid string, seq int64, sel ot.Sel
 		s.fail(fmt.Errorf("client: server op v%d does not apply to %q: %w", v, s.docID, err))
 		return false
 	}
-	s.remember(v, op)
+	s.remember(v, op, sid)
 	s.version++
 	for _, p := range s.peers.list {
-		if p.info.SID == sid {
-			if sel != nil {
-				p.info.Sel = sel
-			} else {
-				p.info.Sel = transformSel(p.info.Sel, op)
-			}
+		if p.info.SID == sid && sel != nil {
+			p.info.Sel = sel
 			continue
 		}
-		p.info.Sel = transformSel(p.info.Sel, op)
+		// Without a new selection the author's caret follows its own insert.
+		p.info.Sel = transformSel(p.info.Sel, p.info.SID, op, sid)
 	}
 	if s.probe != nil {
 		return true // the local view stays frozen until the probe resolves
 	}
-	// Server op goes first: its inserts land left of ours at the same place.
+	// The server op was committed first; where it and ours insert at one
+	// spot, the authors' sids decide which goes left.
 	local := op
 	if s.inflight != nil {
-		inf, err1 := ot.Transform(s.inflight.op, local, ot.Right)
-		l2, err2 := ot.Transform(local, s.inflight.op, ot.Left)
-		if err1 != nil || err2 != nil {
-			s.fail(fmt.Errorf("client: transform against in-flight op on %q: %v %v", s.docID, err1, err2))
+		inf, l2, err := ot.TransformPair(s.inflight.op, s.sid, local, sid)
+		if err != nil {
+			s.fail(fmt.Errorf("client: transform against in-flight op on %q: %w", s.docID, err))
 			return false
 		}
 		s.inflight.op, local = inf, l2
 	}
 	if s.buffer != nil {
-		buf, err1 := ot.Transform(s.buffer, local, ot.Right)
-		l2, err2 := ot.Transform(local, s.buffer, ot.Left)
-		if err1 != nil || err2 != nil {
-			s.fail(fmt.Errorf("client: transform against buffered op on %q: %v %v", s.docID, err1, err2))
+		buf, l2, err := ot.TransformPair(s.buffer, s.sid, local, sid)
+		if err != nil {
+			s.fail(fmt.Errorf("client: transform against buffered op on %q: %w", s.docID, err))
 			return false
 		}
 		s.buffer, local = buf, l2
@@ -619,7 +618,8 @@ func (s *docState) serverOp(v int64, op ot.Op, sid string, seq int64, sel ot.Sel
 		}
 		s.setText(text)
 	}
-	s.sel = transformSel(s.sel, local)
+	// Someone else's insert at the user's caret stays after it.
+	s.sel = transformSel(s.sel, s.sid, local, sid)
 	if !fx.noChanges {
 		fx.changes = append(fx.changes, Change{Op: local, V: v, SID: sid, Seq: seq})
 	}
@@ -679,7 +679,7 @@ func (s *docState) resetLocal(old string, fx *effects) {
 	}
 	s.setText(text)
 	d := diffOp(old, s.textString())
-	s.sel = transformSel(s.sel, d)
+	s.sel = transformSel(s.sel, s.sid, d, "")
 	if !d.IsNoop() {
 		fx.changes = append(fx.changes, Change{Op: d, V: s.version, Reset: true})
 	}
@@ -748,7 +748,7 @@ func (s *docState) onPresence(m *wire.PresenceMsg, fx *effects) {
 			continue
 		}
 		info := peerFromWire(p)
-		sel, ok := s.catchUp(info.Sel, m.V)
+		sel, ok := s.catchUp(info.Sel, p.SID, m.V)
 		if !ok {
 			sel = nil
 		}
@@ -758,9 +758,9 @@ func (s *docState) onPresence(m *wire.PresenceMsg, fx *effects) {
 	fx.presence = true
 }
 
-// catchUp transforms a selection at version v to the current version through
-// the remembered ops.
-func (s *docState) catchUp(sel ot.Selection, v int64) (ot.Selection, bool) {
+// catchUp transforms owner's selection at version v to the current version
+// through the remembered ops.
+func (s *docState) catchUp(sel ot.Selection, owner string, v int64) (ot.Selection, bool) {
 	if v == s.version || sel == nil {
 		return sel, v <= s.version
 	}
@@ -769,7 +769,7 @@ func (s *docState) catchUp(sel ot.Selection, v int64) (ot.Selection, bool) {
 	}
 	for _, h := range s.history {
 		if h.v >= v {
-			sel = transformSel(sel, h.op)
+			sel = transformSel(sel, owner, h.op, h.sid)
 		}
 	}
 	return sel, true
@@ -779,13 +779,13 @@ func (s *docState) catchUp(sel ot.Selection, v int64) (ot.Selection, bool) {
 // historyLen to 2*historyLen-1 ops: the older ones are dropped in one go when
 // the next op would make 2*historyLen, so that remembering costs O(1)
 // amortised instead of moving historyLen entries for every op.
-func (s *docState) remember(v int64, op ot.Op) {
+func (s *docState) remember(v int64, op ot.Op, sid string) {
 	if len(s.history) >= 2*historyLen-1 {
 		n := copy(s.history, s.history[len(s.history)-historyLen+1:])
 		clear(s.history[n:])
 		s.history = s.history[:n]
 	}
-	s.history = append(s.history, histEntry{v: v, op: op})
+	s.history = append(s.history, histEntry{v: v, op: op, sid: sid})
 }
 
 // peersView returns the peers with their selections moved through the local
@@ -796,10 +796,10 @@ func (s *docState) peersView() []Peer {
 		info := p.info
 		if s.probe == nil {
 			if s.inflight != nil {
-				info.Sel = transformSel(info.Sel, s.inflight.op)
+				info.Sel = transformSel(info.Sel, info.SID, s.inflight.op, s.sid)
 			}
 			if s.buffer != nil {
-				info.Sel = transformSel(info.Sel, s.buffer)
+				info.Sel = transformSel(info.Sel, info.SID, s.buffer, s.sid)
 			}
 		}
 		out = append(out, info)

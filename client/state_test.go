@@ -302,9 +302,15 @@ func TestPresenceRules(t *testing.T) {
 	if len(peers) != 1 || peers[0].Sel[0].Head != 0 {
 		t.Fatalf("b's view of peers %+v", peers)
 	}
+	// b's pending insert at a's caret leaves a's caret before it (only the
+	// author's own caret follows its insert); one before the caret moves it.
+	b.st.setSelection(ot.Selection{{Anchor: 0, Head: 0}}, nil)
 	mustLocal(t, b, ins(0, "xyz"))
-	if got := b.st.peersView()[0].Sel[0].Head; got != 3 {
-		t.Fatalf("peer caret through pending insert at 0: %d, want 3", got)
+	if got := b.st.peersView()[0].Sel[0].Head; got != 0 {
+		t.Fatalf("peer caret through pending insert at it: %d, want 0", got)
+	}
+	if got := b.st.sel; got == nil || got[0].Head != 3 {
+		t.Fatalf("b's own caret %v, want after its own insert", got)
 	}
 }
 
@@ -410,14 +416,14 @@ func TestHistoryWindow(t *testing.T) {
 	v := b.st.version - (historyLen - 1)
 	// A caret at 1 stamped v: each of the historyLen-1 later ops inserted one
 	// code point at 0, before the caret, so it moves right by one per op.
-	sel, ok := b.st.catchUp(ot.Selection{{Anchor: 1, Head: 1}}, v)
+	sel, ok := b.st.catchUp(ot.Selection{{Anchor: 1, Head: 1}}, "peer-sid-00000000", v)
 	if !ok {
 		t.Fatalf("presence stamped v%d (current v%d) could not be caught up", v, b.st.version)
 	}
 	if want := 1 + historyLen - 1; sel[0].Head != want {
 		t.Fatalf("caret caught up to %d, want %d", sel[0].Head, want)
 	}
-	if _, ok := b.st.catchUp(ot.Selection{{Anchor: 0, Head: 0}}, b.st.version-2*historyLen); ok {
+	if _, ok := b.st.catchUp(ot.Selection{{Anchor: 0, Head: 0}}, "peer-sid-00000000", b.st.version-2*historyLen); ok {
 		t.Fatalf("a version older than the whole history was caught up")
 	}
 }

@@ -109,11 +109,14 @@ func peerFromWire(p wire.PeerInfo) Peer {
 	return Peer{SID: p.SID, User: User{ID: p.User.ID, Name: p.User.Name, Color: p.User.Color}, Sel: p.Sel, Data: data}
 }
 
-func transformSel(sel ot.Selection, op ot.Op) ot.Selection {
+// transformSel moves sel, the selection of owner, through op, written by
+// author: an insert exactly at a caret leaves it before the inserted text,
+// unless the caret is the author's own (ot.TransformSelectionPast).
+func transformSel(sel ot.Selection, owner string, op ot.Op, author string) ot.Selection {
 	if sel == nil || op == nil {
 		return sel
 	}
-	return ot.TransformSelection(sel, op)
+	return ot.TransformSelectionPast(sel, owner, op, author)
 }
 
 // diffOp is an op turning a into b: keep the common prefix and suffix, replace
@@ -143,7 +146,9 @@ func diffOp(a, b string) ot.Op {
 }
 
 // rebaseOnto moves op, made against from, onto to, treating the difference
-// between the two texts as a concurrent op committed first.
+// between the two texts as a concurrent op committed first. The difference
+// has no author to order ties by, so its inserts go left, as a committed op
+// of the same author's would.
 func rebaseOnto(op ot.Op, from, to string) ot.Op {
 	d := diffOp(from, to)
 	if d.IsNoop() {

@@ -39,6 +39,16 @@ func Apply(doc string, op Op) (string, error) {
 	return b.String(), nil
 }
 
+// CheckFit reports an ErrDoesNotFit error when op, as given, reads past the
+// end of a document of docLen code points: its retains and deletes, a
+// trailing retain included, must fit. Check an op as its author sent it,
+// against the length of the document at the op's own version: normalising
+// drops the trailing retain and transforming moves the op to another
+// document, so neither can tell any more.
+func (op Op) CheckFit(docLen int) error {
+	return checkFit(op, docLen)
+}
+
 // checkFit reports ErrDoesNotFit naming the first component that runs past a
 // document of docLen code points.
 func checkFit(op Op, docLen int) error {

@@ -58,6 +58,14 @@ func FuzzDecodeMsgpack(f *testing.F) {
 				t.Fatalf("re-decode: %v, %v; want %v", again, err, op)
 			}
 		}
+		raw, rerr := ParseMsgpackRaw(data)
+		requireTyped(t, rerr)
+		if rerr == nil {
+			// The op as sent: the same op, before normalising.
+			if err != nil || !opsEqual(raw.Normalize(), op) || raw.Validate() != nil {
+				t.Fatalf("ParseMsgpackRaw = %v; DecodeMsgpack = %v, %v", raw, op, err)
+			}
+		}
 		var sel Selection
 		requireTyped(t, sel.DecodeMsgpack(msgpack.NewDecoder(bytes.NewReader(data))))
 		// Not msgpack.Unmarshal into any: the library preallocates generic

@@ -51,7 +51,7 @@ func (op Op) Validate() error {
 	return nil
 }
 
-// IsCanonical reports whether op is in the canonical form of PROTOCOL.md: no
+// IsCanonical reports whether op is in the canonical form of docs/protocol.md: no
 // trailing retain, no two adjacent components of the same kind, and no delete
 // directly followed by an insert. It assumes op is valid.
 func (op Op) IsCanonical() bool {

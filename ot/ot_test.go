@@ -542,3 +542,40 @@ func TestRangeCodecs(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckFitCountsTheTrailingRetain(t *testing.T) {
+	op := Op{{Retain: 3}, {Insert: "a"}, {Retain: 4}, {Insert: "b"}, {Retain: 99}}
+	if err := op.CheckFit(10); !errors.Is(err, ErrDoesNotFit) {
+		t.Fatalf("CheckFit(10) = %v, want ErrDoesNotFit", err)
+	}
+	if err := op.CheckFit(106); err != nil {
+		t.Fatalf("CheckFit(106) = %v", err)
+	}
+	if err := op.Normalize().CheckFit(10); err != nil {
+		t.Fatalf("the normalised op no longer reads the trailing retain: %v", err)
+	}
+}
+
+func TestParseMsgpackRawKeepsTheOpAsSent(t *testing.T) {
+	b, err := msgpack.Marshal([]any{3, "a", 4, "b", 99})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := ParseMsgpackRaw(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw.BaseLen() != 106 || len(raw) != 5 {
+		t.Fatalf("ParseMsgpackRaw = %v, want the five components as sent", raw)
+	}
+	var canon Op
+	if err := msgpack.Unmarshal(b, &canon); err != nil || canon.BaseLen() != 7 {
+		t.Fatalf("DecodeMsgpack = %v, %v; want the canonical form", canon, err)
+	}
+	if _, err := ParseMsgpackRaw(append(b, 0x01)); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("trailing bytes: %v", err)
+	}
+	if _, err := ParseMsgpackRaw([]byte{0x91, 0x00}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("zero retain: %v", err)
+	}
+}

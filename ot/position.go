@@ -9,29 +9,49 @@ import (
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
 )
 
-// TransformPosition moves a caret at code point pos across op: an insert
-// strictly before it, or exactly at it, pushes it right; a delete containing
-// it moves it to the delete's start. (The author's own caret after its own
-// insert is not transformed: it already sits after the text.) A negative pos
-// is returned unchanged. Like Transform, it works on op's canonical form: a
-// caret at a replaced character ends after the new text whether the op was
-// sent as [-1, "x"] or ["x", -1].
+// TransformPosition moves the caret of someone other than op's author from
+// code point pos across op (the caret rule of docs/protocol.md, "Carets and
+// selections"):
+//   - an insert strictly before the caret moves it right by the inserted length;
+//   - an insert exactly at the caret leaves it where it was, before the
+//     inserted text;
+//   - deleted text before the caret moves it left, and a deletion containing
+//     it moves it to the deletion's start.
+//
+// Leaving a caret before an insert at its position is what keeps two people
+// typing at one spot from splitting each other's words: the other person's
+// caret stays left of what this author types, so its next letters land left
+// of this author's too. A negative pos is returned unchanged. Like Transform,
+// it works on op's canonical form: a caret inside a replaced stretch ends
+// after the new text whether the op was sent as [1, -2, "x"] or [1, "x", -2].
 func TransformPosition(pos int, op Op) int {
+	return TransformPositionPast(pos, "", op, "")
+}
+
+// TransformPositionPast moves the caret of owner across op, written by
+// author. When owner is author (and not empty) the caret is the author's own
+// after the author's own insert: an insert exactly at it puts it after the
+// inserted text, as in the editor that typed it. Every other caret follows
+// TransformPosition.
+func TransformPositionPast(pos int, owner string, op Op, author string) int {
 	if pos < 0 {
 		return pos
 	}
-	return transformPosition(pos, op.Normalize())
+	return transformPosition(pos, op.Normalize(), owner != "" && owner == author)
 }
 
-func transformPosition(pos int, op Op) int {
+func transformPosition(pos int, op Op, own bool) int {
 	out := pos
 	i := 0 // position in the document before op
 	for _, c := range op {
-		if i > pos {
+		if i > pos || (i == pos && !own && c.Delete == 0 && c.Insert == "") {
 			break
 		}
 		switch {
 		case c.Insert != "":
+			if i == pos && !own {
+				continue // an insert exactly at someone else's caret stays after it
+			}
 			out += utf8.RuneCountInString(c.Insert)
 		case c.Delete > 0:
 			out -= min(c.Delete, pos-i)
@@ -54,20 +74,31 @@ type Range struct {
 // the caret.
 type Selection []Range
 
-// TransformSelection moves every range of sel across op. nil stays nil.
+// TransformSelection moves every range of sel, the selection of someone other
+// than op's author, across op: each end moves as TransformPosition moves a
+// caret. nil stays nil.
 func TransformSelection(sel Selection, op Op) Selection {
+	return TransformSelectionPast(sel, "", op, "")
+}
+
+// TransformSelectionPast moves sel, the selection of owner, across op, written
+// by author: the author's own selection when owner is author (an insert at a
+// caret puts it after the text), anyone else's otherwise (see
+// TransformPositionPast). nil stays nil.
+func TransformSelectionPast(sel Selection, owner string, op Op, author string) Selection {
 	if sel == nil {
 		return nil
 	}
 	op = op.Normalize()
+	own := owner != "" && owner == author
 	out := make(Selection, len(sel))
 	for i, r := range sel {
 		out[i] = Range{Anchor: r.Anchor, Head: r.Head}
 		if r.Anchor >= 0 {
-			out[i].Anchor = transformPosition(r.Anchor, op)
+			out[i].Anchor = transformPosition(r.Anchor, op, own)
 		}
 		if r.Head >= 0 {
-			out[i].Head = transformPosition(r.Head, op)
+			out[i].Head = transformPosition(r.Head, op, own)
 		}
 	}
 	return out

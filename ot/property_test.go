@@ -21,33 +21,63 @@ func TestPropertyTP1(t *testing.T) {
 }
 
 // TestPropertyTransformChain plays the server and a client with one pending
-// op: the server transforms the client's op past every op committed since
-// (Transform(x, c, Right)); the client, holding x applied locally, transforms
-// each committed op past its pending op (Transform(c, x, Left)) as it arrives.
-// Both must end on the same text.
+// op x by sid: the server transforms x past every op committed since
+// (TransformPast); the client, holding x applied locally, brings each
+// committed op past x as it arrives (TransformPair). Both must end on the
+// same text, whichever way the sids compare (equal included).
 func TestPropertyTransformChain(t *testing.T) {
 	r := newRand(3)
+	sids := []string{"alice-0123456789", "bob-0123456789ab", "Zed-0123456789ab"}
 	for i := 0; i < 1000; i++ {
 		doc := randText(r, 0, 30)
 		x := randOp(r, runeLen(doc))
+		sid := sids[r.IntN(len(sids))]
 		client := mustApply(t, doc, x)
 		server := doc
 		for k := 0; k < 1+r.IntN(4); k++ {
 			c := randOp(r, runeLen(server))
+			cSID := sids[r.IntN(len(sids))]
 			server = mustApply(t, server, c)
-			cc, err := Transform(c, x, Left)
+			past, cc, err := TransformPair(x, sid, c, cSID)
 			if err != nil {
 				t.Fatal(err)
 			}
-			client = mustApply(t, client, cc)
-			if x, err = Transform(x, c, Right); err != nil {
-				t.Fatal(err)
+			if alone, err := TransformPast(x, sid, c, cSID); err != nil || !opsEqual(alone, past) {
+				t.Fatalf("TransformPast = %v, %v; TransformPair gave %v", alone, err, past)
 			}
+			client = mustApply(t, client, cc)
+			x = past
 		}
 		server = mustApply(t, server, x)
 		if server != client {
 			t.Fatalf("server %q, client %q", server, client)
 		}
+	}
+}
+
+func TestSideOf(t *testing.T) {
+	cases := []struct {
+		sid, committed string
+		want           Side
+	}{
+		{"aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb", Left},
+		{"bbbbbbbbbbbbbbbb", "aaaaaaaaaaaaaaaa", Right},
+		{"same-sid-0123456", "same-sid-0123456", Right}, // the committed op goes left
+		{"ZZZZZZZZZZZZZZZZ", "aaaaaaaaaaaaaaaa", Left},  // bytewise, not case-folded
+		{"tab-0000000000000", "tab-_000000000000", Left},
+		{"abcdefghijklmnop", "abcdefghijklmnopq", Left}, // a prefix sorts first
+		{"", "aaaaaaaaaaaaaaaa", Left},
+	}
+	for _, tc := range cases {
+		if got := SideOf(tc.sid, tc.committed); got != tc.want {
+			t.Errorf("SideOf(%q, %q) = %v, want %v", tc.sid, tc.committed, got, tc.want)
+		}
+		if tc.sid != tc.committed && SideOf(tc.committed, tc.sid) != tc.want.Opposite() {
+			t.Errorf("SideOf is not antisymmetric on %q, %q", tc.sid, tc.committed)
+		}
+	}
+	if Left.Opposite() != Right || Right.Opposite() != Left {
+		t.Error("Opposite")
 	}
 }
 
@@ -83,6 +113,10 @@ func TestPropertyCompose(t *testing.T) {
 	}
 }
 
+// TestPropertyPosition checks the caret rule against a model that tracks
+// every code point: someone else's caret sticks to the code point on its
+// left (so an insert at the caret lands after it), the author's own caret to
+// the code point on its right (its own insert lands before it).
 func TestPropertyPosition(t *testing.T) {
 	r := newRand(5)
 	for i := 0; i < 3000; i++ {
@@ -101,18 +135,29 @@ func TestPropertyPosition(t *testing.T) {
 			}
 		}
 		for pos := 0; pos <= n; pos++ {
-			got := TransformPosition(pos, op)
-			if pos == n {
-				if got != len(ids) {
-					t.Fatalf("caret at end %d moved to %d, want the new end %d (op %v)", pos, got, len(ids), op)
+			own := TransformPositionPast(pos, "s", op, "s")
+			other := TransformPosition(pos, op)
+			for _, got := range []int{own, other} {
+				if got < 0 || got > len(ids) {
+					t.Fatalf("caret %d moved out of the document: %d (op %v)", pos, got, op)
 				}
-				continue
 			}
-			if p, ok := where[pos]; ok && got != p {
-				t.Fatalf("caret before code point %d moved to %d, but that code point is now at %d (op %v)", pos, got, p, op)
+			if other > own {
+				t.Fatalf("caret %d: someone else's at %d, right of the author's own at %d (op %v)", pos, other, own, op)
 			}
-			if got < 0 || got > len(ids) {
-				t.Fatalf("caret %d moved out of the document: %d", pos, got)
+			// Own: sticks to the code point on its right.
+			if pos == n && own != len(ids) {
+				t.Fatalf("own caret at end %d moved to %d, want the new end %d (op %v)", pos, own, len(ids), op)
+			}
+			if p, ok := where[pos]; ok && pos < n && own != p {
+				t.Fatalf("own caret before code point %d moved to %d, but that code point is now at %d (op %v)", pos, own, p, op)
+			}
+			// Someone else's: sticks to the code point on its left.
+			if pos == 0 && other != 0 {
+				t.Fatalf("someone else's caret at 0 moved to %d (op %v)", other, op)
+			}
+			if p, ok := where[pos-1]; ok && pos > 0 && other != p+1 {
+				t.Fatalf("someone else's caret after code point %d moved to %d, but that code point is now at %d (op %v)", pos-1, other, p, op)
 			}
 		}
 	}

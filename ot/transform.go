@@ -1,8 +1,13 @@
 package ot
 
-import "unicode/utf8"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
-// Side breaks the tie when two ops insert at the same position.
+// Side breaks the tie when two concurrent ops insert at the same position. It
+// is the low-level form of "who goes first"; callers that know the authors
+// use SideOf, TransformPast or TransformPair, which derive it from the sids.
 type Side int
 
 const (
@@ -18,6 +23,57 @@ func (s Side) String() string {
 		return "left"
 	}
 	return "right"
+}
+
+// Opposite is the side the other op of a pair takes: Transform(a, b, s) and
+// Transform(b, a, s.Opposite()) converge.
+func (s Side) Opposite() Side {
+	if s == Left {
+		return Right
+	}
+	return Left
+}
+
+// SideOf is the side of an op written by sid when it meets, at the same
+// position, an insert of a concurrent op written by committedSID that the
+// server committed first: Left when sid sorts before committedSID bytewise,
+// Right otherwise. Equal sids (two ops of one author) give Right: of two ops of
+// one sid, the committed one goes left. The server's commit order never
+// decides a tie between two authors, so two people typing at one spot keep
+// their words whole (docs/protocol.md, "Concurrent inserts").
+func SideOf(sid, committedSID string) Side {
+	if strings.Compare(sid, committedSID) < 0 {
+		return Left
+	}
+	return Right
+}
+
+// TransformPast returns op, written by sid against some version, transformed
+// past committed, written by committedSID against the same version and
+// committed since: the result applies after committed. Concurrent inserts at
+// one position are ordered by SideOf(sid, committedSID). This is what the
+// server does to every op submitted against an older version, once per op
+// committed since that version.
+func TransformPast(op Op, sid string, committed Op, committedSID string) (Op, error) {
+	return Transform(op, committed, SideOf(sid, committedSID))
+}
+
+// TransformPair transforms op (written by sid, not committed yet) and
+// committed (written by committedSID, committed first), made against the same
+// document, past each other: opPast applies after committed, committedPast
+// applies after op, and both orders give one text. A client holding op as an
+// unacknowledged edit uses committedPast to bring a server op into its local
+// text and opPast as its new pending op; the server uses committedPast to move
+// the author's selection, which is in the coordinates after op.
+func TransformPair(op Op, sid string, committed Op, committedSID string) (opPast, committedPast Op, err error) {
+	side := SideOf(sid, committedSID)
+	if opPast, err = Transform(op, committed, side); err != nil {
+		return nil, nil, err
+	}
+	if committedPast, err = Transform(committed, op, side.Opposite()); err != nil {
+		return nil, nil, err
+	}
+	return opPast, committedPast, nil
 }
 
 // iter walks an op component by component, handing out pieces of a given
@@ -142,10 +198,13 @@ func trimRetain(op Op) Op {
 
 // Transform returns a', the version of a that applies after b, where a and b
 // were made against the same document: apply(apply(d, b), a') equals
-// apply(apply(d, a), b') with b' = Transform(b, a, the other side). side says
+// apply(apply(d, a), b') with b' = Transform(b, a, side.Opposite()). side says
 // where a's insert goes relative to b's insert at the same position (Left:
-// before). Non-canonical inputs are normalised first. The server calls Transform(incoming, committed, Right) so the op
-// committed first stays left. The result is canonical.
+// before). Non-canonical inputs are normalised first. The result is canonical.
+//
+// Transform is the low-level form: where two authors' ops meet, call
+// TransformPast or TransformPair, which take the side from the authors' sids
+// as the protocol requires.
 func Transform(a, b Op, side Side) (Op, error) {
 	if err := a.Validate(); err != nil {
 		return nil, err

@@ -34,6 +34,26 @@ type vectorFile struct {
 		Side   string          `json:"side"`
 		Result json.RawMessage `json:"result"`
 	} `json:"transform"`
+	TransformSID []struct {
+		Name            string          `json:"name"`
+		Op              json.RawMessage `json:"op"`
+		SID             string          `json:"sid"`
+		Committed       json.RawMessage `json:"committed"`
+		CommittedSID    string          `json:"committed_sid"`
+		Result          json.RawMessage `json:"result"`
+		CommittedResult json.RawMessage `json:"committed_result"`
+	} `json:"transform_sid"`
+	Commit []struct {
+		Name    string `json:"name"`
+		Doc     string `json:"doc"`
+		Submits []struct {
+			SID string          `json:"sid"`
+			V   int             `json:"v"`
+			Op  json.RawMessage `json:"op"`
+		} `json:"submits"`
+		Log    []json.RawMessage `json:"log"`
+		Result string            `json:"result"`
+	} `json:"commit"`
 	Compose []struct {
 		Name   string          `json:"name"`
 		Doc    string          `json:"doc"`
@@ -45,12 +65,14 @@ type vectorFile struct {
 		Name   string          `json:"name"`
 		Pos    int             `json:"pos"`
 		Op     json.RawMessage `json:"op"`
+		Own    bool            `json:"own"`
 		Result int             `json:"result"`
 	} `json:"position"`
 	Selection []struct {
 		Name   string          `json:"name"`
 		Sel    Selection       `json:"sel"`
 		Op     json.RawMessage `json:"op"`
+		Own    bool            `json:"own"`
 		Result Selection       `json:"result"`
 	} `json:"selection"`
 }
@@ -68,8 +90,22 @@ func loadVectors(t *testing.T) *vectorFile {
 	if v.Comment == "" {
 		t.Fatal("vectors file lost its $comment")
 	}
-	total := len(v.Apply) + len(v.Normalize) + len(v.Transform) + len(v.Compose) + len(v.Position) + len(v.Selection)
-	if total < 60 {
+	// Every section is run: a section this test does not know would be
+	// skipped silently by encoding/json.
+	var sections map[string]json.RawMessage
+	if err := json.Unmarshal(data, &sections); err != nil {
+		t.Fatalf("decode vectors: %v", err)
+	}
+	known := map[string]bool{"$comment": true, "apply": true, "normalize": true, "transform": true,
+		"transform_sid": true, "commit": true, "compose": true, "position": true, "selection": true}
+	for k := range sections {
+		if !known[k] {
+			t.Fatalf("vectors file has a section %q that the Go tests do not run", k)
+		}
+	}
+	total := len(v.Apply) + len(v.Normalize) + len(v.Transform) + len(v.TransformSID) + len(v.Commit) +
+		len(v.Compose) + len(v.Position) + len(v.Selection)
+	if total < 60 || len(v.TransformSID) == 0 || len(v.Commit) == 0 {
 		t.Fatalf("only %d vectors", total)
 	}
 	return &v
@@ -265,24 +301,115 @@ func TestVectorsCompose(t *testing.T) {
 	}
 }
 
+func TestVectorsTransformSID(t *testing.T) {
+	for _, tc := range loadVectors(t).TransformSID {
+		t.Run(tc.Name, func(t *testing.T) {
+			op, committed := mustRaw(t, tc.Op), mustRaw(t, tc.Committed)
+			want, wantCommitted := mustRaw(t, tc.Result), mustRaw(t, tc.CommittedResult)
+			got, err := TransformPast(op, tc.SID, committed, tc.CommittedSID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !opsEqual(got, want) {
+				t.Fatalf("TransformPast(%v by %s, %v by %s) = %v, want %v", op, tc.SID, committed, tc.CommittedSID, got, want)
+			}
+			opPast, committedPast, err := TransformPair(op, tc.SID, committed, tc.CommittedSID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !opsEqual(opPast, want) || !opsEqual(committedPast, wantCommitted) {
+				t.Fatalf("TransformPair = %v, %v; want %v, %v", opPast, committedPast, want, wantCommitted)
+			}
+			// Both orders give one text.
+			doc := docOfLen(max(op.BaseLen(), committed.BaseLen()))
+			if x, y := mustApply(t, mustApply(t, doc, committed), opPast), mustApply(t, mustApply(t, doc, op), committedPast); x != y {
+				t.Fatalf("the two orders give %q and %q", x, y)
+			}
+		})
+	}
+}
+
+// TestVectorsCommit plays the server: each submitted op is transformed past
+// every op committed since its version, ties by sid, and committed.
+func TestVectorsCommit(t *testing.T) {
+	for _, tc := range loadVectors(t).Commit {
+		t.Run(tc.Name, func(t *testing.T) {
+			type committed struct {
+				op  Op
+				sid string
+			}
+			var log []committed
+			text := tc.Doc
+			for i, s := range tc.Submits {
+				if s.V > len(log) {
+					t.Fatalf("submit %d is at version %d, ahead of %d", i, s.V, len(log))
+				}
+				op := mustRaw(t, s.Op)
+				for _, c := range log[s.V:] {
+					var err error
+					if op, err = TransformPast(op, s.SID, c.op, c.sid); err != nil {
+						t.Fatal(err)
+					}
+				}
+				text = mustApply(t, text, op)
+				log = append(log, committed{op, s.SID})
+			}
+			if len(log) != len(tc.Log) {
+				t.Fatalf("committed %d ops, the vector lists %d", len(log), len(tc.Log))
+			}
+			for i, raw := range tc.Log {
+				if want := mustRaw(t, raw); !opsEqual(log[i].op, want) {
+					t.Fatalf("op %d committed as %v, want %v", i, log[i].op, want)
+				}
+			}
+			if text != tc.Result {
+				t.Fatalf("text %q, want %q", text, tc.Result)
+			}
+		})
+	}
+}
+
+// owners gives TransformPositionPast and TransformSelectionPast the owner and
+// author a vector's own flag stands for.
+func owners(own bool) (owner, author string) {
+	if own {
+		return "alice-0123456789", "alice-0123456789"
+	}
+	return "bob-0123456789ab", "alice-0123456789"
+}
+
 func TestVectorsPosition(t *testing.T) {
 	for _, tc := range loadVectors(t).Position {
 		t.Run(tc.Name, func(t *testing.T) {
 			op := mustRaw(t, tc.Op)
-			if got := TransformPosition(tc.Pos, op); got != tc.Result {
-				t.Fatalf("TransformPosition(%d, %v) = %d, want %d", tc.Pos, op, got, tc.Result)
+			owner, author := owners(tc.Own)
+			if got := TransformPositionPast(tc.Pos, owner, op, author); got != tc.Result {
+				t.Fatalf("TransformPositionPast(%d, own %v, %v) = %d, want %d", tc.Pos, tc.Own, op, got, tc.Result)
+			}
+			if !tc.Own {
+				if got := TransformPosition(tc.Pos, op); got != tc.Result {
+					t.Fatalf("TransformPosition(%d, %v) = %d, want %d", tc.Pos, op, got, tc.Result)
+				}
 			}
 		})
 	}
 }
 
 func TestVectorsSelection(t *testing.T) {
+	same := func(a, b Selection) bool {
+		return (a == nil) == (b == nil) && (reflect.DeepEqual([]Range(a), []Range(b)) || len(a)+len(b) == 0)
+	}
 	for _, tc := range loadVectors(t).Selection {
 		t.Run(tc.Name, func(t *testing.T) {
 			op := mustRaw(t, tc.Op)
-			got := TransformSelection(tc.Sel, op)
-			if (got == nil) != (tc.Result == nil) || !reflect.DeepEqual([]Range(got), []Range(tc.Result)) && len(got)+len(tc.Result) > 0 {
-				t.Fatalf("TransformSelection(%v, %v) = %#v, want %#v", tc.Sel, op, got, tc.Result)
+			owner, author := owners(tc.Own)
+			if got := TransformSelectionPast(tc.Sel, owner, op, author); !same(got, tc.Result) {
+				t.Fatalf("TransformSelectionPast(%v, own %v, %v) = %#v, want %#v", tc.Sel, tc.Own, op, got, tc.Result)
+			}
+			if !tc.Own {
+				if got := TransformSelection(tc.Sel, op); !same(got, tc.Result) {
+					t.Fatalf("TransformSelection(%v, %v) = %#v, want %#v", tc.Sel, op, got, tc.Result)
+				}
 			}
 		})
 	}

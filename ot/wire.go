@@ -1,6 +1,7 @@
 package ot
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"strconv"
@@ -191,31 +192,55 @@ func (op Op) EncodeMsgpack(enc *msgpack.Encoder) error {
 // a field of type Op, the library turns nil into a nil Op without calling this
 // method, so a caller that requires an op must reject a nil Op itself.
 func (op *Op) DecodeMsgpack(dec *msgpack.Decoder) error {
+	out, err := decodeMsgpackRaw(dec)
+	if err != nil {
+		return err
+	}
+	*op = out.Normalize()
+	return nil
+}
+
+// ParseMsgpackRaw decodes one op from its MessagePack wire form like
+// DecodeMsgpack, validated but not normalised: the op keeps its components as
+// sent, so that a trailing retain can still be checked against the document
+// (CheckFit). Bytes after the op are an error.
+func ParseMsgpackRaw(data []byte) (Op, error) {
+	dec := msgpack.NewDecoder(bytes.NewReader(data))
+	op, err := decodeMsgpackRaw(dec)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := dec.PeekCode(); err == nil {
+		return nil, errInvalid(-1, "bytes after the op")
+	}
+	return op, nil
+}
+
+func decodeMsgpackRaw(dec *msgpack.Decoder) (Op, error) {
 	code, err := dec.PeekCode()
 	if err != nil {
-		return errInvalid(-1, "read op: %v", err)
+		return nil, errInvalid(-1, "read op: %v", err)
 	}
 	if !msgpcode.IsFixedArray(code) && code != msgpcode.Array16 && code != msgpcode.Array32 {
 		_ = dec.Skip()
-		return errInvalid(-1, "op must be an array (msgpack code 0x%02x)", code)
+		return nil, errInvalid(-1, "op must be an array (msgpack code 0x%02x)", code)
 	}
 	n, err := dec.DecodeArrayLen()
 	if err != nil {
-		return errInvalid(-1, "read op: %v", err)
+		return nil, errInvalid(-1, "read op: %v", err)
 	}
 	out := make(Op, 0, min(n, maxPrealloc))
 	for i := 0; i < n; i++ {
 		c, err := decodeComponent(dec, i)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		out = append(out, c)
 	}
 	if err := out.Validate(); err != nil {
-		return err
+		return nil, err
 	}
-	*op = out.Normalize()
-	return nil
+	return out, nil
 }
 
 func decodeComponent(dec *msgpack.Decoder, i int) (Component, error) {

@@ -143,10 +143,14 @@ func (s *Set) markDirty(e *entry) {
 	}
 }
 
-// Transform moves every selection except the author's through op, a committed
-// op: an insert before or at a caret pushes it right, a delete containing it
-// moves it to the delete's start (ot.TransformPosition). The author's selection
-// travels with its op and is set with Update.
+// Transform moves every selection through op, a committed op written by
+// author, with the caret rule of docs/protocol.md ("Carets and selections"):
+// an insert strictly before a caret moves it right, an insert exactly at
+// someone else's caret leaves it before the inserted text, and a delete
+// containing a caret moves it to the delete's start. The author's own
+// selection follows its own insert (ot.TransformSelectionPast): an op that
+// came without a selection moves the author's caret as the author's editor
+// moved it. An op that came with one is followed by Update, which replaces it.
 //
 // It does not mark peers changed: every receiver applies the same op to its
 // own copy of the remote carets. It skips ranges entirely before the op's
@@ -161,12 +165,13 @@ func (s *Set) Transform(op ot.Op, author string) {
 	}
 	for i := range s.list {
 		e := &s.list[i]
-		if e.Sel == nil || e.SID == author {
+		if e.Sel == nil {
 			continue
 		}
+		owner := e.SID
 		if e.ownSel {
-			moveInPlace(e.Sel, op, first)
-		} else if moved := transformSel(e.Sel, op, first); moved != nil {
+			moveInPlace(e.Sel, op, first, owner, author)
+		} else if moved := transformSel(e.Sel, op, first, owner, author); moved != nil {
 			e.Sel = moved
 			e.ownSel = true
 		}
@@ -187,8 +192,9 @@ func firstChange(op ot.Op) (pos int, ok bool) {
 	return 0, false
 }
 
-// transformSel returns sel moved through op, or nil when no range moves.
-func transformSel(sel ot.Selection, op ot.Op, first int) ot.Selection {
+// transformSel returns sel, the selection of owner, moved through op, or nil
+// when no range moves.
+func transformSel(sel ot.Selection, op ot.Op, first int, owner, author string) ot.Selection {
 	var out ot.Selection
 	for j, r := range sel {
 		if r.Anchor < first && r.Head < first {
@@ -197,7 +203,7 @@ func transformSel(sel ot.Selection, op ot.Op, first int) ot.Selection {
 			}
 			continue
 		}
-		m := ot.Range{Anchor: ot.TransformPosition(r.Anchor, op), Head: ot.TransformPosition(r.Head, op)}
+		m := moveRange(r, op, owner, author)
 		if out == nil {
 			if m == r {
 				continue
@@ -210,12 +216,19 @@ func transformSel(sel ot.Selection, op ot.Op, first int) ot.Selection {
 	return out
 }
 
-func moveInPlace(sel ot.Selection, op ot.Op, first int) {
+func moveInPlace(sel ot.Selection, op ot.Op, first int, owner, author string) {
 	for j, r := range sel {
 		if r.Anchor < first && r.Head < first {
 			continue
 		}
-		sel[j] = ot.Range{Anchor: ot.TransformPosition(r.Anchor, op), Head: ot.TransformPosition(r.Head, op)}
+		sel[j] = moveRange(r, op, owner, author)
+	}
+}
+
+func moveRange(r ot.Range, op ot.Op, owner, author string) ot.Range {
+	return ot.Range{
+		Anchor: ot.TransformPositionPast(r.Anchor, owner, op, author),
+		Head:   ot.TransformPositionPast(r.Head, owner, op, author),
 	}
 }
 

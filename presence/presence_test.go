@@ -25,9 +25,10 @@ func TestTransformCaretRules(t *testing.T) {
 		want ot.Selection
 	}{
 		{"insert before", ot.Op{{Retain: 2}, {Insert: "ab"}}, caret(5), caret(7)},
-		{"insert at pushes right", ot.Op{{Retain: 5}, {Insert: "ab"}}, caret(5), caret(7)},
+		{"insert at stays after the caret", ot.Op{{Retain: 5}, {Insert: "ab"}}, caret(5), caret(5)},
 		{"insert after", ot.Op{{Retain: 6}, {Insert: "ab"}}, caret(5), caret(5)},
-		{"insert at start", ot.Op{{Insert: "xyz"}}, caret(0), caret(3)},
+		{"insert at start", ot.Op{{Insert: "xyz"}}, caret(0), caret(0)},
+		{"insert at start, caret after it", ot.Op{{Insert: "xyz"}}, caret(1), caret(4)},
 		{"insert counts code points", ot.Op{{Retain: 1}, {Insert: "😀é"}}, caret(4), caret(6)},
 		{"delete before", ot.Op{{Retain: 1}, {Delete: 2}}, caret(5), caret(3)},
 		{"delete containing", ot.Op{{Retain: 3}, {Delete: 4}}, caret(5), caret(3)},
@@ -35,8 +36,10 @@ func TestTransformCaretRules(t *testing.T) {
 		{"delete starting at", ot.Op{{Retain: 5}, {Delete: 2}}, caret(5), caret(5)},
 		{"delete after", ot.Op{{Retain: 6}, {Delete: 2}}, caret(5), caret(5)},
 		{"replace around", ot.Op{{Retain: 3}, {Insert: "xyz"}, {Delete: 4}}, caret(5), caret(6)},
-		{"replace starting at", ot.Op{{Retain: 5}, {Insert: "xy"}, {Delete: 1}}, caret(5), caret(7)},
-		{"several components", ot.Op{{Insert: "a"}, {Retain: 2}, {Delete: 1}, {Retain: 1}, {Insert: "bb"}}, caret(4), caret(6)},
+		{"replace starting at", ot.Op{{Retain: 5}, {Insert: "xy"}, {Delete: 1}}, caret(5), caret(5)},
+		{"several components", ot.Op{{Insert: "a"}, {Retain: 2}, {Delete: 1}, {Retain: 1}, {Insert: "bb"}}, caret(4), caret(4)},
+		{"range ending at an insert stays short of it", ot.Op{{Retain: 4}, {Insert: "ab"}}, ot.Selection{rng(1, 4)}, ot.Selection{rng(1, 4)}},
+		{"range starting at an insert takes it in", ot.Op{{Retain: 1}, {Insert: "ab"}}, ot.Selection{rng(1, 4)}, ot.Selection{rng(1, 6)}},
 		{"range spanning an insert grows", ot.Op{{Retain: 2}, {Insert: "ab"}}, ot.Selection{rng(1, 4)}, ot.Selection{rng(1, 6)}},
 		{"range containing a delete shrinks", ot.Op{{Retain: 2}, {Delete: 2}}, ot.Selection{rng(1, 6)}, ot.Selection{rng(1, 4)}},
 		{"range inside a delete collapses", ot.Op{{Retain: 1}, {Delete: 8}}, ot.Selection{rng(3, 6)}, ot.Selection{rng(1, 1)}},
@@ -57,10 +60,31 @@ func TestTransformCaretRules(t *testing.T) {
 			if !reflect.DeepEqual(p.Sel, tc.want) {
 				t.Fatalf("sel %v through %v = %v, want %v", tc.sel, tc.op, p.Sel, tc.want)
 			}
-			if a, _ := s.Get("author"); !reflect.DeepEqual(a.Sel, caret(5)) {
+			if a, _ := s.Get("author"); !reflect.DeepEqual(a.Sel, ot.TransformSelectionPast(caret(5), "author", tc.op, "author")) {
 				t.Fatalf("author's caret moved to %v", a.Sel)
 			}
 		})
+	}
+}
+
+// TestTransformAuthorsOwnCaret: an op that came without a selection moves its
+// author's caret as the author's editor did, after the author's own insert;
+// everyone else's caret at that spot stays before it.
+func TestTransformAuthorsOwnCaret(t *testing.T) {
+	s := NewSet()
+	s.Join(Peer{SID: "author", Sel: caret(3)})
+	s.Join(Peer{SID: "other", Sel: caret(3)})
+	s.Transform(ot.Op{{Retain: 3}, {Insert: "😀 hi"}}, "author")
+	if a, _ := s.Get("author"); !reflect.DeepEqual(a.Sel, caret(7)) {
+		t.Fatalf("author's caret at %v, want after its own insert (7)", a.Sel)
+	}
+	if o, _ := s.Get("other"); !reflect.DeepEqual(o.Sel, caret(3)) {
+		t.Fatalf("other caret at %v, want before the insert (3)", o.Sel)
+	}
+	// A REST op's made-up sid owns no caret: everyone's stays before.
+	s.Transform(ot.Op{{Retain: 3}, {Insert: "x"}}, "rest-made-up-sid")
+	if o, _ := s.Get("other"); !reflect.DeepEqual(o.Sel, caret(3)) {
+		t.Fatalf("other caret at %v after a REST insert, want 3", o.Sel)
 	}
 }
 
@@ -219,20 +243,23 @@ func applyTagged(n int, op ot.Op) []item {
 	return out
 }
 
-// wantPosition is where apply() places a caret at p: after exactly the
-// surviving characters that were before it and the text inserted before or at
-// it, which must form a prefix of the new document.
-func wantPosition(t *testing.T, doc []item, p int) int {
+// wantPosition is where a caret at p belongs after apply(): after exactly the
+// surviving characters that were before it and the text inserted before it
+// (and, for the author's own caret, at it), which must form a prefix of the
+// new document.
+func wantPosition(t *testing.T, doc []item, p int, own bool) int {
+	isBefore := func(it item) bool {
+		return it.orig >= 0 && it.orig < p || it.orig < 0 && (it.insAt < p || own && it.insAt == p)
+	}
 	q := 0
 	for _, it := range doc {
-		before := it.orig >= 0 && it.orig < p || it.orig < 0 && it.insAt <= p
-		if !before {
+		if !isBefore(it) {
 			break
 		}
 		q++
 	}
 	for _, it := range doc[q:] {
-		if it.orig >= 0 && it.orig < p || it.orig < 0 && it.insAt <= p {
+		if isBefore(it) {
 			t.Fatalf("characters before caret %d are not a prefix of %v", p, doc)
 		}
 	}
@@ -291,14 +318,9 @@ func TestTransformMatchesApply(t *testing.T) {
 		s.Transform(op, "p0")
 		for sid, sel := range sels {
 			got, _ := s.Get(sid)
-			if sid == "p0" {
-				if !reflect.DeepEqual(got.Sel, sel) {
-					t.Fatalf("author moved")
-				}
-				continue
-			}
+			own := sid == "p0" // the author's own selection
 			for j, rg := range sel {
-				want := rng(wantPosition(t, doc, rg.Anchor), wantPosition(t, doc, rg.Head))
+				want := rng(wantPosition(t, doc, rg.Anchor, own), wantPosition(t, doc, rg.Head, own))
 				if got.Sel[j] != want {
 					t.Fatalf("iter %d: doc of %d, op %v: range %v moved to %v, apply() says %v", iter, n, op, rg, got.Sel[j], want)
 				}

@@ -3,7 +3,8 @@
 # Redis, from Debian's packages only: docker-compose (to validate
 # docker-compose.yml without a Docker engine), redis-server (a private one for
 # the Redis restart test) and chromium plus node/npm (the browser test drives
-# Debian's chromium with playwright-core; no browser is ever downloaded).
+# Debian's chromium with playwright-core; no browser is ever downloaded), and,
+# for readable screenshots only, an emoji font.
 # When something is missing and cannot be installed it says so and exits 1.
 set -u
 cd "$(dirname "$0")/.."
@@ -27,6 +28,14 @@ if [ ${#need[@]} -gt 0 ]; then
   if [ ${#missing[@]} -gt 0 ]; then
     echo "ensure-e2e-tools: cannot run the e2e suite, missing: ${missing[*]} (apt-get install -y ${missing[*]})" >&2
     exit 1
+  fi
+fi
+if [ -f e2e/browser/package.json ] && command -v fc-list >/dev/null 2>&1 && ! fc-list | grep -qi 'color emoji'; then
+  # Only for the screenshots in e2e/artifacts: without an emoji font chromium
+  # draws the typed emoji as empty boxes. The tests do not depend on it.
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fonts-noto-color-emoji >/dev/null 2>&1 ||
+      echo "ensure-e2e-tools: could not install fonts-noto-color-emoji; screenshots will show emoji as boxes" >&2
   fi
 fi
 if [ -f e2e/browser/package.json ]; then

@@ -492,7 +492,7 @@ func (a *actor) presence(m *presenceMsg) {
 			return
 		}
 		for _, r := range ops {
-			sel = ot.TransformSelection(sel, r.Op)
+			sel = ot.TransformSelectionPast(sel, st.sid, r.Op, r.SID)
 		}
 	}
 	if err := sel.Validate(a.doc.Len()); err != nil {
@@ -559,6 +559,9 @@ func (a *actor) opsSince(from int64) ([]store.OpRecord, error) {
 
 // noteSeq records a committed op for deduplication.
 func (a *actor) noteSeq(r store.OpRecord) {
+	if r.Seq <= 0 {
+		return // no client seq (a REST op with a server-made sid): nothing to deduplicate
+	}
 	if m, ok := a.last[r.SID]; !ok || r.Seq > m.seq {
 		a.last[r.SID] = seqMark{seq: r.Seq, v: r.Version}
 	}
@@ -729,7 +732,7 @@ func (a *actor) prepare(msgs []*opMsg) (batch []*pending, rest []*opMsg) {
 			p.dups = append(p.dups, m)
 			continue
 		}
-		if m.sid != "" {
+		if m.seq > 0 { // seq 0: a REST op without a client (sid, seq): never a duplicate
 			v, found, err := a.committedAt(m.sid, m.seq)
 			switch {
 			case errors.Is(err, errSeqNotIncreasing):
@@ -752,29 +755,37 @@ func (a *actor) prepare(msgs []*opMsg) (batch []*pending, rest []*opMsg) {
 			a.replyErr(m, wire.CodeInternal, "could not read the document history", err)
 			continue
 		}
+		// The op must fit the document it was made against, as sent: a
+		// trailing retain past the end is invalid too, and neither the
+		// canonical form nor the transformed op can tell any more.
+		if err := m.op.CheckFit(lenAt(a.doc.Len(), history)); err != nil {
+			a.replyErr(m, codeForOpErr(err), fmt.Sprintf("op does not fit the document at version %d: %v", m.v, err), err)
+			continue
+		}
 		op, sel := m.op, m.sel
 		var terr error
-		transform := func(c ot.Op) {
+		// transform moves the op past c, committed since its version by sid:
+		// concurrent inserts at one spot are ordered by the authors' sids.
+		transform := func(c ot.Op, sid string) {
 			if terr != nil {
 				return
 			}
-			if sel != nil {
-				// The author's selection is after its own op: move it by the
-				// committed op as it looks past the author's op.
-				cPast, err := ot.Transform(c, op, ot.Left)
-				if err != nil {
-					terr = err
-					return
-				}
-				sel = ot.TransformSelection(sel, cPast)
+			if sel == nil {
+				op, terr = ot.TransformPast(op, m.sid, c, sid)
+				return
 			}
-			op, terr = ot.Transform(op, c, ot.Right)
+			// The author's selection is after its own op: move it by the
+			// committed op as it looks past the author's op.
+			var cPast ot.Op
+			if op, cPast, terr = ot.TransformPair(op, m.sid, c, sid); terr == nil {
+				sel = ot.TransformSelectionPast(sel, m.sid, cPast, sid)
+			}
 		}
 		for _, r := range history {
-			transform(r.Op)
+			transform(r.Op, r.SID)
 		}
 		for _, p := range batch {
-			transform(p.rec.Op)
+			transform(p.rec.Op, p.rec.SID)
 		}
 		if terr != nil {
 			a.replyErr(m, codeForOpErr(terr), "op does not fit the document: "+terr.Error(), terr)
@@ -805,11 +816,20 @@ func (a *actor) prepare(msgs []*opMsg) (batch []*pending, rest []*opMsg) {
 		}}
 		next++
 		batch = append(batch, p)
-		if m.sid != "" {
+		if m.seq > 0 {
 			inBatch[key] = p
 		}
 	}
 	return batch, nil
+}
+
+// lenAt is the length in code points of the document before history, given
+// its length cur after it.
+func lenAt(cur int, history []store.OpRecord) int {
+	for _, r := range history {
+		cur -= r.Op.TargetLen() - r.Op.BaseLen()
+	}
+	return cur
 }
 
 func codeForOpErr(err error) string {
@@ -832,14 +852,12 @@ func (a *actor) apply(batch []*pending) {
 		}
 		a.v++
 		a.remember(p.rec)
+		// Without a new selection the author's caret follows its own insert,
+		// which is also how receivers move it.
+		a.pres.Transform(p.rec.Op, p.rec.SID)
 		if p.sel != nil {
-			a.pres.Transform(p.rec.Op, p.rec.SID)
 			a.pres.Update(p.rec.SID, p.sel, nil, false)
 			a.presDue = true
-		} else {
-			// No new selection: the author's caret moves with its own insert
-			// like everyone's, which is also how receivers move it.
-			a.pres.Transform(p.rec.Op, "")
 		}
 		rec := p.rec
 		ev := &Event{Kind: EventOp, Doc: a.id, V: rec.Version, Op: &rec, Sel: p.sel}
@@ -884,7 +902,7 @@ func (a *actor) catchUp() error {
 		}
 		a.v++
 		a.remember(r)
-		a.pres.Transform(r.Op, "")
+		a.pres.Transform(r.Op, r.SID)
 		rec := r
 		ev := &Event{Kind: EventOp, Doc: a.id, V: rec.Version, Op: &rec}
 		for sub := range a.subs {

@@ -459,12 +459,10 @@ func (a *actor) applyOne(rec store.OpRecord, sel ot.Selection, from string) erro
 	if sel != nil && sel.Validate(a.doc.Len()) != nil {
 		sel = nil
 	}
+	a.pres.Transform(rec.Op, rec.SID)
 	if sel != nil && a.nodes.remote[rec.SID] == from {
-		a.pres.Transform(rec.Op, rec.SID)
 		a.pres.Update(rec.SID, sel, nil, false)
 		a.presDue = true
-	} else {
-		a.pres.Transform(rec.Op, "")
 	}
 	ev := &Event{Kind: EventOp, Doc: a.id, V: rec.Version, Op: &rec, Sel: sel}
 	for sub := range a.subs {
@@ -505,7 +503,7 @@ func (a *actor) onRemotePresence(from string, m *busMsg, full bool) {
 			if sel == nil {
 				break
 			}
-			sel = ot.TransformSelection(sel, r.Op)
+			sel = ot.TransformSelectionPast(sel, bp.SID, r.Op, r.SID)
 		}
 		if sel != nil && sel.Validate(a.doc.Len()) != nil {
 			sel = nil

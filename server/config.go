@@ -93,8 +93,8 @@ type Config struct {
 	PresenceTTL time.Duration
 }
 
-// DefaultConfig returns the defaults of PROTOCOL.md section 4 and generous
-// rates for fast typing.
+// DefaultConfig returns the defaults of docs/protocol.md, section 9 "Limits",
+// and generous rates for fast typing.
 func DefaultConfig() Config {
 	return Config{
 		MaxFrameBytes:    1 << 20,

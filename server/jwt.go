@@ -16,7 +16,7 @@ import (
 // shorter than the hash is easy to brute-force from one captured token.
 const MinSecretBytes = 16
 
-// TokenClaims are the claims of a Tandem access token (PROTOCOL.md section 5).
+// TokenClaims are the claims of a Tandem access token (docs/api.md, "Tokens").
 type TokenClaims struct {
 	// Name is the display name peers see; it wins over the one a client proposes.
 	Name string `json:"name,omitempty"`

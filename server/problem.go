@@ -18,8 +18,8 @@ import (
 )
 
 // Problem is an RFC 9457 problem document, the body of every REST error.
-// Code is an extension member carrying the wire error code (PROTOCOL.md
-// section 2), so that REST and WebSocket clients branch on the same names.
+// Code is an extension member carrying the wire error code (docs/protocol.md,
+// section 8), so that REST and WebSocket clients branch on the same names.
 type Problem struct {
 	Type     string       `json:"type"`
 	Title    string       `json:"title"`

@@ -18,7 +18,7 @@ import (
 	"github.com/tandem-collab/tandem/wire"
 )
 
-// Limits of the REST API that PROTOCOL.md leaves to the server. Bodies may be
+// Limits of the REST API (docs/api.md, "Errors"). Bodies may be
 // larger than the text they carry because JSON escapes characters (up to six
 // bytes for one), hence the factor of two plus room for the other fields; the
 // text itself is then held to the document and op limits of Config.
@@ -45,8 +45,8 @@ const (
 // against a version the document has not reached; REST answers it with 409.
 var errVersionAhead = errors.New("op version is ahead of the document")
 
-// restAPI serves the REST routes and the event streams of PROTOCOL.md
-// section 3 on the server's mux.
+// restAPI serves the REST routes and the event streams of docs/api.md on the
+// server's mux.
 type restAPI struct {
 	srv *Server
 	// heartbeat is the SSE comment interval (tests shorten it).
@@ -332,6 +332,16 @@ func (a *restAPI) createDoc(w http.ResponseWriter, r *http.Request, p Principal)
 	return nil
 }
 
+// NewServerSID makes up the sid of an op submitted without one (over REST):
+// "srv-" and 128 random bits, a valid sid that no client has. Concurrent
+// inserts are ordered by their authors' sids, so even an anonymous op needs
+// one, and the log and every broadcast carry it.
+func NewServerSID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return "srv-" + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
 func newDocID() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
@@ -495,9 +505,11 @@ type opBody struct {
 	Seq int64           `json:"seq" validate:"min=0"`
 }
 
-// submittedView answers POST .../ops.
+// submittedView answers POST .../ops: the version the op was committed as,
+// and its sid (the one the server made up when the body had none).
 type submittedView struct {
-	V int64 `json:"v"`
+	V   int64  `json:"v"`
+	SID string `json:"sid"`
 }
 
 func (a *restAPI) submitOp(w http.ResponseWriter, r *http.Request, p Principal) *httpError {
@@ -515,8 +527,10 @@ func (a *restAPI) submitOp(w http.ResponseWriter, r *http.Request, p Principal) 
 	case b.SID == "" && b.Seq != 0:
 		return errInvalid(FieldError{Field: "sid", Message: "is required when seq is set"})
 	}
-	var op ot.Op
-	if err := op.UnmarshalJSON(b.Op); err != nil {
+	// As sent, not normalised: the actor checks the whole op, trailing
+	// retain included, against the document at its version.
+	op, err := ot.ParseJSONRaw(b.Op)
+	if err != nil {
 		if errors.Is(err, ot.ErrTooLarge) {
 			return errStatus(http.StatusRequestEntityTooLarge, wire.CodeTooLarge, "op: %v", err)
 		}
@@ -532,11 +546,15 @@ func (a *restAPI) submitOp(w http.ResponseWriter, r *http.Request, p Principal) 
 			user = openUserID(b.SID)
 		}
 	}
-	v, err := a.srv.SubmitOp(r.Context(), id, *b.V, op, b.SID, b.Seq, user)
+	sid := b.SID
+	if sid == "" {
+		sid = NewServerSID()
+	}
+	v, err := a.srv.SubmitOp(r.Context(), id, *b.V, op, sid, b.Seq, user)
 	if err != nil {
 		return submitErr(id, *b.V, err)
 	}
-	writeJSON(w, http.StatusOK, submittedView{V: v})
+	writeJSON(w, http.StatusOK, submittedView{V: v, SID: sid})
 	return nil
 }
 

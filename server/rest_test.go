@@ -352,12 +352,12 @@ func TestRESTSubmitOp(t *testing.T) {
 	ws, _ := ts.authDial(t, "submit-test-sid-001", bearer(tok), "")
 	ws.join("s", nil)
 
-	r := ts.call(t, "POST", "/v1/docs/s/ops", tok, map[string]any{"v": 0, "op": []any{5, " world"}}).want(t, 200)
-	if strings.TrimSpace(string(r.body)) != `{"v":0}` {
-		t.Fatalf("answer %s", r.body)
+	r := ts.call(t, "POST", "/v1/docs/s/ops", tok, map[string]any{"v": 0, "op": []any{5, " world"}}).want(t, 200).obj(t)
+	if r["v"] != 0.0 || !strings.HasPrefix(r["sid"].(string), "srv-") || len(r) != 2 {
+		t.Fatalf("answer %v, want v and the sid the server made up", r)
 	}
 	b := ws.expectSkipping("op", "presence")
-	if num(t, b["v"]) != 0 || b["sid"] != "" {
+	if num(t, b["v"]) != 0 || b["sid"] != r["sid"] {
 		t.Fatalf("broadcast %v", b)
 	}
 	// Against a stale version: transformed like any other op.
@@ -386,6 +386,7 @@ func TestRESTSubmitOp(t *testing.T) {
 	}{
 		{"future version", map[string]any{"v": 9, "op": []any{"x"}}, 409, "invalid_op", ""},
 		{"does not fit", map[string]any{"v": 2, "op": []any{99, "x"}}, 422, "invalid_op", "op"},
+		{"trailing retain past the end", map[string]any{"v": 2, "op": []any{3, "a", 4, "b", 99}}, 422, "invalid_op", "op"},
 		{"invalid op", map[string]any{"v": 2, "op": []any{0}}, 422, "bad_request", "op"},
 		{"op not an array", map[string]any{"v": 2, "op": "x"}, 422, "bad_request", "op"},
 		{"op null", `{"v":2,"op":null}`, 422, "bad_request", "op"},

@@ -348,10 +348,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // SubmitOp commits op, made against version v, exactly as a WebSocket op: it is
-// deduplicated by (sid, seq) when sid is set, transformed, validated, stored and
-// broadcast. It returns the version the op was committed as (for a duplicate,
-// the original one). Failures the protocol names are *Error (CodeOf gives the
-// code). If ctx ends first the op may still be committed.
+// checked against the document at v (as given: pass the op as its author sent
+// it, trailing retain included), deduplicated by (sid, seq) when seq is
+// positive, transformed (ties by sid), stored and broadcast. An op without a
+// sid is given one made up by the server (NewServerSID), which the log and the
+// broadcasts carry; with seq 0 it is not deduplicated. It returns the version
+// the op was committed as (for a duplicate, the original one). Failures the
+// protocol names are *Error (CodeOf gives the code). If ctx ends first the op
+// may still be committed.
 func (s *Server) SubmitOp(ctx context.Context, docID string, v int64, op ot.Op, sid string, seq int64, userID string) (int64, error) {
 	if !wire.ValidDocID(docID) {
 		return 0, &Error{Code: wire.CodeBadRequest, Msg: "invalid document id", Doc: docID}
@@ -359,8 +363,11 @@ func (s *Server) SubmitOp(ctx context.Context, docID string, v int64, op ot.Op, 
 	if err := op.Validate(); err != nil {
 		return 0, &Error{Code: codeForOpErr(err), Msg: err.Error(), Doc: docID, Seq: seq, Err: err}
 	}
-	if sid != "" && seq <= 0 {
-		return 0, &Error{Code: wire.CodeBadRequest, Msg: "seq must be positive with a sid", Doc: docID}
+	if seq < 0 || sid == "" && seq != 0 {
+		return 0, &Error{Code: wire.CodeBadRequest, Msg: "seq must be positive, and only with a sid", Doc: docID}
+	}
+	if sid == "" {
+		sid = NewServerSID()
 	}
 	reply := make(chan opResult, 1)
 	m := &opMsg{reply: reply, v: v, seq: seq, sid: sid, userID: userID, op: op}

@@ -11,7 +11,7 @@ import (
 	"github.com/tandem-collab/tandem/ot"
 )
 
-// Default limits (PROTOCOL.md section 4).
+// Default limits (docs/protocol.md, section 9).
 const (
 	// DefaultMaxOpBytes bounds an op's encoded size.
 	DefaultMaxOpBytes = 1 << 20
@@ -361,7 +361,7 @@ func (d *clientDec) readOp(v []byte) (ot.Op, *DecodeError) {
 	if len(v) > d.lim.MaxOpBytes {
 		return nil, d.fail(CodeTooLarge, "op: %d bytes encoded, over the limit of %d", len(v), d.lim.MaxOpBytes)
 	}
-	op, err := decodeOp(v)
+	op, err := decodeOpAsSent(v)
 	if err != nil {
 		code := CodeInvalidOp
 		if errors.Is(err, ot.ErrTooLarge) {
@@ -375,10 +375,11 @@ func (d *clientDec) readOp(v []byte) (ot.Op, *DecodeError) {
 }
 
 // decodeOp runs ot's MessagePack decoder on v, a complete array value that
-// passed skip, so no claimed count exceeds the bytes present.
+// passed skip, so no claimed count exceeds the bytes present. The op is
+// canonical.
 func decodeOp(v []byte) (ot.Op, error) {
 	if op, ok := decodeOpFast(v); ok {
-		return op, nil
+		return op.Normalize(), nil
 	}
 	var op ot.Op
 	if err := msgpack.Unmarshal(v, &op); err != nil {
@@ -387,12 +388,23 @@ func decodeOp(v []byte) (ot.Op, error) {
 	return op, nil
 }
 
+// decodeOpAsSent is decodeOp for a client's op: validated but not normalised,
+// so that the server can check the op as its author sent it (a trailing
+// retain included) against the document at the op's version.
+func decodeOpAsSent(v []byte) (ot.Op, error) {
+	if op, ok := decodeOpFast(v); ok {
+		return op, nil
+	}
+	return ot.ParseMsgpackRaw(v)
+}
+
 // decodeOpFast decodes the ops clients and servers actually send (an array of
 // non-zero integers and non-empty strings) straight from the frame bytes, without msgpack's reflection
 // and reader: every broadcast op passes through here on every client. ok is
 // false for anything else (floats, invalid ops), and the caller then takes the
 // msgpack path, which decides and explains; on success the result is what that
-// path returns (validated, canonical). v is a complete value that passed skip.
+// path returns before normalising (validated, as sent). v is a complete value
+// that passed skip.
 func decodeOpFast(v []byte) (ot.Op, bool) {
 	k, hlen, n, err := header(v, 0)
 	if err != nil || k != kindArray || n > uint64(len(v)) {
@@ -432,7 +444,7 @@ func decodeOpFast(v []byte) (ot.Op, bool) {
 	if i != len(v) || op.Validate() != nil {
 		return nil, false
 	}
-	return op.Normalize(), true
+	return op, true
 }
 
 // readSel decodes nil (hidden) or an array of [anchor, head] ranges of

@@ -1,5 +1,5 @@
-// Package wire is the MessagePack codec of the Tandem WebSocket protocol (shared
-// PROTOCOL.md, section 2), used by the server and by the Go client.
+// Package wire is the MessagePack codec of the Tandem WebSocket protocol
+// (docs/protocol.md, sections 4-5), used by the server and by the Go client.
 //
 // Client frames are untrusted. DecodeClient never allocates by what a
 // MessagePack header claims: before anything is decoded, one structural pass

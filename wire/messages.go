@@ -84,8 +84,10 @@ type Op struct {
 	// Seq is positive and strictly increasing per sid and document; it makes
 	// resubmission after a reconnect idempotent.
 	Seq int64 `msgpack:"seq" validate:"gt=0"`
-	// Op is the edit, already checked by ot's decoder (shape and UTF-8, not yet
-	// against the document).
+	// Op is the edit as sent, already checked by ot's decoder (shape and UTF-8,
+	// not yet against the document). DecodeClient does not normalise it, so a
+	// trailing retain still counts when the server checks it against the
+	// document at V.
 	Op ot.Op `msgpack:"op" validate:"-"`
 	// Sel is the author's selection after the op, in its own coordinates. Nil
 	// when the key was absent or nil: the server then keeps (and transforms) the

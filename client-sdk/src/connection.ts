@@ -93,7 +93,7 @@ export type ConnectionState = 'connecting' | 'online' | 'offline' | 'closed';
 
 /** An error reported by a {@link Connection}: a server `error` frame not tied to a document, or a transport failure. */
 export interface ConnectionError {
-  /** Server error code (PROTOCOL section 2) or `transport` / `protocol` for client-side failures. */
+  /** Server error code (docs/protocol.md, section 8) or `transport` / `protocol` for client-side failures. */
   code: string;
   /** Human-readable detail. */
   message: string;
@@ -160,7 +160,7 @@ function toBytes(data: unknown): Uint8Array | null {
 }
 
 /**
- * One WebSocket session with a Tandem server (PROTOCOL section 2), shared by
+ * One WebSocket session with a Tandem server (docs/protocol.md, section 4), shared by
  * every document opened through it. It says `hello`, keeps a stable `sid`,
  * reconnects with exponential back-off and jitter, and on every reconnect has
  * each open document re-join with its version and resubmit its unacknowledged

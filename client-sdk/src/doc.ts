@@ -1,5 +1,5 @@
 import { Emitter } from './emitter.js';
-import { apply, compose, invert, isNoop, normalize, transform, transformSelection, validate, type Op, type Selection } from './ot/op.js';
+import { apply, compose, invert, isNoop, normalize, transform, transformPair, transformSelectionPast, validate, type Op, type Selection } from './ot/op.js';
 import { changesToOp, diffLinesToOp, diffToOp, type TextChange } from './ot/changes.js';
 import { cpLength } from './ot/unicode.js';
 import type { ServerMessage, ServerUser, WireOpEntry } from './protocol.js';
@@ -32,7 +32,7 @@ export interface DocChange {
 
 /** A server `error` concerning this document. */
 export interface DocError {
-  /** Error code (PROTOCOL section 2). */
+  /** Error code (docs/protocol.md, "Error codes"). */
   code: string;
   /** Detail from the server. */
   msg: string;
@@ -120,7 +120,7 @@ export class TextDoc extends Emitter<TextDocEvents> {
   private _mode: 'rw' | 'r' = 'rw';
   private _status: DocStatus = 'offline';
   private closed = false;
-  private history: { v: number; op: Op }[] = [];
+  private history: { v: number; op: Op; sid: string }[] = [];
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private resyncedSeq = -1;
   private readyResolve!: () => void;
@@ -249,20 +249,23 @@ export class TextDoc extends Emitter<TextDocEvents> {
     const inverse = invert(norm, before);
     this._text = after;
     this.buffer = this.buffer === null ? norm : compose(this.buffer, norm);
-    this.presence._transformLocal(norm);
+    this.presence._transformLocal(norm); // the user's own caret ends after the user's own insert
     this.undoManager._recordLocal(inverse, kind);
     this.emit('change', { op: norm, before, remote: false, origin });
     this.flush();
     this.updateStatus();
   }
 
-  /** Applies a remote op (already transformed to local coordinates) to the local text. */
+  /**
+   * Applies a remote op (already transformed to local coordinates) to the local
+   * text. `sid` is its author, absent for a resync (a difference nobody wrote).
+   */
   private applyRemote(op: Op, sid: string | undefined): void {
     if (isNoop(op)) return;
     const before = this._text;
     this._text = apply(before, op);
-    this.presence._transformRemote(op);
-    this.undoManager._transformRemote(op);
+    this.presence._transformRemote(op, sid);
+    this.undoManager._transformRemote(op, sid);
     this.emit('change', { op, before, remote: true, origin: undefined, ...(sid !== undefined ? { sid } : {}) });
   }
 
@@ -307,15 +310,19 @@ export class TextDoc extends Emitter<TextDocEvents> {
     return this.conn._send({ t: 'presence', doc: this.id, v: this._version, sel, ...(data !== undefined ? { data } : {}) });
   }
 
-  /** @internal Moves a selection from server version `v` to local coordinates. */
-  _selectionToLocal(sel: Selection, v: number): Selection {
+  /**
+   * @internal Moves the selection of `owner` from server version `v` to local
+   * coordinates: through the ops committed since (the owner's own ones move it
+   * as its editor did) and through this client's pending ops.
+   */
+  _selectionToLocal(sel: Selection, v: number, owner: string): Selection {
     if (sel === null) return null;
     let s: Selection = sel;
     if (v < this._version) {
-      for (const h of this.history) if (h.v >= v) s = transformSelection(s, h.op);
+      for (const h of this.history) if (h.v >= v) s = transformSelectionPast(s, owner, h.op, h.sid);
     }
-    if (this.inflight !== null) s = transformSelection(s, this.inflight.op);
-    if (this.buffer !== null) s = transformSelection(s, this.buffer);
+    if (this.inflight !== null) s = transformSelectionPast(s, owner, this.inflight.op, this.sid);
+    if (this.buffer !== null) s = transformSelectionPast(s, owner, this.buffer, this.sid);
     const max = this.length;
     return (s ?? []).map(([a, h]) => [Math.min(Math.max(0, a), max), Math.min(Math.max(0, h), max)]);
   }
@@ -342,8 +349,8 @@ export class TextDoc extends Emitter<TextDocEvents> {
     this.presence._selectionSent();
   }
 
-  private remember(v: number, op: Op): void {
-    this.history.push({ v, op });
+  private remember(v: number, op: Op, sid: string): void {
+    this.history.push({ v, op, sid });
     if (this.history.length > HISTORY) this.history.splice(0, this.history.length - HISTORY);
   }
 
@@ -387,7 +394,7 @@ export class TextDoc extends Emitter<TextDocEvents> {
       return false;
     }
     this.serverText = apply(this.serverText, this.inflight.op);
-    this.remember(v, this.inflight.op);
+    this.remember(v, this.inflight.op, this.sid);
     this._version = v + 1;
     this.inflight = null;
     this.emit('ack', { seq, v });
@@ -410,19 +417,13 @@ export class TextDoc extends Emitter<TextDocEvents> {
       return this.onAck(e.seq, e.v);
     }
     validate(e.op);
+    // The server op was committed first; where it and a pending op of ours
+    // insert at one spot, the authors' sids decide which goes left.
     let op = e.op;
-    if (this.inflight !== null) {
-      const f = this.inflight.op;
-      this.inflight.op = transform(f, op, 'right');
-      op = transform(op, f, 'left');
-    }
-    if (this.buffer !== null) {
-      const b = this.buffer;
-      this.buffer = transform(b, op, 'right');
-      op = transform(op, b, 'left');
-    }
+    if (this.inflight !== null) [this.inflight.op, op] = transformPair(this.inflight.op, this.sid, op, e.sid);
+    if (this.buffer !== null) [this.buffer, op] = transformPair(this.buffer, this.sid, op, e.sid);
     this.serverText = apply(this.serverText, e.op);
-    this.remember(e.v, e.op);
+    this.remember(e.v, e.op, e.sid);
     this._version = e.v + 1;
     this.applyRemote(op, e.sid);
     if (sel !== undefined) this.presence._onPeerSelection(e.sid, sel, this._version);
@@ -495,6 +496,8 @@ export class TextDoc extends Emitter<TextDocEvents> {
     // ack carries an older version and dropCommittedInflight repairs the state.
     this.resyncedSeq = this.inflight?.seq ?? -1;
     // A line-aligned diff, so that the pending edits stay in the lines they were made in.
+    // The difference has no author to order ties by: it counts as committed
+    // first, so its inserts go left of ours at one spot.
     let d = diffLinesToOp(this.serverText, text);
     if (this.inflight !== null) {
       const f = this.inflight.op;

@@ -1,5 +1,5 @@
 import { Emitter } from './emitter.js';
-import { transformSelection, type Op, type Range, type Selection } from './ot/op.js';
+import { transformSelection, transformSelectionPast, type Op, type Range, type Selection } from './ot/op.js';
 import { OffsetMap } from './ot/unicode.js';
 import type { PresenceData, ServerUser, WirePeer } from './protocol.js';
 import type { TextDoc } from './doc.js';
@@ -33,8 +33,10 @@ function sameSel(a: Selection, b: Selection): boolean {
  * Presence of a {@link TextDoc}: this client's selection and data, and the
  * peers'. Local updates are throttled and sent only when no own op is in
  * flight (the selection otherwise rides on the next op, and `data` waits for
- * the ack), per PROTOCOL section 2. Remote selections are kept in local
- * coordinates: transformed through pending local ops and every later edit.
+ * the ack), per docs/protocol.md ("Presence"). Remote selections are kept in
+ * local coordinates: transformed through pending local ops and every later
+ * edit, with the caret rule (an insert exactly at a caret leaves it before the
+ * inserted text, except the author's own caret after its own insert).
  */
 export class Presence extends Emitter<PresenceEvents> {
   private readonly peers = new Map<string, Peer>();
@@ -136,21 +138,21 @@ export class Presence extends Emitter<PresenceEvents> {
     this.selDirty = false;
   }
 
-  /** @internal A local op was applied: move every selection. */
+  /** @internal A local op was applied: move every selection (ours as the author's own). */
   _transformLocal(op: Op): void {
-    if (this.localSel !== null) this.localSel = transformSelection(this.localSel, op);
-    this.transformPeers(op);
+    if (this.localSel !== null) this.localSel = transformSelection(this.localSel, op, true);
+    this.transformPeers(op, this.doc.sid);
   }
 
-  /** @internal A remote op was applied: move every selection. */
-  _transformRemote(op: Op): void {
+  /** @internal A remote op by `sid` (absent for a resync) was applied: move every selection. */
+  _transformRemote(op: Op, sid?: string): void {
     if (this.localSel !== null) this.localSel = transformSelection(this.localSel, op);
-    this.transformPeers(op);
+    this.transformPeers(op, sid);
   }
 
-  private transformPeers(op: Op): void {
+  private transformPeers(op: Op, author: string | undefined): void {
     for (const p of this.peers.values()) {
-      if (p.selection !== null) p.selection = transformSelection(p.selection, op);
+      if (p.selection !== null) p.selection = transformSelectionPast(p.selection, p.sid, op, author);
     }
   }
 
@@ -158,7 +160,7 @@ export class Presence extends Emitter<PresenceEvents> {
   _onPeerSelection(sid: string, sel: Selection, v: number): void {
     const p = this.peers.get(sid);
     if (p === undefined) return;
-    const local = this.doc._selectionToLocal(sel, v);
+    const local = this.doc._selectionToLocal(sel, v, sid);
     if (sameSel(local, p.selection)) return;
     p.selection = local;
     this.emit('change', { peers: [p] });
@@ -169,7 +171,7 @@ export class Presence extends Emitter<PresenceEvents> {
     const changed: Peer[] = [];
     for (const w of peers) {
       if (w.sid === this.doc.sid) continue;
-      const p: Peer = { sid: w.sid, user: w.user, selection: this.doc._selectionToLocal(w.sel ?? null, v), data: w.data ?? null };
+      const p: Peer = { sid: w.sid, user: w.user, selection: this.doc._selectionToLocal(w.sel ?? null, v, w.sid), data: w.data ?? null };
       this.peers.set(w.sid, p);
       changed.push(p);
     }
@@ -184,7 +186,7 @@ export class Presence extends Emitter<PresenceEvents> {
     for (const w of peers) {
       if (w.sid === this.doc.sid) continue;
       seen.add(w.sid);
-      const p: Peer = { sid: w.sid, user: w.user, selection: this.doc._selectionToLocal(w.sel ?? null, v), data: w.data ?? null };
+      const p: Peer = { sid: w.sid, user: w.user, selection: this.doc._selectionToLocal(w.sel ?? null, v, w.sid), data: w.data ?? null };
       this.peers.set(w.sid, p);
       changed.push(p);
     }

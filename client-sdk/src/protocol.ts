@@ -60,7 +60,7 @@ export type ServerMessage =
   | { t: 'presence'; doc: string; v: number; peers: WirePeer[]; gone?: string[] }
   | { t: 'error'; code: ErrorCode | string; msg: string; doc?: string; seq?: number };
 
-/** Error codes of PROTOCOL section 2. */
+/** Error codes of docs/protocol.md, section 8. */
 export type ErrorCode =
   | 'bad_request'
   | 'unauthorized'

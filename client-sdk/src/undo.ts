@@ -1,4 +1,4 @@
-import { compose, isNoop, transform, type Op } from './ot/op.js';
+import { compose, isNoop, transformPair, type Op } from './ot/op.js';
 import type { TextDoc } from './doc.js';
 
 /**
@@ -82,10 +82,14 @@ export class UndoManager {
     this.lastRecordAt = now;
   }
 
-  /** @internal Transforms both stacks through a remote op applied to the current text. */
-  _transformRemote(op: Op): void {
-    this.undoStack = transformStack(this.undoStack, op);
-    this.redoStack = transformStack(this.redoStack, op);
+  /**
+   * @internal Transforms both stacks through a remote op by `sid` (absent for
+   * a resync) applied to the current text. The entries are this client's
+   * edits-to-be, so ties with the remote op go by sid as any pending op's do.
+   */
+  _transformRemote(op: Op, sid: string | undefined): void {
+    this.undoStack = transformStack(this.undoStack, op, this.doc.sid, sid ?? '');
+    this.redoStack = transformStack(this.redoStack, op, this.doc.sid, sid ?? '');
     this.capturing = false;
   }
 }
@@ -96,13 +100,12 @@ export class UndoManager {
  * transformed against `op`, and `op` against the entry, which takes it to the
  * state the next entry applies to.
  */
-function transformStack(stack: Op[], op: Op): Op[] {
+function transformStack(stack: Op[], op: Op, sid: string, opSid: string): Op[] {
   const out: Op[] = [];
   let r = op;
   for (let i = stack.length - 1; i >= 0; i--) {
-    const e = stack[i] as Op;
-    const e2 = transform(e, r, 'right');
-    r = transform(r, e, 'left');
+    const [e2, r2] = transformPair(stack[i] as Op, sid, r, opSid);
+    r = r2;
     if (!isNoop(e2)) out.push(e2);
   }
   return out.reverse();

@@ -52,6 +52,20 @@ describe('textarea binding', () => {
     expect(ta.value).not.toContain('x');
   });
 
+  it("leaves the caret before someone else's insert exactly at it (the caret rule)", async () => {
+    const { doc, s } = await synced('a😀b');
+    const ta = document.createElement('textarea');
+    document.body.appendChild(ta);
+    bindTextarea(doc, ta);
+    ta.focus();
+    ta.setSelectionRange(3, 3); // after the emoji
+    s.deliver({ t: 'op', doc: 'd', v: 0, op: [2, 'beta 👍'], sid: BOB, seq: 1 });
+    expect(ta.value).toBe('a😀beta 👍b');
+    expect(ta.selectionStart).toBe(3); // before "beta 👍": what the user types next stays apart from it
+    type(ta, 'a😀Xbeta 👍b', 4);
+    expect(doc.text).toBe('a😀Xbeta 👍b');
+  });
+
   it('resolves repeated characters with the caret and shares the selection', async () => {
     const { doc, s } = await synced('aa');
     const ta = document.createElement('textarea');
@@ -109,6 +123,43 @@ describe('CodeMirror binding', () => {
     s.deliver({ t: 'presence', doc: 'd', v: 1, peers: [], gone: [BOB] });
     await vi.advanceTimersByTimeAsync(0);
     expect(parent.querySelector('.cm-tandem-caret')).toBeNull();
+    view.destroy();
+  });
+
+  it("maps the editor's selection and the remote carets with the caret rule", async () => {
+    const { doc, s } = await synced('ab😀cd');
+    const parent = document.createElement('div');
+    document.body.appendChild(parent);
+    const view = new EditorView({ state: EditorState.create({ doc: doc.text, extensions: [tandemCollab(doc)] }), parent });
+    // Someone else's insert exactly at the caret leaves it before the insert.
+    view.dispatch({ selection: EditorSelection.cursor(4) }); // after the emoji
+    s.deliver({ t: 'op', doc: 'd', v: 0, op: [3, 'beta'], sid: BOB, seq: 1 });
+    expect(view.state.doc.toString()).toBe('ab😀betacd');
+    expect(view.state.selection.main.head).toBe(4);
+    // A range starting there takes the insert in, one ending there does not.
+    view.dispatch({ selection: EditorSelection.range(4, 9) }); // "beta" and "c"
+    s.deliver({ t: 'op', doc: 'd', v: 1, op: [3, '1', 5, '2'], sid: BOB, seq: 2 });
+    expect(view.state.doc.toString()).toBe('ab😀1betac2d');
+    expect([view.state.selection.main.anchor, view.state.selection.main.head]).toEqual([4, 10]);
+    // A caret inside a replaced stretch ends after the new text.
+    view.dispatch({ selection: EditorSelection.cursor(6) }); // inside "beta"
+    s.deliver({ t: 'op', doc: 'd', v: 2, op: [4, 'BETA', -4], sid: BOB, seq: 3 });
+    expect(view.state.doc.toString()).toBe('ab😀1BETAc2d');
+    expect(view.state.selection.main.head).toBe(9);
+    // Typing at a peer's caret leaves the peer's caret before the typed text.
+    s.deliver({ t: 'presence', doc: 'd', v: 3, peers: [{ sid: BOB, user: peerUser, sel: [[3, 3]] }] });
+    await vi.advanceTimersByTimeAsync(0);
+    view.dispatch({ changes: { from: 4, insert: 'XY' } });
+    expect(doc.text).toBe('ab😀XY1BETAc2d');
+    expect(doc.presence.getPeer(BOB)?.selection).toEqual([[3, 3]]);
+    const caretEl = parent.querySelector('.cm-tandem-caret') as HTMLElement;
+    const line = caretEl.closest('.cm-line') as HTMLElement;
+    let before = '';
+    for (const n of Array.from(line.childNodes)) {
+      if (n === caretEl || n.contains(caretEl)) break;
+      if (!(n instanceof HTMLElement && n.classList.contains('cm-widgetBuffer'))) before += n.textContent ?? '';
+    }
+    expect(before).toBe('ab😀');
     view.destroy();
   });
 

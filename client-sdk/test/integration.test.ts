@@ -286,11 +286,12 @@ describe(`integration: SDK against the real server on Postgres (seed ${SEED})`, 
     const p = b.doc.presence.getPeer(a.conn.sid);
     expect(p?.user.name).toBe('alice');
     expect(p?.data).toEqual({ cursor: { x: 10, y: 20 } });
-    // Bob types before Alice's selection: he sees it shifted at once, and so does the server.
+    // Bob types at the start of Alice's selection: an insert at a range's start goes
+    // inside it (the caret rule), so it grows; he sees it at once, and so does Alice.
     b.doc.insert(0, '😀 ');
-    expect(b.doc.presence.getPeer(a.conn.sid)?.selection).toEqual([[2, 8]]);
+    expect(b.doc.presence.getPeer(a.conn.sid)?.selection).toEqual([[0, 8]]);
     await converged([a, b]);
-    expect(a.doc.presence.localSelection).toEqual([[2, 8]]);
+    expect(a.doc.presence.localSelection).toEqual([[0, 8]]);
     const left = new Promise<string>((resolve) => b.doc.presence.on('leave', ({ peer }) => resolve(peer.user.name)));
     a.doc.close();
     expect(await left).toBe('alice');

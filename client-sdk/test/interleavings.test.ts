@@ -325,7 +325,7 @@ describe('every interleaving of local edits, acks, remote ops and reconnects', {
     expect(runs).toBeGreaterThan(100); // distinct orders run
   });
 
-  it('two clients and a disconnect: inserts at one position end in the server order everywhere', () => {
+  it('two clients and a disconnect: inserts at one position converge everywhere (AB when concurrent, sids decide; BA when B typed after seeing A)', () => {
     const texts = new Set<string>();
     const runs = explore({ initial: '', edits: [[atStart('A')], [atStart('B')]], drops: [1, 0], expected: (t) => t === 'AB' || t === 'BA' }, texts);
     expect(runs).toBeGreaterThan(100); // distinct orders run

@@ -1,12 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import {
   apply,
+  compareBytewise,
   compose,
   cpLength,
   invert,
   isCanonical,
+  mapPositionUtf16,
   normalize,
+  OffsetMap,
+  opToChanges,
   OTError,
+  sideOf,
   transform,
   transformPosition,
   validate,
@@ -78,9 +83,47 @@ describe('ot edge cases', () => {
     expect(apply(apply('', ['a']), transform(['b'], ['a'], 'left'))).toBe('ba');
   });
 
-  it('own caret stays before a later insert at its position', () => {
-    expect(transformPosition(2, [2, 'x'], true)).toBe(2);
-    expect(transformPosition(2, [2, 'x'])).toBe(3);
+  it("an insert at someone else's caret leaves it before; the author's own caret goes after its own insert", () => {
+    expect(transformPosition(2, [2, 'x'])).toBe(2);
+    expect(transformPosition(2, [2, 'x'], true)).toBe(3);
+    expect(transformPosition(3, [2, 'x'])).toBe(4);
+  });
+
+  it('sideOf orders sids bytewise (code points, not UTF-16 units), the committed op left on a tie', () => {
+    expect(sideOf('aaaaaaaaaaaaaaaa', 'bbbbbbbbbbbbbbbb')).toBe('left');
+    expect(sideOf('bbbbbbbbbbbbbbbb', 'aaaaaaaaaaaaaaaa')).toBe('right');
+    expect(sideOf('same-sid-0123456', 'same-sid-0123456')).toBe('right');
+    expect(sideOf('ZZZZZZZZZZZZZZZZ', 'aaaaaaaaaaaaaaaa')).toBe('left');
+    expect(sideOf('abcdefghijklmnop', 'abcdefghijklmnopq')).toBe('left');
+    // U+FF61 sorts before U+1F600 in UTF-8, though not in UTF-16 units.
+    expect(compareBytewise('\uff61', '\u{1f600}')).toBeLessThan(0);
+    expect('\uff61' < '\u{1f600}').toBe(false);
+    expect(compareBytewise('\u{1f600}', '\u{1f601}')).toBeLessThan(0);
+    expect(compareBytewise('x', 'x')).toBe(0);
+  });
+
+  it('mapPositionUtf16 agrees with transformPosition on every offset', () => {
+    const texts = ['', 'a😀b', 'hello wörld', '😀😀😀'];
+    const ops: Op[] = [['x'], [1, 'x'], [1, '😀!', -1], [-1, 'y'], [2, -1, 'zz'], ['a', 1, 'b', 1, -1], [1, -2]];
+    for (const t of texts) {
+      for (const op of ops) {
+        let after: string;
+        try {
+          after = apply(t, op);
+        } catch {
+          continue; // the op does not fit this text
+        }
+        const changes = opToChanges(t, normalize(op));
+        const before = new OffsetMap(t);
+        const next = new OffsetMap(after);
+        for (let cp = 0; cp <= cpLength(t); cp++) {
+          for (const own of [false, true]) {
+            const want = next.toUtf16(transformPosition(cp, op, own));
+            expect(mapPositionUtf16(before.toUtf16(cp), changes, own), `${JSON.stringify(t)} ${JSON.stringify(op)} at ${cp} own ${own}`).toBe(want);
+          }
+        }
+      }
+    }
   });
 
   it('validation errors are typed with the component index', () => {

@@ -22,12 +22,16 @@ describe('built package', () => {
       const rich = await import('@tandem/client/rich');
       const ta = await import('@tandem/client/textarea');
       const cm = await import('@tandem/client/codemirror');
+      const pm = await import('@tandem/client/prosemirror');
+      const quill = await import('@tandem/client/quill');
       console.log(JSON.stringify({
         main: [typeof m.Connection, typeof m.TextDoc, typeof m.ot.apply, m.SUBPROTOCOL],
         ot: [typeof ot.transform, typeof ot.diffLinesToOp, ot.cpLength('a😀')],
         rich: [typeof rich.transform, JSON.stringify(rich.apply(['a\\n'], [1, { r: 1, a: { heading: 1 } }]))],
         textarea: typeof ta.bindTextarea,
         codemirror: typeof cm.tandemCollab,
+        prosemirror: [typeof pm.docToDelta, typeof pm.transactionToOp, pm.HARD_BREAK],
+        quill: [typeof quill.quillToOp, quill.opToQuill([1, 'x'], '😀\\n')],
       }));`;
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: root });
     expect(JSON.parse(stdout)).toEqual({
@@ -36,8 +40,10 @@ describe('built package', () => {
       rich: ['function', '["a",{"i":"\\n","a":{"heading":1}}]'],
       textarea: 'function',
       codemirror: 'function',
+      prosemirror: ['function', 'function', '\u2028'],
+      quill: ['function', [{ retain: 2 }, { insert: 'x' }]],
     });
-    for (const d of ['index.d.ts', 'ot/index.d.ts', 'rich/index.d.ts', 'bindings/textarea.d.ts', 'bindings/codemirror.d.ts']) {
+    for (const d of ['index.d.ts', 'ot/index.d.ts', 'rich/index.d.ts', 'bindings/textarea.d.ts', 'bindings/codemirror.d.ts', 'bindings/prosemirror.d.ts', 'bindings/quill.d.ts']) {
       expect(existsSync(path.join(root, 'dist', d)), d).toBe(true);
     }
   });

@@ -31,7 +31,7 @@ func TestUnreachableRedis(t *testing.T) {
 	}
 	dead := ln.Addr().String()
 	_ = ln.Close()
-	p := start(t, testkit.CleanEnv("TANDEM_ADDR=127.0.0.1:0", "TANDEM_DATABASE_URL="+testkit.DatabaseURL(), "TANDEM_REDIS_URL=redis://"+dead+"/0"))
+	p := start(t, testkit.CleanEnv("TANDEM_ADDR=127.0.0.1:0", "TANDEM_DATABASE_URL="+privateDB(t), "TANDEM_REDIS_URL=redis://"+dead+"/0"))
 	if code := p.Wait(t, 30*time.Second); code != 1 {
 		t.Fatalf("exit code %d, want 1; output:\n%s", code, p.Out)
 	}
@@ -43,7 +43,7 @@ func TestUnreachableRedis(t *testing.T) {
 // TestRedisBusStarts: with Postgres and Redis the node starts, says it is
 // on the bus, and drains cleanly.
 func TestRedisBusStarts(t *testing.T) {
-	p := start(t, testkit.CleanEnv("TANDEM_ADDR=127.0.0.1:0", "TANDEM_DATABASE_URL="+testkit.DatabaseURL(), "TANDEM_REDIS_URL="+testkit.RedisURL(), "TANDEM_PRESENCE_TTL=3s"))
+	p := start(t, testkit.CleanEnv("TANDEM_ADDR=127.0.0.1:0", "TANDEM_DATABASE_URL="+privateDB(t), "TANDEM_REDIS_URL="+testkit.RedisURL(), "TANDEM_PRESENCE_TTL=3s"))
 	addr := p.Addr(t, 20*time.Second)
 	if code, body := get(t, "http://"+addr+"/readyz"); code != 200 {
 		t.Fatalf("/readyz: %d %s", code, body)
@@ -55,4 +55,12 @@ func TestRedisBusStarts(t *testing.T) {
 	if code := p.Wait(t, 30*time.Second); code != 0 {
 		t.Fatalf("exit code %d after SIGINT; output:\n%s", code, p.Out)
 	}
+}
+
+// privateDB is the test database with a schema of this test's own, so that
+// the binary's migrations never meet the shared public schema, which another
+// checkout's (newer) binary may have migrated further.
+func privateDB(t *testing.T) string {
+	t.Helper()
+	return testkit.WithSearchPath(t, testkit.DatabaseURL(), testkit.Schema(t))
 }

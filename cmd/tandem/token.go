@@ -13,7 +13,7 @@ import (
 
 // runToken is `tandem token`: it mints an HS256 access token with the
 // server's secret, for trying the server locally and for scripts. A
-// deployment's own backend mints tokens the same way (PROTOCOL.md section 5).
+// deployment's own backend mints tokens the same way (docs/api.md, "Tokens").
 func runToken(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("tandem token", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -7,7 +7,7 @@
 // It drives Debian's chromium (CHROMIUM, default /usr/bin/chromium) through
 // playwright-core, which downloads no browser. It prints one JSON line
 // {"text": ...} and exits 0, or prints the failure and exits 1.
-import { chromium } from 'playwright-core';
+import { caretLabels, launch, openAs, text, waitFor as waitForPages } from './pages.mjs';
 
 const [urlA, urlB, outDir] = process.argv.slice(2);
 if (!urlA || !urlB || !outDir) {
@@ -15,57 +15,12 @@ if (!urlA || !urlB || !outDir) {
   process.exit(2);
 }
 
-const deadline = (ms) => Date.now() + ms;
-
-async function openAs(browser, url, name, color) {
-  const context = await browser.newContext({ viewport: { width: 1000, height: 700 } });
-  await context.addInitScript(([n, c]) => {
-    localStorage.setItem('tandem.demo.name', n);
-    localStorage.setItem('tandem.demo.color', c);
-  }, [name, color]);
-  const page = await context.newPage();
-  page.on('pageerror', (e) => console.error(`[${name}] page error: ${e.message}`));
-  await page.goto(url);
-  await page.locator('.cm-content').waitFor({ timeout: 15000 });
-  return page;
-}
-
-// The editor's text: CodeMirror renders one .cm-line per line; the named
-// caret widgets inside a line are decoration, not text.
-const text = (page) =>
-  page.locator('.cm-content').evaluate((el) =>
-    Array.from(el.querySelectorAll('.cm-line'), (l) => {
-      const c = l.cloneNode(true);
-      c.querySelectorAll('.cm-tandem-caret, .cm-widgetBuffer').forEach((w) => w.remove());
-      return c.textContent;
-    }).join('\n'),
-  );
-
-async function waitFor(what, fn, ms = 15000) {
-  const until = deadline(ms);
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > until) {
-      const seen = await Promise.all(pages.map(async (p) => JSON.stringify(await text(p).catch((e) => String(e)))));
-      throw new Error(`timed out waiting for ${what}; the pages show ${seen.join(' and ')}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function caretLabels(page) {
-  return page.locator('.cm-tandem-caret-label').allInnerTexts();
-}
+const waitFor = (what, fn, ms) => waitForPages(pages, what, fn, ms);
 
 let browser;
 const pages = [];
 try {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-  });
+  browser = await launch();
   const a = await openAs(browser, urlA, 'Ada', '#e91e63');
   const b = await openAs(browser, urlB, 'Bob', '#3f51b5');
   pages.push(a, b);

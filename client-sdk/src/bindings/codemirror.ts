@@ -6,10 +6,10 @@
  * `@codemirror/state` and `@codemirror/view` are peer dependencies.
  * @module
  */
-import { Annotation, EditorState, Prec, RangeSetBuilder, StateEffect, StateField, type ChangeSpec, type Extension, type Text } from '@codemirror/state';
+import { Annotation, EditorSelection, EditorState, Prec, RangeSetBuilder, StateEffect, StateField, type ChangeSpec, type Extension, type Text } from '@codemirror/state';
 import { Decoration, EditorView, ViewPlugin, WidgetType, keymap, type DecorationSet, type ViewUpdate } from '@codemirror/view';
 import type { DocChange, TextDoc } from '../doc.js';
-import { changesToOp, opToChanges, type TextChange } from '../ot/changes.js';
+import { changesToOp, mapPositionUtf16, opToChanges, type TextChange } from '../ot/changes.js';
 import type { Peer } from '../presence.js';
 
 /** Options of {@link tandemCollab}. */
@@ -80,14 +80,24 @@ function buildDecorations(carets: RemoteCaret[], docLength: number, showNames: b
       const head = Math.min(r.head, docLength);
       const from = Math.min(anchor, head);
       const to = Math.max(anchor, head);
+      // Until the next refresh, CodeMirror maps these through local edits
+      // itself; they are set to follow the caret rule (docs/protocol.md,
+      // "Carets and selections"), as the presence model does: text typed at
+      // someone else's caret goes after it (the widget's side -1), text typed
+      // at the start of their range goes inside it and at its end outside.
       if (to > from) {
         items.push({
           from,
           to,
-          deco: Decoration.mark({ class: 'cm-tandem-selection', attributes: { style: `background-color: ${tint(c.color)}` } }),
+          deco: Decoration.mark({
+            class: 'cm-tandem-selection',
+            inclusiveStart: true,
+            inclusiveEnd: false,
+            attributes: { style: `background-color: ${tint(c.color)}` },
+          }),
         });
       }
-      items.push({ from: head, to: head, deco: Decoration.widget({ widget: new CaretWidget(c.name, c.color, showNames), side: 1 }) });
+      items.push({ from: head, to: head, deco: Decoration.widget({ widget: new CaretWidget(c.name, c.color, showNames), side: -1 }) });
     }
   }
   items.sort((a, b) => a.from - b.from || a.to - b.to);
@@ -122,6 +132,14 @@ const caretTheme = EditorView.baseTheme({
 
 function toCodeMirrorChanges(changes: TextChange[]): ChangeSpec[] {
   return changes.map((c) => ({ from: c.from, to: c.to, insert: c.insert }));
+}
+
+/** The editor's own selection moved through someone else's changes with the caret rule. */
+function mapSelection(sel: EditorSelection, changes: readonly TextChange[]): EditorSelection {
+  return EditorSelection.create(
+    sel.ranges.map((r) => EditorSelection.range(mapPositionUtf16(r.anchor, changes), mapPositionUtf16(r.head, changes))),
+    sel.mainIndex,
+  );
 }
 
 function peersToCarets(doc: TextDoc, peers: Peer[]): RemoteCaret[] {
@@ -182,13 +200,18 @@ export function tandemCollab(doc: TextDoc, options: CollabOptions = {}): Extensi
           return;
         }
         // The editor mirrors the document, so changes computed on the text before apply as they are.
-        const changes = this.view.state.changes(toCodeMirrorChanges(opToChanges(c.before, c.op)));
+        const textChanges = opToChanges(c.before, c.op);
+        const changes = this.view.state.changes(toCodeMirrorChanges(textChanges));
         const own = !c.remote;
         this.view.dispatch({
           changes,
           annotations: fromTandem.of(true),
-          // Remote inserts at the caret push it right (PROTOCOL section 1).
-          ...(own ? { scrollIntoView: true } : { selection: this.view.state.selection.map(changes, 1) }),
+          // Someone else's insert exactly at the caret leaves the caret before
+          // it (docs/protocol.md, "Carets and selections"): what the user types
+          // next goes left of the other person's text, so neither word is
+          // split. CodeMirror's own mapping would put a caret inside a
+          // replaced range at its start; this follows the protocol exactly.
+          ...(own ? { scrollIntoView: true } : { selection: mapSelection(this.view.state.selection, textChanges) }),
         });
         this.refreshCarets();
       }

@@ -50,6 +50,32 @@ export function opToChanges(before: string, op: Op): TextChange[] {
 }
 
 /**
+ * Moves a **UTF-16** offset of the text before `changes` to the text after
+ * them, with the caret rule of `transformPosition`: a change strictly
+ * before the offset shifts it; text inserted exactly at it stays after it
+ * unless `own` is true (the author's own caret after its own insert); an
+ * offset inside a replaced range ends after the new text. `changes` must be as
+ * {@link opToChanges} makes them (sorted, not overlapping, an insert at the
+ * start of the range it replaces), and the offset must not split a surrogate
+ * pair; the result is then exactly what `transformPosition` gives in code
+ * points, without counting them.
+ */
+export function mapPositionUtf16(pos: number, changes: readonly TextChange[], own = false): number {
+  let shift = 0;
+  for (const ch of changes) {
+    if (ch.from > pos) break;
+    if (ch.from === pos && !own) {
+      // Nothing strictly before the offset: only a deletion starting here,
+      // which leaves it where it is.
+      break;
+    }
+    if (ch.to >= pos) return ch.from + shift + ch.insert.length;
+    shift += ch.insert.length - (ch.to - ch.from);
+  }
+  return pos + shift;
+}
+
+/**
  * Converts sorted, non-overlapping UTF-16 changes against `before` into a
  * canonical op in code points. Throws {@link OTError} (`invalid`) when a
  * change splits a surrogate pair or inserts a lone surrogate, and `does_not_fit`

@@ -20,7 +20,12 @@ export type Range = [anchor: number, head: number];
 /** A selection: a list of ranges, or `null` for "no caret shown". */
 export type Selection = Range[] | null;
 
-/** Which side wins a tie when two ops insert at the same position. */
+/**
+ * Which side wins a tie when two ops insert at the same position: the
+ * low-level form of "who goes first". Where two authors' ops meet, use
+ * {@link sideOf}, {@link transformPast} or {@link transformPair}, which take it
+ * from the authors' session ids as the protocol requires.
+ */
 export type Side = 'left' | 'right';
 
 /** Largest retain/delete count or base length accepted (as the Go `ot.MaxCount`). */
@@ -227,11 +232,69 @@ export function apply(doc: string, op: Op): string {
 }
 
 /**
+ * Orders two strings bytewise, as their UTF-8 encodings compare (which is
+ * code point order, not JavaScript's UTF-16 order): negative when `a` sorts
+ * first, 0 when equal, positive otherwise. Session ids are ASCII, where the
+ * two agree; this stays right for any string.
+ */
+export function compareBytewise(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    // A surrogate is part of a code point above U+FFFF, which sorts after
+    // every code point of the BMP in UTF-8.
+    const xs = x >= 0xd800 && x <= 0xdfff;
+    const ys = y >= 0xd800 && y <= 0xdfff;
+    if (xs !== ys) return xs ? 1 : -1;
+    return x < y ? -1 : 1;
+  }
+  return a.length - b.length;
+}
+
+/**
+ * The side of an op written by `sid` when it meets, at one position, an insert
+ * of a concurrent op written by `committedSid` that the server committed first:
+ * `'left'` when `sid` sorts first bytewise, `'right'` otherwise. Equal sids
+ * give `'right'`: of two ops of one author, the committed one goes left
+ * (docs/protocol.md, "Concurrent inserts").
+ */
+export function sideOf(sid: string, committedSid: string): Side {
+  return compareBytewise(sid, committedSid) < 0 ? 'left' : 'right';
+}
+
+/**
+ * `op`, written by `sid`, transformed past `committed`, written by
+ * `committedSid` against the same document and committed first: the result
+ * applies after `committed`; concurrent inserts at one position are ordered by
+ * {@link sideOf}.
+ */
+export function transformPast(op: Op, sid: string, committed: Op, committedSid: string): Op {
+  return transform(op, committed, sideOf(sid, committedSid));
+}
+
+/**
+ * Transforms `op` (written by `sid`, not committed yet) and `committed`
+ * (written by `committedSid`, committed first), made against the same
+ * document, past each other: `[opPast, committedPast]`, where `opPast`
+ * applies after `committed` and `committedPast` after `op`, and both orders
+ * give one text. A client with `op` unacknowledged applies `committedPast` to
+ * its local text and keeps `opPast` as its pending op.
+ */
+export function transformPair(op: Op, sid: string, committed: Op, committedSid: string): [opPast: Op, committedPast: Op] {
+  const side = sideOf(sid, committedSid);
+  return [transform(op, committed, side), transform(committed, op, side === 'left' ? 'right' : 'left')];
+}
+
+/**
  * Transforms `op` against `other`, both made against the same document, so
  * that the result applies after `other`. `side` says where `op`'s inserts go
  * when both insert at one position: `'left'` (before `other`'s) or `'right'`.
  * With `transform(a, b, 'left')` and `transform(b, a, 'right')`,
- * `apply(apply(d, a), b') === apply(apply(d, b), a')`.
+ * `apply(apply(d, a), b') === apply(apply(d, b), a')`. This is the low-level
+ * form: where two authors' ops meet, {@link transformPast} and
+ * {@link transformPair} pick the side from their sids.
  */
 export function transform(op: Op, other: Op, side: Side): Op {
   validate(op);
@@ -348,12 +411,14 @@ export function invert(op: Op, doc: string): Op {
 }
 
 /**
- * Moves a caret position (code points) through `op`. An insert strictly before
- * the position moves it; an insert exactly at the position pushes it right,
- * unless `own` is true (the author's own caret after its own insert, which
- * already sits after the inserted text, so it stays left of later inserts at
- * that point... see PROTOCOL section 1); a deletion containing it moves it to the
- * deletion's start.
+ * Moves a caret position (code points) through `op`, with the caret rule of
+ * docs/protocol.md ("Carets and selections"): an insert strictly before the
+ * position moves it right; an insert exactly at it leaves it before the
+ * inserted text, unless `own` is true (the author's own caret through the
+ * author's own op, which ends after its own insert); deleted text before it
+ * moves it left, and a deletion containing it moves it to the deletion's
+ * start. Leaving someone else's caret before an insert at it is what keeps two
+ * people typing at one spot from splitting each other's words.
  */
 export function transformPosition(pos: number, op: Op, own = false): number {
   validate(op);
@@ -371,8 +436,7 @@ function positionIn(pos: number, op: Op, own: boolean): number {
     if (isRetain(c)) {
       cursor += c;
     } else if (isInsert(c)) {
-      if (cursor < pos || (cursor === pos && !own)) result += cpLength(c);
-      else break;
+      if (cursor < pos || own) result += cpLength(c);
     } else {
       const n = -c;
       if (cursor < pos) result -= Math.min(n, pos - cursor);
@@ -393,4 +457,13 @@ export function transformSelection(sel: Selection, op: Op, own = false): Selecti
     }
   }
   return sel.map(([a, h]) => [positionIn(a, c, own), positionIn(h, c, own)] as Range);
+}
+
+/**
+ * Moves `sel`, the selection of `owner`, through `op`, written by `author`:
+ * the author's own selection when the two are the same (non-empty) sid,
+ * someone else's otherwise (see {@link transformPosition}).
+ */
+export function transformSelectionPast(sel: Selection, owner: string, op: Op, author: string | undefined): Selection {
+  return transformSelection(sel, op, owner !== '' && owner === author);
 }

@@ -1,10 +1,10 @@
 /*
- * Test-only in-memory implementation of the server side of PROTOCOL section 2,
+ * Test-only in-memory implementation of the server side of docs/protocol.md,
  * with a real OT transform, behind a fake WebSocket with random delivery delays,
  * coalesced frames and disconnects. Timers are meant to be faked (vi.useFakeTimers).
  */
 import { decode, encode } from '@msgpack/msgpack';
-import { apply, transform, transformSelection, type Op, type Selection } from '../../src/ot/index.js';
+import { apply, transformPair, transformSelectionPast, type Op, type Selection } from '../../src/ot/index.js';
 import type { ClientMessage, ServerMessage, WirePeer } from '../../src/protocol.js';
 import type { WebSocketConstructor } from '../../src/connection.js';
 
@@ -154,8 +154,11 @@ export class FakeServer {
         let op = m.op;
         let sel: Selection | undefined = m.sel ?? undefined;
         for (const e of d.log.slice(m.v)) {
-          op = transform(op, e.op, 'right');
-          if (sel !== undefined && sel !== null) sel = transformSelection(sel, e.op);
+          // Ties by sid; the author's selection (after its op) moves by the
+          // committed op as it looks past the author's op.
+          const [past, committedPast] = transformPair(op, sid, e.op, e.sid);
+          op = past;
+          if (sel !== undefined && sel !== null) sel = transformSelectionPast(sel, sid, committedPast, e.sid);
         }
         let text: string;
         try {
@@ -182,7 +185,7 @@ export class FakeServer {
         const d = this.doc(m.doc);
         if (m.v !== d.log.length && m.v > d.log.length) this.violations.push(`presence at v ${m.v} ahead`);
         let sel = m.sel;
-        for (const e of d.log.slice(m.v)) sel = transformSelection(sel, e.op);
+        for (const e of d.log.slice(m.v)) sel = transformSelectionPast(sel, sid, e.op, e.sid);
         const p = d.peers.get(sid);
         if (p === undefined) return;
         p.sel = sel;

@@ -158,7 +158,7 @@ export async function createDoc(server: TandemProcess, id: string, content: stri
   if (res.status !== 201) throw new Error(`POST /v1/docs ${id}: ${res.status} ${await res.text()}`);
 }
 
-/** An HS256 JWT as PROTOCOL section 5 describes it, signed with `secret`. */
+/** An HS256 JWT as docs/api.md ("Tokens") describes it, signed with `secret`. */
 export function signToken(secret: string, claims: { sub: string; name?: string; docs: Record<string, 'rw' | 'r'>; admin?: boolean; exp?: number }): string {
   const b64 = (x: string | Buffer): string => Buffer.from(x).toString('base64url');
   const header = b64(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
