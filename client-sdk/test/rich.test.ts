@@ -18,7 +18,7 @@ import {
   transformPosition,
   validate,
   type Attributes,
-  type Component,
+  type RichComponent,
   type Delta,
   type RichOp,
 } from '../src/rich/index.js';
@@ -38,7 +38,7 @@ function text(r: () => number, max: number): string {
   return s;
 }
 
-function insert(r: () => number, nulls: boolean): Component {
+function insert(r: () => number, nulls: boolean): RichComponent {
   let a = pick(r, ATTRS);
   if (nulls && a !== undefined && r() < 0.3) a = { ...a, bold: null };
   if (r() < 0.12) return a === undefined ? { e: { image: 'https://img/' + text(r, 2) } } : { e: { image: 'u' }, a };

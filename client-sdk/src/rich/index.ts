@@ -29,11 +29,12 @@ export {
   utf8Length,
 } from './attributes.js';
 export {
-  type Component,
-  type InsertText,
-  type Format,
-  type InsertEmbed,
+  type RichComponent,
+  type TextInsert,
+  type FormatRetain,
+  type EmbedInsert,
   type RichOp,
+  type DeltaInsert,
   type Delta,
   type Order,
   MAX_COUNT,

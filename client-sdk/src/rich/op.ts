@@ -24,11 +24,22 @@ import {
 import { RichError } from './errors.js';
 
 /** Insert text carrying attributes: `{i: "text", a: {...}}`. */
-export type InsertText = { i: string; a?: Attributes | null };
-/** Retain `r` code points, setting attributes on them (a null value removes one). */
-export type Format = { r: number; a?: Attributes | null };
+export interface TextInsert {
+  i: string;
+  a?: Attributes | null;
+}
+
+/** Retain `r` code points, setting attributes on them (a null value removes one): a format. */
+export interface FormatRetain {
+  r: number;
+  a?: Attributes | null;
+}
+
 /** Insert one embed (length 1), optionally with attributes. */
-export type InsertEmbed = { e: Embed; a?: Attributes | null };
+export interface EmbedInsert {
+  e: Embed;
+  a?: Attributes | null;
+}
 
 /**
  * One component of a {@link RichOp}, exactly as on the wire: a positive
@@ -36,16 +47,19 @@ export type InsertEmbed = { e: Embed; a?: Attributes | null };
  * string inserts plain text, and the maps insert with attributes, format, or
  * insert an embed.
  */
-export type Component = number | string | InsertText | Format | InsertEmbed;
+export type RichComponent = number | string | TextInsert | FormatRetain | EmbedInsert;
 
 /** An operation on a rich document. All counts are Unicode code points; an embed counts 1. */
-export type RichOp = Component[];
+export type RichOp = RichComponent[];
+
+/** One insert of a document's content: plain text, attributed text or an embed. */
+export type DeltaInsert = string | TextInsert | EmbedInsert;
 
 /**
  * A document's content: the canonical op of inserts that builds it, always
  * ending with `"\n"`, e.g. `[{i: "Title", a: {bold: true}}, {i: "\n", a: {heading: 1}}]`.
  */
-export type Delta = RichOp;
+export type Delta = DeltaInsert[];
 
 /** How two concurrent ops are ordered for {@link transform}. */
 export interface Order {
@@ -234,7 +248,7 @@ function normalizeParts(parts: Part[]): Part[] {
 }
 
 function toWire(parts: Part[]): RichOp {
-  return parts.map((p): Component => {
+  return parts.map((p): RichComponent => {
     const a = sortedAttrs(p.attrs);
     switch (p.k) {
       case 'd':
@@ -269,7 +283,7 @@ export function isCanonical(op: RichOp): boolean {
     const p = parts[i] as Part;
     // Maps without attributes must be a number or a string, and an empty or
     // null "a" is not canonical.
-    if (isPlainObject(c) && ('a' in c ? c.a === null || attrCount(c.a ?? undefined) === 0 : p.k !== 'e')) return false;
+    if (isPlainObject(c) && ('a' in c ? c.a === null || attrCount((c.a as Attributes | null) ?? undefined) === 0 : p.k !== 'e')) return false;
     if (p.k !== 'r' && p.attrs !== undefined && Object.values(p.attrs).some((v) => v === null)) return false;
     const prev = parts[i - 1];
     if (prev !== undefined && (mergeable(prev, p) || (prev.k === 'd' && (p.k === 'i' || p.k === 'e')))) return false;
@@ -491,7 +505,7 @@ export function contentOf(delta: unknown): Delta {
   const out = normalizeParts(parts);
   const last = out[out.length - 1] as Part;
   if (last.k !== 'i' || !(last.text as string).endsWith('\n')) throw new RichError('final_newline', 'content must end with "\\n"', out.length - 1);
-  return toWire(out);
+  return toWire(out) as Delta;
 }
 
 /**
@@ -507,7 +521,7 @@ export function apply(doc: Delta, op: RichOp): Delta {
   for (const p of pd) len += p.n;
   checkFit(po, len);
   checkNewline(po, len);
-  return toWire(composeParts(pd, normalizeParts(po)));
+  return toWire(composeParts(pd, normalizeParts(po))) as Delta;
 }
 
 /**

@@ -1,8 +1,7 @@
 import { OffsetMap, advanceCodePoints } from '../ot/unicode.js';
 import type { Range, Selection } from '../ot/op.js';
 import { RichError } from './errors.js';
-import { isPlainObject } from './attributes.js';
-import type { Component, RichOp } from './op.js';
+import type { RichComponent, RichOp } from './op.js';
 
 /*
  * Quill and ProseMirror count UTF-16 code units; Tandem counts code points.
@@ -13,9 +12,9 @@ import type { Component, RichOp } from './op.js';
  */
 
 function mapCounts(op: RichOp, convert: (n: number, index: number) => number): RichOp {
-  return op.map((c, i): Component => {
+  return op.map((c, i): RichComponent => {
     if (typeof c === 'number') return c > 0 ? convert(c, i) : -convert(-c, i);
-    if (isPlainObject(c) && 'r' in c && typeof c.r === 'number') return { ...c, r: convert(c.r, i) };
+    if (typeof c === 'object' && c !== null && 'r' in c && typeof c.r === 'number') return { ...c, r: convert(c.r, i) };
     return c;
   });
 }
