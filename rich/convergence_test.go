@@ -81,11 +81,7 @@ func (c *simClient) receive(t *testing.T, srv *simServer) {
 		if *pending == nil {
 			continue
 		}
-		mine := *pending
-		if *pending, err = Transform(mine, o, OrderBySID(c.sid, m.sid, true)); err != nil {
-			t.Fatal(err)
-		}
-		if o, err = Transform(o, mine, OrderBySID(m.sid, c.sid, false)); err != nil {
+		if *pending, o, err = TransformPair(*pending, c.sid, o, m.sid); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -100,7 +96,7 @@ func (s *simServer) commit(t *testing.T, clients []*simClient, i int) {
 	o := sub.op
 	for _, past := range s.log[sub.base:] {
 		var err error
-		if o, err = Transform(o, past.op, OrderBySID(sub.sid, past.sid, true)); err != nil {
+		if o, err = TransformPast(o, sub.sid, past.op, past.sid); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -156,6 +156,9 @@ func TestOrderBySID(t *testing.T) {
 			t.Errorf("the other op's order %+v is not the flip of %+v", f, o)
 		}
 	}
+	if a, c, err := TransformPair(Op{{Insert: "A"}}, "same", Op{{Insert: "B"}}, "same"); err != nil || js(a) != `[1,"A"]` || js(c) != `["B"]` {
+		t.Fatalf("TransformPair of one sid: %s %s %v (the committed op goes left)", js(a), js(c), err)
+	}
 	if _, err := Transform(nil, nil, Order{Side: 7}); KindOf(err) != KindInvalid {
 		t.Fatalf("a bad side: %v", err)
 	}
@@ -202,6 +205,24 @@ func TestDocAPI(t *testing.T) {
 	}
 	if _, err := DecodeContent(d.AppendMsgpack(nil), d.Size()-1); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("DecodeContent over the limit: %v", err)
+	}
+}
+
+func TestCheckFit(t *testing.T) {
+	for _, tc := range []struct {
+		op   string
+		kind ErrorKind
+	}{
+		{`[3, "a", 4, "b", 3]`, 0},
+		{`[3, "a", 4, "b", 4]`, KindDoesNotFit},         // a trailing retain past the end, as sent
+		{`[9, -1]`, KindFinalNewline},                   // deletes the final newline
+		{`[10, "x"]`, KindFinalNewline},                 // inserts after it
+		{`[9, {"r": 1, "a": {"heading": 1}}]`, 0},       // formats it
+		{`[-9, "x", {"r": 1, "a": {"bold": true}}]`, 0}, // replaces everything else
+	} {
+		if got := KindOf(op(t, tc.op).CheckFit(10)); got != tc.kind {
+			t.Errorf("CheckFit(%s, 10): %v, want %v", tc.op, got, tc.kind)
+		}
 	}
 }
 

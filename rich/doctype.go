@@ -99,7 +99,7 @@ func (o Op) Transform(sid string, committed doctype.Op, committedSID string) (do
 	if !ok {
 		return nil, fmt.Errorf("rich: transform past a %T", committed)
 	}
-	out, err := Transform(o, c, OrderBySID(sid, committedSID, true))
+	out, err := TransformPast(o, sid, c, committedSID)
 	if err != nil {
 		return nil, classify(err)
 	}

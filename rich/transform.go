@@ -33,11 +33,40 @@ func (o Order) Flip() Order {
 // pending op past a server op with OrderBySID(ownSID, serverSID, true) and the
 // server op past its pending op with OrderBySID(serverSID, ownSID, false).
 func OrderBySID(aSID, bSID string, aLater bool) Order {
-	o := Order{Side: ot.Right, ALater: aLater}
-	if aSID < bSID || (aSID == bSID && !aLater) {
-		o.Side = ot.Left
+	if aSID == bSID && !aLater {
+		return Order{Side: ot.Left} // of two ops of one sid, the committed one goes left
 	}
-	return o
+	return Order{Side: ot.SideOf(aSID, bSID), ALater: aLater}
+}
+
+// TransformPast returns op, written by sid against some version, transformed
+// past committed, written by committedSID against the same version and
+// committed since: the result applies after committed. Inserts at one
+// position are ordered by ot.SideOf(sid, committedSID); where both set one
+// attribute on one character, op's value stands (it commits later). This is
+// what the server does to an op submitted against an older version, once per
+// op committed since.
+func TransformPast(op Op, sid string, committed Op, committedSID string) (Op, error) {
+	return Transform(op, committed, OrderBySID(sid, committedSID, true))
+}
+
+// TransformPair transforms op (written by sid, not committed yet) and
+// committed (written by committedSID, committed first), made against the same
+// document, past each other: opPast applies after committed, committedPast
+// after op, and both orders give one document. A client holding op
+// unacknowledged applies committedPast to its document (it has lost the
+// attribute values op sets on the same characters, since op will commit
+// later and overwrite them) and keeps opPast as its pending op; the server
+// uses committedPast to move the author's selection.
+func TransformPair(op Op, sid string, committed Op, committedSID string) (opPast, committedPast Op, err error) {
+	o := OrderBySID(sid, committedSID, true)
+	if opPast, err = Transform(op, committed, o); err != nil {
+		return nil, nil, err
+	}
+	if committedPast, err = Transform(committed, op, o.Flip()); err != nil {
+		return nil, nil, err
+	}
+	return opPast, committedPast, nil
 }
 
 // iter walks an op component by component, handing out pieces of a given
@@ -206,11 +235,6 @@ func Transform(a, b Op, o Order) (Op, error) {
 	return out.finish(), nil
 }
 
-// TransformBySID is Transform with OrderBySID(aSID, bSID, aLater).
-func TransformBySID(a, b Op, aSID, bSID string, aLater bool) (Op, error) {
-	return Transform(a, b, OrderBySID(aSID, bSID, aLater))
-}
-
 // Compose returns one op with the effect of a followed by b (b made against
 // the result of a): formatting composes (b's settings replace a's, b's
 // nulls remove), b's deletes of what a inserted cancel both. The result is
@@ -310,6 +334,20 @@ func Invert(op Op, before *Doc) (Op, error) {
 		}
 	}
 	return out.finish(), nil
+}
+
+// CheckFit checks op, as its author sent it, against the length of the
+// document at the op's own version (docs/protocol.md, sections 2.4 and 13):
+// its retains, formats and deletes must fit, a trailing retain included
+// (KindDoesNotFit), and it must keep the final newline (KindFinalNewline).
+// Normalising drops the trailing retain and transforming moves the op to
+// another document, so check before either. Both properties survive
+// transform, so the op still has them when it is applied.
+func (op Op) CheckFit(docLen int) error {
+	if err := checkFit(op, docLen); err != nil {
+		return err
+	}
+	return checkNewline(op, docLen)
 }
 
 // checkFit reports KindDoesNotFit naming the first component that runs past

@@ -276,13 +276,23 @@ func TestVectorsTransform(t *testing.T) {
 			if !aLater && tc.Later != "b" {
 				t.Fatalf("later is %q", tc.Later)
 			}
-			a2, err := TransformBySID(a, b, tc.SIDA, tc.SIDB, aLater)
+			// The later op is the one not yet committed: TransformPair moves it
+			// and the committed one past each other, as a client does.
+			var a2, b2 Op
+			var err error
+			if aLater {
+				a2, b2, err = TransformPair(a, tc.SIDA, b, tc.SIDB)
+			} else {
+				b2, a2, err = TransformPair(b, tc.SIDB, a, tc.SIDA)
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			b2, err := TransformBySID(b, a, tc.SIDB, tc.SIDA, !aLater)
-			if err != nil {
-				t.Fatal(err)
+			// The server's half agrees.
+			if aLater {
+				if s, err := TransformPast(a, tc.SIDA, b, tc.SIDB); err != nil || !s.Equal(a2) {
+					t.Fatalf("TransformPast %s, %v; TransformPair %s", js(s), err, js(a2))
+				}
 			}
 			sameOp(t, a2, tc.AAfterB)
 			sameOp(t, b2, tc.BAfterA)

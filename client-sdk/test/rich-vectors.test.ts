@@ -13,6 +13,8 @@ import {
   orderBySid,
   RichError,
   transform,
+  transformPair,
+  transformPast,
   transformSelection,
   validate,
   type Delta,
@@ -121,6 +123,10 @@ describe('shared rich vectors', () => {
         const aLater = c.later === 'a';
         const a2 = transform(c.a, c.b, orderBySid(c.sid_a, c.sid_b, aLater));
         const b2 = transform(c.b, c.a, orderBySid(c.sid_b, c.sid_a, !aLater));
+        // The same through the author-level functions: the later op is the pending one.
+        const pair = aLater ? transformPair(c.a, c.sid_a, c.b, c.sid_b) : transformPair(c.b, c.sid_b, c.a, c.sid_a).reverse();
+        expect(pair).toEqual([a2, b2]);
+        if (aLater) expect(transformPast(c.a, c.sid_a, c.b, c.sid_b)).toEqual(a2);
         expect(a2).toEqual(c.a_after_b);
         expect(b2).toEqual(c.b_after_a);
         expect(apply(apply(c.doc, c.a), b2)).toEqual(c.result);

@@ -52,6 +52,8 @@ export {
   transform,
   orderBySid,
   flipOrder,
+  transformPast,
+  transformPair,
   invert,
   transformPosition,
   transformSelection,

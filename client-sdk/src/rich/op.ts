@@ -1,5 +1,5 @@
 import { cpLength, cpSlice, firstLoneSurrogate } from '../ot/unicode.js';
-import type { Range, Selection, Side } from '../ot/op.js';
+import { sideOf, type Range, type Selection, type Side } from '../ot/op.js';
 import {
   MAX_ATTRS,
   attrCount,
@@ -456,15 +456,39 @@ export function transform(a: RichOp, b: RichOp, o: Order): RichOp {
 
 /**
  * The contract's order for transforming `a` (by author `aSid`) past `b` (by
- * `bSid`): `a`'s inserts go left when `aSid` sorts first (sids are ASCII, so
- * JavaScript's string order is bytewise); between ops of one sid the one
- * committed first goes left. `aLater` says whether `a` commits after `b`.
+ * `bSid`): `a`'s inserts go left when `aSid` sorts first bytewise; between
+ * ops of one sid the one committed first goes left. `aLater` says whether `a` commits after `b`.
  * A client transforms its pending op past a server op with
  * `orderBySid(ownSid, serverSid, true)`, and the server op past its pending op
  * with `orderBySid(serverSid, ownSid, false)`.
  */
 export function orderBySid(aSid: string, bSid: string, aLater: boolean): Order {
-  return { side: aSid < bSid || (aSid === bSid && !aLater) ? 'left' : 'right', aLater };
+  // Of two ops of one sid, the committed one goes left.
+  if (aSid === bSid && !aLater) return { side: 'left', aLater };
+  return { side: sideOf(aSid, bSid), aLater };
+}
+
+/**
+ * `op`, written by `sid`, transformed past `committed`, written by
+ * `committedSid` against the same document and committed first: inserts at
+ * one position ordered by sid (`sideOf` of the `ot` module), and `op`'s
+ * attribute values standing where both set one (it commits later).
+ */
+export function transformPast(op: RichOp, sid: string, committed: RichOp, committedSid: string): RichOp {
+  return transform(op, committed, orderBySid(sid, committedSid, true));
+}
+
+/**
+ * Transforms `op` (written by `sid`, not committed yet) and `committed`
+ * (written by `committedSid`, committed first) past each other:
+ * `[opPast, committedPast]`. A client with `op` unacknowledged applies
+ * `committedPast` to its document (without the attribute values `op` sets on
+ * the same characters: `op` commits later and overwrites them) and keeps
+ * `opPast` as its pending op.
+ */
+export function transformPair(op: RichOp, sid: string, committed: RichOp, committedSid: string): [opPast: RichOp, committedPast: RichOp] {
+  const o = orderBySid(sid, committedSid, true);
+  return [transform(op, committed, o), transform(committed, op, flipOrder(o))];
 }
 
 /** The order seen from the other op. */
