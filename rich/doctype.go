@@ -60,22 +60,23 @@ func (Type) ParseContentJSON(b []byte) (doctype.Content, error) {
 	return &Content{doc: d}, nil
 }
 
-// DecodeOp implements doctype.Type: validated, in canonical form.
+// DecodeOp implements doctype.Type: validated and kept as sent (CheckBase
+// needs its trailing retain; Transform and Apply normalise).
 func (Type) DecodeOp(b []byte) (doctype.Op, error) {
 	o, err := DecodeOp(b)
 	if err != nil {
 		return nil, classify(err)
 	}
-	return o.Normalize(), nil
+	return o, nil
 }
 
-// ParseOpJSON implements doctype.Type: validated, in canonical form.
+// ParseOpJSON implements doctype.Type: validated and kept as sent.
 func (Type) ParseOpJSON(b []byte) (doctype.Op, error) {
 	o, err := ParseJSON(b)
 	if err != nil {
 		return nil, classify(err)
 	}
-	return o.Normalize(), nil
+	return o, nil
 }
 
 // DecodeSelection implements doctype.Type: code point ranges, exactly as for
@@ -86,6 +87,25 @@ func (Type) DecodeSelection(b []byte) (doctype.Selection, error) {
 		return nil, err
 	}
 	return NewSelection(sel), nil
+}
+
+// CheckBase implements doctype.Op: o, as sent, must fit the document it was
+// made on and keep its final newline (Op.CheckFit). That document's length is
+// the current one minus what the ops committed since added.
+func (o Op) CheckBase(cur doctype.Content, since []doctype.Op) error {
+	c, ok := cur.(*Content)
+	if !ok {
+		return fmt.Errorf("rich: check against a %T", cur)
+	}
+	n := c.doc.Len()
+	for _, s := range since {
+		p, ok := s.(Op)
+		if !ok {
+			return fmt.Errorf("rich: a %T in the history", s)
+		}
+		n -= p.TargetLen() - p.BaseLen()
+	}
+	return o.CheckFit(n)
 }
 
 // Transform implements doctype.Op: o, by sid, past committed, by

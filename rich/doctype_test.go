@@ -51,6 +51,20 @@ func TestDoctypeAdapter(t *testing.T) {
 	if js, _ := applied.MarshalJSON(); string(js) != `[6,"big "]` {
 		t.Fatalf("applied %s", js)
 	}
+	// Checked as sent against the document at its version: 12 code points
+	// then, 16 now after the insert.
+	late, _ := ty.ParseOpJSON([]byte(`[11,{"r":1,"a":{"heading":1}},4]`))
+	if err := late.CheckBase(c, []doctype.Op{typed2}); err == nil {
+		t.Fatal("a trailing retain past the document at the op's version passed CheckBase")
+	}
+	fits, _ := ty.ParseOpJSON([]byte(`[11,{"r":1,"a":{"heading":1}}]`))
+	if err := fits.CheckBase(c, []doctype.Op{typed2}); err != nil {
+		t.Fatal(err)
+	}
+	tail, _ := ty.ParseOpJSON([]byte(`[12,"x"]`))
+	if err := tail.CheckBase(c, []doctype.Op{typed2}); !errors.Is(err, ErrFinalNewline) {
+		t.Fatalf("an insert after the final newline at the op's version: %v", err)
+	}
 	if js, _ := c.MarshalJSON(); string(js) != `["Hello big ",{"i":"world","a":{"bold":true}},"\n"]` {
 		t.Fatalf("content %s", js)
 	}
