@@ -23,6 +23,7 @@ describe('built package', () => {
       const m = await import('@tandem/client');
       const ot = await import('@tandem/client/ot');
       const tree = await import('@tandem/client/tree');
+      const rich = await import('@tandem/client/rich');
       const ta = await import('@tandem/client/textarea');
       const cm = await import('@tandem/client/codemirror');
       const pm = await import('@tandem/client/prosemirror');
@@ -31,6 +32,7 @@ describe('built package', () => {
         main: [typeof m.Connection, typeof m.TextDoc, typeof m.ot.apply, m.SUBPROTOCOL],
         ot: [typeof ot.transform, typeof ot.diffLinesToOp, ot.cpLength('a😀')],
         tree: [typeof tree.TreeContent, typeof tree.transform, tree.keyBetween(null, null)],
+        rich: [typeof rich.transform, JSON.stringify(rich.apply(['a\\n'], [1, { r: 1, a: { heading: 1 } }]))],
         textarea: typeof ta.bindTextarea,
         codemirror: typeof cm.tandemCollab,
         prosemirror: [typeof pm.docToDelta, typeof pm.transactionToOp, pm.HARD_BREAK],
@@ -41,12 +43,13 @@ describe('built package', () => {
       main: ['function', 'function', 'function', 'tandem.v1'],
       ot: ['function', 'function', 2],
       tree: ['function', 'function', 'a0'],
+      rich: ['function', '["a",{"i":"\\n","a":{"heading":1}}]'],
       textarea: 'function',
       codemirror: 'function',
       prosemirror: ['function', 'function', '\u2028'],
       quill: ['function', [{ retain: 2 }, { insert: 'x' }]],
     });
-    for (const d of ['index.d.ts', 'ot/index.d.ts', 'tree/index.d.ts', 'bindings/textarea.d.ts', 'bindings/codemirror.d.ts', 'bindings/prosemirror.d.ts', 'bindings/quill.d.ts']) {
+    for (const d of ['index.d.ts', 'ot/index.d.ts', 'tree/index.d.ts', 'rich/index.d.ts', 'bindings/textarea.d.ts', 'bindings/codemirror.d.ts', 'bindings/prosemirror.d.ts', 'bindings/quill.d.ts']) {
       expect(existsSync(path.join(root, 'dist', d)), d).toBe(true);
     }
   });
