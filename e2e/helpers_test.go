@@ -42,6 +42,7 @@ type cluster struct {
 	ttl      time.Duration
 	st       *store.PGStore
 	nodes    []*node
+	env      []string // more TANDEM_* settings for the nodes started from now on
 }
 
 func newCluster(t testing.TB, redisURL string, ttl time.Duration) *cluster {
@@ -95,6 +96,7 @@ func (c *cluster) start(n int) []*node {
 			"TANDEM_LOG_LEVEL=info", // "listening addr=..." is at info
 			"TANDEM_SHUTDOWN_TIMEOUT=5s",
 		)
+		cmd.Env = append(cmd.Env, c.env...)
 		nd.p = testkit.StartProcess(c.t, nd.name, cmd)
 		c.nodes = append(c.nodes, nd)
 		out = append(out, nd)

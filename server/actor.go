@@ -270,6 +270,12 @@ func (a *actor) load() {
 		from := max(0, a.v-int64(a.cfg().OpWindow))
 		var ops []store.OpRecord
 		ops, err = a.srv.store.ReadOps(ctx, a.id, from, int(a.v-from))
+		if ce := (*store.CompactedError)(nil); errors.As(err, &ce) {
+			// The log was compacted (store.Retention): the window starts at
+			// the oldest version kept.
+			from = ce.Oldest
+			ops, err = a.srv.store.ReadOps(ctx, a.id, from, int(a.v-from))
+		}
 		if err == nil && (len(ops) != int(a.v-from) || (len(ops) > 0 && ops[0].Version != from)) {
 			err = fmt.Errorf("store returned %d ops from %d, want %d", len(ops), from, a.v-from)
 		}
@@ -429,7 +435,7 @@ func (a *actor) join(m *joinMsg) {
 			if ev.Ops == nil {
 				ev.Ops = []store.OpRecord{}
 			}
-		} else {
+		} else if !errors.Is(err, store.ErrCompacted) {
 			a.log.Warn("reading ops for a join failed; sending the text", "from", *m.v, "err", err)
 		}
 	}
@@ -751,6 +757,10 @@ func (a *actor) prepare(msgs []*opMsg) (batch []*pending, rest []*opMsg) {
 			continue
 		}
 		history, err := a.opsSince(m.v)
+		if ce := (*store.CompactedError)(nil); errors.As(err, &ce) {
+			a.replyErr(m, wire.CodeInvalidOp, compactedOpMsg(m.v, ce), err)
+			continue
+		}
 		if err != nil {
 			a.replyErr(m, wire.CodeInternal, "could not read the document history", err)
 			continue

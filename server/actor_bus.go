@@ -15,6 +15,7 @@ import (
 	"github.com/tandem-collab/tandem/ot"
 	"github.com/tandem-collab/tandem/presence"
 	"github.com/tandem-collab/tandem/store"
+	"github.com/tandem-collab/tandem/wire"
 )
 
 // Cross-node operation of a document actor.
@@ -87,6 +88,12 @@ var errBusMsg = errors.New("malformed bus message")
 // decoder does that), so nothing malformed reaches the document.
 func decodeBusMsg(p []byte) (*busMsg, error) {
 	var m busMsg
+	// msgpack allocates what an array header claims: check the claims first.
+	// A bus message nests a peer's data (itself at most wire.MaxDepth deep)
+	// three levels down.
+	if err := wire.CheckClaims(p, 4); err != nil {
+		return nil, fmt.Errorf("%w: %w", errBusMsg, err)
+	}
 	if err := msgpack.Unmarshal(p, &m); err != nil {
 		return nil, fmt.Errorf("%w: %w", errBusMsg, err)
 	}

@@ -10,6 +10,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 )
 
@@ -76,8 +77,25 @@ type Config struct {
 	// is closed with 1013 so that nothing is ever dropped silently.
 	OutboxMaxBytes  int
 	OutboxMaxFrames int
-	// CoalesceMaxBytes bounds one coalesced array frame.
+	// OutboxBudget bounds the bytes claimed by all connections' outboxes
+	// together (queued plus handed to the writers); past it the connections
+	// with the largest claims are closed with 1013 (outbox.go). The default
+	// is DefaultOutboxBudget: an eighth of the memory the process may use.
+	OutboxBudget int64
+	// CoalesceMaxBytes bounds one coalesced array frame; a connection's writer
+	// is handed at most 32 KiB at a time in any case (maxInflightBytes).
 	CoalesceMaxBytes int
+
+	// RESTRate and RESTBurst are the token bucket of the REST API per client
+	// (a token's subject; in open mode, or without a valid token, the
+	// client's address), in requests per second. RESTRate 0 turns the limit
+	// off. Event streams count once, when they open.
+	RESTRate  float64
+	RESTBurst int
+	// TrustedProxies are the addresses of reverse proxies whose
+	// X-Forwarded-For the REST rate limit believes; empty means the header
+	// is ignored and the peer's address is the client's.
+	TrustedProxies []netip.Prefix
 
 	// Authenticator decides who a connection is and what it may do. Nil means
 	// open mode: everyone may read and write every document.
@@ -116,10 +134,13 @@ func DefaultConfig() Config {
 		PingPeriod:       25 * time.Second,
 		PongWait:         60 * time.Second,
 		WriteWait:        10 * time.Second,
-		OutboxMaxBytes:   16 << 20,
+		OutboxMaxBytes:   2 << 20,
+		OutboxBudget:     DefaultOutboxBudget(),
 		OutboxMaxFrames:  8192,
 		CoalesceMaxBytes: 1 << 20,
 		PresenceTTL:      10 * time.Second,
+		RESTRate:         50,
+		RESTBurst:        100,
 	}
 }
 
@@ -152,8 +173,11 @@ func (c Config) validate() error {
 		{"WriteWait", c.WriteWait > 0},
 		{"OutboxMaxBytes", c.OutboxMaxBytes > 0},
 		{"OutboxMaxFrames", c.OutboxMaxFrames > 0},
+		{"OutboxBudget", c.OutboxBudget > 0},
 		{"CoalesceMaxBytes", c.CoalesceMaxBytes > 0},
 		{"PresenceTTL", c.PresenceTTL > 0},
+		{"RESTRate", c.RESTRate >= 0},
+		{"RESTBurst", c.RESTRate == 0 || c.RESTBurst > 0},
 	}
 	for _, p := range pos {
 		if !p.ok {

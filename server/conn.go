@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/olahol/melody"
 	"golang.org/x/time/rate"
@@ -19,6 +21,15 @@ import (
 // does not fit waits in the connection's own outbox, where it can be coalesced
 // and where its size is bounded (see send).
 const maxInflight = 4
+
+// maxInflightBytes bounds the bytes handed to melody's writer and not yet
+// written (one frame may be larger: it goes alone). Frames the writer holds
+// cannot be taken back from a client that stopped reading: they are freed
+// only when the socket is, so this is what one stalled connection pins
+// beyond its queue, and a thousand of them pin a thousand times that.
+// Coalescing into 32 KiB frames already saves almost every write a larger
+// bound would (a whole committed batch of 256 typed characters is ~15 KiB).
+const maxInflightBytes = 32 << 10
 
 // keptQueueCap is the largest outbox array a connection keeps once drained.
 const keptQueueCap = 64
@@ -58,14 +69,21 @@ type conn struct {
 	joinMu sync.Mutex
 	joined map[string]*wsSub // guarded by joinMu
 
-	outMu       sync.Mutex
-	inflight    int      // frames given to melody, not yet written
-	queue       [][]byte // frames waiting for room in flight
-	queuedBytes int
-	outClosed   bool   // no more frames are accepted
-	closeCode   int    // close frame to send once the queue is flushed
-	closeReason string // its reason
-	closeSent   bool
+	outMu         sync.Mutex
+	inflight      int      // frames given to melody, not yet written
+	inflightBytes int      // their size
+	queue         [][]byte // frames waiting for room in flight
+	queuedBytes   int
+	outClosed     bool   // no more frames are accepted
+	closeCode     int    // close frame to send once the queue is flushed
+	closeReason   string // its reason
+	closeSent     bool
+	released      bool        // the connection is gone and its claim returned
+	hardClose     *time.Timer // cuts a connection closed for the budget off after budgetCloseGrace
+
+	// claim is queuedBytes + inflightBytes, written under outMu and read
+	// without it by the outbox budget's reclaimer (outbox.go).
+	claim atomic.Int64
 }
 
 func newConn(srv *Server, p Principal, authErr error) *conn {
@@ -161,7 +179,7 @@ func (c *conn) send(frame []byte) bool {
 	if c.outClosed {
 		return false
 	}
-	if len(c.queue) == 0 && c.inflight < maxInflight {
+	if len(c.queue) == 0 && c.writerHasRoomLocked() {
 		return c.writeLocked(frame)
 	}
 	return c.enqueueLocked(frame)
@@ -190,14 +208,13 @@ func (c *conn) sendAll(frames [][]byte) bool {
 // 1013 when that would exceed the outbox bounds.
 func (c *conn) enqueueLocked(frame []byte) bool {
 	if c.queuedBytes+len(frame) > c.srv.cfg.OutboxMaxBytes || len(c.queue) >= c.srv.cfg.OutboxMaxFrames {
-		c.srv.metrics.slowCloses.Inc()
 		c.log.Info("closing a connection that cannot keep up", "sid", c.sid, "queued_frames", len(c.queue), "queued_bytes", c.queuedBytes)
-		c.queue, c.queuedBytes = nil, 0 // the client catches up by re-joining
-		c.closeLocked(melody.CloseTryAgainLater, "cannot keep up; re-join to catch up")
+		c.closeSlowLocked("cannot keep up; re-join to catch up") // the client catches up by re-joining
 		return false
 	}
 	c.queue = append(c.queue, frame)
 	c.queuedBytes += len(frame)
+	c.chargeLocked(len(frame))
 	return true
 }
 
@@ -209,17 +226,24 @@ func (c *conn) writeLocked(frame []byte) bool {
 		return false
 	}
 	c.inflight++
+	c.inflightBytes += len(frame)
+	c.chargeLocked(len(frame))
 	return true
 }
 
 // onSent runs on melody's write goroutine after a binary frame was written: it
 // moves what waits in the queue into the freed slot, coalesced into one array
 // frame.
-func (c *conn) onSent() {
+func (c *conn) onSent(frame []byte) {
 	c.srv.metrics.messagesSent.Inc()
 	c.outMu.Lock()
 	defer c.outMu.Unlock()
+	if c.released {
+		return // melody's writer may finish a frame after the disconnect
+	}
 	c.inflight--
+	c.inflightBytes -= len(frame)
+	c.chargeLocked(-len(frame))
 	c.pumpLocked()
 }
 
@@ -243,9 +267,10 @@ func (c *conn) pumpLocked() {
 	if c.ms == nil {
 		return
 	}
-	for c.inflight < maxInflight && len(c.queue) > 0 {
+	for c.writerHasRoomLocked() && len(c.queue) > 0 {
 		n, size := 0, 0
-		for n < len(c.queue) && (n == 0 || size+len(c.queue[n]) <= c.srv.cfg.CoalesceMaxBytes) {
+		limit := min(c.srv.cfg.CoalesceMaxBytes, maxInflightBytes-c.inflightBytes)
+		for n < len(c.queue) && (n == 0 || size+len(c.queue[n]) <= limit) {
 			size += len(c.queue[n])
 			n++
 		}
@@ -257,6 +282,7 @@ func (c *conn) pumpLocked() {
 		clear(c.queue[:n])
 		c.queue = c.queue[n:]
 		c.queuedBytes -= size
+		c.chargeLocked(-size)
 		if len(c.queue) == 0 {
 			// Start again at the front of the same (small) array: a queue that
 			// fills and drains every commit would otherwise grow a new one
@@ -267,15 +293,24 @@ func (c *conn) pumpLocked() {
 			}
 		}
 		if c.ms.WriteBinary(frame) != nil {
-			c.queue, c.queuedBytes = nil, 0
+			c.dropQueueLocked()
 			return
 		}
 		c.inflight++
+		c.inflightBytes += len(frame)
+		c.chargeLocked(len(frame))
 	}
 	if c.closeCode != 0 && len(c.queue) == 0 && !c.closeSent {
 		c.closeSent = true
 		_ = c.ms.CloseWithMsg(melody.FormatCloseMessage(c.closeCode, c.closeReason))
 	}
+}
+
+// writerHasRoomLocked reports whether another frame may be handed to the
+// writer: fewer than maxInflight frames and maxInflightBytes bytes (or none)
+// are waiting there.
+func (c *conn) writerHasRoomLocked() bool {
+	return c.inflight == 0 || (c.inflight < maxInflight && c.inflightBytes < maxInflightBytes)
 }
 
 // closeWith closes the connection with code after every frame already queued.
@@ -487,7 +522,7 @@ func (c *conn) postFailed(doc string, seq int64, err error) {
 func (c *conn) onClose() {
 	c.outMu.Lock()
 	c.outClosed = true
-	c.queue, c.queuedBytes = nil, 0
+	c.releaseLocked()
 	c.outMu.Unlock()
 	c.cancel()
 	c.joinMu.Lock()

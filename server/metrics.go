@@ -23,6 +23,8 @@ type metrics struct {
 	errors         *prometheus.CounterVec
 	panics         prometheus.Counter
 	presenceFlushs prometheus.Counter
+	restLimited    prometheus.Counter
+	budgetCloses   prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -70,10 +72,28 @@ func newMetrics() *metrics {
 		presenceFlushs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tandem_presence_messages_total", Help: "Coalesced presence messages broadcast.",
 		}),
+		budgetCloses: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tandem_outbox_budget_closes_total", Help: "Connections closed (1013) because all outboxes together reached the budget (also counted in tandem_ws_slow_closes_total).",
+		}),
+		restLimited: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tandem_rest_rate_limited_total", Help: "REST requests answered 429 by the per-client rate limit.",
+		}),
 	}
 	reg.MustRegister(m.connections, m.joined, m.actors, m.opsCommitted, m.batchSize,
 		m.commitLatency, m.conflicts, m.messagesSent, m.coalesced, m.slowCloses, m.errors,
-		m.panics, m.presenceFlushs,
+		m.panics, m.presenceFlushs, m.restLimited, m.budgetCloses,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// watchBudget exports the outbox budget and what is claimed of it.
+func (m *metrics) watchBudget(b *outboxBudget) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tandem_outbox_bytes", Help: "Bytes claimed by all WebSocket outboxes together: queued, or handed to a writer and not yet written.",
+		}, func() float64 { return float64(b.used.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tandem_outbox_budget_bytes", Help: "The outbox budget (TANDEM_OUTBOX_BUDGET).",
+		}, func() float64 { return float64(b.limit) }),
+	)
 }

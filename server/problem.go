@@ -28,6 +28,9 @@ type Problem struct {
 	Instance string       `json:"instance,omitempty"`
 	Code     string       `json:"code"`
 	Errors   []FieldError `json:"errors,omitempty"`
+	// OldestV is, on 410 Gone, the oldest version whose history the server
+	// still has (the op log was compacted below it).
+	OldestV *int64 `json:"oldest_v,omitempty"`
 }
 
 // FieldError is one failing field of a 422 answer. Field is the JSON name as
@@ -46,6 +49,7 @@ type httpError struct {
 	fields []FieldError
 	header http.Header // extra headers (WWW-Authenticate, Allow)
 	cause  error       // logged for 5xx, never shown
+	oldest *int64      // Problem.OldestV
 }
 
 func (e *httpError) Error() string {
@@ -87,7 +91,7 @@ func writeProblem(w http.ResponseWriter, r *http.Request, e *httpError) {
 		}
 	}
 	p := Problem{Type: "about:blank", Title: http.StatusText(e.status), Status: e.status,
-		Detail: e.detail, Instance: r.URL.Path, Code: e.code, Errors: e.fields}
+		Detail: e.detail, Instance: r.URL.Path, Code: e.code, Errors: e.fields, OldestV: e.oldest}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(e.status)

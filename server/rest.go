@@ -101,6 +101,12 @@ func newREST(s *Server) *restAPI {
 func (a *restAPI) wrap(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := a.srv.auth.Authenticate(r)
+		// Requests with a bad token count against the client's address, so
+		// that guessing tokens is limited too.
+		if e := a.limitREST(r, p); e != nil {
+			writeProblem(w, r, e)
+			return
+		}
 		if err != nil {
 			e := &httpError{status: http.StatusUnauthorized, code: wire.CodeUnauthorized, detail: err.Error(),
 				header: http.Header{"Www-Authenticate": {`Bearer realm="tandem", error="invalid_token"`}}}
@@ -229,6 +235,9 @@ func checkDocID(id string) *httpError {
 
 // storeErr maps a store failure to an answer.
 func storeErr(id string, err error) *httpError {
+	if e := compactedErr(err, wire.CodeNotFound); e != nil {
+		return e
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return errStatus(http.StatusNotFound, wire.CodeNotFound, "no document %q", id)
@@ -584,6 +593,9 @@ func submitErr(id string, v int64, err error) *httpError {
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return errStatus(http.StatusServiceUnavailable, wire.CodeInternal, "the request ended before the op was committed; it may still be: retry with the same sid and seq")
+	}
+	if e := compactedErr(err, wire.CodeInvalidOp); e != nil {
+		return e
 	}
 	var pe *Error
 	if !errors.As(err, &pe) {

@@ -8,9 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"runtime/debug"
-	"strings"
 	"sync"
 	"time"
 
@@ -47,8 +45,12 @@ type Server struct {
 	hub     *hub
 	mel     *melody.Melody
 	mux     *http.ServeMux
-	bus     *serverBus // the other nodes (actor_bus.go)
-	rest    *restAPI   // REST routes and event streams (rest.go, sse.go)
+	bus     *serverBus   // the other nodes (actor_bus.go)
+	rest    *restAPI     // REST routes and event streams (rest.go, sse.go)
+	handler http.Handler // mux behind CORS (cors.go)
+
+	restLimit *restLimiter  // nil without a REST rate limit (ratelimit.go)
+	budget    *outboxBudget // all outboxes together (outbox.go)
 
 	// baseCtx bounds every store call and every wait of a session; it is
 	// cancelled when Shutdown gives up waiting.
@@ -80,11 +82,15 @@ func New(cfg Config, st store.Store, logger *slog.Logger) (*Server, error) {
 		metrics: newMetrics(),
 		limits:  wire.Limits{MaxOpBytes: cfg.MaxOpBytes, MaxDataBytes: cfg.MaxDataBytes},
 		conns:   make(map[*conn]struct{}),
+
+		restLimit: newRESTLimiter(cfg.RESTRate, cfg.RESTBurst, cfg.TrustedProxies),
 	}
 	if s.auth == nil {
 		s.auth = OpenAuth{}
 	}
 	s.baseCtx, s.cancelBase = context.WithCancel(context.Background())
+	s.budget = newOutboxBudget(s, cfg.OutboxBudget)
+	s.metrics.watchBudget(s.budget)
 	s.bus = newServerBus(s)
 	s.hub = newHub(s)
 	s.mel = s.newMelody()
@@ -97,12 +103,13 @@ func New(cfg Config, st store.Store, logger *slog.Logger) (*Server, error) {
 	s.mux.HandleFunc("GET /readyz", s.serveReady)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{Registry: s.metrics.reg}))
 	s.rest = newREST(s)
+	s.handler = restCORS(cfg.AllowedOrigins, s.mux)
 	return s, nil
 }
 
 // Handler serves every route: /v1/ws, the REST API and event streams under
 // /v1/docs, /healthz, /readyz, /metrics (and the demo page when built in).
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Server) Handler() http.Handler { return s.handler }
 
 // Mux is the router, for packages that add routes (REST, SSE) to this server.
 func (s *Server) Mux() *http.ServeMux { return s.mux }
@@ -143,7 +150,7 @@ func (s *Server) newMelody() *melody.Melody {
 	})
 	m.HandleMessage(func(ms *melody.Session, _ []byte) { connOf(ms).onText() })
 	m.HandleMessageBinary(func(ms *melody.Session, b []byte) { connOf(ms).onBinary(b) })
-	m.HandleSentMessageBinary(func(ms *melody.Session, _ []byte) { connOf(ms).onSent() })
+	m.HandleSentMessageBinary(func(ms *melody.Session, b []byte) { connOf(ms).onSent(b) })
 	m.HandleError(func(ms *melody.Session, err error) {
 		if errors.Is(err, melody.ErrMessageBufferFull) {
 			// Cannot happen while inflight stays below the buffer; if it does,
@@ -166,15 +173,9 @@ func (s *Server) checkOrigin(r *http.Request) bool {
 		return true
 	}
 	if len(s.cfg.AllowedOrigins) == 0 {
-		u, err := url.Parse(origin)
-		return err == nil && strings.EqualFold(u.Host, r.Host)
+		return sameHost(r, origin)
 	}
-	for _, o := range s.cfg.AllowedOrigins {
-		if o == "*" || strings.EqualFold(strings.TrimSuffix(o, "/"), origin) {
-			return true
-		}
-	}
-	return false
+	return originListed(s.cfg.AllowedOrigins, origin)
 }
 
 func offersSubprotocol(r *http.Request) bool {
@@ -344,6 +345,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.cancelBase()
 	_ = s.mel.Close()
+	s.budget.close()
 	return errors.Join(hubErr, err)
 }
 

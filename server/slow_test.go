@@ -16,26 +16,69 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/tandem-collab/tandem/ot"
+	"github.com/tandem-collab/tandem/store"
 	"github.com/tandem-collab/tandem/wire"
 )
 
-// smallBufListener shrinks the kernel send buffer of the first accepted socket
-// (the slow client's: it connects first), so that a client that stops reading
-// backs the server up after kilobytes rather than megabytes. Only that one: on
-// loopback a 16 KiB send buffer also throttles a client that does read, since
-// the sender then waits for delayed ACKs (tens of milliseconds) with its
-// buffer full, and the fast client would be closed as slow.
+// smallBufListener shrinks the kernel send buffer of the first n accepted
+// sockets (the slow clients': they connect first), so that a client that
+// stops reading backs the server up after kilobytes rather than megabytes.
+// Only those: on loopback a 16 KiB send buffer also throttles a client that
+// does read, since the sender then waits for delayed ACKs (tens of
+// milliseconds) with its buffer full, and the fast client would be closed as
+// slow.
 type smallBufListener struct {
 	net.Listener
+	n        int32
 	accepted atomic.Int32
 }
 
 func (l *smallBufListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
-	if tc, ok := c.(*net.TCPConn); ok && l.accepted.Add(1) == 1 {
+	if tc, ok := c.(*net.TCPConn); ok && l.accepted.Add(1) <= l.n {
 		_ = tc.SetWriteBuffer(16 << 10)
 	}
 	return c, err
+}
+
+// serveSlow serves a Server built with cfg on st whose first n accepted
+// sockets have small send buffers (smallBufListener).
+func serveSlow(t *testing.T, st store.Store, cfg Config, n int32) *testServer {
+	t.Helper()
+	srv, err := New(cfg, st, testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewUnstartedServer(srv.Handler())
+	hs.Listener = &smallBufListener{Listener: hs.Listener, n: n}
+	hs.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		hs.Close()
+	})
+	return &testServer{srv: srv, ts: hs, st: st}
+}
+
+// dialSlow connects a client with a small receive buffer, which reads only
+// when told to.
+func (ts *testServer) dialSlow(t *testing.T) *wsClient {
+	t.Helper()
+	d := websocket.Dialer{Subprotocols: []string{Subprotocol}, NetDial: func(network, addr string) (net.Conn, error) {
+		c, err := net.Dial(network, addr)
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetReadBuffer(16 << 10)
+		}
+		return c, err
+	}}
+	c, resp, err := d.Dial(ts.wsURL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	t.Cleanup(func() { c.Close() })
+	return &wsClient{t: t, c: c}
 }
 
 func TestSlowConsumerIsClosedAndCatchesUp(t *testing.T) {
@@ -44,37 +87,11 @@ func TestSlowConsumerIsClosedAndCatchesUp(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.OutboxMaxBytes = 256 << 10
 	cfg.OpRate, cfg.OpBurst = 10000, 10000
-	srv, err := New(cfg, st, testLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewUnstartedServer(srv.Handler())
-	hs.Listener = &smallBufListener{Listener: hs.Listener}
-	hs.Start()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		hs.Close()
-	})
-	ts := &testServer{srv: srv, ts: hs, st: st}
+	ts := serveSlow(t, st, cfg, 1)
+	srv := ts.srv
 
-	// The slow client also has a small receive buffer and never reads until
-	// told to.
-	d := websocket.Dialer{Subprotocols: []string{Subprotocol}, NetDial: func(network, addr string) (net.Conn, error) {
-		c, err := net.Dial(network, addr)
-		if tc, ok := c.(*net.TCPConn); ok {
-			_ = tc.SetReadBuffer(16 << 10)
-		}
-		return c, err
-	}}
-	sc, resp, err := d.Dial(ts.wsURL(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	slow := &wsClient{t: t, c: sc}
-	t.Cleanup(func() { sc.Close() })
+	// The slow client never reads until told to.
+	slow := ts.dialSlow(t)
 	slow.send(&wire.Hello{Proto: 1, SID: "slow-client-0000000"})
 	slow.expect("welcome")
 	slow.join("doc", nil)

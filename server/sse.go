@@ -117,6 +117,15 @@ func (a *restAPI) events(w http.ResponseWriter, r *http.Request, p Principal) *h
 			"cannot resume from version %d: document %q is at version %d", *from, id, joined.V)
 	}
 
+	if from != nil && joined.Text != nil && *from < joined.V {
+		// The replay comes from the store: a resume point whose history was
+		// compacted away gets 410 (with the oldest version kept) now, while
+		// an answer can still say so.
+		if _, err := a.srv.store.ReadOps(ctx, id, *from, 1); err != nil {
+			return storeErr(id, err)
+		}
+	}
+
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")

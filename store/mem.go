@@ -20,15 +20,20 @@ type MemOptions struct {
 	SnapshotEvery int
 	// Logger receives background snapshot failures; nil means slog.Default().
 	Logger *slog.Logger
+	// Retention, when enabled, starts a background compaction every
+	// CompactEvery (0: DefaultCompactEvery); see Compactor.
+	Retention    Retention
+	CompactEvery time.Duration
 }
 
 // MemStore keeps everything in process memory: nothing survives a restart. It is
 // the server's zero-configuration default and behaves like PGStore in every way
 // the contract states (conflicts, exactly-once, snapshots, deletion).
 type MemStore struct {
-	every int
-	snap  *snapshotter[*memDoc]
-	close sync.Once
+	every   int
+	snap    *snapshotter[*memDoc]
+	compact *compactor // nil without retention
+	close   sync.Once
 
 	// mu guards everything below and every field of every memDoc. Appends take it
 	// exclusively for microseconds; replays run outside it on immutable slices.
@@ -43,10 +48,14 @@ var _ Store = (*MemStore)(nil)
 // memDoc is one incarnation of a document id. A deleted and re-created id gets a
 // new memDoc, so a writer holding the old one can never touch the new history.
 type memDoc struct {
-	meta    Document
-	ops     []OpRecord // append-only: elements are never modified once added
+	meta Document
+	// ops holds versions [floor, meta.Version): ops[i].Version == floor+i.
+	// Appends add to it and compaction replaces it with a shorter copy;
+	// elements are never modified once added.
+	ops     []OpRecord
+	floor   int64 // the oldest version kept (compaction moves it up)
 	bySeq   map[sidSeq]int64
-	snaps   []Snapshot // sorted by Version; snaps[0] is version 0
+	snaps   []Snapshot // sorted by Version; snaps[0] is version floor
 	deleted bool
 }
 
@@ -67,6 +76,9 @@ func NewMem(opts MemOptions) *MemStore {
 	}
 	m := &MemStore{every: every, docs: make(map[string]*memDoc)}
 	m.snap = newSnapshotter(log, m.buildSnapshot)
+	if opts.Retention.Enabled() {
+		m.compact = newCompactor(log, m, opts.Retention, opts.CompactEvery)
+	}
 	return m
 }
 
@@ -258,7 +270,7 @@ func (m *MemStore) AppendOps(ctx context.Context, id string, expected int64, ops
 		m.mu.Unlock()
 		return fmt.Errorf("append: %w", err)
 	}
-	cur := int64(len(d.ops))
+	cur := d.meta.Version
 	if cur != expected {
 		m.mu.Unlock()
 		return &ConflictError{DocID: id, Expected: expected, Current: cur}
@@ -287,7 +299,7 @@ func (m *MemStore) AppendOps(ctx context.Context, id string, expected int64, ops
 		}
 	}
 	d.ops = append(d.ops, recs...)
-	d.meta.Version = int64(len(d.ops))
+	d.meta.Version = d.floor + int64(len(d.ops))
 	if len(recs) > 0 {
 		d.meta.UpdatedAt = now
 	}
@@ -307,17 +319,21 @@ func (m *MemStore) ReadOps(ctx context.Context, id string, from int64, limit int
 		m.mu.RUnlock()
 		return nil, fmt.Errorf("read ops: %w", err)
 	}
-	log := d.ops
+	log, floor := d.ops, d.floor
 	m.mu.RUnlock()
-	if from < 0 || from > int64(len(log)) {
-		return nil, fmt.Errorf("read ops of %q from %d: %w (document is at %d)", id, from, ErrVersion, len(log))
+	cur := floor + int64(len(log))
+	if from < 0 || from > cur {
+		return nil, fmt.Errorf("read ops of %q from %d: %w (document is at %d)", id, from, ErrVersion, cur)
 	}
-	end := int64(len(log))
+	if from < floor {
+		return nil, fmt.Errorf("read ops: %w", &CompactedError{DocID: id, Asked: from, Oldest: floor})
+	}
+	end := cur
 	if limit > 0 && from+int64(limit) < end {
 		end = from + int64(limit)
 	}
 	out := make([]OpRecord, 0, end-from)
-	for _, r := range log[from:end] {
+	for _, r := range log[from-floor : end-floor] {
 		r.Op = copyOp(r.Op)
 		out = append(out, r)
 	}
@@ -343,14 +359,15 @@ func (d *memDoc) stateAt(v int64) (Snapshot, []ot.Op, time.Time) {
 	i := sort.Search(len(d.snaps), func(i int) bool { return d.snaps[i].Version > v }) - 1
 	base := d.snaps[i]
 	ops := make([]ot.Op, 0, v-base.Version)
-	for _, r := range d.ops[base.Version:v] {
+	for _, r := range d.ops[base.Version-d.floor : v-d.floor] {
 		ops = append(ops, r.Op)
 	}
 	// A version's time is when the document reached it: its creation for 0,
-	// else the commit of the op that led to it (what PGStore reports too).
+	// else the commit of the op that led to it (what PGStore reports too;
+	// both fall back to the creation when that op was compacted away).
 	at := d.meta.CreatedAt
-	if v > 0 {
-		at = d.ops[v-1].CreatedAt
+	if v > d.floor {
+		at = d.ops[v-1-d.floor].CreatedAt
 	}
 	return base, ops, at
 }
@@ -386,6 +403,11 @@ func (m *MemStore) SnapshotAt(ctx context.Context, id string, v int64) (Snapshot
 		m.mu.RUnlock()
 		return Snapshot{}, fmt.Errorf("snapshot of %q at %d: %w (document is at %d)", id, v, ErrVersion, cur)
 	}
+	if v < d.floor {
+		floor := d.floor
+		m.mu.RUnlock()
+		return Snapshot{}, fmt.Errorf("snapshot at %d: %w", v, &CompactedError{DocID: id, Asked: v, Oldest: floor})
+	}
 	base, ops, at := d.stateAt(v)
 	m.mu.RUnlock()
 	text, err := replay(id, base.Version, base.Content, ops)
@@ -406,6 +428,9 @@ func (m *MemStore) WriteSnapshot(ctx context.Context, id string, snap Snapshot) 
 	}
 	if snap.Version < 0 || snap.Version > d.meta.Version {
 		return fmt.Errorf("write snapshot of %q at %d: %w (document is at %d)", id, snap.Version, ErrVersion, d.meta.Version)
+	}
+	if snap.Version < d.floor {
+		return nil // below the oldest version kept: it could serve nothing
 	}
 	if snap.CreatedAt.IsZero() {
 		snap.CreatedAt = memNow()
@@ -484,6 +509,7 @@ func (m *MemStore) Ping(ctx context.Context) error {
 // Close implements Store. It is safe to call more than once.
 func (m *MemStore) Close() {
 	m.close.Do(func() {
+		m.compact.stop()
 		m.mu.Lock()
 		m.closed = true
 		m.mu.Unlock()

@@ -39,6 +39,10 @@ type PGOptions struct {
 	Schema string
 	// Logger receives background snapshot failures; nil means slog.Default().
 	Logger *slog.Logger
+	// Retention, when enabled, starts a background compaction every
+	// CompactEvery (0: DefaultCompactEvery); see Compactor.
+	Retention    Retention
+	CompactEvery time.Duration
 }
 
 // PGStore keeps documents in Postgres. Every write is one durable transaction
@@ -46,10 +50,11 @@ type PGOptions struct {
 // server or the database. Several PGStores (several nodes) may share a database:
 // optimistic concurrency on documents.version makes exactly one writer win.
 type PGStore struct {
-	pool  *pgxpool.Pool
-	every int
-	snap  *snapshotter[int64]
-	close sync.Once
+	pool    *pgxpool.Pool
+	every   int
+	snap    *snapshotter[int64]
+	compact *compactor // nil without retention
+	close   sync.Once
 }
 
 var _ Store = (*PGStore)(nil)
@@ -100,6 +105,9 @@ func OpenPG(ctx context.Context, url string, opts PGOptions) (*PGStore, error) {
 	}
 	s := &PGStore{pool: pool, every: every}
 	s.snap = newSnapshotter(log, s.buildSnapshot)
+	if opts.Retention.Enabled() {
+		s.compact = newCompactor(log, s, opts.Retention, opts.CompactEvery)
+	}
 	return s, nil
 }
 
@@ -478,7 +486,7 @@ func (s *PGStore) ReadOps(ctx context.Context, id string, from int64, limit int)
 	if limit > 0 {
 		lim = &limit
 	}
-	const q = `SELECT d.version, o.version, o.op, coalesce(o.sid, ''), coalesce(o.seq, 0), o.user_id, o.created_at
+	const q = `SELECT d.version, d.oldest, o.version, o.op, coalesce(o.sid, ''), coalesce(o.seq, 0), o.user_id, o.created_at
 FROM documents d LEFT JOIN LATERAL (
     SELECT version, op, sid, seq, user_id, created_at FROM ops
     WHERE doc = d.pk AND version >= $2 ORDER BY version LIMIT $3
@@ -490,7 +498,7 @@ WHERE d.id = $1`
 	}
 	defer rows.Close()
 	found := false
-	var cur int64
+	var cur, oldest int64
 	out := []OpRecord{}
 	for rows.Next() {
 		var (
@@ -502,7 +510,7 @@ WHERE d.id = $1`
 			sid  *string
 			seq  *int64
 		)
-		if err := rows.Scan(&cur, &v, &raw, &sid, &seq, &user, &at); err != nil {
+		if err := rows.Scan(&cur, &oldest, &v, &raw, &sid, &seq, &user, &at); err != nil {
 			return nil, fmt.Errorf("read ops of %q: %w", id, classify(err))
 		}
 		found = true
@@ -513,7 +521,7 @@ WHERE d.id = $1`
 		if err := msgpack.Unmarshal(raw, &r.Op); err != nil {
 			return nil, fmt.Errorf("read ops of %q: decode op at version %d: %w", id, r.Version, err)
 		}
-		if want := from + int64(len(out)); r.Version != want {
+		if want := from + int64(len(out)); r.Version != want && from >= oldest {
 			return nil, fmt.Errorf("read ops of %q: log has a gap: found version %d, want %d", id, r.Version, want)
 		}
 		out = append(out, r)
@@ -526,6 +534,9 @@ WHERE d.id = $1`
 	}
 	if from > cur {
 		return nil, fmt.Errorf("read ops of %q from %d: %w (document is at %d)", id, from, ErrVersion, cur)
+	}
+	if from < oldest {
+		return nil, fmt.Errorf("read ops: %w", &CompactedError{DocID: id, Asked: from, Oldest: oldest})
 	}
 	want := cur - from
 	if limit > 0 && int64(limit) < want {
@@ -560,13 +571,13 @@ FROM documents d WHERE d.id = $1`
 // target is LEAST(current, $2). %s selects the document (by id or by pk).
 const stateSQL = `
 WITH d AS (
-    SELECT pk, ` + docCols + ` FROM documents WHERE %s = $1
+    SELECT pk, oldest, ` + docCols + ` FROM documents WHERE %s = $1
 ), s AS (
     SELECT sn.version, sn.content FROM snapshots sn, d
     WHERE sn.doc = d.pk AND sn.version <= LEAST(d.version, $2)
     ORDER BY sn.version DESC LIMIT 1
 )
-SELECT d.` + "id, d.type, d.title, d.metadata, d.version, d.created_at, d.updated_at" + `, d.pk,
+SELECT d.` + "id, d.type, d.title, d.metadata, d.version, d.created_at, d.updated_at" + `, d.pk, d.oldest,
        s.version, s.content,
        ARRAY(SELECT o.op FROM ops o
              WHERE o.doc = d.pk AND o.version >= s.version AND o.version < LEAST(d.version, $2)
@@ -583,6 +594,7 @@ var (
 type pgState struct {
 	doc      Document
 	pk       int64
+	oldest   int64 // the oldest version kept
 	base     int64
 	content  []byte
 	ops      []ot.Op
@@ -598,9 +610,12 @@ func (s *PGStore) state(ctx context.Context, q string, key any, target int64) (p
 	)
 	err := s.pool.QueryRow(ctx, q, key, target).Scan(
 		&st.doc.ID, &st.doc.Type, &st.doc.Title, &st.meta, &st.doc.Version, &st.doc.CreatedAt, &st.doc.UpdatedAt,
-		&st.pk, &base, &st.content, &raw, &st.lastOpAt)
+		&st.pk, &st.oldest, &base, &st.content, &raw, &st.lastOpAt)
 	if err != nil {
 		return pgState{}, err
+	}
+	if target < st.oldest {
+		return pgState{}, &CompactedError{DocID: st.doc.ID, Asked: target, Oldest: st.oldest}
 	}
 	if base == nil {
 		return pgState{}, fmt.Errorf("document %q has no snapshot at or below %d", st.doc.ID, target)
@@ -661,6 +676,9 @@ func (s *PGStore) SnapshotAt(ctx context.Context, id string, v int64) (Snapshot,
 	st, err := s.state(ctx, stateByID, id, v)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Snapshot{}, fmt.Errorf("snapshot of %q at %d: %w", id, v, ErrNotFound)
+	}
+	if ce := (*CompactedError)(nil); errors.As(err, &ce) {
+		return Snapshot{}, fmt.Errorf("snapshot at %d: %w", v, ce)
 	}
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("snapshot of %q at %d: %w", id, v, classify(err))
@@ -748,6 +766,7 @@ func (s *PGStore) Ping(ctx context.Context) error {
 // (waiting for connections in use to be released). Safe to call more than once.
 func (s *PGStore) Close() {
 	s.close.Do(func() {
+		s.compact.stop()
 		s.snap.stop()
 		s.pool.Close()
 	})

@@ -313,3 +313,21 @@ func kindOf(v []byte) kind {
 	}
 	return k
 }
+
+// CheckClaims checks that b is exactly one MessagePack value whose every
+// length header fits in the bytes that follow it, nested at most
+// MaxDepth+extraDepth deep. Decode such bytes with a generic decoder (which
+// allocates what headers claim) only after it: a 10-byte value claiming four
+// billion elements is refused here instead of exhausting memory there.
+// extraDepth is the nesting the caller adds around values that were bounded
+// by MaxDepth on their own (a peer's presence data inside a bus message).
+func CheckClaims(b []byte, extraDepth int) error {
+	end, err := skip(b, 0, 1-extraDepth)
+	if err != nil {
+		return err
+	}
+	if end != len(b) {
+		return errors.New("data after the value")
+	}
+	return nil
+}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -244,9 +245,26 @@ func ensureDoc(ctx context.Context, cfg config) error {
 	}
 	u.Path, u.RawQuery = "/v1/docs", ""
 	body, _ := json.Marshal(map[string]any{"id": cfg.Doc, "type": "text", "content": cfg.Content})
+	for {
+		wait, err := createDoc(ctx, cfg, u, body)
+		if err != nil || wait == 0 {
+			return err
+		}
+		// Over the server's REST rate limit: wait as told.
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+// createDoc sends one POST /v1/docs; a positive wait means 429 with that
+// Retry-After.
+func createDoc(ctx context.Context, cfg config, u *url.URL, body []byte) (time.Duration, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("create document: %w", err)
+		return 0, fmt.Errorf("create document: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if cfg.Token != "" {
@@ -254,13 +272,19 @@ func ensureDoc(ctx context.Context, cfg config) error {
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("create document via %s: %w", u, err)
+		return 0, fmt.Errorf("create document via %s: %w", u, err)
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	switch resp.StatusCode {
 	case http.StatusCreated, http.StatusConflict:
-		return nil
+		return 0, nil
+	case http.StatusTooManyRequests:
+		secs, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+		if err != nil || secs < 1 {
+			secs = 1
+		}
+		return time.Duration(secs) * time.Second, nil
 	}
-	return fmt.Errorf("create document via %s: HTTP %d: %s", u, resp.StatusCode, bytes.TrimSpace(msg))
+	return 0, fmt.Errorf("create document via %s: HTTP %d: %s", u, resp.StatusCode, bytes.TrimSpace(msg))
 }

@@ -96,7 +96,10 @@ type options struct {
 	redisPrefix     string
 	authSecret      string
 	allowedOrigins  string
+	trustedProxies  string
 	snapshotEvery   int
+	retention       store.Retention
+	compactEvery    time.Duration
 	shutdownTimeout time.Duration
 	logLevel        string
 	logFormat       string
@@ -147,8 +150,14 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.redisURL, "redis-url", envOr("TANDEM_REDIS_URL", ""), "Redis URL for the cross-node bus; empty means single node [TANDEM_REDIS_URL]")
 	fs.StringVar(&o.redisPrefix, "redis-prefix", envOr("TANDEM_REDIS_PREFIX", "tandem:"), "prefix of the Redis channels, so that deployments can share a Redis [TANDEM_REDIS_PREFIX]")
 	fs.StringVar(&o.authSecret, "auth-secret", envOr("TANDEM_AUTH_SECRET", ""), "HS256 secret for tokens; empty means open mode (no auth) [TANDEM_AUTH_SECRET]")
-	fs.StringVar(&o.allowedOrigins, "allowed-origins", envOr("TANDEM_ALLOWED_ORIGINS", ""), "comma-separated WebSocket origins, * for any; empty means the request's own host [TANDEM_ALLOWED_ORIGINS]")
+	fs.StringVar(&o.allowedOrigins, "allowed-origins", envOr("TANDEM_ALLOWED_ORIGINS", ""), "comma-separated browser origins allowed on the WebSocket and, by CORS, on the REST API and event streams, * for any; empty means the request's own host [TANDEM_ALLOWED_ORIGINS]")
+	fs.StringVar(&o.trustedProxies, "trusted-proxies", envOr("TANDEM_TRUSTED_PROXIES", ""), "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For the REST rate limit believes; empty ignores the header [TANDEM_TRUSTED_PROXIES]")
 	fs.IntVar(&o.snapshotEvery, "snapshot-every", envParsed("TANDEM_SNAPSHOT_EVERY", 0, atoi, &errs), "ops between background snapshots; 0 = store default, <0 = never [TANDEM_SNAPSHOT_EVERY]")
+	fs.Func("op-retention", "keep each document's ops this long (30d, 720h), then drop them, keeping a snapshot and the last -op-retention-min-ops; 0 keeps everything (default) [TANDEM_OP_RETENTION]",
+		func(s string) (err error) { o.retention.MaxAge, err = store.ParseRetentionAge(s); return err })
+	o.retention.MaxAge = envParsed("TANDEM_OP_RETENTION", 0, store.ParseRetentionAge, &errs)
+	fs.Int64Var(&o.retention.MinOps, "op-retention-min-ops", envParsed("TANDEM_OP_RETENTION_MIN_OPS", int64(store.DefaultRetentionMinOps), pi64, &errs), "ops of each document kept whatever their age when -op-retention is set [TANDEM_OP_RETENTION_MIN_OPS]")
+	fs.DurationVar(&o.compactEvery, "compaction-interval", envParsed("TANDEM_COMPACTION_INTERVAL", store.DefaultCompactEvery, time.ParseDuration, &errs), "how often the background compaction visits every document when -op-retention is set [TANDEM_COMPACTION_INTERVAL]")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", envParsed("TANDEM_SHUTDOWN_TIMEOUT", 30*time.Second, time.ParseDuration, &errs), "how long a graceful shutdown may take [TANDEM_SHUTDOWN_TIMEOUT]")
 	fs.StringVar(&o.logLevel, "log-level", envOr("TANDEM_LOG_LEVEL", "info"), "debug, info, warn or error [TANDEM_LOG_LEVEL]")
 	fs.StringVar(&o.logFormat, "log-format", envOr("TANDEM_LOG_FORMAT", "text"), "text or json [TANDEM_LOG_FORMAT]")
@@ -169,7 +178,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&c.IdleUnload, "idle-unload", envParsed("TANDEM_IDLE_UNLOAD", d.IdleUnload, time.ParseDuration, &errs), "how long a document with nobody joined stays loaded [TANDEM_IDLE_UNLOAD]")
 	fs.DurationVar(&c.PingPeriod, "ping-period", envParsed("TANDEM_PING_PERIOD", d.PingPeriod, time.ParseDuration, &errs), "WebSocket ping period [TANDEM_PING_PERIOD]")
 	fs.DurationVar(&c.PongWait, "pong-wait", envParsed("TANDEM_PONG_WAIT", d.PongWait, time.ParseDuration, &errs), "drop a peer silent for this long [TANDEM_PONG_WAIT]")
+	fs.Float64Var(&c.RESTRate, "rest-rate", envParsed("TANDEM_REST_RATE", d.RESTRate, pf, &errs), "REST requests per second per token subject (per client address in open mode); 0 = no limit [TANDEM_REST_RATE]")
+	fs.IntVar(&c.RESTBurst, "rest-burst", envParsed("TANDEM_REST_BURST", d.RESTBurst, atoi, &errs), "REST request burst per token subject or address [TANDEM_REST_BURST]")
 	fs.IntVar(&c.OutboxMaxBytes, "outbox-max-bytes", envParsed("TANDEM_OUTBOX_MAX_BYTES", d.OutboxMaxBytes, atoi, &errs), "bytes queued for one slow connection before it is closed with 1013 [TANDEM_OUTBOX_MAX_BYTES]")
+	fs.Int64Var(&c.OutboxBudget, "outbox-budget", envParsed("TANDEM_OUTBOX_BUDGET", d.OutboxBudget, pi64, &errs), "bytes all connections' outboxes may claim together; past it the largest queues are closed with 1013 (default: an eighth of the memory limit: cgroup, RAM or GOMEMLIMIT) [TANDEM_OUTBOX_BUDGET]")
 
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -179,6 +191,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if len(errs) > 0 {
 		return o, errors.Join(errs...)
+	}
+	if o.retention.MinOps < 0 || o.compactEvery <= 0 {
+		return o, fmt.Errorf("-op-retention-min-ops must be >= 0 and -compaction-interval > 0")
+	}
+	var err error
+	if c.TrustedProxies, err = server.ParseTrustedProxies(o.trustedProxies); err != nil {
+		return o, fmt.Errorf("TANDEM_TRUSTED_PROXIES=%q: %w", o.trustedProxies, err)
 	}
 	for _, origin := range strings.Split(o.allowedOrigins, ",") {
 		if origin = strings.TrimSpace(origin); origin != "" {
@@ -221,9 +240,9 @@ func publicURLs(addr net.Addr) (string, string) {
 func openStore(ctx context.Context, o options, log *slog.Logger) (store.Store, error) {
 	if o.databaseURL == "" {
 		log.Warn("TANDEM_DATABASE_URL is not set: using the in-memory store; every document is LOST when the process stops")
-		return store.NewMem(store.MemOptions{SnapshotEvery: o.snapshotEvery, Logger: log}), nil
+		return store.NewMem(store.MemOptions{SnapshotEvery: o.snapshotEvery, Logger: log, Retention: o.retention, CompactEvery: o.compactEvery}), nil
 	}
-	st, err := store.OpenPG(ctx, o.databaseURL, store.PGOptions{SnapshotEvery: o.snapshotEvery, Logger: log})
+	st, err := store.OpenPG(ctx, o.databaseURL, store.PGOptions{SnapshotEvery: o.snapshotEvery, Logger: log, Retention: o.retention, CompactEvery: o.compactEvery})
 	if err != nil {
 		return nil, fmt.Errorf("open Postgres store: %w", err)
 	}

@@ -46,6 +46,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"LargeDocument", testLargeDocument},
 		{"PingClose", testPingClose},
 	}
+	tests = append(tests, retentionTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}
