@@ -6,7 +6,8 @@
  * document's {@link UndoManager}, which only undoes this user's edits.
  * @module
  */
-import type { DocChange, TextDoc } from '../doc.js';
+import type { TextDoc } from '../text-doc.js';
+import type { DocChange } from '../types.js';
 import { diffToOp, opToChanges, type TextChange } from '../ot/changes.js';
 import { transformPosition } from '../ot/op.js';
 import { OffsetMap } from '../ot/unicode.js';
