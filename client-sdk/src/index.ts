@@ -16,10 +16,9 @@ export {
   type StorageLike,
   type WebSocketConstructor,
 } from './connection.js';
-export { TextDoc, textType, type TextDocEvents, type TextDocOptions } from './text-doc.js';
+export { TextDoc, type TextDocEvents, type TextDocOptions } from './text-doc.js';
 export { SharedDoc } from './shared-doc.js';
 export type { DocEvents, DocOptions } from './session.js';
-export type { DocType } from './doctype.js';
 export { TandemError } from './errors.js';
 export type { DocStatus, DocMode, DocChange, DocError, Peer } from './types.js';
 export { Presence, TextPresence, type PresenceEvents } from './presence.js';
