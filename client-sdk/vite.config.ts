@@ -29,6 +29,8 @@ export default defineConfig({
       entry: {
         index: 'src/index.ts',
         ot: 'src/ot/index.ts',
+        tree: 'src/tree/index.ts',
+        rich: 'src/rich/index.ts',
         textarea: 'src/bindings/textarea.ts',
         codemirror: 'src/bindings/codemirror.ts',
         prosemirror: 'src/bindings/prosemirror.ts',

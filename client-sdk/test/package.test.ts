@@ -22,6 +22,8 @@ describe('built package', () => {
     const script = `
       const m = await import('@tandem/client');
       const ot = await import('@tandem/client/ot');
+      const tree = await import('@tandem/client/tree');
+      const rich = await import('@tandem/client/rich');
       const ta = await import('@tandem/client/textarea');
       const cm = await import('@tandem/client/codemirror');
       const pm = await import('@tandem/client/prosemirror');
@@ -31,6 +33,8 @@ describe('built package', () => {
         // Only the public API: not the emitter, not the frame codec.
         internal: ['Emitter', 'SUBPROTOCOL', 'PROTO_VERSION', 'encodeMessage', 'decodeFrame', 'ProtocolError', 'DocState', 'DocSession'].filter((n) => n in m),
         ot: [typeof ot.transform, typeof ot.diffLinesToOp, ot.cpLength('a😀')],
+        tree: [typeof tree.TreeContent, typeof tree.transform, tree.keyBetween(null, null)],
+        rich: [typeof rich.transform, JSON.stringify(rich.apply(['a\\n'], [1, { r: 1, a: { heading: 1 } }]))],
         textarea: typeof ta.bindTextarea,
         codemirror: typeof cm.tandemCollab,
         prosemirror: [typeof pm.docToDelta, typeof pm.transactionToOp, pm.HARD_BREAK],
@@ -41,12 +45,14 @@ describe('built package', () => {
       main: ['function', 'function', 'function', 'function'],
       internal: [],
       ot: ['function', 'function', 2],
+      tree: ['function', 'function', 'a0'],
+      rich: ['function', '["a",{"i":"\\n","a":{"heading":1}}]'],
       textarea: 'function',
       codemirror: 'function',
       prosemirror: ['function', 'function', '\u2028'],
       quill: ['function', [{ retain: 2 }, { insert: 'x' }]],
     });
-    for (const d of ['index.d.ts', 'ot/index.d.ts', 'bindings/textarea.d.ts', 'bindings/codemirror.d.ts', 'bindings/prosemirror.d.ts', 'bindings/quill.d.ts']) {
+    for (const d of ['index.d.ts', 'ot/index.d.ts', 'tree/index.d.ts', 'rich/index.d.ts', 'bindings/textarea.d.ts', 'bindings/codemirror.d.ts', 'bindings/prosemirror.d.ts', 'bindings/quill.d.ts']) {
       expect(existsSync(path.join(root, 'dist', d)), d).toBe(true);
     }
   });

@@ -20,12 +20,11 @@ import {
   posToOffset,
   transactionToOp,
 } from '../src/bindings/prosemirror-mapping.js';
-import type { Attributes, Delta, RichOp } from '../src/bindings/rich-local.js';
+import type { Attributes, Delta, RichOp } from '../src/rich/index.js';
 import { cpLength } from '../src/ot/unicode.js';
 import { EDITS, EditorState, randomDoc, randomEdit, randomString, schema, type Rand } from './helpers/pm-random.js';
 import { rng } from './helpers/random.js';
-// TEMPORARY: replace with the rich module's apply once src/rich/ lands on main.
-import { applyRich, deltaLen, normalizeDelta } from './helpers/rich-apply.js';
+import { apply as applyRich, contentOf as normalizeDelta, deltaLength as deltaLen } from '../src/rich/index.js';
 
 type NodeName = 'doc' | 'paragraph' | 'heading' | 'codeBlock' | 'blockquote' | 'bulletList' | 'orderedList' | 'listItem' | 'hardBreak' | 'image' | 'horizontalRule';
 const N = schema.nodes as unknown as { [K in NodeName]: NodeType };

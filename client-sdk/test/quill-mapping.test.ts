@@ -21,13 +21,12 @@ import {
   quillShowable,
   type QuillOp,
 } from '../src/bindings/quill-mapping.js';
-import type { Attributes, Delta, RichOp } from '../src/bindings/rich-local.js';
+import type { Attributes, Delta, RichOp } from '../src/rich/index.js';
 import { deltaToDoc, docToDelta } from '../src/bindings/prosemirror-mapping.js';
 import { OTError } from '../src/ot/errors.js';
 import { schema } from './helpers/pm-random.js';
 import { rng } from './helpers/random.js';
-// TEMPORARY: replace with the rich module's apply once src/rich/ lands on main.
-import { applyRich, deltaLen, normalizeDelta } from './helpers/rich-apply.js';
+import { apply as applyRich, contentOf as normalizeDelta, deltaLength as deltaLen } from '../src/rich/index.js';
 
 type Rand = () => number;
 const pick = <T>(r: Rand, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;

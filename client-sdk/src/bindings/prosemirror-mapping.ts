@@ -79,7 +79,7 @@
 import type { Mark, MarkType, Node as PMNode, NodeType, Schema } from 'prosemirror-model';
 import type { Step, Transform } from 'prosemirror-transform';
 import { codePointToUtf16, cpLength, utf16ToCodePoint } from '../ot/unicode.js';
-import type { AttrValue, Attributes, Delta, Embed, RichComponent, RichOp } from './rich-local.js';
+import type { AttrValue, Attributes, Delta, Embed, RichComponent, RichOp } from '../rich/index.js';
 
 /** The character a hard break is in the Delta: U+2028 LINE SEPARATOR. */
 export const HARD_BREAK = '\u2028';

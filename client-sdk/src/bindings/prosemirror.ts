@@ -21,4 +21,4 @@ export {
   applyOpToTransform,
   type ApplyResult,
 } from './prosemirror-mapping.js';
-export type { AttrValue, Attributes, Embed, Delta, DeltaInsert, RichComponent, RichOp } from './rich-local.js';
+export type { AttrValue, Attributes, Embed, Delta, DeltaInsert, RichComponent, RichOp } from '../rich/index.js';

@@ -27,7 +27,7 @@
  */
 import { OTError } from '../ot/errors.js';
 import { assertWellFormed, cpLength, utf16ToCodePoint } from '../ot/unicode.js';
-import type { Attributes, AttrValue, Delta, Embed, RichComponent, RichOp } from './rich-local.js';
+import type { Attributes, AttrValue, Delta, Embed, RichComponent, RichOp } from '../rich/index.js';
 
 /** One op of a Quill Delta (the shape of `quill-delta`'s `Op`). */
 export interface QuillOp {

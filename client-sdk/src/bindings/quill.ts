@@ -18,4 +18,4 @@ export {
   type QuillOp,
   type QuillDeltaLike,
 } from './quill-mapping.js';
-export type { AttrValue, Attributes, Embed, Delta, DeltaInsert, RichComponent, RichOp } from './rich-local.js';
+export type { AttrValue, Attributes, Embed, Delta, DeltaInsert, RichComponent, RichOp } from '../rich/index.js';
