@@ -176,10 +176,11 @@ export class DocState<C, O, S> {
     if (this.docMode === 'r') throw new TandemError('read_only', `document ${this.id} is read-only for this token`);
     const valid = this.type.validate(op);
     const before = this.view;
-    const { content: after, applied } = this.type.apply(before, valid); // throws when the op does not fit
+    const r = this.type.apply(before, valid); // throws when the op does not fit
+    const applied = r.applied;
     if (this.type.isNoop(applied)) return;
-    const inverse = this.type.invert(applied, before);
-    this.view = after;
+    const inverse = r.inverse();
+    this.view = r.content;
     this.buffer = this.buffer === null ? applied : this.type.compose(this.buffer, applied);
     // The user's own caret ends after the user's own insert.
     if (this.localSel !== null) this.localSel = this.type.transformSelection(this.localSel, applied, true);
@@ -395,34 +396,39 @@ export class DocState<C, O, S> {
       return this.onAck(e.seq, e.v);
     }
     const committed = this.type.validate(e.op);
-    // The server op was committed first; where it and a pending op of ours
-    // insert at one spot, the authors' sids decide which goes left.
-    let op = committed;
-    if (this.inflight !== null) [this.inflight.op, op] = this.type.transformPair(this.inflight.op, this.sid, op, e.sid);
-    if (this.buffer !== null) [this.buffer, op] = this.type.transformPair(this.buffer, this.sid, op, e.sid);
     this.base = this.type.apply(this.base, committed).content;
     this.remember(e.v, committed, e.sid);
     this.ver = e.v + 1;
-    this.applyRemote(op, e.sid);
+    // The server op was committed first; where it and a pending op of ours
+    // insert at one spot, the authors' sids decide which goes left.
+    this.rebaseLocal(committed, e.sid);
     if (sel !== undefined) this.onPeerSelection(e.sid, sel as S | null, this.ver);
     return true;
   }
 
   /**
-   * Applies a remote op (already transformed to local coordinates) to the
-   * local content. `sid` is its author, absent for a resync (a difference
-   * nobody wrote).
+   * Moves the local content, the pending ops, the selections and the undo
+   * stacks past an op committed on top of the server's content as it was.
+   * `sid` is its author, absent for a resync (a difference nobody wrote,
+   * which goes first at one spot).
    */
-  private applyRemote(op: O, sid: string | undefined): void {
-    if (this.type.isNoop(op)) return;
+  private rebaseLocal(committed: O, sid: string | undefined): void {
+    const pending: O[] = [];
+    if (this.inflight !== null) pending.push(this.inflight.op);
+    if (this.buffer !== null) pending.push(this.buffer);
     const before = this.view;
-    const { content, applied } = this.type.apply(before, op);
-    this.view = content;
+    const r = this.type.rebase(before, pending, this.sid, committed, sid ?? '');
+    let i = 0;
+    if (this.inflight !== null) this.inflight.op = r.pending[i++] as O;
+    if (this.buffer !== null) this.buffer = r.pending[i++] as O;
+    this.view = r.content;
+    const op = r.change;
+    if (this.type.isNoop(op)) return;
     // Someone else's insert at the user's caret leaves the caret before it.
-    if (this.localSel !== null) this.localSel = this.type.transformSelection(this.localSel, applied, false);
-    this.movePeers(applied, sid);
-    this.undo.transform(applied, this.sid, sid ?? '');
-    this.out.effect({ kind: 'change', change: { op: applied, before, remote: true, origin: undefined, ...(sid !== undefined ? { sid } : {}) } });
+    if (this.localSel !== null) this.localSel = this.type.transformSelection(this.localSel, op, false);
+    this.movePeers(op, sid);
+    this.undo.transform(op, this.sid, sid ?? '');
+    this.out.effect({ kind: 'change', change: { op, before, remote: true, origin: undefined, ...(sid !== undefined ? { sid } : {}) } });
   }
 
   private onJoined(m: Extract<ServerMessage<unknown, unknown>, { t: 'joined' }>): void {
@@ -476,16 +482,13 @@ export class DocState<C, O, S> {
    */
   private dropCommittedInflight(seq: number, v: number): void {
     if (this.inflight === null) return;
-    // The local content is base, inflight, buffer; undoing the inflight op
-    // past the buffer leaves base and the buffer moved past that undo.
+    // The local content is base, inflight, buffer: undoing the inflight op
+    // under the buffer, as if committed, leaves base and the buffer.
     const inv = this.type.invert(this.inflight.op, this.base);
-    let change = inv;
-    let buffer = this.buffer;
-    if (buffer !== null) [buffer, change] = this.type.transformPair(buffer, this.sid, inv, '');
     this.inflight = null;
-    this.buffer = buffer !== null && !this.type.isNoop(buffer) ? buffer : null;
     this.resyncedSeq = -1;
-    this.applyRemote(change, undefined);
+    this.rebaseLocal(inv, undefined);
+    if (this.buffer !== null && this.type.isNoop(this.buffer)) this.buffer = null;
     this.out.effect({ kind: 'ack', seq, v });
     this.flush();
     this.presenceDue();
@@ -494,27 +497,17 @@ export class DocState<C, O, S> {
 
   /** Adopts the server's full content at version `v`, keeping unacknowledged local edits on top. */
   private resync(content: C, v: number): void {
-    if (this.inflight === null && this.buffer === null) {
-      const op = this.type.diff(this.view, content);
-      this.base = content;
-      this.ver = v;
-      this.history = [];
-      this.applyRemote(op, undefined);
-      return;
-    }
     // Rebase pending edits on the difference between what we last knew and the
     // server's content. If the in-flight op was in fact committed already, its
     // ack carries an older version and dropCommittedInflight repairs the state.
-    this.resyncedSeq = this.inflight?.seq ?? -1;
     // The difference has no author to order ties by: it counts as committed
-    // first (sid ''), so its inserts go left of ours at one spot.
-    let d = this.type.diff(this.base, content);
-    if (this.inflight !== null) [this.inflight.op, d] = this.type.transformPair(this.inflight.op, this.sid, d, '');
-    if (this.buffer !== null) [this.buffer, d] = this.type.transformPair(this.buffer, this.sid, d, '');
+    // first, so its inserts go left of ours at one spot.
+    this.resyncedSeq = this.inflight?.seq ?? -1;
+    const d = this.type.diff(this.hasPendingOps ? this.base : this.view, content);
     this.base = content;
     this.ver = v;
     this.history = [];
-    this.applyRemote(d, undefined);
+    this.rebaseLocal(d, undefined);
   }
 
   private onError(err: DocError): void {

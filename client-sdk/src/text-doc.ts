@@ -4,7 +4,7 @@
  * ({@link TextDoc}), opened with `Connection.openDoc`.
  * @module
  */
-import type { DocType } from './doctype.js';
+import { rebaseByTransform, type DocType } from './doctype.js';
 import { changesToOp, diffLinesToOp, diffToOp, type TextChange } from './ot/changes.js';
 import { OTError } from './ot/errors.js';
 import { apply, compose, invert, isNoop, normalize, transformPair, transformSelection, validate, type Op, type Range } from './ot/op.js';
@@ -12,6 +12,15 @@ import { cpLength } from './ot/unicode.js';
 import { TextPresence } from './presence.js';
 import type { DocEvents, DocOptions, DocSession } from './session.js';
 import { SharedDoc } from './shared-doc.js';
+
+const ops = {
+  isNoop,
+  transformPair,
+  apply(content: string, op: Op) {
+    const applied = normalize(op);
+    return { content: apply(content, op), applied, inverse: () => invert(applied, content) };
+  },
+};
 
 /** The `text` type's functions (docs/protocol.md, "Text documents"): a string, ops of code points, range selections. */
 export const textType: DocType<string, Op, Range[]> = {
@@ -26,11 +35,10 @@ export const textType: DocType<string, Op, Range[]> = {
     validate(op);
     return op;
   },
-  apply: (content, op) => ({ content: apply(content, op), applied: normalize(op) }),
-  isNoop,
+  ...ops,
   invert,
   compose,
-  transformPair,
+  rebase: rebaseByTransform(ops),
   // A visible selection stays visible: transformSelection maps only null to null.
   transformSelection: (sel, op, own) => transformSelection(sel, op, own) as Range[],
   fitSelection(sel, content) {
