@@ -27,7 +27,11 @@ export type DocMode = 'rw' | 'r';
 export interface DocChange<O = Op, C = string> {
   /** The op as applied to the local content (canonical). */
   op: O;
-  /** The content before the change (for text, to convert `op` to UTF-16 with `opToChanges`). */
+  /**
+   * The content before the change (for text, to convert `op` to UTF-16 with
+   * `opToChanges`). A type whose content changes in place hands the same
+   * object as after the change.
+   */
   before: C;
   /** True for someone else's edit (or a resync after re-joining); false for edits made through this object. */
   remote: boolean;
