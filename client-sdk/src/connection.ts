@@ -1,4 +1,12 @@
+/**
+ * The connection: one WebSocket to a Tandem server, shared by every document
+ * opened through it. It owns the socket, `hello`, reconnecting, the `seq`
+ * counters, and routes each server message to the session of its document.
+ * @module
+ */
+import type { DocType } from './doctype.js';
 import { Emitter } from './emitter.js';
+import { TandemError } from './errors.js';
 import {
   decodeFrame,
   encodeMessage,
@@ -9,7 +17,9 @@ import {
   type ServerUser,
   type UserInfo,
 } from './protocol.js';
-import { TandemError, TextDoc, type TextDocOptions } from './doc.js';
+import { DocSession, type DocOptions, type Link, type Routed } from './session.js';
+import type { SharedDoc } from './shared-doc.js';
+import { TextDoc, textType, type TextDocOptions } from './text-doc.js';
 
 /**
  * Anything constructible like the WHATWG `WebSocket`: the browser's global
@@ -280,7 +290,10 @@ export class Connection extends Emitter<ConnectionEvents> {
   private socketError: ConnectionError | null = null;
   private readonly storage: StorageLike | null;
   private readonly seqs = new Map<string, number>();
-  private readonly docs = new Map<string, TextDoc>();
+  /** Open documents by id: the session frames are routed to, and the public object. */
+  private readonly docs = new Map<string, { session: Routed; doc: SharedDoc<unknown, unknown, unknown> }>();
+  /** What the sessions see of this connection. */
+  private readonly link: Link;
   private ws: WebSocketLike | null = null;
   private _state: ConnectionState = 'offline';
   private welcomed = false;
@@ -325,6 +338,18 @@ export class Connection extends Emitter<ConnectionEvents> {
     sid ??= randomId();
     if (!SID_RE.test(sid)) throw new Error(`sid must be 16-64 characters of [A-Za-z0-9_-], got ${JSON.stringify(sid)}`);
     this.sid = sid;
+    const conn = this; // for the getter below
+    this.link = {
+      sid,
+      get user() {
+        return conn.user;
+      },
+      send: (msg) => this.send(msg),
+      nextSeq: (doc) => this.nextSeq(doc),
+      forget: (session) => {
+        if (this.docs.get(session.id)?.session === session) this.docs.delete(session.id);
+      },
+    };
     const g = globalThis as { addEventListener?: (t: string, f: () => void) => void };
     g.addEventListener?.('online', this.onBrowserOnline);
     // Deferred so that listeners added right after construction see 'connecting'.
@@ -395,27 +420,37 @@ export class Connection extends Emitter<ConnectionEvents> {
    * The document is usable at once: local edits are queued until it is synced.
    */
   openDoc(id: string, options?: TextDocOptions): TextDoc {
+    return this.openTyped(id, textType, options, (session) => new TextDoc(session));
+  }
+
+  /**
+   * Opens document `id` of `type` with the public class `make` builds over
+   * its session, or returns the one already open. Throws a {@link TandemError}
+   * `wrong_type` when `id` is open as another type.
+   */
+  private openTyped<C, O, S, D extends SharedDoc<C, O, S>>(id: string, type: DocType<C, O, S>, options: DocOptions | undefined, make: (session: DocSession<C, O, S>) => D): D {
     const existing = this.docs.get(id);
-    if (existing !== undefined) return existing;
-    const doc = new TextDoc(this, id, options);
-    this.docs.set(id, doc);
-    if (this.welcomed) doc._online();
-    else if (this.gaveUp !== null) doc._connectFailed(this.gaveUp);
+    if (existing !== undefined) {
+      if (existing.session.typeName !== type.name) {
+        throw new TandemError('wrong_type', `document ${id} is already open as a ${existing.session.typeName} document`);
+      }
+      return existing.doc as unknown as D;
+    }
+    const session = new DocSession(this.link, id, type, options);
+    const doc = make(session);
+    this.docs.set(id, { session, doc: doc as unknown as SharedDoc<unknown, unknown, unknown> });
+    if (this.welcomed) session.connected();
+    else if (this.gaveUp !== null) session.failed(this.gaveUp);
     return doc;
   }
 
   /** The open documents. */
-  get openDocs(): TextDoc[] {
-    return [...this.docs.values()];
+  get openDocs(): SharedDoc<unknown, unknown, unknown>[] {
+    return [...this.docs.values()].map((e) => e.doc);
   }
 
-  /** @internal Removes a document (after `leave` or deletion). */
-  _forget(doc: TextDoc): void {
-    if (this.docs.get(doc.id) === doc) this.docs.delete(doc.id);
-  }
-
-  /** @internal Sends a message if the session is welcomed; returns whether it was sent. */
-  _send(msg: ClientMessage): boolean {
+  /** Sends a message if the session is welcomed; returns whether it was sent. */
+  private send(msg: ClientMessage<unknown, unknown>): boolean {
     if (!this.welcomed || this.ws === null) return false;
     try {
       this.ws.send(encodeMessage(msg));
@@ -427,10 +462,10 @@ export class Connection extends Emitter<ConnectionEvents> {
   }
 
   /**
-   * @internal Next `seq` for a document: strictly increasing per sid and
-   * document, kept in storage so it survives reconnects and reloads.
+   * Next `seq` for a document: strictly increasing per sid and document,
+   * kept in storage so it survives reconnects and reloads.
    */
-  _nextSeq(doc: string): number {
+  private nextSeq(doc: string): number {
     const key = `tandem.seq.${this.sid}.${doc}`;
     let last = this.seqs.get(doc) ?? 0;
     if (this.storage !== null) {
@@ -534,7 +569,7 @@ export class Connection extends Emitter<ConnectionEvents> {
       this.emit('error', { code: 'protocol', message: 'unsupported frame payload' });
       return;
     }
-    let msgs: ServerMessage[];
+    let msgs: ServerMessage<unknown, unknown>[];
     try {
       msgs = decodeFrame(bytes);
     } catch (e) {
@@ -547,7 +582,7 @@ export class Connection extends Emitter<ConnectionEvents> {
     }
   }
 
-  private dispatch(m: ServerMessage): void {
+  private dispatch(m: ServerMessage<unknown, unknown>): void {
     if (m.t === 'welcome') {
       this.welcomed = true;
       this.everOnline = true;
@@ -556,7 +591,7 @@ export class Connection extends Emitter<ConnectionEvents> {
       this.user = m.user;
       this.setState('online');
       this.emit('online', { user: m.user, sid: this.sid });
-      for (const d of [...this.docs.values()]) d._online();
+      for (const { session } of [...this.docs.values()]) session.connected();
       return;
     }
     if (m.t === 'error' && (m.doc === undefined || !this.docs.has(m.doc))) {
@@ -566,12 +601,12 @@ export class Connection extends Emitter<ConnectionEvents> {
         // forever, and fail the documents still waiting for their first sync.
         // (A token provider may yield a fresh token, so with one we retry.)
         this.close();
-        for (const d of this.docs.values()) d._authFailed(m.msg);
+        const failure = new TandemError('unauthorized', m.msg);
+        for (const { session } of [...this.docs.values()]) session.failed(failure);
       }
       return;
     }
-    const doc = m.doc === undefined ? undefined : this.docs.get(m.doc);
-    doc?._handle(m);
+    if (m.doc !== undefined) this.docs.get(m.doc)?.session.handle(m);
   }
 
   private startIdleTimer(): void {
@@ -588,7 +623,7 @@ export class Connection extends Emitter<ConnectionEvents> {
       }
       if (this.welcomed && silence >= this.idleTimeoutMs / 3 && Date.now() - this.lastProbeAt >= this.idleTimeoutMs / 3) {
         this.lastProbeAt = Date.now();
-        for (const d of this.docs.values()) if (d._probe()) break;
+        for (const { session } of this.docs.values()) if (session.probe()) break;
       }
     }, tick);
   }
@@ -615,7 +650,7 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.stopIdleTimer();
     if (this.welcomed) {
       this.welcomed = false;
-      for (const d of this.docs.values()) d._offline();
+      for (const { session } of [...this.docs.values()]) session.disconnected();
     }
   }
 
@@ -625,7 +660,7 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.stopIdleTimer();
     if (this.welcomed) {
       this.welcomed = false;
-      for (const d of this.docs.values()) d._offline();
+      for (const { session } of [...this.docs.values()]) session.disconnected();
     }
     if (this.closedByUser) {
       this.setState('closed');
@@ -685,7 +720,7 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.gaveUp = failure;
     this.emit('offline', { code, reason, retryInMs: null, error: err });
     this.emit('error', err);
-    for (const d of [...this.docs.values()]) d._connectFailed(failure);
+    for (const { session } of [...this.docs.values()]) session.failed(failure);
   }
 
   /** Closes the connection and releases listeners; the object is unusable afterwards. */
@@ -693,7 +728,7 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.close();
     const g = globalThis as { removeEventListener?: (t: string, f: () => void) => void };
     g.removeEventListener?.('online', this.onBrowserOnline);
-    for (const d of [...this.docs.values()]) d._offline();
+    for (const { session } of [...this.docs.values()]) session.disconnected();
     this.docs.clear();
   }
 }

@@ -1,6 +1,8 @@
 /**
- * Tandem client SDK: connect to a Tandem server, edit shared text documents
- * with operational transform, and show everyone's carets and selections.
+ * Tandem client SDK: connect to a Tandem server, edit shared documents with
+ * operational transform, and show everyone's carets and selections. This
+ * module exports the public API only; the OT type is `@tandem/client/ot`,
+ * the editor bindings have entry points of their own.
  * @module
  */
 export {
@@ -14,33 +16,14 @@ export {
   type StorageLike,
   type WebSocketConstructor,
 } from './connection.js';
-export {
-  TextDoc,
-  TandemError,
-  type DocStatus,
-  type DocChange,
-  type DocError,
-  type TextDocEvents,
-  type TextDocOptions,
-} from './doc.js';
-export { Presence, type Peer, type PresenceEvents } from './presence.js';
+export { TextDoc, type TextDocEvents, type TextDocOptions } from './text-doc.js';
+export { SharedDoc } from './shared-doc.js';
+export type { DocEvents, DocOptions } from './session.js';
+export { TandemError } from './errors.js';
+export type { DocStatus, DocMode, DocChange, DocError, Peer } from './types.js';
+export { Presence, TextPresence, type PresenceEvents } from './presence.js';
 export { UndoManager } from './undo.js';
-export { Emitter, type Listener } from './emitter.js';
-export {
-  SUBPROTOCOL,
-  PROTO_VERSION,
-  ProtocolError,
-  encodeMessage,
-  decodeFrame,
-  type ClientMessage,
-  type ServerMessage,
-  type ErrorCode,
-  type UserInfo,
-  type ServerUser,
-  type PresenceData,
-  type WirePeer,
-  type WireOpEntry,
-} from './protocol.js';
+export type { ErrorCode, UserInfo, ServerUser, PresenceData } from './protocol.js';
 export * as ot from './ot/index.js';
 export type { Op, Component, Range, Selection } from './ot/op.js';
 export type { TextChange } from './ot/changes.js';

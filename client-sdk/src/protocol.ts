@@ -1,3 +1,10 @@
+/**
+ * The wire protocol's messages (docs/protocol.md, "Messages") and the frame
+ * codec: MessagePack maps, one per client frame; one map or an array of maps
+ * per server frame. Internal: the package exports only the user and presence
+ * shapes that its public API mentions.
+ * @module
+ */
 import { decode, encode } from '@msgpack/msgpack';
 import type { Op, Selection } from './ot/op.js';
 
@@ -27,37 +34,57 @@ export interface ServerUser {
 /** Free-form presence payload (at most 1 KiB encoded). */
 export type PresenceData = { [key: string]: unknown };
 
-/** One peer on the wire: selection in code points at the message's version. */
-export interface WirePeer {
+/**
+ * One peer on the wire: selection at the message's version. `S` is the
+ * document type's selection with `null` for hidden (text: code point ranges).
+ */
+export interface WirePeer<S = Selection> {
   sid: string;
   user: ServerUser;
-  sel: Selection;
+  sel: S;
   data?: PresenceData | null;
 }
 
-/** One missed op in a `joined` catch-up. */
-export interface WireOpEntry {
+/** One missed op in a `joined` catch-up; `O` is the document type's op. */
+export interface WireOpEntry<O = Op> {
   v: number;
-  op: Op;
+  op: O;
   sid: string;
   seq: number;
 }
 
-/** Messages the client sends. */
-export type ClientMessage =
+/**
+ * Messages the client sends. `O` and `S` are the document type's op and
+ * selection (with `null`); the defaults are the `text` type's.
+ */
+export type ClientMessage<O = Op, S = Selection> =
   | { t: 'hello'; proto: number; sid: string; user?: UserInfo }
   | { t: 'join'; doc: string; v?: number }
   | { t: 'leave'; doc: string }
-  | { t: 'op'; doc: string; v: number; seq: number; op: Op; sel?: Selection }
-  | { t: 'presence'; doc: string; v: number; sel: Selection; data?: PresenceData };
+  | { t: 'op'; doc: string; v: number; seq: number; op: O; sel?: S }
+  | { t: 'presence'; doc: string; v: number; sel: S; data?: PresenceData };
 
-/** Messages the server sends. */
-export type ServerMessage =
+/**
+ * Messages the server sends (`O`, `S` as for {@link ClientMessage}).
+ * `joined` carries the whole content under its type's key (`text` for text
+ * and rich, `tree` for tree) and names the type (absent means `text`).
+ */
+export type ServerMessage<O = Op, S = Selection> =
   | { t: 'welcome'; proto: number; sid: string; user: ServerUser }
-  | { t: 'joined'; doc: string; v: number; text?: string; ops?: WireOpEntry[]; peers: WirePeer[]; mode: 'rw' | 'r' }
+  | {
+      t: 'joined';
+      doc: string;
+      v: number;
+      type?: string;
+      text?: unknown;
+      tree?: unknown;
+      ops?: WireOpEntry<O>[];
+      peers: WirePeer<S>[];
+      mode: 'rw' | 'r';
+    }
   | { t: 'ack'; doc: string; seq: number; v: number }
-  | { t: 'op'; doc: string; v: number; op: Op; sid: string; seq: number; sel?: Selection }
-  | { t: 'presence'; doc: string; v: number; peers: WirePeer[]; gone?: string[] }
+  | { t: 'op'; doc: string; v: number; op: O; sid: string; seq: number; sel?: S }
+  | { t: 'presence'; doc: string; v: number; peers: WirePeer<S>[]; gone?: string[] }
   | { t: 'error'; code: ErrorCode | string; msg: string; doc?: string; seq?: number };
 
 /** Error codes of docs/protocol.md, section 8. */
@@ -73,7 +100,7 @@ export type ErrorCode =
   | 'internal';
 
 /** Encodes one client message as a MessagePack map. */
-export function encodeMessage(msg: ClientMessage): Uint8Array {
+export function encodeMessage(msg: ClientMessage<unknown, unknown>): Uint8Array {
   return encode(msg, { ignoreUndefined: true });
 }
 
@@ -94,7 +121,7 @@ function isRecord(x: unknown): x is Record<string, unknown> {
  * Decodes one server frame: a single MessagePack map, or an array of maps to be
  * handled in order. Maps without a string `t` are reported as errors.
  */
-export function decodeFrame(data: Uint8Array): ServerMessage[] {
+export function decodeFrame(data: Uint8Array): ServerMessage<unknown, unknown>[] {
   let value: unknown;
   try {
     value = decode(data);
@@ -102,10 +129,10 @@ export function decodeFrame(data: Uint8Array): ServerMessage[] {
     throw new ProtocolError(`undecodable frame: ${(e as Error).message}`);
   }
   const list = Array.isArray(value) ? value : [value];
-  const out: ServerMessage[] = [];
+  const out: ServerMessage<unknown, unknown>[] = [];
   for (const m of list) {
     if (!isRecord(m) || typeof m.t !== 'string') throw new ProtocolError('server frame item is not a map with a string "t"');
-    out.push(m as unknown as ServerMessage);
+    out.push(m as unknown as ServerMessage<unknown, unknown>);
   }
   return out;
 }

@@ -1,25 +1,32 @@
 // @vitest-environment happy-dom
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { EditorState, EditorSelection } from '@codemirror/state';
 import { EditorView } from '@codemirror/view';
 import { bindTextarea } from '../src/bindings/textarea.js';
 import { tandemCollab } from '../src/bindings/codemirror.js';
-import { harness, peerUser } from './helpers/manual.js';
+import type { TextDoc } from '../src/index.js';
+import { peerUser, synced, useFakeTimers } from './helpers/manual.js';
 
-beforeEach(() => {
-  vi.useFakeTimers();
-});
+useFakeTimers();
 afterEach(() => {
-  vi.useRealTimers();
   document.body.innerHTML = '';
 });
 
-async function synced(text: string) {
-  const h = harness();
-  const doc = h.conn.openDoc('d', { undoCaptureMs: 0 });
-  const s = await h.welcome();
-  s.deliver({ t: 'joined', doc: 'd', v: 0, text, peers: [], mode: 'rw' });
-  return { h, doc, s };
+/** A focused textarea in the page, bound to `doc`. */
+function mountTextarea(doc: TextDoc): { ta: HTMLTextAreaElement; binding: ReturnType<typeof bindTextarea> } {
+  const ta = document.createElement('textarea');
+  document.body.appendChild(ta);
+  const binding = bindTextarea(doc, ta);
+  ta.focus();
+  return { ta, binding };
+}
+
+/** A CodeMirror view in the page, bound to `doc`. */
+function mountEditor(doc: TextDoc): { view: EditorView; parent: HTMLElement } {
+  const parent = document.createElement('div');
+  document.body.appendChild(parent);
+  const view = new EditorView({ state: EditorState.create({ doc: doc.text, extensions: [tandemCollab(doc)] }), parent });
+  return { view, parent };
 }
 
 function type(ta: HTMLTextAreaElement, value: string, caret: number): void {
@@ -33,11 +40,8 @@ const BOB = 'bob-sid-0123456789ab';
 describe('textarea binding', () => {
   it('turns typing into ops (code points) and keeps the caret in place when remote edits land', async () => {
     const { doc, s } = await synced('😀 hello');
-    const ta = document.createElement('textarea');
-    document.body.appendChild(ta);
-    const b = bindTextarea(doc, ta);
+    const { ta, binding: b } = mountTextarea(doc);
     expect(ta.value).toBe('😀 hello');
-    ta.focus();
     type(ta, '😀 hello!', 9);
     expect(doc.text).toBe('😀 hello!');
     expect(s.of('op')[0]).toMatchObject({ op: [7, '!'] }); // the emoji counts one
@@ -54,10 +58,7 @@ describe('textarea binding', () => {
 
   it("leaves the caret before someone else's insert exactly at it (the caret rule)", async () => {
     const { doc, s } = await synced('a😀b');
-    const ta = document.createElement('textarea');
-    document.body.appendChild(ta);
-    bindTextarea(doc, ta);
-    ta.focus();
+    const { ta } = mountTextarea(doc);
     ta.setSelectionRange(3, 3); // after the emoji
     s.deliver({ t: 'op', doc: 'd', v: 0, op: [2, 'beta 👍'], sid: BOB, seq: 1 });
     expect(ta.value).toBe('a😀beta 👍b');
@@ -68,10 +69,7 @@ describe('textarea binding', () => {
 
   it('resolves repeated characters with the caret and shares the selection', async () => {
     const { doc, s } = await synced('aa');
-    const ta = document.createElement('textarea');
-    document.body.appendChild(ta);
-    bindTextarea(doc, ta);
-    ta.focus();
+    const { ta } = mountTextarea(doc);
     type(ta, 'aaa', 1); // typed at the start: the caret says where
     expect(s.of('op')[0]).toMatchObject({ op: ['a'] });
     ta.setSelectionRange(0, 2);
@@ -83,10 +81,7 @@ describe('textarea binding', () => {
 
   it('undo keys undo own edits only', async () => {
     const { doc, s } = await synced('');
-    const ta = document.createElement('textarea');
-    document.body.appendChild(ta);
-    bindTextarea(doc, ta);
-    ta.focus();
+    const { ta } = mountTextarea(doc);
     type(ta, 'mine', 4);
     s.deliver({ t: 'op', doc: 'd', v: 0, op: ['theirs '], sid: BOB, seq: 1 });
     expect(ta.value).toBe('theirs mine');
@@ -101,9 +96,7 @@ describe('textarea binding', () => {
 describe('CodeMirror binding', () => {
   it('syncs edits both ways and draws remote carets with names and colours', async () => {
     const { doc, s } = await synced('ab😀cd');
-    const parent = document.createElement('div');
-    document.body.appendChild(parent);
-    const view = new EditorView({ state: EditorState.create({ doc: doc.text, extensions: [tandemCollab(doc)] }), parent });
+    const { view, parent } = mountEditor(doc);
     // local edit in UTF-16 -> op in code points
     view.dispatch({ changes: { from: 4, insert: 'X' } }); // after the emoji
     expect(doc.text).toBe('ab😀Xcd');
@@ -128,9 +121,7 @@ describe('CodeMirror binding', () => {
 
   it("maps the editor's selection and the remote carets with the caret rule", async () => {
     const { doc, s } = await synced('ab😀cd');
-    const parent = document.createElement('div');
-    document.body.appendChild(parent);
-    const view = new EditorView({ state: EditorState.create({ doc: doc.text, extensions: [tandemCollab(doc)] }), parent });
+    const { view, parent } = mountEditor(doc);
     // Someone else's insert exactly at the caret leaves it before the insert.
     view.dispatch({ selection: EditorSelection.cursor(4) }); // after the emoji
     s.deliver({ t: 'op', doc: 'd', v: 0, op: [3, 'beta'], sid: BOB, seq: 1 });
@@ -165,9 +156,7 @@ describe('CodeMirror binding', () => {
 
   it('keeps \\r characters intact', async () => {
     const { doc } = await synced('a\r\nb');
-    const parent = document.createElement('div');
-    document.body.appendChild(parent);
-    const view = new EditorView({ state: EditorState.create({ doc: doc.text, extensions: [tandemCollab(doc)] }), parent });
+    const { view, parent } = mountEditor(doc);
     expect(view.state.doc.toString()).toBe('a\r\nb');
     view.dispatch({ changes: { from: 4, insert: '!' } });
     expect(doc.text).toBe('a\r\nb!');

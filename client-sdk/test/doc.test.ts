@@ -1,24 +1,16 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { type DocChange } from '../src/index.js';
-import { harness, peerUser, SID } from './helpers/manual.js';
+import { harness, peerUser, SID, synced as syncedTo, useFakeTimers } from './helpers/manual.js';
 
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+useFakeTimers();
 
-/** Opens doc "d", welcomes and answers the join with `text` at version `v`. */
+/** Opens doc "d", welcomes (checking hello and join) and answers the join with `text` at version `v`. */
 async function synced(text = 'hello', v = 3) {
-  const h = harness();
-  const doc = h.conn.openDoc('d', { undoCaptureMs: 0 });
-  const s = await h.welcome();
-  expect(s.of('hello')[0]).toMatchObject({ proto: 1, sid: SID, user: { name: 'Ada', color: '#f00' } });
-  expect(s.of('join')).toEqual([{ t: 'join', doc: 'd' }]);
-  s.deliver({ t: 'joined', doc: 'd', v, text, peers: [], mode: 'rw' });
-  expect(doc.status).toBe('synced');
-  return { h, doc, s };
+  const r = await syncedTo(text, v);
+  expect(r.s.of('hello')[0]).toMatchObject({ proto: 1, sid: SID, user: { name: 'Ada', color: '#f00' } });
+  expect(r.s.of('join')).toEqual([{ t: 'join', doc: 'd' }]);
+  expect(r.doc.status).toBe('synced');
+  return r;
 }
 
 describe('Connection', () => {

@@ -17,21 +17,16 @@ import type { ServerMessage } from '../src/protocol.js';
 import type { WebSocketConstructor } from '../src/connection.js';
 import { apply, cpLength, type Op } from '../src/ot/index.js';
 import { encode } from '@msgpack/msgpack';
-import { FakeServer, Session } from './helpers/fake-server.js';
+import { FakeServer, Session, SocketStub } from './helpers/fake-server.js';
 
 /** A socket whose frames wait in queues until the schedule delivers them. */
-class StepSocket {
-  binaryType = 'blob';
-  readyState = 0;
-  onopen: ((ev: unknown) => void) | null = null;
-  onmessage: ((ev: { data: unknown }) => void) | null = null;
-  onclose: ((ev: { code?: number; reason?: string }) => void) | null = null;
-  onerror: ((ev: unknown) => void) | null = null;
+class StepSocket extends SocketStub {
   readonly up: Uint8Array[] = [];
   readonly down: ServerMessage[] = [];
   readonly session: Session;
   alive = true;
   constructor(readonly net: SteppedServer) {
+    super();
     this.session = new Session(this as never);
     net.bySession.set(this.session, this);
   }

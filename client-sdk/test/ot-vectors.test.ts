@@ -1,11 +1,8 @@
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   apply,
   compose,
   normalize,
-  OTError,
   transform,
   transformPair,
   transformPast,
@@ -16,6 +13,7 @@ import {
   type Selection,
   type Side,
 } from '../src/ot/index.js';
+import { errorKind, readVectors } from './helpers/vectors.js';
 
 interface Vectors {
   apply: { name: string; doc: string; op: unknown; result?: string; error?: string }[];
@@ -28,9 +26,8 @@ interface Vectors {
   selection: { name: string; sel: Selection; op: Op; own?: boolean; result: Selection }[];
 }
 
-// Shared with the Go ot package: read by relative path from this test file.
-const path = fileURLToPath(new URL('../../testdata/ot-vectors.json', import.meta.url));
-const vectors = JSON.parse(readFileSync(path, 'utf8')) as Vectors;
+// Shared with the Go ot package.
+const vectors = readVectors<Vectors>('ot-vectors.json');
 
 describe('shared OT vectors', () => {
   it('has every section, and this file runs every section it has', () => {
@@ -43,14 +40,7 @@ describe('shared OT vectors', () => {
     for (const c of vectors.apply) {
       it(c.name, () => {
         if (c.error !== undefined) {
-          let err: unknown;
-          try {
-            apply(c.doc, c.op as Op);
-          } catch (e) {
-            err = e;
-          }
-          expect(err).toBeInstanceOf(OTError);
-          expect((err as OTError).kind).toBe(c.error);
+          expect(errorKind(() => apply(c.doc, c.op as Op))).toBe(c.error);
         } else {
           expect(apply(c.doc, c.op as Op)).toBe(c.result);
         }

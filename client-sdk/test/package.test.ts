@@ -29,7 +29,9 @@ describe('built package', () => {
       const pm = await import('@tandem/client/prosemirror');
       const quill = await import('@tandem/client/quill');
       console.log(JSON.stringify({
-        main: [typeof m.Connection, typeof m.TextDoc, typeof m.ot.apply, m.SUBPROTOCOL],
+        main: [typeof m.Connection, typeof m.TextDoc, typeof m.ot.apply, typeof m.TandemError],
+        // Only the public API: not the emitter, not the frame codec.
+        internal: ['Emitter', 'SUBPROTOCOL', 'PROTO_VERSION', 'encodeMessage', 'decodeFrame', 'ProtocolError', 'DocState', 'DocSession'].filter((n) => n in m),
         ot: [typeof ot.transform, typeof ot.diffLinesToOp, ot.cpLength('a😀')],
         tree: [typeof tree.TreeContent, typeof tree.transform, tree.keyBetween(null, null)],
         rich: [typeof rich.transform, JSON.stringify(rich.apply(['a\\n'], [1, { r: 1, a: { heading: 1 } }]))],
@@ -40,7 +42,8 @@ describe('built package', () => {
       }));`;
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: root });
     expect(JSON.parse(stdout)).toEqual({
-      main: ['function', 'function', 'function', 'tandem.v1'],
+      main: ['function', 'function', 'function', 'function'],
+      internal: [],
       ot: ['function', 'function', 2],
       tree: ['function', 'function', 'a0'],
       rich: ['function', '["a",{"i":"\\n","a":{"heading":1}}]'],
@@ -71,7 +74,8 @@ describe('built package', () => {
         let thrown = '';
         try { new m.Connection({ url: 'ws://127.0.0.1:1/v1/ws' }); } catch (e) { thrown = e.constructor.name; }
         console.log(JSON.stringify({
-          main: [typeof m.Connection, typeof m.TextDoc, typeof m.ot.apply, m.SUBPROTOCOL, typeof m.TandemError],
+          main: [typeof m.Connection, typeof m.TextDoc, typeof m.ot.apply, typeof m.TandemError, typeof m.SharedDoc],
+          internal: ['Emitter', 'SUBPROTOCOL', 'encodeMessage', 'decodeFrame'].filter((n) => n in m),
           ot: [typeof ot.transform, ot.cpLength('a😀')],
           textarea: typeof ta.bindTextarea,
           codemirror: typeof cm.tandemCollab,
@@ -81,7 +85,8 @@ describe('built package', () => {
         }));`;
       const { stdout } = await run(process.execPath, ['-e', script], { cwd: dir });
       expect(JSON.parse(stdout)).toEqual({
-        main: ['function', 'function', 'function', 'tandem.v1', 'function'],
+        main: ['function', 'function', 'function', 'function', 'function'],
+        internal: [],
         ot: ['function', 2],
         textarea: 'function',
         codemirror: 'function',
@@ -96,7 +101,7 @@ describe('built package', () => {
       );
       await writeFile(
         path.join(dir, 'index.ts'),
-        `import { Connection, TandemError, type ConnectionError } from '@tandem/client';
+        `import { Connection, TandemError, type ConnectionError, type DocChange, type Peer, type SharedDoc } from '@tandem/client';
 import { cpLength } from '@tandem/client/ot';
 import { tandemCollab } from '@tandem/client/codemirror';
 import { opToQuill } from '@tandem/client/quill';
@@ -106,6 +111,11 @@ const conn = new Connection({ url: 'ws://x/v1/ws', WebSocket: WS, connectAttempt
 conn.on('error', (e: ConnectionError) => e.httpStatus ?? e.errno);
 const doc = conn.openDoc('d');
 const done: Promise<void> = doc.whenSynced();
+doc.on('change', (c: DocChange) => c.before.length + c.op.length);
+doc.presence.setSelectionUtf16([[0, 0]]);
+const peers: Peer[] = doc.presence.getPeers();
+const all: SharedDoc<unknown, unknown, unknown>[] = conn.openDocs;
+export const text: string = doc.text + String(peers.length + all.length);
 export const n: number = cpLength('x');
 export { done, tandemCollab, TandemError, opToQuill, docToDelta };
 `,

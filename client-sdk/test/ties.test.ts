@@ -4,30 +4,24 @@
  * SDK clients type words at one spot through the fake server and every word
  * stays whole.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Connection, type TextDoc } from '../src/index.js';
 import { cpLength } from '../src/ot/index.js';
 import { FakeServer, MemoryStorage } from './helpers/fake-server.js';
-import { harness, peerUser, SID } from './helpers/manual.js';
+import { peerUser, SID, synced as syncedTo, useFakeTimers } from './helpers/manual.js';
 import { rng } from './helpers/random.js';
 
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+useFakeTimers();
 
 // SID is 'test-sid-0123456789': BEFORE sorts before it, AFTER after it.
 const BEFORE = 'a-peer-0123456789ab';
 const AFTER = 'z-peer-0123456789ab';
 
-async function synced(text: string) {
-  const h = harness();
-  const doc = h.conn.openDoc('d', { undoCaptureMs: 0 });
-  const s = await h.welcome();
-  s.deliver({ t: 'joined', doc: 'd', v: 0, text, peers: [{ sid: BEFORE, user: peerUser, sel: [[1, 1]] }, { sid: AFTER, user: peerUser, sel: [[1, 1]] }], mode: 'rw' });
-  return { h, doc, s };
+function synced(text: string) {
+  return syncedTo(text, 0, [
+    { sid: BEFORE, user: peerUser, sel: [[1, 1]] },
+    { sid: AFTER, user: peerUser, sel: [[1, 1]] },
+  ]);
 }
 
 describe('ties by sid in TextDoc', () => {

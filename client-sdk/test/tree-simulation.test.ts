@@ -6,9 +6,9 @@
  * which never holds a cycle, an orphan or a duplicate id.
  */
 import { describe, expect, it } from 'vitest';
-import { cpLength } from '../src/ot/index.js';
-import { TreeContent, TreeReplica, transform, validateOp, type Action, type TreeOp } from '../src/tree/index.js';
-import { randomOp, rng } from './helpers/random.js';
+import { TreeContent, TreeReplica, transform, validateOp, type TreeOp } from '../src/tree/index.js';
+import { rng } from './helpers/random.js';
+import { randomAction, SIM_LIMITS, simStart } from './helpers/tree-random.js';
 
 interface Commit {
   op: TreeOp;
@@ -20,7 +20,7 @@ interface Client {
   r: TreeReplica;
   inbox: ({ ack: true; v: number } | { ack: false; v: number; op: TreeOp; sid: string })[];
   outbox: { op: TreeOp; v: number }[];
-  next: number;
+  made: { n: number };
 }
 
 function checkForest(c: TreeContent): void {
@@ -46,21 +46,13 @@ function wire(op: TreeOp): TreeOp {
 function simulate(seed: number, nClients: number, steps: number): { commits: number; actions: number } {
   const rand = rng(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
-  const limits = { maxDepth: 8, maxObjects: 400 };
-  const server = TreeContent.fromJSON(
-    {
-      frame: { parent: '', key: 'a0', props: { text: 'hello' } },
-      note: { parent: 'frame', key: 'a0', props: { text: 'shared note' } },
-      box: { parent: '', key: 'a1', props: { x: 1 } },
-    },
-    limits,
-  );
+  const server = TreeContent.fromJSON(simStart(), SIM_LIMITS);
   const log: Commit[] = [];
   let actions = 0;
   const clients: Client[] = [];
   for (let i = 0; i < nClients; i++) {
     const sid = `client${i}-${String(seed).padStart(12, '0')}`;
-    clients.push({ sid, r: new TreeReplica(sid, server.clone(), 0), inbox: [], outbox: [], next: 0 });
+    clients.push({ sid, r: new TreeReplica(sid, server.clone(), 0), inbox: [], outbox: [], made: { n: 0 } });
   }
   const serve = (c: Client): void => {
     const s = c.outbox.shift() as { op: TreeOp; v: number };
@@ -86,41 +78,6 @@ function simulate(seed: number, nClients: number, steps: number): { commits: num
     const f = c.r.flush();
     if (f) c.outbox.push(f);
   };
-  const randomAction = (c: Client): Action | null => {
-    const view = c.r.view;
-    const ids = view.ids();
-    const any = (): string => (ids.length ? pick(ids) : 'frame');
-    const r = rand();
-    if (r < 0.15 || ids.length < 3) {
-      const parent = ids.length && rand() < 0.6 ? any() : '';
-      const key = view.keyAt(parent, Math.floor(rand() * (view.children(parent).length + 1)));
-      c.next++;
-      const props: Record<string, number | string> = { x: Math.floor(rand() * 100) };
-      if (rand() < 0.5) props.text = 'abc';
-      return ['new', `${c.sid.slice(0, 7)}.${c.next}`, parent, key, props];
-    }
-    if (r < 0.35) {
-      const v = [null, `s${Math.floor(rand() * 10)}`, Math.floor(rand() * 1000), Math.floor(rand() * 1000)][Math.floor(rand() * 4)] as null | string | number;
-      return ['set', any(), pick(['x', 'y', 'color', 'text']), v];
-    }
-    if (r < 0.65) {
-      const id = rand() < 0.66 ? 'note' : any();
-      const s = view.prop(id, 'text');
-      if (typeof s !== 'string') return null;
-      const t = randomOp(rand, cpLength(s));
-      if (t.length === 0) return null;
-      return ['text', id, 'text', t];
-    }
-    if (r < 0.92) {
-      const parent = rand() < 0.75 ? any() : '';
-      return ['move', any(), parent, view.keyAt(parent, Math.floor(rand() * (view.children(parent).length + 1)))];
-    }
-    let id = any();
-    const o = view.get(id);
-    if (o && o.parent !== '' && rand() < 0.5) id = o.parent;
-    if ((id === 'frame' || id === 'note') && rand() < 0.9) return null;
-    return ['del', id];
-  };
   for (let step = 0; step < steps; step++) {
     const c = pick(clients);
     const r = rand();
@@ -128,7 +85,7 @@ function simulate(seed: number, nClients: number, steps: number): { commits: num
       const op: TreeOp = [];
       const n = 1 + Math.floor(rand() * 3);
       for (let i = 0; i < n; i++) {
-        const a = randomAction(c);
+        const a = randomAction(rand, c.r.view, c.sid, c.made);
         if (!a) continue;
         try {
           c.r.local([a]);

@@ -1,9 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   TreeContent,
-  TreeError,
   checkBase,
   keyBetween,
   nKeysBetween,
@@ -12,6 +9,7 @@ import {
   type TreeLimits,
   type TreeOp,
 } from '../src/tree/index.js';
+import { errorKind, readVectors } from './helpers/vectors.js';
 
 interface SnakeLimits {
   max_objects?: number;
@@ -45,8 +43,7 @@ interface Vectors {
 }
 
 // Shared with the Go package tree: read by relative path from this test file.
-const path = fileURLToPath(new URL('../../testdata/tree-vectors.json', import.meta.url));
-const vectors = JSON.parse(readFileSync(path, 'utf8')) as Vectors;
+const vectors = readVectors<Vectors>('tree-vectors.json');
 
 function limits(l?: SnakeLimits): Partial<TreeLimits> {
   return {
@@ -61,15 +58,6 @@ function limits(l?: SnakeLimits): Partial<TreeLimits> {
   };
 }
 
-function kindOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof TreeError) return e.kind;
-    throw e;
-  }
-  return undefined;
-}
 
 describe('shared tree vectors', () => {
   it('has every section', () => {
@@ -85,7 +73,7 @@ describe('shared tree vectors', () => {
         const before = content.toJSON();
         if (c.error !== undefined) {
           expect(
-            kindOf(() => content.apply(validateOp(c.op, lim))),
+            errorKind(() => content.apply(validateOp(c.op, lim))),
             'error kind',
           ).toBe(c.error);
           expect(content.toJSON()).toEqual(before);
@@ -120,10 +108,10 @@ describe('shared tree vectors', () => {
 
   describe('invalid ops', () => {
     for (const c of vectors.invalid) {
-      it(c.name, () => expect(kindOf(() => validateOp(c.op, limits(c.limits)))).toBe(c.error));
+      it(c.name, () => expect(errorKind(() => validateOp(c.op, limits(c.limits)))).toBe(c.error));
     }
     for (const c of vectors.valid) {
-      it(`valid: ${c.name}`, () => expect(kindOf(() => validateOp(c.op, limits(c.limits)))).toBeUndefined());
+      it(`valid: ${c.name}`, () => expect(errorKind(() => validateOp(c.op, limits(c.limits)))).toBeUndefined());
     }
   });
 
@@ -141,7 +129,7 @@ describe('shared tree vectors', () => {
             return content.apply(op);
           };
           if (s.error !== undefined) {
-            expect(kindOf(serve), `submission ${k}`).toBe(s.error);
+            expect(errorKind(serve), `submission ${k}`).toBe(s.error);
             return;
           }
           const { applied, removed } = serve();

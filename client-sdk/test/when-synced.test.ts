@@ -1,21 +1,10 @@
 /** `doc.whenSynced()`: resolves once nothing of ours is pending (issue 20), so a script can save and exit. */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { harness } from './helpers/manual.js';
+import { describe, expect, it, vi } from 'vitest';
+import { harness, synced as syncedTo, useFakeTimers } from './helpers/manual.js';
 
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+useFakeTimers();
 
-async function synced(text = 'abc', v = 1) {
-  const h = harness();
-  const doc = h.conn.openDoc('d', { undoCaptureMs: 0 });
-  const s = await h.welcome();
-  s.deliver({ t: 'joined', doc: 'd', v, text, peers: [], mode: 'rw' });
-  return { h, doc, s };
-}
+const synced = () => syncedTo('abc', 1);
 
 /** Whether the promise has settled (after the microtasks queued so far), and how. */
 async function state(p: Promise<unknown>): Promise<'pending' | 'resolved' | 'rejected'> {

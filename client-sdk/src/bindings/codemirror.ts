@@ -8,9 +8,10 @@
  */
 import { Annotation, EditorSelection, EditorState, Prec, RangeSetBuilder, StateEffect, StateField, type ChangeSpec, type Extension, type Text } from '@codemirror/state';
 import { Decoration, EditorView, ViewPlugin, WidgetType, keymap, type DecorationSet, type ViewUpdate } from '@codemirror/view';
-import type { DocChange, TextDoc } from '../doc.js';
+import type { TextDoc } from '../text-doc.js';
+import type { DocChange } from '../types.js';
 import { changesToOp, mapPositionUtf16, opToChanges, type TextChange } from '../ot/changes.js';
-import type { Peer } from '../presence.js';
+import type { Peer } from '../types.js';
 
 /** Options of {@link tandemCollab}. */
 export interface CollabOptions {

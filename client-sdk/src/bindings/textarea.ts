@@ -6,7 +6,8 @@
  * document's {@link UndoManager}, which only undoes this user's edits.
  * @module
  */
-import type { DocChange, TextDoc } from '../doc.js';
+import type { TextDoc } from '../text-doc.js';
+import type { DocChange } from '../types.js';
 import { diffToOp, opToChanges, type TextChange } from '../ot/changes.js';
 import { transformPosition } from '../ot/op.js';
 import { OffsetMap } from '../ot/unicode.js';
@@ -137,23 +138,21 @@ export function bindTextarea(doc: TextDoc, textarea: HTMLTextAreaElement, option
     if (share) doc.presence.setSelection(null);
   };
 
+  const listeners: [EventTarget, string, (ev: never) => void][] = [
+    [textarea, 'input', onInput],
+    [textarea, 'keydown', onKeyDown],
+    [textarea, 'beforeinput', onBeforeInput],
+    [textarea, 'blur', onBlur],
+    ...selectionEvents.map((e): [EventTarget, string, () => void] => [textarea, e, publishSelection]),
+    [textarea.ownerDocument, 'selectionchange', onSelectionChange],
+  ];
   const offChange = doc.on('change', onChange);
-  textarea.addEventListener('input', onInput);
-  textarea.addEventListener('keydown', onKeyDown);
-  textarea.addEventListener('beforeinput', onBeforeInput);
-  textarea.addEventListener('blur', onBlur);
-  for (const e of selectionEvents) textarea.addEventListener(e, publishSelection);
-  textarea.ownerDocument.addEventListener('selectionchange', onSelectionChange);
+  for (const [target, type, fn] of listeners) target.addEventListener(type, fn as EventListener);
 
   return {
     destroy() {
       offChange();
-      textarea.removeEventListener('input', onInput);
-      textarea.removeEventListener('keydown', onKeyDown);
-      textarea.removeEventListener('beforeinput', onBeforeInput);
-      textarea.removeEventListener('blur', onBlur);
-      for (const e of selectionEvents) textarea.removeEventListener(e, publishSelection);
-      textarea.ownerDocument.removeEventListener('selectionchange', onSelectionChange);
+      for (const [target, type, fn] of listeners) target.removeEventListener(type, fn as EventListener);
     },
   };
 }

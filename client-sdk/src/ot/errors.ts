@@ -7,18 +7,30 @@
  */
 export type OTErrorKind = 'invalid' | 'does_not_fit';
 
-/** The only error type thrown by the `ot` module. */
-export class OTError extends Error {
+/**
+ * The base of the errors of the document types (`OTError`, `RichError`,
+ * `TreeError`): a kind, named as in the type's shared test vectors, and the
+ * message `<type>: <kind>: [<item> <n>: ]<detail>`.
+ */
+export abstract class KindError<K extends string> extends Error {
   /** What kind of problem this is. */
-  readonly kind: OTErrorKind;
-  /** Index of the offending component (or range), -1 when not about one item. */
+  readonly kind: K;
+  /** Index of the offending item (component, range, action), -1 when not about one item. */
   readonly index: number;
 
-  /** Creates an error of the given kind about item `index` (-1 for none). */
-  constructor(kind: OTErrorKind, message: string, index = -1) {
-    super(index >= 0 ? `ot: ${kind}: component ${index}: ${message}` : `ot: ${kind}: ${message}`);
-    this.name = 'OTError';
+  /** `item` names what `index` counts (`component`, `action`). */
+  protected constructor(type: string, kind: K, message: string, item: string, index: number) {
+    super(index >= 0 ? `${type}: ${kind}: ${item} ${index}: ${message}` : `${type}: ${kind}: ${message}`);
     this.kind = kind;
     this.index = index;
+  }
+}
+
+/** The only error type thrown by the `ot` module. */
+export class OTError extends KindError<OTErrorKind> {
+  /** Creates an error of the given kind about component (or range) `index` (-1 for none). */
+  constructor(kind: OTErrorKind, message: string, index = -1) {
+    super('ot', kind, message, 'component', index);
+    this.name = 'OTError';
   }
 }

@@ -1,3 +1,4 @@
+import { headerSize, intSize, strSize, utf8Length } from '../msgpack-size.js';
 import { firstLoneSurrogate } from '../ot/unicode.js';
 import { RichError } from './errors.js';
 
@@ -34,24 +35,6 @@ const KEY = /^[A-Za-z0-9_.:-]{1,64}$/;
 /** True when `k` is a valid attribute name or embed type. */
 export function isValidKey(k: string): boolean {
   return KEY.test(k);
-}
-
-/** Number of bytes of `s` in UTF-8 (a lone surrogate counts 3, as U+FFFD would). */
-export function utf8Length(s: string): number {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
-      const d = s.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        n += 4;
-        i++;
-      } else n += 3;
-    } else n += 3;
-  }
-  return n;
 }
 
 /** True for a plain object (not an array, not null). */
@@ -197,28 +180,9 @@ export function invertAttrs(set: Attributes | undefined, base: Attributes | unde
 
 const MAX_SAFE = 2 ** 53 - 1;
 
-/** Size of a MessagePack array or map header for `n` items. */
-export function headerSize(n: number): number {
-  return n < 16 ? 1 : n <= 0xffff ? 3 : 5;
-}
-
-/** Size of a MessagePack string of `bytes` UTF-8 bytes, header included. */
-export function stringSize(bytes: number): number {
-  return (bytes < 32 ? 1 : bytes <= 0xff ? 2 : bytes <= 0xffff ? 3 : 5) + bytes;
-}
-
-/** Size of a MessagePack integer. */
-export function intSize(v: number): number {
-  if (v >= -32 && v <= 127) return 1;
-  if (v >= -128 && v <= 255) return 2;
-  if (v >= -32768 && v <= 65535) return 3;
-  if (v >= -(2 ** 31) && v <= 2 ** 32 - 1) return 5;
-  return 9;
-}
-
 /** Size of a MessagePack value. */
 export function valueSize(v: AttrValue): number {
-  if (typeof v === 'string') return stringSize(utf8Length(v));
+  if (typeof v === 'string') return strSize(utf8Length(v));
   if (typeof v === 'number') return Number.isInteger(v) && Math.abs(v) <= MAX_SAFE ? intSize(v) : 9;
   return 1;
 }
@@ -227,12 +191,12 @@ export function valueSize(v: AttrValue): number {
 export function attrsSize(a: Attributes): number {
   const keys = Object.keys(a);
   let n = headerSize(keys.length);
-  for (const k of keys) n += stringSize(k.length) + valueSize(a[k] as AttrValue);
+  for (const k of keys) n += strSize(k.length) + valueSize(a[k] as AttrValue);
   return n;
 }
 
 /** Size of an embed in MessagePack. */
 export function embedSize(e: Embed): number {
   const t = Object.keys(e)[0] as string;
-  return 1 + stringSize(t.length) + valueSize(e[t] as EmbedValue);
+  return 1 + strSize(t.length) + valueSize(e[t] as EmbedValue);
 }

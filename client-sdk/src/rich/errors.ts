@@ -1,3 +1,5 @@
+import { KindError } from '../ot/errors.js';
+
 /**
  * Kind of a {@link RichError}, named as in the shared test vectors
  * (testdata/rich-vectors.json) and as the Go package `rich` names them:
@@ -12,17 +14,10 @@
 export type RichErrorKind = 'invalid' | 'does_not_fit' | 'too_large' | 'final_newline';
 
 /** The only error type thrown by the `rich` module. */
-export class RichError extends Error {
-  /** What kind of problem this is. */
-  readonly kind: RichErrorKind;
-  /** Index of the offending component (or range), -1 when not about one item. */
-  readonly index: number;
-
-  /** Creates an error of the given kind about item `index` (-1 for none). */
+export class RichError extends KindError<RichErrorKind> {
+  /** Creates an error of the given kind about component (or range) `index` (-1 for none). */
   constructor(kind: RichErrorKind, message: string, index = -1) {
-    super(index >= 0 ? `rich: ${kind}: component ${index}: ${message}` : `rich: ${kind}: ${message}`);
+    super('rich', kind, message, 'component', index);
     this.name = 'RichError';
-    this.kind = kind;
-    this.index = index;
   }
 }

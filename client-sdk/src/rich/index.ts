@@ -26,8 +26,8 @@ export {
   composeAttrs,
   transformAttrs,
   invertAttrs,
-  utf8Length,
 } from './attributes.js';
+export { utf8Length } from '../msgpack-size.js';
 export {
   type RichComponent,
   type TextInsert,

@@ -1,3 +1,4 @@
+import { headerSize, intSize, strSize, utf8Length } from '../msgpack-size.js';
 import { cpLength, cpSlice, firstLoneSurrogate } from '../ot/unicode.js';
 import { sideOf, type Range, type Selection, type Side } from '../ot/op.js';
 import {
@@ -9,14 +10,10 @@ import {
   checkEmbed,
   composeAttrs,
   embedSize,
-  headerSize,
-  intSize,
   invertAttrs,
   isPlainObject,
   sortedAttrs,
-  stringSize,
   transformAttrs,
-  utf8Length,
   withoutNulls,
   type Attributes,
   type Embed,
@@ -651,7 +648,7 @@ export function opSize(op: RichOp): number {
         n += intSize(p.n) + (a > 0 ? 3 + a : 0);
         break;
       case 'i':
-        n += stringSize(utf8Length(p.text as string)) + (a > 0 ? 3 + a : 0);
+        n += strSize(utf8Length(p.text as string)) + (a > 0 ? 3 + a : 0);
         break;
       case 'e':
         n += 3 + embedSize(p.embed as Embed) + a;

@@ -5,7 +5,8 @@ import { keyBetween } from './keys.js';
 import { withDefaults, type TreeLimits } from './limits.js';
 import { validateOp, validId, validKey, validPropName, type Action, type Props, type TreeOp } from './op.js';
 import { rebasedActions } from './rebased.js';
-import { checkValue, containerHeaderSize, sizeOfValue, strSize, utf8Length, type Value } from './value.js';
+import { headerSize, intSize, strSize, utf8Length } from '../msgpack-size.js';
+import { checkValue, sizeOfValue, type Value } from './value.js';
 
 /** One object, as `get` returns it. Records are replaced, never changed: keep one as long as you like. */
 export interface TreeObject {
@@ -41,7 +42,7 @@ function bySibling(a: [string, string], b: [string, string]): number {
 
 function objectSize(id: string, parent: string, key: string, props: Props): number {
   const names = Object.keys(props);
-  let n = strSize(id.length) + 1 + 7 + strSize(parent.length) + 4 + strSize(key.length) + 6 + containerHeaderSize(names.length);
+  let n = strSize(id.length) + 1 + 7 + strSize(parent.length) + 4 + strSize(key.length) + 6 + headerSize(names.length);
   for (const k of names) n += strSize(utf8Length(k)) + sizeOfValue(props[k] as Value);
   return n;
 }
@@ -152,7 +153,7 @@ export class TreeContent {
 
   /** Length in bytes of the content's MessagePack encoding (the document size limit's measure). */
   get size(): number {
-    return containerHeaderSize(this.objects.size) + this.bytes;
+    return headerSize(this.objects.size) + this.bytes;
   }
 
   /** True when object `id` exists. */

@@ -1,3 +1,5 @@
+import { KindError } from '../ot/errors.js';
+
 /**
  * Kind of a {@link TreeError}, named as in the shared test vectors
  * (testdata/tree-vectors.json) and as the Go package `tree` names them:
@@ -11,18 +13,16 @@
 export type TreeErrorKind = 'invalid' | 'limit' | 'too_large';
 
 /** The only error type thrown by the `tree` module. */
-export class TreeError extends Error {
-  /** What kind of problem this is. */
-  readonly kind: TreeErrorKind;
-  /** Index of the offending action in its op, -1 when not about one action. */
-  readonly action: number;
-
+export class TreeError extends KindError<TreeErrorKind> {
   /** Creates an error of the given kind about action `action` (-1 for none). */
   constructor(kind: TreeErrorKind, message: string, action = -1) {
-    super(action >= 0 ? `tree: ${kind}: action ${action}: ${message}` : `tree: ${kind}: ${message}`);
+    super('tree', kind, message, 'action', action);
     this.name = 'TreeError';
-    this.kind = kind;
-    this.action = action;
+  }
+
+  /** Index of the offending action in its op (the same as `index`), -1 when not about one action. */
+  get action(): number {
+    return this.index;
   }
 
   /** This error about action `index`, when it was not about one yet. */

@@ -9,7 +9,8 @@
  */
 export { TreeError, type TreeErrorKind } from './errors.js';
 export { DEFAULT_LIMITS, withDefaults, type TreeLimits } from './limits.js';
-export { checkValue, utf8Length, type Value } from './value.js';
+export { checkValue, type Value } from './value.js';
+export { utf8Length } from '../msgpack-size.js';
 export {
   MAX_KEY_LENGTH,
   validId,

@@ -3,7 +3,8 @@ import { normalize, validate as validateText, type Op as TextOp } from '../ot/op
 import { isWellFormed } from '../ot/unicode.js';
 import { TreeError } from './errors.js';
 import { withDefaults, type TreeLimits } from './limits.js';
-import { checkValue, containerHeaderSize, sizeOfValue, strSize, utf8Length, type Value } from './value.js';
+import { headerSize, intSize, strSize, utf8Length } from '../msgpack-size.js';
+import { checkValue, sizeOfValue, type Value } from './value.js';
 
 /** The properties of a new object: names to values (no nulls once validated). */
 export type Props = Record<string, Value>;
@@ -135,21 +136,21 @@ function validateAction(a: unknown, lim: TreeLimits): Action {
 }
 
 function textOpSize(op: TextOp): number {
-  let n = containerHeaderSize(op.length);
+  let n = headerSize(op.length);
   for (const c of op) {
     if (typeof c === 'string') n += strSize(utf8Length(c));
-    else n += c >= -32 && c <= 0x7f ? 1 : c >= -128 && c <= 0xff ? 2 : c >= -32768 && c <= 0xffff ? 3 : c >= -0x80000000 && c <= 0xffffffff ? 5 : 9;
+    else n += intSize(c);
   }
   return n;
 }
 
 /** Length in bytes of an action's MessagePack encoding. */
 export function actionSize(a: Action): number {
-  let n = containerHeaderSize(a.length) + strSize(a[0].length) + strSize(a[1].length);
+  let n = headerSize(a.length) + strSize(a[0].length) + strSize(a[1].length);
   switch (a[0]) {
     case 'new': {
       const names = Object.keys(a[4]);
-      n += strSize(a[2].length) + strSize(a[3].length) + containerHeaderSize(names.length);
+      n += strSize(a[2].length) + strSize(a[3].length) + headerSize(names.length);
       for (const k of names) n += strSize(utf8Length(k)) + sizeOfValue(a[4][k] as Value);
       break;
     }
@@ -168,7 +169,7 @@ export function actionSize(a: Action): number {
 
 /** Length in bytes of the op's MessagePack encoding: what the op limit measures. */
 export function opSize(op: TreeOp): number {
-  let n = containerHeaderSize(op.length);
+  let n = headerSize(op.length);
   for (const a of op) n += actionSize(a);
   return n;
 }

@@ -1,3 +1,4 @@
+import { headerSize, intSize, strSize, utf8Length } from '../msgpack-size.js';
 import { isWellFormed } from '../ot/unicode.js';
 import { TreeError } from './errors.js';
 import type { TreeLimits } from './limits.js';
@@ -10,44 +11,6 @@ import type { TreeLimits } from './limits.js';
 export type Value = null | boolean | number | string | Value[] | { [key: string]: Value };
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
-
-/** Length in bytes of the UTF-8 encoding of a well-formed string. */
-export function utf8Length(s: string): number {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff) {
-      n += 4;
-      i++;
-    } else n += 3;
-  }
-  return n;
-}
-
-/** MessagePack header plus payload of a string of `n` UTF-8 bytes. */
-export function strSize(n: number): number {
-  if (n < 32) return 1 + n;
-  if (n <= 0xff) return 2 + n;
-  if (n <= 0xffff) return 3 + n;
-  return 5 + n;
-}
-
-/** MessagePack header of an array or map of `n` items. */
-export function containerHeaderSize(n: number): number {
-  if (n < 16) return 1;
-  if (n <= 0xffff) return 3;
-  return 5;
-}
-
-function intSize(v: number): number {
-  if (v >= -32 && v <= 0x7f) return 1;
-  if (v >= -128 && v <= 0xff) return 2;
-  if (v >= -32768 && v <= 0xffff) return 3;
-  if (v >= -0x80000000 && v <= 0xffffffff) return 5;
-  return 9;
-}
 
 function isPlainObject(v: object): v is Record<string, Value> {
   const p = Object.getPrototypeOf(v) as unknown;
@@ -84,14 +47,14 @@ function valueSize(v: unknown, depth: number): number {
       if (v === null) return 1;
       if (Array.isArray(v)) {
         if (v.length > 0 && depth <= 0) throw new TreeError('limit', 'value nests too deep');
-        let n = containerHeaderSize(v.length);
+        let n = headerSize(v.length);
         for (const e of v) n += valueSize(e, depth - 1);
         return n;
       }
       if (!isPlainObject(v)) throw new TreeError('invalid', `a ${Object.prototype.toString.call(v)} is not a value`);
       const keys = Object.keys(v);
       if (keys.length > 0 && depth <= 0) throw new TreeError('limit', 'value nests too deep');
-      let n = containerHeaderSize(keys.length);
+      let n = headerSize(keys.length);
       for (const k of keys) {
         if (!isWellFormed(k)) throw new TreeError('invalid', 'map key holds a lone surrogate');
         n += strSize(utf8Length(k)) + valueSize(v[k], depth - 1);

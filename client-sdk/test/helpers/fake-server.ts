@@ -218,15 +218,19 @@ export class FakeServer {
   }
 }
 
-/** The client-facing fake WebSocket (constructed by the SDK through {@link FakeServer.WebSocket}). */
-export class FakeSocket {
+/** What the SDK sets and calls on a socket: the base of every test socket. */
+export class SocketStub {
   binaryType = 'blob';
   readyState = 0;
-  readonly protocol: string;
   onopen: ((ev: unknown) => void) | null = null;
   onmessage: ((ev: { data: unknown }) => void) | null = null;
   onclose: ((ev: { code?: number; reason?: string }) => void) | null = null;
   onerror: ((ev: unknown) => void) | null = null;
+}
+
+/** The client-facing fake WebSocket (constructed by the SDK through {@link FakeServer.WebSocket}). */
+export class FakeSocket extends SocketStub {
+  readonly protocol: string;
   private readonly session: Session;
   private lastToServer = 0;
   private lastToClient = 0;
@@ -238,6 +242,7 @@ export class FakeSocket {
     url: string,
     protocols?: string | string[],
   ) {
+    super();
     this.url = url;
     this.protocol = Array.isArray(protocols) ? (protocols[0] ?? '') : (protocols ?? '');
     if (this.protocol !== 'tandem.v1') server.violations.push(`subprotocol ${this.protocol}`);

@@ -1,25 +1,21 @@
 /* A scripted fake WebSocket: the test reads what the client sent and injects server frames. */
 import { decode, encode } from '@msgpack/msgpack';
-import { vi } from 'vitest';
-import { Connection, type ConnectionOptions } from '../../src/index.js';
-import type { ClientMessage, ServerMessage } from '../../src/protocol.js';
+import { afterEach, beforeEach, vi } from 'vitest';
+import { Connection, type ConnectionOptions, type TextDocOptions } from '../../src/index.js';
+import type { ClientMessage, ServerMessage, WirePeer } from '../../src/protocol.js';
 import type { WebSocketConstructor } from '../../src/connection.js';
-import { MemoryStorage } from './fake-server.js';
+import { MemoryStorage, SocketStub } from './fake-server.js';
 
-export class ManualSocket {
-  binaryType = 'blob';
-  readyState = 0;
-  onopen: ((ev: unknown) => void) | null = null;
-  onmessage: ((ev: { data: unknown }) => void) | null = null;
-  onclose: ((ev: { code?: number; reason?: string }) => void) | null = null;
-  onerror: ((ev: unknown) => void) | null = null;
+export class ManualSocket extends SocketStub {
   readonly sent: ClientMessage[] = [];
   closedByClient: { code?: number; reason?: string } | null = null;
   constructor(
     readonly url: string,
     readonly protocols: string | string[] | undefined,
     readonly options: { headers?: Record<string, string> } | undefined,
-  ) {}
+  ) {
+    super();
+  }
   send(data: Uint8Array): void {
     this.sent.push(decode(data) as ClientMessage);
   }
@@ -98,3 +94,25 @@ export function harness(opts: Partial<ConnectionOptions> = {}): Harness {
 }
 
 export const peerUser = { id: 'u2', name: 'Bob', color: '#00f' };
+
+/** Fake timers in every test of the calling file. */
+export function useFakeTimers(): void {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+}
+
+/**
+ * A harness with document "d" open (every edit its own undo step unless
+ * `options` say otherwise), welcomed and joined at version `v` with `text`.
+ */
+export async function synced(text: string, v = 0, peers: WirePeer[] = [], options: TextDocOptions = { undoCaptureMs: 0 }) {
+  const h = harness();
+  const doc = h.conn.openDoc('d', options);
+  const s = await h.welcome();
+  s.deliver({ t: 'joined', doc: 'd', v, text, peers, mode: 'rw' });
+  return { h, doc, s };
+}
