@@ -19,6 +19,9 @@ import {
 } from './protocol.js';
 import { DocSession, type DocOptions, type Link, type Routed } from './session.js';
 import type { SharedDoc } from './shared-doc.js';
+import { claimSid } from './storage/claim.js';
+import { IndexedDBStore } from './storage/idb.js';
+import { isOfflineStore, type OfflineStore } from './storage/types.js';
 import { TextDoc, textType, type TextDocOptions } from './text-doc.js';
 
 /**
@@ -88,8 +91,16 @@ export interface ConnectionOptions {
    * `sessionStorage` (stable per tab), or a random one when there is no storage.
    */
   sid?: string;
-  /** Storage for `sid` and per-document `seq` counters; defaults to `sessionStorage` when available. `null` disables it. */
-  storage?: StorageLike | null;
+  /**
+   * Where documents and the tab's `sid` are kept (docs: client-sdk/README.md, "Offline use"):
+   * - omitted: documents in IndexedDB (an {@link IndexedDBStore}) when the
+   *   runtime has it, the `sid` and `seq` counters in `sessionStorage`;
+   * - an `OfflineStore` (`IndexedDBStore`, `MemoryStore`): documents there;
+   * - a Web Storage (`StorageLike`): the `sid` and `seq` counters there,
+   *   documents in IndexedDB when available;
+   * - `null`: nothing is stored; documents live in memory only.
+   */
+  storage?: StorageLike | OfflineStore | null;
   /** Reconnect back-off (exponential with jitter). */
   reconnect?: Partial<ReconnectOptions>;
   /**
@@ -171,6 +182,11 @@ function defaultStorage(): StorageLike | null {
   } catch {
     return null;
   }
+}
+
+/** True when the browser says it has no network (`navigator.onLine` false). */
+function browserOffline(): boolean {
+  return (globalThis as { navigator?: { onLine?: boolean } }).navigator?.onLine === false;
 }
 
 /** A random id of 22 URL-safe characters (132 bits). */
@@ -274,8 +290,15 @@ function toBytes(data: unknown): Uint8Array | null {
  * op with the same `seq`.
  */
 export class Connection extends Emitter<ConnectionEvents> {
-  /** This client's session id. */
-  readonly sid: string;
+  private currentSid: string;
+  /**
+   * Resolves to this tab's session id. With offline storage it is settled
+   * before the first connection: a new tab may take over the sid of a closed
+   * tab that left unsynced edits (see README, "Offline use").
+   */
+  readonly sidReady: Promise<string>;
+  /** Where documents are kept offline (null: in memory only). */
+  readonly offlineStore: OfflineStore | null;
   /** The user as the server knows it (after the first `welcome`). */
   user: ServerUser | null = null;
 
@@ -289,6 +312,7 @@ export class Connection extends Emitter<ConnectionEvents> {
   /** The error of the current socket before it opened, if any (for `offline` and giving up). */
   private socketError: ConnectionError | null = null;
   private readonly storage: StorageLike | null;
+  private readonly seqFloors = new Map<string, number>();
   private readonly seqs = new Map<string, number>();
   /** Open documents by id: the session frames are routed to, and the public object. */
   private readonly docs = new Map<string, { session: Routed; doc: SharedDoc<unknown, unknown, unknown> }>();
@@ -307,6 +331,7 @@ export class Connection extends Emitter<ConnectionEvents> {
   private readonly backoff: ReconnectOptions;
   private readonly onBrowserOnline = (): void => {
     if (this._state === 'offline' && !this.closedByUser) this.reconnectNow();
+    else if (this.gaveUp !== null) this.connect(); // it gave up while the browser was offline
   };
 
   /**
@@ -323,7 +348,9 @@ export class Connection extends Emitter<ConnectionEvents> {
     if (!(attempts >= 1)) throw new RangeError(`connectAttempts must be at least 1 (or Infinity), got ${attempts}`);
     this.connectAttempts = attempts;
     this.opts = { ...options };
-    this.storage = options.storage === undefined ? defaultStorage() : options.storage;
+    const given = options.storage;
+    this.storage = given === undefined || isOfflineStore(given) ? defaultStorage() : given;
+    this.offlineStore = isOfflineStore(given) ? given : given === null ? null : IndexedDBStore.available() ? new IndexedDBStore() : null;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 45000;
     this.backoff = { initialDelayMs: 500, maxDelayMs: 30000, factor: 2, ...options.reconnect };
     let sid = options.sid;
@@ -337,13 +364,33 @@ export class Connection extends Emitter<ConnectionEvents> {
     }
     sid ??= randomId();
     if (!SID_RE.test(sid)) throw new Error(`sid must be 16-64 characters of [A-Za-z0-9_-], got ${JSON.stringify(sid)}`);
-    this.sid = sid;
-    const conn = this; // for the getter below
+    this.currentSid = sid;
+    if (this.offlineStore !== null) {
+      this.sidReady = claimSid(this.offlineStore, sid, randomId, options.sid !== undefined)
+        .catch(() => sid)
+        .then((final) => {
+          this.currentSid = final;
+          try {
+            if (options.sid === undefined) this.storage?.setItem(SID_KEY, final);
+          } catch {
+            // storage full or unavailable
+          }
+          return final;
+        });
+    } else {
+      this.sidReady = Promise.resolve(sid);
+    }
+    const conn = this; // for the getters below
     this.link = {
-      sid,
+      get sid() {
+        return conn.currentSid;
+      },
       get user() {
         return conn.user;
       },
+      store: this.offlineStore,
+      sidReady: this.sidReady,
+      seqFloor: (doc, seq) => this.seqFloors.set(doc, Math.max(seq, this.seqFloors.get(doc) ?? 0)),
       send: (msg) => this.send(msg),
       nextSeq: (doc) => this.nextSeq(doc),
       forget: (session) => {
@@ -356,6 +403,11 @@ export class Connection extends Emitter<ConnectionEvents> {
     if (options.autoConnect !== false) queueMicrotask(() => {
       if (this._state === 'offline' && !this.closedByUser) this.connect();
     });
+  }
+
+  /** This client's session id (final once {@link sidReady} resolved). */
+  get sid(): string {
+    return this.currentSid;
   }
 
   /** The name and colour announced to peers. */
@@ -467,7 +519,7 @@ export class Connection extends Emitter<ConnectionEvents> {
    */
   private nextSeq(doc: string): number {
     const key = `tandem.seq.${this.sid}.${doc}`;
-    let last = this.seqs.get(doc) ?? 0;
+    let last = Math.max(this.seqs.get(doc) ?? 0, this.seqFloors.get(doc) ?? 0);
     if (this.storage !== null) {
       const stored = Number(this.storage.getItem(key) ?? '0');
       if (Number.isSafeInteger(stored) && stored > last) last = stored;
@@ -494,6 +546,10 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.socketError = null;
     this.setState('connecting');
     this.emit('connecting', { attempt: this.attempt });
+    if (this.offlineStore !== null) {
+      await this.sidReady; // a new tab may take a closed tab's sid over first
+      if (this.closedByUser) return;
+    }
     let token: string | undefined;
     try {
       token = typeof this.opts.token === 'function' ? await this.opts.token() : this.opts.token;
@@ -687,7 +743,9 @@ export class Connection extends Emitter<ConnectionEvents> {
     const base = Math.min(maxDelayMs, initialDelayMs * factor ** this.attempt);
     const delay = Math.round(base / 2 + (Math.random() * base) / 2);
     this.attempt++;
-    if (!this.everOnline && this.attempt >= this.connectAttempts) {
+    // A browser that knows it is offline does not count against giving up:
+    // the page works on its stored documents and connects when back online.
+    if (!this.everOnline && this.attempt >= this.connectAttempts && !browserOffline()) {
       this.giveUp(code, reason);
       return;
     }
@@ -728,6 +786,7 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.close();
     const g = globalThis as { removeEventListener?: (t: string, f: () => void) => void };
     g.removeEventListener?.('online', this.onBrowserOnline);
+    this.offlineStore?.releaseSid(this.currentSid);
     for (const { session } of [...this.docs.values()]) session.disconnected();
     this.docs.clear();
   }
