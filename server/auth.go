@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+
+	"github.com/tandem-collab/tandem/wire"
 )
 
 // Mode is what a principal may do with one document.
@@ -99,6 +101,29 @@ func (OpenAuth) Open() bool { return true }
 
 // openUserID derives a stable pseudonymous user id from a sid, so that the same
 // tab keeps the same identity across reconnects without exposing the sid.
+// sessionUser is the identity a client session shows its peers: the token's
+// user (its name wins), or in open mode one derived from the sid, with the
+// name and color the client proposes (nil: none).
+func sessionUser(p Principal, sid string, proposed *wire.UserInfo) wire.User {
+	id := p.UserID
+	if id == "" {
+		id = openUserID(sid)
+	}
+	u := wire.User{ID: id, Name: p.Name, Color: colorFor(id)}
+	if proposed != nil {
+		if u.Name == "" {
+			u.Name = proposed.Name
+		}
+		if proposed.Color != "" {
+			u.Color = proposed.Color
+		}
+	}
+	if u.Name == "" {
+		u.Name = id
+	}
+	return u
+}
+
 func openUserID(sid string) string {
 	sum := sha256.Sum256([]byte("tandem-open-user:" + sid))
 	return "anon-" + hex.EncodeToString(sum[:6])
