@@ -21,6 +21,7 @@ import { DocSession, type DocOptions, type Link, type Routed } from './session.j
 import type { SharedDoc } from './shared-doc.js';
 import { claimSid } from './storage/claim.js';
 import { IndexedDBStore } from './storage/idb.js';
+import { httpSocketClass, type FetchLike } from './transport/http-socket.js';
 import { isOfflineStore, type OfflineStore } from './storage/types.js';
 import { TextDoc, textType, type TextDocOptions } from './text-doc.js';
 
@@ -121,7 +122,23 @@ export interface ConnectionOptions {
   idleTimeoutMs?: number;
   /** Connect immediately (default true); otherwise call {@link Connection.connect}. */
   autoConnect?: boolean;
+  /**
+   * The HTTP fallback (docs/protocol.md, section 16): after `after` WebSocket
+   * attempts in a row that fail before the server's welcome (the socket does
+   * not open, or dies at once) while the browser is online, the connection
+   * carries the protocol over Server-Sent Events and POSTs instead, and every
+   * `probeIntervalMs` tries a WebSocket again, going back to it when one
+   * opens. Defaults: `{ after: 2, probeIntervalMs: 30000 }`; `false` turns the
+   * fallback off. On by default when the SDK uses the runtime's WebSocket
+   * (browsers); with a `WebSocket` option (Node's `ws`) only when given.
+   */
+  fallback?: false | { after?: number; probeIntervalMs?: number };
+  /** The `fetch` the HTTP fallback uses (default: the global one). */
+  fetch?: FetchLike;
 }
+
+/** What carries the protocol: a WebSocket, or the HTTP fallback (Server-Sent Events and POSTs). */
+export type TransportKind = 'websocket' | 'http';
 
 /** State of a {@link Connection}. */
 export type ConnectionState = 'connecting' | 'online' | 'offline' | 'closed';
@@ -159,6 +176,8 @@ export interface ConnectionEvents {
    * `error` is what made a socket that never opened fail, when known.
    */
   offline: { code: number; reason: string; retryInMs: number | null; error?: ConnectionError };
+  /** The transport changed: to the HTTP fallback after WebSocket failures, or back to the WebSocket. */
+  transport: { transport: TransportKind };
   /**
    * Errors not tied to one document. An `unauthorized` error with a fixed
    * token (not a provider function) also closes the connection: retrying
@@ -329,6 +348,14 @@ export class Connection extends Emitter<ConnectionEvents> {
   private lastProbeAt = 0;
   private readonly idleTimeoutMs: number;
   private readonly backoff: ReconnectOptions;
+  private kind: TransportKind = 'websocket';
+  /** WebSocket attempts in a row that failed before the welcome. */
+  private wsFailures = 0;
+  private readonly fallbackAfter: number;
+  private readonly probeIntervalMs: number;
+  private readonly HttpImpl: WebSocketConstructor | null;
+  private probeTimer: ReturnType<typeof setInterval> | null = null;
+  private probeSocket: WebSocketLike | null = null;
   private readonly onBrowserOnline = (): void => {
     if (this._state === 'offline' && !this.closedByUser) this.reconnectNow();
     else if (this.gaveUp !== null) this.connect(); // it gave up while the browser was offline
@@ -353,6 +380,14 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.offlineStore = isOfflineStore(given) ? given : given === null ? null : IndexedDBStore.available() ? new IndexedDBStore() : null;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 45000;
     this.backoff = { initialDelayMs: 500, maxDelayMs: 30000, factor: 2, ...options.reconnect };
+    const fb = options.fallback;
+    const fetchImpl = options.fetch ?? (globalThis as { fetch?: FetchLike }).fetch;
+    // On by default with the runtime's own WebSocket (browsers); with one passed
+    // in (Node's `ws`, tests) only when `fallback` is given.
+    const fbOn = fb === undefined ? options.WebSocket === undefined : fb !== false;
+    this.fallbackAfter = fbOn ? Math.max(1, (fb || {}).after ?? 2) : Infinity;
+    this.probeIntervalMs = fbOn ? ((fb || {}).probeIntervalMs ?? 30000) : 0;
+    this.HttpImpl = !fbOn || typeof fetchImpl !== 'function' ? null : (httpSocketClass(fetchImpl) as unknown as WebSocketConstructor);
     let sid = options.sid;
     if (sid === undefined && this.storage !== null) {
       const stored = this.storage.getItem(SID_KEY);
@@ -422,6 +457,11 @@ export class Connection extends Emitter<ConnectionEvents> {
   setUser(user: UserInfo): void {
     this.opts.user = { ...user };
     if (this.ws !== null) this.reconnectNow();
+  }
+
+  /** What carries the protocol now: `websocket`, or `http` (the fallback). */
+  get transport(): TransportKind {
+    return this.kind;
   }
 
   /** Current state. */
@@ -542,7 +582,7 @@ export class Connection extends Emitter<ConnectionEvents> {
   }
 
   private async open(): Promise<void> {
-    const Impl = this.Impl;
+    const Impl = this.kind === 'http' && this.HttpImpl !== null ? this.HttpImpl : this.Impl;
     this.socketError = null;
     this.setState('connecting');
     this.emit('connecting', { attempt: this.attempt });
@@ -641,6 +681,7 @@ export class Connection extends Emitter<ConnectionEvents> {
   private dispatch(m: ServerMessage<unknown, unknown>): void {
     if (m.t === 'welcome') {
       this.welcomed = true;
+      if (this.kind === 'websocket') this.wsFailures = 0;
       this.everOnline = true;
       this.socketError = null;
       this.attempt = 0;
@@ -712,6 +753,7 @@ export class Connection extends Emitter<ConnectionEvents> {
 
   private handleClose(code: number, reason: string): void {
     const wasWelcomed = this.welcomed;
+    if (!wasWelcomed && !this.closedByUser) this.countFailure();
     if (this.ws !== null) this.dropSocket(code, reason);
     this.stopIdleTimer();
     if (this.welcomed) {
@@ -732,6 +774,82 @@ export class Connection extends Emitter<ConnectionEvents> {
       };
     }
     this.scheduleReconnect(code, reason);
+  }
+
+  /** A socket failed before the welcome: after `fallback.after` WebSocket failures, use HTTP. */
+  private countFailure(): void {
+    if (this.kind !== 'websocket' || this.HttpImpl === null || browserOffline()) return;
+    this.wsFailures++;
+    if (this.wsFailures < this.fallbackAfter) return;
+    this.setTransport('http');
+    this.attempt = 0; // a fresh count for the new transport
+  }
+
+  private setTransport(kind: TransportKind): void {
+    if (kind === this.kind) return;
+    this.kind = kind;
+    this.wsFailures = 0;
+    if (kind === 'http') this.startProbe();
+    else this.stopProbe();
+    this.emit('transport', { transport: kind });
+  }
+
+  /** On the HTTP fallback: tries a WebSocket now and then; when one opens, goes back to WebSockets. */
+  private startProbe(): void {
+    this.stopProbe();
+    if (this.probeIntervalMs <= 0) return;
+    this.probeTimer = setInterval(() => void this.probe(), this.probeIntervalMs);
+  }
+
+  private stopProbe(): void {
+    if (this.probeTimer !== null) clearInterval(this.probeTimer);
+    this.probeTimer = null;
+    const ps = this.probeSocket;
+    this.probeSocket = null;
+    if (ps !== null) {
+      ps.onopen = ps.onclose = ps.onmessage = null;
+      ps.onerror = () => undefined;
+      try {
+        ps.close(1000, 'probe');
+      } catch {
+        // already closed
+      }
+    }
+  }
+
+  private async probe(): Promise<void> {
+    if (this.probeSocket !== null || this.closedByUser || browserOffline()) return;
+    let url = this.opts.url;
+    let headers: Record<string, string> | undefined;
+    try {
+      const token = typeof this.opts.token === 'function' ? await this.opts.token() : this.opts.token;
+      if (token !== undefined && token !== '') {
+        if (this.opts.tokenTransport === 'header') headers = { Authorization: `Bearer ${token}` };
+        else url += (url.includes('?') ? '&' : '?') + 'token=' + encodeURIComponent(token);
+      }
+    } catch {
+      return;
+    }
+    let ps: WebSocketLike;
+    try {
+      ps = (headers !== undefined ? new this.Impl(url, [SUBPROTOCOL], { headers }) : new this.Impl(url, [SUBPROTOCOL])) as WebSocketLike;
+    } catch {
+      return;
+    }
+    this.probeSocket = ps;
+    ps.binaryType = 'arraybuffer';
+    ps.onerror = () => undefined;
+    ps.onclose = () => {
+      if (this.probeSocket === ps) this.probeSocket = null;
+    };
+    ps.onopen = () => {
+      if (this.probeSocket !== ps) return;
+      // WebSockets pass again: switch back. Documents re-join on the new
+      // socket and resubmit what is unacknowledged with the same seq.
+      this.stopProbe();
+      this.setTransport('websocket');
+      if (!this.closedByUser) this.reconnectNow();
+    };
   }
 
   private errorField(): { error?: ConnectionError } {
@@ -786,6 +904,7 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.close();
     const g = globalThis as { removeEventListener?: (t: string, f: () => void) => void };
     g.removeEventListener?.('online', this.onBrowserOnline);
+    this.stopProbe();
     this.offlineStore?.releaseSid(this.currentSid);
     for (const { session } of [...this.docs.values()]) session.disconnected();
     this.docs.clear();

@@ -30,3 +30,5 @@ export type { TextChange } from './ot/changes.js';
 export type { OfflineStore, StoredSnapshot, StoredState } from './storage/types.js';
 export { MemoryStore } from './storage/memory.js';
 export { IndexedDBStore, type IndexedDBStoreOptions } from './storage/idb.js';
+export type { TransportKind } from './connection.js';
+export type { FetchLike } from './transport/http-socket.js';
