@@ -360,6 +360,16 @@ export class Connection extends Emitter<ConnectionEvents> {
     if (this._state === 'offline' && !this.closedByUser) this.reconnectNow();
     else if (this.gaveUp !== null) this.connect(); // it gave up while the browser was offline
   };
+  /**
+   * The browser lost its network: a socket may stay "open" without carrying
+   * anything for a long while (Chromium keeps it), so drop it now: documents
+   * go offline at once and keep their edits (stored, with offline storage).
+   */
+  private readonly onBrowserOffline = (): void => {
+    if (this.ws === null || this.closedByUser) return;
+    this.dropSocket(4000, 'browser offline');
+    this.handleClose(4000, 'browser offline');
+  };
 
   /**
    * Creates the connection and, unless `autoConnect` is false, starts connecting.
@@ -434,6 +444,7 @@ export class Connection extends Emitter<ConnectionEvents> {
     };
     const g = globalThis as { addEventListener?: (t: string, f: () => void) => void };
     g.addEventListener?.('online', this.onBrowserOnline);
+    g.addEventListener?.('offline', this.onBrowserOffline);
     // Deferred so that listeners added right after construction see 'connecting'.
     if (options.autoConnect !== false) queueMicrotask(() => {
       if (this._state === 'offline' && !this.closedByUser) this.connect();
@@ -904,6 +915,7 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.close();
     const g = globalThis as { removeEventListener?: (t: string, f: () => void) => void };
     g.removeEventListener?.('online', this.onBrowserOnline);
+    g.removeEventListener?.('offline', this.onBrowserOffline);
     this.stopProbe();
     this.offlineStore?.releaseSid(this.currentSid);
     for (const { session } of [...this.docs.values()]) session.disconnected();
