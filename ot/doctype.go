@@ -303,3 +303,8 @@ func decodeOpFast(v []byte) (Op, bool) {
 	}
 	return op, true
 }
+
+// AppendJSONString appends s, valid UTF-8, as a JSON string the way op JSON
+// is written: only what JSON requires is escaped (plus U+2028 and U+2029),
+// never HTML characters.
+func AppendJSONString(b []byte, s string) []byte { return appendJSONString(b, s) }

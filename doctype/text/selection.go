@@ -24,7 +24,7 @@ func DecodeSelection(b []byte) (ot.Selection, error) {
 	}
 	n, i, ok := arrayHeader(b, 0)
 	if !ok {
-		return nil, fmt.Errorf("%w: want an array of [anchor, head] or nil", ErrSelection)
+		return nil, fmt.Errorf("want an array of [anchor, head] or nil: %w", ErrSelection)
 	}
 	if n == 0 {
 		if i != len(b) {
@@ -42,14 +42,14 @@ func DecodeSelection(b []byte) (ot.Selection, error) {
 	for k := range n {
 		m, j, ok := arrayHeader(b, i)
 		if !ok || m != 2 {
-			return nil, fmt.Errorf("%w: sel[%d]: want [anchor, head] of integers in 0..%d", ErrSelection, k, maxPosition)
+			return nil, fmt.Errorf("sel[%d]: want [anchor, head] of integers in 0..%d: %w", k, maxPosition, ErrSelection)
 		}
 		i = j
 		var pos [2]int
 		for e := range 2 {
 			p, j, ok := readPosition(b, i)
 			if !ok {
-				return nil, fmt.Errorf("%w: sel[%d]: want [anchor, head] of integers in 0..%d", ErrSelection, k, maxPosition)
+				return nil, fmt.Errorf("sel[%d]: want [anchor, head] of integers in 0..%d: %w", k, maxPosition, ErrSelection)
 			}
 			pos[e], i = p, j
 		}

@@ -7,7 +7,6 @@ package text
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -44,7 +43,7 @@ func (Type) Name() string { return Name }
 func (Type) ContentKey() string { return "text" }
 
 // NewContent implements doctype.Type: the empty text.
-func (Type) NewContent() doctype.Content { return &Content{doc: emptyDoc()} }
+func (Type) NewContent() doctype.Content { return &Content{} }
 
 // DecodeContent implements doctype.Type: a MessagePack string of valid UTF-8.
 func (Type) DecodeContent(b []byte) (doctype.Content, error) {
@@ -69,11 +68,12 @@ func (Type) ParseContentJSON(b []byte) (doctype.Content, error) {
 }
 
 // DecodeOp implements doctype.Type: ot.DecodeMsgpackAsSent (an ot.Op,
-// validated, as sent).
+// validated, as sent). ot's errors over a limit match doctype.ErrTooLarge
+// themselves (ot.OpError.Is).
 func (Type) DecodeOp(b []byte) (doctype.Op, error) {
 	op, err := ot.DecodeMsgpackAsSent(b)
 	if err != nil {
-		return nil, classify(err)
+		return nil, err
 	}
 	return op, nil
 }
@@ -82,7 +82,7 @@ func (Type) DecodeOp(b []byte) (doctype.Op, error) {
 func (Type) ParseOpJSON(b []byte) (doctype.Op, error) {
 	op, err := ot.ParseJSONRaw(b)
 	if err != nil {
-		return nil, classify(err)
+		return nil, err
 	}
 	return op, nil
 }
@@ -96,14 +96,10 @@ func (Type) DecodeSelection(b []byte) (doctype.Selection, error) {
 	return sel, nil
 }
 
-// Content is a text document as a doctype.Content.
+// Content is a text document as a doctype.Content. It holds the rope by
+// value, so that Clone is one allocation.
 type Content struct {
-	doc *ot.Doc
-}
-
-func emptyDoc() *ot.Doc {
-	d, _ := ot.NewDoc("")
-	return d
+	doc ot.Doc
 }
 
 // FromString returns s as a Content; an error for text that is not UTF-8.
@@ -112,7 +108,7 @@ func FromString(s string) (*Content, error) {
 	if err != nil {
 		return nil, fmt.Errorf("text: %w", err)
 	}
-	return &Content{doc: d}, nil
+	return &Content{doc: *d}, nil
 }
 
 // MustString is FromString for text known to be valid (tests, constants); it
@@ -139,11 +135,8 @@ func (c *Content) String() string { return c.doc.String() }
 // Len is the length in code points.
 func (c *Content) Len() int { return c.doc.Len() }
 
-// Doc is the rope; treat it as read-only (Clone the Content to change it).
-func (c *Content) Doc() *ot.Doc { return c.doc }
-
 // Clone implements doctype.Content in O(1).
-func (c *Content) Clone() doctype.Content { return &Content{doc: c.doc.Clone()} }
+func (c *Content) Clone() doctype.Content { return &Content{doc: *c.doc.Clone()} }
 
 // Apply implements doctype.Content: the op must fit; the op as applied is its
 // canonical form.
@@ -154,7 +147,7 @@ func (c *Content) Apply(op doctype.Op) (doctype.Op, error) {
 	}
 	n := o.Normalize()
 	if err := c.doc.Apply(n); err != nil {
-		return nil, classify(err)
+		return nil, err
 	}
 	return n, nil
 }
@@ -182,8 +175,12 @@ func (c *Content) AppendMsgpack(b []byte) []byte {
 	return ot.AppendMsgpackString(b, c.doc.String())
 }
 
-// MarshalJSON implements doctype.Content: a JSON string.
-func (c *Content) MarshalJSON() ([]byte, error) { return json.Marshal(c.doc.String()) }
+// MarshalJSON implements doctype.Content: a JSON string (HTML characters
+// as they are).
+func (c *Content) MarshalJSON() ([]byte, error) {
+	s := c.doc.String()
+	return ot.AppendJSONString(make([]byte, 0, len(s)+2), s), nil
+}
 
 // Selection returns sel as a doctype.Selection: nil when sel is nil.
 func Selection(sel ot.Selection) doctype.Selection {
@@ -213,14 +210,7 @@ func Op(op doctype.Op) ot.Op {
 	return o
 }
 
-// classify makes ot's errors over a limit match doctype.ErrTooLarge.
-func classify(err error) error {
-	if errors.Is(err, ot.ErrTooLarge) {
-		return tooLarge{err}
-	}
-	return err
-}
-
+// tooLarge marks an error of this package over a limit.
 type tooLarge struct{ error }
 
 func (e tooLarge) Unwrap() error        { return e.error }

@@ -182,17 +182,3 @@ func FuzzDecodeSelection(f *testing.F) {
 		}
 	})
 }
-
-func FuzzDecodeOp(f *testing.F) {
-	f.Add([]byte{0x93, 0x01, 0xa1, 'a', 0xfe})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		op, err := Type{}.DecodeOp(b)
-		if err != nil {
-			return
-		}
-		slow, err := ot.ParseMsgpackRaw(b)
-		if err != nil || !equalOps(Op(op), slow) {
-			t.Fatalf("fast %v, slow %v (%v)", op, slow, err)
-		}
-	})
-}
