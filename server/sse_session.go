@@ -1,13 +1,14 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"sync"
 
 	"github.com/vmihailenco/msgpack/v5"
 
-	"github.com/tandem-collab/tandem/ot"
+	"github.com/tandem-collab/tandem/doctype"
 	"github.com/tandem-collab/tandem/wire"
 )
 
@@ -89,24 +90,21 @@ func sessionParams(r *http.Request, p Principal) (*streamSession, *httpError) {
 	return &streamSession{peer: wire.PeerInfo{SID: sid, User: sessionUser(p, sid, info)}}, nil
 }
 
-// joinedView is the data of a session stream's joined event.
-type joinedView struct {
-	V     int64        `json:"v"`
-	Type  string       `json:"type"`
-	Mode  string       `json:"mode"`
-	Text  *string      `json:"text,omitempty"`
-	Peers []peerView   `json:"peers"`
-	User  wireUserView `json:"user"`
-}
-
-// joined writes a session stream's joined event: the version the stream is at
-// (after the replay), the text when the client asked for no version, the
-// peers and the client's own identity.
-func (s *sseWriter) joined(ev *Event, withText bool, user wire.User) error {
-	jv := joinedView{V: ev.V, Type: "text", Mode: ev.Mode.String(), Peers: peerViews(ev.Peers),
-		User: wireUserView{ID: user.ID, Name: user.Name, Color: user.Color}}
-	if withText {
-		jv.Text = ev.Text
+// joined writes a session stream's joined event: the version the stream is
+// at (after the replay), the document's type, the whole content under the
+// type's content key when the client asked for no version, the peers and the
+// client's own identity.
+func (s *sseWriter) joined(ev *Event, withContent bool, user wire.User) error {
+	jv := map[string]any{
+		"v": ev.V, "type": ev.DocType, "mode": ev.Mode.String(), "peers": peerViews(ev.Peers),
+		"user": wireUserView{ID: user.ID, Name: user.Name, Color: user.Color},
+	}
+	if withContent && ev.Content != nil {
+		typ, err := doctype.Lookup(ev.DocType)
+		if err != nil {
+			return err
+		}
+		jv[typ.ContentKey()] = ev.Content
 	}
 	return s.write("joined", "", jv)
 }
@@ -115,7 +113,7 @@ func (s *sseWriter) joined(ev *Event, withText bool, user wire.User) error {
 // it, plus its author's selection after it.
 type opSelView struct {
 	opView
-	Sel ot.Selection `json:"sel,omitempty"`
+	Sel doctype.Selection `json:"sel,omitempty"`
 }
 
 // errorView is a session stream's error event.
@@ -129,7 +127,7 @@ type errorView struct {
 type presenceBody struct {
 	SID  string          `json:"sid" validate:"required,sid"`
 	V    *int64          `json:"v" validate:"required,min=0"`
-	Sel  ot.Selection    `json:"sel"`
+	Sel  json.RawMessage `json:"sel"`
 	Data json.RawMessage `json:"data"`
 }
 
@@ -154,24 +152,82 @@ func (a *restAPI) postPresence(w http.ResponseWriter, r *http.Request, p Princip
 	if p.UserID != "" && st.userID != p.UserID {
 		return errStatus(http.StatusForbidden, wire.CodeForbidden, "the event stream with sid %q belongs to another user", b.SID)
 	}
+	doc, err := a.srv.store.GetDoc(r.Context(), id)
+	if err != nil {
+		return storeErr(id, err)
+	}
+	typ, err := doctype.Lookup(doc.Type)
+	if err != nil {
+		return errInternal("the document's type is not linked into this server", err)
+	}
+	sel, e := parseSelJSON(typ, b.Sel)
+	if e != nil {
+		return e
+	}
 	var data msgpack.RawMessage
 	if raw := b.Data; len(raw) > 0 && string(raw) != "null" {
-		var m map[string]any
-		if err := json.Unmarshal(raw, &m); err != nil {
+		enc, err := jsonToMsgpack(raw)
+		if err != nil || bytes.IndexByte(bytes.TrimSpace(raw), '{') != 0 {
 			return errInvalid(FieldError{Field: "data", Message: "must be an object"})
-		}
-		enc, err := msgpack.Marshal(m)
-		if err != nil {
-			return errInvalid(FieldError{Field: "data", Message: err.Error()})
 		}
 		if len(enc) > a.srv.cfg.MaxDataBytes {
 			return errStatus(http.StatusRequestEntityTooLarge, wire.CodeTooLarge, "data is %d bytes encoded, over the limit of %d", len(enc), a.srv.cfg.MaxDataBytes)
 		}
 		data = enc
 	}
-	if _, err := a.srv.hub.send(r.Context(), id, &presenceMsg{sub: st.sub, v: *b.V, sel: b.Sel, data: data}); err != nil {
+	if _, err := a.srv.hub.send(r.Context(), id, &presenceMsg{sub: st.sub, v: *b.V, sel: sel, data: data}); err != nil {
 		return submitErr(id, *b.V, err)
 	}
 	w.WriteHeader(http.StatusAccepted)
 	return nil
+}
+
+// parseSelJSON decodes a selection sent as JSON (a REST body's sel) by the
+// document's type, through its MessagePack form; nil for none or null.
+func parseSelJSON(typ doctype.Type, raw json.RawMessage) (doctype.Selection, *httpError) {
+	if len(raw) == 0 || string(bytes.TrimSpace(raw)) == "null" {
+		return nil, nil
+	}
+	enc, err := jsonToMsgpack(raw)
+	if err != nil {
+		return nil, errInvalid(FieldError{Field: "sel", Message: err.Error()})
+	}
+	sel, err := typ.DecodeSelection(enc)
+	if err != nil {
+		return nil, errInvalid(FieldError{Field: "sel", Message: err.Error()})
+	}
+	return sel, nil
+}
+
+// jsonToMsgpack re-encodes a JSON value as MessagePack, integers as integers.
+func jsonToMsgpack(raw []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	return msgpack.Marshal(withInts(v))
+}
+
+// withInts turns the json.Numbers of a decoded JSON value into int64 where
+// integral, float64 otherwise.
+func withInts(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		f, _ := x.Float64()
+		return f
+	case []any:
+		for i := range x {
+			x[i] = withInts(x[i])
+		}
+	case map[string]any:
+		for k := range x {
+			x[k] = withInts(x[k])
+		}
+	}
+	return v
 }

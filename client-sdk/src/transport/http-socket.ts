@@ -231,9 +231,17 @@ export function httpSocketClass(fetchImpl?: FetchLike) {
           if (this.known === null && typeof d.user === 'object' && d.user !== null) this.known = d.user as ServerUser;
           const ops = s.buffered;
           s.buffered = [];
-          const peers = (d.peers ?? []) as WirePeer<unknown>[];
-          const base = { t: 'joined' as const, doc, v: d.v as number, peers, mode: d.mode === 'r' ? ('r' as const) : ('rw' as const), ...(typeof d.type === 'string' ? { type: d.type } : {}) };
-          this.deliver(typeof d.text === 'string' ? { ...base, text: d.text } : { ...base, ops });
+          // The whole content (under its type's key: text, tree) when the stream was opened without a version.
+          const { v, type, mode, peers, user: _user, ...content } = d;
+          const base = {
+            t: 'joined' as const,
+            doc,
+            v: v as number,
+            peers: (peers ?? []) as WirePeer<unknown>[],
+            mode: mode === 'r' ? ('r' as const) : ('rw' as const),
+            ...(typeof type === 'string' ? { type } : {}),
+          };
+          this.deliver(Object.keys(content).length > 0 ? { ...base, ...content } : { ...base, ops });
           return;
         }
         case 'presence':
