@@ -13,7 +13,7 @@ import type { TextDoc } from '../src/text-doc.js';
 import { IndexedDBStore } from '../src/storage/idb.js';
 import { MemoryStore } from '../src/storage/memory.js';
 import type { OfflineStore } from '../src/storage/types.js';
-import { FakeServer, FakeSocket, MemoryStorage } from './helpers/fake-server.js';
+import { FakeServer, FakeSocket } from './helpers/fake-server.js';
 import { rng } from './helpers/random.js';
 import type { WebSocketConstructor } from '../src/connection.js';
 
@@ -42,8 +42,8 @@ function network(seed = 1) {
   return { server, net, WS, setOffline };
 }
 
-/** A "page": a connection on the store, with its own sessionStorage (none shared: a new tab). */
-function page(WS: WebSocketConstructor, store: OfflineStore | null, session = new MemoryStorage()) {
+/** A "page": a connection on the store (no sessionStorage in Node: every page is a new tab). */
+function page(WS: WebSocketConstructor, store: OfflineStore | null) {
   const conn = new Connection({
     url: 'ws://server/v1/ws',
     WebSocket: WS,
@@ -51,8 +51,6 @@ function page(WS: WebSocketConstructor, store: OfflineStore | null, session = ne
     reconnect: { initialDelayMs: 50, maxDelayMs: 200 },
     connectAttempts: Infinity,
   });
-  // The connection reads sessionStorage only without an explicit Web Storage; give each page one.
-  void session;
   return conn;
 }
 
