@@ -193,6 +193,35 @@ describe.each(stores)('offline across reloads (%s store)', (_name, makeStore) =>
   });
 });
 
+describe('a document first opened offline', () => {
+  it('keeps what was typed into a never synced document across a reload, and lands it once', async () => {
+    const { server, WS, setOffline } = network(17);
+    server.doc('d').text = 'server text\n';
+    const store = new MemoryStore();
+    setOffline(true);
+    const a = page(WS, store);
+    const doc = a.openDoc('d');
+    await settle(300);
+    expect(doc.version).toBe(-1);
+    doc.insert(0, 'typed first');
+    await doc.flushStorage();
+    a.destroy();
+    const b = page(WS, store);
+    const doc2 = b.openDoc('d');
+    await doc2.loaded;
+    expect(doc2.text).toBe('typed first');
+    expect(doc2.hasUnsyncedChanges).toBe(true);
+    setOffline(false);
+    await settle(3000);
+    expect(doc2.status).toBe('synced');
+    // The server's text counts as committed first at the spot where both start.
+    expect(server.doc('d').text).toBe('server text\ntyped first');
+    expect(doc2.text).toBe(server.doc('d').text);
+    expect(server.violations).toEqual([]);
+    b.destroy();
+  });
+});
+
 describe('offline storage settings', () => {
   let doc: TextDoc | null = null;
   afterEach(() => {

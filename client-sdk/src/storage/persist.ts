@@ -60,11 +60,14 @@ export class DocPersistence<C, O> {
       this.doc.seqFloor(own.lastSeq);
     }
     if (snap !== undefined) this.snapshotV = snap.v;
-    const ownPending = own !== undefined && own.type === this.doc.typeName && (own.inflight !== null || own.buffer !== null) && own.v >= 0;
+    // Own pending edits win over the snapshot (they are based on their own base),
+    // even on a document never synced (v -1: edits on the empty content, rebased
+    // on the server's content at the first join).
+    const ownPending = own !== undefined && own.type === this.doc.typeName && (own.inflight !== null || (own.buffer !== null && own.buffer !== undefined));
     if (ownPending) {
       this.doc.restore({
         v: own.v,
-        base: this.doc.decodeContent(own.base),
+        base: own.v >= 0 ? this.doc.decodeContent(own.base) : this.doc.saved().base,
         inflight: own.inflight as { seq: number; op: O } | null,
         buffer: (own.buffer ?? null) as O | null,
         unsynced: own.unsynced,
