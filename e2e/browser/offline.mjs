@@ -2,8 +2,9 @@
 // offline (context.setOffline), types, is closed, and is opened again while
 // still offline (its page served from what the context loaded before, as a
 // cached app shell would be): the text typed offline is there at once and
-// takes more edits. Meanwhile page B edits the document. Back online, A's
-// edits land exactly once and both pages converge. Run by e2e/browser_test.go:
+// takes more edits, and a reload of that tab keeps them. Meanwhile page B
+// edits the document. Back online, A's edits land exactly once and both pages
+// converge. Run by e2e/browser_test.go:
 //
 //   node offline.mjs <url of page A> <url of page B> <screenshot dir>
 //
@@ -76,6 +77,14 @@ try {
     return /^offline, \d+ unsynced$/.test(p) ? p : null;
   }));
   await a.screenshot({ path: `${outDir}/offline-reopened.png` });
+  // A reload of the same tab, still offline: everything is still there.
+  await sleep(500);
+  await a.reload();
+  await a.locator('.cm-content').waitFor({ timeout: 15000 });
+  await waitFor('the reloaded page to show its offline edits', async () => {
+    const t = await text(a);
+    return t.includes(offline1) && t.includes(offline2);
+  });
 
   // Online again: everything lands once, both pages converge.
   await shell.stopServing();

@@ -29,7 +29,8 @@ export async function claimSid(store: OfflineStore, preferred: string, fresh: ()
     latest.set(s.sid, Math.max(latest.get(s.sid) ?? 0, s.updatedAt));
   }
   const orphans = [...latest.entries()].sort((a, b) => b[1] - a[1]).map(([sid]) => sid);
-  if (latest.has(preferred) && (await store.acquireSid(preferred))) return preferred;
+  // A reloaded tab: the page it replaces may still hold the lease for a moment.
+  if (latest.has(preferred) && (await acquireSoon(store, preferred))) return preferred;
   for (const sid of orphans) {
     if (sid !== preferred && (await store.acquireSid(sid))) return sid;
   }
@@ -38,4 +39,13 @@ export async function claimSid(store: OfflineStore, preferred: string, fresh: ()
     const sid = fresh();
     if (await store.acquireSid(sid)) return sid;
   }
+}
+
+/** Tries to lease `sid` for up to about a second (a reloaded page's predecessor releasing it). */
+async function acquireSoon(store: OfflineStore, sid: string): Promise<boolean> {
+  for (let i = 0; i < 10; i++) {
+    if (await store.acquireSid(sid)) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
 }
