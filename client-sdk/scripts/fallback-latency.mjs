@@ -1,4 +1,3 @@
-// Ack and delivery latency of one edit: WebSocket vs the HTTP fallback, against a local server.
 // Measures, against a running server, the latency of one edit over a WebSocket and over
 // the HTTP fallback (docs/protocol.md, section 16): from the local insert to its ack, and
 // to its arrival at a second client on a WebSocket. Build the SDK first (npm run build):
@@ -20,7 +19,7 @@ async function run(label, WS, fallback, id) {
   for (let i = 0; i < N; i++) {
     const t0 = performance.now();
     const len = db.length;
-    const acked = new Promise((r) => da.once ? da.once('ack', r) : (() => { const off = da.on('ack', () => { off(); r(); }); })());
+    const acked = new Promise((r) => da.once('ack', r));
     const seen = new Promise((r) => { const off = db.on('change', () => { if (db.length > len) { off(); r(); } }); });
     da.insert(da.length, 'x');
     await acked; acks.push(performance.now() - t0);
