@@ -74,12 +74,6 @@ type subState struct {
 	sid  string // presence sid; "" for a subscriber that is not a peer
 }
 
-// seqMark is the latest committed (seq, version) of one sid.
-type seqMark struct {
-	seq int64
-	v   int64
-}
-
 // actor owns one open document. Everything below the mailbox is touched only by
 // its goroutine (run), so none of it needs a lock: the actor serialises every
 // join, op and presence change of the document, which is what makes a joined
@@ -98,17 +92,12 @@ type actor struct {
 	// Owned by the actor goroutine.
 	loadErr error // the document could not be loaded: every message is answered with it
 	deleted bool  // the document was deleted: every message gets not_found
-	typ     doctype.Type
-	doc     doctype.Content // the content at v, changed in place by Apply
-	v       int64
-	window  []store.OpRecord // the latest ops, window[i].Version == v-len(window)+i
-	last    map[string]seqMark
+	// The document's pure state (state.go), nil until loaded: content,
+	// version, op window, (sid, seq) marks, presence.
+	*docState
 	subs    map[Subscriber]*subState
 	sidRefs map[string]int // subscriptions per presence sid (a tab may reconnect before its old socket is gone)
-	pres    *presence.Set
-	scratch []doctype.Op // opsOf's buffer
-	presDue bool         // presence changed since the last flush
-	nodes   actorNodes   // cross-node state (actor_bus.go)
+	nodes   actorNodes     // cross-node state (actor_bus.go)
 
 	// While holding, deliver collects events per subscriber instead of handing
 	// them over one by one; releaseHeld then gives each subscriber its events
@@ -127,7 +116,6 @@ func newActor(srv *Server, id string) *actor {
 		inbox:   make(chan actorMsg, srv.cfg.MailboxSize),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
-		last:    make(map[string]seqMark),
 		subs:    make(map[Subscriber]*subState),
 		sidRefs: make(map[string]int),
 	}
@@ -220,7 +208,7 @@ func (a *actor) run() {
 			a.onBeat()
 			fromBus = true
 		}
-		if a.presDue && !presArmed {
+		if a.docState != nil && a.presDue && !presArmed {
 			pres.Reset(a.cfg().PresenceInterval)
 			presArmed = true
 		}
@@ -260,35 +248,7 @@ func (a *actor) finish() {
 func (a *actor) load() {
 	ctx, cancel := a.storeCtx()
 	defer cancel()
-	d, snap, err := a.srv.store.Load(ctx, a.id)
-	if err == nil {
-		a.doc = snap.Content
-		a.v = d.Version
-		a.typ, err = doctype.Lookup(d.Type)
-		if err == nil && snap.Version != d.Version {
-			err = fmt.Errorf("store returned a snapshot at %d for version %d", snap.Version, d.Version)
-		}
-	}
-	if err == nil && a.v > 0 {
-		from := max(0, a.v-int64(a.cfg().OpWindow))
-		var ops []store.OpRecord
-		ops, err = a.srv.store.ReadOps(ctx, a.id, from, int(a.v-from))
-		if ce := (*store.CompactedError)(nil); errors.As(err, &ce) {
-			// The log was compacted (store.Retention): the window starts at
-			// the oldest version kept.
-			from = ce.Oldest
-			ops, err = a.srv.store.ReadOps(ctx, a.id, from, int(a.v-from))
-		}
-		if err == nil && (len(ops) != int(a.v-from) || (len(ops) > 0 && ops[0].Version != from)) {
-			err = fmt.Errorf("store returned %d ops from %d, want %d", len(ops), from, a.v-from)
-		}
-		if err == nil {
-			a.window = ops
-			for _, r := range ops {
-				a.noteSeq(r)
-			}
-		}
-	}
+	st, err := a.read(ctx)
 	if err != nil {
 		a.loadErr = fmt.Errorf("load document %q: %w", a.id, err)
 		if !errors.Is(err, store.ErrNotFound) {
@@ -297,7 +257,42 @@ func (a *actor) load() {
 		a.srv.hub.retire(a)
 		return
 	}
-	a.pres = presence.NewSet()
+	a.docState = st
+}
+
+// read builds the document's state from the store: the latest content and
+// the window of ops before it (from the oldest version kept, when the log
+// was compacted).
+func (a *actor) read(ctx context.Context) (*docState, error) {
+	d, snap, err := a.srv.store.Load(ctx, a.id)
+	if err != nil {
+		return nil, err
+	}
+	if snap.Version != d.Version {
+		return nil, fmt.Errorf("store returned a snapshot at %d for version %d", snap.Version, d.Version)
+	}
+	typ, err := doctype.Lookup(d.Type)
+	if err != nil {
+		return nil, err
+	}
+	var ops []store.OpRecord
+	if v := d.Version; v > 0 {
+		from := max(0, v-int64(a.cfg().OpWindow))
+		ops, err = a.srv.store.ReadOps(ctx, a.id, from, int(v-from))
+		if ce := (*store.CompactedError)(nil); errors.As(err, &ce) {
+			// The log was compacted (store.Retention): the window starts at
+			// the oldest version kept.
+			from = ce.Oldest
+			ops, err = a.srv.store.ReadOps(ctx, a.id, from, int(v-from))
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(ops) != int(v-from) || (len(ops) > 0 && ops[0].Version != from) {
+			return nil, fmt.Errorf("store returned %d ops from %d, want %d", len(ops), from, v-from)
+		}
+	}
+	return newDocState(typ, snap.Content, d.Version, ops, a.cfg().OpWindow)
 }
 
 // failure is the protocol error every message gets once the actor is retired.
@@ -461,7 +456,7 @@ func (a *actor) leave(sub Subscriber) {
 	a.sidRefs[st.sid]--
 	if a.sidRefs[st.sid] <= 0 {
 		delete(a.sidRefs, st.sid)
-		if a.pres != nil {
+		if a.docState != nil {
 			a.pres.Leave(st.sid)
 			a.presDue = true
 			a.ownPeerGone(st.sid)
@@ -517,7 +512,7 @@ func (a *actor) presence(m *presenceMsg) {
 
 func (a *actor) flushPresence() {
 	a.publishPresence()
-	if a.pres == nil || !a.presDue {
+	if a.docState == nil || !a.presDue {
 		return
 	}
 	a.presDue = false
@@ -549,12 +544,8 @@ func (a *actor) peerList() []wire.PeerInfo {
 // reaches back far enough, else from the store. The records are shared and
 // must not be modified.
 func (a *actor) opsSince(from int64) ([]store.OpRecord, error) {
-	if from >= a.v {
-		return nil, nil
-	}
-	start := a.v - int64(len(a.window))
-	if from >= start {
-		return a.window[from-start:], nil
+	if ops, ok := a.windowSince(from); ok {
+		return ops, nil
 	}
 	ctx, cancel := a.storeCtx()
 	defer cancel()
@@ -568,41 +559,19 @@ func (a *actor) opsSince(from int64) ([]store.OpRecord, error) {
 	return ops, nil
 }
 
-// noteSeq records a committed op for deduplication.
-func (a *actor) noteSeq(r store.OpRecord) {
-	if r.Seq <= 0 {
-		return // no client seq (a REST op with a server-made sid): nothing to deduplicate
-	}
-	if m, ok := a.last[r.SID]; !ok || r.Seq > m.seq {
-		a.last[r.SID] = seqMark{seq: r.Seq, v: r.Version}
-	}
-}
-
 // errSeqNotIncreasing marks an op whose seq is below its sid's latest
 // committed seq without having been committed itself.
 var errSeqNotIncreasing = errors.New("seq is not increasing")
 
-// committedAt reports the version (sid, seq) was committed at, if it was.
-// seqs increase with versions per sid, so a seq above the sid's latest one in
-// the window is new without asking the store.
+// committedAt reports the version (sid, seq) was committed at, if it was:
+// from the state's marks and window (docState.lookupSeq), else the store.
 func (a *actor) committedAt(sid string, seq int64) (int64, bool, error) {
-	m, known := a.last[sid]
-	if known {
-		if seq > m.seq {
-			return 0, false, nil
-		}
-		if seq == m.seq {
-			return m.v, true, nil
-		}
-		for i := len(a.window) - 1; i >= 0; i-- {
-			if r := &a.window[i]; r.SID == sid && r.Seq == seq {
-				return r.Version, true, nil
-			}
-		}
-	}
-	windowStart := a.v - int64(len(a.window))
-	if windowStart == 0 && !known {
-		return 0, false, nil // the window is the whole history
+	v, res, known := a.lookupSeq(sid, seq)
+	switch res {
+	case seqNew:
+		return 0, false, nil
+	case seqCommitted:
+		return v, true, nil
 	}
 	ctx, cancel := a.storeCtx()
 	defer cancel()
@@ -843,16 +812,6 @@ func (a *actor) prepare(msgs []*opMsg) (batch []*pending, rest []*opMsg) {
 	return batch, nil
 }
 
-// opsOf lists the ops of history (committed after an op's version, up to
-// a.doc) for CheckBase, in a buffer the actor reuses.
-func (a *actor) opsOf(history []store.OpRecord) []doctype.Op {
-	a.scratch = a.scratch[:0]
-	for _, r := range history {
-		a.scratch = append(a.scratch, r.Op)
-	}
-	return a.scratch
-}
-
 func codeForOpErr(err error) string {
 	if errors.Is(err, doctype.ErrTooLarge) {
 		return wire.CodeTooLarge
@@ -867,21 +826,12 @@ func (a *actor) apply(batch []*pending) {
 	a.srv.metrics.opsCommitted.Add(float64(len(batch)))
 	a.hold()
 	for _, p := range batch {
-		if _, err := a.doc.Apply(p.rec.Op); err != nil {
+		rec, sel, err := a.applyCommitted(p.rec, p.sel, true)
+		if err != nil {
 			// prepare applied the same ops to a clone of this document.
 			panic(fmt.Sprintf("document %q: a committed op no longer applies: %v", a.id, err))
 		}
-		a.v++
-		a.remember(p.rec)
-		// Without a new selection the author's caret follows its own insert,
-		// which is also how receivers move it.
-		a.pres.Transform(p.rec.Op, p.rec.SID)
-		if p.sel != nil {
-			a.pres.Update(p.rec.SID, p.sel, nil, false)
-			a.presDue = true
-		}
-		rec := p.rec
-		ev := &Event{Kind: EventOp, Doc: a.id, V: rec.Version, Op: &rec, Sel: p.sel}
+		ev := &Event{Kind: EventOp, Doc: a.id, V: rec.Version, Op: &rec, Sel: sel}
 		a.replyAck(p.m, rec.Version)
 		for _, d := range p.dups {
 			a.replyAck(d, rec.Version)
@@ -896,16 +846,6 @@ func (a *actor) apply(batch []*pending) {
 	a.publishOps(batch)
 }
 
-// remember appends a committed op to the window, keeping between OpWindow and
-// twice that many so trimming is amortised.
-func (a *actor) remember(r store.OpRecord) {
-	a.window = append(a.window, r)
-	if n := a.cfg().OpWindow; len(a.window) > 2*n {
-		a.window = append([]store.OpRecord(nil), a.window[len(a.window)-n:]...)
-	}
-	a.noteSeq(r)
-}
-
 // catchUp applies and broadcasts the ops another writer committed after a.v.
 func (a *actor) catchUp() error {
 	ctx, cancel := a.storeCtx()
@@ -915,16 +855,10 @@ func (a *actor) catchUp() error {
 		return fmt.Errorf("catch up %q from %d: %w", a.id, a.v, err)
 	}
 	for _, r := range ops {
-		if r.Version != a.v {
-			return fmt.Errorf("catch up %q: store returned version %d, want %d", a.id, r.Version, a.v)
+		rec, _, err := a.applyCommitted(r, nil, false)
+		if err != nil {
+			return fmt.Errorf("catch up %q: %w", a.id, err)
 		}
-		if _, err := a.doc.Apply(r.Op); err != nil {
-			return fmt.Errorf("catch up %q: op %d does not apply: %w", a.id, r.Version, err)
-		}
-		a.v++
-		a.remember(r)
-		a.pres.Transform(r.Op, r.SID)
-		rec := r
 		ev := &Event{Kind: EventOp, Doc: a.id, V: rec.Version, Op: &rec}
 		for sub := range a.subs {
 			a.deliver(sub, ev)
