@@ -176,7 +176,7 @@ func Lookup(name string) (Type, error) {
 	t, ok := registry[name]
 	regMu.RUnlock()
 	if !ok {
-		return nil, fmt.Errorf("%w %q (known: %v)", ErrUnknownType, truncate(name, 64), Names())
+		return nil, fmt.Errorf("%w %.64q (known: %v)", ErrUnknownType, name, Names())
 	}
 	return t, nil
 }
@@ -194,11 +194,4 @@ func Names() []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "..."
-	}
-	return s
 }

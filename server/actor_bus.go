@@ -191,9 +191,6 @@ func (sb *serverBus) close() {
 	}
 }
 
-// Node is this server's node id on the bus.
-func (s *Server) Node() string { return s.bus.bus.Node() }
-
 // publishDeleted tells the other nodes that docID is gone.
 func (s *Server) publishDeleted(docID string) {
 	if s.bus.alone {
