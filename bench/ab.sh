@@ -10,6 +10,9 @@
 #
 #   flock /tmp/tandem-bench.lock bench/ab.sh
 #   A=main RUNS=5 DURATION=10s flock /tmp/tandem-bench.lock bench/ab.sh hot presence
+#   STORE=mem flock /tmp/tandem-bench.lock bench/ab.sh   # the in-memory store:
+#       no fsync, so the server's own CPU path decides (less noise from a
+#       shared disk)
 #
 # This is a benchmark, not a test: it is not part of `make test`.
 set -euo pipefail
@@ -22,6 +25,7 @@ DURATION="${DURATION:-10s}"
 PGURL="${PGURL:-postgres://postgres@127.0.0.1:5432}"
 DB_A="${DB_A:-tandem_ab_a}"
 DB_B="${DB_B:-tandem_ab_b}"
+STORE="${STORE:-pg}"
 out="${OUT:-$(mktemp -d /tmp/tandem-ab.XXXXXX)}"
 mkdir -p "$out/a" "$out/bin"
 workloads=("$@")
@@ -29,28 +33,34 @@ workloads=("$@")
 
 echo "building A ($A) and B (the working tree) into $out/bin" >&2
 rm -rf "$out/a" && mkdir -p "$out/a"
-git -C "$root" archive "$A" | tar -x -C "$out/a"
+a_rev="$(git -C "$root" rev-parse --short "$A")" # resolved once: main may move during the run
+git -C "$root" archive "$a_rev" | tar -x -C "$out/a"
 (cd "$out/a" && go build -o "$out/bin/tandem-a" ./cmd/tandem && go build -o "$out/bin/tandem-bench" ./cmd/tandem-bench)
 (cd "$root" && go build -o "$out/bin/tandem-b" ./cmd/tandem)
-a_rev="$(git -C "$root" rev-parse --short "$A")"
 b_rev="$(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD || echo +changes)"
 
-for db in "$DB_A" "$DB_B"; do
-	psql "$PGURL/postgres" -qtAc "DROP DATABASE IF EXISTS $db" >/dev/null
-	psql "$PGURL/postgres" -qtAc "CREATE DATABASE $db" >/dev/null
-done
+if [ "$STORE" = pg ]; then
+	for db in "$DB_A" "$DB_B"; do
+		psql "$PGURL/postgres" -qtAc "DROP DATABASE IF EXISTS $db" >/dev/null
+		psql "$PGURL/postgres" -qtAc "CREATE DATABASE $db" >/dev/null
+	done
+fi
 
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	psql "$PGURL/postgres" -qtAc "DROP DATABASE IF EXISTS $DB_A" >/dev/null 2>&1 || true
-	psql "$PGURL/postgres" -qtAc "DROP DATABASE IF EXISTS $DB_B" >/dev/null 2>&1 || true
+	if [ "$STORE" = pg ]; then
+		psql "$PGURL/postgres" -qtAc "DROP DATABASE IF EXISTS $DB_A" >/dev/null 2>&1 || true
+		psql "$PGURL/postgres" -qtAc "DROP DATABASE IF EXISTS $DB_B" >/dev/null 2>&1 || true
+	fi
 }
 trap cleanup EXIT
 
 start() { # start NAME PORT DB
-	TANDEM_DATABASE_URL="$PGURL/$3?sslmode=disable" TANDEM_ADDR="127.0.0.1:$2" \
+	local url=""
+	[ "$STORE" = pg ] && url="$PGURL/$3?sslmode=disable"
+	TANDEM_DATABASE_URL="$url" TANDEM_ADDR="127.0.0.1:$2" \
 		TANDEM_OP_RATE=100000 TANDEM_OP_BURST=100000 TANDEM_LOG_LEVEL=warn \
 		"$out/bin/tandem-$1" >"$out/server-$1.log" 2>&1 &
 	pids+=("$!")

@@ -12,6 +12,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/tandem-collab/tandem/doctype"
+	"github.com/tandem-collab/tandem/internal/mpack"
 	"github.com/tandem-collab/tandem/ot"
 )
 
@@ -172,7 +173,7 @@ func (c *Content) FitSelection(sel doctype.Selection) (doctype.Selection, error)
 
 // AppendMsgpack implements doctype.Content: a MessagePack string.
 func (c *Content) AppendMsgpack(b []byte) []byte {
-	return ot.AppendMsgpackString(b, c.doc.String())
+	return mpack.AppendString(b, c.doc.String())
 }
 
 // MarshalJSON implements doctype.Content: a JSON string (HTML characters
