@@ -14,6 +14,7 @@ import (
 var (
 	_ doctype.Op              = Op(nil)
 	_ doctype.PairTransformer = Op(nil)
+	_ doctype.AllTransformer  = Op(nil)
 	_ doctype.Selection       = Selection(nil)
 )
 
@@ -40,6 +41,42 @@ func (op Op) TransformPair(sid string, committed doctype.Op, committedSID string
 		return nil, nil, err
 	}
 	return p, cp, nil
+}
+
+// TransformAll implements doctype.AllTransformer: the loop of TransformPast
+// (TransformPair and TransformSelectionPast with a selection) on ot values,
+// boxed once at the end.
+func (op Op) TransformAll(sid string, committed []doctype.Op, committedSIDs []string, sel doctype.Selection) (doctype.Op, doctype.Selection, error) {
+	var s Selection
+	if sel != nil {
+		var ok bool
+		if s, ok = sel.(Selection); !ok {
+			return nil, nil, doctype.WrongType("text", sel)
+		}
+	}
+	cur := op
+	for i, c := range committed {
+		co, ok := c.(Op)
+		if !ok {
+			return nil, nil, doctype.WrongType("text", c)
+		}
+		var err error
+		if s == nil {
+			if cur, err = TransformPast(cur, sid, co, committedSIDs[i]); err != nil {
+				return nil, nil, err
+			}
+			continue
+		}
+		var cPast Op
+		if cur, cPast, err = TransformPair(cur, sid, co, committedSIDs[i]); err != nil {
+			return nil, nil, err
+		}
+		s = TransformSelectionPast(s, sid, cPast, committedSIDs[i])
+	}
+	if len(committed) == 0 {
+		return op, sel, nil // nothing to box again
+	}
+	return cur, selOrNil(s), nil
 }
 
 // CheckBase implements doctype.Op: op, as sent (a trailing retain

@@ -191,32 +191,11 @@ func componentSize(c Component) int {
 	return n
 }
 
-func arrayHeaderSize(n int) int {
-	switch {
-	case n < 16:
-		return 1
-	case n <= math.MaxUint16:
-		return 3
-	}
-	return 5
-}
+func arrayHeaderSize(n int) int { return mpack.ArrayHeaderSize(n) }
 
-func stringSize(n int) int {
-	switch {
-	case n < 32:
-		return 1 + n
-	case n <= math.MaxUint8:
-		return 2 + n
-	case n <= math.MaxUint16:
-		return 3 + n
-	}
-	return 5 + n
-}
+func stringSize(n int) int { return mpack.StringHeaderSize(n) + n }
 
-func intSize(v int64) int {
-	var buf [9]byte
-	return len(appendInt(buf[:0], v))
-}
+func intSize(v int64) int { return mpack.IntSize(v) }
 
 func valueSize(v Value) int {
 	switch v.kind {

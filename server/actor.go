@@ -95,9 +95,12 @@ type actor struct {
 	// The document's pure state (state.go), nil until loaded: content,
 	// version, op window, (sid, seq) marks, presence.
 	*docState
-	subs    map[Subscriber]*subState
-	sidRefs map[string]int // subscriptions per presence sid (a tab may reconnect before its old socket is gone)
-	nodes   actorNodes     // cross-node state (actor_bus.go)
+	// sinceOf's buffers.
+	sinceOps  []doctype.Op
+	sinceSIDs []string
+	subs      map[Subscriber]*subState
+	sidRefs   map[string]int // subscriptions per presence sid (a tab may reconnect before its old socket is gone)
+	nodes     actorNodes     // cross-node state (actor_bus.go)
 
 	// While holding, deliver collects events per subscriber instead of handing
 	// them over one by one; releaseHeld then gives each subscriber its events
@@ -176,16 +179,7 @@ func (a *actor) run() {
 		fromBus := false
 		select {
 		case m := <-a.inbox:
-			batch = append(batch[:0], m)
-		drain:
-			for len(batch) < cap(batch) {
-				select {
-				case m := <-a.inbox:
-					batch = append(batch, m)
-				default:
-					break drain
-				}
-			}
+			batch = a.drainInbox(append(batch[:0], m))
 			a.handle(batch)
 			clear(batch)
 		case <-pres.C:
@@ -220,20 +214,25 @@ func (a *actor) run() {
 	}
 }
 
+// drainInbox appends to batch what is waiting in the mailbox, without
+// waiting, up to batch's capacity.
+func (a *actor) drainInbox(batch []actorMsg) []actorMsg {
+	for len(batch) < cap(batch) {
+		select {
+		case m := <-a.inbox:
+			batch = append(batch, m)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
 // finish runs at shutdown: commit and answer what is already in the mailbox,
 // send the last presence, and detach every subscriber.
 func (a *actor) finish() {
 	for {
-		batch := make([]actorMsg, 0, a.cfg().MaxBatch)
-	drain:
-		for len(batch) < cap(batch) {
-			select {
-			case m := <-a.inbox:
-				batch = append(batch, m)
-			default:
-				break drain
-			}
-		}
+		batch := a.drainInbox(make([]actorMsg, 0, a.cfg().MaxBatch))
 		if len(batch) == 0 {
 			break
 		}
@@ -741,36 +740,19 @@ func (a *actor) prepare(msgs []*opMsg) (batch []*pending, rest []*opMsg) {
 		}
 		// The op must fit the document it was made against, as sent (text:
 		// a trailing retain past the end is invalid too, and neither the
-		// canonical form nor the transformed op can tell any more).
-		if err := m.op.CheckBase(a.doc, a.opsOf(history)); err != nil {
+		// canonical form nor the transformed op can tell any more): a.doc
+		// is that document after its history.
+		cs, sids := a.sinceOf(history, batch)
+		if err := m.op.CheckBase(a.doc, cs[:len(history)]); err != nil {
 			a.replyErr(m, codeForOpErr(err), fmt.Sprintf("op does not fit the document at version %d: %v", m.v, err), err)
 			continue
 		}
-		op, sel := m.op, m.sel
-		var terr error
-		// transform moves the op past c, committed since its version by sid:
-		// concurrent inserts at one spot are ordered by the authors' sids.
-		transform := func(c doctype.Op, sid string) {
-			if terr != nil {
-				return
-			}
-			if sel == nil {
-				op, terr = op.Transform(m.sid, c, sid)
-				return
-			}
-			// The author's selection is after its own op: move it by the
-			// committed op as it looks past the author's op.
-			var cPast doctype.Op
-			if op, cPast, terr = doctype.TransformPair(op, m.sid, c, sid); terr == nil {
-				sel = sel.Transform(cPast, m.sid == sid)
-			}
-		}
-		for _, r := range history {
-			transform(r.Op, r.SID)
-		}
-		for _, p := range batch {
-			transform(p.rec.Op, p.rec.SID)
-		}
+		// Move the op past everything committed since its version (the
+		// history, then this batch): concurrent inserts at one spot are
+		// ordered by the authors' sids. The author's selection is after its
+		// own op: it moves by each committed op as that looks past the
+		// author's op.
+		op, sel, terr := doctype.TransformAll(m.op, m.sid, cs, sids, m.sel)
 		if terr != nil {
 			a.replyErr(m, codeForOpErr(terr), "op does not fit the document: "+terr.Error(), terr)
 			continue
@@ -810,6 +792,20 @@ func (a *actor) prepare(msgs []*opMsg) (batch []*pending, rest []*opMsg) {
 		}
 	}
 	return batch, nil
+}
+
+// sinceOf lists the ops committed after an op's version and their authors:
+// its history, then the ops of the batch before it, in buffers the actor
+// reuses.
+func (a *actor) sinceOf(history []store.OpRecord, batch []*pending) ([]doctype.Op, []string) {
+	a.sinceOps, a.sinceSIDs = a.sinceOps[:0], a.sinceSIDs[:0]
+	for _, r := range history {
+		a.sinceOps, a.sinceSIDs = append(a.sinceOps, r.Op), append(a.sinceSIDs, r.SID)
+	}
+	for _, p := range batch {
+		a.sinceOps, a.sinceSIDs = append(a.sinceOps, p.rec.Op), append(a.sinceSIDs, p.rec.SID)
+	}
+	return a.sinceOps, a.sinceSIDs
 }
 
 func codeForOpErr(err error) string {
@@ -884,9 +880,9 @@ func (a *actor) replyErr(m *opMsg, code, msg string, cause error) {
 }
 
 func peerFromWire(p wire.PeerInfo) presence.Peer {
-	return presence.Peer{SID: p.SID, User: presence.User{ID: p.User.ID, Name: p.User.Name, Color: p.User.Color}, Sel: p.Sel, Data: p.Data}
+	return presence.Peer{SID: p.SID, User: p.User, Sel: p.Sel, Data: p.Data}
 }
 
 func peerToWire(p presence.Peer) wire.PeerInfo {
-	return wire.PeerInfo{SID: p.SID, User: wire.User{ID: p.User.ID, Name: p.User.Name, Color: p.User.Color}, Sel: p.Sel, Data: p.Data}
+	return wire.PeerInfo{SID: p.SID, User: p.User, Sel: p.Sel, Data: p.Data}
 }

@@ -29,8 +29,7 @@ type docState struct {
 	opWindow int
 	last     map[string]seqMark
 	pres     *presence.Set
-	presDue  bool         // presence changed since the last flush
-	scratch  []doctype.Op // opsOf's buffer
+	presDue  bool // presence changed since the last flush
 }
 
 // seqMark is the latest committed (seq, version) of one sid.
@@ -153,13 +152,4 @@ func (s *docState) windowSince(from int64) (ops []store.OpRecord, ok bool) {
 		return nil, false
 	}
 	return s.window[from-start:], true
-}
-
-// opsOf lists the ops of history for CheckBase, in a buffer the state reuses.
-func (s *docState) opsOf(history []store.OpRecord) []doctype.Op {
-	s.scratch = s.scratch[:0]
-	for _, r := range history {
-		s.scratch = append(s.scratch, r.Op)
-	}
-	return s.scratch
 }

@@ -268,38 +268,8 @@ func appendMapHeader(b []byte, n int) []byte { return mpack.AppendMapHeader(b, n
 
 // Sizes of the same encodings, for limits measured without encoding.
 
-func strSize(n int) int {
-	switch {
-	case n < 32:
-		return 1 + n
-	case n <= math.MaxUint8:
-		return 2 + n
-	case n <= math.MaxUint16:
-		return 3 + n
-	}
-	return 5 + n
-}
+func strSize(n int) int { return mpack.StringHeaderSize(n) + n }
 
-func containerHeaderSize(n int) int {
-	switch {
-	case n < 16:
-		return 1
-	case n <= math.MaxUint16:
-		return 3
-	}
-	return 5
-}
+func containerHeaderSize(n int) int { return mpack.ArrayHeaderSize(n) }
 
-func intSize(v int64) int {
-	switch {
-	case v >= -32 && v <= 0x7f:
-		return 1
-	case v >= math.MinInt8 && v <= math.MaxUint8:
-		return 2
-	case v >= math.MinInt16 && v <= math.MaxUint16:
-		return 3
-	case v >= math.MinInt32 && v <= math.MaxUint32:
-		return 5
-	}
-	return 9
-}
+func intSize(v int64) int { return mpack.IntSize(v) }

@@ -146,6 +146,15 @@ func (c *Content) Apply(op doctype.Op) (doctype.Op, error) {
 	if !ok {
 		return nil, doctype.WrongType(Name, op)
 	}
+	if o.IsCanonical() {
+		// The op as given is the op as applied: hand back the same
+		// interface value rather than box it again (every committed op
+		// passes here twice).
+		if err := c.doc.Apply(o); err != nil {
+			return nil, err
+		}
+		return op, nil
+	}
 	n := o.Normalize()
 	if err := c.doc.Apply(n); err != nil {
 		return nil, err

@@ -166,3 +166,45 @@ func ReadFloat(b []byte, i int) (f float64, next int, ok bool) {
 	}
 	return 0, 0, false
 }
+
+// Sizes of the same encodings, for limits measured without encoding.
+
+// ArrayHeaderSize is the size of the header of an array (or a map) of n
+// elements (pairs).
+func ArrayHeaderSize(n int) int {
+	switch {
+	case n < 16:
+		return 1
+	case n <= math.MaxUint16:
+		return 3
+	}
+	return 5
+}
+
+// StringHeaderSize is the size of the header of a str of n bytes.
+func StringHeaderSize(n int) int {
+	switch {
+	case n < 32:
+		return 1
+	case n <= math.MaxUint8:
+		return 2
+	case n <= math.MaxUint16:
+		return 3
+	}
+	return 5
+}
+
+// IntSize is the size of AppendInt's encoding of v.
+func IntSize(v int64) int {
+	switch {
+	case v >= -32 && v <= 127:
+		return 1
+	case v >= math.MinInt8 && v <= math.MaxUint8:
+		return 2
+	case v >= math.MinInt16 && v <= math.MaxUint16:
+		return 3
+	case v >= math.MinInt32 && v <= math.MaxUint32:
+		return 5
+	}
+	return 9
+}
