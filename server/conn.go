@@ -43,10 +43,12 @@ const melodyBuffer = maxInflight + 2
 
 // conn is one WebSocket connection.
 //
-// Goroutines: melody runs a read goroutine (readPump, which calls onBinary and
-// onText in order) and a write goroutine (writePump, which calls onSent) per
-// connection, both owned by the HTTP handler's call to HandleRequest and ended
-// by closing the socket. Actors call the connection's subscribers' Deliver.
+// Goroutines: melody runs a read loop (which calls onBinary and onText in
+// order) and a write goroutine (which calls onSent) per connection. The read
+// loop runs on the connection's own goroutine, Server.runConn, which serveWS
+// starts and Server.connWG counts (the HTTP handler returns once the socket
+// is hijacked); the write goroutine is melody's, started from it. Both end
+// when the socket closes. Actors call the connection's subscribers' Deliver.
 //
 // State: the hello fields and the rate limiters belong to the read goroutine.
 // joined is guarded by joinMu; the outbox by outMu. The two are never held

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"errors"
+	"github.com/tandem-collab/tandem/internal/mpack"
 	"reflect"
 	"strings"
 	"testing"
@@ -114,7 +115,7 @@ func raw(parts ...any) []byte {
 		case []byte:
 			b = append(b, x...)
 		case string:
-			b = appendStr(b, x)
+			b = mpack.AppendString(b, x)
 		}
 	}
 	return b
