@@ -114,6 +114,10 @@ func knownKey(key []byte) (string, keySet) {
 		return "code", 1 << 18
 	case "msg":
 		return "msg", 1 << 19
+	case "exp":
+		return "exp", 1 << 20
+	case "docs":
+		return "docs", 1 << 21
 	}
 	return string(key), 0
 }
@@ -447,6 +451,8 @@ func decodeServerMap(v []byte, texts map[string]string) (Message, *DecodeError) 
 		})
 		d.require(seen, "code")
 		msg = m
+	case TypeAuthed:
+		msg = d.authed(v)
 	default:
 		return nil, nil
 	}
