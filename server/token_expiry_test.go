@@ -19,6 +19,19 @@ import (
 // shortExp is an exp that passes soon, whatever the second it falls in.
 func shortExp() time.Time { return time.Now().Add(2 * time.Second) }
 
+// expiringSession serves content as "doc" with token auth and joins it with
+// a token for u1 expiring soon; it returns the server, the client and the exp.
+func expiringSession(t *testing.T, content, sid string) (*testServer, *wsClient, time.Time) {
+	t.Helper()
+	t.Parallel()
+	ts := newAuthServer(t, memStore(t), nil)
+	createDoc(t, ts.st, "doc", content)
+	exp := shortExp()
+	c := dialToken(t, ts, sid, signToken(t, testSecret, "u1", map[string]string{"doc": "rw"}, false, exp))
+	c.join("doc", nil)
+	return ts, c, exp
+}
+
 func dialToken(t *testing.T, ts *testServer, sid, token string) *wsClient {
 	t.Helper()
 	c, first := ts.authDial(t, sid, bearer(token), "")
@@ -29,12 +42,7 @@ func dialToken(t *testing.T, ts *testServer, sid, token string) *wsClient {
 }
 
 func TestTokenExpiryClosesLiveSocket(t *testing.T) {
-	t.Parallel()
-	ts := newAuthServer(t, memStore(t), nil)
-	createDoc(t, ts.st, "doc", "abc")
-	exp := shortExp()
-	c := dialToken(t, ts, "expiry-sid-000000001", signToken(t, testSecret, "u1", map[string]string{"doc": "rw"}, false, exp))
-	c.join("doc", nil)
+	ts, c, exp := expiringSession(t, "abc", "expiry-sid-000000001")
 	c.send(&wire.Op{Doc: "doc", V: 0, Seq: 1, Op: ins(0, "x")})
 	c.expectSkipping("ack", "presence")
 
@@ -54,12 +62,7 @@ func TestTokenExpiryClosesLiveSocket(t *testing.T) {
 }
 
 func TestTokenRenewalKeepsTheSocket(t *testing.T) {
-	t.Parallel()
-	ts := newAuthServer(t, memStore(t), nil)
-	createDoc(t, ts.st, "doc", "")
-	exp := shortExp()
-	c := dialToken(t, ts, "renewal-sid-00000001", signToken(t, testSecret, "u1", map[string]string{"doc": "rw"}, false, exp))
-	c.join("doc", nil)
+	ts, c, exp := expiringSession(t, "", "renewal-sid-00000001")
 
 	later := time.Now().Add(time.Hour).Truncate(time.Second)
 	c.send(&wire.Auth{Token: signToken(t, testSecret, "u1", map[string]string{"d*": "rw"}, false, later)})
@@ -85,12 +88,7 @@ func TestTokenRenewalKeepsTheSocket(t *testing.T) {
 }
 
 func TestTokenRenewalRefusedKeepsTheSession(t *testing.T) {
-	t.Parallel()
-	ts := newAuthServer(t, memStore(t), nil)
-	createDoc(t, ts.st, "doc", "")
-	exp := shortExp()
-	c := dialToken(t, ts, "refused-sid-00000001", signToken(t, testSecret, "u1", map[string]string{"doc": "rw"}, false, exp))
-	c.join("doc", nil)
+	_, c, _ := expiringSession(t, "", "refused-sid-00000001")
 	hour := time.Now().Add(time.Hour)
 	seq := int64(0)
 	for _, tc := range []struct {

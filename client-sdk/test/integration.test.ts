@@ -466,25 +466,31 @@ describe('tokens that expire (docs/protocol.md, section 16), against the real se
     await authed?.stop();
   });
 
-  it('renews a short-lived token on the live socket and edits past its exp, on one socket', async () => {
-    const docId = `exp-renew-${SEED}`;
+  /**
+   * A fresh document `exp-<name>` and a connection to it whose `getToken`
+   * returns `make(n)` for its n-th call (counted in `calls.n`).
+   */
+  async function tokenClient(name: string, make: (n: number) => string) {
+    const docId = `exp-${name}-${SEED}`;
     await createDoc(authed, docId, '', admin());
-    let calls = 0;
+    const calls = { n: 0 };
     const conn = new Connection({
       url: authed.ws,
       WebSocket,
       storage: null,
-      getToken: () => {
-        calls++;
-        return shortToken(6);
-      },
+      reconnect: { initialDelayMs: 20, maxDelayMs: 100, factor: 2 },
+      getToken: () => make(++calls.n),
     });
     allConns.push(conn);
+    return { docId, conn, doc: conn.openDoc(docId), calls };
+  }
+
+  it('renews a short-lived token on the live socket and edits past its exp, on one socket', async () => {
+    const { docId, conn, doc, calls } = await tokenClient('renew', () => shortToken(6));
     let onlines = 0;
     const renewals: (number | null)[] = [];
     conn.on('online', () => onlines++);
     conn.on('authed', (e) => renewals.push(e.exp));
-    const doc = conn.openDoc(docId);
     await doc.ready;
     const firstExp = Math.floor(Date.now() / 1000) + 6;
     for (let i = 0; Date.now() < firstExp * 1000 + 1500; i++) {
@@ -495,66 +501,41 @@ describe('tokens that expire (docs/protocol.md, section 16), against the real se
     expect(renewals.length).toBeGreaterThanOrEqual(1);
     expect(renewals[0]).toBeGreaterThan(firstExp * 1000);
     expect(onlines).toBe(1); // never reconnected
-    expect(calls).toBe(renewals.length + 1);
+    expect(calls.n).toBe(renewals.length + 1);
     const st = await storedOps(schema, docId);
     expect(st.ops.map((o) => o.op)).toHaveLength(doc.length);
     conn.destroy();
   });
 
   it('a token that expires without renewal: error unauthorized, close 4401, a fresh token, nothing lost', async () => {
-    const docId = `exp-close-${SEED}`;
-    await createDoc(authed, docId, '', admin());
     const cached = shortToken(3);
-    let calls = 0;
-    const conn = new Connection({
-      url: authed.ws,
-      WebSocket,
-      storage: null,
-      reconnect: { initialDelayMs: 20, maxDelayMs: 100, factor: 2 },
-      // A provider that hands out its cached token until it has expired: the
-      // SDK does not renew with it (no fresher), the server ends the socket.
-      getToken: () => (++calls <= 2 ? cached : shortToken(3600)),
-    });
-    allConns.push(conn);
+    // A provider that hands out its cached token until it has expired: the
+    // SDK does not renew with it (no fresher), the server ends the socket.
+    const { docId, conn, doc, calls } = await tokenClient('close', (n) => (n <= 2 ? cached : shortToken(3600)));
     const closes: number[] = [];
     conn.on('offline', (e) => closes.push(e.code));
-    const doc = conn.openDoc(docId);
     await doc.ready;
     await until('the expiry', () => closes.length > 0, 10_000);
     expect(closes[0]).toBe(4401);
     doc.insert(0, 'typed across the expiry');
     await until('back online', () => conn.state === 'online' && doc.status === 'synced', 10_000);
     await doc.whenSynced();
-    expect(calls).toBe(3);
+    expect(calls.n).toBe(3);
     const st = await storedOps(schema, docId);
     expect(st.ops).toHaveLength(1);
     conn.destroy();
   });
 
   it('a permanently bad token makes a bounded number of attempts, then stops with an error', async () => {
-    const docId = `exp-bad-${SEED}`;
-    await createDoc(authed, docId, '', admin());
-    let calls = 0;
-    const conn = new Connection({
-      url: authed.ws,
-      WebSocket,
-      storage: null,
-      reconnect: { initialDelayMs: 20, maxDelayMs: 100, factor: 2 },
-      getToken: () => {
-        calls++;
-        return signToken('not the server secret', { sub: 'u1', name: `try ${calls}`, docs: { '*': 'rw' } });
-      },
-    });
-    allConns.push(conn);
+    const { conn, doc, calls } = await tokenClient('bad', (n) => signToken('not the server secret', { sub: 'u1', name: `try ${n}`, docs: { '*': 'rw' } }));
     const errors: ConnectionError[] = [];
     conn.on('error', (e) => errors.push(e));
-    const doc = conn.openDoc(docId);
     await expect(doc.ready).rejects.toMatchObject({ code: 'unauthorized' });
     expect(conn.state).toBe('closed');
     expect(errors[0]).toMatchObject({ code: 'unauthorized', message: expect.stringContaining('token signature is invalid') });
     expect(errors.at(-1)?.message).toMatch(/^stopped after 2 failed tokens in a row \(the last: .*token signature is invalid\)/);
     await sleep(1500);
-    expect(calls).toBe(2);
+    expect(calls.n).toBe(2);
     conn.destroy();
   });
 });
