@@ -11,6 +11,7 @@ import (
 	"math"
 	mrand "math/rand/v2"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -553,7 +554,7 @@ func (c *Conn) dispatch(m wire.Message) {
 	case *wire.Authed:
 		c.authAnswer(m)
 	case *wire.Error:
-		if m.Doc == "" && m.Code == wire.CodeUnauthorized && c.authAnswer(m) {
+		if m.Doc == "" && m.Code == wire.CodeUnauthorized && strings.HasPrefix(m.Msg, wire.RenewalRefused) && c.authAnswer(m) {
 			return // a refused renewal: the session goes on
 		}
 		if m.Doc == "" {

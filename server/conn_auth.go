@@ -83,7 +83,7 @@ func (c *conn) auth(m *wire.Auth) {
 	}
 	if err != nil {
 		c.srv.metrics.tokens.WithLabelValues("refused").Inc()
-		c.sendError(wire.CodeUnauthorized, "token renewal refused: "+err.Error()+" (the connection keeps its current token until that expires)", "", 0)
+		c.sendError(wire.CodeUnauthorized, wire.RenewalRefused+": "+err.Error()+" (the connection keeps its current token until that expires)", "", 0)
 		return
 	}
 	c.srv.metrics.tokens.WithLabelValues("renewed").Inc()

@@ -14,6 +14,11 @@ const (
 	TypeAuthed = "authed"
 )
 
+// RenewalRefused starts the message of the Error (CodeUnauthorized) that
+// refuses an Auth, so that a client tells it from the expiry of the
+// connection's token, which is also CodeUnauthorized but ends the connection.
+const RenewalRefused = "token renewal refused"
+
 // MaxTokenBytes bounds the token of an Auth message; a larger one is
 // CodeTooLarge. A Tandem token is a few hundred bytes; a token granting many
 // documents one by one stays well below this.

@@ -187,6 +187,8 @@ export interface ConnectionEvents {
 }
 
 const SID_KEY = 'tandem.sid';
+/** How the server's message starts when it refuses an `auth` (docs/protocol.md, section 16), unlike an expiry. */
+const RENEWAL_REFUSED = 'token renewal refused';
 const NO_WEBSOCKET =
   '@tandem/client: no WebSocket implementation. This runtime has no global WebSocket (Node before 22 has none): ' +
   "install the `ws` package and pass it: `import WebSocket from 'ws'; new Connection({ url, WebSocket })`";
@@ -670,12 +672,14 @@ export class Connection extends Emitter<ConnectionEvents> {
     }
     if (m.t === 'error' && (m.doc === undefined || !this.docs.has(m.doc))) {
       if (m.code === 'unauthorized' && m.doc === undefined && this.tokenProvider !== undefined) {
-        if (this.renewing !== null) {
+        if (this.renewing !== null && m.msg.startsWith(RENEWAL_REFUSED)) {
           // The renewal was refused; the socket goes on with its current token.
           this.refusedToken = this.renewing.token;
           this.renewing = null;
           this.renewalFailed(`the server refused the renewed token: ${m.msg}`);
         } else {
+          // (A renewal that crossed the expiry on the wire was never read: its token is not refused.)
+          this.renewing = null;
           // The socket's token was refused or expired: the server closes it
           // next, and the close counts the failure (handleClose).
           this.tokenRejected = m.msg;
@@ -841,7 +845,7 @@ export class Connection extends Emitter<ConnectionEvents> {
    * asks `getToken` for a fresh one after the back-off; after `tokenAttempts`
    * failures in a row the connection stops instead of looping.
    */
-  private tokenFailed(reason: string, code = 4401, closeReason = 'unauthorized'): void {
+  private tokenFailed(reason: string, code = 0, closeReason = 'no usable token'): void {
     this.tokenFailures++;
     this.socketError = { code: 'unauthorized', message: reason };
     if (this.tokenFailures >= this.tokenAttempts) {

@@ -101,6 +101,7 @@ describe('renewal on the live socket', () => {
     expect(s.of('auth')).toHaveLength(1);
     s.deliver({ t: 'error', code: 'unauthorized', msg: 'token renewal refused: token signature is invalid' });
     expect(errors.map((e) => e.message)).toEqual([expect.stringContaining('refused the renewed token')]);
+    expect(h.sockets).toHaveLength(1);
     expect(h.conn.state).toBe('online');
     await vi.advanceTimersByTimeAsync(99);
     expect(s.of('auth')).toHaveLength(1);
@@ -121,6 +122,26 @@ describe('renewal on the live socket', () => {
     await vi.advanceTimersByTimeAsync(600_000);
     expect(h.sockets).toHaveLength(1);
     expect(calls).toBe(3);
+  });
+
+  it('a renewal that crosses the expiry on the wire is not taken as refused: the reconnection may use its token', async () => {
+    const t0 = Date.now();
+    const tokens = [jwt(t0 + 100_000), jwt(t0 + 3_600_000)];
+    let calls = 0;
+    const h = harness({ ...quiet, getToken: () => tokens[Math.min(calls++, 1)] ?? '' });
+    const s = await h.welcome();
+    await vi.advanceTimersByTimeAsync(90_500);
+    expect(s.of('auth')).toEqual([{ t: 'auth', token: tokens[1] }]);
+    // The server had already ended the socket: its expiry, not a refusal.
+    s.deliver({ t: 'error', code: 'unauthorized', msg: 'token expired at ...: renew it with an auth message before it expires, or reconnect with a new token' });
+    s.drop(4401);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(h.sockets).toHaveLength(2);
+    expect(h.socket().url).toBe(`ws://server/v1/ws?token=${tokens[1]}`);
+    h.socket().open();
+    h.socket().deliver(welcome);
+    expect(h.conn.state).toBe('online');
+    h.conn.destroy();
   });
 
   it('authed sets each document mode; a document no longer granted goes offline', async () => {
