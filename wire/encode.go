@@ -37,12 +37,12 @@ func Encode(msg Message) ([]byte, error) {
 	return out, err
 }
 
-// EncodeClient encodes a client message (Hello, Join, Leave, Op, Presence) after
+// EncodeClient encodes a client message (Hello, Join, Leave, Op, Presence, Auth) after
 // checking it against the same rules DecodeClient applies, so a Go client learns
 // of a bad message before the server answers bad_request.
 func EncodeClient(msg Message) ([]byte, error) {
 	switch msg.(type) {
-	case *Hello, *Join, *Leave, *Op, *Presence:
+	case *Hello, *Join, *Leave, *Op, *Presence, *Auth:
 	default:
 		return nil, fmt.Errorf("wire: encode client: %T is not a client message", msg)
 	}
@@ -220,6 +220,10 @@ func Append(dst []byte, msg Message) ([]byte, error) {
 		if m.Seq != 0 {
 			b = mpack.AppendInt(mpack.AppendString(b, "seq"), m.Seq)
 		}
+	case *Auth:
+		b = appendAuth(b, m)
+	case *Authed:
+		b = appendAuthed(b, m)
 	case nil:
 		return dst, fmt.Errorf("wire: encode: nil message")
 	default:

@@ -46,6 +46,8 @@ func serverMessages() []Message {
 		&PresenceMsg{Doc: "d", V: 5, Peers: []PeerInfo{}},
 		&Error{Code: CodeInvalidOp, Msg: "op: does not fit", Doc: "d", Seq: 4},
 		&Error{Code: CodeUnauthorized, Msg: strings.Repeat("long message ", 30)},
+		&Authed{Exp: 1_900_000_000, Docs: map[string]string{"d": ModeReadWrite, "v": ModeRead}},
+		&Authed{Docs: map[string]string{}},
 	}
 }
 
@@ -60,6 +62,7 @@ func clientMessages() []Message {
 		&Op{Doc: "d", V: 3, Seq: 1, Op: testOp},
 		&Presence{Doc: "d", V: 3, Sel: ot.Selection{{Anchor: 1, Head: 5}, {Anchor: 7, Head: 7}}, Data: testData},
 		&Presence{Doc: "d", V: 3},
+		&Auth{Token: "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2ln"},
 	}
 }
 
