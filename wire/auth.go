@@ -1,6 +1,10 @@
 package wire
 
-import "sort"
+import (
+	"sort"
+
+	"github.com/tandem-collab/tandem/internal/mpack"
+)
 
 // Token renewal on a live connection (docs/protocol.md, section 16): the
 // client sends Auth with a new token, the server answers Authed or an Error
@@ -68,7 +72,7 @@ func (d *clientDec) auth() (Message, *DecodeError) {
 }
 
 func appendAuth(b []byte, m *Auth) []byte {
-	b = appendMapHeader(b, 2)
+	b = mpack.AppendMapHeader(b, 2)
 	b = appendKV(b, "t", TypeAuth)
 	return appendKV(b, "token", m.Token)
 }
@@ -78,10 +82,10 @@ func appendAuthed(b []byte, m *Authed) []byte {
 	if m.Exp != 0 {
 		n++
 	}
-	b = appendMapHeader(b, n)
+	b = mpack.AppendMapHeader(b, n)
 	b = appendKV(b, "t", TypeAuthed)
 	if m.Exp != 0 {
-		b = appendInt(appendStr(b, "exp"), m.Exp)
+		b = mpack.AppendInt(mpack.AppendString(b, "exp"), m.Exp)
 	}
 	// Sorted, so that one message always encodes to the same bytes.
 	ids := make([]string, 0, len(m.Docs))
@@ -89,7 +93,7 @@ func appendAuthed(b []byte, m *Authed) []byte {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	b = appendMapHeader(appendStr(b, "docs"), len(ids))
+	b = mpack.AppendMapHeader(mpack.AppendString(b, "docs"), len(ids))
 	for _, id := range ids {
 		b = appendKV(b, id, m.Docs[id])
 	}
