@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/tandem-collab/tandem/wire"
 )
@@ -48,6 +49,11 @@ type Principal struct {
 	// Grants maps a document id, or a prefix ending in "*", to a mode. Nil
 	// means everything is granted read-write (open mode).
 	Grants map[string]Mode
+	// Expires is when the credentials stop being honoured (for a JWT its exp
+	// plus the authenticator's leeway); zero means never (open mode). A live
+	// WebSocket is ended then unless renewed with an auth message, and an
+	// event stream ends (docs/protocol.md, section 16).
+	Expires time.Time
 }
 
 // Access is the mode the principal has on docID: the exact id wins, then the
@@ -99,8 +105,6 @@ func (OpenAuth) Authenticate(*http.Request) (Principal, error) { return Principa
 // Open reports true.
 func (OpenAuth) Open() bool { return true }
 
-// openUserID derives a stable pseudonymous user id from a sid, so that the same
-// tab keeps the same identity across reconnects without exposing the sid.
 // sessionUser is the identity a client session shows its peers: the token's
 // user (its name wins), or in open mode one derived from the sid, with the
 // name and color the client proposes (nil: none).
@@ -124,6 +128,8 @@ func sessionUser(p Principal, sid string, proposed *wire.UserInfo) wire.User {
 	return u
 }
 
+// openUserID derives a stable pseudonymous user id from a sid, so that the same
+// tab keeps the same identity across reconnects without exposing the sid.
 func openUserID(sid string) string {
 	sum := sha256.Sum256([]byte("tandem-open-user:" + sid))
 	return "anon-" + hex.EncodeToString(sum[:6])

@@ -12,7 +12,7 @@ import (
 	"github.com/tandem-collab/tandem/wire"
 )
 
-// Session streams (docs/protocol.md, section 16): an event stream opened with
+// Session streams (docs/protocol.md, section 17): an event stream opened with
 // ?sid= is a full client's downlink where WebSockets cannot pass. The stream
 // is then a presence peer under that sid (its peers see it, with the user the
 // token or the name and color parameters give), it starts with a joined

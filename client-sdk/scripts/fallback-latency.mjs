@@ -1,5 +1,5 @@
 // Measures, against a running server, the latency of one edit over a WebSocket and over
-// the HTTP fallback (docs/protocol.md, section 16): from the local insert to its ack, and
+// the HTTP fallback (docs/protocol.md, section 17): from the local insert to its ack, and
 // to its arrival at a second client on a WebSocket. Build the SDK first (npm run build):
 //
 //   node scripts/fallback-latency.mjs ws://127.0.0.1:8080/v1/ws http://127.0.0.1:8080 "$PWD/dist"

@@ -1,5 +1,5 @@
 /**
- * The HTTP fallback (docs/protocol.md, section 16) against the real server:
+ * The HTTP fallback (docs/protocol.md, section 17) against the real server:
  * a client whose WebSockets cannot open switches to Server-Sent Events and
  * POSTs after `fallback.after` failures, collaborates with a WebSocket client
  * (text converges both ways, carets are seen both ways, every op lands

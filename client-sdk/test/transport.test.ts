@@ -1,7 +1,7 @@
 /**
  * The HTTP fallback's pieces without a server: the SSE parser, the endpoint
  * mapping, and the socket's translation of session-stream events and POST
- * answers into protocol messages (docs/protocol.md, section 16), on a
+ * answers into protocol messages (docs/protocol.md, section 17), on a
  * scripted fetch. test/fallback.test.ts runs it against the real server.
  */
 import { decode, encode } from '@msgpack/msgpack';

@@ -1,4 +1,4 @@
-// The HTTP fallback in a browser (docs/protocol.md, section 16): page A's
+// The HTTP fallback in a browser (docs/protocol.md, section 17): page A's
 // WebSocket to /v1/ws is blocked (as a proxy that kills the upgrade would),
 // page B is normal. A switches to Server-Sent Events and POSTs by itself;
 // both type, the texts converge both ways, and each page shows the other's

@@ -1,5 +1,5 @@
 /**
- * The HTTP fallback transport (docs/protocol.md, section 16): an object with
+ * The HTTP fallback transport (docs/protocol.md, section 17): an object with
  * the WebSocket API the connection uses, which speaks the protocol over a
  * session stream per document (Server-Sent Events) and POSTs. The connection
  * switches to it when WebSockets cannot open, and nothing above the socket
@@ -131,6 +131,13 @@ export class HttpSocket {
       case 'op':
         void this.postOp(m);
         return;
+      case 'auth':
+        // A renewed token: an event stream cannot take it in place (docs/api.md, "Token
+        // expiry on event streams"), so the streams reopen with it: the connection
+        // reconnects, asking for the token again, and every document resumes at its version.
+        this.headers.Authorization = `Bearer ${m.token}`;
+        this.fail('token renewed: the event streams reopen with it');
+        return;
       case 'presence':
         void this.post(`/v1/docs/${encodeURIComponent(m.doc)}/presence`, { sid: this.sid, v: m.v, sel: m.sel, ...(m.data !== undefined ? { data: m.data } : {}) }).catch(() => undefined);
         return;
@@ -257,6 +264,12 @@ export class HttpSocket {
       }
       case 'presence':
         this.deliver({ t: 'presence', doc, v: d.v as number, peers: (d.peers ?? []) as WirePeer<unknown>[], gone: (d.gone ?? []) as string[] });
+        return;
+      case 'unauthorized':
+        // The token expired on the stream: as a WebSocket would, say so and close
+        // (4401); the connection reconnects with a fresh token from getToken.
+        this.deliver({ t: 'error', code: 'unauthorized', msg: String(d.msg ?? 'token expired') });
+        this.close(4401, 'token expired');
         return;
       case 'deleted':
         this.streams.delete(doc);
