@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	textdoc "github.com/tandem-collab/tandem/doctype/text"
 	"io"
 	"net/http"
@@ -283,4 +284,79 @@ func TestBrowserDemoFirstHour(t *testing.T) {
 		}
 	}
 	t.Logf("%d checks passed: %s; screenshots in %s", len(result.Checks), strings.Join(result.Checks, "; "), artifacts)
+}
+
+// browserRun is what the offline and fallback scripts print: the text both
+// pages converged on.
+type browserRun struct {
+	Text      string
+	Transport string
+}
+
+// runConverging runs script with pages on two nodes of a fresh cluster on
+// document id (created with initial) and checks what the script says
+// against Postgres: the same text, every phrase once, every op in the log
+// once by (sid, seq).
+func runConverging(t *testing.T, script, id, initial string, phrases ...string) browserRun {
+	t.Helper()
+	c := newCluster(t, testkit.RedisURL(), 3*time.Second)
+	ns := c.start(2)
+	c.createDoc(id, initial)
+	out, artifacts := runBrowserScript(t, script, "http://"+ns[0].addr+"/demo/"+id, "http://"+ns[1].addr+"/demo/"+id)
+	var res browserRun
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("browser test output %q: %v", out, err)
+	}
+	want := utf8.RuneCountInString(initial)
+	for _, p := range phrases {
+		if strings.Count(res.Text, p) != 1 {
+			t.Fatalf("%q is not there exactly once in %q", p, res.Text)
+		}
+		want += utf8.RuneCountInString(p)
+	}
+	if got := utf8.RuneCountInString(res.Text); got != want {
+		t.Fatalf("the pages show %d code points, want %d (the initial text and each phrase once): %q", got, want, res.Text)
+	}
+	waitStored(t, c, id, res.Text)
+	ops, err := c.st.ReadOps(context.Background(), id, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, o := range ops {
+		k := fmt.Sprintf("%s/%d", o.SID, o.Seq)
+		if seen[k] {
+			t.Fatalf("op (sid, seq) %s is in the log twice", k)
+		}
+		seen[k] = true
+	}
+	t.Logf("%s: %q in %d ops; screenshots in %s; %s", script, res.Text, len(ops), artifacts, out)
+	return res
+}
+
+// TestBrowserOfflineAcrossReload (issue 19, a): a page goes offline, types,
+// is closed and opened again offline (the text typed offline is there, and
+// takes more edits), while another page edits; back online, its edits land
+// exactly once and both pages converge.
+func TestBrowserOfflineAcrossReload(t *testing.T) {
+	runConverging(t, "offline.mjs", "offline-reload", "The start.\n",
+		"typed offline 😀. ", "and after the reload.", "Bob was here meanwhile. ")
+}
+
+// TestBrowserFallbackWithoutWebSocket (issue 19, b): a page whose WebSocket
+// is blocked collaborates over the HTTP fallback with a normal page: the text
+// converges both ways and each page shows the other's named caret.
+func TestBrowserFallbackWithoutWebSocket(t *testing.T) {
+	res := runConverging(t, "fallback.mjs", "fallback", "first line\nsecond line\n",
+		"over SSE 😀 from Ada. more", " and over a WebSocket from Bob 👍")
+	if !strings.Contains(res.Transport, "HTTP fallback") {
+		t.Fatalf("page A's connection says %q, not the HTTP fallback", res.Transport)
+	}
+}
+
+// TestBrowserTwoTabsOffline (issue 19, c): two tabs of one browser on one
+// document, offline edits in both, back online: everything lands once.
+func TestBrowserTwoTabsOffline(t *testing.T) {
+	runConverging(t, "two_tabs.mjs", "two-tabs", "Middle.\n",
+		"first tab, offline. ", " second tab, offline 👍", "Bob online. ")
 }

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/tandem-collab/tandem/wire"
 )
 
 // Mode is what a principal may do with one document.
@@ -102,6 +104,29 @@ func (OpenAuth) Authenticate(*http.Request) (Principal, error) { return Principa
 
 // Open reports true.
 func (OpenAuth) Open() bool { return true }
+
+// sessionUser is the identity a client session shows its peers: the token's
+// user (its name wins), or in open mode one derived from the sid, with the
+// name and color the client proposes (nil: none).
+func sessionUser(p Principal, sid string, proposed *wire.UserInfo) wire.User {
+	id := p.UserID
+	if id == "" {
+		id = openUserID(sid)
+	}
+	u := wire.User{ID: id, Name: p.Name, Color: colorFor(id)}
+	if proposed != nil {
+		if u.Name == "" {
+			u.Name = proposed.Name
+		}
+		if proposed.Color != "" {
+			u.Color = proposed.Color
+		}
+	}
+	if u.Name == "" {
+		u.Name = id
+	}
+	return u
+}
 
 // openUserID derives a stable pseudonymous user id from a sid, so that the same
 // tab keeps the same identity across reconnects without exposing the sid.

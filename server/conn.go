@@ -436,22 +436,7 @@ func (c *conn) hello(h *wire.Hello) {
 	}
 	c.greeted = true
 	c.sid = h.SID
-	id := c.principal.UserID
-	if id == "" {
-		id = openUserID(h.SID)
-	}
-	c.user = wire.User{ID: id, Name: c.principal.Name, Color: colorFor(id)}
-	if h.User != nil {
-		if c.user.Name == "" {
-			c.user.Name = h.User.Name
-		}
-		if h.User.Color != "" {
-			c.user.Color = h.User.Color
-		}
-	}
-	if c.user.Name == "" {
-		c.user.Name = id
-	}
+	c.user = sessionUser(c.principal, h.SID, h.User)
 	c.sendMsg(&wire.Welcome{Proto: wire.ProtoVersion, SID: c.sid, User: c.user})
 }
 

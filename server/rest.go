@@ -60,6 +60,8 @@ type restAPI struct {
 	// the server ends it (the client resumes with Last-Event-ID).
 	sseBuffer int
 	routes    []route
+	// sessions are the live session streams, for POST .../presence.
+	sessions sessionStreams
 }
 
 // handlerFunc is a REST handler: it gets the authenticated principal and
@@ -87,6 +89,7 @@ func newREST(s *Server) *restAPI {
 		{"GET", "/v1/docs/{id}/ops", a.listOps},
 		{"POST", "/v1/docs/{id}/ops", a.submitOp},
 		{"GET", "/v1/docs/{id}/events", a.events},
+		{"POST", "/v1/docs/{id}/presence", a.postPresence},
 	}
 	for _, rt := range a.routes {
 		s.mux.Handle(rt.pattern(), a.wrap(rt.h))
@@ -539,6 +542,9 @@ type opBody struct {
 	Op  json.RawMessage `json:"op" validate:"required"`
 	SID string          `json:"sid" validate:"omitempty,sid"`
 	Seq int64           `json:"seq" validate:"min=0"`
+	// Sel is the author's selection after the op, in its own coordinates
+	// (as the WebSocket op's sel); it moves the author's caret for its peers.
+	Sel json.RawMessage `json:"sel"`
 }
 
 // submittedView answers POST .../ops: the version the op was committed as,
@@ -584,6 +590,10 @@ func (a *restAPI) submitOp(w http.ResponseWriter, r *http.Request, p Principal) 
 	if n := op.Size(); n > a.srv.cfg.MaxOpBytes {
 		return errStatus(http.StatusRequestEntityTooLarge, wire.CodeTooLarge, "op: %d bytes encoded, over the limit of %d", n, a.srv.cfg.MaxOpBytes)
 	}
+	sel, e := parseSelJSON(typ, b.Sel)
+	if e != nil {
+		return e
+	}
 	user := p.UserID
 	if user == "" {
 		user = "anonymous"
@@ -595,7 +605,7 @@ func (a *restAPI) submitOp(w http.ResponseWriter, r *http.Request, p Principal) 
 	if sid == "" {
 		sid = NewServerSID()
 	}
-	v, err := a.srv.SubmitOp(r.Context(), id, *b.V, op, sid, b.Seq, user)
+	v, err := a.srv.submitOpSel(r.Context(), id, *b.V, op, sid, b.Seq, user, sel)
 	if err != nil {
 		return submitErr(id, *b.V, err)
 	}

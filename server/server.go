@@ -361,6 +361,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // protocol names are *Error (errors.As gives its Code). If ctx ends first the op
 // may still be committed.
 func (s *Server) SubmitOp(ctx context.Context, docID string, v int64, op doctype.Op, sid string, seq int64, userID string) (int64, error) {
+	return s.submitOpSel(ctx, docID, v, op, sid, seq, userID, nil)
+}
+
+// submitOpSel is SubmitOp with the author's selection after the op (nil:
+// none), which the op's broadcast carries and the author's peer takes.
+func (s *Server) submitOpSel(ctx context.Context, docID string, v int64, op doctype.Op, sid string, seq int64, userID string, sel doctype.Selection) (int64, error) {
 	if !wire.ValidDocID(docID) {
 		return 0, &Error{Code: wire.CodeBadRequest, Msg: "invalid document id", Doc: docID}
 	}
@@ -381,7 +387,7 @@ func (s *Server) SubmitOp(ctx context.Context, docID string, v int64, op doctype
 		sid = NewServerSID()
 	}
 	reply := make(chan opResult, 1)
-	m := &opMsg{reply: reply, v: v, seq: seq, sid: sid, userID: userID, op: op}
+	m := &opMsg{reply: reply, v: v, seq: seq, sid: sid, userID: userID, op: op, sel: sel}
 	a, err := s.hub.send(ctx, docID, m)
 	if err != nil {
 		return 0, err
@@ -408,6 +414,10 @@ type SubscribeOptions struct {
 	From *int64
 	// Mode is reported back in the joined event.
 	Mode Mode
+	// Peer, when set, makes the subscriber a presence peer under Peer.SID
+	// (a session stream, docs/protocol.md section 17): its peers see it until
+	// it unsubscribes, and it may send presence.
+	Peer *wire.PeerInfo
 }
 
 // Subscribe attaches a non-WebSocket subscriber (an SSE stream) to docID. Its
@@ -418,7 +428,7 @@ func (s *Server) Subscribe(ctx context.Context, docID string, sub Subscriber, op
 	if opts.Mode == ModeNone {
 		opts.Mode = ModeRead
 	}
-	_, err := s.hub.send(ctx, docID, &joinMsg{sub: sub, v: opts.From, mode: opts.Mode})
+	_, err := s.hub.send(ctx, docID, &joinMsg{sub: sub, v: opts.From, mode: opts.Mode, peer: opts.Peer})
 	return err
 }
 

@@ -79,6 +79,10 @@ func (a *restAPI) events(w http.ResponseWriter, r *http.Request, p Principal) *h
 	if e != nil {
 		return e
 	}
+	sess, e := sessionParams(r, p)
+	if e != nil {
+		return e
+	}
 	// The stream ends when the client goes away or the server stops.
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
@@ -86,7 +90,15 @@ func (a *restAPI) events(w http.ResponseWriter, r *http.Request, p Principal) *h
 	defer stop()
 
 	sub := newSSESub(a.sseBuffer)
-	if err := a.srv.Subscribe(ctx, id, sub, SubscribeOptions{From: from, Mode: ModeRead}); err != nil {
+	opts := SubscribeOptions{From: from, Mode: ModeRead}
+	if sess != nil {
+		opts.Mode = p.Access(id)
+		opts.Peer = &sess.peer
+		key := streamKey{id, sess.peer.SID}
+		a.sessions.put(key, sessionStream{sub: sub, userID: p.UserID})
+		defer a.sessions.remove(key, sub)
+	}
+	if err := a.srv.Subscribe(ctx, id, sub, opts); err != nil {
 		if errors.Is(err, ErrShuttingDown) {
 			return errStatus(http.StatusServiceUnavailable, wire.CodeInternal, "the server is shutting down")
 		}
@@ -132,7 +144,7 @@ func (a *restAPI) events(w http.ResponseWriter, r *http.Request, p Principal) *h
 	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
-	st := &sseWriter{rc: http.NewResponseController(w), bw: bufio.NewWriter(w), wait: a.srv.cfg.WriteWait}
+	st := &sseWriter{rc: http.NewResponseController(w), bw: bufio.NewWriter(w), wait: a.srv.cfg.WriteWait, session: sess != nil}
 	if err := st.flush(); err != nil {
 		return nil
 	}
@@ -145,7 +157,11 @@ func (a *restAPI) events(w http.ResponseWriter, r *http.Request, p Principal) *h
 			return nil
 		}
 	}
-	if len(joined.Peers) > 0 {
+	if sess != nil {
+		if st.joined(joined, from == nil, sess.peer.User) != nil || st.flush() != nil {
+			return nil
+		}
+	} else if len(joined.Peers) > 0 {
 		if st.presence(joined.V, joined.Peers, nil) != nil || st.flush() != nil {
 			return nil
 		}
@@ -265,6 +281,9 @@ type sseWriter struct {
 	bw    *bufio.Writer
 	wait  time.Duration
 	ended bool // the document was deleted: nothing follows
+	// session: a session stream (sse_session.go): op events carry the
+	// author's selection and errors are written as error events.
+	session bool
 }
 
 func (s *sseWriter) flush() error {
@@ -299,12 +318,20 @@ func (s *sseWriter) op(r store.OpRecord) error {
 	return s.write("op", strconv.FormatInt(r.Version, 10), viewOp(r))
 }
 
-// event writes one actor event; joined, ack and error events are not for
-// streams (a stream sends nothing) and are skipped.
+// event writes one actor event; joined and ack events are not for streams
+// (a stream sends nothing) and are skipped, and so are errors except on a
+// session stream (about the presence its client posted).
 func (s *sseWriter) event(ev *Event) error {
 	switch ev.Kind {
 	case EventOp:
+		if s.session && ev.Sel != nil {
+			return s.write("op", strconv.FormatInt(ev.Op.Version, 10), opSelView{opView: viewOp(*ev.Op), Sel: ev.Sel})
+		}
 		return s.op(*ev.Op)
+	case EventError:
+		if s.session {
+			return s.write("error", "", errorView{Code: ev.Code, Msg: ev.Msg, Seq: ev.Seq})
+		}
 	case EventPresence:
 		return s.presence(ev.V, ev.Peers, ev.Gone)
 	case EventDeleted:
@@ -335,15 +362,21 @@ type wireUserView struct {
 }
 
 func (s *sseWriter) presence(v int64, peers []wire.PeerInfo, gone []string) error {
-	pv := presenceView{V: v, Peers: make([]peerView, len(peers)), Gone: gone}
+	pv := presenceView{V: v, Peers: peerViews(peers), Gone: gone}
 	if pv.Gone == nil {
 		pv.Gone = []string{}
 	}
+	return s.write("presence", "", pv)
+}
+
+// peerViews is the JSON form of a peer list.
+func peerViews(peers []wire.PeerInfo) []peerView {
+	out := make([]peerView, len(peers))
 	for i, p := range peers {
-		pv.Peers[i] = peerView{SID: p.SID, User: wireUserView{ID: p.User.ID, Name: p.User.Name, Color: p.User.Color},
+		out[i] = peerView{SID: p.SID, User: wireUserView{ID: p.User.ID, Name: p.User.Name, Color: p.User.Color},
 			Sel: p.Sel, Data: dataJSON(p.Data)}
 	}
-	return s.write("presence", "", pv)
+	return out
 }
 
 // dataJSON turns a peer's MessagePack data map into a JSON-encodable value;

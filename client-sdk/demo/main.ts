@@ -218,10 +218,20 @@ function unlock(): void {
 let connBlocked: string | null = null;
 let retryTimer: ReturnType<typeof setTimeout> | null = null;
 
+/** The connection pill: online says over what when it is the HTTP fallback. */
+function showConnState(state: string): void {
+  if (state === 'online' && conn.transport === 'http') {
+    setPill(connStatus, 'online', 'online · HTTP fallback', 'WebSockets cannot open here: edits and carets travel over Server-Sent Events and POSTs. WebSockets are tried again now and then.');
+  } else setPill(connStatus, state);
+}
+
 conn.on('state', ({ state }) => {
   if (state === 'offline') return; // the offline event says more
   if (state === 'closed' && connBlocked !== null) return;
-  setPill(connStatus, state);
+  showConnState(state);
+});
+conn.on('transport', () => {
+  if (conn.state === 'online') showConnState('online');
 });
 conn.on('offline', ({ retryInMs, error }) => {
   if (retryInMs === null) return;
@@ -304,10 +314,17 @@ function showDocStatus(d: TextDoc): void {
     pending: 'saving…',
     joining: 'loading…',
     closed: 'closed',
-    offline: d.hasPendingOps ? 'unsaved edits: sent when back online' : 'offline',
+    offline: d.hasUnsyncedChanges ? `offline, ${d.unsyncedCount} unsynced` : 'offline',
   };
-  setPill(docStatus, d.status, labels[d.status] ?? d.status);
+  const stored = d.offlineStorage ? 'kept in this browser until the server has them, also across reloads' : 'only in this page: closing it loses them';
+  const tip = d.hasUnsyncedChanges ? `${d.unsyncedCount} edit${d.unsyncedCount === 1 ? '' : 's'} not on the server yet, ${stored}` : '';
+  setPill(docStatus, d.status, labels[d.status] ?? d.status, tip);
 }
+
+// Edits only in this page (no offline storage) would be lost with it: ask first.
+window.addEventListener('beforeunload', (ev) => {
+  if (doc !== null && doc.hasUnsyncedChanges && !doc.offlineStorage) ev.preventDefault();
+});
 
 // ---- me: name and colour ----
 
@@ -701,6 +718,7 @@ async function openDoc(id: string, created = false): Promise<void> {
     }),
   );
   offs.push(d.on('status', () => showDocStatus(d)));
+  offs.push(d.on('unsynced', () => showDocStatus(d)));
   offs.push(
     d.on('change', ({ remote, sid }) => {
       if (!remote) showDocStatus(d);

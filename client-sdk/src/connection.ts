@@ -19,6 +19,10 @@ import {
 } from './protocol.js';
 import { DocSession, type DocOptions, type Link, type Routed } from './session.js';
 import type { SharedDoc } from './shared-doc.js';
+import { claimSid } from './storage/claim.js';
+import { IndexedDBStore } from './storage/idb.js';
+import { httpSocketClass, type FetchLike } from './transport/http-socket.js';
+import { isOfflineStore, type OfflineStore } from './storage/types.js';
 import { TextDoc, textType, type TextDocOptions } from './text-doc.js';
 import { jwtExpiry, renewDelay } from './token.js';
 
@@ -112,8 +116,16 @@ export interface ConnectionOptions {
    * `sessionStorage` (stable per tab), or a random one when there is no storage.
    */
   sid?: string;
-  /** Storage for `sid` and per-document `seq` counters; defaults to `sessionStorage` when available. `null` disables it. */
-  storage?: StorageLike | null;
+  /**
+   * Where documents and the tab's `sid` are kept (docs: client-sdk/README.md, "Offline use"):
+   * - omitted: documents in IndexedDB (an {@link IndexedDBStore}) when the
+   *   runtime has it, the `sid` and `seq` counters in `sessionStorage`;
+   * - an `OfflineStore` (`IndexedDBStore`, `MemoryStore`): documents there;
+   * - a Web Storage (`StorageLike`): the `sid` and `seq` counters there,
+   *   documents in IndexedDB when available;
+   * - `null`: nothing is stored; documents live in memory only.
+   */
+  storage?: StorageLike | OfflineStore | null;
   /** Reconnect back-off (exponential with jitter). */
   reconnect?: Partial<ReconnectOptions>;
   /**
@@ -134,7 +146,23 @@ export interface ConnectionOptions {
   idleTimeoutMs?: number;
   /** Connect immediately (default true); otherwise call {@link Connection.connect}. */
   autoConnect?: boolean;
+  /**
+   * The HTTP fallback (docs/protocol.md, section 17): after `after` WebSocket
+   * attempts in a row that fail before the server's welcome (the socket does
+   * not open, or dies at once) while the browser is online, the connection
+   * carries the protocol over Server-Sent Events and POSTs instead, and every
+   * `probeIntervalMs` tries a WebSocket again, going back to it when one
+   * opens. Defaults: `{ after: 2, probeIntervalMs: 30000 }`; `false` turns the
+   * fallback off. On by default when the SDK uses the runtime's WebSocket
+   * (browsers); with a `WebSocket` option (Node's `ws`) only when given.
+   */
+  fallback?: false | { after?: number; probeIntervalMs?: number };
+  /** The `fetch` the HTTP fallback uses (default: the global one). */
+  fetch?: FetchLike;
 }
+
+/** What carries the protocol: a WebSocket, or the HTTP fallback (Server-Sent Events and POSTs). */
+export type TransportKind = 'websocket' | 'http';
 
 /** State of a {@link Connection}. */
 export type ConnectionState = 'connecting' | 'online' | 'offline' | 'closed';
@@ -172,6 +200,8 @@ export interface ConnectionEvents {
    * `error` is what made a socket that never opened fail, when known.
    */
   offline: { code: number; reason: string; retryInMs: number | null; error?: ConnectionError };
+  /** The transport changed: to the HTTP fallback after WebSocket failures, or back to the WebSocket. */
+  transport: { transport: TransportKind };
   /**
    * Errors not tied to one document. An `unauthorized` error with a fixed
    * token (not `getToken`) also closes the connection: retrying with the same
@@ -203,6 +233,11 @@ function defaultStorage(): StorageLike | null {
   } catch {
     return null;
   }
+}
+
+/** True when the browser says it has no network (`navigator.onLine` false). */
+function browserOffline(): boolean {
+  return (globalThis as { navigator?: { onLine?: boolean } }).navigator?.onLine === false;
 }
 
 /** A random id of 22 URL-safe characters (132 bits). */
@@ -306,8 +341,15 @@ function toBytes(data: unknown): Uint8Array | null {
  * op with the same `seq`.
  */
 export class Connection extends Emitter<ConnectionEvents> {
-  /** This client's session id. */
-  readonly sid: string;
+  private currentSid: string;
+  /**
+   * Resolves to this tab's session id. With offline storage it is settled
+   * before the first connection: a new tab may take over the sid of a closed
+   * tab that left unsynced edits (see README, "Offline use").
+   */
+  readonly sidReady: Promise<string>;
+  /** Where documents are kept offline (null: in memory only). */
+  readonly offlineStore: OfflineStore | null;
   /** The user as the server knows it (after the first `welcome`). */
   user: ServerUser | null = null;
 
@@ -335,6 +377,7 @@ export class Connection extends Emitter<ConnectionEvents> {
   /** The error of the current socket before it opened, if any (for `offline` and giving up). */
   private socketError: ConnectionError | null = null;
   private readonly storage: StorageLike | null;
+  private readonly seqFloors = new Map<string, number>();
   private readonly seqs = new Map<string, number>();
   /** Open documents by id: the session frames are routed to, and the public object. */
   private readonly docs = new Map<string, { session: Routed; doc: SharedDoc<unknown, unknown, unknown> }>();
@@ -351,8 +394,27 @@ export class Connection extends Emitter<ConnectionEvents> {
   private lastProbeAt = 0;
   private readonly idleTimeoutMs: number;
   private readonly backoff: ReconnectOptions;
+  private kind: TransportKind = 'websocket';
+  /** WebSocket attempts in a row that failed before the welcome. */
+  private wsFailures = 0;
+  private readonly fallbackAfter: number;
+  private readonly probeIntervalMs: number;
+  private readonly HttpImpl: WebSocketConstructor | null;
+  private probeTimer: ReturnType<typeof setInterval> | null = null;
+  private probeSocket: WebSocketLike | null = null;
   private readonly onBrowserOnline = (): void => {
     if (this._state === 'offline' && !this.closedByUser) this.reconnectNow();
+    else if (this.gaveUp !== null) this.connect(); // it gave up while the browser was offline
+  };
+  /**
+   * The browser lost its network: a socket may stay "open" without carrying
+   * anything for a long while (Chromium keeps it), so drop it now: documents
+   * go offline at once and keep their edits (stored, with offline storage).
+   */
+  private readonly onBrowserOffline = (): void => {
+    if (this.ws === null || this.closedByUser) return;
+    this.dropSocket(4000, 'browser offline');
+    this.handleClose(4000, 'browser offline');
   };
 
   /**
@@ -372,9 +434,19 @@ export class Connection extends Emitter<ConnectionEvents> {
     if (!(tokenAttempts >= 1)) throw new RangeError(`tokenAttempts must be at least 1 (or Infinity), got ${tokenAttempts}`);
     this.tokenAttempts = tokenAttempts;
     this.opts = { ...options };
-    this.storage = options.storage === undefined ? defaultStorage() : options.storage;
+    const given = options.storage;
+    this.storage = given === undefined || isOfflineStore(given) ? defaultStorage() : given;
+    this.offlineStore = isOfflineStore(given) ? given : given === null ? null : IndexedDBStore.available() ? new IndexedDBStore() : null;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 45000;
     this.backoff = { initialDelayMs: 500, maxDelayMs: 30000, factor: 2, ...options.reconnect };
+    const fb = options.fallback;
+    const fetchImpl = options.fetch ?? (globalThis as { fetch?: FetchLike }).fetch;
+    // On by default with the runtime's own WebSocket (browsers); with one passed
+    // in (Node's `ws`, tests) only when `fallback` is given.
+    const fbOn = fb === undefined ? options.WebSocket === undefined : fb !== false;
+    this.fallbackAfter = fbOn ? Math.max(1, (fb || {}).after ?? 2) : Infinity;
+    this.probeIntervalMs = fbOn ? ((fb || {}).probeIntervalMs ?? 30000) : 0;
+    this.HttpImpl = !fbOn || typeof fetchImpl !== 'function' ? null : (httpSocketClass(fetchImpl) as unknown as WebSocketConstructor);
     let sid = options.sid;
     if (sid === undefined && this.storage !== null) {
       const stored = this.storage.getItem(SID_KEY);
@@ -386,13 +458,33 @@ export class Connection extends Emitter<ConnectionEvents> {
     }
     sid ??= randomId();
     if (!SID_RE.test(sid)) throw new Error(`sid must be 16-64 characters of [A-Za-z0-9_-], got ${JSON.stringify(sid)}`);
-    this.sid = sid;
-    const conn = this; // for the getter below
+    this.currentSid = sid;
+    if (this.offlineStore !== null) {
+      this.sidReady = claimSid(this.offlineStore, sid, randomId, options.sid !== undefined)
+        .catch(() => sid)
+        .then((final) => {
+          this.currentSid = final;
+          try {
+            if (options.sid === undefined) this.storage?.setItem(SID_KEY, final);
+          } catch {
+            // storage full or unavailable
+          }
+          return final;
+        });
+    } else {
+      this.sidReady = Promise.resolve(sid);
+    }
+    const conn = this; // for the getters below
     this.link = {
-      sid,
+      get sid() {
+        return conn.currentSid;
+      },
       get user() {
         return conn.user;
       },
+      store: this.offlineStore,
+      sidReady: this.sidReady,
+      seqFloor: (doc, seq) => this.seqFloors.set(doc, Math.max(seq, this.seqFloors.get(doc) ?? 0)),
       send: (msg) => this.send(msg),
       nextSeq: (doc) => this.nextSeq(doc),
       forget: (session) => {
@@ -401,10 +493,16 @@ export class Connection extends Emitter<ConnectionEvents> {
     };
     const g = globalThis as { addEventListener?: (t: string, f: () => void) => void };
     g.addEventListener?.('online', this.onBrowserOnline);
+    g.addEventListener?.('offline', this.onBrowserOffline);
     // Deferred so that listeners added right after construction see 'connecting'.
     if (options.autoConnect !== false) queueMicrotask(() => {
       if (this._state === 'offline' && !this.closedByUser) this.connect();
     });
+  }
+
+  /** This client's session id (final once {@link sidReady} resolved). */
+  get sid(): string {
+    return this.currentSid;
   }
 
   /** The name and colour announced to peers. */
@@ -419,6 +517,11 @@ export class Connection extends Emitter<ConnectionEvents> {
   setUser(user: UserInfo): void {
     this.opts.user = { ...user };
     if (this.ws !== null) this.reconnectNow();
+  }
+
+  /** What carries the protocol now: `websocket`, or `http` (the fallback). */
+  get transport(): TransportKind {
+    return this.kind;
   }
 
   /** Current state. */
@@ -529,7 +632,7 @@ export class Connection extends Emitter<ConnectionEvents> {
    */
   private nextSeq(doc: string): number {
     const key = `tandem.seq.${this.sid}.${doc}`;
-    let last = this.seqs.get(doc) ?? 0;
+    let last = Math.max(this.seqs.get(doc) ?? 0, this.seqFloors.get(doc) ?? 0);
     if (this.storage !== null) {
       const stored = Number(this.storage.getItem(key) ?? '0');
       if (Number.isSafeInteger(stored) && stored > last) last = stored;
@@ -552,10 +655,14 @@ export class Connection extends Emitter<ConnectionEvents> {
   }
 
   private async open(): Promise<void> {
-    const Impl = this.Impl;
+    const Impl = this.kind === 'http' && this.HttpImpl !== null ? this.HttpImpl : this.Impl;
     this.socketError = null;
     this.setState('connecting');
     this.emit('connecting', { attempt: this.attempt });
+    if (this.offlineStore !== null) {
+      await this.sidReady; // a new tab may take a closed tab's sid over first
+      if (this.closedByUser) return;
+    }
     const provider = this.tokenProvider;
     let token = typeof this.opts.token === 'string' ? this.opts.token : undefined;
     if (provider !== undefined) {
@@ -655,6 +762,7 @@ export class Connection extends Emitter<ConnectionEvents> {
   private dispatch(m: ServerMessage<unknown, unknown>): void {
     if (m.t === 'welcome') {
       this.welcomed = true;
+      if (this.kind === 'websocket') this.wsFailures = 0;
       this.everOnline = true;
       this.socketError = null;
       this.attempt = 0;
@@ -749,6 +857,7 @@ export class Connection extends Emitter<ConnectionEvents> {
 
   private handleClose(code: number, reason: string): void {
     const wasWelcomed = this.welcomed;
+    if (!wasWelcomed && !this.closedByUser) this.countFailure();
     if (this.ws !== null) this.dropSocket(code, reason);
     this.stopIdleTimer();
     this.clearRenewal();
@@ -778,6 +887,83 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.scheduleReconnect(code, reason);
   }
 
+  /** A socket failed before the welcome: after `fallback.after` WebSocket failures, use HTTP. */
+  private countFailure(): void {
+    if (this.kind !== 'websocket' || this.HttpImpl === null || browserOffline()) return;
+    this.wsFailures++;
+    if (this.wsFailures < this.fallbackAfter) return;
+    this.setTransport('http');
+    this.attempt = 0; // a fresh count for the new transport
+  }
+
+  private setTransport(kind: TransportKind): void {
+    if (kind === this.kind) return;
+    this.kind = kind;
+    this.wsFailures = 0;
+    if (kind === 'http') this.startProbe();
+    else this.stopProbe();
+    this.emit('transport', { transport: kind });
+  }
+
+  /** On the HTTP fallback: tries a WebSocket now and then; when one opens, goes back to WebSockets. */
+  private startProbe(): void {
+    this.stopProbe();
+    if (this.probeIntervalMs <= 0) return;
+    this.probeTimer = setInterval(() => void this.probe(), this.probeIntervalMs);
+  }
+
+  private stopProbe(): void {
+    if (this.probeTimer !== null) clearInterval(this.probeTimer);
+    this.probeTimer = null;
+    const ps = this.probeSocket;
+    this.probeSocket = null;
+    if (ps !== null) {
+      ps.onopen = ps.onclose = ps.onmessage = null;
+      ps.onerror = () => undefined;
+      try {
+        ps.close(1000, 'probe');
+      } catch {
+        // already closed
+      }
+    }
+  }
+
+  private async probe(): Promise<void> {
+    if (this.probeSocket !== null || this.closedByUser || browserOffline()) return;
+    let url = this.opts.url;
+    let headers: Record<string, string> | undefined;
+    try {
+      const provider = this.tokenProvider;
+      const token = provider !== undefined ? await provider() : typeof this.opts.token === 'string' ? this.opts.token : undefined;
+      if (token !== undefined && token !== '') {
+        if (this.opts.tokenTransport === 'header') headers = { Authorization: `Bearer ${token}` };
+        else url += (url.includes('?') ? '&' : '?') + 'token=' + encodeURIComponent(token);
+      }
+    } catch {
+      return;
+    }
+    let ps: WebSocketLike;
+    try {
+      ps = (headers !== undefined ? new this.Impl(url, [SUBPROTOCOL], { headers }) : new this.Impl(url, [SUBPROTOCOL])) as WebSocketLike;
+    } catch {
+      return;
+    }
+    this.probeSocket = ps;
+    ps.binaryType = 'arraybuffer';
+    ps.onerror = () => undefined;
+    ps.onclose = () => {
+      if (this.probeSocket === ps) this.probeSocket = null;
+    };
+    ps.onopen = () => {
+      if (this.probeSocket !== ps) return;
+      // WebSockets pass again: switch back. Documents re-join on the new
+      // socket and resubmit what is unacknowledged with the same seq.
+      this.stopProbe();
+      this.setTransport('websocket');
+      if (!this.closedByUser) this.reconnectNow();
+    };
+  }
+
   private errorField(): { error?: ConnectionError } {
     return this.socketError !== null ? { error: this.socketError } : {};
   }
@@ -787,7 +973,9 @@ export class Connection extends Emitter<ConnectionEvents> {
     const base = Math.min(maxDelayMs, initialDelayMs * factor ** this.attempt);
     const delay = Math.round(base / 2 + (Math.random() * base) / 2);
     this.attempt++;
-    if (!this.everOnline && this.attempt >= this.connectAttempts) {
+    // A browser that knows it is offline does not count against giving up:
+    // the page works on its stored documents and connects when back online.
+    if (!this.everOnline && this.attempt >= this.connectAttempts && !browserOffline()) {
       this.giveUp(code, reason);
       return;
     }
@@ -959,6 +1147,9 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.close();
     const g = globalThis as { removeEventListener?: (t: string, f: () => void) => void };
     g.removeEventListener?.('online', this.onBrowserOnline);
+    g.removeEventListener?.('offline', this.onBrowserOffline);
+    this.stopProbe();
+    this.offlineStore?.releaseSid(this.currentSid);
     for (const { session } of [...this.docs.values()]) session.disconnected();
     this.docs.clear();
   }

@@ -27,3 +27,8 @@ export type { ErrorCode, UserInfo, ServerUser, PresenceData } from './protocol.j
 export * as ot from './ot/index.js';
 export type { Op, Component, Range, Selection } from './ot/op.js';
 export type { TextChange } from './ot/changes.js';
+export type { OfflineStore, StoredSnapshot, StoredState } from './storage/types.js';
+export { MemoryStore } from './storage/memory.js';
+export { IndexedDBStore, type IndexedDBStoreOptions } from './storage/idb.js';
+export type { TransportKind } from './connection.js';
+export type { FetchLike } from './transport/http-socket.js';

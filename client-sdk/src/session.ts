@@ -11,6 +11,8 @@ import { Emitter } from './emitter.js';
 import { TandemError } from './errors.js';
 import type { ClientMessage, PresenceData, ServerMessage, ServerUser } from './protocol.js';
 import { DocState, type Effect } from './state.js';
+import { DocPersistence } from './storage/persist.js';
+import type { OfflineStore } from './storage/types.js';
 import type { DocChange, DocError, DocMode, DocStatus, Peer } from './types.js';
 
 /** What a session needs of the connection it is open on. */
@@ -25,6 +27,12 @@ export interface Link {
   nextSeq(doc: string): number;
   /** The session closed: the connection stops routing its document's messages to it. */
   forget(session: Routed): void;
+  /** Offline storage of documents (absent or null: in memory only). */
+  readonly store?: OfflineStore | null;
+  /** Resolves to the final session id (a reopened tab may take a closed tab's sid over); with `store`. */
+  readonly sidReady?: Promise<string>;
+  /** Makes the next `seq` of `doc` higher than `seq` (a stored state used it). */
+  seqFloor?(doc: string, seq: number): void;
 }
 
 /** What the connection calls on every session it routes frames to, whatever its type. */
@@ -53,6 +61,11 @@ export interface DocOptions {
   presenceThrottleMs?: number;
   /** Consecutive local edits within this many ms form one undo step (default 500; 0 disables). */
   undoCaptureMs?: number;
+  /**
+   * `null` keeps this document in memory only, even when the connection has
+   * offline storage (see `ConnectionOptions.storage`).
+   */
+  storage?: null;
 }
 
 /** Events of a document of any type (`O` its op, `C` its content). */
@@ -75,6 +88,16 @@ export interface DocEvents<O, C> {
   invalid_op: DocError & { dropped: O };
   /** The document was deleted on the server; this object is closed. */
   deleted: { msg: string };
+  /**
+   * The number of local edits not yet acknowledged by the server changed:
+   * `hasUnsyncedChanges` is true until every edit is durably stored by the
+   * server (warn before the page is closed while it is true and the document
+   * has no offline storage). `stored` says whether the pending edits are also
+   * kept in offline storage (they then survive a reload).
+   */
+  unsynced: { count: number; hasUnsyncedChanges: boolean; stored: boolean };
+  /** Offline storage failed (quota, private mode): the document goes on in memory. */
+  storage_error: { error: Error };
 }
 
 /** Events of a session: a document's events and its presence's. */
@@ -98,6 +121,14 @@ export class DocSession<C, O, S> extends Emitter<SessionEvents<C, O, S>> impleme
   private settleReady!: (e?: TandemError) => void;
   /** The document type's name. */
   readonly typeName: string;
+  /** Offline storage of this document, if any. */
+  private readonly persist: DocPersistence<C, O> | null = null;
+  /** Resolves once the stored state (if any) is in place. */
+  readonly loaded: Promise<void>;
+  private loading = false;
+  private connectWhenLoaded = false;
+  /** Counts connections, so that an op held back for storage is not sent on a later one. */
+  private epoch = 0;
 
   /** A session for document `id` of `type` on `link`. */
   constructor(
@@ -118,12 +149,60 @@ export class DocSession<C, O, S> extends Emitter<SessionEvents<C, O, S>> impleme
       link.sid,
       type,
       {
-        send: (msg) => link.send(msg),
+        send: (msg) => this.send(msg),
         nextSeq: () => link.nextSeq(id),
         effect: (e) => this.effect(e),
       },
       { undoCaptureMs: options.undoCaptureMs ?? 500 },
     );
+    const store = options.storage === null ? null : (link.store ?? null);
+    if (store !== null) {
+      const state = this.state;
+      this.loading = true;
+      this.persist = new DocPersistence<C, O>(store, {
+        id,
+        typeName: type.name,
+        sid: () => state.sid,
+        sidReady: link.sidReady ?? Promise.resolve(link.sid),
+        adoptSid: (sid) => state.adoptSid(sid),
+        saved: () => state.saved(),
+        restore: (s) => state.restore(s),
+        decodeContent: (v) => type.decodeContent(v),
+        seqFloor: (seq) => link.seqFloor?.(id, seq),
+        failed: (error) => this.emit('storage_error', { error }),
+      });
+      this.loaded = this.persist.loaded.then(() => {
+        this.loading = false;
+        if (this.connectWhenLoaded) {
+          this.connectWhenLoaded = false;
+          this.state.connected();
+        }
+      });
+    } else {
+      this.loaded = Promise.resolve();
+    }
+  }
+
+  /** True when this document is kept in offline storage. */
+  get stored(): boolean {
+    return this.persist !== null;
+  }
+
+  /** Resolves when every change so far is written to offline storage (at once without storage). */
+  async flushed(): Promise<void> {
+    await this.persist?.flushed();
+  }
+
+  /** Sends through the link; an op waits until the state holding its `seq` is stored. */
+  private send(msg: ClientMessage<unknown, unknown>): boolean {
+    if (msg.t !== 'op' || this.persist === null) return this.link.send(msg);
+    const ok = this.persist.beforeSend(msg.seq);
+    if (ok === true) return this.link.send(msg);
+    const epoch = this.epoch;
+    void ok.then(() => {
+      if (epoch === this.epoch) this.link.send(msg);
+    });
+    return true;
   }
 
   /** The local user as the server knows it, once online. */
@@ -134,10 +213,17 @@ export class DocSession<C, O, S> extends Emitter<SessionEvents<C, O, S>> impleme
   // ---- from the connection ----
 
   connected(): void {
+    this.epoch++;
+    if (this.loading) {
+      this.connectWhenLoaded = true; // joins with the stored version once loaded
+      return;
+    }
     this.state.connected();
   }
 
   disconnected(): void {
+    this.epoch++;
+    this.connectWhenLoaded = false;
     this.state.disconnected();
   }
 
@@ -195,15 +281,22 @@ export class DocSession<C, O, S> extends Emitter<SessionEvents<C, O, S>> impleme
   private effect(e: Effect<C, O, S>): void {
     switch (e.kind) {
       case 'change':
+        this.persist?.schedule();
         this.emit('change', e.change);
+        return;
+      case 'unsynced':
+        this.persist?.schedule();
+        this.emit('unsynced', { count: e.count, hasUnsyncedChanges: e.count > 0, stored: this.persist !== null });
         return;
       case 'status':
         this.emit('status', { status: e.status });
         return;
       case 'synced':
+        this.persist?.schedule();
         this.emit('synced', { v: e.v, mode: e.mode });
         return;
       case 'ack':
+        this.persist?.schedule();
         this.emit('ack', { seq: e.seq, v: e.v });
         return;
       case 'error':
@@ -213,6 +306,8 @@ export class DocSession<C, O, S> extends Emitter<SessionEvents<C, O, S>> impleme
         this.emit('invalid_op', { ...e.error, dropped: e.dropped });
         return;
       case 'deleted':
+        this.persist?.stop();
+        if (this.link.store) void this.link.store.deleteDoc(this.id).catch(() => undefined);
         this.emit('deleted', { msg: e.msg });
         return;
       case 'ready':

@@ -6,7 +6,7 @@ import type { DocEvents, DocSession } from './session.js';
 import type { DocMode, DocStatus } from './types.js';
 import { UndoManager } from './undo.js';
 
-const EVENTS = ['change', 'status', 'synced', 'ack', 'error', 'invalid_op', 'deleted'] as const;
+const EVENTS = ['change', 'status', 'synced', 'ack', 'error', 'invalid_op', 'deleted', 'unsynced', 'storage_error'] as const;
 
 /**
  * What every shared document offers, whatever its type: local edits that
@@ -25,6 +25,12 @@ export class SharedDoc<C, O, S> extends Emitter<DocEvents<O, C>> {
   readonly undoManager: UndoManager;
   /** Resolves when the document first synchronised with the server; rejects if it could not be joined. */
   readonly ready: Promise<void>;
+  /**
+   * Resolves once what offline storage kept of this document (the text last
+   * synced, and this tab's unsynced edits) is in place: at once without
+   * storage. Offline, the document shows the stored content from then on.
+   */
+  readonly loaded: Promise<void>;
 
   /** @internal Created by a document class, over the session a connection opened. */
   constructor(
@@ -36,6 +42,7 @@ export class SharedDoc<C, O, S> extends Emitter<DocEvents<O, C>> {
     this.presence = presence ?? new Presence(session as DocSession<unknown, unknown, S>);
     this.undoManager = new UndoManager(session as DocSession<unknown, unknown, unknown>);
     this.ready = session.ready;
+    this.loaded = session.loaded;
     for (const name of EVENTS) {
       session.on(name, (payload) => this.emit(name, payload as never));
     }
@@ -64,6 +71,30 @@ export class SharedDoc<C, O, S> extends Emitter<DocEvents<O, C>> {
   /** True while local edits are unacknowledged (in flight or buffered). */
   get hasPendingOps(): boolean {
     return this.session.state.hasPendingOps;
+  }
+
+  /**
+   * True while local edits are not yet acknowledged by the server (durably
+   * stored there); see the `unsynced` event. With offline storage they
+   * survive a reload; without it, warn before the page is closed.
+   */
+  get hasUnsyncedChanges(): boolean {
+    return this.session.state.unsynced > 0;
+  }
+
+  /** How many local edits are not yet acknowledged by the server. */
+  get unsyncedCount(): number {
+    return this.session.state.unsynced;
+  }
+
+  /** True when this document is kept in offline storage (IndexedDB in browsers). */
+  get offlineStorage(): boolean {
+    return this.session.stored;
+  }
+
+  /** Resolves when every change so far is written to offline storage (at once without it). */
+  flushStorage(): Promise<void> {
+    return this.session.flushed();
   }
 
   /** The connection's session id. */

@@ -31,6 +31,8 @@ export type Effect<C, O, S> =
   | { kind: 'leave'; peer: Peer<S> }
   /** A changed local selection or data waits and may be sent now: call {@link DocState.sendPresence} (throttled). */
   | { kind: 'presence_due' }
+  /** The number of unacknowledged local edits changed (see {@link DocState.unsynced}). */
+  | { kind: 'unsynced'; count: number }
   /** The op in flight was rate-limited: call {@link DocState.resendInflight} after a pause. */
   | { kind: 'retry_later' }
   /** Nothing is to be sent until the next join (`closed`: ever): cancel timers; a closed document is forgotten. */
@@ -50,6 +52,23 @@ export interface Outlet<C, O, S> {
 export interface DocStateOptions {
   /** Consecutive local edits within this many ms form one undo step (0: every edit is a step). */
   undoCaptureMs: number;
+}
+
+/**
+ * What a {@link DocState} keeps across reloads (offline storage): the
+ * server's content at version `v` and the unacknowledged local edits on it.
+ */
+export interface SavedDocState<C, O> {
+  /** The server version of `base`; -1 when never synced. */
+  v: number;
+  /** The server's content at `v`. */
+  base: C;
+  /** The op sent and not acknowledged, against `v`, with its `seq`. */
+  inflight: { seq: number; op: O } | null;
+  /** Later local edits, composed (never sent). */
+  buffer: O | null;
+  /** How many local edits `inflight` and `buffer` hold. */
+  unsynced: number;
 }
 
 /** Deep equality of JSON-like values (selections). */
@@ -86,6 +105,9 @@ export class DocState<C, O, S> {
   private readySettled = false;
   private history: { v: number; op: O; sid: string }[] = [];
   private resyncedSeq = -1;
+  /** Local edits in the op in flight, and in the buffer (for {@link unsynced}). */
+  private inflightEdits = 0;
+  private bufferEdits = 0;
 
   private readonly peerMap = new Map<string, Peer<S>>();
   private localSel: S | null = null;
@@ -98,7 +120,7 @@ export class DocState<C, O, S> {
   /** A state for document `id` of `type`, edited by the client `sid`. */
   constructor(
     readonly id: string,
-    readonly sid: string,
+    private ownSid: string,
     private readonly type: DocType<C, O, S>,
     private readonly out: Outlet<C, O, S>,
     options: DocStateOptions,
@@ -106,6 +128,11 @@ export class DocState<C, O, S> {
     this.view = type.empty();
     this.base = type.empty();
     this.undo = new UndoStacks(type, options.undoCaptureMs);
+  }
+
+  /** This client's session id. */
+  get sid(): string {
+    return this.ownSid;
   }
 
   /** The local content (includes local edits not yet acknowledged). */
@@ -131,6 +158,70 @@ export class DocState<C, O, S> {
   /** True while local edits are unacknowledged (in flight or buffered). */
   get hasPendingOps(): boolean {
     return this.inflight !== null || this.buffer !== null;
+  }
+
+  /** How many local edits are not acknowledged yet (0 when synced). */
+  get unsynced(): number {
+    return this.inflightEdits + this.bufferEdits;
+  }
+
+  /** What offline storage keeps of this state (shared structures: copy before keeping them). */
+  saved(): SavedDocState<C, O> {
+    return { v: this.ver, base: this.base, inflight: this.inflight === null ? null : { ...this.inflight }, buffer: this.buffer, unsynced: this.unsynced };
+  }
+
+  /**
+   * Takes the session id of a stored state over, before this state was ever
+   * connected (a reopened tab continuing a closed one's pending edits under
+   * its `sid`, so that the server dedupes their resubmission).
+   */
+  adoptSid(sid: string): void {
+    if (this.online || this.ver >= 0) throw new Error('adoptSid: the state has already been synced');
+    this.ownSid = sid;
+  }
+
+  /**
+   * Puts a stored state (see {@link saved}) in place: the stored base and
+   * version, the pending ops as they were (the op in flight keeps its `seq`,
+   * so it is resubmitted as is). Only before the first sync; local edits made
+   * before it (typed before the storage answered) are rebased onto the stored
+   * content and kept. Reports the change of content.
+   */
+  restore(s: SavedDocState<C, O>): void {
+    if (this.closed || this.online || this.ver >= 0) return;
+    const before = this.view;
+    const early = this.buffer;
+    const earlyEdits = this.bufferEdits;
+    this.base = s.v >= 0 ? s.base : this.type.empty();
+    this.ver = s.v;
+    this.inflight = s.inflight === null ? null : { ...s.inflight };
+    this.buffer = s.buffer;
+    this.inflightEdits = s.inflight === null ? 0 : Math.max(1, s.unsynced - (s.buffer === null ? 0 : 1));
+    this.bufferEdits = s.buffer === null ? 0 : Math.max(1, s.unsynced - this.inflightEdits);
+    let view = this.base;
+    if (this.inflight !== null) view = this.type.apply(view, this.inflight.op).content;
+    if (this.buffer !== null) view = this.type.apply(view, this.buffer).content;
+    // What was typed before the restore sits on the empty content: move it
+    // past the stored content as if that had been committed first.
+    const stored = this.type.diff(this.type.empty(), view);
+    let change = stored;
+    if (early !== null) {
+      const r = this.type.rebase(before, [early], this.ownSid, stored, '');
+      const past = r.pending[0] as O;
+      this.buffer = this.buffer === null ? past : this.type.compose(this.buffer, past);
+      this.bufferEdits += earlyEdits;
+      view = this.type.apply(view, past).content;
+      change = r.change;
+    }
+    this.view = view;
+    this.history = [];
+    if (!this.type.isNoop(change)) {
+      if (this.localSel !== null) this.localSel = this.type.fitSelection(this.localSel, this.view);
+      this.undo.clear();
+      this.out.effect({ kind: 'change', change: { op: change, before, remote: true, origin: 'storage' } });
+    }
+    this.reportUnsynced();
+    this.updateStatus();
   }
 
   /** This client's selection (null when hidden). */
@@ -182,11 +273,13 @@ export class DocState<C, O, S> {
     const inverse = r.inverse();
     this.view = r.content;
     this.buffer = this.buffer === null ? applied : this.type.compose(this.buffer, applied);
+    this.bufferEdits++;
     // The user's own caret ends after the user's own insert.
     if (this.localSel !== null) this.localSel = this.type.transformSelection(this.localSel, applied, true);
     this.movePeers(applied, this.sid);
     this.undo.record(inverse, kind, now);
     this.out.effect({ kind: 'change', change: { op: applied, before, remote: false, origin } });
+    this.reportUnsynced();
     this.flush();
     this.updateStatus();
   }
@@ -356,6 +449,8 @@ export class DocState<C, O, S> {
     if (this.inflight !== null || this.buffer === null) return;
     this.inflight = { op: this.buffer, seq: this.out.nextSeq() };
     this.buffer = null;
+    this.inflightEdits = this.bufferEdits;
+    this.bufferEdits = 0;
     this.sendInflight();
   }
 
@@ -387,7 +482,9 @@ export class DocState<C, O, S> {
     this.ver = v + 1;
     // Peers' selections are kept in local coordinates, which the ack does not change.
     this.inflight = null;
+    this.inflightEdits = 0;
     this.out.effect({ kind: 'ack', seq, v });
+    this.reportUnsynced();
     if (!this.joining) {
       this.flush();
       this.presenceDue();
@@ -497,10 +594,15 @@ export class DocState<C, O, S> {
     // under the buffer, as if committed, leaves base and the buffer.
     const inv = this.type.invert(this.inflight.op, this.base);
     this.inflight = null;
+    this.inflightEdits = 0;
     this.resyncedSeq = -1;
     this.rebaseLocal(inv, undefined);
-    if (this.buffer !== null && this.type.isNoop(this.buffer)) this.buffer = null;
+    if (this.buffer !== null && this.type.isNoop(this.buffer)) {
+      this.buffer = null;
+      this.bufferEdits = 0;
+    }
     this.out.effect({ kind: 'ack', seq, v });
+    this.reportUnsynced();
     this.flush();
     this.presenceDue();
     this.updateStatus();
@@ -542,6 +644,8 @@ export class DocState<C, O, S> {
           if (this.buffer !== null) dropped = this.type.compose(dropped, this.buffer);
           this.inflight = null;
           this.buffer = null;
+          this.inflightEdits = this.bufferEdits = 0;
+          this.reportUnsynced();
           this.undo.clear();
           this.out.effect({ kind: 'invalid_op', error: err, dropped });
           this.join(true);
@@ -579,6 +683,15 @@ export class DocState<C, O, S> {
     this.removePeers();
     this.out.effect({ kind: 'stopped', closed: true });
     this.setStatus('closed');
+  }
+
+  private lastUnsynced = 0;
+
+  private reportUnsynced(): void {
+    const n = this.unsynced;
+    if (n === this.lastUnsynced) return;
+    this.lastUnsynced = n;
+    this.out.effect({ kind: 'unsynced', count: n });
   }
 
   private updateStatus(): void {

@@ -4,19 +4,58 @@
 // downloads no browser.
 import { chromium } from 'playwright-core';
 
-export const launch = () =>
+export const launch = (extraArgs = []) =>
   chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', ...extraArgs],
   });
+
+/**
+ * Chromium's local-network-access checks block a page that was served from a
+ * cache (route.fulfill, as an offline app shell would be) from connecting to
+ * a loopback server; the offline tests turn them off.
+ */
+export const NO_LOCAL_NETWORK_CHECKS = ['--disable-features=LocalNetworkAccessChecks,BlockInsecurePrivateNetworkRequests,PrivateNetworkAccessSendPreflights'];
+
+/**
+ * Keeps every page resource (not the API) a context loads, so that a page
+ * can be opened again while the context is offline, as an app whose shell a
+ * service worker caches would be: serveFromCache answers from it and fails
+ * everything else as the network would.
+ */
+export function recordPages(context) {
+  const cache = new Map();
+  context.on('response', async (r) => {
+    try {
+      if (r.request().method() === 'GET' && !new URL(r.url()).pathname.startsWith('/v1/') && r.status() === 200) {
+        cache.set(r.url(), { status: r.status(), headers: r.headers(), body: await r.body() });
+      }
+    } catch {
+      // the page went away first
+    }
+  });
+  return {
+    serveFromCache: () =>
+      context.route('**/*', (route) => {
+        const c = cache.get(route.request().url());
+        return c ? route.fulfill(c) : route.abort('internetdisconnected');
+      }),
+    stopServing: () => context.unroute('**/*'),
+  };
+}
+
+/** The demo's document status pill (doc-status), e.g. "offline, 3 unsynced" or "saved". */
+export const docPill = (page) => page.locator('#doc-status').innerText();
+/** The demo's connection pill (conn-status). */
+export const connPill = (page) => page.locator('#conn-status').innerText();
 
 /**
  * Opens url in a context of its own, as the demo user name with color;
  * options: the window's width and height, and dark for a dark colour scheme.
  */
-export async function openAs(browser, url, name, color, { width = 1000, height = 700, dark = false } = {}) {
-  const context = await browser.newContext({ viewport: { width, height }, colorScheme: dark ? 'dark' : 'light' });
+export async function openAs(browser, url, name, color, { width = 1000, height = 700, dark = false, context: given = null } = {}) {
+  const context = given ?? (await browser.newContext({ viewport: { width, height }, colorScheme: dark ? 'dark' : 'light' }));
   await context.addInitScript(([n, c]) => {
     localStorage.setItem('tandem.demo.name', n);
     localStorage.setItem('tandem.demo.color', c);
