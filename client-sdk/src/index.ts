@@ -17,6 +17,7 @@ export {
   type WebSocketConstructor,
 } from './connection.js';
 export { TextDoc, type TextDocEvents, type TextDocOptions } from './text-doc.js';
+export { RichDoc, type RichDocEvents, type RichDocOptions } from './rich-doc.js';
 export { SharedDoc } from './shared-doc.js';
 export type { DocEvents, DocOptions } from './session.js';
 export { TandemError } from './errors.js';
@@ -27,3 +28,4 @@ export type { ErrorCode, UserInfo, ServerUser, PresenceData } from './protocol.j
 export * as ot from './ot/index.js';
 export type { Op, Component, Range, Selection } from './ot/op.js';
 export type { TextChange } from './ot/changes.js';
+export type { Delta, DeltaInsert, RichOp, RichComponent, Attributes, AttrValue, Embed } from './rich/index.js';
