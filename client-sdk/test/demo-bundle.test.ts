@@ -39,7 +39,7 @@ describe('embedded demo bundle', () => {
       for (const [name, body] of want) expect(got.get(name)?.equals(body), `${name} differs`).toBe(true);
       const total = [...want.values()].reduce((n, b) => n + b.length, 0);
       // Minified: two pages (the text demo with CodeMirror, the rich-text demo with Tiptap) share the SDK's chunk.
-      expect(total).toBeLessThan(1024 * 1024);
+      expect(total).toBeLessThan(1536 * 1024); // Quill (for ?editor=quill) is a chunk of its own, loaded only there
     } finally {
       await rm(outDir, { recursive: true, force: true });
     }

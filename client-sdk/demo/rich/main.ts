@@ -8,6 +8,7 @@
 import { Editor } from '@tiptap/core';
 import Image from '@tiptap/extension-image';
 import StarterKit from '@tiptap/starter-kit';
+import type { QuillBinding } from '../../src/bindings/quill.js';
 import { TandemCollaboration } from '../../src/bindings/tiptap.js';
 import { Connection, TandemError, randomId, type Delta, type RichDoc } from '../../src/index.js';
 import { $, clearNotice, code, createDocument, ID_RE, loadUser, notice, PALETTE, setPill, toast } from '../common.js';
@@ -34,6 +35,8 @@ const BASE = `${import.meta.env.BASE_URL.replace(/\/?$/, '/')}rich/`;
 
 const params = new URLSearchParams(location.search);
 const token = params.get('token') ?? undefined;
+/** `?editor=quill` edits the document in Quill 2 instead of Tiptap (loaded on demand): both edit one document together. */
+const useQuill = params.get('editor') === 'quill';
 const user = loadUser();
 const conn = new Connection({ url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/ws`, user, ...(token !== undefined ? { token } : {}) });
 
@@ -46,6 +49,8 @@ const toolbarEl = $('toolbar');
 const docInput = $('doc-id') as HTMLInputElement;
 const nameInput = $('me-name') as HTMLInputElement;
 const swatch = $('me-swatch');
+const switchLink = $('switch-editor') as HTMLAnchorElement;
+switchLink.textContent = useQuill ? 'open in Tiptap' : 'open in Quill';
 
 // ---- connection and me ----
 
@@ -104,7 +109,7 @@ const TOOLS: (Tool | '|')[] = [
   { label: 'S', title: 'Strikethrough', run: (e) => e.chain().focus().toggleStrike().run(), active: (e) => e.isActive('strike') },
   { label: '</>', title: 'Inline code', run: (e) => e.chain().focus().toggleCode().run(), active: (e) => e.isActive('code') },
   {
-    label: '🔗',
+    label: 'Link',
     title: 'Link',
     run: (e) => {
       if (e.isActive('link')) return e.chain().focus().unsetLink().run();
@@ -162,6 +167,7 @@ function refreshToolbar(): void {
 
 let doc: RichDoc | null = null;
 let editor: Editor | null = null;
+let quillBinding: QuillBinding | null = null;
 const offs: (() => void)[] = [];
 
 function renderPeers(): void {
@@ -196,13 +202,17 @@ function showDocStatus(d: RichDoc): void {
   setPill(docStatus, d.status, labels[d.status] ?? d.status);
   modeBadge.hidden = d.mode !== 'r' || d.version < 0;
   editor?.setEditable(d.mode === 'rw' && d.version >= 0);
+  switchLink.href = `${BASE}${encodeURIComponent(d.id)}${useQuill ? '' : '?editor=quill'}`;
   refreshToolbar();
 }
 
-function openDoc(id: string, created = false): void {
+async function openDoc(id: string, created = false): Promise<void> {
   for (const off of offs.splice(0)) off();
   editor?.destroy();
   editor = null;
+  quillBinding?.destroy();
+  quillBinding = null;
+  editorEl.textContent = '';
   doc?.close();
   clearNotice();
   docInput.value = id;
@@ -214,7 +224,7 @@ function openDoc(id: string, created = false): void {
     if (e.code === 'not_found' && !created) {
       const r = await createDocument(id, 'rich', id === SHARED_DOC ? WELCOME : undefined, token);
       if (doc !== d) return;
-      if (r.ok) openDoc(id, true);
+      if (r.ok) void openDoc(id, true);
       else notice('missing', 'error', `Document “${id}” does not exist`, [`Creating it (`, code('POST /v1/docs'), `) failed: HTTP ${r.status}: ${r.detail}`]);
     } else if (e.code === 'wrong_type') {
       notice('type', 'error', `“${id}” is not a rich-text document`, ['It is a plain-text document: open it in the ', Object.assign(document.createElement('a'), { href: `/demo/${encodeURIComponent(id)}`, textContent: 'plain-text demo' }), '.']);
@@ -229,6 +239,11 @@ function openDoc(id: string, created = false): void {
   offs.push(d.presence.on('change', renderPeers));
   offs.push(d.presence.on('leave', renderPeers));
   renderPeers();
+  if (useQuill) {
+    await openQuill(d);
+    showDocStatus(d);
+    return;
+  }
   editor = new Editor({
     element: editorEl,
     extensions: [StarterKit.configure({ undoRedo: false }), Image.configure({ inline: true }), TandemCollaboration.configure({ doc: d })],
@@ -241,6 +256,27 @@ function openDoc(id: string, created = false): void {
   (window as unknown as { tandemDemo: unknown }).tandemDemo = { conn, doc: d, editor };
 }
 
+/** The document in Quill, with its own toolbar (the same formats as the Tiptap one). */
+async function openQuill(d: RichDoc): Promise<void> {
+  const [{ default: Quill }, { bindQuill }] = await Promise.all([import('quill'), import('../../src/bindings/quill.js'), import('quill/dist/quill.snow.css')]);
+  if (doc !== d) return;
+  toolbarEl.hidden = true;
+  const host = document.createElement('div');
+  editorEl.appendChild(host);
+  editorEl.classList.add('quill');
+  const quill = new Quill(host, {
+    theme: 'snow',
+    modules: {
+      toolbar: [[{ header: [1, 2, 3, false] }], ['bold', 'italic', 'underline', 'strike', 'code', 'link'], [{ list: 'ordered' }, { list: 'bullet' }], ['blockquote', 'code-block']],
+      history: { userOnly: true },
+    },
+  });
+  quillBinding = bindQuill(d, quill);
+  offs.push(d.on('synced', () => quill.enable(d.mode === 'rw')));
+  quill.enable(d.mode === 'rw' && d.version >= 0);
+  (window as unknown as { tandemDemo: unknown }).tandemDemo = { conn, doc: d, quill };
+}
+
 function docIdFromUrl(): string | null {
   if (!location.pathname.startsWith(BASE)) return null;
   const rest = decodeURIComponent(location.pathname.slice(BASE.length).replace(/\/+$/, ''));
@@ -249,9 +285,12 @@ function docIdFromUrl(): string | null {
 
 function go(id: string): void {
   if (id === doc?.id) return;
-  const qs = token !== undefined ? `?token=${encodeURIComponent(token)}` : '';
+  const q = new URLSearchParams();
+  if (token !== undefined) q.set('token', token);
+  if (useQuill) q.set('editor', 'quill');
+  const qs = q.size > 0 ? `?${q.toString()}` : '';
   history.pushState(null, '', `${BASE}${encodeURIComponent(id)}${qs}`);
-  openDoc(id);
+  void openDoc(id);
 }
 
 $('doc-form').addEventListener('submit', (ev) => {
@@ -263,16 +302,16 @@ $('doc-form').addEventListener('submit', (ev) => {
 $('new-doc').addEventListener('click', () => go(`rich-${randomId().slice(0, 8)}`));
 $('copy-link').addEventListener('click', () => {
   if (doc === null) return;
-  const link = `${location.origin}${BASE}${encodeURIComponent(doc.id)}`;
+  const link = `${location.origin}${BASE}${encodeURIComponent(doc.id)}${useQuill ? '?editor=quill' : ''}`;
   const manual = (): void => notice('link', 'info', 'Copy this link to invite someone', [code(link)], [{ label: 'Done', run: () => clearNotice('link') }]);
   if (navigator.clipboard === undefined) manual();
   else navigator.clipboard.writeText(link).then(() => toast(`Link copied: ${link}`), manual);
 });
 window.addEventListener('popstate', () => {
   const id = docIdFromUrl();
-  if (id !== null && id !== doc?.id) openDoc(id);
+  if (id !== null && id !== doc?.id) void openDoc(id);
 });
 
 const first = docIdFromUrl() ?? SHARED_DOC;
 history.replaceState(null, '', `${BASE}${encodeURIComponent(first)}${location.search}`);
-openDoc(first);
+void openDoc(first);
