@@ -6,7 +6,7 @@
  * count code points, each embed one.
  * @module
  */
-import { rebaseByTransform, type DocType } from './doctype.js';
+import { clampRanges, valueTypeOps, type DocType } from './doctype.js';
 import { changesToOp, diffLinesToOp, diffToOp, type TextChange } from './ot/changes.js';
 import type { Op, Range } from './ot/op.js';
 import { cpLength } from './ot/unicode.js';
@@ -31,15 +31,6 @@ import {
 } from './rich/op.js';
 import type { DocEvents, DocOptions, DocSession } from './session.js';
 import { SharedDoc } from './shared-doc.js';
-
-const ops = {
-  isNoop,
-  transformPair,
-  apply(content: Delta, op: RichOp) {
-    const applied = normalize(op);
-    return { content: apply(content, op), applied, inverse: () => invert(applied, content) };
-  },
-};
 
 /** The plain text of a content (embeds as U+FFFC), computed once per content: contents are never changed in place. */
 const texts = new WeakMap<Delta, string>();
@@ -149,15 +140,11 @@ export const richType: DocType<Delta, RichOp, Range[]> = {
     validate(op);
     return op;
   },
-  ...ops,
+  ...valueTypeOps({ apply, normalize, invert, isNoop, transformPair }),
   invert,
   compose,
-  rebase: rebaseByTransform(ops),
   transformSelection: (sel, op, own) => transformSelection(sel, op, own) as Range[],
-  fitSelection(sel, content) {
-    const max = deltaLength(content);
-    return sel.map(([a, h]) => [Math.min(Math.max(0, a), max), Math.min(Math.max(0, h), max)] as Range);
-  },
+  fitSelection: (sel, content) => clampRanges(sel, deltaLength(content)),
   diff: diffRich,
 };
 

@@ -15,8 +15,9 @@ import { EditorView } from '@tiptap/pm/view';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { deltaToDoc, docToDelta, offsetToPos, remoteCarets, tandemPlugin } from '../src/bindings/prosemirror.js';
 import { TandemCollaboration } from '../src/bindings/tiptap.js';
-import { Connection, type Delta, type RichDoc } from '../src/index.js';
-import { FakeServer, fakeRich, MemoryStorage } from './helpers/fake-server.js';
+import type { Delta, RichDoc } from '../src/index.js';
+import { FakeServer, fakeRich } from './helpers/fake-server.js';
+import { richClient, syncedRich } from './helpers/rich.js';
 import { harness, peerUser, useFakeTimers } from './helpers/manual.js';
 import { randomEdit, schema } from './helpers/pm-random.js';
 import { rng } from './helpers/random.js';
@@ -28,14 +29,6 @@ afterEach(() => {
 });
 
 const BOB = 'bob-sid-0123456789ab';
-
-async function syncedRich(delta: Delta) {
-  const h = harness();
-  const doc = h.conn.openRich('d', { undoCaptureMs: 0 });
-  const s = await h.welcome();
-  s.deliver({ t: 'joined', doc: 'd', type: 'rich', v: 0, text: delta, peers: [], mode: 'rw' });
-  return { h, doc, s };
-}
 
 function mountView(doc: RichDoc, start = deltaToDoc(schema, doc.delta())): EditorView {
   const place = document.createElement('div');
@@ -180,17 +173,8 @@ describe('randomized: editors on one document converge', () => {
       const r = rng(seed);
       const server = new FakeServer({ random: r, maxDelayMs: 30, typeOf: () => fakeRich });
       const clients = [0, 1, 2].map((i) => {
-        const conn = new Connection({
-          url: 'ws://fake/v1/ws',
-          WebSocket: server.WebSocket,
-          sid: `pm-${i}-aaaaaaaaaaaaaaa`,
-          storage: new MemoryStorage(),
-          user: { name: `user${i}`, color: '#123456' },
-          reconnect: { initialDelayMs: 20, maxDelayMs: 200 },
-          idleTimeoutMs: 600_000,
-        });
-        const doc = conn.openRich('doc', { undoCaptureMs: 0 });
-        return { conn, doc, view: mountView(doc) };
+        const c = richClient(server, `pm${i}`);
+        return { ...c, view: mountView(c.doc) };
       });
       await settle(server, clients);
       let edits = 0;

@@ -12,9 +12,10 @@ import { EditorView } from '@tiptap/pm/view';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { deltaToDoc, tandemPlugin } from '../src/bindings/prosemirror.js';
 import { bindQuill, flatText, quillToDelta } from '../src/bindings/quill.js';
-import { Connection, type Delta, type RichDoc } from '../src/index.js';
-import { FakeServer, fakeRich, MemoryStorage } from './helpers/fake-server.js';
-import { harness, peerUser, useFakeTimers } from './helpers/manual.js';
+import type { Delta } from '../src/index.js';
+import { FakeServer, fakeRich } from './helpers/fake-server.js';
+import { richClient, syncedRich } from './helpers/rich.js';
+import { peerUser, useFakeTimers } from './helpers/manual.js';
 import { randomEdit, schema } from './helpers/pm-random.js';
 import { rng } from './helpers/random.js';
 import { settle } from './helpers/settle.js';
@@ -25,14 +26,6 @@ afterEach(() => {
 });
 
 const BOB = 'bob-sid-0123456789ab';
-
-async function syncedRich(delta: Delta) {
-  const h = harness();
-  const doc = h.conn.openRich('d', { undoCaptureMs: 0 });
-  const s = await h.welcome();
-  s.deliver({ t: 'joined', doc: 'd', type: 'rich', v: 0, text: delta, peers: [], mode: 'rw' });
-  return { h, doc, s };
-}
 
 function mountQuill(): Quill {
   const el = document.createElement('div');
@@ -159,20 +152,8 @@ describe('randomized: a Quill editor and a ProseMirror editor on one document co
     it(`random edits in both, with disconnects (seed ${seed})`, async () => {
       const r = rng(seed);
       const server = new FakeServer({ random: r, maxDelayMs: 30, typeOf: () => fakeRich });
-      const open = (i: number): { conn: Connection; doc: RichDoc } => {
-        const conn = new Connection({
-          url: 'ws://fake/v1/ws',
-          WebSocket: server.WebSocket,
-          sid: `mix-${i}-aaaaaaaaaaaaaa`,
-          storage: new MemoryStorage(),
-          user: { name: `user${i}`, color: '#654321' },
-          reconnect: { initialDelayMs: 20, maxDelayMs: 200 },
-          idleTimeoutMs: 600_000,
-        });
-        return { conn, doc: conn.openRich('doc', { undoCaptureMs: 0 }) };
-      };
-      const q = open(0);
-      const p = open(1);
+      const q = richClient(server, 'quill');
+      const p = richClient(server, 'pm');
       const quill = mountQuill();
       const binding = bindQuill(q.doc, quill);
       const place = document.createElement('div');

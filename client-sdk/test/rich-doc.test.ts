@@ -5,25 +5,17 @@
  * fake server, which runs the rich transform, converging.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { Connection, type Attributes, type Delta, type RichDoc } from '../src/index.js';
+import type { Attributes, Delta } from '../src/index.js';
 import { diffRich, richType } from '../src/rich-doc.js';
 import { apply, contentOf, deltaLength, type RichOp } from '../src/rich/index.js';
-import { FakeServer, fakeRich, MemoryStorage } from './helpers/fake-server.js';
+import { FakeServer, fakeRich } from './helpers/fake-server.js';
+import { richClient, syncedRich } from './helpers/rich.js';
 import { harness, peerUser, useFakeTimers } from './helpers/manual.js';
 import { rng } from './helpers/random.js';
 import { pick, randomContent, randomOp, text as randomText } from './helpers/rich-random.js';
 import { settle } from './helpers/settle.js';
 
 useFakeTimers();
-
-/** A rich document "d" joined at version `v` with `delta`. */
-async function syncedRich(delta: Delta, v = 0) {
-  const h = harness();
-  const doc = h.conn.openRich('d', { undoCaptureMs: 0 });
-  const s = await h.welcome();
-  s.deliver({ t: 'joined', doc: 'd', type: 'rich', v, text: delta, peers: [], mode: 'rw' });
-  return { h, doc, s };
-}
 
 describe('RichDoc', () => {
   it('joins a rich document: delta, text, length; edits with attributes go out as rich ops', async () => {
@@ -143,19 +135,6 @@ describe('diffRich (resync after a full re-join)', () => {
   });
 });
 
-function makeClient(server: FakeServer, i: number): { conn: Connection; doc: RichDoc } {
-  const conn = new Connection({
-    url: 'ws://fake/v1/ws',
-    WebSocket: server.WebSocket,
-    sid: `client-${i}-aaaaaaaaaaaa`,
-    storage: new MemoryStorage(),
-    user: { name: `user${i}`, color: '#123456' },
-    reconnect: { initialDelayMs: 20, maxDelayMs: 200 },
-    idleTimeoutMs: 600_000,
-  });
-  return { conn, doc: conn.openRich('doc', { undoCaptureMs: 0 }) };
-}
-
 const FORMATS: Attributes[] = [{ bold: true }, { bold: null }, { italic: true }, { link: 'https://t' }, { underline: null, strike: true }];
 const LINES: Attributes[] = [{ heading: 1 }, { heading: null }, { list: 'bullet' }, { list: 'ordered', indent: 1 }, { blockquote: true }, { 'code-block': true }];
 
@@ -164,7 +143,7 @@ describe('randomized: rich clients on the fake server converge', () => {
     it(`typing, formatting, paragraph formats, undo, redo and disconnects (seed ${seed})`, async () => {
       const r = rng(seed);
       const server = new FakeServer({ random: r, maxDelayMs: 30, noHistory: seed % 2 === 1, typeOf: () => fakeRich });
-      const clients = [0, 1, 2].map((i) => makeClient(server, i));
+      const clients = [0, 1, 2].map((i) => richClient(server, `client${i}`));
       await settle(server, clients);
       for (let step = 0; step < 200; step++) {
         const c = pick(r, clients);

@@ -11,7 +11,7 @@
 //
 // It prints one JSON line {"delta": [...]} and exits 0, or prints the failure
 // and exits 1. Screenshots of both pages go to the screenshot dir.
-import { launch } from './pages.mjs';
+import { launch, openAs } from './pages.mjs';
 
 const [urlA, urlB0, outDir, mode] = process.argv.slice(2);
 if (!urlA || !urlB0 || !outDir) {
@@ -22,16 +22,9 @@ const quill = mode === 'quill';
 const urlB = quill ? `${urlB0}${urlB0.includes('?') ? '&' : '?'}editor=quill` : urlB0;
 const tag = quill ? 'rich-quill' : 'rich-tiptap';
 
-/** Opens the rich demo as `name` in a context of its own; waits for its editor and the first sync. */
+/** Opens the rich demo as `name`; waits for its editor and the first sync. */
 async function open(browser, url, name, color) {
-  const context = await browser.newContext({ viewport: { width: 1000, height: 700 } });
-  await context.addInitScript(([n, c]) => {
-    localStorage.setItem('tandem.demo.name', n);
-    localStorage.setItem('tandem.demo.color', c);
-  }, [name, color]);
-  const page = await context.newPage();
-  page.on('pageerror', (e) => console.error(`[${name}] page error: ${e.message}`));
-  await page.goto(url);
+  const page = await openAs(browser, url, name, color, { ready: quill && url === urlB ? '.ql-editor' : '.ProseMirror' });
   await page.waitForFunction(() => window.tandemDemo?.doc?.status === 'synced', null, { timeout: 15000 });
   return page;
 }

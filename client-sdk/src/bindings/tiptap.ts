@@ -50,25 +50,18 @@ export const TandemCollaboration = Extension.create<TandemCollaborationOptions>(
     return [tandemPlugin(doc, options)];
   },
   addCommands() {
-    return {
-      // The document dispatches its own transaction: the command's stays unsent.
-      undo:
-        () =>
-        ({ tr, dispatch }) => {
-          const doc = this.options.doc;
-          if (!dispatch) return doc?.undoManager.canUndo ?? false;
-          tr.setMeta('preventDispatch', true);
-          return doc?.undo() ?? false;
-        },
-      redo:
-        () =>
-        ({ tr, dispatch }) => {
-          const doc = this.options.doc;
-          if (!dispatch) return doc?.undoManager.canRedo ?? false;
-          tr.setMeta('preventDispatch', true);
-          return doc?.redo() ?? false;
-        },
-    };
+    // The document dispatches its own transaction: the command's stays unsent.
+    const through =
+      (step: 'undo' | 'redo') =>
+      () =>
+      ({ tr, dispatch }: { tr: { setMeta(key: string, value: unknown): unknown }; dispatch?: unknown }): boolean => {
+        const doc = this.options.doc;
+        if (doc === null) return false;
+        if (!dispatch) return step === 'undo' ? doc.undoManager.canUndo : doc.undoManager.canRedo;
+        tr.setMeta('preventDispatch', true);
+        return step === 'undo' ? doc.undo() : doc.redo();
+      };
+    return { undo: through('undo'), redo: through('redo') };
   },
 });
 
