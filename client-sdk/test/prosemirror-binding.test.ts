@@ -10,7 +10,7 @@ import { Editor } from '@tiptap/core';
 import Image from '@tiptap/extension-image';
 import StarterKit from '@tiptap/starter-kit';
 import { toggleMark } from '@tiptap/pm/commands';
-import { EditorState, TextSelection } from '@tiptap/pm/state';
+import { EditorState, Plugin, TextSelection } from '@tiptap/pm/state';
 import { EditorView } from '@tiptap/pm/view';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { deltaToDoc, docToDelta, offsetToPos, remoteCarets, tandemPlugin } from '../src/bindings/prosemirror.js';
@@ -134,6 +134,23 @@ describe('ProseMirror binding', () => {
     view.destroy();
     h.conn.destroy();
   });
+  it('a plugin that answers a remote edit with an edit of its own sends that edit, made on the remote one', async () => {
+    const { h, doc, s } = await syncedRich(['a\n', 'b\n']);
+    // Like TrailingNode without its meta: a paragraph after a trailing heading.
+    const trailing = new Plugin({
+      appendTransaction: (_trs, _old, state) => (state.doc.lastChild?.type.name === 'heading' ? state.tr.insert(state.doc.content.size, schema.nodes.paragraph!.create()) : null),
+    });
+    const place = document.createElement('div');
+    document.body.appendChild(place);
+    const view = new EditorView(place, { state: EditorState.create({ doc: deltaToDoc(schema, doc.delta()), plugins: [tandemPlugin(doc), trailing] }) });
+    s.deliver({ t: 'op', doc: 'd', v: 0, op: [3, { r: 1, a: { heading: 1 } }], sid: BOB, seq: 1 } as never);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(s.of('op')).toHaveLength(1); // the paragraph, as an op on the document after the heading
+    expect(doc.delta()).toEqual(['a\nb', { i: '\n', a: { heading: 1 } }, '\n']);
+    expect(docToDelta(view.state.doc)).toEqual(doc.delta());
+    view.destroy();
+    h.conn.destroy();
+  });
 });
 
 describe('Tiptap extension', () => {
@@ -161,6 +178,13 @@ describe('Tiptap extension', () => {
     editor.commands.undo();
     editor.commands.undo();
     expect(doc.delta()).toEqual([{ i: 'Title', a: { underline: true } }, '\nbody\n']);
+    expect(docToDelta(editor.state.doc)).toEqual(doc.delta());
+    // A remote heading on the last line: Tiptap's TrailingNode does not answer it with a paragraph of its own.
+    const sent = s.of('op').length;
+    s.deliver({ t: 'op', doc: 'd', v: 1, op: [10, { r: 1, a: { heading: 2 } }], sid: BOB, seq: 2 } as never);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(doc.delta()).toEqual([{ i: 'Title', a: { underline: true } }, '\nbody', { i: '\n', a: { heading: 2 } }]);
+    expect(s.of('op').length).toBe(sent);
     expect(docToDelta(editor.state.doc)).toEqual(doc.delta());
     editor.destroy();
     h.conn.destroy();

@@ -203,7 +203,11 @@ export function tandemPlugin(doc: RichDoc, options: ProseMirrorCollabOptions = {
     view(view) {
       let destroyed = false;
       const dispatch = (tr: Transaction, meta: Meta): void => {
-        if (!destroyed) view.dispatch(tr.setMeta(tandemKey, meta).setMeta('addToHistory', false));
+        if (destroyed) return;
+        tr.setMeta(tandemKey, meta).setMeta('addToHistory', false);
+        // Tiptap's TrailingNode would answer every client's copy of a remote edit with a paragraph of its own.
+        if (meta.remote === true) tr.setMeta('skipTrailingNode', true);
+        view.dispatch(tr);
       };
       const reset = (): void => {
         const target = deltaToDoc(view.state.schema, doc.delta());
@@ -295,18 +299,20 @@ export function tandemPlugin(doc: RichDoc, options: ProseMirrorCollabOptions = {
           const st = tandemKey.getState(v.state);
           const unsent = st?.unsent.filter((t) => !sent.has(t)) ?? [];
           if (unsent.length > 0) {
-            // Every unsent transaction applied after the previous view state: one transform from there.
-            const t = new Transform(prevState.doc);
+            // The unsent transactions applied one after the other (a remote one may come before them in
+            // this update, when a plugin answered it): one transform from the document the first applied to.
+            const base = (unsent[0] as Transaction).before;
+            const t = new Transform(base);
             for (const tr of unsent) {
               sent.add(tr);
               for (const step of tr.steps) t.step(step);
             }
             let op: RichOp = [];
             try {
-              op = t.doc.eq(v.state.doc) ? transactionToOp(t) : transactionToOp(new Transform(prevState.doc).replaceWith(0, prevState.doc.content.size, v.state.doc.content));
+              op = t.doc.eq(v.state.doc) ? transactionToOp(t) : transactionToOp(new Transform(base).replaceWith(0, base.content.size, v.state.doc.content));
               if (op.length > 0) {
                 doc.submitOp(op, origin);
-                reveal(prevState.doc, op);
+                reveal(base, op);
               }
             } catch (e) {
               // Read-only, closed, or an edit the type refuses: show the document as it is.
