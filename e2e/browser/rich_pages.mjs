@@ -4,8 +4,8 @@
 // Both pages must end with one identical Delta, read through the SDK
 // (window.tandemDemo.doc.delta()), with the bold and the heading both
 // applied, and each page must show the other's named caret. Page A is Tiptap;
-// page B is Tiptap too, or Quill with "quill" (the page's ?editor=quill). Run
-// by e2e/browser_test.go:
+// page B is Tiptap too, or Quill with "quill" or a URL with ?editor=quill
+// (the page's Quill mode). Run by e2e/browser_rich_test.go:
 //
 //   node rich_pages.mjs <url of page A> <url of page B> <screenshot dir> [quill]
 //
@@ -18,8 +18,8 @@ if (!urlA || !urlB0 || !outDir) {
   console.error('usage: node rich_pages.mjs URL_A URL_B OUT_DIR [quill]');
   process.exit(2);
 }
-const quill = mode === 'quill';
-const urlB = quill ? `${urlB0}${urlB0.includes('?') ? '&' : '?'}editor=quill` : urlB0;
+const quill = mode === 'quill' || urlB0.includes('editor=quill');
+const urlB = quill && !urlB0.includes('editor=quill') ? `${urlB0}${urlB0.includes('?') ? '&' : '?'}editor=quill` : urlB0;
 const tag = quill ? 'rich-quill' : 'rich-tiptap';
 
 /** Opens the rich demo as `name`; waits for its editor and the first sync. */
