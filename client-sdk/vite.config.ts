@@ -34,6 +34,7 @@ export default defineConfig({
         textarea: 'src/bindings/textarea.ts',
         codemirror: 'src/bindings/codemirror.ts',
         prosemirror: 'src/bindings/prosemirror.ts',
+        tiptap: 'src/bindings/tiptap.ts',
         quill: 'src/bindings/quill.ts',
       },
     },

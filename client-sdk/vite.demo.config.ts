@@ -1,10 +1,12 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 
-// Builds the demo page into ../server/demo/dist, which the Go server embeds and serves at /demo/.
+// Builds the demo pages into ../server/demo/dist, which the Go server embeds and serves at /demo/.
 export default defineConfig({
   root: fileURLToPath(new URL('./demo', import.meta.url)),
   base: '/demo/',
+  // Tiptap reads NODE_ENV: the bundle is the production one whoever builds it (vitest sets NODE_ENV=test).
+  define: { 'process.env.NODE_ENV': JSON.stringify('production') },
   build: {
     outDir: fileURLToPath(new URL('../server/demo/dist', import.meta.url)),
     emptyOutDir: true,
@@ -12,6 +14,13 @@ export default defineConfig({
     assetsDir: 'assets',
     sourcemap: false,
     reportCompressedSize: false,
+    rollupOptions: {
+      // One page per demo: /demo/ (text) and /demo/rich/ (rich text).
+      input: {
+        index: fileURLToPath(new URL('./demo/index.html', import.meta.url)),
+        rich: fileURLToPath(new URL('./demo/rich/index.html', import.meta.url)),
+      },
+    },
   },
   server: {
     // `npx vite --config vite.demo.config.ts` with a local server on :8080.

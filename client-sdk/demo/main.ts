@@ -4,10 +4,9 @@ import { EditorView, ViewPlugin, drawSelection, highlightActiveLine, highlightAc
 import { defaultKeymap, indentWithTab } from '@codemirror/commands';
 import { Connection, TandemError, randomId, type ConnectionError, type Peer, type TextDoc } from '../src/index.js';
 import { tandemCollab } from '../src/bindings/codemirror.js';
+import { $, clearNotice, code, createDocument, ID_RE, loadUser, notice, PALETTE, setPill, toast, type CreateResult } from './common.js';
 import './style.css';
 
-const PALETTE = ['#e91e63', '#3f51b5', '#009688', '#ff5722', '#9c27b0', '#2196f3', '#4caf50', '#795548', '#f44336', '#607d8b'];
-const ID_RE = /^[A-Za-z0-9_-]{1,128}$/;
 /** The document a bare /demo/ opens, so that two windows opened at /demo/ meet. */
 const SHARED_DOC = 'welcome';
 const WELCOME_TEXT =
@@ -17,24 +16,6 @@ const WELCOME_TEXT =
 const LABEL_SHOW_MS = 2500;
 /** How often a demo that gave up connecting tries again. */
 const RETRY_MS = 10_000;
-
-function $(id: string): HTMLElement {
-  const el = document.getElementById(id);
-  if (el === null) throw new Error(`#${id} missing`);
-  return el;
-}
-
-function pick<T>(xs: readonly T[]): T {
-  return xs[Math.floor(Math.random() * xs.length)] as T;
-}
-
-function loadUser(): { name: string; color: string } {
-  const name = localStorage.getItem('tandem.demo.name') ?? `${pick(['Quick', 'Calm', 'Brave', 'Witty', 'Sunny', 'Clever'])} ${pick(['Otter', 'Heron', 'Lynx', 'Panda', 'Fox', 'Koala'])}`;
-  const color = localStorage.getItem('tandem.demo.color') ?? pick(PALETTE);
-  localStorage.setItem('tandem.demo.name', name);
-  localStorage.setItem('tandem.demo.color', color);
-  return { name, color };
-}
 
 // ---- the token's claims, for wording only: the server checks the token ----
 
@@ -114,73 +95,6 @@ const docInput = $('doc-id') as HTMLInputElement;
 const nameInput = $('me-name') as HTMLInputElement;
 const swatch = $('me-swatch');
 const palette = $('palette');
-const noticeEl = $('notice');
-
-/** Shows a state as a coloured pill: `kind` picks the colour (a state name), `label` the words. */
-function setPill(el: HTMLElement, kind: string, label = kind, title = ''): void {
-  el.textContent = label;
-  el.className = `pill ${kind}`;
-  el.title = title;
-}
-
-// ---- notices: what went wrong, in words, and what to do about it ----
-
-interface Action {
-  label: string;
-  run: () => void;
-}
-
-/** The topic of the notice on screen, so that a later event clears only its own. */
-let noticeTopic: string | null = null;
-
-function notice(topic: string, tone: 'error' | 'warn' | 'info', title: string, body: (string | HTMLElement)[], actions: Action[] = []): void {
-  noticeTopic = topic;
-  noticeEl.className = `notice ${tone}`;
-  noticeEl.dataset.topic = topic;
-  (noticeEl.querySelector('.notice-title') as HTMLElement).textContent = title;
-  const b = noticeEl.querySelector('.notice-body') as HTMLElement;
-  b.textContent = '';
-  b.append(...body);
-  const a = noticeEl.querySelector('.notice-actions') as HTMLElement;
-  a.textContent = '';
-  for (const act of actions) {
-    const btn = document.createElement('button');
-    btn.type = 'button';
-    btn.textContent = act.label;
-    btn.addEventListener('click', act.run);
-    a.appendChild(btn);
-  }
-  noticeEl.hidden = false;
-}
-
-function clearNotice(...topics: string[]): void {
-  if (noticeTopic === null || (topics.length > 0 && !topics.includes(noticeTopic))) return;
-  noticeTopic = null;
-  noticeEl.hidden = true;
-  delete noticeEl.dataset.topic;
-}
-
-function code(text: string): HTMLElement {
-  const el = document.createElement('code');
-  el.textContent = text;
-  return el;
-}
-
-let toastEl: HTMLElement | null = null;
-let toastTimer: ReturnType<typeof setTimeout> | null = null;
-function toast(msg: string, ms = 4000): void {
-  toastEl?.remove();
-  if (toastTimer !== null) clearTimeout(toastTimer);
-  toastEl = document.createElement('div');
-  toastEl.className = 'toast';
-  toastEl.setAttribute('role', 'status');
-  toastEl.textContent = msg;
-  document.body.appendChild(toastEl);
-  toastTimer = setTimeout(() => {
-    toastEl?.remove();
-    toastEl = null;
-  }, ms);
-}
 
 // ---- locking the editor when writes cannot succeed ----
 
@@ -407,28 +321,8 @@ nameInput.addEventListener('keydown', (ev) => {
 
 // ---- REST: creating a document that does not exist yet ----
 
-type CreateResult = { ok: true; existed: boolean } | { ok: false; status: number; detail: string };
-
 /** Creates a text document over REST; a 409 (someone else created it first) counts as success, with `existed`. */
-async function createDoc(id: string, content: string): Promise<CreateResult> {
-  try {
-    const res = await fetch('/v1/docs', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', ...(token !== undefined ? { Authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify({ id, type: 'text', ...(content !== '' ? { content } : {}) }),
-    });
-    if (res.status === 201 || res.status === 409) return { ok: true, existed: res.status === 409 };
-    let detail = res.statusText;
-    try {
-      detail = ((await res.json()) as { detail?: string }).detail ?? detail;
-    } catch {
-      // not a problem document
-    }
-    return { ok: false, status: res.status, detail };
-  } catch (e) {
-    return { ok: false, status: 0, detail: (e as Error).message };
-  }
-}
+const createDoc = (id: string, content: string): Promise<CreateResult> => createDocument(id, 'text', content !== '' ? content : undefined, token);
 
 function createFailed(id: string, r: { status: number; detail: string }, what: string): void {
   lock('not created');

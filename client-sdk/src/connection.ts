@@ -17,6 +17,7 @@ import {
   type ServerUser,
   type UserInfo,
 } from './protocol.js';
+import { RichDoc, richType, type RichDocOptions } from './rich-doc.js';
 import { DocSession, type DocOptions, type Link, type Routed } from './session.js';
 import type { SharedDoc } from './shared-doc.js';
 import { claimSid } from './storage/claim.js';
@@ -568,6 +569,14 @@ export class Connection extends Emitter<ConnectionEvents> {
     }
     if (this.ws !== null) this.dropSocket(1000, 'client closed');
     this.setState('closed');
+  }
+
+  /**
+   * Opens (joins) a rich-text document (type `rich`), or returns the already
+   * open one with this id. Usable at once, as {@link openDoc}.
+   */
+  openRich(id: string, options?: RichDocOptions): RichDoc {
+    return this.openTyped(id, richType, options, (session) => new RichDoc(session));
   }
 
   /**

@@ -137,3 +137,35 @@ export function rebaseByTransform<C, O>(t: Pick<DocType<C, O, unknown>, 'transfo
     return { content: r.content, pending: out, change: r.applied };
   };
 }
+
+/** The pure functions of an OT type whose contents are immutable values (text, rich). */
+interface ValueOps<C, O> {
+  apply(content: C, op: O): C;
+  normalize(op: O): O;
+  invert(op: O, before: C): O;
+  isNoop(op: O): boolean;
+  transformPair(op: O, sid: string, committed: O, committedSid: string): [O, O];
+}
+
+/**
+ * `apply` (with a lazy inverse), `isNoop`, `transformPair` and `rebase` of
+ * {@link DocType} for a type whose contents are values no op changes in
+ * place (text's strings, rich's Deltas): `rebase` comes from `transformPair`
+ * ({@link rebaseByTransform}).
+ */
+export function valueTypeOps<C, O>(f: ValueOps<C, O>): Pick<DocType<C, O, unknown>, 'apply' | 'isNoop' | 'transformPair' | 'rebase'> {
+  const ops = {
+    isNoop: f.isNoop,
+    transformPair: f.transformPair,
+    apply(content: C, op: O): Applied<C, O> {
+      const applied = f.normalize(op);
+      return { content: f.apply(content, op), applied, inverse: () => f.invert(applied, content) };
+    },
+  };
+  return { ...ops, rebase: rebaseByTransform(ops) };
+}
+
+/** Clamps every `[anchor, head]` range of a selection to `[0, max]` (a text-like type's `fitSelection`). */
+export function clampRanges<R extends readonly [number, number]>(sel: readonly R[], max: number): R[] {
+  return sel.map(([a, h]) => [Math.min(Math.max(0, a), max), Math.min(Math.max(0, h), max)] as unknown as R);
+}

@@ -17,6 +17,7 @@ export {
   type WebSocketConstructor,
 } from './connection.js';
 export { TextDoc, type TextDocEvents, type TextDocOptions } from './text-doc.js';
+export { RichDoc, type RichDocEvents, type RichDocOptions } from './rich-doc.js';
 export { SharedDoc } from './shared-doc.js';
 export type { DocEvents, DocOptions } from './session.js';
 export { TandemError } from './errors.js';
@@ -32,3 +33,4 @@ export { MemoryStore } from './storage/memory.js';
 export { IndexedDBStore, type IndexedDBStoreOptions } from './storage/idb.js';
 export type { TransportKind } from './connection.js';
 export type { FetchLike } from './transport/http-socket.js';
+export type { Delta, DeltaInsert, RichOp, RichComponent, Attributes, AttrValue, Embed } from './rich/index.js';

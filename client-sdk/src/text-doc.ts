@@ -4,7 +4,7 @@
  * ({@link TextDoc}), opened with `Connection.openDoc`.
  * @module
  */
-import { rebaseByTransform, type DocType } from './doctype.js';
+import { clampRanges, valueTypeOps, type DocType } from './doctype.js';
 import { changesToOp, diffLinesToOp, diffToOp, type TextChange } from './ot/changes.js';
 import { OTError } from './ot/errors.js';
 import { apply, compose, invert, isNoop, normalize, transformPair, transformSelection, validate, type Op, type Range } from './ot/op.js';
@@ -12,15 +12,6 @@ import { cpLength } from './ot/unicode.js';
 import { TextPresence } from './presence.js';
 import type { DocEvents, DocOptions, DocSession } from './session.js';
 import { SharedDoc } from './shared-doc.js';
-
-const ops = {
-  isNoop,
-  transformPair,
-  apply(content: string, op: Op) {
-    const applied = normalize(op);
-    return { content: apply(content, op), applied, inverse: () => invert(applied, content) };
-  },
-};
 
 /** The `text` type's functions (docs/protocol.md, "Text documents"): a string, ops of code points, range selections. */
 export const textType: DocType<string, Op, Range[]> = {
@@ -35,16 +26,12 @@ export const textType: DocType<string, Op, Range[]> = {
     validate(op);
     return op;
   },
-  ...ops,
+  ...valueTypeOps({ apply, normalize, invert, isNoop, transformPair }),
   invert,
   compose,
-  rebase: rebaseByTransform(ops),
   // A visible selection stays visible: transformSelection maps only null to null.
   transformSelection: (sel, op, own) => transformSelection(sel, op, own) as Range[],
-  fitSelection(sel, content) {
-    const max = cpLength(content);
-    return sel.map(([a, h]) => [Math.min(Math.max(0, a), max), Math.min(Math.max(0, h), max)] as Range);
-  },
+  fitSelection: (sel, content) => clampRanges(sel, cpLength(content)),
   // Line-aligned, so that carets, pending edits and undo steps stay in their lines.
   diff: diffLinesToOp,
 };

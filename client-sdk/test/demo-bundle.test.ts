@@ -38,7 +38,8 @@ describe('embedded demo bundle', () => {
       expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
       for (const [name, body] of want) expect(got.get(name)?.equals(body), `${name} differs`).toBe(true);
       const total = [...want.values()].reduce((n, b) => n + b.length, 0);
-      expect(total).toBeLessThan(600 * 1024); // minified
+      // Minified: two pages (the text demo with CodeMirror, the rich-text demo with Tiptap) share the SDK's chunk.
+      expect(total).toBeLessThan(1536 * 1024); // Quill (for ?editor=quill) is a chunk of its own, loaded only there
     } finally {
       await rm(outDir, { recursive: true, force: true });
     }

@@ -241,7 +241,7 @@ function runOnce(sc: Scenario, choices: number[], texts?: Set<string>): { widths
   for (const cl of clients) {
     if (cl.doc.status !== 'synced' || cl.doc.text !== d.text || cl.doc.version !== d.log.length) fail('not converged');
   }
-  if (typeof sc.expected === 'string' ? d.text !== sc.expected : !sc.expected(d.text, d.log)) fail(`unexpected text (want ${String(sc.expected)})`);
+  if (typeof sc.expected === 'string' ? d.text !== sc.expected : !sc.expected(d.text, d.log as { op: Op }[])) fail(`unexpected text (want ${String(sc.expected)})`);
   texts?.add(d.text);
   // Exactly once: no (sid, seq) committed twice.
   const keys = d.log.map((e) => `${e.sid}/${e.seq}`);

@@ -28,7 +28,9 @@ describe('built package', () => {
       const cm = await import('@tandem/client/codemirror');
       const pm = await import('@tandem/client/prosemirror');
       const quill = await import('@tandem/client/quill');
+      const tiptap = await import('@tandem/client/tiptap');
       console.log(JSON.stringify({
+        richDoc: [typeof m.RichDoc, typeof m.Connection.prototype.openRich, typeof pm.tandemPlugin, typeof tiptap.TandemCollaboration.configure],
         main: [typeof m.Connection, typeof m.TextDoc, typeof m.ot.apply, typeof m.TandemError],
         // Only the public API: not the emitter, not the frame codec.
         internal: ['Emitter', 'SUBPROTOCOL', 'PROTO_VERSION', 'encodeMessage', 'decodeFrame', 'ProtocolError', 'DocState', 'DocSession'].filter((n) => n in m),
@@ -42,6 +44,7 @@ describe('built package', () => {
       }));`;
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: root });
     expect(JSON.parse(stdout)).toEqual({
+      richDoc: ['function', 'function', 'function', 'function'],
       main: ['function', 'function', 'function', 'function'],
       internal: [],
       ot: ['function', 'function', 2],
@@ -52,7 +55,7 @@ describe('built package', () => {
       prosemirror: ['function', 'function', '\u2028'],
       quill: ['function', [{ retain: 2 }, { insert: 'x' }]],
     });
-    for (const d of ['index.d.ts', 'ot/index.d.ts', 'tree/index.d.ts', 'rich/index.d.ts', 'bindings/textarea.d.ts', 'bindings/codemirror.d.ts', 'bindings/prosemirror.d.ts', 'bindings/quill.d.ts']) {
+    for (const d of ['index.d.ts', 'ot/index.d.ts', 'tree/index.d.ts', 'rich/index.d.ts', 'bindings/textarea.d.ts', 'bindings/codemirror.d.ts', 'bindings/prosemirror.d.ts', 'bindings/tiptap.d.ts', 'bindings/quill.d.ts']) {
       expect(existsSync(path.join(root, 'dist', d)), d).toBe(true);
     }
   });
@@ -71,6 +74,7 @@ describe('built package', () => {
         const cm = require('@tandem/client/codemirror');
         const pm = require('@tandem/client/prosemirror');
         const quill = require('@tandem/client/quill');
+        const tiptap = require('@tandem/client/tiptap');
         let thrown = '';
         try { new m.Connection({ url: 'ws://127.0.0.1:1/v1/ws' }); } catch (e) { thrown = e.constructor.name; }
         console.log(JSON.stringify({
@@ -79,7 +83,8 @@ describe('built package', () => {
           ot: [typeof ot.transform, ot.cpLength('a😀')],
           textarea: typeof ta.bindTextarea,
           codemirror: typeof cm.tandemCollab,
-          prosemirror: [typeof pm.docToDelta, typeof pm.transactionToOp],
+          prosemirror: [typeof pm.docToDelta, typeof pm.transactionToOp, typeof pm.tandemPlugin],
+          tiptap: typeof tiptap.TandemCollaboration.configure,
           quill: quill.opToQuill([1, 'x'], '😀\\n'),
           thrown,
         }));`;
@@ -90,7 +95,8 @@ describe('built package', () => {
         ot: ['function', 2],
         textarea: 'function',
         codemirror: 'function',
-        prosemirror: ['function', 'function'],
+        prosemirror: ['function', 'function', 'function'],
+        tiptap: 'function',
         quill: [{ retain: 2 }, { insert: 'x' }],
         thrown: 'TypeError',
       });
@@ -105,7 +111,9 @@ describe('built package', () => {
 import { cpLength } from '@tandem/client/ot';
 import { tandemCollab } from '@tandem/client/codemirror';
 import { opToQuill } from '@tandem/client/quill';
-import { docToDelta } from '@tandem/client/prosemirror';
+import { docToDelta, tandemPlugin } from '@tandem/client/prosemirror';
+import { TandemCollaboration } from '@tandem/client/tiptap';
+import type { RichDoc, Delta } from '@tandem/client';
 declare const WS: import('@tandem/client').WebSocketConstructor;
 const conn = new Connection({ url: 'ws://x/v1/ws', WebSocket: WS, connectAttempts: 3 });
 conn.on('error', (e: ConnectionError) => e.httpStatus ?? e.errno);
@@ -117,7 +125,10 @@ const peers: Peer[] = doc.presence.getPeers();
 const all: SharedDoc<unknown, unknown, unknown>[] = conn.openDocs;
 export const text: string = doc.text + String(peers.length + all.length);
 export const n: number = cpLength('x');
-export { done, tandemCollab, TandemError, opToQuill, docToDelta };
+const rich: RichDoc = conn.openRich('r');
+rich.format(0, 1, { bold: true });
+export const delta: Delta = rich.delta();
+export { done, tandemCollab, TandemError, opToQuill, docToDelta, tandemPlugin, TandemCollaboration };
 `,
       );
       const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');

@@ -23,64 +23,7 @@ import {
   type RichOp,
 } from '../src/rich/index.js';
 import { rng } from './helpers/random.js';
-
-const PIECES = ['a', 'b', ' ', '\n', 'é', '😀', '👍🏽', '中', '𝄞'];
-const ATTRS: (Attributes | undefined)[] = [undefined, { bold: true }, { italic: true, link: 'https://x' }, { heading: 1 }, { list: 'bullet' }, { size: 1.5 }];
-
-function pick<T>(r: () => number, xs: readonly T[]): T {
-  return xs[Math.floor(r() * xs.length)] as T;
-}
-
-function text(r: () => number, max: number): string {
-  let s = '';
-  const n = 1 + Math.floor(r() * max);
-  for (let i = 0; i < n; i++) s += pick(r, PIECES);
-  return s;
-}
-
-function insert(r: () => number, nulls: boolean): RichComponent {
-  let a = pick(r, ATTRS);
-  if (nulls && a !== undefined && r() < 0.3) a = { ...a, bold: null };
-  if (r() < 0.12) return a === undefined ? { e: { image: 'https://img/' + text(r, 2) } } : { e: { image: 'u' }, a };
-  const t = text(r, 4);
-  return a === undefined ? t : { i: t, a };
-}
-
-function randomContent(r: () => number): Delta {
-  const c: RichOp = [];
-  const n = Math.floor(r() * 6);
-  for (let i = 0; i < n; i++) c.push(insert(r, false));
-  const last = pick(r, ATTRS);
-  c.push(last === undefined ? '\n' : { i: '\n', a: last });
-  return contentOf(c);
-}
-
-/** A valid op on a document of `len` code points that keeps its final newline. */
-function randomOp(r: () => number, len: number): RichOp {
-  const op: RichOp = [];
-  let pos = 0;
-  const editable = len - 1;
-  const edits = Math.floor(r() * 4);
-  for (let e = 0; e < edits; e++) {
-    const room = editable - pos;
-    if (room > 0 && r() < 0.7) {
-      const n = 1 + Math.floor(r() * room);
-      const a = pick(r, ATTRS);
-      op.push(a !== undefined && r() < 0.3 ? { r: n, a: r() < 0.3 ? { ...a, bold: null } : a } : n);
-      pos += n;
-    }
-    const left = editable - pos;
-    if (left > 0 && r() < 0.4) {
-      const n = 1 + Math.floor(r() * Math.min(left, 4));
-      op.push(-n);
-      pos += n;
-    } else {
-      op.push(insert(r, true));
-    }
-  }
-  if (len - pos > 0 && r() < 0.3) op.push({ r: len - pos, a: { heading: 2 } });
-  return op;
-}
+import { ATTRS, pick, randomContent, randomOp, text } from './helpers/rich-random.js';
 
 const SIDS = ['alice-0000000000000001', 'bob-00000000000000002'];
 

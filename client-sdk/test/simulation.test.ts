@@ -3,6 +3,7 @@ import { Connection, type TextDoc } from '../src/index.js';
 import { cpLength } from '../src/ot/index.js';
 import { FakeServer, MemoryStorage } from './helpers/fake-server.js';
 import { randomOp, randomText, rng } from './helpers/random.js';
+import { settle } from './helpers/settle.js';
 
 interface Client {
   conn: Connection;
@@ -22,18 +23,6 @@ function makeClient(server: FakeServer, i: number, storage = new MemoryStorage()
   });
   const doc = conn.openDoc('doc', { undoCaptureMs: 0 });
   return { conn, doc, storage };
-}
-
-/** Runs virtual time until every client is online, synced and the network is quiet. */
-async function settle(server: FakeServer, clients: Client[]): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    await vi.advanceTimersByTimeAsync(50);
-    if (clients.every((c) => c.doc.status === 'synced') && vi.getTimerCount() < 200) {
-      await vi.advanceTimersByTimeAsync(200);
-      if (clients.every((c) => c.doc.status === 'synced')) return;
-    }
-  }
-  throw new Error(`did not settle: ${clients.map((c) => `${c.conn.state}/${c.doc.status}`).join(', ')}`);
 }
 
 function checkExactlyOnce(server: FakeServer, clients: Client[]): void {

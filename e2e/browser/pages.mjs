@@ -52,9 +52,10 @@ export const connPill = (page) => page.locator('#conn-status').innerText();
 
 /**
  * Opens url in a context of its own, as the demo user name with color;
- * options: the window's width and height, and dark for a dark colour scheme.
+ * options: the window's width and height, dark for a dark colour scheme, and
+ * ready, the selector of the editor to wait for (CodeMirror's by default).
  */
-export async function openAs(browser, url, name, color, { width = 1000, height = 700, dark = false, context: given = null } = {}) {
+export async function openAs(browser, url, name, color, { width = 1000, height = 700, dark = false, context: given = null, ready = '.cm-content' } = {}) {
   const context = given ?? (await browser.newContext({ viewport: { width, height }, colorScheme: dark ? 'dark' : 'light' }));
   await context.addInitScript(([n, c]) => {
     localStorage.setItem('tandem.demo.name', n);
@@ -63,7 +64,7 @@ export async function openAs(browser, url, name, color, { width = 1000, height =
   const page = await context.newPage();
   page.on('pageerror', (e) => console.error(`[${name}] page error: ${e.message}`));
   await page.goto(url);
-  await page.locator('.cm-content').waitFor({ timeout: 15000 });
+  await page.locator(ready).first().waitFor({ timeout: 15000 });
   return page;
 }
 

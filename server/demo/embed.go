@@ -1,13 +1,16 @@
-// Package demo serves the multiplayer demo page at /demo/: a shared CodeMirror
-// editor with everyone's named carets, selections and mouse pointers, built
-// from client-sdk/demo.
+// Package demo serves the multiplayer demo pages: at /demo/ a shared
+// CodeMirror editor with everyone's named carets, selections and mouse
+// pointers, and at /demo/rich/ a shared Tiptap rich-text editor with a
+// toolbar and named carets; built from client-sdk/demo.
 //
 // The page is a committed, minified bundle in dist/ (rebuild it with
 // `npm run build:demo` in client-sdk/), embedded in the binary so that
 // `go build` needs no npm. Every path under /demo/ that is not a file of the
 // bundle gets the page itself, which reads the document id from the address
 // (/demo/<id>), so a document's link can be shared and reloaded; a bare
-// /demo/ opens the shared document "welcome", so that two windows meet.
+// /demo/ opens the shared document "welcome", so that two windows meet. A
+// page in a folder of the bundle (rich/index.html) is served the same way
+// for /demo/rich/<id>.
 package demo
 
 import (
@@ -113,7 +116,11 @@ func newHandler(fsys fs.FS, root string) (*Handler, error) {
 	if h.index == nil {
 		return nil, fmt.Errorf("demo bundle: no index.html in %s (run `npm run build:demo` in client-sdk)", root)
 	}
-	h.index.ctype = "text/html; charset=utf-8"
+	for name, f := range h.files {
+		if path.Base(name) == "index.html" {
+			f.ctype = "text/html; charset=utf-8"
+		}
+	}
 	return h, nil
 }
 
@@ -146,9 +153,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	hdr := w.Header()
 	hdr.Set("X-Content-Type-Options", "nosniff")
+	if h.files[rel+"/index.html"] != nil {
+		// A page of its own (/demo/rich): its documents live under it.
+		http.Redirect(w, r, Prefix+rel+"/", http.StatusMovedPermanently)
+		return
+	}
 	f := h.files[rel]
+	page := h.index
+	if f == nil {
+		// /demo/<page>/<id> (or /demo/<page>/): the page <page>/index.html, for document <id>.
+		if dir, id, ok := strings.Cut(rel, "/"); ok && !strings.ContainsAny(id, "./") && h.files[dir+"/index.html"] != nil {
+			page = h.files[dir+"/index.html"]
+			rel = id
+		}
+	}
 	switch {
-	case f != nil && f != h.index:
+	case f != nil && !h.isPage(f):
 		// Asset names carry a content hash: they never change.
 		hdr.Set("Cache-Control", "public, max-age=31536000, immutable")
 	case f == nil && strings.ContainsAny(rel, "./"):
@@ -156,13 +176,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	default:
-		f = h.index
+		if f == nil {
+			f = page
+		}
 		// The page names the current asset hashes: always revalidate it.
 		hdr.Set("Cache-Control", "no-cache")
 		hdr.Set("Content-Security-Policy", csp)
 		hdr.Set("Referrer-Policy", "no-referrer") // the address may hold ?token=
 	}
 	h.serveFile(w, r, f)
+}
+
+// isPage reports whether f is one of the bundle's pages (an index.html).
+func (h *Handler) isPage(f *file) bool {
+	return path.Base(f.name) == "index.html"
 }
 
 func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, f *file) {

@@ -12,16 +12,25 @@ import (
 	"testing/fstest"
 )
 
-// assetPaths returns the script and stylesheet URLs the embedded page names.
+// assetPaths returns the script and stylesheet URLs the embedded pages name.
 func assetPaths(t *testing.T, h *Handler) []string {
 	t.Helper()
 	re := regexp.MustCompile(`(?:src|href)="(/demo/assets/[^"]+)"`)
 	var out []string
-	for _, m := range re.FindAllStringSubmatch(string(h.index.body), -1) {
-		out = append(out, m[1])
+	for _, page := range pages {
+		f := h.files[page]
+		if f == nil {
+			t.Fatalf("the bundle has no %s", page)
+		}
+		for _, m := range re.FindAllStringSubmatch(string(f.body), -1) {
+			out = append(out, m[1])
+		}
 	}
 	return out
 }
+
+// pages are the demo's pages: the text demo and the rich-text demo.
+var pages = []string{"index.html", "rich/index.html"}
 
 func mounted(t *testing.T) (*http.ServeMux, *Handler) {
 	t.Helper()
@@ -91,6 +100,7 @@ func TestServe(t *testing.T) {
 		cache    string
 		location string
 		page     bool // the body is the page
+		rich     bool // the body is the rich-text page
 	}{
 		{name: "root", method: "GET", target: "/demo/", status: 200, ctype: "text/html; charset=utf-8", cache: "no-cache", page: true},
 		{name: "document id", method: "GET", target: "/demo/my-doc_1", status: 200, ctype: "text/html; charset=utf-8", cache: "no-cache", page: true},
@@ -103,6 +113,12 @@ func TestServe(t *testing.T) {
 		{name: "missing file", method: "GET", target: "/demo/favicon.ico", status: 404},
 		{name: "nested path", method: "GET", target: "/demo/a/b", status: 404},
 		{name: "no slash", method: "GET", target: "/demo", status: 301, location: "/demo/"},
+		{name: "rich page", method: "GET", target: "/demo/rich/", status: 200, ctype: "text/html; charset=utf-8", cache: "no-cache", rich: true},
+		{name: "rich document", method: "GET", target: "/demo/rich/notes-1?token=abc", status: 200, ctype: "text/html; charset=utf-8", cache: "no-cache", rich: true},
+		{name: "rich index.html", method: "GET", target: "/demo/rich/index.html", status: 200, ctype: "text/html; charset=utf-8", rich: true},
+		{name: "rich no slash", method: "GET", target: "/demo/rich", status: 301, location: "/demo/rich/"},
+		{name: "rich nested path", method: "GET", target: "/demo/rich/a/b", status: 404},
+		{name: "rich missing file", method: "GET", target: "/demo/rich/x.js", status: 404},
 		{name: "post", method: "POST", target: "/demo/", status: 405},
 	}
 	for _, tc := range tests {
@@ -121,8 +137,12 @@ func TestServe(t *testing.T) {
 			if tc.location != "" && res.Header.Get("Location") != tc.location {
 				t.Errorf("Location %q, want %q", res.Header.Get("Location"), tc.location)
 			}
-			if tc.page {
-				if !bytes.Equal(body, h.index.body) {
+			if tc.page || tc.rich {
+				want := h.index
+				if tc.rich {
+					want = h.files["rich/index.html"]
+				}
+				if !bytes.Equal(body, want.body) {
 					t.Errorf("body is not the page (%d bytes)", len(body))
 				}
 				if res.Header.Get("Content-Security-Policy") == "" {

@@ -4,18 +4,57 @@
  * coalesced frames and disconnects. Timers are meant to be faked (vi.useFakeTimers).
  */
 import { decode, encode } from '@msgpack/msgpack';
-import { apply, transformPair, transformSelectionPast, type Op, type Selection } from '../../src/ot/index.js';
+import { apply, transformPair, transformSelectionPast, type Selection } from '../../src/ot/index.js';
+import * as rich from '../../src/rich/index.js';
 import type { ClientMessage, ServerMessage, WirePeer } from '../../src/protocol.js';
 import type { WebSocketConstructor } from '../../src/connection.js';
 
+/**
+ * What the fake server needs of a document type: the server side of
+ * docs/protocol.md's types (text, rich), with the same transform as the Go
+ * server's.
+ */
+export interface FakeDocType {
+  name: string;
+  contentKey: string;
+  empty(): unknown;
+  apply(content: unknown, op: unknown): unknown;
+  transformPair(op: unknown, sid: string, committed: unknown, committedSid: string): [unknown, unknown];
+  transformSelectionPast(sel: Selection, owner: string, op: unknown, author: string): Selection;
+}
+
+/** The `text` type on the fake server. */
+export const fakeText: FakeDocType = {
+  name: 'text',
+  contentKey: 'text',
+  empty: () => '',
+  apply: (c, op) => apply(c as string, op as never),
+  transformPair: (op, sid, committed, committedSid) => transformPair(op as never, sid, committed as never, committedSid),
+  transformSelectionPast: (sel, owner, op, author) => transformSelectionPast(sel, owner, op as never, author),
+};
+
+/** The `rich` type on the fake server. */
+export const fakeRich: FakeDocType = {
+  name: 'rich',
+  contentKey: 'text',
+  empty: () => ['\n'],
+  apply: (c, op) => rich.apply(c as rich.Delta, op as rich.RichOp),
+  transformPair: (op, sid, committed, committedSid) => rich.transformPair(op as rich.RichOp, sid, committed as rich.RichOp, committedSid),
+  transformSelectionPast: (sel, owner, op, author) => rich.transformSelection(sel, op as rich.RichOp, owner !== '' && owner === author),
+};
+
 interface LogEntry {
   v: number;
-  op: Op;
+  op: unknown;
   sid: string;
   seq: number;
 }
 
 interface DocState {
+  type: FakeDocType;
+  /** The content (a string for text, a Delta for rich). */
+  content: unknown;
+  /** The content of a text document (read and set). */
   text: string;
   log: LogEntry[];
   committed: Map<string, number>;
@@ -42,6 +81,8 @@ export interface FakeServerOptions {
   maxDelayMs?: number;
   /** When true, re-joins with v get the full text instead of ops. */
   noHistory?: boolean;
+  /** The type of each document, by id (default: text). */
+  typeOf?: (id: string) => FakeDocType;
 }
 
 /** Records protocol invariant violations seen by the fake server. */
@@ -56,7 +97,18 @@ export class FakeServer {
   doc(id: string): DocState {
     let d = this.docs.get(id);
     if (d === undefined) {
-      d = { text: '', log: [], committed: new Map(), lastSeq: new Map(), subs: new Set(), peers: new Map() };
+      const type = this.opts.typeOf?.(id) ?? fakeText;
+      d = {
+        type,
+        content: type.empty(),
+        get text(): string {
+          if (typeof this.content !== 'string') throw new Error(`fake server: ${id} is a ${type.name} document, not text`);
+          return this.content;
+        },
+        set text(t: string) {
+          this.content = t;
+        },
+        log: [], committed: new Map(), lastSeq: new Map(), subs: new Set(), peers: new Map() };
       this.docs.set(id, d);
     }
     return d;
@@ -116,9 +168,9 @@ export class FakeServer {
         const v = d.log.length;
         if (m.v !== undefined && m.v > v) this.violations.push(`join with v ${m.v} beyond ${v}`);
         if (m.v !== undefined && m.v <= v && !this.opts.noHistory) {
-          this.send(s, { t: 'joined', doc: m.doc, v, ops: d.log.slice(m.v), peers, mode: 'rw' });
+          this.send(s, { t: 'joined', doc: m.doc, type: d.type.name, v, ops: d.log.slice(m.v), peers, mode: 'rw' } as ServerMessage);
         } else {
-          this.send(s, { t: 'joined', doc: m.doc, v, text: d.text, peers, mode: 'rw' });
+          this.send(s, { t: 'joined', doc: m.doc, type: d.type.name, v, [d.type.contentKey]: d.content, peers, mode: 'rw' } as ServerMessage);
         }
         const fresh = !d.subs.has(s);
         d.subs.add(s);
@@ -156,20 +208,20 @@ export class FakeServer {
         for (const e of d.log.slice(m.v)) {
           // Ties by sid; the author's selection (after its op) moves by the
           // committed op as it looks past the author's op.
-          const [past, committedPast] = transformPair(op, sid, e.op, e.sid);
-          op = past;
-          if (sel !== undefined && sel !== null) sel = transformSelectionPast(sel, sid, committedPast, e.sid);
+          const [past, committedPast] = d.type.transformPair(op, sid, e.op, e.sid);
+          op = past as typeof op;
+          if (sel !== undefined && sel !== null) sel = d.type.transformSelectionPast(sel, sid, committedPast, e.sid);
         }
-        let text: string;
+        let text: unknown;
         try {
-          text = apply(d.text, op);
+          text = d.type.apply(d.content, op);
         } catch (e) {
           this.violations.push(`invalid op from ${sid}: ${(e as Error).message}`);
           this.send(s, { t: 'error', code: 'invalid_op', msg: (e as Error).message, doc: m.doc, seq: m.seq });
           return;
         }
         const v = d.log.length;
-        d.text = text;
+        d.content = text;
         d.log.push({ v, op, sid, seq: m.seq });
         d.committed.set(key, v);
         d.lastSeq.set(sid, m.seq);
@@ -185,7 +237,7 @@ export class FakeServer {
         const d = this.doc(m.doc);
         if (m.v !== d.log.length && m.v > d.log.length) this.violations.push(`presence at v ${m.v} ahead`);
         let sel = m.sel;
-        for (const e of d.log.slice(m.v)) sel = transformSelectionPast(sel, sid, e.op, e.sid);
+        for (const e of d.log.slice(m.v)) sel = d.type.transformSelectionPast(sel, sid, e.op, e.sid);
         const p = d.peers.get(sid);
         if (p === undefined) return;
         p.sel = sel;
