@@ -7,16 +7,22 @@ import { decode, encode } from '@msgpack/msgpack';
 import { apply, transformPair, transformSelectionPast, type Op, type Selection } from '../../src/ot/index.js';
 import type { ClientMessage, ServerMessage, WirePeer } from '../../src/protocol.js';
 import type { WebSocketConstructor } from '../../src/connection.js';
+import { checkBase, transform as transformTree, TreeContent, TreeError, validateOp, type TreeJSON, type TreeOp } from '../../src/tree/index.js';
 
 interface LogEntry {
   v: number;
   op: Op;
   sid: string;
   seq: number;
+  /** Tree documents: the ids the op's deletes removed (for checkBase). */
+  removed?: string[];
 }
 
 interface DocState {
+  /** `text` (the default) or `tree` (docs/protocol.md, "Tree documents"). */
+  type: 'text' | 'tree';
   text: string;
+  tree: TreeContent;
   log: LogEntry[];
   committed: Map<string, number>;
   lastSeq: Map<string, number>;
@@ -56,9 +62,17 @@ export class FakeServer {
   doc(id: string): DocState {
     let d = this.docs.get(id);
     if (d === undefined) {
-      d = { text: '', log: [], committed: new Map(), lastSeq: new Map(), subs: new Set(), peers: new Map() };
+      d = { type: 'text', text: '', tree: new TreeContent(), log: [], committed: new Map(), lastSeq: new Map(), subs: new Set(), peers: new Map() };
       this.docs.set(id, d);
     }
+    return d;
+  }
+
+  /** Creates tree document `id` (as `POST /v1/docs {type: "tree", content}` would). */
+  createTree(id: string, content: TreeJSON = {}): DocState {
+    const d = this.doc(id);
+    d.type = 'tree';
+    d.tree = TreeContent.fromJSON(content);
     return d;
   }
 
@@ -116,9 +130,11 @@ export class FakeServer {
         const v = d.log.length;
         if (m.v !== undefined && m.v > v) this.violations.push(`join with v ${m.v} beyond ${v}`);
         if (m.v !== undefined && m.v <= v && !this.opts.noHistory) {
-          this.send(s, { t: 'joined', doc: m.doc, v, ops: d.log.slice(m.v), peers, mode: 'rw' });
+          this.send(s, { t: 'joined', doc: m.doc, v, type: d.type, ops: d.log.slice(m.v).map(({ v: ev, op, sid: es, seq }) => ({ v: ev, op, sid: es, seq })), peers, mode: 'rw' });
+        } else if (d.type === 'tree') {
+          this.send(s, { t: 'joined', doc: m.doc, v, type: 'tree', tree: d.tree.toJSON(), peers, mode: 'rw' } as ServerMessage);
         } else {
-          this.send(s, { t: 'joined', doc: m.doc, v, text: d.text, peers, mode: 'rw' });
+          this.send(s, { t: 'joined', doc: m.doc, v, type: 'text', text: d.text, peers, mode: 'rw' });
         }
         const fresh = !d.subs.has(s);
         d.subs.add(s);
@@ -149,6 +165,10 @@ export class FakeServer {
         if (m.v > d.log.length || m.v < 0) {
           this.violations.push(`op at v ${m.v} beyond ${d.log.length}`);
           this.send(s, { t: 'error', code: 'bad_request', msg: 'v ahead', doc: m.doc, seq: m.seq });
+          return;
+        }
+        if (d.type === 'tree') {
+          this.treeOp(s, sid, d, m as unknown as { doc: string; v: number; seq: number; op: unknown; sel?: unknown });
           return;
         }
         let op = m.op;
@@ -185,7 +205,8 @@ export class FakeServer {
         const d = this.doc(m.doc);
         if (m.v !== d.log.length && m.v > d.log.length) this.violations.push(`presence at v ${m.v} ahead`);
         let sel = m.sel;
-        for (const e of d.log.slice(m.v)) sel = transformSelectionPast(sel, sid, e.op, e.sid);
+        if (d.type === 'tree') sel = this.treeSel(d, sel) as Selection;
+        else for (const e of d.log.slice(m.v)) sel = transformSelectionPast(sel, sid, e.op, e.sid);
         const p = d.peers.get(sid);
         if (p === undefined) return;
         p.sel = sel;
@@ -196,6 +217,51 @@ export class FakeServer {
       default:
         this.violations.push(`unexpected message ${(m as { t: string }).t}`);
     }
+  }
+
+  /** A tree selection as the server keeps it: the ids of objects that exist. */
+  private treeSel(d: DocState, sel: unknown): string[] | null {
+    if (!Array.isArray(sel)) return null;
+    return d.tree.filterSelection(sel.filter((x): x is string => typeof x === 'string')) ?? [];
+  }
+
+  /** An op on a tree document: checked, transformed past what was committed since its version, applied with drops. */
+  private treeOp(s: Session, sid: string, d: DocState, m: { doc: string; v: number; seq: number; op: unknown; sel?: unknown }): void {
+    const refuse = (e: unknown): void => {
+      const code = e instanceof TreeError && e.kind === 'too_large' ? 'too_large' : 'invalid_op';
+      this.send(s, { t: 'error', code, msg: (e as Error).message, doc: m.doc, seq: m.seq });
+    };
+    let op: TreeOp;
+    try {
+      op = validateOp(m.op);
+      const since = d.log.slice(m.v);
+      checkBase(op, d.tree, since.map((e) => ({ op: e.op as unknown as TreeOp, removed: e.removed ?? [] })));
+      for (const e of since) op = transformTree(op, e.op as unknown as TreeOp, sid, e.sid);
+    } catch (e) {
+      this.violations.push(`invalid tree op from ${sid}: ${(e as Error).message}`);
+      refuse(e);
+      return;
+    }
+    let r;
+    try {
+      r = d.tree.apply(op);
+    } catch (e) {
+      this.violations.push(`tree op from ${sid} does not apply: ${(e as Error).message}`);
+      refuse(e);
+      return;
+    }
+    const v = d.log.length;
+    const applied = r.applied as unknown as Op;
+    d.log.push({ v, op: applied, sid, seq: m.seq, removed: r.removed });
+    d.committed.set(`${sid}:${m.seq}`, v);
+    d.lastSeq.set(sid, m.seq);
+    const sel = m.sel === undefined ? undefined : this.treeSel(d, m.sel);
+    if (sel !== undefined) {
+      const p = d.peers.get(sid);
+      if (p !== undefined) p.sel = sel as unknown as Selection;
+    }
+    this.send(s, { t: 'ack', doc: m.doc, seq: m.seq, v });
+    this.broadcast(m.doc, s, { t: 'op', doc: m.doc, v, op: applied, sid, seq: m.seq, ...(sel !== undefined ? { sel: sel as unknown as Selection } : {}) });
   }
 
   broadcast(docId: string, from: Session, m: ServerMessage): void {
