@@ -1,7 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 
-// Builds the demo page into ../server/demo/dist, which the Go server embeds and serves at /demo/.
+// Builds the demo pages into ../server/demo/dist, which the Go server embeds and
+// serves: the text editor at /demo/, the canvas at /demo/canvas/.
 export default defineConfig({
   root: fileURLToPath(new URL('./demo', import.meta.url)),
   base: '/demo/',
@@ -12,6 +13,12 @@ export default defineConfig({
     assetsDir: 'assets',
     sourcemap: false,
     reportCompressedSize: false,
+    rollupOptions: {
+      input: {
+        main: fileURLToPath(new URL('./demo/index.html', import.meta.url)),
+        canvas: fileURLToPath(new URL('./demo/canvas/index.html', import.meta.url)),
+      },
+    },
   },
   server: {
     // `npx vite --config vite.demo.config.ts` with a local server on :8080.

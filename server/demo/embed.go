@@ -1,13 +1,15 @@
-// Package demo serves the multiplayer demo page at /demo/: a shared CodeMirror
-// editor with everyone's named carets, selections and mouse pointers, built
-// from client-sdk/demo.
+// Package demo serves the multiplayer demo pages: at /demo/ a shared
+// CodeMirror editor with everyone's named carets, selections and mouse
+// pointers, and at /demo/canvas/ a whiteboard on a tree document with live
+// cursors; both built from client-sdk/demo.
 //
 // The page is a committed, minified bundle in dist/ (rebuild it with
 // `npm run build:demo` in client-sdk/), embedded in the binary so that
 // `go build` needs no npm. Every path under /demo/ that is not a file of the
 // bundle gets the page itself, which reads the document id from the address
 // (/demo/<id>), so a document's link can be shared and reloaded; a bare
-// /demo/ opens the shared document "welcome", so that two windows meet.
+// /demo/ opens the shared document "welcome", so that two windows meet. The
+// canvas page works the same way under /demo/canvas/ (/demo/canvas/<board>).
 package demo
 
 import (
@@ -74,9 +76,13 @@ func compressible(ctype string) bool {
 
 // Handler serves the embedded bundle under Prefix.
 type Handler struct {
-	files map[string]*file // by path relative to dist, e.g. "assets/index-abc.js"
-	index *file
+	files  map[string]*file // by path relative to dist, e.g. "assets/index-abc.js"
+	index  *file
+	canvas *file // the canvas page, served for canvas/<board>
 }
+
+// canvasDir is the canvas page's directory under Prefix.
+const canvasDir = "canvas/"
 
 // New loads the embedded bundle. It fails only if the bundle was committed
 // without its index.html, which the package test catches.
@@ -114,6 +120,11 @@ func newHandler(fsys fs.FS, root string) (*Handler, error) {
 		return nil, fmt.Errorf("demo bundle: no index.html in %s (run `npm run build:demo` in client-sdk)", root)
 	}
 	h.index.ctype = "text/html; charset=utf-8"
+	h.canvas = h.files[canvasDir+"index.html"]
+	if h.canvas == nil {
+		return nil, fmt.Errorf("demo bundle: no %sindex.html in %s (run `npm run build:demo` in client-sdk)", canvasDir, root)
+	}
+	h.canvas.ctype = "text/html; charset=utf-8"
 	return h, nil
 }
 
@@ -146,9 +157,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	hdr := w.Header()
 	hdr.Set("X-Content-Type-Options", "nosniff")
+	if rel == strings.TrimSuffix(canvasDir, "/") {
+		http.Redirect(w, r, Prefix+canvasDir, http.StatusMovedPermanently)
+		return
+	}
+	page := h.index
 	f := h.files[rel]
+	if board, ok := strings.CutPrefix(rel, canvasDir); ok && (f == nil || f == h.canvas) {
+		// /demo/canvas/<board>: the canvas page (a board id has neither '.' nor '/').
+		page, rel, f = h.canvas, board, nil
+		if board == "index.html" {
+			rel = ""
+		}
+	}
 	switch {
-	case f != nil && f != h.index:
+	case f != nil && f != h.index && f != h.canvas:
 		// Asset names carry a content hash: they never change.
 		hdr.Set("Cache-Control", "public, max-age=31536000, immutable")
 	case f == nil && strings.ContainsAny(rel, "./"):
@@ -156,7 +179,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	default:
-		f = h.index
+		f = page
 		// The page names the current asset hashes: always revalidate it.
 		hdr.Set("Cache-Control", "no-cache")
 		hdr.Set("Content-Security-Policy", csp)

@@ -12,13 +12,15 @@ import (
 	"testing/fstest"
 )
 
-// assetPaths returns the script and stylesheet URLs the embedded page names.
+// assetPaths returns the script and stylesheet URLs the embedded pages name.
 func assetPaths(t *testing.T, h *Handler) []string {
 	t.Helper()
 	re := regexp.MustCompile(`(?:src|href)="(/demo/assets/[^"]+)"`)
 	var out []string
-	for _, m := range re.FindAllStringSubmatch(string(h.index.body), -1) {
-		out = append(out, m[1])
+	for _, page := range []*file{h.index, h.canvas} {
+		for _, m := range re.FindAllStringSubmatch(string(page.body), -1) {
+			out = append(out, m[1])
+		}
 	}
 	return out
 }
@@ -91,6 +93,7 @@ func TestServe(t *testing.T) {
 		cache    string
 		location string
 		page     bool // the body is the page
+		canvas   bool // the body is the canvas page
 	}{
 		{name: "root", method: "GET", target: "/demo/", status: 200, ctype: "text/html; charset=utf-8", cache: "no-cache", page: true},
 		{name: "document id", method: "GET", target: "/demo/my-doc_1", status: 200, ctype: "text/html; charset=utf-8", cache: "no-cache", page: true},
@@ -103,6 +106,12 @@ func TestServe(t *testing.T) {
 		{name: "missing file", method: "GET", target: "/demo/favicon.ico", status: 404},
 		{name: "nested path", method: "GET", target: "/demo/a/b", status: 404},
 		{name: "no slash", method: "GET", target: "/demo", status: 301, location: "/demo/"},
+		{name: "canvas", method: "GET", target: "/demo/canvas/", status: 200, ctype: "text/html; charset=utf-8", cache: "no-cache", canvas: true},
+		{name: "canvas board", method: "GET", target: "/demo/canvas/board-1?token=abc", status: 200, ctype: "text/html; charset=utf-8", cache: "no-cache", canvas: true},
+		{name: "canvas index.html", method: "GET", target: "/demo/canvas/index.html", status: 200, canvas: true},
+		{name: "canvas no slash", method: "GET", target: "/demo/canvas", status: 301, location: "/demo/canvas/"},
+		{name: "canvas missing file", method: "GET", target: "/demo/canvas/x.png", status: 404},
+		{name: "canvas nested path", method: "GET", target: "/demo/canvas/a/b", status: 404},
 		{name: "post", method: "POST", target: "/demo/", status: 405},
 	}
 	for _, tc := range tests {
@@ -121,8 +130,12 @@ func TestServe(t *testing.T) {
 			if tc.location != "" && res.Header.Get("Location") != tc.location {
 				t.Errorf("Location %q, want %q", res.Header.Get("Location"), tc.location)
 			}
-			if tc.page {
-				if !bytes.Equal(body, h.index.body) {
+			if tc.page || tc.canvas {
+				want := h.index
+				if tc.canvas {
+					want = h.canvas
+				}
+				if !bytes.Equal(body, want.body) {
 					t.Errorf("body is not the page (%d bytes)", len(body))
 				}
 				if res.Header.Get("Content-Security-Policy") == "" {
@@ -184,5 +197,23 @@ func TestNewWithoutIndex(t *testing.T) {
 	_, err := newHandler(fstest.MapFS{"dist/assets/a.js": {Data: []byte("x")}}, "dist")
 	if err == nil || !strings.Contains(err.Error(), "index.html") {
 		t.Fatalf("err = %v, want one naming index.html", err)
+	}
+}
+
+// Each demo links to the other, so that a visitor finds both.
+func TestDemosLinkEachOther(t *testing.T) {
+	_, h := mounted(t)
+	if !bytes.Contains(h.index.body, []byte(`href="/demo/canvas/"`)) {
+		t.Error("the text demo does not link to /demo/canvas/")
+	}
+	if !bytes.Contains(h.canvas.body, []byte(`href="/demo/"`)) {
+		t.Error("the canvas demo does not link to /demo/")
+	}
+}
+
+func TestNewWithoutCanvas(t *testing.T) {
+	_, err := newHandler(fstest.MapFS{"dist/index.html": {Data: []byte("<html>")}}, "dist")
+	if err == nil || !strings.Contains(err.Error(), "canvas/index.html") {
+		t.Fatalf("err = %v, want one naming canvas/index.html", err)
 	}
 }
