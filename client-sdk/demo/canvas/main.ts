@@ -739,7 +739,8 @@ viewport.addEventListener('pointerleave', () => {
 });
 
 viewport.addEventListener('dblclick', (ev) => {
-  const el = (ev.target as HTMLElement).closest<HTMLElement>('.shape.note');
+  // The pointer capture of the drag makes the viewport the event's target: look at what is under the pointer.
+  const el = document.elementFromPoint(ev.clientX, ev.clientY)?.closest<HTMLElement>('.shape.note') ?? null;
   if (el !== null) startEditing(el.dataset.id as string);
 });
 

@@ -48,6 +48,8 @@ export interface FakeServerOptions {
   maxDelayMs?: number;
   /** When true, re-joins with v get the full text instead of ops. */
   noHistory?: boolean;
+  /** When true, joining a document nobody created is `not_found` (as on the Go server); otherwise it creates an empty text document. */
+  strictDocs?: boolean;
 }
 
 /** Records protocol invariant violations seen by the fake server. */
@@ -125,6 +127,10 @@ export class FakeServer {
     const sid = s.sid;
     switch (m.t) {
       case 'join': {
+        if (this.opts.strictDocs === true && !this.docs.has(m.doc)) {
+          this.send(s, { t: 'error', code: 'not_found', msg: `document ${m.doc} not found`, doc: m.doc });
+          return;
+        }
         const d = this.doc(m.doc);
         const peers: WirePeer[] = [...d.peers.entries()].filter(([k]) => k !== sid).map(([k, p]) => ({ sid: k, user: p.user, sel: p.sel, data: p.data }));
         const v = d.log.length;
