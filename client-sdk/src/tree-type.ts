@@ -196,6 +196,30 @@ function whyDropped(content: TreeContent, a: Action): DropReason {
   }
 }
 
+/**
+ * `op` without the `set`s that a later `set` of the same property overwrites
+ * with nothing reading the property in between (a drag is hundreds of sets
+ * of x and y: buffered while offline or while an op is in flight, they go
+ * out as one set each). Applied, it gives what `op` gives.
+ */
+function coalesce(op: TreeOp): TreeOp {
+  const overwritten = new Set<string>();
+  const out: Action[] = [];
+  for (let i = op.length - 1; i >= 0; i--) {
+    const a = op[i] as Action;
+    if (a[0] === 'set') {
+      const r = `${a[1]}\u0000${a[2]}`;
+      if (overwritten.has(r)) continue;
+      overwritten.add(r);
+    } else if (a[0] === 'text') overwritten.delete(`${a[1]}\u0000${a[2]}`);
+    else if (a[0] === 'new' || a[0] === 'del') {
+      for (const r of overwritten) if (r.startsWith(`${a[1]}\u0000`)) overwritten.delete(r);
+    }
+    out.push(a);
+  }
+  return out.length === op.length ? op : out.reverse();
+}
+
 function droppedOp(list: DroppedAction[]): TreeOp | undefined {
   if (list.length === 0) return undefined;
   const op = list.map((d) => d.action);
@@ -231,7 +255,7 @@ export function createTreeType(limits?: Partial<TreeLimits>): DocType<TreeConten
     isNoop: (op) => op.length === 0,
     invert: (op, before) => inverses.get(op) ?? before.clone().apply(op).inverse,
     compose(a, b) {
-      const c = [...a, ...b];
+      const c = coalesce([...a, ...b]);
       const ia = inverses.get(a);
       const ib = inverses.get(b);
       if (ia !== undefined && ib !== undefined) inverses.set(c, [...ib, ...ia]);

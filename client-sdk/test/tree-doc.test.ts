@@ -371,6 +371,26 @@ describe('TreeDoc: random clients through a flaky link', () => {
 });
 
 describe('TreeDoc: what goes on the wire', () => {
+  it('a drag made while an op is in flight goes out as one set per property, and undoes in one step', async () => {
+    const h = harness();
+    const doc = h.conn.openTree('t'); // the default undo capture: a drag is one step
+    const s = await h.welcome();
+    s.deliver({ t: 'joined', doc: 't', v: 0, type: 'tree', tree: START, peers: [], mode: 'rw' } as never);
+    doc.set('note', 'color', 'red'); // in flight
+    doc.undoManager.stopCapturing(); // as the demo does when a drag starts
+    for (let i = 1; i <= 300; i++) doc.set('box', { x: 10 + i, y: 10 + 2 * i });
+    expect(s.of('op')).toHaveLength(1);
+    s.deliver({ t: 'ack', doc: 't', seq: s.of('op')[0]?.seq as number, v: 0 });
+    expect(s.of('op')[1]).toMatchObject({ v: 1, op: [['set', 'box', 'x', 310], ['set', 'box', 'y', 610]] });
+    expect(doc.undo()).toBe(true);
+    expect(doc.get('box')?.props).toMatchObject({ x: 10, y: 10 });
+    expect(doc.get('note')?.props.color).toBe('red');
+    expect(doc.undo()).toBe(true);
+    expect(doc.get('note')?.props.color).toBeUndefined();
+    expect(doc.undo()).toBe(false);
+    h.conn.destroy();
+  });
+
   it('sends tree ops with the version and selection, and re-sends the op in flight after a reconnect', async () => {
     const { h, doc, s } = await manualTree();
     doc.presence.setSelection(['box']);
