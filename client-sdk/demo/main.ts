@@ -4,7 +4,7 @@ import { EditorView, ViewPlugin, drawSelection, highlightActiveLine, highlightAc
 import { defaultKeymap, indentWithTab } from '@codemirror/commands';
 import { Connection, TandemError, randomId, type ConnectionError, type Peer, type TextDoc } from '../src/index.js';
 import { tandemCollab } from '../src/bindings/codemirror.js';
-import { $, ID_RE, PALETTE, ago, code, decodeClaims, describeGrants, loadUser, setPill, toast } from './common.js';
+import { $, ID_RE, PALETTE, ago, code, decodeClaims, describeGrants, paintPointer, pageConnection, pointerElement, renderPeerList, setPill, statusLabel, toast } from './common.js';
 import './style.css';
 
 /** The document a bare /demo/ opens, so that two windows opened at /demo/ meet. */
@@ -41,12 +41,8 @@ function urlFor(id: string): string {
   return `${BASE}${encodeURIComponent(id)}${qs === '' ? '' : `?${qs}`}`;
 }
 
-const params = new URLSearchParams(location.search);
-const token = params.get('token') ?? undefined;
+const { token, user, conn } = pageConnection();
 const claims = decodeClaims(token);
-const user = loadUser();
-const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/ws`;
-const conn = new Connection({ url: wsUrl, user, ...(token !== undefined ? { token } : {}) });
 
 const connStatus = $('conn-status');
 const docStatus = $('doc-status');
@@ -215,14 +211,7 @@ function showDocStatus(d: TextDoc): void {
     setPill(docStatus, 'locked', lockReason === connBlocked ? 'editing off' : lockReason, 'Editing is off: see the notice above the document');
     return;
   }
-  const labels: Record<string, string> = {
-    synced: d.mode === 'r' ? 'up to date' : 'saved',
-    pending: 'saving…',
-    joining: 'loading…',
-    closed: 'closed',
-    offline: d.hasPendingOps ? 'unsaved edits: sent when back online' : 'offline',
-  };
-  setPill(docStatus, d.status, labels[d.status] ?? d.status);
+  setPill(docStatus, d.status, statusLabel(d));
 }
 
 // ---- me: name and colour ----
@@ -358,21 +347,12 @@ const pointers = new Map<string, Pointer>();
 function pointerFor(p: Peer): Pointer {
   let ptr = pointers.get(p.sid);
   if (ptr === undefined) {
-    const el = document.createElement('div');
-    el.className = 'pointer hidden';
-    el.innerHTML =
-      '<svg width="18" height="22" viewBox="0 0 18 22"><path d="M1 1 L1 17 L5.5 13 L8.5 20.5 L11.5 19.2 L8.6 12 L15 12 Z" stroke="white" stroke-width="1.5" stroke-linejoin="round"/></svg><span class="name"></span>';
-    el.dataset.sid = p.sid;
+    const el = pointerElement(p.sid);
     pointersEl.appendChild(el);
     ptr = { el, x: 0, y: 0, tx: 0, ty: 0, visible: false, seen: false };
     pointers.set(p.sid, ptr);
   }
-  ptr.el.querySelector('path')?.setAttribute('fill', p.user.color);
-  const name = ptr.el.querySelector<HTMLElement>('.name');
-  if (name !== null) {
-    name.textContent = p.user.name;
-    name.style.background = p.user.color;
-  }
+  paintPointer(ptr.el, p);
   return ptr;
 }
 
@@ -525,25 +505,11 @@ let view: EditorView | null = null;
 const offs: (() => void)[] = [];
 
 function renderPeers(): void {
-  peersEl.textContent = '';
-  if (doc === null) return;
-  const peers = doc.presence.getPeers();
-  for (const p of peers) {
-    const li = document.createElement('li');
-    const av = document.createElement('span');
-    av.className = 'avatar';
-    av.style.background = p.user.color;
-    av.textContent = (p.user.name.trim()[0] ?? '?').toUpperCase();
-    li.append(av, document.createTextNode(p.user.name));
-    li.title = p.selection === null ? `${p.user.name} (not in the text)` : p.user.name;
-    peersEl.appendChild(li);
+  if (doc === null) {
+    peersEl.textContent = '';
+    return;
   }
-  if (peers.length === 0) {
-    const li = document.createElement('li');
-    li.className = 'nobody';
-    li.textContent = 'nobody else here yet: Copy link and send it, or open it in another window';
-    peersEl.appendChild(li);
-  }
+  renderPeerList(peersEl, doc.presence.getPeers(), (p) => (p.selection === null ? `${p.user.name} (not in the text)` : p.user.name));
 }
 
 /** The document is gone from the server after we had it: offer to store our copy again. */

@@ -7,9 +7,9 @@
  * server (which runs the tree type as the Go server does) for convergence.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { Connection, type TreeChange, type TreeDoc, type DroppedAction } from '../src/index.js';
+import type { TreeChange, TreeDoc, DroppedAction } from '../src/index.js';
 import type { TreeJSON, TreeOp } from '../src/tree/index.js';
-import { FakeServer, MemoryStorage } from './helpers/fake-server.js';
+import { fakeConnection, FakeServer, MemoryStorage } from './helpers/fake-server.js';
 import { harness, peerUser, SID, useFakeTimers } from './helpers/manual.js';
 import { rng } from './helpers/random.js';
 
@@ -31,15 +31,7 @@ async function manualTree(tree: TreeJSON = START, v = 0) {
 }
 
 function makeClient(server: FakeServer, i: number, storage = new MemoryStorage()) {
-  const conn = new Connection({
-    url: 'ws://fake/v1/ws',
-    WebSocket: server.WebSocket,
-    sid: `client-${i}-aaaaaaaaaaaa`,
-    storage,
-    user: { name: `user${i}`, color: '#123456' },
-    reconnect: { initialDelayMs: 20, maxDelayMs: 200 },
-    idleTimeoutMs: 600_000,
-  });
+  const conn = fakeConnection(server, i, storage);
   const doc = conn.openTree('doc', { undoCaptureMs: 0 });
   return { conn, doc, storage };
 }

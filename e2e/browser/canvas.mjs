@@ -9,7 +9,7 @@
 // Drives Debian's chromium (CHROMIUM, default /usr/bin/chromium) through
 // playwright-core. Prints one JSON line {"content": ...} and exits 0, or
 // prints the failure and exits 1.
-import { launch } from './pages.mjs';
+import { launch, openAs } from './pages.mjs';
 
 const [urlA, urlB, outDir] = process.argv.slice(2);
 if (!urlA || !urlB || !outDir) {
@@ -34,15 +34,7 @@ async function waitFor(what, fn, ms = 20000) {
 }
 
 async function openBoard(browser, url, name, color) {
-  const context = await browser.newContext({ viewport: { width: 1200, height: 760 } });
-  await context.addInitScript(([n, c]) => {
-    localStorage.setItem('tandem.demo.name', n);
-    localStorage.setItem('tandem.demo.color', c);
-  }, [name, color]);
-  const page = await context.newPage();
-  page.on('pageerror', (e) => console.error(`[${name}] page error: ${e.message}`));
-  await page.goto(url);
-  await page.locator('#doc-status.synced').waitFor({ timeout: 20000 });
+  const page = await openAs(browser, url, name, color, { width: 1200, height: 760, ready: '#doc-status.synced' });
   await page.locator('.shape[data-id="box"]').waitFor({ timeout: 20000 });
   return page;
 }

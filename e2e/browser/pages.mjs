@@ -13,9 +13,10 @@ export const launch = () =>
 
 /**
  * Opens url in a context of its own, as the demo user name with color;
- * options: the window's width and height, and dark for a dark colour scheme.
+ * options: the window's width and height, dark for a dark colour scheme, and
+ * ready, the selector of what shows the page is ready (the text editor).
  */
-export async function openAs(browser, url, name, color, { width = 1000, height = 700, dark = false } = {}) {
+export async function openAs(browser, url, name, color, { width = 1000, height = 700, dark = false, ready = '.cm-content' } = {}) {
   const context = await browser.newContext({ viewport: { width, height }, colorScheme: dark ? 'dark' : 'light' });
   await context.addInitScript(([n, c]) => {
     localStorage.setItem('tandem.demo.name', n);
@@ -24,7 +25,7 @@ export async function openAs(browser, url, name, color, { width = 1000, height =
   const page = await context.newPage();
   page.on('pageerror', (e) => console.error(`[${name}] page error: ${e.message}`));
   await page.goto(url);
-  await page.locator('.cm-content').waitFor({ timeout: 15000 });
+  await page.locator(ready).waitFor({ timeout: 15000 });
   return page;
 }
 

@@ -6,10 +6,10 @@
  * the order among siblings is the paint order (fractional keys). Everyone's
  * pointer, selection and caret in a sticky note travel as presence.
  */
-import { Connection, TandemError, randomId, type Peer, type TreeChange, type TreeDoc } from '../../src/index.js';
+import { TandemError, randomId, type Peer, type TreeChange, type TreeDoc } from '../../src/index.js';
 import type { Value } from '../../src/tree/index.js';
 import { diffToOp, mapPositionUtf16, opToChanges } from '../../src/ot/changes.js';
-import { $, ID_RE, PALETTE, code, loadUser, setPill, toast } from '../common.js';
+import { $, ID_RE, PALETTE, code, paintPointer, pageConnection, pointerElement, renderPeerList, setPill, statusLabel, toast } from '../common.js';
 import '../style.css';
 import './canvas.css';
 
@@ -74,11 +74,7 @@ function shapeOf(d: TreeDoc, id: string): Shape | null {
 
 // ---- the page ----
 
-const params = new URLSearchParams(location.search);
-const token = params.get('token') ?? undefined;
-const user = loadUser();
-const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/ws`;
-const conn = new Connection({ url: wsUrl, user, ...(token !== undefined ? { token } : {}) });
+const { token, user, conn } = pageConnection();
 
 const viewport = $('viewport');
 const world = $('world');
@@ -141,14 +137,7 @@ setPill(connStatus, 'connecting');
 
 function showDocStatus(): void {
   if (doc === null) return;
-  const labels: Record<string, string> = {
-    synced: doc.mode === 'r' ? 'up to date' : 'saved',
-    pending: 'saving…',
-    joining: 'loading…',
-    closed: 'closed',
-    offline: doc.hasPendingOps ? 'unsaved changes: sent when back online' : 'offline',
-  };
-  setPill(docStatus, doc.status, labels[doc.status] ?? doc.status);
+  setPill(docStatus, doc.status, statusLabel(doc));
   ($('undo') as HTMLButtonElement).disabled = !doc.undoManager.canUndo;
   ($('redo') as HTMLButtonElement).disabled = !doc.undoManager.canRedo;
 }
@@ -339,23 +328,7 @@ function renderSelections(d: TreeDoc): void {
 }
 
 function renderPeers(d: TreeDoc): void {
-  peersEl.textContent = '';
-  const peers = d.presence.getPeers();
-  for (const p of peers) {
-    const li = document.createElement('li');
-    const av = document.createElement('span');
-    av.className = 'avatar';
-    av.style.background = p.user.color;
-    av.textContent = (p.user.name.trim()[0] ?? '?').toUpperCase();
-    li.append(av, document.createTextNode(p.user.name));
-    peersEl.appendChild(li);
-  }
-  if (peers.length === 0) {
-    const li = document.createElement('li');
-    li.className = 'nobody';
-    li.textContent = 'nobody else here yet: Copy link, or open it in another window';
-    peersEl.appendChild(li);
-  }
+  renderPeerList(peersEl, d.presence.getPeers());
 }
 
 // ---- remote pointers: presence data {x, y} in board coordinates, smoothed ----
@@ -373,19 +346,12 @@ const pointers = new Map<string, RemotePointer>();
 function updatePointer(d: TreeDoc, p: Peer<string[]>): void {
   let ptr = pointers.get(p.sid);
   if (ptr === undefined) {
-    const el = document.createElement('div');
-    el.className = 'pointer hidden';
-    el.dataset.sid = p.sid;
-    el.innerHTML =
-      '<svg width="18" height="22" viewBox="0 0 18 22"><path d="M1 1 L1 17 L5.5 13 L8.5 20.5 L11.5 19.2 L8.6 12 L15 12 Z" stroke="white" stroke-width="1.5" stroke-linejoin="round"/></svg><span class="name"></span>';
+    const el = pointerElement(p.sid);
     pointersEl.appendChild(el);
     ptr = { el, x: 0, y: 0, tx: 0, ty: 0, seen: false };
     pointers.set(p.sid, ptr);
   }
-  ptr.el.querySelector('path')?.setAttribute('fill', p.user.color);
-  const name = ptr.el.querySelector<HTMLElement>('.name') as HTMLElement;
-  name.textContent = p.user.name;
-  name.style.background = p.user.color;
+  paintPointer(ptr.el, p);
   const at = d.presence.pointerOf(p);
   ptr.el.classList.toggle('hidden', at === null);
   if (at !== null) {

@@ -6,7 +6,7 @@
 import { decode, encode } from '@msgpack/msgpack';
 import { apply, transformPair, transformSelectionPast, type Op, type Selection } from '../../src/ot/index.js';
 import type { ClientMessage, ServerMessage, WirePeer } from '../../src/protocol.js';
-import type { WebSocketConstructor } from '../../src/connection.js';
+import { Connection, type WebSocketConstructor } from '../../src/connection.js';
 import { checkBase, transform as transformTree, TreeContent, TreeError, validateOp, type TreeJSON, type TreeOp } from '../../src/tree/index.js';
 
 interface LogEntry {
@@ -381,4 +381,17 @@ export class MemoryStorage {
   setItem(k: string, v: string): void {
     this.m.set(k, v);
   }
+}
+
+/** Client `i`'s connection to a fake server (stable sid, quick reconnects, no idle timeout in virtual time). */
+export function fakeConnection(server: FakeServer, i: number, storage: MemoryStorage): Connection {
+  return new Connection({
+    url: 'ws://fake/v1/ws',
+    WebSocket: server.WebSocket,
+    sid: `client-${i}-aaaaaaaaaaaa`,
+    storage,
+    user: { name: `user${i}`, color: '#123456' },
+    reconnect: { initialDelayMs: 20, maxDelayMs: 200 },
+    idleTimeoutMs: 600_000,
+  });
 }
