@@ -1,6 +1,7 @@
 package client
 
 import (
+	textdoc "github.com/tandem-collab/tandem/doctype/text"
 	"strings"
 	"testing"
 
@@ -34,7 +35,7 @@ func benchRemoteOp(b *testing.B, n int, pending bool) {
 	st := newDocState("doc", "me", 0, func(wire.Message) {})
 	st.onSession()
 	var fx effects
-	st.onJoined(&wire.Joined{Doc: "doc", V: 1, Mode: wire.ModeReadWrite, Text: &text}, &fx)
+	st.onJoined(&wire.Joined{Doc: "doc", V: 1, Mode: wire.ModeReadWrite, Content: textdoc.MustString(text)}, &fx)
 	if pending {
 		if err := st.local(ot.Op{{Insert: "mine"}}); err != nil {
 			b.Fatal(err)

@@ -2,6 +2,7 @@ package client
 
 import (
 	"fmt"
+	textdoc "github.com/tandem-collab/tandem/doctype/text"
 	"math/rand/v2"
 	"testing"
 
@@ -76,8 +77,7 @@ func (s *simServer) deliverUp(c *simClient) {
 	case *wire.Join:
 		j := &wire.Joined{Doc: m.Doc, V: int64(len(s.log)), Mode: wire.ModeReadWrite}
 		if m.V == nil || s.textJoins() {
-			t := s.text
-			j.Text = &t
+			j.Content = textdoc.MustString(s.text)
 		} else {
 			j.Ops = append([]wire.OpEntry(nil), s.log[*m.V:]...)
 		}
@@ -90,10 +90,10 @@ func (s *simServer) deliverUp(c *simClient) {
 				return
 			}
 		}
-		op := m.Op
+		op := textdoc.Op(m.Op)
 		for _, e := range s.log[m.V:] {
 			var err error
-			op, err = ot.TransformPast(op, c.sid, e.Op, e.SID)
+			op, err = ot.TransformPast(op, c.sid, textdoc.Op(e.Op), e.SID)
 			if err != nil {
 				s.t.Fatalf("server transform: %v", err)
 			}

@@ -3,6 +3,7 @@ package client
 import (
 	"fmt"
 
+	textdoc "github.com/tandem-collab/tandem/doctype/text"
 	"github.com/tandem-collab/tandem/ot"
 	"github.com/tandem-collab/tandem/wire"
 )
@@ -384,18 +385,23 @@ func (s *docState) onJoined(j *wire.Joined, fx *effects) {
 	if s.dead != nil {
 		return
 	}
+	if j.DocType != "" && j.DocType != textdoc.Name {
+		// This client edits text documents only.
+		s.fail(&ServerError{Code: CodeWrongType, Msg: fmt.Sprintf("document %q is of type %q; this client edits text", s.docID, j.DocType), Doc: s.docID})
+		return
+	}
 	s.joined = true
 	s.rejoining = false
 	s.mode = j.Mode
-	if j.Text != nil {
-		s.joinedText(*j.Text, j.V, fx)
+	if j.Content != nil {
+		s.joinedText(textdoc.String(j.Content), j.V, fx)
 	} else {
 		for i := range j.Ops {
 			e := &j.Ops[i]
 			if e.V < s.version {
 				continue
 			}
-			if !s.serverOp(e.V, e.Op, e.SID, e.Seq, nil, fx) {
+			if !s.serverOp(e.V, textdoc.Op(e.Op), e.SID, e.Seq, nil, fx) {
 				return
 			}
 		}
@@ -547,7 +553,7 @@ func (s *docState) onOp(m *wire.OpBroadcast, fx *effects) {
 		s.rejoin()
 		return
 	}
-	s.serverOp(m.V, m.Op, m.SID, m.Seq, m.Sel, fx)
+	s.serverOp(m.V, textdoc.Op(m.Op), m.SID, m.Seq, textdoc.OfSelection(m.Sel), fx)
 }
 
 // serverOp applies the committed op at version v (== s.version). It reports

@@ -2,6 +2,7 @@ package client
 
 import (
 	"errors"
+	textdoc "github.com/tandem-collab/tandem/doctype/text"
 	"math/rand/v2"
 	"reflect"
 	"testing"
@@ -281,7 +282,7 @@ func TestPresenceRules(t *testing.T) {
 	s.deliverUp(a)
 	s.deliverDown(a) // ack: the buffered op goes with the selection
 	next := a.up[0].(*wire.Op)
-	if next.Sel == nil || next.Sel[0].Head != 3 {
+	if next.Sel == nil || textdoc.OfSelection(next.Sel)[0].Head != 3 {
 		t.Fatalf("buffered op carries sel %v, want the caret moved to 3", next.Sel)
 	}
 	s.settle()

@@ -7,6 +7,7 @@ import (
 
 	"github.com/vmihailenco/msgpack/v5"
 
+	textdoc "github.com/tandem-collab/tandem/doctype/text"
 	"github.com/tandem-collab/tandem/ot"
 	"github.com/tandem-collab/tandem/wire"
 )
@@ -83,6 +84,10 @@ func (e *ServerError) Error() string {
 	return fmt.Sprintf("tandem: %s: %s", e.Code, e.Msg)
 }
 
+// CodeWrongType is the ServerError code of a document this client cannot
+// edit: it is not of type text (the same code as the TypeScript SDK's).
+const CodeWrongType = "wrong_type"
+
 // IsCode reports whether err is (or wraps) a ServerError with the given code.
 func IsCode(err error, code string) bool {
 	var se *ServerError
@@ -106,7 +111,7 @@ func peerFromWire(p wire.PeerInfo) Peer {
 	if len(data) == 1 && data[0] == 0xc0 {
 		data = nil
 	}
-	return Peer{SID: p.SID, User: User{ID: p.User.ID, Name: p.User.Name, Color: p.User.Color}, Sel: p.Sel, Data: data}
+	return Peer{SID: p.SID, User: User{ID: p.User.ID, Name: p.User.Name, Color: p.User.Color}, Sel: textdoc.OfSelection(p.Sel), Data: data}
 }
 
 // transformSel moves sel, the selection of owner, through op, written by

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	textdoc "github.com/tandem-collab/tandem/doctype/text"
 	"io"
 	"net/http"
 	"os"
@@ -124,11 +125,11 @@ func waitStored(t *testing.T, c *cluster, docID, text string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if snap.Content == text {
+		if textdoc.String(snap.Content) == text {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("Postgres holds %q, the pages show %q", snap.Content, text)
+			t.Fatalf("Postgres holds %q, the pages show %q", textdoc.String(snap.Content), text)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

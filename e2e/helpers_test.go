@@ -12,6 +12,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	textdoc "github.com/tandem-collab/tandem/doctype/text"
 	"io"
 	"net/http"
 	"os/exec"
@@ -137,7 +138,7 @@ func (c *cluster) createDoc(id, content string) {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := c.st.CreateDoc(ctx, store.NewDocument{ID: id, Type: "text", Content: content}); err != nil {
+	if _, err := c.st.CreateDoc(ctx, store.NewDocument{ID: id, Type: "text", Content: textdoc.MustString(content)}); err != nil {
 		c.t.Fatalf("create document %q: %v", id, err)
 	}
 }

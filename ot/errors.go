@@ -3,6 +3,8 @@ package ot
 import (
 	"errors"
 	"fmt"
+
+	"github.com/tandem-collab/tandem/doctype"
 )
 
 // ErrorKind classifies an OpError so that callers (the server maps kinds to the
@@ -57,8 +59,11 @@ func (e *OpError) Error() string {
 
 // Is makes errors.Is match the sentinels by kind: every kind except
 // KindTooLarge also matches ErrInvalid, because the server answers all of them
-// with invalid_op.
+// with invalid_op; KindTooLarge also matches doctype.ErrTooLarge (too_large).
 func (e *OpError) Is(target error) bool {
+	if target == doctype.ErrTooLarge {
+		return e.Kind == KindTooLarge
+	}
 	t, ok := target.(*OpError)
 	if !ok {
 		return false

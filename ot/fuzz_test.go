@@ -3,6 +3,7 @@ package ot
 import (
 	"bytes"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -225,6 +226,46 @@ func FuzzAdvanceValid(f *testing.F) {
 					t.Fatalf("advanceValid(%q, %d, %d) = %d, advance says %d", s, from, n, got, want)
 				}
 			}
+		}
+	})
+}
+
+// FuzzDecodeOpFast pins the hand-written op decoder to the msgpack one it
+// short-cuts: whatever it accepts, the msgpack path accepts too and decodes to
+// the same op.
+func FuzzDecodeOpFast(f *testing.F) {
+	for _, op := range []Op{
+		{},
+		{{Retain: 3}, {Insert: "héllo 😀"}, {Delete: 2}},
+		{{Insert: "a"}, {Insert: "b"}, {Retain: 1}},
+		{{Delete: MaxCount}},
+		{{Retain: 70000}, {Insert: string(make([]byte, 300))}},
+	} {
+		b, err := msgpack.Marshal(op)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte{0x93, 0x01, 0xcb, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 0xa1, 'x'})
+	f.Add([]byte{0x92, 0x00, 0xa1, 'x'})
+	f.Add([]byte{0x91, 0xa2, 0xff, 0xfe})
+	f.Add([]byte{0x92, 0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xa1, 'x'})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fast, ok := decodeOpFast(b)
+		if !ok {
+			return
+		}
+		var slow Op
+		if err := msgpack.Unmarshal(b, &slow); err != nil {
+			t.Fatalf("fast path accepted %x as %v, msgpack path says %v", b, fast, err)
+		}
+		if !reflect.DeepEqual(fast.Normalize(), slow) {
+			t.Fatalf("decoding %x: fast %#v, msgpack %#v", b, fast.Normalize(), slow)
+		}
+		asSent, err := ParseMsgpackRaw(b)
+		if err != nil || !reflect.DeepEqual(fast, asSent) {
+			t.Fatalf("decoding %x as sent: fast %#v, ot %#v, %v", b, fast, asSent, err)
 		}
 	})
 }

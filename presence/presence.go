@@ -15,6 +15,7 @@ import (
 
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/tandem-collab/tandem/doctype"
 	"github.com/tandem-collab/tandem/ot"
 )
 
@@ -35,8 +36,9 @@ type Peer struct {
 	SID string
 	// User is who the peer is.
 	User User
-	// Sel is the selection at the document's current version; nil is hidden.
-	Sel ot.Selection
+	// Sel is the selection at the document's current version, of the
+	// document's type; nil is hidden.
+	Sel doctype.Selection
 	// Data is the peer's raw MessagePack data map; nil when it sent none.
 	Data msgpack.RawMessage
 	// Node is the server node the peer is connected to ("" for this node).
@@ -75,6 +77,9 @@ func NewSet() *Set {
 // Join adds p, or replaces the peer with the same SID (a reconnect), and marks
 // it changed.
 func (s *Set) Join(p Peer) {
+	if ts, ok := p.Sel.(ot.Selection); ok && ts == nil {
+		p.Sel = nil // a nil text selection in an interface is still hidden
+	}
 	if i, ok := s.index[p.SID]; ok {
 		e := &s.list[i]
 		e.Peer = p
@@ -96,10 +101,13 @@ func (s *Set) Join(p Peer) {
 // Update sets the selection of sid, already transformed to the current
 // version, and its data when hasData (data nil then clears it). It marks the
 // peer changed and reports false when sid is unknown.
-func (s *Set) Update(sid string, sel ot.Selection, data msgpack.RawMessage, hasData bool) bool {
+func (s *Set) Update(sid string, sel doctype.Selection, data msgpack.RawMessage, hasData bool) bool {
 	i, ok := s.index[sid]
 	if !ok {
 		return false
+	}
+	if ts, ok := sel.(ot.Selection); ok && ts == nil {
+		sel = nil // a nil text selection in an interface is still hidden
 	}
 	e := &s.list[i]
 	e.Sel = sel
@@ -144,34 +152,55 @@ func (s *Set) markDirty(e *entry) {
 }
 
 // Transform moves every selection through op, a committed op written by
-// author, with the caret rule of docs/protocol.md ("Carets and selections"):
-// an insert strictly before a caret moves it right, an insert exactly at
-// someone else's caret leaves it before the inserted text, and a delete
-// containing a caret moves it to the delete's start. The author's own
-// selection follows its own insert (ot.TransformSelectionPast): an op that
-// came without a selection moves the author's caret as the author's editor
-// moved it. An op that came with one is followed by Update, which replaces it.
+// author, with its type's Selection.Transform; own is true for the author's
+// own selection. For text that is the caret rule of docs/protocol.md
+// ("Carets and selections"): an insert strictly before a caret moves it
+// right, an insert exactly at someone else's caret leaves it before the
+// inserted text, and a delete containing a caret moves it to the delete's
+// start. The author's own selection follows its own insert: an op that came
+// without a selection moves the author's caret as the author's editor moved
+// it. An op that came with one is followed by Update, which replaces it.
 //
 // It does not mark peers changed: every receiver applies the same op to its
-// own copy of the remote carets. It skips ranges entirely before the op's
-// first change without walking op, and allocates only for a selection that
-// moves and was handed out (by Get, Peers or Flush) since it last moved: a
-// burst of typing between two presence flushes copies each moving selection
-// once, then moves it in place.
-func (s *Set) Transform(op ot.Op, author string) {
+// own copy of the remote carets. For text (the hot path: every keystroke
+// moves every caret) it skips ranges entirely before the op's first change
+// without walking op, and allocates only for a selection that moves and was
+// handed out (by Get, Peers or Flush) since it last moved: a burst of typing
+// between two presence flushes copies each moving selection once, then moves
+// it in place.
+func (s *Set) Transform(op doctype.Op, author string) {
+	if top, ok := op.(ot.Op); ok {
+		s.transformText(top, author)
+		return
+	}
+	for i := range s.list {
+		e := &s.list[i]
+		if e.Sel != nil {
+			e.Sel = e.Sel.Transform(op, e.SID != "" && e.SID == author)
+			e.ownSel = false
+		}
+	}
+}
+
+// transformText is Transform for a text op.
+func (s *Set) transformText(op ot.Op, author string) {
 	first, ok := firstChange(op)
 	if !ok {
 		return
 	}
 	for i := range s.list {
 		e := &s.list[i]
-		if e.Sel == nil {
+		sel, isText := e.Sel.(ot.Selection)
+		if !isText || sel == nil {
+			if e.Sel != nil {
+				e.Sel = e.Sel.Transform(op, e.SID != "" && e.SID == author)
+			}
 			continue
 		}
 		owner := e.SID
 		if e.ownSel {
-			moveInPlace(e.Sel, op, first, owner, author)
-		} else if moved := transformSel(e.Sel, op, first, owner, author); moved != nil {
+			moveInPlace(sel, op, first, owner, author)
+		} else if moved := transformSel(sel, op, first, owner, author); moved != nil {
 			e.Sel = moved
 			e.ownSel = true
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/tandem-collab/tandem/doctype"
 	"github.com/tandem-collab/tandem/ot"
 )
 
@@ -57,7 +58,7 @@ func TestTransformCaretRules(t *testing.T) {
 			s.Join(Peer{SID: "author", Sel: caret(5)})
 			s.Transform(tc.op, "author")
 			p, _ := s.Get("peer")
-			if !reflect.DeepEqual(p.Sel, tc.want) {
+			if !reflect.DeepEqual(asText(p.Sel), tc.want) {
 				t.Fatalf("sel %v through %v = %v, want %v", tc.sel, tc.op, p.Sel, tc.want)
 			}
 			if a, _ := s.Get("author"); !reflect.DeepEqual(a.Sel, ot.TransformSelectionPast(caret(5), "author", tc.op, "author")) {
@@ -111,9 +112,9 @@ func TestTransformNeverMutatesHandedOutSelections(t *testing.T) {
 	s := NewSet()
 	s.Join(Peer{SID: "p", Sel: caret(3)})
 	s.Join(Peer{SID: "q", Sel: caret(3)})
-	ins := ot.Op{{Insert: "x"}}
-	s.Transform(ins, "a") // copies: 4
-	s.Transform(ins, "a") // in place: 5
+	var ins doctype.Op = ot.Op{{Insert: "x"}} // the server's ops are interface values already
+	s.Transform(ins, "a")                     // copies: 4
+	s.Transform(ins, "a")                     // in place: 5
 	fromGet, _ := s.Get("p")
 	changed, _ := s.Flush() // hands out p and q
 	s.Transform(ins, "a")   // copies again: 6
@@ -155,23 +156,24 @@ func TestTransformDoesNotMarkChanged(t *testing.T) {
 
 func TestTransformNoAllocWhenNothingMoves(t *testing.T) {
 	s := manyPeers(100)
-	tail := ot.Op{{Retain: 1 << 20}, {Insert: "x"}} // after every caret
+	var tail doctype.Op = ot.Op{{Retain: 1 << 20}, {Insert: "x"}} // after every caret
 	if n := testing.AllocsPerRun(100, func() { s.Transform(tail, "peer-000") }); n != 0 {
 		t.Fatalf("Transform after all carets allocated %v times", n)
 	}
-	keep := ot.Op{{Retain: 40}}
+	var keep doctype.Op = ot.Op{{Retain: 40}}
 	if n := testing.AllocsPerRun(100, func() { s.Transform(keep, "peer-000") }); n != 0 {
 		t.Fatalf("retain-only Transform allocated %v times", n)
 	}
-	// An op in the middle moves only the carets after it, one slice each.
+	// An op in the middle moves only the carets after it, one slice each
+	// (and its box in the doctype.Selection interface).
 	s = manyPeers(100)
-	mid := ot.Op{{Retain: 500}, {Insert: "x"}}
+	var mid doctype.Op = ot.Op{{Retain: 500}, {Insert: "x"}}
 	moving := 0
 	for _, p := range s.Peers() {
 		if p.SID == "peer-000" {
 			continue
 		}
-		for _, r := range p.Sel {
+		for _, r := range asText(p.Sel) {
 			if r.Anchor >= 500 || r.Head >= 500 {
 				moving++
 				break
@@ -182,7 +184,7 @@ func TestTransformNoAllocWhenNothingMoves(t *testing.T) {
 	runtime.ReadMemStats(&before)
 	s.Transform(mid, "peer-000")
 	runtime.ReadMemStats(&after)
-	if n := after.Mallocs - before.Mallocs; n > uint64(moving) {
+	if n := after.Mallocs - before.Mallocs; n > 2*uint64(moving) {
 		t.Fatalf("%v allocations for %d moving selections", n, moving)
 	}
 	// Further typing before the next Flush moves them in place.
@@ -321,8 +323,8 @@ func TestTransformMatchesApply(t *testing.T) {
 			own := sid == "p0" // the author's own selection
 			for j, rg := range sel {
 				want := rng(wantPosition(t, doc, rg.Anchor, own), wantPosition(t, doc, rg.Head, own))
-				if got.Sel[j] != want {
-					t.Fatalf("iter %d: doc of %d, op %v: range %v moved to %v, apply() says %v", iter, n, op, rg, got.Sel[j], want)
+				if asText(got.Sel)[j] != want {
+					t.Fatalf("iter %d: doc of %d, op %v: range %v moved to %v, apply() says %v", iter, n, op, rg, asText(got.Sel)[j], want)
 				}
 			}
 		}
@@ -416,7 +418,7 @@ func TestFlushCoalescing(t *testing.T) {
 			changed, gone := s.Flush()
 			got := map[string]int{}
 			for i, p := range changed {
-				got[p.SID] = p.Sel[0].Head
+				got[p.SID] = asText(p.Sel)[0].Head
 				if i > 0 && changed[i-1].SID >= p.SID {
 					t.Fatalf("changed not ordered by SID: %v", sids(changed))
 				}
@@ -488,4 +490,10 @@ func BenchmarkTransform100Peers(b *testing.B) {
 			}
 		})
 	}
+}
+
+// asText is the text selection held in sel (nil for hidden).
+func asText(sel doctype.Selection) ot.Selection {
+	s, _ := sel.(ot.Selection)
+	return s
 }

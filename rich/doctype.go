@@ -1,9 +1,6 @@
-//go:build doctype
-
 // This file adapts the rich type to the document type interface of package
-// doctype (issue 13), which has not landed on main yet: it builds only with
-// -tags doctype. When doctype lands, drop the build tag, link the package in
-// cmd/tandem with a blank import, and the server knows "rich".
+// doctype: cmd/tandem links the package with a blank import, and the server
+// knows "rich".
 
 package rich
 

@@ -1,5 +1,3 @@
-//go:build doctype
-
 package rich
 
 import (

@@ -11,7 +11,7 @@ import (
 
 	"github.com/vmihailenco/msgpack/v5"
 
-	"github.com/tandem-collab/tandem/ot"
+	"github.com/tandem-collab/tandem/doctype"
 	"github.com/tandem-collab/tandem/presence"
 	"github.com/tandem-collab/tandem/store"
 	"github.com/tandem-collab/tandem/wire"
@@ -42,8 +42,8 @@ type opMsg struct {
 	seq    int64
 	sid    string
 	userID string
-	op     ot.Op
-	sel    ot.Selection
+	op     doctype.Op
+	sel    doctype.Selection
 }
 
 type opResult struct {
@@ -55,7 +55,7 @@ type opResult struct {
 type presenceMsg struct {
 	sub  Subscriber
 	v    int64
-	sel  ot.Selection
+	sel  doctype.Selection
 	data msgpack.RawMessage
 }
 
@@ -98,15 +98,17 @@ type actor struct {
 	// Owned by the actor goroutine.
 	loadErr error // the document could not be loaded: every message is answered with it
 	deleted bool  // the document was deleted: every message gets not_found
-	doc     *ot.Doc
+	typ     doctype.Type
+	doc     doctype.Content // the content at v, changed in place by Apply
 	v       int64
 	window  []store.OpRecord // the latest ops, window[i].Version == v-len(window)+i
 	last    map[string]seqMark
 	subs    map[Subscriber]*subState
 	sidRefs map[string]int // subscriptions per presence sid (a tab may reconnect before its old socket is gone)
 	pres    *presence.Set
-	presDue bool       // presence changed since the last flush
-	nodes   actorNodes // cross-node state (actor_bus.go)
+	scratch []doctype.Op // opsOf's buffer
+	presDue bool         // presence changed since the last flush
+	nodes   actorNodes   // cross-node state (actor_bus.go)
 
 	// While holding, deliver collects events per subscriber instead of handing
 	// them over one by one; releaseHeld then gives each subscriber its events
@@ -260,8 +262,9 @@ func (a *actor) load() {
 	defer cancel()
 	d, snap, err := a.srv.store.Load(ctx, a.id)
 	if err == nil {
-		a.doc, err = ot.NewDoc(snap.Content)
+		a.doc = snap.Content
 		a.v = d.Version
+		a.typ, err = doctype.Lookup(d.Type)
 		if err == nil && snap.Version != d.Version {
 			err = fmt.Errorf("store returned a snapshot at %d for version %d", snap.Version, d.Version)
 		}
@@ -427,7 +430,7 @@ func (a *actor) join(m *joinMsg) {
 		}
 	}
 	st.mode = m.mode
-	ev := &Event{Kind: EventJoined, Doc: a.id, V: a.v, Mode: m.mode, Peers: a.peerList()}
+	ev := &Event{Kind: EventJoined, Doc: a.id, V: a.v, DocType: a.typ.Name(), Mode: m.mode, Peers: a.peerList()}
 	if m.v != nil && *m.v <= a.v && a.v-*m.v <= int64(a.cfg().MaxJoinOps) {
 		ops, err := a.opsSince(*m.v)
 		if err == nil {
@@ -440,8 +443,7 @@ func (a *actor) join(m *joinMsg) {
 		}
 	}
 	if ev.Ops == nil {
-		text := a.doc.String()
-		ev.Text = &text
+		ev.Content = a.doc.Clone() // the actor's own goes on changing
 	}
 	a.deliver(m.sub, ev)
 }
@@ -498,10 +500,13 @@ func (a *actor) presence(m *presenceMsg) {
 			return
 		}
 		for _, r := range ops {
-			sel = ot.TransformSelectionPast(sel, st.sid, r.Op, r.SID)
+			if sel = sel.Transform(r.Op, st.sid == r.SID); sel == nil {
+				break
+			}
 		}
 	}
-	if err := sel.Validate(a.doc.Len()); err != nil {
+	sel, err := a.doc.FitSelection(sel)
+	if err != nil {
 		a.deliver(m.sub, &Event{Kind: EventError, Doc: a.id, Code: wire.CodeBadRequest, Msg: "presence: " + err.Error()})
 		return
 	}
@@ -615,7 +620,7 @@ func (a *actor) committedAt(sid string, seq int64) (int64, bool, error) {
 type pending struct {
 	m    *opMsg
 	rec  store.OpRecord
-	sel  ot.Selection
+	sel  doctype.Selection
 	dups []*opMsg // resubmissions of the same (sid, seq) within the batch
 }
 
@@ -765,10 +770,10 @@ func (a *actor) prepare(msgs []*opMsg) (batch []*pending, rest []*opMsg) {
 			a.replyErr(m, wire.CodeInternal, "could not read the document history", err)
 			continue
 		}
-		// The op must fit the document it was made against, as sent: a
-		// trailing retain past the end is invalid too, and neither the
-		// canonical form nor the transformed op can tell any more.
-		if err := m.op.CheckFit(lenAt(a.doc.Len(), history)); err != nil {
+		// The op must fit the document it was made against, as sent (text:
+		// a trailing retain past the end is invalid too, and neither the
+		// canonical form nor the transformed op can tell any more).
+		if err := m.op.CheckBase(a.doc, a.opsOf(history)); err != nil {
 			a.replyErr(m, codeForOpErr(err), fmt.Sprintf("op does not fit the document at version %d: %v", m.v, err), err)
 			continue
 		}
@@ -776,19 +781,19 @@ func (a *actor) prepare(msgs []*opMsg) (batch []*pending, rest []*opMsg) {
 		var terr error
 		// transform moves the op past c, committed since its version by sid:
 		// concurrent inserts at one spot are ordered by the authors' sids.
-		transform := func(c ot.Op, sid string) {
+		transform := func(c doctype.Op, sid string) {
 			if terr != nil {
 				return
 			}
 			if sel == nil {
-				op, terr = ot.TransformPast(op, m.sid, c, sid)
+				op, terr = op.Transform(m.sid, c, sid)
 				return
 			}
 			// The author's selection is after its own op: move it by the
 			// committed op as it looks past the author's op.
-			var cPast ot.Op
-			if op, cPast, terr = ot.TransformPair(op, m.sid, c, sid); terr == nil {
-				sel = ot.TransformSelectionPast(sel, m.sid, cPast, sid)
+			var cPast doctype.Op
+			if op, cPast, terr = doctype.TransformPair(op, m.sid, c, sid); terr == nil {
+				sel = sel.Transform(cPast, m.sid == sid)
 			}
 		}
 		for _, r := range history {
@@ -801,28 +806,33 @@ func (a *actor) prepare(msgs []*opMsg) (batch []*pending, rest []*opMsg) {
 			a.replyErr(m, codeForOpErr(terr), "op does not fit the document: "+terr.Error(), terr)
 			continue
 		}
-		if err := op.CheckSize(a.cfg().MaxOpBytes); err != nil {
+		if n := op.Size(); n > a.cfg().MaxOpBytes {
+			err := fmt.Errorf("op of %d bytes is over the limit of %d: %w", n, a.cfg().MaxOpBytes, doctype.ErrTooLarge)
 			a.replyErr(m, wire.CodeTooLarge, err.Error(), err)
 			continue
 		}
 		before := working.Clone()
-		if err := working.Apply(op); err != nil {
+		applied, err := working.Apply(op)
+		if err != nil {
+			working = before
 			a.replyErr(m, codeForOpErr(err), "op does not fit the document: "+err.Error(), err)
 			continue
 		}
-		if working.Bytes() > a.cfg().MaxDocBytes {
+		if working.Size() > a.cfg().MaxDocBytes {
 			working = before
 			a.replyErr(m, wire.CodeTooLarge, fmt.Sprintf("the document would exceed %d bytes", a.cfg().MaxDocBytes), nil)
 			continue
 		}
-		if sel != nil && sel.Validate(working.Len()) != nil {
-			// A caret that does not fit is the client's bug; the edit itself is
-			// fine, so keep the edit and drop the caret.
-			a.log.Debug("dropping a selection that does not fit", "sid", m.sid, "seq", m.seq)
-			sel = nil
+		if sel != nil {
+			if sel, err = working.FitSelection(sel); err != nil {
+				// A caret that does not fit is the client's bug; the edit itself is
+				// fine, so keep the edit and drop the caret.
+				a.log.Debug("dropping a selection that does not fit", "sid", m.sid, "seq", m.seq)
+				sel = nil
+			}
 		}
 		p := &pending{m: m, sel: sel, rec: store.OpRecord{
-			Version: next, Op: op.Normalize(), SID: m.sid, Seq: m.seq, UserID: m.userID, CreatedAt: now,
+			Version: next, Op: applied, SID: m.sid, Seq: m.seq, UserID: m.userID, CreatedAt: now,
 		}}
 		next++
 		batch = append(batch, p)
@@ -833,17 +843,18 @@ func (a *actor) prepare(msgs []*opMsg) (batch []*pending, rest []*opMsg) {
 	return batch, nil
 }
 
-// lenAt is the length in code points of the document before history, given
-// its length cur after it.
-func lenAt(cur int, history []store.OpRecord) int {
+// opsOf lists the ops of history (committed after an op's version, up to
+// a.doc) for CheckBase, in a buffer the actor reuses.
+func (a *actor) opsOf(history []store.OpRecord) []doctype.Op {
+	a.scratch = a.scratch[:0]
 	for _, r := range history {
-		cur -= r.Op.TargetLen() - r.Op.BaseLen()
+		a.scratch = append(a.scratch, r.Op)
 	}
-	return cur
+	return a.scratch
 }
 
 func codeForOpErr(err error) string {
-	if errors.Is(err, ot.ErrTooLarge) {
+	if errors.Is(err, doctype.ErrTooLarge) {
 		return wire.CodeTooLarge
 	}
 	return wire.CodeInvalidOp
@@ -856,7 +867,7 @@ func (a *actor) apply(batch []*pending) {
 	a.srv.metrics.opsCommitted.Add(float64(len(batch)))
 	a.hold()
 	for _, p := range batch {
-		if err := a.doc.Apply(p.rec.Op); err != nil {
+		if _, err := a.doc.Apply(p.rec.Op); err != nil {
 			// prepare applied the same ops to a clone of this document.
 			panic(fmt.Sprintf("document %q: a committed op no longer applies: %v", a.id, err))
 		}
@@ -907,7 +918,7 @@ func (a *actor) catchUp() error {
 		if r.Version != a.v {
 			return fmt.Errorf("catch up %q: store returned version %d, want %d", a.id, r.Version, a.v)
 		}
-		if err := a.doc.Apply(r.Op); err != nil {
+		if _, err := a.doc.Apply(r.Op); err != nil {
 			return fmt.Errorf("catch up %q: op %d does not apply: %w", a.id, r.Version, err)
 		}
 		a.v++

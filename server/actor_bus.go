@@ -5,14 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vmihailenco/msgpack/v5"
 
-	"github.com/tandem-collab/tandem/ot"
+	"github.com/tandem-collab/tandem/doctype"
 	"github.com/tandem-collab/tandem/presence"
 	"github.com/tandem-collab/tandem/store"
 	"github.com/tandem-collab/tandem/wire"
@@ -55,22 +54,46 @@ type busMsg struct {
 	Gone  []string  `msgpack:"g,omitempty"`
 }
 
+// busOp is one committed op. Op and Sel travel in their type's MessagePack
+// form; decodeBusMsg decodes them with the document's type into op and sel.
 type busOp struct {
-	Op      ot.Op        `msgpack:"op"`
-	SID     string       `msgpack:"s"`
-	Seq     int64        `msgpack:"q"`
-	UserID  string       `msgpack:"u"`
-	Created int64        `msgpack:"c"` // unix ns
-	Sel     ot.Selection `msgpack:"sel"`
+	Op      msgpack.RawMessage `msgpack:"op"`
+	SID     string             `msgpack:"s"`
+	Seq     int64              `msgpack:"q"`
+	UserID  string             `msgpack:"u"`
+	Created int64              `msgpack:"c"` // unix ns
+	Sel     msgpack.RawMessage `msgpack:"sel"`
+
+	op  doctype.Op
+	sel doctype.Selection
 }
 
+// busPeer is one peer; Sel is encoded and decoded like busOp's.
 type busPeer struct {
 	SID   string             `msgpack:"s"`
 	ID    string             `msgpack:"i"`
 	Name  string             `msgpack:"n"`
 	Color string             `msgpack:"c"`
-	Sel   ot.Selection       `msgpack:"sel"`
+	Sel   msgpack.RawMessage `msgpack:"sel"`
 	Data  msgpack.RawMessage `msgpack:"d"`
+
+	sel doctype.Selection
+}
+
+// encodeSel is a selection's bus form: MessagePack nil when hidden.
+func encodeSel(sel doctype.Selection) msgpack.RawMessage {
+	if sel == nil {
+		return msgpack.RawMessage{0xc0}
+	}
+	return sel.AppendMsgpack(nil)
+}
+
+// decodeSel decodes a selection of typ from its bus form; nil when hidden.
+func decodeSel(typ doctype.Type, b msgpack.RawMessage) (doctype.Selection, error) {
+	if len(b) == 0 || (len(b) == 1 && b[0] == 0xc0) {
+		return nil, nil
+	}
+	return typ.DecodeSelection(b)
 }
 
 func encodeBusMsg(m *busMsg) ([]byte, error) {
@@ -84,9 +107,10 @@ func encodeBusMsg(m *busMsg) ([]byte, error) {
 // errBusMsg marks a payload that is not a valid bus message.
 var errBusMsg = errors.New("malformed bus message")
 
-// decodeBusMsg decodes and checks a payload; the ops are validated (the ot
-// decoder does that), so nothing malformed reaches the document.
-func decodeBusMsg(p []byte) (*busMsg, error) {
+// decodeBusMsg decodes and checks a payload; the ops and selections are
+// decoded (so validated) by typ, the document's type, so nothing malformed
+// reaches the document.
+func decodeBusMsg(p []byte, typ doctype.Type) (*busMsg, error) {
 	var m busMsg
 	// msgpack allocates what an array header claims: check the claims first.
 	// A bus message nests a peer's data (itself at most wire.MaxDepth deep)
@@ -101,11 +125,23 @@ func decodeBusMsg(p []byte) (*busMsg, error) {
 		return nil, fmt.Errorf("%w: kind %d at version %d", errBusMsg, m.Kind, m.V)
 	}
 	for i := range m.Ops {
-		if m.Ops[i].Op == nil {
+		o := &m.Ops[i]
+		if len(o.Op) == 0 || (len(o.Op) == 1 && o.Op[0] == 0xc0) {
 			return nil, fmt.Errorf("%w: op %d is nil", errBusMsg, i)
+		}
+		var err error
+		if o.op, err = typ.DecodeOp(o.Op); err != nil {
+			return nil, fmt.Errorf("%w: op %d: %w", errBusMsg, i, err)
+		}
+		if o.sel, err = decodeSel(typ, o.Sel); err != nil {
+			return nil, fmt.Errorf("%w: op %d: sel: %w", errBusMsg, i, err)
 		}
 	}
 	for i := range m.Peers {
+		var err error
+		if m.Peers[i].sel, err = decodeSel(typ, m.Peers[i].Sel); err != nil {
+			return nil, fmt.Errorf("%w: peer %d: sel: %w", errBusMsg, i, err)
+		}
 		if d := m.Peers[i].Data; len(d) == 1 && d[0] == 0xc0 {
 			m.Peers[i].Data = nil
 		}
@@ -286,7 +322,7 @@ func (a *actor) publishOps(batch []*pending) {
 	m := &busMsg{Kind: busOps, V: batch[0].rec.Version, Ops: make([]busOp, len(batch))}
 	for i, p := range batch {
 		r := &p.rec
-		m.Ops[i] = busOp{Op: r.Op, SID: r.SID, Seq: r.Seq, UserID: r.UserID, Created: r.CreatedAt.UnixNano(), Sel: p.sel}
+		m.Ops[i] = busOp{Op: r.Op.AppendMsgpack(nil), SID: r.SID, Seq: r.Seq, UserID: r.UserID, Created: r.CreatedAt.UnixNano(), Sel: encodeSel(p.sel)}
 	}
 	a.publish(m)
 }
@@ -315,7 +351,7 @@ func (a *actor) ownPeer(sid string) (busPeer, bool) {
 	if !ok {
 		return busPeer{}, false
 	}
-	return busPeer{SID: p.SID, ID: p.User.ID, Name: p.User.Name, Color: p.User.Color, Sel: p.Sel, Data: p.Data}, true
+	return busPeer{SID: p.SID, ID: p.User.ID, Name: p.User.Name, Color: p.User.Color, Sel: encodeSel(p.Sel), Data: p.Data}, true
 }
 
 // publishPresence sends the coalesced changes of this node's peers (called
@@ -408,7 +444,7 @@ func (a *actor) onBus(in busIn) {
 		return
 	}
 	a.srv.bus.received.Inc()
-	m, err := decodeBusMsg(in.payload)
+	m, err := decodeBusMsg(in.payload, a.typ)
 	if err != nil {
 		a.log.Warn("dropping a bad bus message; reading the store instead", "from", in.from, "err", err)
 		a.fillGap("bad bus message")
@@ -442,8 +478,8 @@ func (a *actor) onRemoteOps(from string, m *busMsg) {
 		if o.Created != 0 {
 			created = time.Unix(0, o.Created).UTC()
 		}
-		rec := store.OpRecord{Version: a.v, Op: o.Op, SID: o.SID, Seq: o.Seq, UserID: o.UserID, CreatedAt: created}
-		if err := a.applyOne(rec, o.Sel, from); err != nil {
+		rec := store.OpRecord{Version: a.v, Op: o.op, SID: o.SID, Seq: o.Seq, UserID: o.UserID, CreatedAt: created}
+		if err := a.applyOne(rec, o.sel, from); err != nil {
 			// Never guess: the store has the truth.
 			a.log.Error("another node's op does not apply; reading the store", "v", rec.Version, "from", from, "err", err)
 			a.fillGap("op does not apply")
@@ -457,14 +493,18 @@ func (a *actor) onRemoteOps(from string, m *busMsg) {
 
 // applyOne makes one committed op of another node the actor's state and
 // broadcasts it, like catchUp, plus the author's selection when it came along.
-func (a *actor) applyOne(rec store.OpRecord, sel ot.Selection, from string) error {
-	if err := a.doc.Apply(rec.Op); err != nil {
+func (a *actor) applyOne(rec store.OpRecord, sel doctype.Selection, from string) error {
+	applied, err := a.doc.Apply(rec.Op)
+	if err != nil {
 		return fmt.Errorf("apply op %d of %q: %w", rec.Version, a.id, err)
 	}
+	rec.Op = applied
 	a.v++
 	a.remember(rec)
-	if sel != nil && sel.Validate(a.doc.Len()) != nil {
-		sel = nil
+	if sel != nil {
+		if sel, err = a.doc.FitSelection(sel); err != nil {
+			sel = nil
+		}
 	}
 	a.pres.Transform(rec.Op, rec.SID)
 	if sel != nil && a.nodes.remote[rec.SID] == from {
@@ -505,15 +545,18 @@ func (a *actor) onRemotePresence(from string, m *busMsg, full bool) {
 		if a.sidRefs[bp.SID] > 0 {
 			continue // connected here too: ours wins
 		}
-		sel := bp.Sel
+		sel := bp.sel
 		for _, r := range history {
 			if sel == nil {
 				break
 			}
-			sel = ot.TransformSelectionPast(sel, bp.SID, r.Op, r.SID)
+			sel = sel.Transform(r.Op, bp.SID == r.SID)
 		}
-		if sel != nil && sel.Validate(a.doc.Len()) != nil {
-			sel = nil
+		if sel != nil {
+			var err error
+			if sel, err = a.doc.FitSelection(sel); err != nil {
+				sel = nil
+			}
 		}
 		p := presence.Peer{SID: bp.SID, User: presence.User{ID: bp.ID, Name: bp.Name, Color: bp.Color},
 			Sel: sel, Data: bp.Data, Node: from, Expires: expires}
@@ -524,7 +567,7 @@ func (a *actor) onRemotePresence(from string, m *busMsg, full bool) {
 			continue
 		}
 		cur, _ := a.pres.Get(bp.SID)
-		if !full || !slices.Equal(cur.Sel, p.Sel) || !bytes.Equal(cur.Data, p.Data) || cur.User != p.User {
+		if !full || !bytes.Equal(encodeSel(cur.Sel), encodeSel(p.Sel)) || !bytes.Equal(cur.Data, p.Data) || cur.User != p.User {
 			a.pres.Join(p)
 			a.presDue = true
 		} else {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	textdoc "github.com/tandem-collab/tandem/doctype/text"
 	"github.com/tandem-collab/tandem/internal/testkit"
 	"github.com/tandem-collab/tandem/ot"
 	"github.com/tandem-collab/tandem/store"
@@ -70,10 +71,10 @@ func (c *collector) waitOps(t *testing.T, n int64) (*Event, []*Event) {
 // increasing versions without a gap, give the store's text.
 func checkReplay(t *testing.T, st store.Store, id string, joined *Event, ops []*Event) {
 	t.Helper()
-	if joined.Kind != EventJoined || joined.Text == nil {
+	if joined.Kind != EventJoined || joined.Content == nil {
 		t.Fatalf("first event %+v is not a joined with text", joined)
 	}
-	doc, err := ot.NewDoc(*joined.Text)
+	doc, err := ot.NewDoc(textdoc.String(joined.Content))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +82,7 @@ func checkReplay(t *testing.T, st store.Store, id string, joined *Event, ops []*
 		if want := joined.V + int64(i); ev.V != want || ev.Op.Version != want {
 			t.Fatalf("op %d has version %d, want %d (gap or reorder)", i, ev.V, want)
 		}
-		if err := doc.Apply(ev.Op.Op); err != nil {
+		if err := doc.Apply(textdoc.Op(ev.Op.Op)); err != nil {
 			t.Fatalf("broadcast op %d does not apply: %v", ev.V, err)
 		}
 	}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	textdoc "github.com/tandem-collab/tandem/doctype/text"
 	"sync"
 	"testing"
 
@@ -55,8 +56,8 @@ func TestCommittedBatchIsDeliveredTogether(t *testing.T) {
 		msgs = append(msgs, &opMsg{sub: s, v: 0, seq: 1, sid: fmt.Sprintf("sid-batch-%d-xxxxxxxxxx", i), userID: "u", op: ins(0, fmt.Sprint(i))})
 	}
 	a.commit(msgs)
-	if a.v != 3 || a.doc.String() != "012abc" {
-		t.Fatalf("after the commit: v%d %q", a.v, a.doc.String())
+	if a.v != 3 || textdoc.String(a.doc) != "012abc" {
+		t.Fatalf("after the commit: v%d %q", a.v, textdoc.String(a.doc))
 	}
 
 	for i, s := range subs {

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	textdoc "github.com/tandem-collab/tandem/doctype/text"
 	"github.com/tandem-collab/tandem/ot"
 )
 
@@ -11,8 +12,8 @@ import (
 // message it accepts carries only valid ops and survives a round trip.
 func FuzzDecodeBusMsg(f *testing.F) {
 	seeds := []*busMsg{
-		{Kind: busOps, V: 3, At: time.Now().UnixNano(), Ops: []busOp{{Op: ot.Op{{Retain: 2}, {Insert: "é😀"}, {Delete: 1}}, SID: "s", Seq: 1, Sel: ot.Selection{{Anchor: 1, Head: 2}}}}},
-		{Kind: busPresence, V: 9, Peers: []busPeer{{SID: "p", Name: "Ann", Sel: ot.Selection{{Anchor: 0, Head: 0}}, Data: []byte{0x80}}}, Gone: []string{"q"}},
+		{Kind: busOps, V: 3, At: time.Now().UnixNano(), Ops: []busOp{{Op: ot.Op{{Retain: 2}, {Insert: "é😀"}, {Delete: 1}}.AppendMsgpack(nil), SID: "s", Seq: 1, Sel: ot.Selection{{Anchor: 1, Head: 2}}.AppendMsgpack(nil)}}},
+		{Kind: busPresence, V: 9, Peers: []busPeer{{SID: "p", Name: "Ann", Sel: ot.Selection{{Anchor: 0, Head: 0}}.AppendMsgpack(nil), Data: []byte{0x80}}}, Gone: []string{"q"}},
 		{Kind: busBeat, V: 1, Peers: []busPeer{}},
 		{Kind: busDeleted},
 	}
@@ -25,12 +26,12 @@ func FuzzDecodeBusMsg(f *testing.F) {
 	}
 	f.Add([]byte{0xdf, 0xff, 0xff, 0xff, 0xff}) // a map claiming 4 billion keys
 	f.Fuzz(func(t *testing.T, p []byte) {
-		m, err := decodeBusMsg(p)
+		m, err := decodeBusMsg(p, textdoc.Type{})
 		if err != nil {
 			return
 		}
 		for i, o := range m.Ops {
-			if err := o.Op.Validate(); err != nil {
+			if err := textdoc.Op(o.op).Validate(); err != nil || o.op == nil {
 				t.Fatalf("accepted op %d is invalid: %v", i, err)
 			}
 		}
@@ -38,7 +39,7 @@ func FuzzDecodeBusMsg(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-encode: %v", err)
 		}
-		if _, err := decodeBusMsg(b); err != nil {
+		if _, err := decodeBusMsg(b, textdoc.Type{}); err != nil {
 			t.Fatalf("round trip: %v", err)
 		}
 	})
@@ -61,7 +62,7 @@ func TestDecodeBusMsgRejects(t *testing.T) {
 		"nil op":           enc(&busMsg{Kind: busOps, Ops: []busOp{{}}}),
 		"invalid op":       []byte("\x82\xa1k\x01\xa1o\x91\x81\xa2op\x91\x00"), // retain 0
 	} {
-		if _, err := decodeBusMsg(p); err == nil {
+		if _, err := decodeBusMsg(p, textdoc.Type{}); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/olahol/melody"
 	"golang.org/x/time/rate"
 
+	"github.com/tandem-collab/tandem/doctype"
 	"github.com/tandem-collab/tandem/wire"
 )
 
@@ -106,6 +107,9 @@ type wsSub struct {
 	c    *conn
 	doc  string
 	mode Mode
+	// typ is the document's doctype.Type, set by the joined event (written
+	// by the actor, read by the read goroutine to decode ops).
+	typ atomic.Value
 
 	// batch is DeliverBatch's reused frame list. Only the document's actor
 	// delivers to a subscription, so it needs no lock.
@@ -141,6 +145,10 @@ func (s *wsSub) frame(ev *Event) ([]byte, bool) {
 	switch {
 	case ev.Kind == EventDeleted, ev.Kind == EventError && ev.JoinFailed:
 		s.c.forget(s)
+	case ev.Kind == EventJoined:
+		if t, err := doctype.Lookup(ev.DocType); err == nil {
+			s.typ.Store(t)
+		}
 	}
 	if ev.Kind == EventError || ev.Kind == EventDeleted {
 		code := ev.Code
@@ -373,7 +381,9 @@ func (c *conn) onBinary(frame []byte) {
 	if c.authErr != nil || c.ctx.Err() != nil {
 		return
 	}
-	msg, err := wire.DecodeClient(frame, c.srv.limits)
+	lim := c.srv.limits
+	lim.TypeOf = c.docType
+	msg, err := wire.DecodeClient(frame, lim)
 	if err != nil {
 		var de *wire.DecodeError
 		if errors.As(err, &de) {
@@ -433,6 +443,17 @@ func (c *conn) hello(h *wire.Hello) {
 		c.user.Name = id
 	}
 	c.sendMsg(&wire.Welcome{Proto: wire.ProtoVersion, SID: c.sid, User: c.user})
+}
+
+// docType is the type of a joined document, for decoding its ops and
+// selections; nil (text) before its joined event.
+func (c *conn) docType(doc string) doctype.Type {
+	if s := c.sub(doc); s != nil {
+		if t, ok := s.typ.Load().(doctype.Type); ok {
+			return t
+		}
+	}
+	return nil
 }
 
 func (c *conn) sub(doc string) *wsSub {

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
+	textdoc "github.com/tandem-collab/tandem/doctype/text"
 	"log/slog"
 	"net"
 	"net/http/httptest"
@@ -75,7 +76,7 @@ func createDoc(t *testing.T, st store.Store, id, content string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := st.CreateDoc(ctx, store.NewDocument{ID: id, Type: "text", Content: content}); err != nil {
+	if _, err := st.CreateDoc(ctx, store.NewDocument{ID: id, Type: "text", Content: textdoc.MustString(content)}); err != nil {
 		t.Fatalf("create document %q: %v", id, err)
 	}
 }

@@ -3,7 +3,7 @@ package server
 import (
 	"sync"
 
-	"github.com/tandem-collab/tandem/ot"
+	"github.com/tandem-collab/tandem/doctype"
 	"github.com/tandem-collab/tandem/store"
 	"github.com/tandem-collab/tandem/wire"
 )
@@ -12,8 +12,9 @@ import (
 type EventKind int
 
 const (
-	// EventJoined is the first event of a subscription: the state at V, as
-	// Text or as the Ops since the version asked for, the peers and the mode.
+	// EventJoined is the first event of a subscription: the document's type
+	// and its state at V, as Content or as the Ops since the version asked
+	// for, the peers and the mode.
 	// No other event of the document reaches the subscriber before it, and none
 	// committed after V is missed.
 	EventJoined EventKind = iota + 1
@@ -45,15 +46,16 @@ type Event struct {
 	// to V), of the acknowledged op, or of the presence selections.
 	V int64
 
-	// Joined.
-	Text *string
-	Ops  []store.OpRecord
-	Mode Mode
+	// Joined. Content is the subscriber's own clone.
+	DocType string
+	Content doctype.Content
+	Ops     []store.OpRecord
+	Mode    Mode
 
 	// Op and Ack: the committed record (Op.SID, Op.Seq, Op.UserID) and the
 	// author's selection after it, transformed to V+1.
 	Op  *store.OpRecord
-	Sel ot.Selection
+	Sel doctype.Selection
 	Seq int64
 
 	// Joined and Presence.
@@ -82,8 +84,8 @@ type Subscriber interface {
 func (ev *Event) WireMessage() wire.Message {
 	switch ev.Kind {
 	case EventJoined:
-		j := &wire.Joined{Doc: ev.Doc, V: ev.V, Text: ev.Text, Peers: ev.Peers, Mode: ev.Mode.String()}
-		if ev.Text == nil {
+		j := &wire.Joined{Doc: ev.Doc, V: ev.V, DocType: ev.DocType, Content: ev.Content, Peers: ev.Peers, Mode: ev.Mode.String()}
+		if ev.Content == nil {
 			j.Ops = make([]wire.OpEntry, len(ev.Ops))
 			for i, r := range ev.Ops {
 				j.Ops[i] = wire.OpEntry{V: r.Version, Op: r.Op, SID: r.SID, Seq: r.Seq}

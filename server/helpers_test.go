@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	textdoc "github.com/tandem-collab/tandem/doctype/text"
 	"io"
 	"log/slog"
 	"net/http"
@@ -94,7 +95,7 @@ var stores = []struct {
 
 func createDoc(t testing.TB, st store.Store, id, content string) {
 	t.Helper()
-	if _, err := st.CreateDoc(context.Background(), store.NewDocument{ID: id, Type: "text", Content: content}); err != nil {
+	if _, err := st.CreateDoc(context.Background(), store.NewDocument{ID: id, Type: "text", Content: textdoc.MustString(content)}); err != nil {
 		t.Fatalf("CreateDoc %s: %v", id, err)
 	}
 }
@@ -305,7 +306,7 @@ func docText(t testing.TB, st store.Store, id string) (string, int64) {
 	if err != nil {
 		t.Fatalf("Load %s: %v", id, err)
 	}
-	return snap.Content, d.Version
+	return textdoc.String(snap.Content), d.Version
 }
 
 // dialRaw performs an upgrade with custom headers and returns the HTTP status.
@@ -322,4 +323,20 @@ func (ts *testServer) dialRaw(t testing.TB, protos []string, header http.Header)
 		t.Cleanup(func() { c.Close() })
 	}
 	return c, status, err
+}
+
+// opJSON is an op as GET .../ops and the event stream give it, read back
+// as a text op (opView holds a doctype.Op, which JSON cannot fill).
+type opJSON struct {
+	V         int64     `json:"v"`
+	Op        ot.Op     `json:"op"`
+	SID       string    `json:"sid"`
+	Seq       int64     `json:"seq"`
+	UserID    string    `json:"user_id"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// opsJSON is the answer of GET .../ops, read back with text ops.
+type opsJSON struct {
+	Ops []opJSON `json:"ops"`
 }

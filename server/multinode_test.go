@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	textdoc "github.com/tandem-collab/tandem/doctype/text"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -339,7 +340,7 @@ func TestMultiNodeExactlyOnce(t *testing.T) {
 		t.Fatalf("store holds %d ops %+v, want seqs 1 and 2 once each", len(ops), ops)
 	}
 	_, snap, err := ns[1].st.Load(ctx, "once")
-	if err != nil || snap.Content != "ab" {
-		t.Fatalf("stored text %q, %v", snap.Content, err)
+	if err != nil || textdoc.String(snap.Content) != "ab" {
+		t.Fatalf("stored text %q, %v", textdoc.String(snap.Content), err)
 	}
 }

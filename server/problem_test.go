@@ -65,7 +65,8 @@ func FuzzDecodeBody(f *testing.F) {
 		if !utf8.Valid(body) {
 			t.Fatalf("accepted invalid UTF-8 %q", body)
 		}
-		for _, s := range []*string{b.ID, b.Type, b.Content, b.Title} {
+		// b.Content stays raw JSON here: the document's type parses it.
+		for _, s := range []*string{b.ID, b.Type, b.Title} {
 			if s != nil && strings.ContainsRune(*s, utf8.RuneError) && !strings.Contains(string(body), "\ufffd") && !strings.Contains(strings.ToLower(string(body)), `\ufffd`) {
 				t.Fatalf("accepted %q, which decoded to a replacement character", body)
 			}

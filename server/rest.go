@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tandem-collab/tandem/ot"
+	"github.com/tandem-collab/tandem/doctype"
 	"github.com/tandem-collab/tandem/store"
 	"github.com/tandem-collab/tandem/wire"
 )
@@ -146,17 +146,17 @@ func (a *restAPI) notFound(w http.ResponseWriter, r *http.Request) {
 
 // docView is the document resource. Content is omitted in lists.
 type docView struct {
-	ID        string         `json:"id"`
-	Type      string         `json:"type"`
-	V         int64          `json:"v"`
-	Content   *string        `json:"content,omitempty"`
-	Title     string         `json:"title"`
-	Metadata  map[string]any `json:"metadata"`
-	CreatedAt time.Time      `json:"created_at"`
-	UpdatedAt time.Time      `json:"updated_at"`
+	ID        string          `json:"id"`
+	Type      string          `json:"type"`
+	V         int64           `json:"v"`
+	Content   doctype.Content `json:"content,omitempty"`
+	Title     string          `json:"title"`
+	Metadata  map[string]any  `json:"metadata"`
+	CreatedAt time.Time       `json:"created_at"`
+	UpdatedAt time.Time       `json:"updated_at"`
 }
 
-func viewDoc(d store.Document, content *string) docView {
+func viewDoc(d store.Document, content doctype.Content) docView {
 	meta := d.Metadata
 	if meta == nil {
 		meta = map[string]any{}
@@ -169,20 +169,16 @@ func viewDoc(d store.Document, content *string) docView {
 // truncated to microseconds, the precision Postgres keeps, so that an op
 // streamed live reads exactly as the stored one.
 type opView struct {
-	V         int64     `json:"v"`
-	Op        ot.Op     `json:"op"`
-	SID       string    `json:"sid"`
-	Seq       int64     `json:"seq"`
-	UserID    string    `json:"user_id"`
-	CreatedAt time.Time `json:"created_at"`
+	V         int64      `json:"v"`
+	Op        doctype.Op `json:"op"`
+	SID       string     `json:"sid"`
+	Seq       int64      `json:"seq"`
+	UserID    string     `json:"user_id"`
+	CreatedAt time.Time  `json:"created_at"`
 }
 
 func viewOp(r store.OpRecord) opView {
-	op := r.Op
-	if op == nil {
-		op = ot.Op{}
-	}
-	return opView{V: r.Version, Op: op, SID: r.SID, Seq: r.Seq, UserID: r.UserID,
+	return opView{V: r.Version, Op: r.Op, SID: r.SID, Seq: r.Seq, UserID: r.UserID,
 		CreatedAt: r.CreatedAt.UTC().Truncate(time.Microsecond)}
 }
 
@@ -292,11 +288,11 @@ func checkMetadata(m map[string]any) *httpError {
 // ---- handlers ----
 
 type createBody struct {
-	ID       *string        `json:"id" validate:"omitnil,docid"`
-	Type     *string        `json:"type" validate:"omitnil,oneof=text"`
-	Content  *string        `json:"content"`
-	Title    *string        `json:"title" validate:"omitnil,max=1024"`
-	Metadata map[string]any `json:"metadata"`
+	ID       *string         `json:"id" validate:"omitnil,docid"`
+	Type     *string         `json:"type"`
+	Content  json.RawMessage `json:"content"`
+	Title    *string         `json:"title" validate:"omitnil,max=1024"`
+	Metadata map[string]any  `json:"metadata"`
 }
 
 func (a *restAPI) createDoc(w http.ResponseWriter, r *http.Request, p Principal) *httpError {
@@ -307,13 +303,28 @@ func (a *restAPI) createDoc(w http.ResponseWriter, r *http.Request, p Principal)
 	if e := decodeBody(w, r, int64(2*a.srv.cfg.MaxDocBytes+bodySlack), &b); e != nil {
 		return e
 	}
-	nd := store.NewDocument{Type: "text", Metadata: b.Metadata}
-	if b.Content != nil {
-		if len(*b.Content) > a.srv.cfg.MaxDocBytes {
-			return errStatus(http.StatusRequestEntityTooLarge, wire.CodeTooLarge,
-				"content is %d bytes, over the document limit of %d", len(*b.Content), a.srv.cfg.MaxDocBytes)
+	nd := store.NewDocument{Type: store.DefaultType, Metadata: b.Metadata}
+	if b.Type != nil {
+		nd.Type = *b.Type
+	}
+	typ, err := doctype.Lookup(nd.Type)
+	if err != nil {
+		return errInvalid(FieldError{Field: "type", Message: fmt.Sprintf("must be one of %v", doctype.Names())})
+	}
+	nd.Content = typ.NewContent()
+	if len(b.Content) > 0 {
+		c, err := typ.ParseContentJSON(b.Content)
+		if errors.Is(err, doctype.ErrTooLarge) {
+			return errStatus(http.StatusRequestEntityTooLarge, wire.CodeTooLarge, "content: %v", err)
 		}
-		nd.Content = *b.Content
+		if err != nil {
+			return errInvalid(FieldError{Field: "content", Message: err.Error()})
+		}
+		if n := c.Size(); n > a.srv.cfg.MaxDocBytes {
+			return errStatus(http.StatusRequestEntityTooLarge, wire.CodeTooLarge,
+				"content is %d bytes, over the document limit of %d", n, a.srv.cfg.MaxDocBytes)
+		}
+		nd.Content = c
 	}
 	if b.Title != nil {
 		nd.Title = *b.Title
@@ -321,10 +332,7 @@ func (a *restAPI) createDoc(w http.ResponseWriter, r *http.Request, p Principal)
 	if e := checkMetadata(b.Metadata); e != nil {
 		return e
 	}
-	var (
-		d   store.Document
-		err error
-	)
+	var d store.Document
 	if b.ID != nil {
 		nd.ID = *b.ID
 		d, err = a.srv.store.CreateDoc(r.Context(), nd)
@@ -342,7 +350,7 @@ func (a *restAPI) createDoc(w http.ResponseWriter, r *http.Request, p Principal)
 		return storeErr(nd.ID, err)
 	}
 	w.Header().Set("Location", "/v1/docs/"+d.ID)
-	writeJSON(w, http.StatusCreated, viewDoc(d, &nd.Content))
+	writeJSON(w, http.StatusCreated, viewDoc(d, nd.Content))
 	return nil
 }
 
@@ -418,7 +426,7 @@ func (a *restAPI) getDoc(w http.ResponseWriter, r *http.Request, p Principal) *h
 		if err != nil {
 			return storeErr(id, err)
 		}
-		writeJSON(w, http.StatusOK, viewDoc(d, &snap.Content))
+		writeJSON(w, http.StatusOK, viewDoc(d, snap.Content))
 		return nil
 	}
 	v, e := queryInt(q, "v", 0, 0, maxVersion)
@@ -437,7 +445,7 @@ func (a *restAPI) getDoc(w http.ResponseWriter, r *http.Request, p Principal) *h
 		return storeErr(id, err)
 	}
 	d.Version = v
-	writeJSON(w, http.StatusOK, viewDoc(d, &snap.Content))
+	writeJSON(w, http.StatusOK, viewDoc(d, snap.Content))
 	return nil
 }
 
@@ -464,13 +472,13 @@ func (a *restAPI) patchDoc(w http.ResponseWriter, r *http.Request, p Principal) 
 	}
 	// Admin is a management right: the content comes back only to a token
 	// that may read the document.
-	var content *string
+	var content doctype.Content
 	if p.Access(id) >= ModeRead {
 		cur, snap, err := a.srv.store.Load(r.Context(), id)
 		if err != nil {
 			return storeErr(id, err)
 		}
-		d, content = cur, &snap.Content
+		d, content = cur, snap.Content
 	}
 	writeJSON(w, http.StatusOK, viewDoc(d, content))
 	return nil
@@ -555,17 +563,26 @@ func (a *restAPI) submitOp(w http.ResponseWriter, r *http.Request, p Principal) 
 	case b.SID == "" && b.Seq != 0:
 		return errInvalid(FieldError{Field: "sid", Message: "is required when seq is set"})
 	}
+	// The op is parsed by the document's type.
+	doc, err := a.srv.store.GetDoc(r.Context(), id)
+	if err != nil {
+		return storeErr(id, err)
+	}
+	typ, err := doctype.Lookup(doc.Type)
+	if err != nil {
+		return errInternal("the document's type is not linked into this server", err)
+	}
 	// As sent, not normalised: the actor checks the whole op, trailing
 	// retain included, against the document at its version.
-	op, err := ot.ParseJSONRaw(b.Op)
+	op, err := typ.ParseOpJSON(b.Op)
 	if err != nil {
-		if errors.Is(err, ot.ErrTooLarge) {
+		if errors.Is(err, doctype.ErrTooLarge) {
 			return errStatus(http.StatusRequestEntityTooLarge, wire.CodeTooLarge, "op: %v", err)
 		}
 		return errInvalid(FieldError{Field: "op", Message: err.Error()})
 	}
-	if err := op.CheckSize(a.srv.cfg.MaxOpBytes); err != nil {
-		return errStatus(http.StatusRequestEntityTooLarge, wire.CodeTooLarge, "op: %v", err)
+	if n := op.Size(); n > a.srv.cfg.MaxOpBytes {
+		return errStatus(http.StatusRequestEntityTooLarge, wire.CodeTooLarge, "op: %d bytes encoded, over the limit of %d", n, a.srv.cfg.MaxOpBytes)
 	}
 	user := p.UserID
 	if user == "" {

@@ -78,7 +78,7 @@ func TestRESTCreate(t *testing.T) {
 		{"bad id", map[string]any{"id": "a b"}, nil, 422, "bad_request", "id"},
 		{"empty id", map[string]any{"id": ""}, nil, 422, "bad_request", "id"},
 		{"long id", map[string]any{"id": strings.Repeat("a", 129)}, nil, 422, "bad_request", "id"},
-		{"bad type", map[string]any{"type": "rich"}, nil, 422, "bad_request", "type"},
+		{"bad type", map[string]any{"type": "no-such-type"}, nil, 422, "bad_request", "type"},
 		{"title type", map[string]any{"title": 5}, nil, 422, "bad_request", "title"},
 		{"title too long", map[string]any{"title": strings.Repeat("é", MaxTitleChars+1)}, nil, 422, "bad_request", "title"},
 		{"metadata not an object", map[string]any{"metadata": []int{1}}, nil, 422, "bad_request", "metadata"},
@@ -318,7 +318,7 @@ func TestRESTOpHistory(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var all opsView
+	var all opsJSON
 	if err := json.Unmarshal(ts.call(t, "GET", "/v1/docs/h/ops", tok, nil).want(t, 200).body, &all); err != nil {
 		t.Fatal(err)
 	}
@@ -331,7 +331,7 @@ func TestRESTOpHistory(t *testing.T) {
 			t.Fatalf("op %d: %+v", i, o)
 		}
 	}
-	var page opsView
+	var page opsJSON
 	if err := json.Unmarshal(ts.call(t, "GET", "/v1/docs/h/ops?from=2&limit=2", tok, nil).want(t, 200).body, &page); err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,9 @@ import (
 	"github.com/olahol/melody"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/tandem-collab/tandem/ot"
+	"github.com/tandem-collab/tandem/doctype"
+	// The default document type, always linked.
+	_ "github.com/tandem-collab/tandem/doctype/text"
 	"github.com/tandem-collab/tandem/store"
 	"github.com/tandem-collab/tandem/wire"
 )
@@ -349,7 +351,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return errors.Join(hubErr, err)
 }
 
-// SubmitOp commits op, made against version v, exactly as a WebSocket op: it is
+// SubmitOp commits op, made against version v, exactly as a WebSocket op. The
+// op is of the document's type, decoded (and so validated) by it; it is
 // checked against the document at v (as given: pass the op as its author sent
 // it, trailing retain included), deduplicated by (sid, seq) when seq is
 // positive, transformed (ties by sid), stored and broadcast. An op without a
@@ -358,12 +361,19 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // the op was committed as (for a duplicate, the original one). Failures the
 // protocol names are *Error (CodeOf gives the code). If ctx ends first the op
 // may still be committed.
-func (s *Server) SubmitOp(ctx context.Context, docID string, v int64, op ot.Op, sid string, seq int64, userID string) (int64, error) {
+func (s *Server) SubmitOp(ctx context.Context, docID string, v int64, op doctype.Op, sid string, seq int64, userID string) (int64, error) {
 	if !wire.ValidDocID(docID) {
 		return 0, &Error{Code: wire.CodeBadRequest, Msg: "invalid document id", Doc: docID}
 	}
-	if err := op.Validate(); err != nil {
-		return 0, &Error{Code: codeForOpErr(err), Msg: err.Error(), Doc: docID, Seq: seq, Err: err}
+	if op == nil {
+		return 0, &Error{Code: wire.CodeBadRequest, Msg: "no op", Doc: docID, Seq: seq}
+	}
+	// A type's decoders validate what they return; an op built in Go may
+	// not have been through one.
+	if v, ok := op.(interface{ Validate() error }); ok {
+		if err := v.Validate(); err != nil {
+			return 0, &Error{Code: codeForOpErr(err), Msg: err.Error(), Doc: docID, Seq: seq, Err: err}
+		}
 	}
 	if seq < 0 || sid == "" && seq != 0 {
 		return 0, &Error{Code: wire.CodeBadRequest, Msg: "seq must be positive, and only with a sid", Doc: docID}

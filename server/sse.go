@@ -14,7 +14,7 @@ import (
 
 	"github.com/vmihailenco/msgpack/v5"
 
-	"github.com/tandem-collab/tandem/ot"
+	"github.com/tandem-collab/tandem/doctype"
 	"github.com/tandem-collab/tandem/store"
 	"github.com/tandem-collab/tandem/wire"
 )
@@ -117,7 +117,7 @@ func (a *restAPI) events(w http.ResponseWriter, r *http.Request, p Principal) *h
 			"cannot resume from version %d: document %q is at version %d", *from, id, joined.V)
 	}
 
-	if from != nil && joined.Text != nil && *from < joined.V {
+	if from != nil && joined.Content != nil && *from < joined.V {
 		// The replay comes from the store: a resume point whose history was
 		// compacted away gets 410 (with the oldest version kept) now, while
 		// an answer can still say so.
@@ -202,7 +202,7 @@ func (a *restAPI) events(w http.ResponseWriter, r *http.Request, p Principal) *h
 // replay writes the ops [from, joined.V): from the joined event when the
 // actor had them at hand, else from the store page by page.
 func (a *restAPI) replay(ctx context.Context, st *sseWriter, id string, from int64, joined *Event) error {
-	if joined.Text == nil {
+	if joined.Content == nil {
 		for _, r := range joined.Ops {
 			if err := st.op(r); err != nil {
 				return err
@@ -300,10 +300,10 @@ type presenceView struct {
 }
 
 type peerView struct {
-	SID  string       `json:"sid"`
-	User wireUserView `json:"user"`
-	Sel  ot.Selection `json:"sel"`
-	Data any          `json:"data"`
+	SID  string            `json:"sid"`
+	User wireUserView      `json:"user"`
+	Sel  doctype.Selection `json:"sel"`
+	Data any               `json:"data"`
 }
 
 type wireUserView struct {

@@ -72,7 +72,7 @@ func TestSSEResumeAndReplayFromStore(t *testing.T) {
 			}
 			for v := tc.first; v < 10; v++ {
 				ev := s.nextWithin(t, 5*time.Second)
-				var o opView
+				var o opJSON
 				if err := json.Unmarshal([]byte(ev.data), &o); err != nil {
 					t.Fatal(err)
 				}

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/vmihailenco/msgpack/v5"
 
+	textdoc "github.com/tandem-collab/tandem/doctype/text"
 	"github.com/tandem-collab/tandem/ot"
 	"github.com/tandem-collab/tandem/store"
 )
@@ -132,8 +133,8 @@ func BenchmarkPGLoad1MiB(b *testing.B) {
 		id := fmt.Sprintf("load-%d", replay)
 		want := loadFixture(b, s, id, replay)
 		// One full check of the text, outside the timed loop.
-		if _, snap, err := s.Load(context.Background(), id); err != nil || snap.Content != want {
-			b.Fatalf("Load(%s) does not give the typed text: %d bytes, %v", id, len(snap.Content), err)
+		if _, snap, err := s.Load(context.Background(), id); err != nil || textdoc.String(snap.Content) != want {
+			b.Fatalf("Load(%s) does not give the typed text: %d bytes, %v", id, len(textdoc.String(snap.Content)), err)
 		}
 		b.Run(fmt.Sprintf("replay=%d", replay), func(b *testing.B) {
 			ctx := context.Background()
@@ -142,8 +143,8 @@ func BenchmarkPGLoad1MiB(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if d.Version != 100_000 || len(snap.Content) != len(want) {
-					b.Fatalf("Load = v%d, %d bytes; want v100000, %d bytes", d.Version, len(snap.Content), len(want))
+				if d.Version != 100_000 || len(textdoc.String(snap.Content)) != len(want) {
+					b.Fatalf("Load = v%d, %d bytes; want v100000, %d bytes", d.Version, len(textdoc.String(snap.Content)), len(want))
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/load")

@@ -9,7 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/tandem-collab/tandem/ot"
+	"github.com/tandem-collab/tandem/doctype"
 )
 
 // Page size bounds of ListDocs (the REST API documents the same numbers).
@@ -59,11 +59,23 @@ func validateNew(d NewDocument) (NewDocument, error) {
 	if !utf8.ValidString(d.ID) {
 		return d, fmt.Errorf("create doc: %w: id is not UTF-8", ErrInvalidArgument)
 	}
-	if !utf8.ValidString(d.Content) {
-		return d, fmt.Errorf("create doc %q: %w: content is not UTF-8", d.ID, ErrInvalidArgument)
-	}
 	if d.Type == "" {
-		d.Type = "text"
+		d.Type = DefaultType
+	}
+	t, err := doctype.Lookup(d.Type)
+	if err != nil {
+		return d, fmt.Errorf("create doc %q: %w: %w", d.ID, ErrInvalidArgument, err)
+	}
+	if d.Content == nil {
+		d.Content = t.NewContent()
+	} else {
+		// A content of another type would fail on the first op: check it
+		// now, by its encoding, which also makes the store's copy its own.
+		c, err := t.DecodeContent(d.Content.AppendMsgpack(nil))
+		if err != nil {
+			return d, fmt.Errorf("create doc %q: %w: content is not %s: %w", d.ID, ErrInvalidArgument, d.Type, err)
+		}
+		d.Content = c
 	}
 	if d.Metadata == nil {
 		d.Metadata = map[string]any{}
@@ -88,22 +100,25 @@ func checkRecords(id string, expected int64, ops []OpRecord) error {
 	return nil
 }
 
-// replay applies ops to base. It is where a corrupt log surfaces, so the error
-// names the version that failed.
-func replay(id string, baseVersion int64, base string, ops []ot.Op) (string, error) {
-	if len(ops) == 0 {
-		return base, nil
-	}
-	d, err := ot.NewDoc(base)
-	if err != nil {
-		return "", fmt.Errorf("replay %q from snapshot %d: %w", id, baseVersion, err)
-	}
+// replay applies ops to a clone of base and returns it. It is where a corrupt
+// log surfaces, so the error names the version that failed.
+func replay(id string, baseVersion int64, base doctype.Content, ops []doctype.Op) (doctype.Content, error) {
+	d := base.Clone()
 	for i, op := range ops {
-		if err := d.Apply(op); err != nil {
-			return "", fmt.Errorf("replay %q: op at version %d: %w", id, baseVersion+int64(i), err)
+		if _, err := d.Apply(op); err != nil {
+			return nil, fmt.Errorf("replay %q: op at version %d: %w", id, baseVersion+int64(i), err)
 		}
 	}
-	return d.String(), nil
+	return d, nil
+}
+
+// typeOf returns the doctype.Type of a stored document.
+func typeOf(id, name string) (doctype.Type, error) {
+	t, err := doctype.Lookup(name)
+	if err != nil {
+		return nil, fmt.Errorf("document %q: %w", id, err)
+	}
+	return t, nil
 }
 
 // crossed reports whether going from version from to version to passed a
@@ -193,13 +208,4 @@ func (s *snapshotter[K]) run(ctx context.Context) {
 func (s *snapshotter[K]) stop() {
 	s.cancel()
 	<-s.done
-}
-
-func copyOp(op ot.Op) ot.Op {
-	if op == nil {
-		return nil
-	}
-	c := make(ot.Op, len(op))
-	copy(c, op)
-	return c
 }

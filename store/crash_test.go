@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	textdoc "github.com/tandem-collab/tandem/doctype/text"
 	"github.com/tandem-collab/tandem/internal/testkit"
 	"github.com/tandem-collab/tandem/ot"
 	"github.com/tandem-collab/tandem/store"
@@ -53,7 +54,7 @@ func crashChild() error {
 	if err != nil {
 		return err
 	}
-	v, length := doc.Version, len(snap.Content) // markers are ASCII: bytes == code points
+	v, length := doc.Version, len(textdoc.String(snap.Content)) // markers are ASCII: bytes == code points
 	r := rand.New(rand.NewPCG(uint64(os.Getpid()), uint64(time.Now().UnixNano())))
 	for {
 		n := 1 + r.IntN(8)
@@ -148,7 +149,7 @@ func TestPGCrash(t *testing.T) {
 	for i := 0; i < len(ops); {
 		start := ops[i].Version
 		var n int
-		if _, err := fmt.Sscanf(insertOf(ops[i].Op), "{%d:0/%d}", new(int64), &n); err != nil {
+		if _, err := fmt.Sscanf(insertOf(textdoc.Op(ops[i].Op)), "{%d:0/%d}", new(int64), &n); err != nil {
 			t.Fatalf("op at %d does not start a batch: %v (%v)", start, ops[i].Op, err)
 		}
 		for k := range n {
@@ -156,10 +157,10 @@ func TestPGCrash(t *testing.T) {
 				t.Fatalf("partial batch at %d: %d of %d ops", start, len(ops)-i, n)
 			}
 			r := ops[i+k]
-			if got, want := insertOf(r.Op), marker(start, k, n); got != want || r.Seq != r.Version+1 || r.SID != "crash-child" {
+			if got, want := insertOf(textdoc.Op(r.Op)), marker(start, k, n); got != want || r.Seq != r.Version+1 || r.SID != "crash-child" {
 				t.Fatalf("op at %d is %q seq %d, want %q seq %d", r.Version, got, r.Seq, want, r.Version+1)
 			}
-			text = apply(t, text, r.Op)
+			text = apply(t, text, textdoc.Op(r.Op))
 			texts = append(texts, text)
 		}
 		i += n
@@ -167,8 +168,8 @@ func TestPGCrash(t *testing.T) {
 	// Load (snapshot + replay) equals the replay of the whole log from 0, and every
 	// snapshot the killed children left behind is the text at its version.
 	_, snap, err := s.Load(ctx, crashDoc)
-	if err != nil || snap.Content != text || snap.Version != lastV {
-		t.Fatalf("Load = v%d (%d bytes), %v; replay gives v%d (%d bytes)", snap.Version, len(snap.Content), err, lastV, len(text))
+	if err != nil || textdoc.String(snap.Content) != text || snap.Version != lastV {
+		t.Fatalf("Load = v%d (%d bytes), %v; replay gives v%d (%d bytes)", snap.Version, len(textdoc.String(snap.Content)), err, lastV, len(text))
 	}
 	rows, err := s.Pool().Query(ctx, `SELECT sn.version, sn.content FROM snapshots sn JOIN documents d ON d.pk = sn.doc WHERE d.id = $1`, crashDoc)
 	if err != nil {
@@ -182,7 +183,8 @@ func TestPGCrash(t *testing.T) {
 		if err := rows.Scan(&v, &content); err != nil {
 			t.Fatal(err)
 		}
-		if v > lastV || string(content) != texts[v] {
+		c, err := textdoc.Type{}.DecodeContent(content)
+		if err != nil || v > lastV || textdoc.String(c) != texts[v] {
 			t.Fatalf("stored snapshot at %d does not match the replay", v)
 		}
 		nsnap++

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tandem-collab/tandem/ot"
+	"github.com/tandem-collab/tandem/doctype"
 )
 
 // MemOptions configures NewMem.
@@ -258,7 +258,9 @@ func (m *MemStore) AppendOps(ctx context.Context, id string, expected int64, ops
 	now := memNow()
 	recs := make([]OpRecord, len(ops))
 	for i, r := range ops {
-		r.Op = copyOp(r.Op)
+		if r.Op == nil {
+			return fmt.Errorf("append to %q: %w: record %d has no op", id, ErrInvalidArgument, i)
+		}
 		if r.CreatedAt.IsZero() {
 			r.CreatedAt = now
 		}
@@ -333,10 +335,7 @@ func (m *MemStore) ReadOps(ctx context.Context, id string, from int64, limit int
 		end = from + int64(limit)
 	}
 	out := make([]OpRecord, 0, end-from)
-	for _, r := range log[from-floor : end-floor] {
-		r.Op = copyOp(r.Op)
-		out = append(out, r)
-	}
+	out = append(out, log[from-floor:end-floor]...)
 	return out, nil
 }
 
@@ -355,10 +354,10 @@ func (m *MemStore) FindOp(ctx context.Context, id string, sid string, seq int64)
 // stateAt gathers, under the read lock, what replaying to version v needs: the
 // nearest snapshot at or below v and the ops after it. The slices are immutable,
 // so the replay itself runs unlocked.
-func (d *memDoc) stateAt(v int64) (Snapshot, []ot.Op, time.Time) {
+func (d *memDoc) stateAt(v int64) (Snapshot, []doctype.Op, time.Time) {
 	i := sort.Search(len(d.snaps), func(i int) bool { return d.snaps[i].Version > v }) - 1
 	base := d.snaps[i]
-	ops := make([]ot.Op, 0, v-base.Version)
+	ops := make([]doctype.Op, 0, v-base.Version)
 	for _, r := range d.ops[base.Version-d.floor : v-d.floor] {
 		ops = append(ops, r.Op)
 	}
@@ -417,7 +416,7 @@ func (m *MemStore) SnapshotAt(ctx context.Context, id string, v int64) (Snapshot
 	return Snapshot{Version: v, Content: text, CreatedAt: at}, nil
 }
 
-// WriteSnapshot implements Store. The text must be the document's true text at
+// WriteSnapshot implements Store. The content must be the document's true content at
 // snap.Version (the caller got it by applying the log); it is not re-derived.
 func (m *MemStore) WriteSnapshot(ctx context.Context, id string, snap Snapshot) error {
 	m.mu.Lock()
@@ -432,9 +431,13 @@ func (m *MemStore) WriteSnapshot(ctx context.Context, id string, snap Snapshot) 
 	if snap.Version < d.floor {
 		return nil // below the oldest version kept: it could serve nothing
 	}
+	if snap.Content == nil {
+		return fmt.Errorf("write snapshot of %q at %d: %w: no content", id, snap.Version, ErrInvalidArgument)
+	}
 	if snap.CreatedAt.IsZero() {
 		snap.CreatedAt = memNow()
 	}
+	snap.Content = snap.Content.Clone()
 	d.insertSnapshot(snap)
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	textdoc "github.com/tandem-collab/tandem/doctype/text"
 	"github.com/tandem-collab/tandem/ot"
 )
 
@@ -35,8 +36,8 @@ func TestMemBackgroundSnapshots(t *testing.T) {
 	}
 	for _, v := range m.snapshotVersions("d") {
 		snap, err := m.SnapshotAt(ctx, "d", v)
-		if err != nil || snap.Content != text[:v] {
-			t.Fatalf("SnapshotAt(%d) = %q, %v", v, snap.Content, err)
+		if err != nil || textdoc.String(snap.Content) != text[:v] {
+			t.Fatalf("SnapshotAt(%d) = %q, %v", v, textdoc.String(snap.Content), err)
 		}
 	}
 	// Never means never.

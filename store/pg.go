@@ -19,9 +19,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/vmihailenco/msgpack/v5"
 
-	"github.com/tandem-collab/tandem/ot"
+	"github.com/tandem-collab/tandem/doctype"
 )
 
 //go:embed migrations/*.sql
@@ -263,7 +262,7 @@ WITH d AS (
     SELECT pk, 0, $5, created_at FROM d
 )
 SELECT ` + docCols + ` FROM d`
-	doc, err := scanDoc(s.pool.QueryRow(ctx, q, nd.ID, nd.Type, nd.Title, string(meta), []byte(nd.Content)))
+	doc, err := scanDoc(s.pool.QueryRow(ctx, q, nd.ID, nd.Type, nd.Title, string(meta), nd.Content.AppendMsgpack(nil)))
 	if err != nil {
 		if code, _ := pgCode(err); code == pgUniqueViolation {
 			return Document{}, fmt.Errorf("create doc %q: %w", nd.ID, ErrExists)
@@ -406,11 +405,10 @@ func (s *PGStore) AppendOps(ctx context.Context, id string, expected int64, ops 
 	ats := make([]*time.Time, n)
 	seen := make(map[sidSeq]struct{}, n)
 	for i, r := range ops {
-		b, err := msgpack.Marshal(r.Op)
-		if err != nil {
-			return fmt.Errorf("append to %q: encode op at version %d: %w", id, r.Version, err)
+		if r.Op == nil {
+			return fmt.Errorf("append to %q: %w: record %d has no op", id, ErrInvalidArgument, i)
 		}
-		encoded[i], sids[i], seqs[i], users[i] = b, r.SID, r.Seq, r.UserID
+		encoded[i], sids[i], seqs[i], users[i] = r.Op.AppendMsgpack(nil), r.SID, r.Seq, r.UserID
 		if !r.CreatedAt.IsZero() {
 			t := r.CreatedAt
 			ats[i] = &t
@@ -486,7 +484,7 @@ func (s *PGStore) ReadOps(ctx context.Context, id string, from int64, limit int)
 	if limit > 0 {
 		lim = &limit
 	}
-	const q = `SELECT d.version, d.oldest, o.version, o.op, coalesce(o.sid, ''), coalesce(o.seq, 0), o.user_id, o.created_at
+	const q = `SELECT d.type, d.version, d.oldest, o.version, o.op, coalesce(o.sid, ''), coalesce(o.seq, 0), o.user_id, o.created_at
 FROM documents d LEFT JOIN LATERAL (
     SELECT version, op, sid, seq, user_id, created_at FROM ops
     WHERE doc = d.pk AND version >= $2 ORDER BY version LIMIT $3
@@ -498,7 +496,11 @@ WHERE d.id = $1`
 	}
 	defer rows.Close()
 	found := false
-	var cur, oldest int64
+	var (
+		cur, oldest int64
+		typeName    string
+		typ         doctype.Type
+	)
 	out := []OpRecord{}
 	for rows.Next() {
 		var (
@@ -510,15 +512,20 @@ WHERE d.id = $1`
 			sid  *string
 			seq  *int64
 		)
-		if err := rows.Scan(&cur, &oldest, &v, &raw, &sid, &seq, &user, &at); err != nil {
+		if err := rows.Scan(&typeName, &cur, &oldest, &v, &raw, &sid, &seq, &user, &at); err != nil {
 			return nil, fmt.Errorf("read ops of %q: %w", id, classify(err))
 		}
 		found = true
 		if v == nil {
 			continue // the document has no ops at or after from
 		}
+		if typ == nil {
+			if typ, err = typeOf(id, typeName); err != nil {
+				return nil, fmt.Errorf("read ops: %w", err)
+			}
+		}
 		r.Version, r.SID, r.Seq, r.UserID, r.CreatedAt = *v, *sid, *seq, *user, at.UTC()
-		if err := msgpack.Unmarshal(raw, &r.Op); err != nil {
+		if r.Op, err = typ.DecodeOp(raw); err != nil {
 			return nil, fmt.Errorf("read ops of %q: decode op at version %d: %w", id, r.Version, err)
 		}
 		if want := from + int64(len(out)); r.Version != want && from >= oldest {
@@ -596,21 +603,22 @@ type pgState struct {
 	pk       int64
 	oldest   int64 // the oldest version kept
 	base     int64
-	content  []byte
-	ops      []ot.Op
+	content  doctype.Content
+	ops      []doctype.Op
 	lastOpAt *time.Time
 	meta     []byte
 }
 
 func (s *PGStore) state(ctx context.Context, q string, key any, target int64) (pgState, error) {
 	var (
-		st   pgState
-		base *int64
-		raw  [][]byte
+		st      pgState
+		base    *int64
+		raw     [][]byte
+		content []byte
 	)
 	err := s.pool.QueryRow(ctx, q, key, target).Scan(
 		&st.doc.ID, &st.doc.Type, &st.doc.Title, &st.meta, &st.doc.Version, &st.doc.CreatedAt, &st.doc.UpdatedAt,
-		&st.pk, &st.oldest, &base, &st.content, &raw, &st.lastOpAt)
+		&st.pk, &st.oldest, &base, &content, &raw, &st.lastOpAt)
 	if err != nil {
 		return pgState{}, err
 	}
@@ -621,9 +629,16 @@ func (s *PGStore) state(ctx context.Context, q string, key any, target int64) (p
 		return pgState{}, fmt.Errorf("document %q has no snapshot at or below %d", st.doc.ID, target)
 	}
 	st.base = *base
-	st.ops = make([]ot.Op, len(raw))
+	typ, err := typeOf(st.doc.ID, st.doc.Type)
+	if err != nil {
+		return pgState{}, err
+	}
+	if st.content, err = typ.DecodeContent(content); err != nil {
+		return pgState{}, fmt.Errorf("decode the snapshot of %q at %d: %w", st.doc.ID, st.base, err)
+	}
+	st.ops = make([]doctype.Op, len(raw))
 	for i, b := range raw {
-		if err := msgpack.Unmarshal(b, &st.ops[i]); err != nil {
+		if st.ops[i], err = typ.DecodeOp(b); err != nil {
 			return pgState{}, fmt.Errorf("decode op at version %d: %w", st.base+int64(i), err)
 		}
 	}
@@ -641,7 +656,7 @@ func (st pgState) text(target int64) (Snapshot, error) {
 	if want := target - st.base; int64(len(st.ops)) != want {
 		return Snapshot{}, fmt.Errorf("log of %q has a gap: %d ops after snapshot %d, want %d", st.doc.ID, len(st.ops), st.base, want)
 	}
-	text, err := replay(st.doc.ID, st.base, string(st.content), st.ops)
+	text, err := replay(st.doc.ID, st.base, st.content, st.ops)
 	if err != nil {
 		return Snapshot{}, err
 	}
@@ -693,11 +708,14 @@ func (s *PGStore) SnapshotAt(ctx context.Context, id string, v int64) (Snapshot,
 	return snap, nil
 }
 
-// WriteSnapshot implements Store. The text must be the document's true text at
+// WriteSnapshot implements Store. The content must be the document's true content at
 // snap.Version (the caller got it by applying the log); it is not re-derived.
 func (s *PGStore) WriteSnapshot(ctx context.Context, id string, snap Snapshot) error {
 	if snap.Version < 0 {
 		return fmt.Errorf("write snapshot of %q at %d: %w", id, snap.Version, ErrVersion)
+	}
+	if snap.Content == nil {
+		return fmt.Errorf("write snapshot of %q at %d: %w: no content", id, snap.Version, ErrInvalidArgument)
 	}
 	var at *time.Time
 	if !snap.CreatedAt.IsZero() {
@@ -712,7 +730,7 @@ ins AS (
 )
 SELECT version FROM d`
 	var cur int64
-	err := s.pool.QueryRow(ctx, q, id, snap.Version, []byte(snap.Content), at).Scan(&cur)
+	err := s.pool.QueryRow(ctx, q, id, snap.Version, snap.Content.AppendMsgpack(nil), at).Scan(&cur)
 	code, _ := pgCode(err)
 	if errors.Is(err, pgx.ErrNoRows) || code == pgFKViolation {
 		return fmt.Errorf("write snapshot of %q: %w", id, ErrNotFound)
@@ -744,7 +762,7 @@ func (s *PGStore) buildSnapshot(ctx context.Context, pk int64) error {
 		return fmt.Errorf("background snapshot of %q: %w", st.doc.ID, err)
 	}
 	_, err = s.pool.Exec(ctx, `INSERT INTO snapshots (doc, version, content) VALUES ($1, $2, $3) ON CONFLICT (doc, version) DO NOTHING`,
-		pk, snap.Version, []byte(snap.Content))
+		pk, snap.Version, snap.Content.AppendMsgpack(nil))
 	if code, _ := pgCode(err); code == pgFKViolation {
 		return nil // deleted meanwhile
 	}

@@ -80,7 +80,7 @@ WITH s AS (
     ON CONFLICT (doc, version) DO NOTHING
 )
 UPDATE documents SET oldest = $2 WHERE pk = $1 AND oldest < $2 AND version >= $2`
-		if _, err := s.pool.Exec(ctx, move, pk, cut, []byte(snap.Content)); err != nil {
+		if _, err := s.pool.Exec(ctx, move, pk, cut, snap.Content.AppendMsgpack(nil)); err != nil {
 			if code, _ := pgCode(err); code == pgFKViolation {
 				return res, fmt.Errorf("compact %q: %w", id, ErrNotFound)
 			}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	textdoc "github.com/tandem-collab/tandem/doctype/text"
 	"github.com/tandem-collab/tandem/internal/testkit"
 	"github.com/tandem-collab/tandem/ot"
 	"github.com/tandem-collab/tandem/store"
@@ -89,7 +90,7 @@ func TestPGMigrations(t *testing.T) {
 	if err := s.Pool().QueryRow(ctx, "SHOW synchronous_commit").Scan(&sc); err != nil || sc != "on" {
 		t.Fatalf("synchronous_commit = %q, %v; acknowledged ops must be durable", sc, err)
 	}
-	if _, err := s.CreateDoc(ctx, store.NewDocument{ID: "kept", Content: "survives a restart"}); err != nil {
+	if _, err := s.CreateDoc(ctx, store.NewDocument{ID: "kept", Content: textdoc.MustString("survives a restart")}); err != nil {
 		t.Fatal(err)
 	}
 	for _, x := range stores {
@@ -98,8 +99,8 @@ func TestPGMigrations(t *testing.T) {
 
 	// Reopening an up-to-date schema is a no-op that keeps the data.
 	s2 := openPG(t, store.PGOptions{Schema: schema})
-	if _, snap, err := s2.Load(ctx, "kept"); err != nil || snap.Content != "survives a restart" {
-		t.Fatalf("Load after reopen = %q, %v", snap.Content, err)
+	if _, snap, err := s2.Load(ctx, "kept"); err != nil || textdoc.String(snap.Content) != "survives a restart" {
+		t.Fatalf("Load after reopen = %q, %v", textdoc.String(snap.Content), err)
 	}
 	// A database migrated by a newer binary is refused.
 	if _, err := s2.Pool().Exec(ctx, "UPDATE schema_migrations SET version = $1", store.SchemaVersion()+1); err != nil {
@@ -118,7 +119,7 @@ func TestPGMigrations(t *testing.T) {
 func TestPGBackgroundSnapshots(t *testing.T) {
 	s := newPG(t, store.PGOptions{SnapshotEvery: 10})
 	ctx := context.Background()
-	if _, err := s.CreateDoc(ctx, store.NewDocument{ID: "d", Content: "<"}); err != nil {
+	if _, err := s.CreateDoc(ctx, store.NewDocument{ID: "d", Content: textdoc.MustString("<")}); err != nil {
 		t.Fatal(err)
 	}
 	text := "<"
@@ -154,8 +155,12 @@ func TestPGBackgroundSnapshots(t *testing.T) {
 	versions, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Snapshot, error) {
 		var sn store.Snapshot
 		var b []byte
-		err := r.Scan(&sn.Version, &b)
-		sn.Content = string(b)
+		if err := r.Scan(&sn.Version, &b); err != nil {
+			return sn, err
+		}
+		// Stored in the type's MessagePack form (migration 0005).
+		c, err := textdoc.Type{}.DecodeContent(b)
+		sn.Content = c
 		return sn, err
 	})
 	if err != nil {
@@ -163,12 +168,12 @@ func TestPGBackgroundSnapshots(t *testing.T) {
 	}
 	for _, sn := range versions {
 		want := "<" + strings.Repeat("x", int(sn.Version))
-		if sn.Content != want {
-			t.Fatalf("snapshot at %d = %q, want %q", sn.Version, sn.Content, want)
+		if textdoc.String(sn.Content) != want {
+			t.Fatalf("snapshot at %d = %q, want %q", sn.Version, textdoc.String(sn.Content), want)
 		}
 	}
-	if _, snap, err := s.Load(ctx, "d"); err != nil || snap.Content != text {
-		t.Fatalf("Load = %q, %v", snap.Content, err)
+	if _, snap, err := s.Load(ctx, "d"); err != nil || textdoc.String(snap.Content) != text {
+		t.Fatalf("Load = %q, %v", textdoc.String(snap.Content), err)
 	}
 }
 
@@ -209,8 +214,8 @@ func TestPGTwoNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, snap, err := b.Load(ctx, "shared")
-	if err != nil || snap.Version != 40 || strings.Count(snap.Content, "a") != 20 || strings.Count(snap.Content, "b") != 20 {
-		t.Fatalf("Load = v%d %q, %v", snap.Version, snap.Content, err)
+	if err != nil || snap.Version != 40 || strings.Count(textdoc.String(snap.Content), "a") != 20 || strings.Count(textdoc.String(snap.Content), "b") != 20 {
+		t.Fatalf("Load = v%d %q, %v", snap.Version, textdoc.String(snap.Content), err)
 	}
 	// A retry of a committed (sid, seq) through the other node is recognised.
 	err = a.AppendOps(ctx, "shared", 40, []store.OpRecord{{Version: 40, Op: ot.Op{{Insert: "b"}}, SID: "node-b", Seq: 20}})

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	textdoc "github.com/tandem-collab/tandem/doctype/text"
 	"github.com/tandem-collab/tandem/ot"
 	"github.com/tandem-collab/tandem/store"
 )
@@ -56,7 +57,7 @@ func TestBackgroundCompaction(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s := open(t)
 			ctx := context.Background()
-			if _, err := s.CreateDoc(ctx, store.NewDocument{ID: "bg", Content: ""}); err != nil {
+			if _, err := s.CreateDoc(ctx, store.NewDocument{ID: "bg", Content: textdoc.MustString("")}); err != nil {
 				t.Fatal(err)
 			}
 			old := time.Now().Add(-time.Hour)
@@ -78,8 +79,8 @@ func TestBackgroundCompaction(t *testing.T) {
 				}
 				time.Sleep(10 * time.Millisecond)
 			}
-			if _, snap, err := s.Load(ctx, "bg"); err != nil || snap.Content != "xxxxxxxxxx" {
-				t.Fatalf("Load after compaction = %q, %v", snap.Content, err)
+			if _, snap, err := s.Load(ctx, "bg"); err != nil || textdoc.String(snap.Content) != "xxxxxxxxxx" {
+				t.Fatalf("Load after compaction = %q, %v", textdoc.String(snap.Content), err)
 			}
 			s.Close()
 		})

@@ -1,5 +1,9 @@
 // Package store persists Tandem documents: their metadata, the append-only op log
-// and periodic snapshots of their text.
+// and periodic snapshots of their content.
+//
+// The store is type-agnostic: a document's type (documents.type) names a
+// doctype.Type, which the engines use to encode and decode its ops and
+// snapshots and to replay the log; the store never looks inside either.
 //
 // Two engines implement Store: MemStore (the zero-configuration default, not
 // durable) and PGStore (Postgres via pgx). Both pass the same contract suite in
@@ -12,45 +16,57 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/tandem-collab/tandem/ot"
+	"github.com/tandem-collab/tandem/doctype"
+	// The default type of a document created without one.
+	_ "github.com/tandem-collab/tandem/doctype/text"
 )
 
-// Document is a document's metadata and, where the call says so, its text.
+// DefaultType is the type of a document created without one.
+const DefaultType = "text"
+
+// Document is a document's metadata.
 type Document struct {
-	ID       string         `json:"id"`
-	Type     string         `json:"type"`
-	Title    string         `json:"title"`
-	Metadata map[string]any `json:"metadata"`
+	ID string
+	// Type is the name of the document's doctype.Type.
+	Type     string
+	Title    string
+	Metadata map[string]any
 	// Version is the number of ops ever applied to the document.
-	Version   int64     `json:"v"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Version   int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
-// NewDocument is what CreateDoc needs. Content is the initial text at version 0.
+// NewDocument is what CreateDoc needs. Type is a registered doctype name
+// ("" is DefaultType); Content is the initial content at version 0, of that
+// type (nil is the type's NewContent). The store keeps a clone.
 type NewDocument struct {
 	ID       string
 	Type     string
 	Title    string
 	Metadata map[string]any
-	Content  string
+	Content  doctype.Content
 }
 
 // OpRecord is one committed op of a document's log.
 type OpRecord struct {
 	// Version is the version the op applies to; after it the document is at Version+1.
-	Version   int64     `json:"v"`
-	Op        ot.Op     `json:"op"`
-	SID       string    `json:"sid"`
-	Seq       int64     `json:"seq"`
-	UserID    string    `json:"user_id"`
-	CreatedAt time.Time `json:"created_at"`
+	Version int64
+	// Op is the committed op, of the document's type. Ops are immutable values:
+	// the store and its callers share them.
+	Op        doctype.Op
+	SID       string
+	Seq       int64
+	UserID    string
+	CreatedAt time.Time
 }
 
-// Snapshot is a document's full text at a version.
+// Snapshot is a document's full content at a version. The Content a store
+// returns is the caller's own (a clone); the one given to WriteSnapshot is
+// cloned by the store.
 type Snapshot struct {
 	Version   int64
-	Content   string
+	Content   doctype.Content
 	CreatedAt time.Time
 }
 
@@ -95,8 +111,9 @@ var (
 	// ErrSchemaTooNew: the database was migrated by a newer Tandem than this binary;
 	// running against it could corrupt data, so OpenPG refuses.
 	ErrSchemaTooNew = errors.New("database schema is newer than this binary")
-	// ErrInvalidArgument: a call's input is malformed (empty id, text that is not
-	// UTF-8, a bad cursor). It is a caller bug or bad client input, not a store fault.
+	// ErrInvalidArgument: a call's input is malformed (empty id, an unknown
+	// type, content of another type, a bad cursor). It is a caller bug or bad
+	// client input, not a store fault.
 	ErrInvalidArgument = errors.New("invalid argument")
 	// ErrUnavailable: the backing service cannot be reached (OpenPG, Ping).
 	ErrUnavailable = errors.New("store unavailable")
@@ -141,7 +158,7 @@ func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
 // Store is what the server needs from persistence. Every method is safe for
 // concurrent use. Contract (checked by storetest.Run against every engine):
 //
-//   - CreateDoc stores a document at version 0 whose text is Content; an id already
+//   - CreateDoc stores a document at version 0 whose content is Content; an id already
 //     in use (and not deleted) gives ErrExists. A deleted id can be created again
 //     and starts with an empty history.
 //   - GetDoc, UpdateDoc, DeleteDoc and every op/snapshot call on an unknown or
@@ -155,11 +172,11 @@ func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
 //     When it returns nil the ops are durable (for a durable engine).
 //   - ReadOps returns committed ops with Version >= from in order, at most limit
 //     (limit <= 0 means all); it never returns a gap.
-//   - Load returns the document's current text and version (latest snapshot plus
-//     the ops after it). SnapshotAt returns the text after the first v ops
+//   - Load returns the document's current content and version (latest snapshot plus
+//     the ops after it). SnapshotAt returns the content after the first v ops
 //     (0 <= v <= current, else ErrVersion).
 //   - FindOp reports the version at which (sid, seq) was committed, if it was.
-//   - WriteSnapshot records text at a version; a snapshot never changes what Load or
+//   - WriteSnapshot records a content at a version; a snapshot never changes what Load or
 //     SnapshotAt return, only how fast. Engines may also snapshot on their own.
 //   - Ping reports whether the backing service is reachable. Close releases
 //     everything and stops the engine's goroutines.

@@ -1,14 +1,14 @@
 package wire
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
 
 	"github.com/vmihailenco/msgpack/v5"
 
-	"github.com/tandem-collab/tandem/ot"
+	"github.com/tandem-collab/tandem/doctype"
+	"github.com/tandem-collab/tandem/doctype/text"
 )
 
 // Default limits (docs/protocol.md, section 9).
@@ -19,12 +19,9 @@ const (
 	DefaultMaxDataBytes = 1 << 10
 	// DefaultMaxRanges bounds the ranges of one selection; every committed op
 	// moves every range of every peer, so this bounds the actor's work per op.
-	DefaultMaxRanges = 1024
+	// The text type enforces it too (text.MaxRanges).
+	DefaultMaxRanges = text.MaxRanges
 )
-
-// maxPosition bounds a selection endpoint: positions count code points of a
-// document far smaller than this, and the bound keeps sums inside int32.
-const maxPosition = math.MaxInt32
 
 // Limits bounds what DecodeClient accepts; past a limit it returns CodeTooLarge.
 // A zero field means its default.
@@ -33,8 +30,13 @@ type Limits struct {
 	MaxOpBytes int
 	// MaxDataBytes bounds the encoded "data" value of presence.
 	MaxDataBytes int
-	// MaxRanges bounds the number of ranges in a "sel" value.
+	// MaxRanges bounds the elements of a "sel" array (text: ranges; tree:
+	// object ids), checked before the document's type decodes it.
 	MaxRanges int
+	// TypeOf returns the type of a document the connection joined, by which
+	// an op's "op" and "sel" and a presence's "sel" are decoded; nil (or a nil
+	// answer, for a document not joined) means text.
+	TypeOf func(doc string) doctype.Type
 }
 
 func (l Limits) withDefaults() Limits {
@@ -111,7 +113,8 @@ func (d *clientDec) fail(code, format string, args ...any) *DecodeError {
 // one MessagePack map. Unknown keys are ignored. Every error is a *DecodeError:
 // CodeBadRequest for malformed MessagePack, a missing required key, a wrong type
 // or an invalid value; CodeTooLarge for an op, data or selection over lim;
-// CodeInvalidOp for an op that ot rejects (its cause is then an *ot.OpError).
+// CodeInvalidOp for an op that the document's type rejects (its cause is then
+// the type's error, an *ot.OpError for text).
 // The returned message does not alias frame.
 //
 // Memory is bounded by the frame, never by what its headers claim: see the
@@ -353,18 +356,19 @@ func (d *clientDec) presence() (Message, *DecodeError) {
 	return m, nil
 }
 
-// readOp decodes an op value with ot's decoder, which enforces the op rules.
-func (d *clientDec) readOp(v []byte) (ot.Op, *DecodeError) {
+// readOp decodes an op value with the document's type, which enforces the
+// op rules; the op is kept as sent.
+func (d *clientDec) readOp(v []byte) (doctype.Op, *DecodeError) {
 	if k := kindOf(v); k != kindArray {
 		return nil, d.fail(CodeBadRequest, "op: want an array, got %s", kindName(k))
 	}
 	if len(v) > d.lim.MaxOpBytes {
 		return nil, d.fail(CodeTooLarge, "op: %d bytes encoded, over the limit of %d", len(v), d.lim.MaxOpBytes)
 	}
-	op, err := decodeOpAsSent(v)
+	op, err := d.typ().DecodeOp(v)
 	if err != nil {
 		code := CodeInvalidOp
-		if errors.Is(err, ot.ErrTooLarge) {
+		if errors.Is(err, doctype.ErrTooLarge) {
 			code = CodeTooLarge
 		}
 		de := d.fail(code, "op: %v", err)
@@ -374,159 +378,40 @@ func (d *clientDec) readOp(v []byte) (ot.Op, *DecodeError) {
 	return op, nil
 }
 
-// decodeOp runs ot's MessagePack decoder on v, a complete array value that
-// passed skip, so no claimed count exceeds the bytes present. The op is
-// canonical.
-func decodeOp(v []byte) (ot.Op, error) {
-	if op, ok := decodeOpFast(v); ok {
-		return op.Normalize(), nil
-	}
-	var op ot.Op
-	if err := msgpack.Unmarshal(v, &op); err != nil {
-		return nil, err
-	}
-	return op, nil
-}
-
-// decodeOpAsSent is decodeOp for a client's op: validated but not normalised,
-// so that the server can check the op as its author sent it (a trailing
-// retain included) against the document at the op's version.
-func decodeOpAsSent(v []byte) (ot.Op, error) {
-	if op, ok := decodeOpFast(v); ok {
-		return op, nil
-	}
-	return ot.ParseMsgpackRaw(v)
-}
-
-// decodeOpFast decodes the ops clients and servers actually send (an array of
-// non-zero integers and non-empty strings) straight from the frame bytes, without msgpack's reflection
-// and reader: every broadcast op passes through here on every client. ok is
-// false for anything else (floats, invalid ops), and the caller then takes the
-// msgpack path, which decides and explains; on success the result is what that
-// path returns before normalising (validated, as sent). v is a complete value
-// that passed skip.
-func decodeOpFast(v []byte) (ot.Op, bool) {
-	k, hlen, n, err := header(v, 0)
-	if err != nil || k != kindArray || n > uint64(len(v)) {
-		return nil, false
-	}
-	op := make(ot.Op, 0, n)
-	i := hlen
-	for range n {
-		ek, ehlen, en, err := header(v, i)
-		if err != nil {
-			return nil, false
-		}
-		end := i + ehlen
-		switch ek {
-		case kindInt:
-			x, ok := readInt(v[i:end])
-			switch {
-			case !ok || x == 0 || x > ot.MaxCount || x < -ot.MaxCount:
-				return nil, false
-			case x > 0:
-				op = append(op, ot.Component{Retain: int(x)})
-			default:
-				op = append(op, ot.Component{Delete: int(-x)})
-			}
-		case kindStr:
-			if en == 0 || en > uint64(len(v)-end) {
-				return nil, false
-			}
-			// Validate below checks the UTF-8.
-			op = append(op, ot.Component{Insert: string(v[end : end+int(en)])})
-			end += int(en)
-		default:
-			return nil, false
-		}
-		i = end
-	}
-	if i != len(v) || op.Validate() != nil {
-		return nil, false
-	}
-	return op, true
-}
-
-// readSel decodes nil (hidden) or an array of [anchor, head] ranges of
-// non-negative integers. An empty array is hidden too, and decodes to nil.
-func (d *clientDec) readSel(v []byte) (ot.Selection, *DecodeError) {
+// readSel decodes a selection with the document's type: nil (hidden), or
+// what the type takes (text: an array of [anchor, head] ranges, an empty
+// array being hidden too).
+func (d *clientDec) readSel(v []byte) (doctype.Selection, *DecodeError) {
 	if isNil(v) {
 		return nil, nil
 	}
-	k, _, n, err := header(v, 0)
-	if err != nil || k != kindArray {
-		return nil, d.fail(CodeBadRequest, "sel: want an array of [anchor, head] or nil, got %s", kindName(k))
-	}
-	if n == 0 {
-		return nil, nil
-	}
-	if n > uint64(d.lim.MaxRanges) {
+	if k, _, n, err := header(v, 0); err == nil && k == kindArray && n > uint64(d.lim.MaxRanges) {
 		return nil, d.fail(CodeTooLarge, "sel: %d ranges, over the limit of %d", n, d.lim.MaxRanges)
 	}
-	sel := make(ot.Selection, 0, n)
-	var ferr *DecodeError
-	_, _ = elems(v, func(i int, e []byte) error {
-		r, ok := readRange(e)
-		if !ok {
-			ferr = d.fail(CodeBadRequest, "sel[%d]: want [anchor, head] of integers in 0..%d", i, maxPosition)
-			return errStop
+	sel, err := d.typ().DecodeSelection(v)
+	if err != nil {
+		code := CodeBadRequest
+		if errors.Is(err, doctype.ErrTooLarge) {
+			code = CodeTooLarge
 		}
-		sel = append(sel, r)
-		return nil
-	})
-	if ferr != nil {
-		return nil, ferr
+		de := d.fail(code, "sel: %v", err)
+		de.Err = err
+		return nil, de
 	}
 	return sel, nil
 }
 
-var errStop = errors.New("stop")
-
-// readRange decodes [anchor, head].
-func readRange(e []byte) (ot.Range, bool) {
-	var (
-		pos [2]int64
-		bad bool
-	)
-	ok, _ := elems(e, func(i int, x []byte) error {
-		n, ok := readPosition(x)
-		if i >= 2 || !ok {
-			bad = true
-			return errStop
+// typ is the type of the message's document: Limits.TypeOf's answer, or text.
+func (d *clientDec) typ() doctype.Type {
+	if d.lim.TypeOf != nil && d.doc != "" {
+		if t := d.lim.TypeOf(d.doc); t != nil {
+			return t
 		}
-		pos[i] = n
-		return nil
-	})
-	if !ok || bad {
-		return ot.Range{}, false
 	}
-	if _, _, n, _ := header(e, 0); n != 2 {
-		return ot.Range{}, false
-	}
-	return ot.Range{Anchor: int(pos[0]), Head: int(pos[1])}, true
+	return text.Type{}
 }
 
-// readPosition reads a selection endpoint: an integer in 0..maxPosition, or an
-// integral float (as ot.Range accepts, for JavaScript encoders that write large
-// or computed numbers as doubles).
-func readPosition(x []byte) (int64, bool) {
-	if n, ok := readInt(x); ok {
-		return n, n >= 0 && n <= maxPosition
-	}
-	var f float64
-	switch {
-	case len(x) == 5 && x[0] == 0xca:
-		f = float64(math.Float32frombits(binary.BigEndian.Uint32(x[1:])))
-	case len(x) == 9 && x[0] == 0xcb:
-		f = math.Float64frombits(binary.BigEndian.Uint64(x[1:]))
-	default:
-		return 0, false
-	}
-	if !(f >= 0 && f <= maxPosition) || f != math.Trunc(f) {
-		return 0, false
-	}
-	return int64(f), true
-}
+var errStop = errors.New("stop")
 
 func kindName(k kind) string {
 	switch k {

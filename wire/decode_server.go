@@ -2,11 +2,11 @@ package wire
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/vmihailenco/msgpack/v5"
 
-	"github.com/tandem-collab/tandem/ot"
+	"github.com/tandem-collab/tandem/doctype"
+	"github.com/tandem-collab/tandem/doctype/text"
 )
 
 // serverDec reads one server message map. The first error wins; later reads
@@ -15,6 +15,8 @@ type serverDec struct {
 	t     string
 	err   *DecodeError
 	texts map[string]string // a ServerDecoder's table, or nil
+	types map[string]doctype.Type
+	typ   doctype.Type // of the message's document
 }
 
 // maxTableTexts bounds a ServerDecoder's table: when full it starts over.
@@ -55,18 +57,23 @@ func tableText(texts map[string]string, v []byte) (string, bool) {
 // repeats the document id and a few session ids in every message, and a
 // presence update lists every peer's user again. A ServerDecoder is not safe
 // for concurrent use.
+//
+// It also remembers the type of every document a joined message named, and
+// decodes that document's ops and selections with it; DecodeServer, which
+// remembers nothing, decodes those of every other message as text.
 type ServerDecoder struct {
 	texts map[string]string
+	types map[string]doctype.Type
 }
 
 // NewServerDecoder returns a decoder with an empty table.
 func NewServerDecoder() *ServerDecoder {
-	return &ServerDecoder{texts: map[string]string{}}
+	return &ServerDecoder{texts: map[string]string{}, types: map[string]doctype.Type{}}
 }
 
-// Decode is DecodeServer(frame), with the decoder's table.
+// Decode is DecodeServer(frame), with the decoder's tables.
 func (sd *ServerDecoder) Decode(frame []byte) ([]Message, error) {
-	return decodeServer(frame, sd.texts)
+	return decodeServer(frame, sd.texts, sd.types)
 }
 
 // knownKey returns key as a constant string, and its bit in a keySet, when it
@@ -114,6 +121,10 @@ func knownKey(key []byte) (string, keySet) {
 		return "code", 1 << 18
 	case "msg":
 		return "msg", 1 << 19
+	case "type":
+		return "type", 1 << 20
+	case "tree":
+		return "tree", 1 << 21
 	}
 	return string(key), 0
 }
@@ -151,24 +162,43 @@ func (d *serverDec) int(key string, v []byte) int64 {
 	return n
 }
 
-func (d *serverDec) op(key string, v []byte) ot.Op {
+// docType is the type of document doc: remembered from its joined message,
+// else text.
+func (d *serverDec) docType(doc string) doctype.Type {
+	if t := d.types[doc]; t != nil {
+		return t
+	}
+	return text.Type{}
+}
+
+// op decodes an op of d.typ.
+func (d *serverDec) op(key string, v []byte) doctype.Op {
+	if v == nil || d.err != nil {
+		return nil
+	}
 	if kindOf(v) != kindArray {
 		d.failf("%s: want an array, got %s", key, kindName(kindOf(v)))
 		return nil
 	}
-	op, err := decodeOp(v)
-	if err != nil && d.err == nil {
-		d.err = &DecodeError{Code: CodeInvalidOp, Msg: d.t + ": " + key + ": " + err.Error(), Err: err}
+	op, err := d.typ.DecodeOp(v)
+	if err != nil {
+		if d.err == nil {
+			d.err = &DecodeError{Code: CodeInvalidOp, Msg: d.t + ": " + key + ": " + err.Error(), Err: err}
+		}
+		return nil
 	}
 	return op
 }
 
-func (d *serverDec) sel(key string, v []byte) ot.Selection {
-	// A server's selections are trusted in size: no range limit.
-	cd := clientDec{lim: Limits{MaxRanges: math.MaxInt}}
-	sel, err := cd.readSel(v)
+// sel decodes a selection of d.typ.
+func (d *serverDec) sel(key string, v []byte) doctype.Selection {
+	if v == nil || isNil(v) || d.err != nil {
+		return nil
+	}
+	sel, err := d.typ.DecodeSelection(v)
 	if err != nil {
-		d.failf("%s: %s", key, err.Msg)
+		d.failf("%s: %v", key, err)
+		return nil
 	}
 	return sel
 }
@@ -223,6 +253,8 @@ func (d *serverDec) user(v []byte) User {
 	return u
 }
 
+// peers decodes a peer list; the selections are of d.typ, which must be
+// known (the map's "doc" read first).
 func (d *serverDec) peers(v []byte) []PeerInfo {
 	peers := []PeerInfo{}
 	d.list("peers", v, func(e []byte) {
@@ -252,11 +284,11 @@ func (d *serverDec) peers(v []byte) []PeerInfo {
 // *DecodeError. Like DecodeClient it checks the whole frame structurally first,
 // so a hostile server cannot make it allocate by claimed lengths.
 func DecodeServer(frame []byte) ([]Message, error) {
-	return decodeServer(frame, nil)
+	return decodeServer(frame, nil, nil)
 }
 
-// decodeServer is DecodeServer with a ServerDecoder's table (or nil).
-func decodeServer(frame []byte, texts map[string]string) ([]Message, error) {
+// decodeServer is DecodeServer with a ServerDecoder's tables (or nil).
+func decodeServer(frame []byte, texts map[string]string, types map[string]doctype.Type) ([]Message, error) {
 	k := kindOf(frame)
 	if k != kindMap && k != kindArray {
 		return nil, &DecodeError{Code: CodeBadRequest, Msg: "frame: want a map or an array of maps, got " + kindName(k)}
@@ -269,7 +301,7 @@ func decodeServer(frame []byte, texts map[string]string) ([]Message, error) {
 		return nil, &DecodeError{Code: CodeBadRequest, Msg: fmt.Sprintf("frame: %v (%d)", errTrailing, len(frame)-end)}
 	}
 	if k == kindMap {
-		m, err := decodeServerMap(frame, texts)
+		m, err := decodeServerMap(frame, texts, types)
 		if err != nil {
 			return nil, err
 		}
@@ -282,7 +314,7 @@ func decodeServer(frame []byte, texts map[string]string) ([]Message, error) {
 	out := make([]Message, 0, n)
 	var derr error
 	_, _ = elems(frame, func(i int, e []byte) error {
-		m, err := decodeServerMap(e, texts)
+		m, err := decodeServerMap(e, texts, types)
 		if err != nil {
 			err.Msg = fmt.Sprintf("frame[%d]: %s", i, err.Msg)
 			derr = err
@@ -300,7 +332,10 @@ func decodeServer(frame []byte, texts map[string]string) ([]Message, error) {
 }
 
 // decodeServerMap decodes one message; nil, nil for an unknown type.
-func decodeServerMap(v []byte, texts map[string]string) (Message, *DecodeError) {
+//
+// The values that need the document's type (ops, selections, the joined
+// content) are decoded after the map's other keys, whatever their order.
+func decodeServerMap(v []byte, texts map[string]string, types map[string]doctype.Type) (Message, *DecodeError) {
 	if kindOf(v) != kindMap {
 		return nil, &DecodeError{Code: CodeBadRequest, Msg: "want a map, got " + kindName(kindOf(v))}
 	}
@@ -318,7 +353,7 @@ func decodeServerMap(v []byte, texts map[string]string) (Message, *DecodeError) 
 	if !ok {
 		return nil, &DecodeError{Code: CodeBadRequest, Msg: "t: want a string"}
 	}
-	d := &serverDec{t: t, texts: texts}
+	d := &serverDec{t: t, texts: texts, types: types}
 	var msg Message
 	switch t {
 	case TypeWelcome:
@@ -336,43 +371,75 @@ func decodeServerMap(v []byte, texts map[string]string) (Message, *DecodeError) 
 		d.require(seen, "proto", "sid", "user")
 		msg = m
 	case TypeJoined:
-		m := &Joined{}
+		m := &Joined{DocType: text.Name}
+		var (
+			content []byte
+			ops     [][]byte
+			peers   []byte
+			raw     = map[string][]byte{}
+		)
 		seen := d.each(t, v, func(k string, val []byte) {
 			switch k {
 			case "doc":
 				m.Doc = d.str(k, val)
 			case "v":
 				m.V = d.int(k, val)
-			case "text":
-				if !isNil(val) {
-					s := d.str(k, val)
-					m.Text = &s
-				}
+			case "type":
+				m.DocType = d.str(k, val)
 			case "ops":
-				m.Ops = []OpEntry{}
-				d.list(k, val, func(e []byte) {
-					var o OpEntry
-					d.each("ops[]", e, func(k string, val []byte) {
-						switch k {
-						case "v":
-							o.V = d.int("ops[].v", val)
-						case "op":
-							o.Op = d.op("ops[].op", val)
-						case "sid":
-							o.SID = d.str("ops[].sid", val)
-						case "seq":
-							o.Seq = d.int("ops[].seq", val)
-						}
-					})
-					m.Ops = append(m.Ops, o)
-				})
+				ops = [][]byte{}
+				d.list(k, val, func(e []byte) { ops = append(ops, e) })
 			case "peers":
-				m.Peers = d.peers(val)
+				peers = val
 			case "mode":
 				m.Mode = d.str(k, val)
+			default:
+				raw[k] = val // the content, under its type's key
 			}
 		})
 		d.require(seen, "doc", "v", "peers", "mode")
+		if d.err != nil {
+			break
+		}
+		typ, err := doctype.Lookup(m.DocType)
+		if err != nil {
+			d.failf("type: %v", err)
+			break
+		}
+		d.typ = typ
+		if types != nil && m.Doc != "" {
+			if len(types) >= maxTableTexts {
+				clear(types)
+			}
+			types[m.Doc] = typ
+		}
+		if content = raw[typ.ContentKey()]; content != nil && !isNil(content) {
+			if m.Content, err = typ.DecodeContent(content); err != nil {
+				d.failf("%s: %v", typ.ContentKey(), err)
+			}
+		}
+		if ops != nil {
+			m.Ops = make([]OpEntry, 0, len(ops))
+			for _, e := range ops {
+				var o OpEntry
+				var opv []byte
+				d.each("ops[]", e, func(k string, val []byte) {
+					switch k {
+					case "v":
+						o.V = d.int("ops[].v", val)
+					case "op":
+						opv = val
+					case "sid":
+						o.SID = d.str("ops[].sid", val)
+					case "seq":
+						o.Seq = d.int("ops[].seq", val)
+					}
+				})
+				o.Op = d.op("ops[].op", opv)
+				m.Ops = append(m.Ops, o)
+			}
+		}
+		m.Peers = d.peers(peers)
 		msg = m
 	case TypeAck:
 		m := &Ack{}
@@ -390,6 +457,7 @@ func decodeServerMap(v []byte, texts map[string]string) (Message, *DecodeError) 
 		msg = m
 	case TypeOp:
 		m := &OpBroadcast{}
+		var opv, selv []byte
 		seen := d.each(t, v, func(k string, val []byte) {
 			switch k {
 			case "doc":
@@ -397,19 +465,23 @@ func decodeServerMap(v []byte, texts map[string]string) (Message, *DecodeError) 
 			case "v":
 				m.V = d.int(k, val)
 			case "op":
-				m.Op = d.op(k, val)
+				opv = val
 			case "sid":
 				m.SID = d.str(k, val)
 			case "seq":
 				m.Seq = d.int(k, val)
 			case "sel":
-				m.Sel = d.sel(k, val)
+				selv = val
 			}
 		})
 		d.require(seen, "doc", "v", "op", "sid", "seq")
+		d.typ = d.docType(m.Doc)
+		m.Op = d.op("op", opv)
+		m.Sel = d.sel("sel", selv)
 		msg = m
 	case TypePresence:
 		m := &PresenceMsg{}
+		var peers []byte
 		seen := d.each(t, v, func(k string, val []byte) {
 			switch k {
 			case "doc":
@@ -417,7 +489,7 @@ func decodeServerMap(v []byte, texts map[string]string) (Message, *DecodeError) 
 			case "v":
 				m.V = d.int(k, val)
 			case "peers":
-				m.Peers = d.peers(val)
+				peers = val
 			case "gone":
 				if isNil(val) {
 					return
@@ -426,6 +498,8 @@ func decodeServerMap(v []byte, texts map[string]string) (Message, *DecodeError) 
 			}
 		})
 		d.require(seen, "doc", "v", "peers")
+		d.typ = d.docType(m.Doc)
+		m.Peers = d.peers(peers)
 		msg = m
 	case TypeError:
 		m := &Error{}

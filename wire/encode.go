@@ -6,7 +6,8 @@ import (
 	"math"
 	"sync"
 
-	"github.com/tandem-collab/tandem/ot"
+	"github.com/tandem-collab/tandem/doctype"
+	"github.com/tandem-collab/tandem/doctype/text"
 )
 
 // maxPooledBuffer keeps one huge message (a joined with a large document) from
@@ -141,12 +142,17 @@ func Append(dst []byte, msg Message) ([]byte, error) {
 		b = appendKV(b, "sid", m.SID)
 		b = appendUser(appendStr(b, "user"), &m.User)
 	case *Joined:
-		b = appendMapHeader(b, 6)
+		typ, err := joinedType(m.DocType)
+		if err != nil {
+			return dst, err
+		}
+		b = appendMapHeader(b, 7)
 		b = appendKV(b, "t", TypeJoined)
 		b = appendKV(b, "doc", m.Doc)
 		b = appendInt(appendStr(b, "v"), m.V)
-		if m.Text != nil {
-			b = appendKV(b, "text", *m.Text)
+		b = appendKV(b, "type", typ.Name())
+		if m.Content != nil {
+			b = m.Content.AppendMsgpack(appendStr(b, typ.ContentKey()))
 		} else {
 			b = appendArrayHeader(appendStr(b, "ops"), len(m.Ops))
 			for i := range m.Ops {
@@ -250,35 +256,34 @@ func appendPeers(b []byte, peers []PeerInfo) []byte {
 	return b
 }
 
-// appendOp writes the wire form of op: retain n as n, insert s as s, delete n
-// as -n. The op is assumed valid (ot built or checked it).
-func appendOp(b []byte, op ot.Op) []byte {
-	b = appendArrayHeader(b, len(op))
-	for _, c := range op {
-		switch {
-		case c.Insert != "":
-			b = appendStr(b, c.Insert)
-		case c.Delete > 0:
-			b = appendInt(b, -int64(c.Delete))
-		default:
-			b = appendInt(b, int64(c.Retain))
-		}
+// appendOp writes the wire form of op, as its type encodes it; a nil op as
+// an empty array. The op is assumed valid (its type built or checked it).
+func appendOp(b []byte, op doctype.Op) []byte {
+	if op == nil {
+		return append(b, 0x90)
 	}
-	return b
+	return op.AppendMsgpack(b)
 }
 
-// appendSel writes nil for a nil selection, else an array of [anchor, head].
-func appendSel(b []byte, sel ot.Selection) []byte {
+// appendSel writes nil for a nil selection, else the selection as its type
+// encodes it.
+func appendSel(b []byte, sel doctype.Selection) []byte {
 	if sel == nil {
 		return append(b, 0xc0)
 	}
-	b = appendArrayHeader(b, len(sel))
-	for _, r := range sel {
-		b = append(b, 0x92)
-		b = appendInt(b, int64(r.Anchor))
-		b = appendInt(b, int64(r.Head))
+	return sel.AppendMsgpack(b)
+}
+
+// joinedType is the type of a Joined message: "" is text.
+func joinedType(name string) (doctype.Type, error) {
+	if name == "" {
+		name = text.Name
 	}
-	return b
+	t, err := doctype.Lookup(name)
+	if err != nil {
+		return nil, fmt.Errorf("wire: encode joined: %w", err)
+	}
+	return t, nil
 }
 
 func appendMapHeader(b []byte, n int) []byte {

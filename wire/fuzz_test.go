@@ -5,10 +5,6 @@ import (
 	"errors"
 	"reflect"
 	"testing"
-
-	"github.com/vmihailenco/msgpack/v5"
-
-	"github.com/tandem-collab/tandem/ot"
 )
 
 // Seeds beyond the committed corpus in testdata/fuzz: every message type and
@@ -112,47 +108,4 @@ func encodeAll(t *testing.T, msgs []Message) []byte {
 	}
 	// Always an array, so a batch of one is framed like a batch of many.
 	return EncodeBatch(append(frames, mustMarshal(map[string]any{"t": "future"})))
-}
-
-// FuzzDecodeOpFast pins the hand-written op decoder to the msgpack one it
-// short-cuts: whatever it accepts, the msgpack path accepts too and decodes to
-// the same op.
-func FuzzDecodeOpFast(f *testing.F) {
-	for _, op := range []ot.Op{
-		{},
-		{{Retain: 3}, {Insert: "héllo 😀"}, {Delete: 2}},
-		{{Insert: "a"}, {Insert: "b"}, {Retain: 1}},
-		{{Delete: ot.MaxCount}},
-		{{Retain: 70000}, {Insert: string(make([]byte, 300))}},
-	} {
-		b, err := msgpack.Marshal(op)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
-	f.Add(raw(0x93, 0x01, 0xcb, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, "x"))
-	f.Add(raw(0x92, 0x00, "x"))
-	f.Add(raw(0x91, 0xa2, 0xff, 0xfe))
-	f.Add(raw(0x92, 0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, "x"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		if end, err := skip(b, 0, 1); err != nil || end != len(b) {
-			return // decodeOp is only called on complete values
-		}
-		fast, ok := decodeOpFast(b)
-		if !ok {
-			return
-		}
-		var slow ot.Op
-		if err := msgpack.Unmarshal(b, &slow); err != nil {
-			t.Fatalf("fast path accepted %x as %v, msgpack path says %v", b, fast, err)
-		}
-		if !reflect.DeepEqual(fast.Normalize(), slow) {
-			t.Fatalf("decoding %x: fast %#v, msgpack %#v", b, fast.Normalize(), slow)
-		}
-		asSent, err := ot.ParseMsgpackRaw(b)
-		if err != nil || !reflect.DeepEqual(fast, asSent) {
-			t.Fatalf("decoding %x as sent: fast %#v, ot %#v, %v", b, fast, asSent, err)
-		}
-	})
 }

@@ -3,7 +3,7 @@ package wire
 import (
 	"github.com/vmihailenco/msgpack/v5"
 
-	"github.com/tandem-collab/tandem/ot"
+	"github.com/tandem-collab/tandem/doctype"
 )
 
 // ProtoVersion is the protocol version of this package, sent in Hello.Proto and
@@ -84,15 +84,15 @@ type Op struct {
 	// Seq is positive and strictly increasing per sid and document; it makes
 	// resubmission after a reconnect idempotent.
 	Seq int64 `msgpack:"seq" validate:"gt=0"`
-	// Op is the edit as sent, already checked by ot's decoder (shape and UTF-8,
-	// not yet against the document). DecodeClient does not normalise it, so a
-	// trailing retain still counts when the server checks it against the
-	// document at V.
-	Op ot.Op `msgpack:"op" validate:"-"`
+	// Op is the edit as sent, already checked by its document type's decoder
+	// (shape and UTF-8, not yet against the document). The decoder does not
+	// normalise it, so a trailing retain still counts when the server checks
+	// it against the document at V.
+	Op doctype.Op `msgpack:"op" validate:"-"`
 	// Sel is the author's selection after the op, in its own coordinates. Nil
 	// when the key was absent or nil: the server then keeps (and transforms) the
 	// author's previous selection.
-	Sel ot.Selection `msgpack:"sel,omitempty" validate:"-"`
+	Sel doctype.Selection `msgpack:"sel,omitempty" validate:"-"`
 }
 
 // Presence is the author's selection at version V, without an edit.
@@ -102,7 +102,7 @@ type Presence struct {
 	// V is the version Sel refers to.
 	V int64 `msgpack:"v" validate:"min=0"`
 	// Sel is the selection; nil hides the caret (the key itself is required).
-	Sel ot.Selection `msgpack:"sel" validate:"-"`
+	Sel doctype.Selection `msgpack:"sel" validate:"-"`
 	// Data is the encoded "data" map, kept raw so the server forwards it without
 	// re-encoding. It is nil when the key was absent (keep the previous data),
 	// and the one-byte MessagePack nil when the client sent nil (clear it). It is
@@ -138,7 +138,7 @@ type OpEntry struct {
 	// V is the version the op applies to.
 	V int64 `msgpack:"v"`
 	// Op is the committed (canonical) op.
-	Op ot.Op `msgpack:"op"`
+	Op doctype.Op `msgpack:"op"`
 	// SID is the author's session id; a client recognises its own ops by it.
 	SID string `msgpack:"sid"`
 	// Seq is the author's seq for the op.
@@ -153,7 +153,7 @@ type PeerInfo struct {
 	User User `msgpack:"user"`
 	// Sel is the peer's selection at the message's version; nil is hidden and is
 	// encoded as nil.
-	Sel ot.Selection `msgpack:"sel"`
+	Sel doctype.Selection `msgpack:"sel"`
 	// Data is the peer's raw data map; nil is encoded as MessagePack nil.
 	Data msgpack.RawMessage `msgpack:"data"`
 }
@@ -164,10 +164,15 @@ type Joined struct {
 	Doc string `msgpack:"doc"`
 	// V is the document's current version.
 	V int64 `msgpack:"v"`
-	// Text is the whole document at V; nil when Ops is sent instead.
-	Text *string `msgpack:"text,omitempty"`
+	// DocType is the document's type ("text", "rich", "tree"), sent as
+	// "type"; "" encodes as "text", and a decoder that gets no "type" takes
+	// "text" (servers before types existed).
+	DocType string `msgpack:"type"`
+	// Content is the whole document at V, sent under its type's ContentKey
+	// ("text" for text); nil when Ops is sent instead.
+	Content doctype.Content `msgpack:"-"`
 	// Ops are the ops the client missed since the version it joined with, used
-	// when Text is nil.
+	// when Content is nil.
 	Ops []OpEntry `msgpack:"ops,omitempty"`
 	// Peers is the whole presence list, selections at V.
 	Peers []PeerInfo `msgpack:"peers"`
@@ -193,14 +198,14 @@ type OpBroadcast struct {
 	// V is the version the op applies to.
 	V int64 `msgpack:"v"`
 	// Op is the committed op, transformed to V.
-	Op ot.Op `msgpack:"op"`
+	Op doctype.Op `msgpack:"op"`
 	// SID is the author's session id.
 	SID string `msgpack:"sid"`
 	// Seq is the author's seq for the op.
 	Seq int64 `msgpack:"seq"`
 	// Sel is the author's selection after the op, or nil when it sent none
 	// (the key is then omitted).
-	Sel ot.Selection `msgpack:"sel,omitempty"`
+	Sel doctype.Selection `msgpack:"sel,omitempty"`
 }
 
 // PresenceMsg carries changed peers (selections at version V) and departed sids.

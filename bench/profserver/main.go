@@ -19,6 +19,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	textdoc "github.com/tandem-collab/tandem/doctype/text"
 	"log/slog"
 	"net"
 	"net/http"
@@ -121,7 +122,12 @@ func registerCreate(mux *http.ServeMux, st store.Store) {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		_, err := st.CreateDoc(r.Context(), store.NewDocument{ID: body.ID, Type: "text", Content: body.Content})
+		content, err := textdoc.FromString(body.Content)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		_, err = st.CreateDoc(r.Context(), store.NewDocument{ID: body.ID, Type: "text", Content: content})
 		switch {
 		case errors.Is(err, store.ErrExists):
 			w.WriteHeader(http.StatusConflict)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	textdoc "github.com/tandem-collab/tandem/doctype/text"
 	"math/rand/v2"
 	"strings"
 	"time"
@@ -114,7 +115,7 @@ func bigDocPlan(target, ops int) (initial string, word func(i int) string) {
 // before the head, and returns the final text.
 func buildBigDoc(ctx context.Context, st *store.PGStore, id string, cfg config) (string, error) {
 	initial, word := bigDocPlan(cfg.BigBytes, cfg.BigOps)
-	if _, err := st.CreateDoc(ctx, store.NewDocument{ID: id, Type: "text", Content: initial}); err != nil {
+	if _, err := st.CreateDoc(ctx, store.NewDocument{ID: id, Type: "text", Content: textdoc.MustString(initial)}); err != nil {
 		return "", fmt.Errorf("create %q: %w", id, err)
 	}
 	doc, err := ot.NewDoc(initial)
@@ -147,7 +148,7 @@ func buildBigDoc(ctx context.Context, st *store.PGStore, id string, cfg config) 
 		snapText = doc.String()
 	}
 	if snapAt > 0 {
-		if err := st.WriteSnapshot(ctx, id, store.Snapshot{Version: snapAt, Content: snapText}); err != nil {
+		if err := st.WriteSnapshot(ctx, id, store.Snapshot{Version: snapAt, Content: textdoc.MustString(snapText)}); err != nil {
 			return "", fmt.Errorf("build %q: snapshot at %d: %w", id, snapAt, err)
 		}
 	}

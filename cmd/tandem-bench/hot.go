@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	textdoc "github.com/tandem-collab/tandem/doctype/text"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -227,7 +228,7 @@ func ensureDoc(ctx context.Context, cfg config) error {
 			return fmt.Errorf("create document: %w", err)
 		}
 		defer st.Close()
-		_, err = st.CreateDoc(ctx, store.NewDocument{ID: cfg.Doc, Type: "text", Content: cfg.Content})
+		_, err = st.CreateDoc(ctx, store.NewDocument{ID: cfg.Doc, Type: "text", Content: textdoc.MustString(cfg.Content)})
 		if err != nil && !errors.Is(err, store.ErrExists) {
 			return fmt.Errorf("create document %q: %w", cfg.Doc, err)
 		}

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	textdoc "github.com/tandem-collab/tandem/doctype/text"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -142,7 +143,7 @@ func bench(ctx context.Context, o options, out io.Writer, log *slog.Logger) erro
 	}
 	// Check the result: the document is intact and the oldest version works.
 	_, snap, err := st.Load(ctx, id)
-	if err != nil || snap.Content != w.text {
+	if err != nil || textdoc.String(snap.Content) != w.text {
 		return fmt.Errorf("after compaction the document differs from what was written (%v)", err)
 	}
 	if _, err := st.SnapshotAt(ctx, id, res.Oldest); err != nil {

@@ -27,6 +27,8 @@ import (
 	"syscall"
 	"time"
 
+	// Document types beyond text (which the server links itself).
+	_ "github.com/tandem-collab/tandem/rich"
 	"github.com/tandem-collab/tandem/server"
 	"github.com/tandem-collab/tandem/server/demo"
 	"github.com/tandem-collab/tandem/server/home"

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	textdoc "github.com/tandem-collab/tandem/doctype/text"
 	"github.com/tandem-collab/tandem/store"
 )
 
@@ -74,7 +75,7 @@ func testRetentionRules(t *testing.T, s store.Store) {
 		}
 		return now
 	})
-	if err := s.WriteSnapshot(ctx, "ret", store.Snapshot{Version: 12, Content: texts[12]}); err != nil {
+	if err := s.WriteSnapshot(ctx, "ret", store.Snapshot{Version: 12, Content: textdoc.MustString(texts[12])}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -119,13 +120,13 @@ func testRetentionRules(t *testing.T, s store.Store) {
 	}
 	for v := int64(30); v <= 40; v++ {
 		snap, err := s.SnapshotAt(ctx, "ret", v)
-		if err != nil || snap.Content != texts[v] || snap.Version != v {
-			t.Fatalf("SnapshotAt(%d) = %q, %v; want %q", v, snap.Content, err, texts[v])
+		if err != nil || textdoc.String(snap.Content) != texts[v] || snap.Version != v {
+			t.Fatalf("SnapshotAt(%d) = %q, %v; want %q", v, textdoc.String(snap.Content), err, texts[v])
 		}
 	}
 	d, snap, err := s.Load(ctx, "ret")
-	if err != nil || d.Version != 40 || snap.Content != texts[40] {
-		t.Fatalf("Load = v%d %q, %v", d.Version, snap.Content, err)
+	if err != nil || d.Version != 40 || textdoc.String(snap.Content) != texts[40] {
+		t.Fatalf("Load = v%d %q, %v", d.Version, textdoc.String(snap.Content), err)
 	}
 	// Exactly-once marks of the kept ops stay; those of the dropped go with them.
 	if v, found, err := s.FindOp(ctx, "ret", "aged-sid", 35); err != nil || !found || v != 34 {
@@ -135,7 +136,7 @@ func testRetentionRules(t *testing.T, s store.Store) {
 		t.Fatalf("FindOp of a dropped op = %v, %v; want not found", found, err)
 	}
 	// A snapshot below the oldest is pointless and is not an error.
-	if err := s.WriteSnapshot(ctx, "ret", store.Snapshot{Version: 5, Content: texts[5]}); err != nil {
+	if err := s.WriteSnapshot(ctx, "ret", store.Snapshot{Version: 5, Content: textdoc.MustString(texts[5])}); err != nil {
 		t.Fatalf("WriteSnapshot below the oldest: %v", err)
 	}
 	_, err = s.SnapshotAt(ctx, "ret", 5)
@@ -154,11 +155,11 @@ func testRetentionRules(t *testing.T, s store.Store) {
 	if err != nil || res.Oldest != 44 {
 		t.Fatalf("Compact(1ns, 1) = %+v, %v; want oldest 44", res, err)
 	}
-	if snap, err := s.SnapshotAt(ctx, "ret", 44); err != nil || snap.Content != text[len("n"):] {
-		t.Fatalf("SnapshotAt(44) = %q, %v", snap.Content, err)
+	if snap, err := s.SnapshotAt(ctx, "ret", 44); err != nil || textdoc.String(snap.Content) != text[len("n"):] {
+		t.Fatalf("SnapshotAt(44) = %q, %v", textdoc.String(snap.Content), err)
 	}
-	if _, snap, err := s.Load(ctx, "ret"); err != nil || snap.Content != text {
-		t.Fatalf("Load after the second compaction = %q, %v; want %q", snap.Content, err, text)
+	if _, snap, err := s.Load(ctx, "ret"); err != nil || textdoc.String(snap.Content) != text {
+		t.Fatalf("Load after the second compaction = %q, %v; want %q", textdoc.String(snap.Content), err, text)
 	}
 	if ops, err := s.ReadOps(ctx, "ret", 45, 0); err != nil || len(ops) != 0 {
 		t.Fatalf("ReadOps at the head = %v, %v", ops, err)
@@ -280,8 +281,8 @@ func testRetentionConcurrentWriters(t *testing.T, s store.Store) {
 						errc <- fmt.Errorf("SnapshotAt(%d): %w", from, err)
 						return
 					}
-					if err == nil && len([]rune(snap.Content)) != int(from) {
-						errc <- fmt.Errorf("SnapshotAt(%d) has %d letters", from, len([]rune(snap.Content)))
+					if err == nil && len([]rune(textdoc.String(snap.Content))) != int(from) {
+						errc <- fmt.Errorf("SnapshotAt(%d) has %d letters", from, len([]rune(textdoc.String(snap.Content))))
 						return
 					}
 				case err != nil:
@@ -328,7 +329,7 @@ func testRetentionConcurrentWriters(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	count := map[rune]int{}
-	for _, r := range snap.Content {
+	for _, r := range textdoc.String(snap.Content) {
 		count[r]++
 	}
 	for w := range writers {
@@ -338,8 +339,8 @@ func testRetentionConcurrentWriters(t *testing.T, s store.Store) {
 	}
 	for v := res.Oldest; v <= writers*each; v++ {
 		at, err := s.SnapshotAt(ctx, "busy", v)
-		if err != nil || at.Content != string([]rune(snap.Content)[:v]) {
-			t.Fatalf("SnapshotAt(%d) = %q, %v", v, at.Content, err)
+		if err != nil || textdoc.String(at.Content) != string([]rune(textdoc.String(snap.Content))[:v]) {
+			t.Fatalf("SnapshotAt(%d) = %q, %v", v, textdoc.String(at.Content), err)
 		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tandem-collab/tandem/doctype"
+	textdoc "github.com/tandem-collab/tandem/doctype/text"
 	"math/rand/v2"
 	"reflect"
 	"strings"
@@ -60,7 +62,7 @@ func ctxT(t *testing.T) context.Context {
 
 func mustCreate(t *testing.T, s store.Store, id, content string) store.Document {
 	t.Helper()
-	d, err := s.CreateDoc(ctxT(t), store.NewDocument{ID: id, Content: content})
+	d, err := s.CreateDoc(ctxT(t), store.NewDocument{ID: id, Content: textdoc.MustString(content)})
 	if err != nil {
 		t.Fatalf("CreateDoc(%q): %v", id, err)
 	}
@@ -97,9 +99,9 @@ func randomOp(r *rand.Rand, text string) ot.Op {
 	return ins(pos, b.String())
 }
 
-func apply(t *testing.T, text string, op ot.Op) string {
+func apply(t *testing.T, text string, op doctype.Op) string {
 	t.Helper()
-	out, err := ot.Apply(text, op)
+	out, err := ot.Apply(text, textdoc.Op(op))
 	if err != nil {
 		t.Fatalf("ot.Apply(%v): %v", op, err)
 	}
@@ -115,9 +117,10 @@ func records(v int64, ops ...ot.Op) []store.OpRecord {
 	return out
 }
 
-func opsEqual(a, b ot.Op) bool {
+func opsEqual(x, y doctype.Op) bool {
+	a, b := textdoc.Op(x), textdoc.Op(y)
 	if len(a) == 0 && len(b) == 0 {
-		return true
+		return x != nil && y != nil
 	}
 	return reflect.DeepEqual(a, b)
 }
@@ -133,7 +136,7 @@ func testCreateGet(t *testing.T, s store.Store) {
 	ctx := ctxT(t)
 	before := time.Now().Add(-time.Second)
 	d, err := s.CreateDoc(ctx, store.NewDocument{
-		ID: "doc-1", Title: "Hello", Content: "h\u00e9llo \U0001F600 w\x00rld",
+		ID: "doc-1", Title: "Hello", Content: textdoc.MustString("h\u00e9llo \U0001F600 w\x00rld"),
 		Metadata: map[string]any{"lang": "en", "n": 3, "tags": []any{"a", "b"}},
 	})
 	if err != nil {
@@ -165,7 +168,7 @@ func testCreateGet(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	if snap.Version != 0 || snap.Content != "h\u00e9llo \U0001F600 w\x00rld" || ld.Version != 0 {
+	if snap.Version != 0 || textdoc.String(snap.Content) != "h\u00e9llo \U0001F600 w\x00rld" || ld.Version != 0 {
 		t.Fatalf("Load = %+v %+v", ld, snap)
 	}
 	if snap.CreatedAt.IsZero() {
@@ -179,11 +182,11 @@ func testCreateGet(t *testing.T, s store.Store) {
 	if empty.Metadata == nil || len(empty.Metadata) != 0 || empty.Title != "" {
 		t.Fatalf("defaults: %+v", empty)
 	}
-	if _, snap, err := s.Load(ctx, "empty"); err != nil || snap.Content != "" {
+	if _, snap, err := s.Load(ctx, "empty"); err != nil || textdoc.String(snap.Content) != "" {
 		t.Fatalf("Load(empty) = %+v, %v", snap, err)
 	}
 
-	_, err = s.CreateDoc(ctx, store.NewDocument{ID: "doc-1", Content: "other"})
+	_, err = s.CreateDoc(ctx, store.NewDocument{ID: "doc-1", Content: textdoc.MustString("other")})
 	wantErr(t, "CreateDoc of a taken id", err, store.ErrExists)
 	_, err = s.GetDoc(ctx, "nope")
 	wantErr(t, "GetDoc(nope)", err, store.ErrNotFound)
@@ -191,9 +194,12 @@ func testCreateGet(t *testing.T, s store.Store) {
 	wantErr(t, "Load(nope)", err, store.ErrNotFound)
 	_, err = s.CreateDoc(ctx, store.NewDocument{ID: ""})
 	wantErr(t, "CreateDoc with empty id", err, store.ErrInvalidArgument)
-	_, err = s.CreateDoc(ctx, store.NewDocument{ID: "bad-utf8", Content: "a\xffb"})
-	wantErr(t, "CreateDoc with bad UTF-8", err, store.ErrInvalidArgument)
-	if _, err := s.GetDoc(ctx, "bad-utf8"); !errors.Is(err, store.ErrNotFound) {
+	_, err = s.CreateDoc(ctx, store.NewDocument{ID: "bad-type", Type: "no-such-type"})
+	wantErr(t, "CreateDoc with an unknown type", err, store.ErrInvalidArgument)
+	if !errors.Is(err, doctype.ErrUnknownType) {
+		t.Fatalf("CreateDoc with an unknown type: %v, want doctype.ErrUnknownType too", err)
+	}
+	if _, err := s.GetDoc(ctx, "bad-type"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("a rejected CreateDoc left a document behind: %v", err)
 	}
 }
@@ -447,7 +453,7 @@ func testAppendRead(t *testing.T, s store.Store) {
 		text = apply(t, text, r.Op)
 	}
 	_, snap, err := s.Load(ctx, "ar")
-	if err != nil || snap.Content != text || snap.Version != 5 {
+	if err != nil || textdoc.String(snap.Content) != text || snap.Version != 5 {
 		t.Fatalf("Load = %+v, %v; want %q at 5", snap, err, text)
 	}
 
@@ -538,8 +544,8 @@ func testAppendRace(t *testing.T, s store.Store) {
 		v += int64(len(w))
 	}
 	d, snap, err := s.Load(ctx, "race")
-	if err != nil || d.Version != v || snap.Content != text {
-		t.Fatalf("Load after races = v%d %q, %v; want v%d %q", d.Version, snap.Content, err, v, text)
+	if err != nil || d.Version != v || textdoc.String(snap.Content) != text {
+		t.Fatalf("Load after races = v%d %q, %v; want v%d %q", d.Version, textdoc.String(snap.Content), err, v, text)
 	}
 }
 
@@ -649,8 +655,8 @@ func testDuplicates(t *testing.T, s store.Store) {
 	if err := s.AppendOps(ctx, "dup", 5, records(5, ins(0, "h"), ins(0, "h"))); err != nil {
 		t.Fatalf("AppendOps without sid: %v", err)
 	}
-	if _, snap, err := s.Load(ctx, "dup"); err != nil || snap.Content != "hhedcba" {
-		t.Fatalf("Load = %q, %v", snap.Content, err)
+	if _, snap, err := s.Load(ctx, "dup"); err != nil || textdoc.String(snap.Content) != "hhedcba" {
+		t.Fatalf("Load = %q, %v", textdoc.String(snap.Content), err)
 	}
 	// Dedup is per document.
 	mustCreate(t, s, "dup2", "")
@@ -680,7 +686,7 @@ func history(t *testing.T, s store.Store, id, initial string, n int, seed uint64
 		}
 		nv := int64(len(texts) - 1)
 		if snapshotAt != nil && snapshotAt(nv) {
-			if err := s.WriteSnapshot(ctx, id, store.Snapshot{Version: nv, Content: texts[nv]}); err != nil {
+			if err := s.WriteSnapshot(ctx, id, store.Snapshot{Version: nv, Content: textdoc.MustString(texts[nv])}); err != nil {
 				t.Fatalf("WriteSnapshot at %d: %v", nv, err)
 			}
 		}
@@ -698,13 +704,13 @@ func testTimeTravel(t *testing.T, s store.Store) {
 			if err != nil {
 				t.Fatalf("%s: SnapshotAt(%d): %v", round, v, err)
 			}
-			if snap.Version != v || snap.Content != texts[v] {
-				t.Fatalf("%s: SnapshotAt(%d) = v%d %q, want %q", round, v, snap.Version, snap.Content, texts[v])
+			if snap.Version != v || textdoc.String(snap.Content) != texts[v] {
+				t.Fatalf("%s: SnapshotAt(%d) = v%d %q, want %q", round, v, snap.Version, textdoc.String(snap.Content), texts[v])
 			}
 		}
 		d, snap, err := s.Load(ctx, "tt")
-		if err != nil || d.Version != cur || snap.Version != cur || snap.Content != texts[cur] {
-			t.Fatalf("%s: Load = v%d/%d %q, %v; want v%d %q", round, d.Version, snap.Version, snap.Content, err, cur, texts[cur])
+		if err != nil || d.Version != cur || snap.Version != cur || textdoc.String(snap.Content) != texts[cur] {
+			t.Fatalf("%s: Load = v%d/%d %q, %v; want v%d %q", round, d.Version, snap.Version, textdoc.String(snap.Content), err, cur, texts[cur])
 		}
 	}
 	check("right after writing")
@@ -732,28 +738,28 @@ func testWriteSnapshot(t *testing.T, s store.Store) {
 	texts := history(t, s, "ws", "abc", 20, 2, nil)
 	cur := int64(len(texts) - 1)
 	for _, v := range []int64{0, 7, 7, cur} { // 7 twice: writing an existing version is fine
-		if err := s.WriteSnapshot(ctx, "ws", store.Snapshot{Version: v, Content: texts[v]}); err != nil {
+		if err := s.WriteSnapshot(ctx, "ws", store.Snapshot{Version: v, Content: textdoc.MustString(texts[v])}); err != nil {
 			t.Fatalf("WriteSnapshot(%d): %v", v, err)
 		}
 	}
-	err := s.WriteSnapshot(ctx, "ws", store.Snapshot{Version: cur + 1, Content: "future"})
+	err := s.WriteSnapshot(ctx, "ws", store.Snapshot{Version: cur + 1, Content: textdoc.MustString("future")})
 	wantErr(t, "WriteSnapshot past the current version", err, store.ErrVersion)
-	err = s.WriteSnapshot(ctx, "ws", store.Snapshot{Version: -1, Content: ""})
+	err = s.WriteSnapshot(ctx, "ws", store.Snapshot{Version: -1, Content: textdoc.MustString("")})
 	wantErr(t, "WriteSnapshot(-1)", err, store.ErrVersion)
-	err = s.WriteSnapshot(ctx, "nope", store.Snapshot{Version: 0, Content: ""})
+	err = s.WriteSnapshot(ctx, "nope", store.Snapshot{Version: 0, Content: textdoc.MustString("")})
 	wantErr(t, "WriteSnapshot(nope)", err, store.ErrNotFound)
 	for v := range cur + 1 {
 		snap, err := s.SnapshotAt(ctx, "ws", v)
-		if err != nil || snap.Content != texts[v] {
-			t.Fatalf("SnapshotAt(%d) = %q, %v; want %q", v, snap.Content, err, texts[v])
+		if err != nil || textdoc.String(snap.Content) != texts[v] {
+			t.Fatalf("SnapshotAt(%d) = %q, %v; want %q", v, textdoc.String(snap.Content), err, texts[v])
 		}
 	}
 	// Appending after a snapshot at the head replays from it.
 	if err := s.AppendOps(ctx, "ws", cur, records(cur, ins(0, "Z"))); err != nil {
 		t.Fatalf("AppendOps: %v", err)
 	}
-	if _, snap, err := s.Load(ctx, "ws"); err != nil || snap.Content != "Z"+texts[cur] {
-		t.Fatalf("Load = %q, %v", snap.Content, err)
+	if _, snap, err := s.Load(ctx, "ws"); err != nil || textdoc.String(snap.Content) != "Z"+texts[cur] {
+		t.Fatalf("Load = %q, %v", textdoc.String(snap.Content), err)
 	}
 }
 
@@ -777,7 +783,7 @@ func testDeleteRecreate(t *testing.T, s store.Store) {
 	v := int64(len(texts) - 1)
 	err = s.AppendOps(ctx, "del", v, records(v, ins(0, "x")))
 	wantErr(t, "AppendOps after delete", err, store.ErrNotFound)
-	err = s.WriteSnapshot(ctx, "del", store.Snapshot{Version: 0, Content: "x"})
+	err = s.WriteSnapshot(ctx, "del", store.Snapshot{Version: 0, Content: textdoc.MustString("x")})
 	wantErr(t, "WriteSnapshot after delete", err, store.ErrNotFound)
 	title := "x"
 	_, err = s.UpdateDoc(ctx, "del", store.MetaPatch{Title: &title})
@@ -788,7 +794,7 @@ func testDeleteRecreate(t *testing.T, s store.Store) {
 	}
 
 	// Re-created: version 0, empty history, no memory of the old (sid, seq)s.
-	d, err := s.CreateDoc(ctx, store.NewDocument{ID: "del", Content: "new", Title: "again"})
+	d, err := s.CreateDoc(ctx, store.NewDocument{ID: "del", Content: textdoc.MustString("new"), Title: "again"})
 	if err != nil {
 		t.Fatalf("CreateDoc after delete: %v", err)
 	}
@@ -806,11 +812,11 @@ func testDeleteRecreate(t *testing.T, s store.Store) {
 	if err := s.AppendOps(ctx, "del", 0, []store.OpRecord{{Version: 0, Op: ins(3, "!"), SID: "tt", Seq: 1}}); err != nil {
 		t.Fatalf("AppendOps on re-created doc with an old (sid, seq): %v", err)
 	}
-	if _, snap, err := s.Load(ctx, "del"); err != nil || snap.Content != "new!" || snap.Version != 1 {
+	if _, snap, err := s.Load(ctx, "del"); err != nil || textdoc.String(snap.Content) != "new!" || snap.Version != 1 {
 		t.Fatalf("Load of re-created doc = %+v, %v", snap, err)
 	}
-	if s0, err := s.SnapshotAt(ctx, "del", 0); err != nil || s0.Content != "new" {
-		t.Fatalf("SnapshotAt(0) of re-created doc = %q, %v", s0.Content, err)
+	if s0, err := s.SnapshotAt(ctx, "del", 0); err != nil || textdoc.String(s0.Content) != "new" {
+		t.Fatalf("SnapshotAt(0) of re-created doc = %q, %v", textdoc.String(s0.Content), err)
 	}
 }
 
@@ -863,7 +869,7 @@ func testDeleteRacesWriters(t *testing.T, s store.Store) {
 		if err := s.DeleteDoc(ctx, id); err != nil {
 			t.Fatalf("DeleteDoc: %v", err)
 		}
-		if _, err := s.CreateDoc(ctx, store.NewDocument{ID: id, Content: "fresh"}); err != nil {
+		if _, err := s.CreateDoc(ctx, store.NewDocument{ID: id, Content: textdoc.MustString("fresh")}); err != nil {
 			t.Fatalf("CreateDoc: %v", err)
 		}
 		for v := range int64(5) {
@@ -882,12 +888,12 @@ func testDeleteRacesWriters(t *testing.T, s store.Store) {
 			t.Fatalf("new incarnation has %d ops (%v), want 5", len(ops), err)
 		}
 		for _, r := range ops {
-			if r.Op[0].Insert != "n" {
+			if textdoc.Op(r.Op)[0].Insert != "n" {
 				t.Fatalf("an old writer's op leaked into the new incarnation: %+v", r)
 			}
 		}
-		if _, snap, err := s.Load(ctx, id); err != nil || snap.Content != "nnnnnfresh" {
-			t.Fatalf("Load = %q, %v", snap.Content, err)
+		if _, snap, err := s.Load(ctx, id); err != nil || textdoc.String(snap.Content) != "nnnnnfresh" {
+			t.Fatalf("Load = %q, %v", textdoc.String(snap.Content), err)
 		}
 	}
 }
@@ -925,20 +931,20 @@ func testLargeDocument(t *testing.T, s store.Store) {
 		t.Fatalf("AppendOps: %v", err)
 	}
 	_, snap, err := s.Load(ctx, "big")
-	if err != nil || snap.Version != 41 || snap.Content != texts[41] {
-		t.Fatalf("Load of the large doc: v%d, %d bytes, %v; want %d bytes", snap.Version, len(snap.Content), err, len(texts[41]))
+	if err != nil || snap.Version != 41 || textdoc.String(snap.Content) != texts[41] {
+		t.Fatalf("Load of the large doc: v%d, %d bytes, %v; want %d bytes", snap.Version, len(textdoc.String(snap.Content)), err, len(texts[41]))
 	}
 	for _, v := range []int64{0, 1, 20, 40, 41} {
 		snap, err := s.SnapshotAt(ctx, "big", v)
-		if err != nil || snap.Content != texts[v] {
-			t.Fatalf("SnapshotAt(%d): %d bytes, %v; want %d", v, len(snap.Content), err, len(texts[v]))
+		if err != nil || textdoc.String(snap.Content) != texts[v] {
+			t.Fatalf("SnapshotAt(%d): %d bytes, %v; want %d", v, len(textdoc.String(snap.Content)), err, len(texts[v]))
 		}
 	}
-	if err := s.WriteSnapshot(ctx, "big", store.Snapshot{Version: 41, Content: texts[41]}); err != nil {
+	if err := s.WriteSnapshot(ctx, "big", store.Snapshot{Version: 41, Content: textdoc.MustString(texts[41])}); err != nil {
 		t.Fatalf("WriteSnapshot of 2 MiB: %v", err)
 	}
-	if _, snap, err := s.Load(ctx, "big"); err != nil || snap.Content != texts[41] {
-		t.Fatalf("Load after snapshot: %d bytes, %v", len(snap.Content), err)
+	if _, snap, err := s.Load(ctx, "big"); err != nil || textdoc.String(snap.Content) != texts[41] {
+		t.Fatalf("Load after snapshot: %d bytes, %v", len(textdoc.String(snap.Content)), err)
 	}
 	ops, err := s.ReadOps(ctx, "big", 40, 0)
 	if err != nil || len(ops) != 1 || !opsEqual(ops[0].Op, bigIns) {

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	textdoc "github.com/tandem-collab/tandem/doctype/text"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -186,8 +187,8 @@ func CheckStore(tb testing.TB, st store.Store, docID, initial, text string, v in
 	if doc.Version != v || snap.Version != v {
 		tb.Fatalf("store holds v%d (snapshot v%d), clients are at v%d", doc.Version, snap.Version, v)
 	}
-	if snap.Content != text {
-		tb.Fatalf("store text differs from the clients':\n store   %q\n clients %q", snap.Content, text)
+	if textdoc.String(snap.Content) != text {
+		tb.Fatalf("store text differs from the clients':\n store   %q\n clients %q", textdoc.String(snap.Content), text)
 	}
 	ops, err := st.ReadOps(ctx, docID, 0, 0)
 	if err != nil {
@@ -202,7 +203,7 @@ func CheckStore(tb testing.TB, st store.Store, docID, initial, text string, v in
 		if r.Version != int64(i) {
 			tb.Fatalf("op log entry %d has version %d", i, r.Version)
 		}
-		replay, err = ot.Apply(replay, r.Op)
+		replay, err = ot.Apply(replay, textdoc.Op(r.Op))
 		if err != nil {
 			tb.Fatalf("replaying op v%d: %v", r.Version, err)
 		}
