@@ -17,7 +17,13 @@ if (!urlA || !urlB || !outDir) {
   process.exit(2);
 }
 
-const content = (page) => page.evaluate(() => JSON.stringify(window.tandem.doc()?.toJSON() ?? null));
+// The content as JSON with every map's keys sorted: property order is not content.
+const content = (page) =>
+  page.evaluate(() => {
+    const sorted = (v) =>
+      v === null || typeof v !== 'object' || Array.isArray(v) ? v : Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted(v[k])]));
+    return JSON.stringify(sorted(window.tandem.doc()?.toJSON() ?? null));
+  });
 const ids = async (page) => Object.keys(JSON.parse(await content(page)) ?? {});
 
 async function waitFor(what, fn, ms = 20000) {
@@ -39,16 +45,22 @@ async function openBoard(browser, url, name, color) {
   return page;
 }
 
-/** Drags the middle of shape `id` by (dx, dy) in small steps, as a hand would. */
+/**
+ * Drags the middle of shape `id` by (dx, dy) in small steps, as a hand
+ * would; returns the id of the shape actually grabbed (the topmost one at
+ * that point: a newer shape may cover part of `id`).
+ */
 async function drag(page, id, dx, dy) {
   const box = await page.locator(`.shape[data-id="${id}"]`).boundingBox();
   if (box === null) throw new Error(`shape ${id} is not on the page`);
   const x = box.x + box.width / 2;
   const y = box.y + box.height / 2;
+  const grabbed = await page.evaluate(([px, py]) => document.elementFromPoint(px, py)?.closest('.shape')?.dataset.id, [x, y]);
   await page.mouse.move(x, y);
   await page.mouse.down();
   await page.mouse.move(x + dx, y + dy, { steps: 20 });
   await page.mouse.up();
+  return grabbed;
 }
 
 /** Clicks a toolbar button that adds a shape; returns the new object's id. */
@@ -71,13 +83,17 @@ try {
   const noteBefore = start.hello.props.text;
 
   const made = [];
+  const dragged = {};
   await Promise.all([
     (async () => {
       made.push(await add(a, 'rect'), await add(a, 'ellipse'), await add(a, 'note'));
-      await drag(a, made[0], 180, 120);
+      const id = made[2];
+      const before = JSON.parse(await content(a))[id].props;
+      dragged.a = { id: await drag(a, id, 180, 120), before };
     })(),
     (async () => {
-      await drag(b, 'box', -120, 140);
+      const before = JSON.parse(await content(b)).box.props;
+      dragged.b = { id: await drag(b, 'box', -120, 140), before };
       await b.locator('.shape[data-id="hello"]').dblclick();
       await b.keyboard.press('Control+End');
       await b.keyboard.type(' Bob was here.', { delay: 20 });
@@ -91,10 +107,12 @@ try {
     const c = JSON.parse(ca);
     return made.every((id) => c[id] !== undefined) && c.hello.props.text.endsWith(' Bob was here.') ? c : null;
   });
-  // What each did is in it: A's three shapes, A's drag, B's drag and B's words.
-  const moved = final[made[0]].props;
-  if (Math.abs(moved.x - (JSON.parse(await content(a))[made[0]].props.x)) > 0) throw new Error('pages disagree on the dragged shape');
-  if (final.box.props.x >= start.box.props.x || final.box.props.y <= start.box.props.y) throw new Error(`box did not move: ${JSON.stringify(final.box.props)}`);
+  // What each did is in it: A's three shapes, both drags (by exactly the mouse's way at zoom 100%) and B's words.
+  for (const [who, { id, before }, dx, dy] of [['A', dragged.a, 180, 120], ['B', dragged.b, -120, 140]]) {
+    const after = final[id]?.props;
+    if (id !== made[2] && id !== 'box') throw new Error(`${who} grabbed ${id}, not the shape it aimed at`);
+    if (after?.x !== before.x + dx || after?.y !== before.y + dy) throw new Error(`${who}'s drag of ${id}: ${JSON.stringify(before)} became ${JSON.stringify(after)}`);
+  }
   if (final.hello.props.text !== `${noteBefore} Bob was here.`) throw new Error(`note text ${JSON.stringify(final.hello.props.text)}`);
 
   // Everyone's cursor: each moves the mouse over the board and sees the other's named pointer.
