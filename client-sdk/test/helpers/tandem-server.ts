@@ -198,7 +198,8 @@ export async function storedOps(schema: TestSchema, id: string): Promise<{ versi
   );
   return {
     version: Number(row.version),
-    initial: snap.rows[0]?.content.toString('utf8') ?? '',
+    // Snapshots hold the content in its type's MessagePack form (a string for text).
+    initial: snap.rows[0] === undefined ? '' : (decode(snap.rows[0].content) as string),
     ops: r.rows.map((o) => ({ v: Number(o.version), op: decode(o.op), sid: o.sid, seq: o.seq === null ? null : Number(o.seq) })),
   };
 }
