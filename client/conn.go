@@ -11,6 +11,7 @@ import (
 	"math"
 	mrand "math/rand/v2"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -73,7 +74,8 @@ type Options struct {
 	// nodes). A reconnection whose dial fails moves on to the next one, in
 	// turn, so a client of a node that died goes on through another.
 	FallbackURLs []string
-	// Token is sent as "Authorization: Bearer"; empty in open mode.
+	// Token is sent as "Authorization: Bearer"; empty in open mode. Renew it
+	// before it expires with Conn.Auth.
 	Token string
 	// SID identifies this client across reconnects (16-64 of [A-Za-z0-9_-]);
 	// a random one is made up when empty.
@@ -110,15 +112,19 @@ type Conn struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu       sync.Mutex
-	urlIdx   int // guarded by mu: which of URL, FallbackURLs... the next dial uses
-	sess     *session
-	docs     map[string]*Doc
-	lastSeq  map[string]int64
-	user     User
-	sessions int
-	err      error
-	closed   bool
+	authMu sync.Mutex // held by Auth for its whole exchange (auth.go); taken before mu
+
+	mu        sync.Mutex
+	urlIdx    int               // guarded by mu: which of URL, FallbackURLs... the next dial uses
+	token     string            // guarded by mu: the token of the next dial (Options.Token, then what Auth renewed)
+	authReply chan wire.Message // guarded by mu: where the answer to a pending Auth goes
+	sess      *session
+	docs      map[string]*Doc
+	lastSeq   map[string]int64
+	user      User
+	sessions  int
+	err       error
+	closed    bool
 }
 
 // session is one WebSocket connection; a Conn has at most one at a time.
@@ -219,7 +225,7 @@ func Dial(ctx context.Context, opts Options) (*Conn, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Conn{opts: opts, log: log.With("sid", opts.SID), docs: map[string]*Doc{}, lastSeq: map[string]int64{}}
+	c := &Conn{opts: opts, log: log.With("sid", opts.SID), docs: map[string]*Doc{}, lastSeq: map[string]int64{}, token: opts.Token}
 	sess, err := c.connect(ctx)
 	if err != nil {
 		return nil, err
@@ -276,8 +282,11 @@ func (c *Conn) connect(ctx context.Context) (*session, error) {
 	for k, v := range c.opts.Header {
 		h[k] = v
 	}
-	if c.opts.Token != "" {
-		h.Set("Authorization", "Bearer "+c.opts.Token)
+	c.mu.Lock()
+	token := c.token
+	c.mu.Unlock()
+	if token != "" {
+		h.Set("Authorization", "Bearer "+token)
 	}
 	ws, resp, err := dd.DialContext(ctx, c.endpoint(), h)
 	if err != nil {
@@ -542,7 +551,12 @@ func (c *Conn) dispatch(m wire.Message) {
 		if d := c.doc(m.Doc); d != nil {
 			d.step(func(s *docState, fx *effects) { s.onPresence(m, fx) })
 		}
+	case *wire.Authed:
+		c.authAnswer(m)
 	case *wire.Error:
+		if m.Doc == "" && m.Code == wire.CodeUnauthorized && strings.HasPrefix(m.Msg, wire.RenewalRefused) && c.authAnswer(m) {
+			return // a refused renewal: the session goes on
+		}
 		if m.Doc == "" {
 			c.log.Warn("tandem server error", "code", m.Code, "msg", m.Msg)
 			if m.Code == wire.CodeUnauthorized {

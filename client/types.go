@@ -13,12 +13,9 @@ import (
 )
 
 // User is a display identity: what the client proposes in hello, and what the
-// server states for every peer (ID is set by the server).
-type User struct {
-	ID    string
-	Name  string
-	Color string
-}
+// server states for every peer (ID is set by the server). It is the wire's
+// one User type.
+type User = wire.User
 
 // Peer is another client joined to the same document.
 type Peer struct {
@@ -111,7 +108,7 @@ func peerFromWire(p wire.PeerInfo) Peer {
 	if len(data) == 1 && data[0] == 0xc0 {
 		data = nil
 	}
-	return Peer{SID: p.SID, User: User{ID: p.User.ID, Name: p.User.Name, Color: p.User.Color}, Sel: textdoc.OfSelection(p.Sel), Data: data}
+	return Peer{SID: p.SID, User: p.User, Sel: textdoc.OfSelection(p.Sel), Data: data}
 }
 
 // transformSel moves sel, the selection of owner, through op, written by

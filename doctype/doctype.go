@@ -116,6 +116,40 @@ func TransformPair(op Op, sid string, committed Op, committedSID string) (past, 
 	return past, committedPast, nil
 }
 
+// AllTransformer is an optional fast path of an Op: TransformAll returns
+// what TransformAll (the function) returns, without boxing the values in
+// between (a server moves an op past every op committed since its version,
+// on every op of a busy document).
+type AllTransformer interface {
+	TransformAll(sid string, committed []Op, committedSIDs []string, sel Selection) (Op, Selection, error)
+}
+
+// TransformAll moves op, written by sid, past committed (in commit order;
+// committedSIDs[i] wrote committed[i]) with Transform, and sel, the author's
+// selection after op (nil for none), along with it: by each committed op as
+// it looks past the author's op (TransformPair), as the author's own when the
+// sids are equal.
+func TransformAll(op Op, sid string, committed []Op, committedSIDs []string, sel Selection) (Op, Selection, error) {
+	if at, ok := op.(AllTransformer); ok {
+		return at.TransformAll(sid, committed, committedSIDs, sel)
+	}
+	for i, c := range committed {
+		var err error
+		if sel == nil {
+			if op, err = op.Transform(sid, c, committedSIDs[i]); err != nil {
+				return nil, nil, err
+			}
+			continue
+		}
+		var cPast Op
+		if op, cPast, err = TransformPair(op, sid, c, committedSIDs[i]); err != nil {
+			return nil, nil, err
+		}
+		sel = sel.Transform(cPast, sid == committedSIDs[i])
+	}
+	return op, sel, nil
+}
+
 // Selection is a peer's selection in a document of one type (text: code
 // point ranges; tree: object ids). A nil Selection is hidden.
 type Selection interface {
@@ -176,7 +210,7 @@ func Lookup(name string) (Type, error) {
 	t, ok := registry[name]
 	regMu.RUnlock()
 	if !ok {
-		return nil, fmt.Errorf("%w %q (known: %v)", ErrUnknownType, truncate(name, 64), Names())
+		return nil, fmt.Errorf("%w %.64q (known: %v)", ErrUnknownType, name, Names())
 	}
 	return t, nil
 }
@@ -194,11 +228,4 @@ func Names() []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "..."
-	}
-	return s
 }

@@ -3,6 +3,8 @@ package ot
 import (
 	"strings"
 	"unicode/utf8"
+
+	"github.com/tandem-collab/tandem/internal/mpack"
 )
 
 // MaxCount bounds a retain or delete count and an op's base length. It is far
@@ -184,38 +186,8 @@ func (op Op) CheckSize(max int) error {
 	return nil
 }
 
-func arrayHeaderSize(n int) int {
-	switch {
-	case n < 16:
-		return 1
-	case n <= 0xffff:
-		return 3
-	}
-	return 5
-}
+func arrayHeaderSize(n int) int { return mpack.ArrayHeaderSize(n) }
 
-func stringHeaderSize(n int) int {
-	switch {
-	case n < 32:
-		return 1
-	case n <= 0xff:
-		return 2
-	case n <= 0xffff:
-		return 3
-	}
-	return 5
-}
+func stringHeaderSize(n int) int { return mpack.StringHeaderSize(n) }
 
-func intSize(v int64) int {
-	switch {
-	case v >= -32 && v <= 127:
-		return 1
-	case v >= -128 && v <= 255:
-		return 2
-	case v >= -32768 && v <= 65535:
-		return 3
-	case v >= -1<<31 && v <= 1<<32-1:
-		return 5
-	}
-	return 9
-}
+func intSize(v int64) int { return mpack.IntSize(v) }

@@ -17,14 +17,12 @@ import (
 
 	"github.com/tandem-collab/tandem/doctype"
 	"github.com/tandem-collab/tandem/ot"
+	"github.com/tandem-collab/tandem/wire"
 )
 
-// User is a peer's identity as the server states it.
-type User struct {
-	ID    string
-	Name  string
-	Color string
-}
+// User is a peer's identity as the server states it: the wire's one User
+// type.
+type User = wire.User
 
 // Peer is one connection (sid) joined to the document.
 //

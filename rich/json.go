@@ -6,6 +6,8 @@ import (
 	"math"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/tandem-collab/tandem/ot"
 )
 
 // appendValueJSON writes v as JSON. Numbers are written as JavaScript's
@@ -362,45 +364,6 @@ func hasLoneSurrogate(lit []byte) bool {
 	return highPending
 }
 
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString quotes a valid UTF-8 string for JSON, escaping only what
-// JSON requires plus U+2028 and U+2029 (which break JavaScript literals).
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			start = i + size
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
+// appendJSONString quotes a valid UTF-8 string for JSON as text ops do
+// (ot.AppendJSONString: only what JSON requires, plus U+2028 and U+2029).
+func appendJSONString(b []byte, s string) []byte { return ot.AppendJSONString(b, s) }

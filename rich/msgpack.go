@@ -8,6 +8,8 @@ import (
 	"slices"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/tandem-collab/tandem/internal/mpack"
 )
 
 // maxSafeInt is the largest integer a float64 (and a JavaScript number)
@@ -20,64 +22,13 @@ const maxSafeInt = 1<<53 - 1
 // header is untrusted and may claim billions of items.
 const maxPrealloc = 16
 
-func appendArrayHeader(b []byte, n int) []byte {
-	switch {
-	case n < 16:
-		return append(b, 0x90|byte(n))
-	case n <= math.MaxUint16:
-		return binary.BigEndian.AppendUint16(append(b, 0xdc), uint16(n))
-	}
-	return binary.BigEndian.AppendUint32(append(b, 0xdd), uint32(n))
-}
+func appendArrayHeader(b []byte, n int) []byte { return mpack.AppendArrayHeader(b, n) }
 
-func appendMapHeader(b []byte, n int) []byte {
-	switch {
-	case n < 16:
-		return append(b, 0x80|byte(n))
-	case n <= math.MaxUint16:
-		return binary.BigEndian.AppendUint16(append(b, 0xde), uint16(n))
-	}
-	return binary.BigEndian.AppendUint32(append(b, 0xdf), uint32(n))
-}
+func appendMapHeader(b []byte, n int) []byte { return mpack.AppendMapHeader(b, n) }
 
-func appendString(b []byte, s string) []byte {
-	n := len(s)
-	switch {
-	case n < 32:
-		b = append(b, 0xa0|byte(n))
-	case n <= math.MaxUint8:
-		b = append(b, 0xd9, byte(n))
-	case n <= math.MaxUint16:
-		b = binary.BigEndian.AppendUint16(append(b, 0xda), uint16(n))
-	default:
-		b = binary.BigEndian.AppendUint32(append(b, 0xdb), uint32(n))
-	}
-	return append(b, s...)
-}
+func appendString(b []byte, s string) []byte { return mpack.AppendString(b, s) }
 
-func appendInt(b []byte, v int64) []byte {
-	switch {
-	case v >= 0 && v <= 0x7f:
-		return append(b, byte(v))
-	case v < 0 && v >= -32:
-		return append(b, byte(v))
-	case v >= 0 && v <= math.MaxUint8:
-		return append(b, 0xcc, byte(v))
-	case v >= math.MinInt8 && v < 0:
-		return append(b, 0xd0, byte(v))
-	case v >= 0 && v <= math.MaxUint16:
-		return binary.BigEndian.AppendUint16(append(b, 0xcd), uint16(v))
-	case v >= math.MinInt16 && v < 0:
-		return binary.BigEndian.AppendUint16(append(b, 0xd1), uint16(v))
-	case v >= 0 && v <= math.MaxUint32:
-		return binary.BigEndian.AppendUint32(append(b, 0xce), uint32(v))
-	case v >= math.MinInt32 && v < 0:
-		return binary.BigEndian.AppendUint32(append(b, 0xd2), uint32(v))
-	case v > 0:
-		return binary.BigEndian.AppendUint64(append(b, 0xcf), uint64(v))
-	}
-	return binary.BigEndian.AppendUint64(append(b, 0xd3), uint64(v))
-}
+func appendInt(b []byte, v int64) []byte { return mpack.AppendInt(b, v) }
 
 func appendValue(b []byte, v Value) []byte {
 	switch v.kind {
@@ -240,32 +191,11 @@ func componentSize(c Component) int {
 	return n
 }
 
-func arrayHeaderSize(n int) int {
-	switch {
-	case n < 16:
-		return 1
-	case n <= math.MaxUint16:
-		return 3
-	}
-	return 5
-}
+func arrayHeaderSize(n int) int { return mpack.ArrayHeaderSize(n) }
 
-func stringSize(n int) int {
-	switch {
-	case n < 32:
-		return 1 + n
-	case n <= math.MaxUint8:
-		return 2 + n
-	case n <= math.MaxUint16:
-		return 3 + n
-	}
-	return 5 + n
-}
+func stringSize(n int) int { return mpack.StringHeaderSize(n) + n }
 
-func intSize(v int64) int {
-	var buf [9]byte
-	return len(appendInt(buf[:0], v))
-}
+func intSize(v int64) int { return mpack.IntSize(v) }
 
 func valueSize(v Value) int {
 	switch v.kind {

@@ -74,12 +74,6 @@ type subState struct {
 	sid  string // presence sid; "" for a subscriber that is not a peer
 }
 
-// seqMark is the latest committed (seq, version) of one sid.
-type seqMark struct {
-	seq int64
-	v   int64
-}
-
 // actor owns one open document. Everything below the mailbox is touched only by
 // its goroutine (run), so none of it needs a lock: the actor serialises every
 // join, op and presence change of the document, which is what makes a joined
@@ -98,17 +92,15 @@ type actor struct {
 	// Owned by the actor goroutine.
 	loadErr error // the document could not be loaded: every message is answered with it
 	deleted bool  // the document was deleted: every message gets not_found
-	typ     doctype.Type
-	doc     doctype.Content // the content at v, changed in place by Apply
-	v       int64
-	window  []store.OpRecord // the latest ops, window[i].Version == v-len(window)+i
-	last    map[string]seqMark
-	subs    map[Subscriber]*subState
-	sidRefs map[string]int // subscriptions per presence sid (a tab may reconnect before its old socket is gone)
-	pres    *presence.Set
-	scratch []doctype.Op // opsOf's buffer
-	presDue bool         // presence changed since the last flush
-	nodes   actorNodes   // cross-node state (actor_bus.go)
+	// The document's pure state (state.go), nil until loaded: content,
+	// version, op window, (sid, seq) marks, presence.
+	*docState
+	// sinceOf's buffers.
+	sinceOps  []doctype.Op
+	sinceSIDs []string
+	subs      map[Subscriber]*subState
+	sidRefs   map[string]int // subscriptions per presence sid (a tab may reconnect before its old socket is gone)
+	nodes     actorNodes     // cross-node state (actor_bus.go)
 
 	// While holding, deliver collects events per subscriber instead of handing
 	// them over one by one; releaseHeld then gives each subscriber its events
@@ -127,7 +119,6 @@ func newActor(srv *Server, id string) *actor {
 		inbox:   make(chan actorMsg, srv.cfg.MailboxSize),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
-		last:    make(map[string]seqMark),
 		subs:    make(map[Subscriber]*subState),
 		sidRefs: make(map[string]int),
 	}
@@ -188,16 +179,7 @@ func (a *actor) run() {
 		fromBus := false
 		select {
 		case m := <-a.inbox:
-			batch = append(batch[:0], m)
-		drain:
-			for len(batch) < cap(batch) {
-				select {
-				case m := <-a.inbox:
-					batch = append(batch, m)
-				default:
-					break drain
-				}
-			}
+			batch = a.drainInbox(append(batch[:0], m))
 			a.handle(batch)
 			clear(batch)
 		case <-pres.C:
@@ -220,7 +202,7 @@ func (a *actor) run() {
 			a.onBeat()
 			fromBus = true
 		}
-		if a.presDue && !presArmed {
+		if a.docState != nil && a.presDue && !presArmed {
 			pres.Reset(a.cfg().PresenceInterval)
 			presArmed = true
 		}
@@ -232,20 +214,25 @@ func (a *actor) run() {
 	}
 }
 
+// drainInbox appends to batch what is waiting in the mailbox, without
+// waiting, up to batch's capacity.
+func (a *actor) drainInbox(batch []actorMsg) []actorMsg {
+	for len(batch) < cap(batch) {
+		select {
+		case m := <-a.inbox:
+			batch = append(batch, m)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
 // finish runs at shutdown: commit and answer what is already in the mailbox,
 // send the last presence, and detach every subscriber.
 func (a *actor) finish() {
 	for {
-		batch := make([]actorMsg, 0, a.cfg().MaxBatch)
-	drain:
-		for len(batch) < cap(batch) {
-			select {
-			case m := <-a.inbox:
-				batch = append(batch, m)
-			default:
-				break drain
-			}
-		}
+		batch := a.drainInbox(make([]actorMsg, 0, a.cfg().MaxBatch))
 		if len(batch) == 0 {
 			break
 		}
@@ -260,35 +247,7 @@ func (a *actor) finish() {
 func (a *actor) load() {
 	ctx, cancel := a.storeCtx()
 	defer cancel()
-	d, snap, err := a.srv.store.Load(ctx, a.id)
-	if err == nil {
-		a.doc = snap.Content
-		a.v = d.Version
-		a.typ, err = doctype.Lookup(d.Type)
-		if err == nil && snap.Version != d.Version {
-			err = fmt.Errorf("store returned a snapshot at %d for version %d", snap.Version, d.Version)
-		}
-	}
-	if err == nil && a.v > 0 {
-		from := max(0, a.v-int64(a.cfg().OpWindow))
-		var ops []store.OpRecord
-		ops, err = a.srv.store.ReadOps(ctx, a.id, from, int(a.v-from))
-		if ce := (*store.CompactedError)(nil); errors.As(err, &ce) {
-			// The log was compacted (store.Retention): the window starts at
-			// the oldest version kept.
-			from = ce.Oldest
-			ops, err = a.srv.store.ReadOps(ctx, a.id, from, int(a.v-from))
-		}
-		if err == nil && (len(ops) != int(a.v-from) || (len(ops) > 0 && ops[0].Version != from)) {
-			err = fmt.Errorf("store returned %d ops from %d, want %d", len(ops), from, a.v-from)
-		}
-		if err == nil {
-			a.window = ops
-			for _, r := range ops {
-				a.noteSeq(r)
-			}
-		}
-	}
+	st, err := a.read(ctx)
 	if err != nil {
 		a.loadErr = fmt.Errorf("load document %q: %w", a.id, err)
 		if !errors.Is(err, store.ErrNotFound) {
@@ -297,7 +256,42 @@ func (a *actor) load() {
 		a.srv.hub.retire(a)
 		return
 	}
-	a.pres = presence.NewSet()
+	a.docState = st
+}
+
+// read builds the document's state from the store: the latest content and
+// the window of ops before it (from the oldest version kept, when the log
+// was compacted).
+func (a *actor) read(ctx context.Context) (*docState, error) {
+	d, snap, err := a.srv.store.Load(ctx, a.id)
+	if err != nil {
+		return nil, err
+	}
+	if snap.Version != d.Version {
+		return nil, fmt.Errorf("store returned a snapshot at %d for version %d", snap.Version, d.Version)
+	}
+	typ, err := doctype.Lookup(d.Type)
+	if err != nil {
+		return nil, err
+	}
+	var ops []store.OpRecord
+	if v := d.Version; v > 0 {
+		from := max(0, v-int64(a.cfg().OpWindow))
+		ops, err = a.srv.store.ReadOps(ctx, a.id, from, int(v-from))
+		if ce := (*store.CompactedError)(nil); errors.As(err, &ce) {
+			// The log was compacted (store.Retention): the window starts at
+			// the oldest version kept.
+			from = ce.Oldest
+			ops, err = a.srv.store.ReadOps(ctx, a.id, from, int(v-from))
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(ops) != int(v-from) || (len(ops) > 0 && ops[0].Version != from) {
+			return nil, fmt.Errorf("store returned %d ops from %d, want %d", len(ops), from, v-from)
+		}
+	}
+	return newDocState(typ, snap.Content, d.Version, ops, a.cfg().OpWindow)
 }
 
 // failure is the protocol error every message gets once the actor is retired.
@@ -461,7 +455,7 @@ func (a *actor) leave(sub Subscriber) {
 	a.sidRefs[st.sid]--
 	if a.sidRefs[st.sid] <= 0 {
 		delete(a.sidRefs, st.sid)
-		if a.pres != nil {
+		if a.docState != nil {
 			a.pres.Leave(st.sid)
 			a.presDue = true
 			a.ownPeerGone(st.sid)
@@ -517,7 +511,7 @@ func (a *actor) presence(m *presenceMsg) {
 
 func (a *actor) flushPresence() {
 	a.publishPresence()
-	if a.pres == nil || !a.presDue {
+	if a.docState == nil || !a.presDue {
 		return
 	}
 	a.presDue = false
@@ -549,12 +543,8 @@ func (a *actor) peerList() []wire.PeerInfo {
 // reaches back far enough, else from the store. The records are shared and
 // must not be modified.
 func (a *actor) opsSince(from int64) ([]store.OpRecord, error) {
-	if from >= a.v {
-		return nil, nil
-	}
-	start := a.v - int64(len(a.window))
-	if from >= start {
-		return a.window[from-start:], nil
+	if ops, ok := a.windowSince(from); ok {
+		return ops, nil
 	}
 	ctx, cancel := a.storeCtx()
 	defer cancel()
@@ -568,41 +558,19 @@ func (a *actor) opsSince(from int64) ([]store.OpRecord, error) {
 	return ops, nil
 }
 
-// noteSeq records a committed op for deduplication.
-func (a *actor) noteSeq(r store.OpRecord) {
-	if r.Seq <= 0 {
-		return // no client seq (a REST op with a server-made sid): nothing to deduplicate
-	}
-	if m, ok := a.last[r.SID]; !ok || r.Seq > m.seq {
-		a.last[r.SID] = seqMark{seq: r.Seq, v: r.Version}
-	}
-}
-
 // errSeqNotIncreasing marks an op whose seq is below its sid's latest
 // committed seq without having been committed itself.
 var errSeqNotIncreasing = errors.New("seq is not increasing")
 
-// committedAt reports the version (sid, seq) was committed at, if it was.
-// seqs increase with versions per sid, so a seq above the sid's latest one in
-// the window is new without asking the store.
+// committedAt reports the version (sid, seq) was committed at, if it was:
+// from the state's marks and window (docState.lookupSeq), else the store.
 func (a *actor) committedAt(sid string, seq int64) (int64, bool, error) {
-	m, known := a.last[sid]
-	if known {
-		if seq > m.seq {
-			return 0, false, nil
-		}
-		if seq == m.seq {
-			return m.v, true, nil
-		}
-		for i := len(a.window) - 1; i >= 0; i-- {
-			if r := &a.window[i]; r.SID == sid && r.Seq == seq {
-				return r.Version, true, nil
-			}
-		}
-	}
-	windowStart := a.v - int64(len(a.window))
-	if windowStart == 0 && !known {
-		return 0, false, nil // the window is the whole history
+	v, res, known := a.lookupSeq(sid, seq)
+	switch res {
+	case seqNew:
+		return 0, false, nil
+	case seqCommitted:
+		return v, true, nil
 	}
 	ctx, cancel := a.storeCtx()
 	defer cancel()
@@ -772,36 +740,19 @@ func (a *actor) prepare(msgs []*opMsg) (batch []*pending, rest []*opMsg) {
 		}
 		// The op must fit the document it was made against, as sent (text:
 		// a trailing retain past the end is invalid too, and neither the
-		// canonical form nor the transformed op can tell any more).
-		if err := m.op.CheckBase(a.doc, a.opsOf(history)); err != nil {
+		// canonical form nor the transformed op can tell any more): a.doc
+		// is that document after its history.
+		cs, sids := a.sinceOf(history, batch)
+		if err := m.op.CheckBase(a.doc, cs[:len(history)]); err != nil {
 			a.replyErr(m, codeForOpErr(err), fmt.Sprintf("op does not fit the document at version %d: %v", m.v, err), err)
 			continue
 		}
-		op, sel := m.op, m.sel
-		var terr error
-		// transform moves the op past c, committed since its version by sid:
-		// concurrent inserts at one spot are ordered by the authors' sids.
-		transform := func(c doctype.Op, sid string) {
-			if terr != nil {
-				return
-			}
-			if sel == nil {
-				op, terr = op.Transform(m.sid, c, sid)
-				return
-			}
-			// The author's selection is after its own op: move it by the
-			// committed op as it looks past the author's op.
-			var cPast doctype.Op
-			if op, cPast, terr = doctype.TransformPair(op, m.sid, c, sid); terr == nil {
-				sel = sel.Transform(cPast, m.sid == sid)
-			}
-		}
-		for _, r := range history {
-			transform(r.Op, r.SID)
-		}
-		for _, p := range batch {
-			transform(p.rec.Op, p.rec.SID)
-		}
+		// Move the op past everything committed since its version (the
+		// history, then this batch): concurrent inserts at one spot are
+		// ordered by the authors' sids. The author's selection is after its
+		// own op: it moves by each committed op as that looks past the
+		// author's op.
+		op, sel, terr := doctype.TransformAll(m.op, m.sid, cs, sids, m.sel)
 		if terr != nil {
 			a.replyErr(m, codeForOpErr(terr), "op does not fit the document: "+terr.Error(), terr)
 			continue
@@ -843,14 +794,18 @@ func (a *actor) prepare(msgs []*opMsg) (batch []*pending, rest []*opMsg) {
 	return batch, nil
 }
 
-// opsOf lists the ops of history (committed after an op's version, up to
-// a.doc) for CheckBase, in a buffer the actor reuses.
-func (a *actor) opsOf(history []store.OpRecord) []doctype.Op {
-	a.scratch = a.scratch[:0]
+// sinceOf lists the ops committed after an op's version and their authors:
+// its history, then the ops of the batch before it, in buffers the actor
+// reuses.
+func (a *actor) sinceOf(history []store.OpRecord, batch []*pending) ([]doctype.Op, []string) {
+	a.sinceOps, a.sinceSIDs = a.sinceOps[:0], a.sinceSIDs[:0]
 	for _, r := range history {
-		a.scratch = append(a.scratch, r.Op)
+		a.sinceOps, a.sinceSIDs = append(a.sinceOps, r.Op), append(a.sinceSIDs, r.SID)
 	}
-	return a.scratch
+	for _, p := range batch {
+		a.sinceOps, a.sinceSIDs = append(a.sinceOps, p.rec.Op), append(a.sinceSIDs, p.rec.SID)
+	}
+	return a.sinceOps, a.sinceSIDs
 }
 
 func codeForOpErr(err error) string {
@@ -867,21 +822,12 @@ func (a *actor) apply(batch []*pending) {
 	a.srv.metrics.opsCommitted.Add(float64(len(batch)))
 	a.hold()
 	for _, p := range batch {
-		if _, err := a.doc.Apply(p.rec.Op); err != nil {
+		rec, sel, err := a.applyCommitted(p.rec, p.sel, true)
+		if err != nil {
 			// prepare applied the same ops to a clone of this document.
 			panic(fmt.Sprintf("document %q: a committed op no longer applies: %v", a.id, err))
 		}
-		a.v++
-		a.remember(p.rec)
-		// Without a new selection the author's caret follows its own insert,
-		// which is also how receivers move it.
-		a.pres.Transform(p.rec.Op, p.rec.SID)
-		if p.sel != nil {
-			a.pres.Update(p.rec.SID, p.sel, nil, false)
-			a.presDue = true
-		}
-		rec := p.rec
-		ev := &Event{Kind: EventOp, Doc: a.id, V: rec.Version, Op: &rec, Sel: p.sel}
+		ev := &Event{Kind: EventOp, Doc: a.id, V: rec.Version, Op: &rec, Sel: sel}
 		a.replyAck(p.m, rec.Version)
 		for _, d := range p.dups {
 			a.replyAck(d, rec.Version)
@@ -896,16 +842,6 @@ func (a *actor) apply(batch []*pending) {
 	a.publishOps(batch)
 }
 
-// remember appends a committed op to the window, keeping between OpWindow and
-// twice that many so trimming is amortised.
-func (a *actor) remember(r store.OpRecord) {
-	a.window = append(a.window, r)
-	if n := a.cfg().OpWindow; len(a.window) > 2*n {
-		a.window = append([]store.OpRecord(nil), a.window[len(a.window)-n:]...)
-	}
-	a.noteSeq(r)
-}
-
 // catchUp applies and broadcasts the ops another writer committed after a.v.
 func (a *actor) catchUp() error {
 	ctx, cancel := a.storeCtx()
@@ -915,16 +851,10 @@ func (a *actor) catchUp() error {
 		return fmt.Errorf("catch up %q from %d: %w", a.id, a.v, err)
 	}
 	for _, r := range ops {
-		if r.Version != a.v {
-			return fmt.Errorf("catch up %q: store returned version %d, want %d", a.id, r.Version, a.v)
+		rec, _, err := a.applyCommitted(r, nil, false)
+		if err != nil {
+			return fmt.Errorf("catch up %q: %w", a.id, err)
 		}
-		if _, err := a.doc.Apply(r.Op); err != nil {
-			return fmt.Errorf("catch up %q: op %d does not apply: %w", a.id, r.Version, err)
-		}
-		a.v++
-		a.remember(r)
-		a.pres.Transform(r.Op, r.SID)
-		rec := r
 		ev := &Event{Kind: EventOp, Doc: a.id, V: rec.Version, Op: &rec}
 		for sub := range a.subs {
 			a.deliver(sub, ev)
@@ -950,9 +880,9 @@ func (a *actor) replyErr(m *opMsg, code, msg string, cause error) {
 }
 
 func peerFromWire(p wire.PeerInfo) presence.Peer {
-	return presence.Peer{SID: p.SID, User: presence.User{ID: p.User.ID, Name: p.User.Name, Color: p.User.Color}, Sel: p.Sel, Data: p.Data}
+	return presence.Peer{SID: p.SID, User: p.User, Sel: p.Sel, Data: p.Data}
 }
 
 func peerToWire(p presence.Peer) wire.PeerInfo {
-	return wire.PeerInfo{SID: p.SID, User: wire.User{ID: p.User.ID, Name: p.User.Name, Color: p.User.Color}, Sel: p.Sel, Data: p.Data}
+	return wire.PeerInfo{SID: p.SID, User: p.User, Sel: p.Sel, Data: p.Data}
 }

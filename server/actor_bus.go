@@ -191,9 +191,6 @@ func (sb *serverBus) close() {
 	}
 }
 
-// Node is this server's node id on the bus.
-func (s *Server) Node() string { return s.bus.bus.Node() }
-
 // publishDeleted tells the other nodes that docID is gone.
 func (s *Server) publishDeleted(docID string) {
 	if s.bus.alone {
@@ -358,7 +355,7 @@ func (a *actor) ownPeer(sid string) (busPeer, bool) {
 // at each presence flush).
 func (a *actor) publishPresence() {
 	n := &a.nodes
-	if len(n.dirty) == 0 && len(n.gone) == 0 || a.pres == nil {
+	if len(n.dirty) == 0 && len(n.gone) == 0 || a.docState == nil {
 		return
 	}
 	m := &busMsg{Kind: busPresence, V: a.v}
@@ -382,7 +379,7 @@ func (a *actor) publishPresence() {
 // onBeat is the heartbeat tick: drop relayed peers whose node went quiet,
 // and tell the other nodes this node's version and peers.
 func (a *actor) onBeat() {
-	if a.retired() || a.pres == nil {
+	if a.retired() || a.docState == nil {
 		return
 	}
 	if dead := a.pres.Expire(time.Now()); len(dead) > 0 {
@@ -494,22 +491,10 @@ func (a *actor) onRemoteOps(from string, m *busMsg) {
 // applyOne makes one committed op of another node the actor's state and
 // broadcasts it, like catchUp, plus the author's selection when it came along.
 func (a *actor) applyOne(rec store.OpRecord, sel doctype.Selection, from string) error {
-	applied, err := a.doc.Apply(rec.Op)
+	// The author's selection is adopted only from the node it is connected to.
+	rec, sel, err := a.applyCommitted(rec, sel, a.nodes.remote[rec.SID] == from)
 	if err != nil {
-		return fmt.Errorf("apply op %d of %q: %w", rec.Version, a.id, err)
-	}
-	rec.Op = applied
-	a.v++
-	a.remember(rec)
-	if sel != nil {
-		if sel, err = a.doc.FitSelection(sel); err != nil {
-			sel = nil
-		}
-	}
-	a.pres.Transform(rec.Op, rec.SID)
-	if sel != nil && a.nodes.remote[rec.SID] == from {
-		a.pres.Update(rec.SID, sel, nil, false)
-		a.presDue = true
+		return fmt.Errorf("apply another node's op to %q: %w", a.id, err)
 	}
 	ev := &Event{Kind: EventOp, Doc: a.id, V: rec.Version, Op: &rec, Sel: sel}
 	for sub := range a.subs {

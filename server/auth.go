@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // Mode is what a principal may do with one document.
@@ -46,6 +47,11 @@ type Principal struct {
 	// Grants maps a document id, or a prefix ending in "*", to a mode. Nil
 	// means everything is granted read-write (open mode).
 	Grants map[string]Mode
+	// Expires is when the credentials stop being honoured (for a JWT its exp
+	// plus the authenticator's leeway); zero means never (open mode). A live
+	// WebSocket is ended then unless renewed with an auth message, and an
+	// event stream ends (docs/protocol.md, section 16).
+	Expires time.Time
 }
 
 // Access is the mode the principal has on docID: the exact id wins, then the

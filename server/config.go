@@ -1,10 +1,3 @@
-// Package server is Tandem's real-time core: WebSocket sessions (melody), one
-// actor goroutine per open document that transforms, commits and broadcasts ops,
-// coalesced presence, limits, metrics and the health endpoints.
-//
-// The data path is socket -> session (read goroutine) -> document actor ->
-// ot -> store -> broadcast to subscribers; docs/architecture.md describes who
-// owns which goroutine and which state, and the lock order.
 package server
 
 import (

@@ -43,18 +43,20 @@ const melodyBuffer = maxInflight + 2
 
 // conn is one WebSocket connection.
 //
-// Goroutines: melody runs a read goroutine (readPump, which calls onBinary and
-// onText in order) and a write goroutine (writePump, which calls onSent) per
-// connection, both owned by the HTTP handler's call to HandleRequest and ended
-// by closing the socket. Actors call the connection's subscribers' Deliver.
+// Goroutines: melody runs a read loop (which calls onBinary and onText in
+// order) and a write goroutine (which calls onSent) per connection. The read
+// loop runs on the connection's own goroutine, Server.runConn, which serveWS
+// starts and Server.connWG counts (the HTTP handler returns once the socket
+// is hijacked); the write goroutine is melody's, started from it. Both end
+// when the socket closes. Actors call the connection's subscribers' Deliver.
 //
 // State: the hello fields and the rate limiters belong to the read goroutine.
-// joined is guarded by joinMu; the outbox by outMu. The two are never held
-// together.
+// joined is guarded by joinMu; the outbox by outMu; the token's expiry by
+// authMu (conn_auth.go). None of them is held while another is taken.
 type conn struct {
 	srv       *Server
 	ms        *melody.Session // guarded by outMu; set by attach once the socket is upgraded
-	principal Principal
+	principal Principal       // replaced by auth (conn_auth.go, which says how it is guarded)
 	authErr   error
 	log       *slog.Logger
 	ctx       context.Context // ends when the connection does; bounds waits on full mailboxes
@@ -69,6 +71,10 @@ type conn struct {
 
 	joinMu sync.Mutex
 	joined map[string]*wsSub // guarded by joinMu
+
+	authMu   sync.Mutex
+	expiry   *time.Timer // guarded by authMu; nil while the principal never expires
+	authDone bool        // guarded by authMu; the socket is gone, the timer stopped
 
 	outMu         sync.Mutex
 	inflight      int      // frames given to melody, not yet written
@@ -361,7 +367,9 @@ func (c *conn) onOpen() {
 	if c.authErr != nil {
 		c.sendError(wire.CodeUnauthorized, c.authErr.Error(), "", 0)
 		c.closeWith(melody.ClosePolicyViolation, "unauthorized")
+		return
 	}
+	c.armExpiry()
 }
 
 func (c *conn) onText() {
@@ -410,6 +418,8 @@ func (c *conn) onBinary(frame []byte) {
 		c.op(m)
 	case *wire.Presence:
 		c.presence(m)
+	case *wire.Auth:
+		c.auth(m)
 	default:
 		c.sendError(wire.CodeBadRequest, fmt.Sprintf("unexpected message %q", msg.Type()), "", 0)
 	}
@@ -541,6 +551,7 @@ func (c *conn) postFailed(doc string, seq int64, err error) {
 
 // onClose runs after the socket is gone: detach from every document.
 func (c *conn) onClose() {
+	c.stopExpiry()
 	c.outMu.Lock()
 	c.outClosed = true
 	c.releaseLocked()

@@ -17,7 +17,7 @@ type Error struct {
 	Msg  string
 	Doc  string
 	Seq  int64
-	// Err is the cause (an *ot.OpError, a store error), if any.
+	// Err is the cause (the document type's error, a store error), if any.
 	Err error
 }
 
@@ -35,13 +35,3 @@ func (e *Error) Error() string {
 
 // Unwrap exposes the cause.
 func (e *Error) Unwrap() error { return e.Err }
-
-// CodeOf is the wire error code of err: the Code of an *Error in its chain, or
-// "internal".
-func CodeOf(err error) string {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Code
-	}
-	return "internal"
-}

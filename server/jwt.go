@@ -85,7 +85,8 @@ func (a *JWTAuth) Verify(raw string) (Principal, error) {
 	if c.Subject == "" {
 		return Principal{}, fmt.Errorf("%w: token has no sub (user id)", ErrUnauthenticated)
 	}
-	p := Principal{UserID: c.Subject, Name: c.Name, Admin: c.Admin, Grants: make(map[string]Mode, len(c.Docs))}
+	p := Principal{UserID: c.Subject, Name: c.Name, Admin: c.Admin, Grants: make(map[string]Mode, len(c.Docs)),
+		Expires: c.ExpiresAt.Time.Add(a.Leeway)} // exp is required, so never nil here
 	for pat, m := range c.Docs {
 		if !validGrantPattern(pat) {
 			return Principal{}, fmt.Errorf("%w: token grant %q is not a document id or a prefix ending in *", ErrUnauthenticated, pat)

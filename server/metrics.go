@@ -25,6 +25,7 @@ type metrics struct {
 	presenceFlushs prometheus.Counter
 	restLimited    prometheus.Counter
 	budgetCloses   prometheus.Counter
+	tokens         *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -75,13 +76,16 @@ func newMetrics() *metrics {
 		budgetCloses: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tandem_outbox_budget_closes_total", Help: "Connections closed (1013) because all outboxes together reached the budget (also counted in tandem_ws_slow_closes_total).",
 		}),
+		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tandem_token_events_total", Help: "Tokens of live connections: expired (the connection was ended), renewed (auth accepted), refused (auth refused).",
+		}, []string{"event"}),
 		restLimited: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tandem_rest_rate_limited_total", Help: "REST requests answered 429 by the per-client rate limit.",
 		}),
 	}
 	reg.MustRegister(m.connections, m.joined, m.actors, m.opsCommitted, m.batchSize,
 		m.commitLatency, m.conflicts, m.messagesSent, m.coalesced, m.slowCloses, m.errors,
-		m.panics, m.presenceFlushs, m.restLimited, m.budgetCloses,
+		m.panics, m.presenceFlushs, m.restLimited, m.budgetCloses, m.tokens,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -41,7 +41,7 @@ type FieldError struct {
 }
 
 // httpError is a REST failure on its way to becoming a Problem. Handlers
-// return it; writeError renders it.
+// return it; writeProblem renders it.
 type httpError struct {
 	status int
 	code   string
@@ -144,11 +144,7 @@ func newBodyValidator() *validator.Validate {
 		}
 		return name
 	})
-	for tag, fn := range map[string]func(string) bool{"docid": wire.ValidDocID, "sid": wire.ValidSID} {
-		if err := v.RegisterValidation(tag, func(fl validator.FieldLevel) bool { return fn(fl.Field().String()) }); err != nil {
-			panic(fmt.Sprintf("server: register validation %q: %v", tag, err))
-		}
-	}
+	wire.RegisterIDRules(v)
 	return v
 }
 

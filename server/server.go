@@ -113,11 +113,10 @@ func New(cfg Config, st store.Store, logger *slog.Logger) (*Server, error) {
 // /v1/docs, /healthz, /readyz, /metrics (and the demo page when built in).
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Mux is the router, for packages that add routes (REST, SSE) to this server.
+// Mux is the router, for the binary to mount what is not the API on it (the
+// demo page, the landing page and the docs); the API's own routes are
+// registered by New.
 func (s *Server) Mux() *http.ServeMux { return s.mux }
-
-// Store is the store the server was built on.
-func (s *Server) Store() store.Store { return s.store }
 
 func (s *Server) newMelody() *melody.Melody {
 	m := melody.New()
@@ -359,7 +358,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // sid is given one made up by the server (NewServerSID), which the log and the
 // broadcasts carry; with seq 0 it is not deduplicated. It returns the version
 // the op was committed as (for a duplicate, the original one). Failures the
-// protocol names are *Error (CodeOf gives the code). If ctx ends first the op
+// protocol names are *Error (errors.As gives its Code). If ctx ends first the op
 // may still be committed.
 func (s *Server) SubmitOp(ctx context.Context, docID string, v int64, op doctype.Op, sid string, seq int64, userID string) (int64, error) {
 	if !wire.ValidDocID(docID) {

@@ -153,6 +153,8 @@ func (a *restAPI) events(w http.ResponseWriter, r *http.Request, p Principal) *h
 
 	tick := time.NewTicker(a.heartbeat)
 	defer tick.Stop()
+	expired := expiryTimer(p.Expires)
+	defer expired.Stop()
 	for {
 		select {
 		case ev := <-sub.ch:
@@ -193,10 +195,30 @@ func (a *restAPI) events(w http.ResponseWriter, r *http.Request, p Principal) *h
 			if st.comment("ping") != nil || st.flush() != nil {
 				return nil
 			}
+		case <-expired.C:
+			// A token is checked when the stream starts and holds until its
+			// exp: then the stream says so and ends. EventSource would
+			// reconnect with the same (expired) token and get 401; the client
+			// opens a new stream with a new token (docs/api.md, "Event streams").
+			a.srv.metrics.tokens.WithLabelValues("expired").Inc()
+			_ = st.write("unauthorized", "", map[string]any{"code": wire.CodeUnauthorized, "exp": p.Expires.Unix(),
+				"msg": fmt.Sprintf("token expired at %s: open a new stream with a new token, resuming with ?from= or Last-Event-ID", p.Expires.UTC().Format(time.RFC3339))})
+			_ = st.flush()
+			return nil
 		case <-ctx.Done():
 			return nil
 		}
 	}
+}
+
+// expiryTimer fires at exp; a zero exp (open mode) never fires.
+func expiryTimer(exp time.Time) *time.Timer {
+	if exp.IsZero() {
+		t := time.NewTimer(time.Hour)
+		t.Stop()
+		return t
+	}
+	return time.NewTimer(time.Until(exp))
 }
 
 // replay writes the ops [from, joined.V): from the joined event when the

@@ -483,22 +483,6 @@ func (m *MemStore) buildSnapshot(ctx context.Context, d *memDoc) error {
 	return nil
 }
 
-// snapshotVersions lists the versions that have a snapshot (for tests and
-// introspection); nil if id is unknown.
-func (m *MemStore) snapshotVersions(id string) []int64 {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	d, ok := m.docs[id]
-	if !ok {
-		return nil
-	}
-	out := make([]int64, len(d.snaps))
-	for i, s := range d.snaps {
-		out[i] = s.Version
-	}
-	return out
-}
-
 // Ping implements Store: memory is always reachable until Close.
 func (m *MemStore) Ping(ctx context.Context) error {
 	m.mu.RLock()

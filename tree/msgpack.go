@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+
+	"github.com/tandem-collab/tandem/internal/mpack"
 )
 
 // This file is a small MessagePack reader and writer for untrusted input. The
@@ -226,22 +228,7 @@ func appendBool(b []byte, v bool) []byte {
 	return append(b, 0xc2)
 }
 
-func appendInt(b []byte, v int64) []byte {
-	if v >= 0 {
-		return appendUint(b, uint64(v))
-	}
-	switch {
-	case v >= -32:
-		return append(b, byte(v))
-	case v >= math.MinInt8:
-		return append(b, 0xd0, byte(v))
-	case v >= math.MinInt16:
-		return binary.BigEndian.AppendUint16(append(b, 0xd1), uint16(v))
-	case v >= math.MinInt32:
-		return binary.BigEndian.AppendUint32(append(b, 0xd2), uint32(v))
-	}
-	return binary.BigEndian.AppendUint64(append(b, 0xd3), uint64(v))
-}
+func appendInt(b []byte, v int64) []byte { return mpack.AppendInt(b, v) }
 
 func appendUint(b []byte, v uint64) []byte {
 	switch {
@@ -275,60 +262,14 @@ func appendStrHeader(b []byte, n int) []byte {
 
 func appendStr(b []byte, s string) []byte { return append(appendStrHeader(b, len(s)), s...) }
 
-func appendArrayHeader(b []byte, n int) []byte {
-	switch {
-	case n < 16:
-		return append(b, 0x90|byte(n))
-	case n <= math.MaxUint16:
-		return binary.BigEndian.AppendUint16(append(b, 0xdc), uint16(n))
-	}
-	return binary.BigEndian.AppendUint32(append(b, 0xdd), uint32(n))
-}
+func appendArrayHeader(b []byte, n int) []byte { return mpack.AppendArrayHeader(b, n) }
 
-func appendMapHeader(b []byte, n int) []byte {
-	switch {
-	case n < 16:
-		return append(b, 0x80|byte(n))
-	case n <= math.MaxUint16:
-		return binary.BigEndian.AppendUint16(append(b, 0xde), uint16(n))
-	}
-	return binary.BigEndian.AppendUint32(append(b, 0xdf), uint32(n))
-}
+func appendMapHeader(b []byte, n int) []byte { return mpack.AppendMapHeader(b, n) }
 
 // Sizes of the same encodings, for limits measured without encoding.
 
-func strSize(n int) int {
-	switch {
-	case n < 32:
-		return 1 + n
-	case n <= math.MaxUint8:
-		return 2 + n
-	case n <= math.MaxUint16:
-		return 3 + n
-	}
-	return 5 + n
-}
+func strSize(n int) int { return mpack.StringHeaderSize(n) + n }
 
-func containerHeaderSize(n int) int {
-	switch {
-	case n < 16:
-		return 1
-	case n <= math.MaxUint16:
-		return 3
-	}
-	return 5
-}
+func containerHeaderSize(n int) int { return mpack.ArrayHeaderSize(n) }
 
-func intSize(v int64) int {
-	switch {
-	case v >= -32 && v <= 0x7f:
-		return 1
-	case v >= math.MinInt8 && v <= math.MaxUint8:
-		return 2
-	case v >= math.MinInt16 && v <= math.MaxUint16:
-		return 3
-	case v >= math.MinInt32 && v <= math.MaxUint32:
-		return 5
-	}
-	return 9
-}
+func intSize(v int64) int { return mpack.IntSize(v) }

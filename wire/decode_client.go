@@ -64,10 +64,11 @@ const (
 	fOp
 	fSel
 	fData
+	fToken
 	nFields
 )
 
-var fieldNames = [nFields]string{"t", "proto", "sid", "user", "doc", "v", "seq", "op", "sel", "data"}
+var fieldNames = [nFields]string{"t", "proto", "sid", "user", "doc", "v", "seq", "op", "sel", "data", "token"}
 
 func fieldOf(key []byte) int {
 	switch string(key) { // compiled without allocating
@@ -91,6 +92,8 @@ func fieldOf(key []byte) int {
 		return fSel
 	case "data":
 		return fData
+	case "token":
+		return fToken
 	}
 	return -1
 }
@@ -157,6 +160,8 @@ func DecodeClient(frame []byte, lim Limits) (Message, error) {
 		msg, err = d.op()
 	case TypePresence:
 		msg, err = d.presence()
+	case TypeAuth:
+		msg, err = d.auth()
 	default:
 		return nil, d.fail(CodeBadRequest, "t: unknown message type %q", truncate(t, 32))
 	}

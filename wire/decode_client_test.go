@@ -2,6 +2,7 @@ package wire
 
 import (
 	"errors"
+	"github.com/tandem-collab/tandem/internal/mpack"
 	"reflect"
 	"strings"
 	"testing"
@@ -54,6 +55,7 @@ var (
 	baseJoin     = map[string]any{"t": "join", "doc": "notes-1", "v": 7}
 	baseLeave    = map[string]any{"t": "leave", "doc": "notes-1"}
 	baseOp       = map[string]any{"t": "op", "doc": "notes-1", "v": 7, "seq": 3, "op": []any{5, "hé😀", -2}, "sel": [][]int{{8, 8}}}
+	baseAuth     = map[string]any{"t": "auth", "token": "eyJhbGciOiJIUzI1NiJ9.e30.c2ln"}
 	basePresence = map[string]any{"t": "presence", "doc": "notes-1", "v": 7, "sel": [][]int{{1, 4}, {9, 9}}, "data": map[string]any{"status": "typing"}}
 )
 
@@ -86,6 +88,8 @@ func TestDecodeClientValid(t *testing.T) {
 		{"presence", basePresence, &Presence{Doc: "notes-1", V: 7, Sel: ot.Selection{{Anchor: 1, Head: 4}, {Anchor: 9, Head: 9}}, Data: data}},
 		{"presence hidden caret", with(basePresence, "sel", nilValue, "data", nil), &Presence{Doc: "notes-1", V: 7}},
 		{"presence empty sel is hidden", with(basePresence, "sel", []any{}, "data", nil), &Presence{Doc: "notes-1", V: 7}},
+		{"auth", baseAuth, &Auth{Token: "eyJhbGciOiJIUzI1NiJ9.e30.c2ln"}},
+		{"auth token at the limit", with(baseAuth, "token", strings.Repeat("t", MaxTokenBytes)), &Auth{Token: strings.Repeat("t", MaxTokenBytes)}},
 		{"presence nil data clears", with(basePresence, "data", nilValue), &Presence{Doc: "notes-1", V: 7, Sel: ot.Selection{{Anchor: 1, Head: 4}, {Anchor: 9, Head: 9}}, Data: msgpack.RawMessage{0xc0}}},
 	}
 	for _, tc := range tests {
@@ -114,7 +118,7 @@ func raw(parts ...any) []byte {
 		case []byte:
 			b = append(b, x...)
 		case string:
-			b = appendStr(b, x)
+			b = mpack.AppendString(b, x)
 		}
 	}
 	return b
@@ -188,6 +192,13 @@ func TestDecodeClientErrors(t *testing.T) {
 		{name: "join v wrong type", in: frame(t, with(baseJoin, "v", "7")), code: CodeBadRequest, msg: "v: want an integer", doc: "notes-1"},
 		{name: "join v negative", in: frame(t, with(baseJoin, "v", -1)), code: CodeBadRequest, msg: "v: must be >= 0", doc: "notes-1"},
 		{name: "join v over int64", in: raw(0x83, "t", "join", "doc", "d", "v", 0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff), code: CodeBadRequest, msg: "v: want an integer", doc: "d"},
+		// auth
+		{name: "auth missing token", in: frame(t, with(baseAuth, "token", nil)), code: CodeBadRequest, msg: `missing key "token"`},
+		{name: "auth token wrong type", in: frame(t, with(baseAuth, "token", 42)), code: CodeBadRequest, msg: "token: want a UTF-8 string"},
+		{name: "auth token nil", in: frame(t, with(baseAuth, "token", nilValue)), code: CodeBadRequest, msg: "token: want a UTF-8 string, got nil"},
+		{name: "auth token empty", in: frame(t, with(baseAuth, "token", "")), code: CodeBadRequest, msg: "token"},
+		{name: "auth token over the limit", in: frame(t, with(baseAuth, "token", strings.Repeat("t", MaxTokenBytes+1))), code: CodeTooLarge, msg: "token"},
+		{name: "auth token claims 2^32-1 bytes", in: raw(0x82, "t", "auth", "token", 0xdb, 0xff, 0xff, 0xff, 0xff, 'x'), code: CodeBadRequest, msg: "claims more"},
 		// leave
 		{name: "leave missing doc", in: frame(t, with(baseLeave, "doc", nil)), code: CodeBadRequest, msg: `missing key "doc"`},
 		{name: "leave doc nil", in: frame(t, with(baseLeave, "doc", nilValue)), code: CodeBadRequest, msg: "doc: want a UTF-8 string, got nil"},

@@ -125,6 +125,10 @@ func knownKey(key []byte) (string, keySet) {
 		return "type", 1 << 20
 	case "tree":
 		return "tree", 1 << 21
+	case "exp":
+		return "exp", 1 << 22
+	case "docs":
+		return "docs", 1 << 23
 	}
 	return string(key), 0
 }
@@ -521,6 +525,8 @@ func decodeServerMap(v []byte, texts map[string]string, types map[string]doctype
 		})
 		d.require(seen, "code")
 		msg = m
+	case TypeAuthed:
+		msg = d.authed(v)
 	default:
 		return nil, nil
 	}

@@ -1,13 +1,12 @@
 package wire
 
 import (
-	"encoding/binary"
 	"fmt"
-	"math"
 	"sync"
 
 	"github.com/tandem-collab/tandem/doctype"
 	"github.com/tandem-collab/tandem/doctype/text"
+	"github.com/tandem-collab/tandem/internal/mpack"
 )
 
 // maxPooledBuffer keeps one huge message (a joined with a large document) from
@@ -38,12 +37,12 @@ func Encode(msg Message) ([]byte, error) {
 	return out, err
 }
 
-// EncodeClient encodes a client message (Hello, Join, Leave, Op, Presence) after
+// EncodeClient encodes a client message (Hello, Join, Leave, Op, Presence, Auth) after
 // checking it against the same rules DecodeClient applies, so a Go client learns
 // of a bad message before the server answers bad_request.
 func EncodeClient(msg Message) ([]byte, error) {
 	switch msg.(type) {
-	case *Hello, *Join, *Leave, *Op, *Presence:
+	case *Hello, *Join, *Leave, *Op, *Presence, *Auth:
 	default:
 		return nil, fmt.Errorf("wire: encode client: %T is not a client message", msg)
 	}
@@ -67,7 +66,7 @@ func EncodeBatch(frames [][]byte) []byte {
 	for _, f := range frames {
 		n += len(f)
 	}
-	b := appendArrayHeader(make([]byte, 0, n), len(frames))
+	b := mpack.AppendArrayHeader(make([]byte, 0, n), len(frames))
 	for _, f := range frames {
 		b = append(b, f...)
 	}
@@ -84,12 +83,12 @@ func Append(dst []byte, msg Message) ([]byte, error) {
 		if m.User != nil {
 			n++
 		}
-		b = appendMapHeader(b, n)
+		b = mpack.AppendMapHeader(b, n)
 		b = appendKV(b, "t", TypeHello)
-		b = appendInt(appendStr(b, "proto"), int64(m.Proto))
+		b = mpack.AppendInt(mpack.AppendString(b, "proto"), int64(m.Proto))
 		b = appendKV(b, "sid", m.SID)
 		if m.User != nil {
-			b = appendMapHeader(appendStr(b, "user"), 2)
+			b = mpack.AppendMapHeader(mpack.AppendString(b, "user"), 2)
 			b = appendKV(b, "name", m.User.Name)
 			b = appendKV(b, "color", m.User.Color)
 		}
@@ -98,14 +97,14 @@ func Append(dst []byte, msg Message) ([]byte, error) {
 		if m.V != nil {
 			n++
 		}
-		b = appendMapHeader(b, n)
+		b = mpack.AppendMapHeader(b, n)
 		b = appendKV(b, "t", TypeJoin)
 		b = appendKV(b, "doc", m.Doc)
 		if m.V != nil {
-			b = appendInt(appendStr(b, "v"), *m.V)
+			b = mpack.AppendInt(mpack.AppendString(b, "v"), *m.V)
 		}
 	case *Leave:
-		b = appendMapHeader(b, 2)
+		b = mpack.AppendMapHeader(b, 2)
 		b = appendKV(b, "t", TypeLeave)
 		b = appendKV(b, "doc", m.Doc)
 	case *Op:
@@ -113,94 +112,94 @@ func Append(dst []byte, msg Message) ([]byte, error) {
 		if m.Sel != nil {
 			n++
 		}
-		b = appendMapHeader(b, n)
+		b = mpack.AppendMapHeader(b, n)
 		b = appendKV(b, "t", TypeOp)
 		b = appendKV(b, "doc", m.Doc)
-		b = appendInt(appendStr(b, "v"), m.V)
-		b = appendInt(appendStr(b, "seq"), m.Seq)
-		b = appendOp(appendStr(b, "op"), m.Op)
+		b = mpack.AppendInt(mpack.AppendString(b, "v"), m.V)
+		b = mpack.AppendInt(mpack.AppendString(b, "seq"), m.Seq)
+		b = appendOp(mpack.AppendString(b, "op"), m.Op)
 		if m.Sel != nil {
-			b = appendSel(appendStr(b, "sel"), m.Sel)
+			b = appendSel(mpack.AppendString(b, "sel"), m.Sel)
 		}
 	case *Presence:
 		n := 4
 		if m.Data != nil {
 			n++
 		}
-		b = appendMapHeader(b, n)
+		b = mpack.AppendMapHeader(b, n)
 		b = appendKV(b, "t", TypePresence)
 		b = appendKV(b, "doc", m.Doc)
-		b = appendInt(appendStr(b, "v"), m.V)
-		b = appendSel(appendStr(b, "sel"), m.Sel)
+		b = mpack.AppendInt(mpack.AppendString(b, "v"), m.V)
+		b = appendSel(mpack.AppendString(b, "sel"), m.Sel)
 		if m.Data != nil {
-			b = append(appendStr(b, "data"), m.Data...)
+			b = append(mpack.AppendString(b, "data"), m.Data...)
 		}
 	case *Welcome:
-		b = appendMapHeader(b, 4)
+		b = mpack.AppendMapHeader(b, 4)
 		b = appendKV(b, "t", TypeWelcome)
-		b = appendInt(appendStr(b, "proto"), int64(m.Proto))
+		b = mpack.AppendInt(mpack.AppendString(b, "proto"), int64(m.Proto))
 		b = appendKV(b, "sid", m.SID)
-		b = appendUser(appendStr(b, "user"), &m.User)
+		b = appendUser(mpack.AppendString(b, "user"), &m.User)
 	case *Joined:
 		typ, err := joinedType(m.DocType)
 		if err != nil {
 			return dst, err
 		}
-		b = appendMapHeader(b, 7)
+		b = mpack.AppendMapHeader(b, 7)
 		b = appendKV(b, "t", TypeJoined)
 		b = appendKV(b, "doc", m.Doc)
-		b = appendInt(appendStr(b, "v"), m.V)
+		b = mpack.AppendInt(mpack.AppendString(b, "v"), m.V)
 		b = appendKV(b, "type", typ.Name())
 		if m.Content != nil {
-			b = m.Content.AppendMsgpack(appendStr(b, typ.ContentKey()))
+			b = m.Content.AppendMsgpack(mpack.AppendString(b, typ.ContentKey()))
 		} else {
-			b = appendArrayHeader(appendStr(b, "ops"), len(m.Ops))
+			b = mpack.AppendArrayHeader(mpack.AppendString(b, "ops"), len(m.Ops))
 			for i := range m.Ops {
 				e := &m.Ops[i]
-				b = appendMapHeader(b, 4)
-				b = appendInt(appendStr(b, "v"), e.V)
-				b = appendOp(appendStr(b, "op"), e.Op)
+				b = mpack.AppendMapHeader(b, 4)
+				b = mpack.AppendInt(mpack.AppendString(b, "v"), e.V)
+				b = appendOp(mpack.AppendString(b, "op"), e.Op)
 				b = appendKV(b, "sid", e.SID)
-				b = appendInt(appendStr(b, "seq"), e.Seq)
+				b = mpack.AppendInt(mpack.AppendString(b, "seq"), e.Seq)
 			}
 		}
-		b = appendPeers(appendStr(b, "peers"), m.Peers)
+		b = appendPeers(mpack.AppendString(b, "peers"), m.Peers)
 		b = appendKV(b, "mode", m.Mode)
 	case *Ack:
-		b = appendMapHeader(b, 4)
+		b = mpack.AppendMapHeader(b, 4)
 		b = appendKV(b, "t", TypeAck)
 		b = appendKV(b, "doc", m.Doc)
-		b = appendInt(appendStr(b, "seq"), m.Seq)
-		b = appendInt(appendStr(b, "v"), m.V)
+		b = mpack.AppendInt(mpack.AppendString(b, "seq"), m.Seq)
+		b = mpack.AppendInt(mpack.AppendString(b, "v"), m.V)
 	case *OpBroadcast:
 		n := 6
 		if m.Sel != nil {
 			n++
 		}
-		b = appendMapHeader(b, n)
+		b = mpack.AppendMapHeader(b, n)
 		b = appendKV(b, "t", TypeOp)
 		b = appendKV(b, "doc", m.Doc)
-		b = appendInt(appendStr(b, "v"), m.V)
-		b = appendOp(appendStr(b, "op"), m.Op)
+		b = mpack.AppendInt(mpack.AppendString(b, "v"), m.V)
+		b = appendOp(mpack.AppendString(b, "op"), m.Op)
 		b = appendKV(b, "sid", m.SID)
-		b = appendInt(appendStr(b, "seq"), m.Seq)
+		b = mpack.AppendInt(mpack.AppendString(b, "seq"), m.Seq)
 		if m.Sel != nil {
-			b = appendSel(appendStr(b, "sel"), m.Sel)
+			b = appendSel(mpack.AppendString(b, "sel"), m.Sel)
 		}
 	case *PresenceMsg:
 		n := 4
 		if len(m.Gone) > 0 {
 			n++
 		}
-		b = appendMapHeader(b, n)
+		b = mpack.AppendMapHeader(b, n)
 		b = appendKV(b, "t", TypePresence)
 		b = appendKV(b, "doc", m.Doc)
-		b = appendInt(appendStr(b, "v"), m.V)
-		b = appendPeers(appendStr(b, "peers"), m.Peers)
+		b = mpack.AppendInt(mpack.AppendString(b, "v"), m.V)
+		b = appendPeers(mpack.AppendString(b, "peers"), m.Peers)
 		if len(m.Gone) > 0 {
-			b = appendArrayHeader(appendStr(b, "gone"), len(m.Gone))
+			b = mpack.AppendArrayHeader(mpack.AppendString(b, "gone"), len(m.Gone))
 			for _, s := range m.Gone {
-				b = appendStr(b, s)
+				b = mpack.AppendString(b, s)
 			}
 		}
 	case *Error:
@@ -211,7 +210,7 @@ func Append(dst []byte, msg Message) ([]byte, error) {
 		if m.Seq != 0 {
 			n++
 		}
-		b = appendMapHeader(b, n)
+		b = mpack.AppendMapHeader(b, n)
 		b = appendKV(b, "t", TypeError)
 		b = appendKV(b, "code", m.Code)
 		b = appendKV(b, "msg", m.Msg)
@@ -219,8 +218,12 @@ func Append(dst []byte, msg Message) ([]byte, error) {
 			b = appendKV(b, "doc", m.Doc)
 		}
 		if m.Seq != 0 {
-			b = appendInt(appendStr(b, "seq"), m.Seq)
+			b = mpack.AppendInt(mpack.AppendString(b, "seq"), m.Seq)
 		}
+	case *Auth:
+		b = appendAuth(b, m)
+	case *Authed:
+		b = appendAuthed(b, m)
 	case nil:
 		return dst, fmt.Errorf("wire: encode: nil message")
 	default:
@@ -229,24 +232,24 @@ func Append(dst []byte, msg Message) ([]byte, error) {
 	return b, nil
 }
 
-func appendKV(b []byte, k, v string) []byte { return appendStr(appendStr(b, k), v) }
+func appendKV(b []byte, k, v string) []byte { return mpack.AppendString(mpack.AppendString(b, k), v) }
 
 func appendUser(b []byte, u *User) []byte {
-	b = appendMapHeader(b, 3)
+	b = mpack.AppendMapHeader(b, 3)
 	b = appendKV(b, "id", u.ID)
 	b = appendKV(b, "name", u.Name)
 	return appendKV(b, "color", u.Color)
 }
 
 func appendPeers(b []byte, peers []PeerInfo) []byte {
-	b = appendArrayHeader(b, len(peers))
+	b = mpack.AppendArrayHeader(b, len(peers))
 	for i := range peers {
 		p := &peers[i]
-		b = appendMapHeader(b, 4)
+		b = mpack.AppendMapHeader(b, 4)
 		b = appendKV(b, "sid", p.SID)
-		b = appendUser(appendStr(b, "user"), &p.User)
-		b = appendSel(appendStr(b, "sel"), p.Sel)
-		b = appendStr(b, "data")
+		b = appendUser(mpack.AppendString(b, "user"), &p.User)
+		b = appendSel(mpack.AppendString(b, "sel"), p.Sel)
+		b = mpack.AppendString(b, "data")
 		if p.Data == nil {
 			b = append(b, 0xc0)
 		} else {
@@ -284,65 +287,4 @@ func joinedType(name string) (doctype.Type, error) {
 		return nil, fmt.Errorf("wire: encode joined: %w", err)
 	}
 	return t, nil
-}
-
-func appendMapHeader(b []byte, n int) []byte {
-	switch {
-	case n < 16:
-		return append(b, 0x80|byte(n))
-	case n <= math.MaxUint16:
-		return binary.BigEndian.AppendUint16(append(b, 0xde), uint16(n))
-	}
-	return binary.BigEndian.AppendUint32(append(b, 0xdf), uint32(n))
-}
-
-func appendArrayHeader(b []byte, n int) []byte {
-	switch {
-	case n < 16:
-		return append(b, 0x90|byte(n))
-	case n <= math.MaxUint16:
-		return binary.BigEndian.AppendUint16(append(b, 0xdc), uint16(n))
-	}
-	return binary.BigEndian.AppendUint32(append(b, 0xdd), uint32(n))
-}
-
-func appendStr(b []byte, s string) []byte {
-	n := len(s)
-	switch {
-	case n < 32:
-		b = append(b, 0xa0|byte(n))
-	case n <= math.MaxUint8:
-		b = append(b, 0xd9, byte(n))
-	case n <= math.MaxUint16:
-		b = binary.BigEndian.AppendUint16(append(b, 0xda), uint16(n))
-	default:
-		b = binary.BigEndian.AppendUint32(append(b, 0xdb), uint32(n))
-	}
-	return append(b, s...)
-}
-
-// appendInt writes n in its shortest form, unsigned families for n >= 0 as
-// msgpack/v5 and @msgpack/msgpack do.
-func appendInt(b []byte, n int64) []byte {
-	switch {
-	case n >= 0 && n <= 0x7f:
-		return append(b, byte(n))
-	case n < 0 && n >= -32:
-		return append(b, byte(int8(n)))
-	case n >= 0 && n <= math.MaxUint8:
-		return append(b, 0xcc, byte(n))
-	case n >= 0 && n <= math.MaxUint16:
-		return binary.BigEndian.AppendUint16(append(b, 0xcd), uint16(n))
-	case n >= 0 && n <= math.MaxUint32:
-		return binary.BigEndian.AppendUint32(append(b, 0xce), uint32(n))
-	case n >= 0:
-		return binary.BigEndian.AppendUint64(append(b, 0xcf), uint64(n))
-	case n >= math.MinInt8:
-		return append(b, 0xd0, byte(int8(n)))
-	case n >= math.MinInt16:
-		return binary.BigEndian.AppendUint16(append(b, 0xd1), uint16(int16(n)))
-	case n >= math.MinInt32:
-		return binary.BigEndian.AppendUint32(append(b, 0xd2), uint32(int32(n)))
-	}
-	return binary.BigEndian.AppendUint64(append(b, 0xd3), uint64(n))
 }

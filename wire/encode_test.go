@@ -4,6 +4,7 @@ import (
 	"errors"
 	"github.com/tandem-collab/tandem/doctype"
 	textdoc "github.com/tandem-collab/tandem/doctype/text"
+	"github.com/tandem-collab/tandem/internal/mpack"
 	"reflect"
 	"strings"
 	"testing"
@@ -45,6 +46,8 @@ func serverMessages() []Message {
 		&PresenceMsg{Doc: "d", V: 5, Peers: []PeerInfo{}},
 		&Error{Code: CodeInvalidOp, Msg: "op: does not fit", Doc: "d", Seq: 4},
 		&Error{Code: CodeUnauthorized, Msg: strings.Repeat("long message ", 30)},
+		&Authed{Exp: 1_900_000_000, Docs: map[string]string{"d": ModeReadWrite, "v": ModeRead}},
+		&Authed{Docs: map[string]string{}},
 	}
 }
 
@@ -59,6 +62,7 @@ func clientMessages() []Message {
 		&Op{Doc: "d", V: 3, Seq: 1, Op: testOp},
 		&Presence{Doc: "d", V: 3, Sel: ot.Selection{{Anchor: 1, Head: 5}, {Anchor: 7, Head: 7}}, Data: testData},
 		&Presence{Doc: "d", V: 3},
+		&Auth{Token: "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2ln"},
 	}
 }
 
@@ -229,10 +233,10 @@ func TestEncodeBatch(t *testing.T) {
 func TestEncodeIntForms(t *testing.T) {
 	// Every integer width round-trips through both our reader and the reference.
 	for _, n := range []int64{0, 1, 127, 128, 255, 256, 65535, 65536, 1<<32 - 1, 1 << 32, 1<<63 - 1, -1, -32, -33, -128, -129, -32768, -32769, -1 << 31, -1<<31 - 1, -1 << 63} {
-		b := appendInt(nil, n)
+		b := mpack.AppendInt(nil, n)
 		got, ok := readInt(b)
 		if !ok || got != n {
-			t.Errorf("readInt(appendInt(%d)) = %d, %v", n, got, ok)
+			t.Errorf("readInt(mpack.AppendInt(%d)) = %d, %v", n, got, ok)
 		}
 		var ref int64
 		if err := msgpack.Unmarshal(b, &ref); err != nil || ref != n {
@@ -241,7 +245,7 @@ func TestEncodeIntForms(t *testing.T) {
 	}
 	for _, n := range []int{0, 31, 32, 255, 256, 65535, 65536} {
 		s := strings.Repeat("x", n)
-		b := appendStr(nil, s)
+		b := mpack.AppendString(nil, s)
 		var ref string
 		if err := msgpack.Unmarshal(b, &ref); err != nil || ref != s {
 			t.Errorf("reference read str of %d bytes: %v", n, err)
@@ -251,7 +255,7 @@ func TestEncodeIntForms(t *testing.T) {
 		}
 	}
 	for _, n := range []int{0, 15, 16, 65535, 65536} {
-		for _, b := range [][]byte{appendArrayHeader(nil, n), appendMapHeader(nil, n)} {
+		for _, b := range [][]byte{mpack.AppendArrayHeader(nil, n), mpack.AppendMapHeader(nil, n)} {
 			k, _, got, err := header(b, 0)
 			if err != nil || got != uint64(n) || (k != kindArray && k != kindMap) {
 				t.Errorf("header of %d items: %v %d %v", n, k, got, err)

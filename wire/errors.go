@@ -26,8 +26,9 @@ const (
 )
 
 // DecodeError is the only error DecodeClient returns. The server answers it with
-// an Error message built by Reply, echoing Doc and Seq when they could be read so
-// the client can tell which document and op the error is about.
+// an Error message of its Code and Msg (what Reply builds), echoing Doc and Seq
+// when they could be read so the client can tell which document and op the
+// error is about.
 type DecodeError struct {
 	// Code is CodeBadRequest, CodeTooLarge or CodeInvalidOp.
 	Code string

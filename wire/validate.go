@@ -23,14 +23,18 @@ func newValidator() *validator.Validate {
 		}
 		return name
 	})
-	mustRegister(v, "sid", func(fl validator.FieldLevel) bool { return ValidSID(fl.Field().String()) })
-	mustRegister(v, "docid", func(fl validator.FieldLevel) bool { return ValidDocID(fl.Field().String()) })
+	RegisterIDRules(v)
 	return v
 }
 
-func mustRegister(v *validator.Validate, tag string, fn validator.Func) {
-	if err := v.RegisterValidation(tag, fn); err != nil {
-		panic(fmt.Sprintf("wire: register validation %q: %v", tag, err))
+// RegisterIDRules registers the validate tags "sid" (ValidSID) and "docid"
+// (ValidDocID) with v, for every validator that checks ids (this package's,
+// the REST bodies'), so that the rules are written once.
+func RegisterIDRules(v *validator.Validate) {
+	for tag, fn := range map[string]func(string) bool{"docid": ValidDocID, "sid": ValidSID} {
+		if err := v.RegisterValidation(tag, func(fl validator.FieldLevel) bool { return fn(fl.Field().String()) }); err != nil {
+			panic(fmt.Sprintf("wire: register validation %q: %v", tag, err))
+		}
 	}
 }
 

@@ -21,6 +21,7 @@ import { DocSession, type DocOptions, type Link, type Routed } from './session.j
 import type { SharedDoc } from './shared-doc.js';
 import { randomId } from './random-id.js';
 import { TextDoc, textType, type TextDocOptions } from './text-doc.js';
+import { jwtExpiry, renewDelay } from './token.js';
 import { TreeDoc, type TreeDocOptions } from './tree-doc.js';
 import { createTreeType } from './tree-type.js';
 
@@ -72,8 +73,31 @@ export interface ReconnectOptions {
 export interface ConnectionOptions {
   /** WebSocket URL of the server's endpoint, e.g. `wss://example.com/v1/ws`. */
   url: string;
-  /** Access token (JWT), or a function returning one, called before every (re)connect. Omit in open mode. */
+  /**
+   * A fixed access token (JWT). It cannot be renewed: when the server refuses
+   * it or it expires, the connection closes. Prefer {@link getToken}. (A
+   * function here is taken as `getToken`.) Omit both in open mode.
+   */
   token?: string | (() => string | Promise<string>);
+  /**
+   * Returns an access token (JWT). Called before every (re)connect; before
+   * the token expires (at 90% of its remaining lifetime, at most 30 s before
+   * its `exp`, read from the JWT without verifying it), to renew it on the
+   * live socket with an `auth` message, without reconnecting; and once more
+   * when the server refuses a token or lets it expire. A token that stays
+   * refused stops the connection after `tokenAttempts` (docs/protocol.md,
+   * section 16).
+   */
+  getToken?: () => string | Promise<string>;
+  /**
+   * How many tokens in a row may fail (refused by the server at connect or
+   * renewal, expired on the socket, or `getToken` throwing) before the
+   * connection stops: it then closes, emits an `error` with code
+   * `unauthorized`, and rejects the `ready` of documents still waiting
+   * (default 2: the refused token and one fresh one). Attempts are spaced by
+   * the reconnect back-off. `connect()` starts again.
+   */
+  tokenAttempts?: number;
   /**
    * How the token is sent: `'query'` (default; `?token=`, works in browsers) or
    * `'header'` (`Authorization: Bearer`, needs a WebSocket implementation that
@@ -155,13 +179,21 @@ export interface ConnectionEvents {
   offline: { code: number; reason: string; retryInMs: number | null; error?: ConnectionError };
   /**
    * Errors not tied to one document. An `unauthorized` error with a fixed
-   * token (not a provider function) also closes the connection: retrying
-   * with the same token cannot succeed.
+   * token (not `getToken`) also closes the connection: retrying with the same
+   * token cannot succeed. With `getToken`, `tokenAttempts` tokens refused in a
+   * row stop the connection with an `unauthorized` error.
    */
   error: ConnectionError;
+  /**
+   * The server accepted a renewed token on the live socket. `exp` is when it
+   * expires (ms since the epoch), null when unknown (an opaque token in open mode).
+   */
+  authed: { exp: number | null };
 }
 
 const SID_KEY = 'tandem.sid';
+/** How the server's message starts when it refuses an `auth` (docs/protocol.md, section 16), unlike an expiry. */
+const RENEWAL_REFUSED = 'token renewal refused';
 const NO_WEBSOCKET =
   '@tandem/client: no WebSocket implementation. This runtime has no global WebSocket (Node before 22 has none): ' +
   "install the `ws` package and pass it: `import WebSocket from 'ws'; new Connection({ url, WebSocket })`";
@@ -277,6 +309,20 @@ export class Connection extends Emitter<ConnectionEvents> {
   private opts: ConnectionOptions;
   private readonly Impl: WebSocketConstructor;
   private readonly connectAttempts: number;
+  private readonly tokenAttempts: number;
+  /** The token of the current socket, or of its latest accepted renewal. */
+  private token: string | undefined;
+  /** When {@link token} expires (ms since the epoch), when it is a JWT. */
+  private tokenExp: number | null = null;
+  /** Tokens that failed in a row (refused, expired, or `getToken` threw); reset by `welcome` and `authed`. */
+  private tokenFailures = 0;
+  /** The last token the server refused or let expire: `getToken` returning it again counts as refused. */
+  private refusedToken: string | null = null;
+  /** The server's message when it refused the current socket's token; the close that follows is a token failure. */
+  private tokenRejected: string | null = null;
+  /** A renewal sent on the live socket and not answered yet. */
+  private renewing: { token: string; exp: number | null } | null = null;
+  private renewTimer: ReturnType<typeof setTimeout> | null = null;
   /** True once the server has welcomed this connection: after that it never gives up. */
   private everOnline = false;
   /** Why the connection gave up before it was ever online (documents opened now fail at once). */
@@ -317,6 +363,9 @@ export class Connection extends Emitter<ConnectionEvents> {
     const attempts = options.connectAttempts ?? 5;
     if (!(attempts >= 1)) throw new RangeError(`connectAttempts must be at least 1 (or Infinity), got ${attempts}`);
     this.connectAttempts = attempts;
+    const tokenAttempts = options.tokenAttempts ?? 2;
+    if (!(tokenAttempts >= 1)) throw new RangeError(`tokenAttempts must be at least 1 (or Infinity), got ${tokenAttempts}`);
+    this.tokenAttempts = tokenAttempts;
     this.opts = { ...options };
     this.storage = options.storage === undefined ? defaultStorage() : options.storage;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 45000;
@@ -379,7 +428,10 @@ export class Connection extends Emitter<ConnectionEvents> {
 
   /** Starts connecting (again, after {@link close}, or after giving up: with a fresh count of `connectAttempts`). */
   connect(): void {
-    if (this.closedByUser || this.gaveUp !== null) this.attempt = 0;
+    if (this.closedByUser || this.gaveUp !== null) {
+      this.attempt = 0;
+      this.tokenFailures = 0;
+    }
     this.gaveUp = null;
     this.closedByUser = false;
     if (this.ws !== null || this.retryTimer !== null || this._state === 'connecting') return;
@@ -448,6 +500,16 @@ export class Connection extends Emitter<ConnectionEvents> {
     return doc;
   }
 
+  /**
+   * Renews the token on the live socket now: asks `getToken` and sends the
+   * token with `auth` (for example after the user's grants changed). Does
+   * nothing without `getToken` or while offline (the next connect asks
+   * `getToken` anyway). The outcome is an `authed` event, or an `error`.
+   */
+  renewToken(): void {
+    void this.renew(true);
+  }
+
   /** The open documents. */
   get openDocs(): SharedDoc<unknown, unknown, unknown>[] {
     return [...this.docs.values()].map((e) => e.doc);
@@ -498,16 +560,24 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.socketError = null;
     this.setState('connecting');
     this.emit('connecting', { attempt: this.attempt });
-    let token: string | undefined;
-    try {
-      token = typeof this.opts.token === 'function' ? await this.opts.token() : this.opts.token;
-    } catch (e) {
-      this.socketError = { code: 'unauthorized', message: `token provider failed: ${(e as Error).message}` };
-      this.emit('error', this.socketError);
-      this.scheduleReconnect(0, 'token provider failed');
-      return;
+    const provider = this.tokenProvider;
+    let token = typeof this.opts.token === 'string' ? this.opts.token : undefined;
+    if (provider !== undefined) {
+      try {
+        token = await provider();
+      } catch (e) {
+        if (!this.closedByUser) this.tokenFailed(`getToken failed: ${(e as Error).message}`);
+        return;
+      }
+      if (this.closedByUser) return;
+      if (token === this.refusedToken) {
+        this.tokenFailed('getToken returned the token the server refused (or let expire) again');
+        return;
+      }
     }
     if (this.closedByUser) return;
+    this.token = token;
+    this.tokenExp = token !== undefined && token !== '' ? jwtExpiry(token) : null;
     let url = this.opts.url;
     let headers: Record<string, string> | undefined;
     if (token !== undefined && token !== '') {
@@ -594,16 +664,38 @@ export class Connection extends Emitter<ConnectionEvents> {
       this.attempt = 0;
       this.user = m.user;
       this.setState('online');
+      this.tokenFailures = 0;
+      this.scheduleRenewal();
       this.emit('online', { user: m.user, sid: this.sid });
       for (const { session } of [...this.docs.values()]) session.connected();
       return;
     }
+    if (m.t === 'authed') {
+      this.onAuthed(m);
+      return;
+    }
     if (m.t === 'error' && (m.doc === undefined || !this.docs.has(m.doc))) {
+      if (m.code === 'unauthorized' && m.doc === undefined && this.tokenProvider !== undefined) {
+        if (this.renewing !== null && m.msg.startsWith(RENEWAL_REFUSED)) {
+          // The renewal was refused; the socket goes on with its current token.
+          this.refusedToken = this.renewing.token;
+          this.renewing = null;
+          this.renewalFailed(`the server refused the renewed token: ${m.msg}`);
+        } else {
+          // (A renewal that crossed the expiry on the wire was never read: its token is not refused.)
+          this.renewing = null;
+          // The socket's token was refused or expired: the server closes it
+          // next, and the close counts the failure (handleClose).
+          this.tokenRejected = m.msg;
+          this.refusedToken = this.token ?? null;
+        }
+        return;
+      }
       this.emit('error', { code: m.code, message: m.msg });
-      if (m.code === 'unauthorized' && typeof this.opts.token !== 'function') {
+      if (m.code === 'unauthorized') {
         // The same token would be refused again: stop instead of retrying
         // forever, and fail the documents still waiting for their first sync.
-        // (A token provider may yield a fresh token, so with one we retry.)
+        // (getToken may yield a fresh token: see tokenFailed.)
         this.close();
         const failure = new TandemError('unauthorized', m.msg);
         for (const { session } of [...this.docs.values()]) session.failed(failure);
@@ -652,6 +744,7 @@ export class Connection extends Emitter<ConnectionEvents> {
       // already closed
     }
     this.stopIdleTimer();
+    this.clearRenewal();
     if (this.welcomed) {
       this.welcomed = false;
       for (const { session } of [...this.docs.values()]) session.disconnected();
@@ -662,6 +755,7 @@ export class Connection extends Emitter<ConnectionEvents> {
     const wasWelcomed = this.welcomed;
     if (this.ws !== null) this.dropSocket(code, reason);
     this.stopIdleTimer();
+    this.clearRenewal();
     if (this.welcomed) {
       this.welcomed = false;
       for (const { session } of [...this.docs.values()]) session.disconnected();
@@ -669,6 +763,12 @@ export class Connection extends Emitter<ConnectionEvents> {
     if (this.closedByUser) {
       this.setState('closed');
       this.emit('offline', { code, reason, retryInMs: null, ...this.errorField() });
+      return;
+    }
+    const rejected = this.tokenRejected;
+    this.tokenRejected = null;
+    if (rejected !== null) {
+      this.tokenFailed(rejected, code, reason);
       return;
     }
     if (this.socketError === null && !wasWelcomed) {
@@ -719,12 +819,143 @@ export class Connection extends Emitter<ConnectionEvents> {
       ...(this.socketError?.httpStatus !== undefined ? { httpStatus: this.socketError.httpStatus } : {}),
       ...(this.socketError?.errno !== undefined ? { errno: this.socketError.errno } : {}),
     };
-    const failure = new TandemError('unreachable', message);
+    this.stop(code, reason, err);
+  }
+
+  /**
+   * Stops for good, until {@link connect}: closes, emits `offline` and `error`
+   * with `err`, and fails the documents still waiting for their first sync
+   * (and those opened later).
+   */
+  private stop(code: number, reason: string, err: ConnectionError): void {
+    const failure = new TandemError(err.code, err.message);
     this.close();
     this.gaveUp = failure;
     this.emit('offline', { code, reason, retryInMs: null, error: err });
     this.emit('error', err);
     for (const { session } of [...this.docs.values()]) session.failed(failure);
+  }
+
+  // ---- tokens (docs/protocol.md, section 16) ----
+
+  /** `getToken`, or a function given as `token`. */
+  private get tokenProvider(): (() => string | Promise<string>) | undefined {
+    return this.opts.getToken ?? (typeof this.opts.token === 'function' ? this.opts.token : undefined);
+  }
+
+  /**
+   * The token of a connection attempt failed: the server refused it or let
+   * it expire (`reason` is its message), or `getToken` threw. The next attempt
+   * asks `getToken` for a fresh one after the back-off; after `tokenAttempts`
+   * failures in a row the connection stops instead of looping.
+   */
+  private tokenFailed(reason: string, code = 0, closeReason = 'no usable token'): void {
+    this.tokenFailures++;
+    this.socketError = { code: 'unauthorized', message: reason };
+    if (this.tokenFailures >= this.tokenAttempts) {
+      const n = this.tokenFailures;
+      const message =
+        `stopped after ${n} failed token${n === 1 ? '' : 's'} in a row (the last: ${reason}); ` +
+        'fix the token or getToken, then call connect()';
+      this.stop(code, closeReason, { code: 'unauthorized', message });
+      return;
+    }
+    this.emit('error', this.socketError);
+    this.scheduleReconnect(code, closeReason);
+  }
+
+  /** Renews the token once its remaining lifetime is 90% gone (at most 30 s before exp). */
+  private scheduleRenewal(): void {
+    if (this.renewTimer !== null) clearTimeout(this.renewTimer);
+    this.renewTimer = null;
+    if (this.tokenProvider === undefined || this.tokenExp === null) return;
+    const delay = renewDelay(this.tokenExp, Date.now());
+    if (delay === null) return; // expired by this clock: the server ends the socket, the reconnection asks again
+    this.renewTimer = setTimeout(() => {
+      this.renewTimer = null;
+      void this.renew(false);
+    }, delay);
+  }
+
+  private clearRenewal(): void {
+    if (this.renewTimer !== null) clearTimeout(this.renewTimer);
+    this.renewTimer = null;
+    this.renewing = null;
+  }
+
+  /**
+   * Asks `getToken` and sends the token with `auth` on the live socket. A
+   * token no fresher than the current one (same string, or an `exp` not
+   * later) is not sent unless `force`: the socket then ends at the current
+   * token's exp and the reconnection asks `getToken` again, so that a
+   * provider handing out a cached token cannot make the SDK renew in a loop.
+   */
+  private async renew(force: boolean): Promise<void> {
+    const provider = this.tokenProvider;
+    const ws = this.ws;
+    if (provider === undefined || !this.online || this.renewing !== null) return;
+    let token: string;
+    try {
+      token = await provider();
+    } catch (e) {
+      if (this.ws === ws && this.online) this.renewalFailed(`getToken failed: ${(e as Error).message}`);
+      return;
+    }
+    if (this.ws !== ws || !this.online || this.renewing !== null) return; // the socket changed: its connect asked getToken
+    const exp = jwtExpiry(token);
+    const stale = token === this.token || (exp !== null && this.tokenExp !== null && exp <= this.tokenExp);
+    if (token === this.refusedToken) {
+      this.renewalFailed('getToken returned the token the server refused again');
+      return;
+    }
+    if (token === '' || token === this.token || (stale && !force)) return;
+    this.renewing = { token, exp };
+    if (!this.send({ t: 'auth', token })) this.renewing = null;
+  }
+
+  /** The server accepted the renewal: the new token rules the socket. */
+  private onAuthed(m: Extract<ServerMessage<unknown, unknown>, { t: 'authed' }>): void {
+    const r = this.renewing;
+    this.renewing = null;
+    if (r === null) return; // not ours: ignore
+    this.token = r.token;
+    this.tokenExp = r.exp ?? (typeof m.exp === 'number' ? m.exp * 1000 : null);
+    this.tokenFailures = 0;
+    this.refusedToken = null;
+    for (const { session } of this.docs.values()) {
+      const mode = m.docs?.[session.id];
+      if (mode === 'rw' || mode === 'r') session.modeChanged(mode);
+      // A document no longer granted got its own `forbidden` error.
+    }
+    this.scheduleRenewal();
+    this.emit('authed', { exp: this.tokenExp });
+  }
+
+  /**
+   * A renewal failed (refused, or `getToken` threw): the socket goes on with
+   * its current token. Another fresh token is asked for after the back-off
+   * (before the current one expires), up to `tokenAttempts` in a row; then
+   * renewal stops, and when the server ends the socket at exp the connection
+   * stops too (the failures are still counted).
+   */
+  private renewalFailed(reason: string): void {
+    this.tokenFailures++;
+    this.emit('error', { code: 'unauthorized', message: reason });
+    if (this.tokenFailures >= this.tokenAttempts) {
+      this.emit('error', {
+        code: 'unauthorized',
+        message: `gave up renewing the token after ${this.tokenFailures} failures in a row; the connection stops when the current token expires`,
+      });
+      return;
+    }
+    const { initialDelayMs, maxDelayMs, factor } = this.backoff;
+    let delay = Math.min(maxDelayMs, initialDelayMs * factor ** (this.tokenFailures - 1));
+    if (this.tokenExp !== null) delay = Math.min(delay, Math.max(0, (this.tokenExp - Date.now()) / 2));
+    if (this.renewTimer !== null) clearTimeout(this.renewTimer);
+    this.renewTimer = setTimeout(() => {
+      this.renewTimer = null;
+      void this.renew(false);
+    }, delay);
   }
 
   /** Closes the connection and releases listeners; the object is unusable afterwards. */

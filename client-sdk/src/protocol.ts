@@ -62,7 +62,8 @@ export type ClientMessage<O = Op, S = Selection> =
   | { t: 'join'; doc: string; v?: number }
   | { t: 'leave'; doc: string }
   | { t: 'op'; doc: string; v: number; seq: number; op: O; sel?: S }
-  | { t: 'presence'; doc: string; v: number; sel: S; data?: PresenceData };
+  | { t: 'presence'; doc: string; v: number; sel: S; data?: PresenceData }
+  | { t: 'auth'; token: string };
 
 /**
  * Messages the server sends (`O`, `S` as for {@link ClientMessage}).
@@ -85,6 +86,7 @@ export type ServerMessage<O = Op, S = Selection> =
   | { t: 'ack'; doc: string; seq: number; v: number }
   | { t: 'op'; doc: string; v: number; op: O; sid: string; seq: number; sel?: S }
   | { t: 'presence'; doc: string; v: number; peers: WirePeer<S>[]; gone?: string[] }
+  | { t: 'authed'; exp?: number; docs: Record<string, 'rw' | 'r'> }
   | { t: 'error'; code: ErrorCode | string; msg: string; doc?: string; seq?: number };
 
 /** Error codes of docs/protocol.md, section 8. */

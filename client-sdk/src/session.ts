@@ -43,6 +43,8 @@ export interface Routed {
   failed(e: TandemError): void;
   /** Probes a silent connection by re-joining; false when this document cannot probe now. */
   probe(): boolean;
+  /** A renewed token gives this mode on the document. */
+  modeChanged(mode: DocMode): void;
 }
 
 /** Options of a document, given to the connection's open methods. */
@@ -151,6 +153,10 @@ export class DocSession<C, O, S> extends Emitter<SessionEvents<C, O, S>> impleme
 
   probe(): boolean {
     return this.state.probe();
+  }
+
+  modeChanged(mode: DocMode): void {
+    this.state.setMode(mode);
   }
 
   // ---- from the document classes ----

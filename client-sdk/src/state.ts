@@ -322,6 +322,17 @@ export class DocState<C, O, S> {
     this.updateStatus();
   }
 
+  /**
+   * A renewed token changed this document's mode (docs/protocol.md, section
+   * 16): a synced document says so with a new `synced` effect, so that an
+   * editor can switch to or from read-only.
+   */
+  setMode(mode: DocMode): void {
+    if (this.closed || mode === this.docMode) return;
+    this.docMode = mode;
+    if (!this.joining && this.ver >= 0) this.out.effect({ kind: 'synced', v: this.ver, mode });
+  }
+
   /** Probes a silent connection by re-joining; false when this document cannot probe now. */
   probe(): boolean {
     if (this.closed || this.joining || this.inflight !== null || this.ver < 0) return false;
@@ -574,6 +585,10 @@ export class DocState<C, O, S> {
           this.join(true);
         } else if (err.code === 'forbidden' && err.seq === undefined) {
           this.rejectReady(new TandemError(err.code, err.msg));
+          // A synced document whose access a renewed token took away was left
+          // by the server (docs/protocol.md, section 16): it stops syncing
+          // until the connection re-joins it.
+          if (this.ver >= 0) this.disconnected();
         }
         return;
       case 'rate_limited':

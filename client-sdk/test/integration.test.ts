@@ -576,3 +576,91 @@ describe(`integration: tree documents against the real server (seed ${SEED})`, (
     for (const c of clients) c.conn.destroy();
   });
 });
+
+describe('tokens that expire (docs/protocol.md, section 16), against the real server', () => {
+  const secret = 'integration-expiry-secret-0123456789';
+  let authed: TandemProcess;
+  const admin = (): string => signToken(secret, { sub: 'admin', docs: { '*': 'rw' }, admin: true });
+  /** A token for u1 that expires `s` seconds from now (exp counts whole seconds). */
+  const shortToken = (s: number, sub = 'u1'): string => signToken(secret, { sub, docs: { 'exp-*': 'rw' }, exp: Math.floor(Date.now() / 1000) + s });
+
+  beforeAll(async () => {
+    authed = await startServer(schema.url, { TANDEM_AUTH_SECRET: secret });
+  });
+  afterAll(async () => {
+    await authed?.stop();
+  });
+
+  /**
+   * A fresh document `exp-<name>` and a connection to it whose `getToken`
+   * returns `make(n)` for its n-th call (counted in `calls.n`).
+   */
+  async function tokenClient(name: string, make: (n: number) => string) {
+    const docId = `exp-${name}-${SEED}`;
+    await createDoc(authed, docId, '', admin());
+    const calls = { n: 0 };
+    const conn = new Connection({
+      url: authed.ws,
+      WebSocket,
+      storage: null,
+      reconnect: { initialDelayMs: 20, maxDelayMs: 100, factor: 2 },
+      getToken: () => make(++calls.n),
+    });
+    allConns.push(conn);
+    return { docId, conn, doc: conn.openDoc(docId), calls };
+  }
+
+  it('renews a short-lived token on the live socket and edits past its exp, on one socket', async () => {
+    const { docId, conn, doc, calls } = await tokenClient('renew', () => shortToken(6));
+    let onlines = 0;
+    const renewals: (number | null)[] = [];
+    conn.on('online', () => onlines++);
+    conn.on('authed', (e) => renewals.push(e.exp));
+    await doc.ready;
+    const firstExp = Math.floor(Date.now() / 1000) + 6;
+    for (let i = 0; Date.now() < firstExp * 1000 + 1500; i++) {
+      doc.insert(doc.length, `${i % 10}`);
+      await sleep(250);
+    }
+    await doc.whenSynced();
+    expect(renewals.length).toBeGreaterThanOrEqual(1);
+    expect(renewals[0]).toBeGreaterThan(firstExp * 1000);
+    expect(onlines).toBe(1); // never reconnected
+    expect(calls.n).toBe(renewals.length + 1);
+    const st = await storedOps(schema, docId);
+    expect(st.ops.map((o) => o.op)).toHaveLength(doc.length);
+    conn.destroy();
+  });
+
+  it('a token that expires without renewal: error unauthorized, close 4401, a fresh token, nothing lost', async () => {
+    const cached = shortToken(3);
+    // A provider that hands out its cached token until it has expired: the
+    // SDK does not renew with it (no fresher), the server ends the socket.
+    const { docId, conn, doc, calls } = await tokenClient('close', (n) => (n <= 2 ? cached : shortToken(3600)));
+    const closes: number[] = [];
+    conn.on('offline', (e) => closes.push(e.code));
+    await doc.ready;
+    await until('the expiry', () => closes.length > 0, 10_000);
+    expect(closes[0]).toBe(4401);
+    doc.insert(0, 'typed across the expiry');
+    await until('back online', () => conn.state === 'online' && doc.status === 'synced', 10_000);
+    await doc.whenSynced();
+    expect(calls.n).toBe(3);
+    const st = await storedOps(schema, docId);
+    expect(st.ops).toHaveLength(1);
+    conn.destroy();
+  });
+
+  it('a permanently bad token makes a bounded number of attempts, then stops with an error', async () => {
+    const { conn, doc, calls } = await tokenClient('bad', (n) => signToken('not the server secret', { sub: 'u1', name: `try ${n}`, docs: { '*': 'rw' } }));
+    const errors: ConnectionError[] = [];
+    conn.on('error', (e) => errors.push(e));
+    await expect(doc.ready).rejects.toMatchObject({ code: 'unauthorized' });
+    expect(conn.state).toBe('closed');
+    expect(errors[0]).toMatchObject({ code: 'unauthorized', message: expect.stringContaining('token signature is invalid') });
+    expect(errors.at(-1)?.message).toMatch(/^stopped after 2 failed tokens in a row \(the last: .*token signature is invalid\)/);
+    await sleep(1500);
+    expect(calls.n).toBe(2);
+    conn.destroy();
+  });
+});

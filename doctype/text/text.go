@@ -12,6 +12,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/tandem-collab/tandem/doctype"
+	"github.com/tandem-collab/tandem/internal/mpack"
 	"github.com/tandem-collab/tandem/ot"
 )
 
@@ -145,6 +146,15 @@ func (c *Content) Apply(op doctype.Op) (doctype.Op, error) {
 	if !ok {
 		return nil, doctype.WrongType(Name, op)
 	}
+	if o.IsCanonical() {
+		// The op as given is the op as applied: hand back the same
+		// interface value rather than box it again (every committed op
+		// passes here twice).
+		if err := c.doc.Apply(o); err != nil {
+			return nil, err
+		}
+		return op, nil
+	}
 	n := o.Normalize()
 	if err := c.doc.Apply(n); err != nil {
 		return nil, err
@@ -172,7 +182,7 @@ func (c *Content) FitSelection(sel doctype.Selection) (doctype.Selection, error)
 
 // AppendMsgpack implements doctype.Content: a MessagePack string.
 func (c *Content) AppendMsgpack(b []byte) []byte {
-	return ot.AppendMsgpackString(b, c.doc.String())
+	return mpack.AppendString(b, c.doc.String())
 }
 
 // MarshalJSON implements doctype.Content: a JSON string (HTML characters

@@ -182,3 +182,34 @@ func FuzzDecodeSelection(f *testing.F) {
 		}
 	})
 }
+
+// TestTransformAllFastPath: ot's TransformAll gives what the loop of
+// TransformPast, or TransformPair and TransformSelectionPast with a
+// selection, gives, ties by sid included.
+func TestTransformAllFastPath(t *testing.T) {
+	committed := []ot.Op{{{Insert: "ab"}}, {{Retain: 1}, {Delete: 1}}, {{Retain: 1}, {Insert: "zz"}}}
+	cs := []doctype.Op{committed[0], committed[1], committed[2]}
+	sids := []string{"a-sid", "m-sid", "z-sid"}
+	for _, sid := range []string{"b-sid", "m-sid", "0-sid"} {
+		for _, sel := range []ot.Selection{nil, {{Anchor: 1, Head: 1}}, {{Anchor: 0, Head: 2}}} {
+			op := ot.Op{{Retain: 1}, {Insert: "X"}}
+			fast, fsel, err := doctype.TransformAll(op, sid, cs, sids, Selection(sel))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cur, s := op, sel
+			for i, c := range committed {
+				if s == nil {
+					cur, _ = ot.TransformPast(cur, sid, c, sids[i])
+					continue
+				}
+				var cPast ot.Op
+				cur, cPast, _ = ot.TransformPair(cur, sid, c, sids[i])
+				s = ot.TransformSelectionPast(s, sid, cPast, sids[i])
+			}
+			if !equalOps(Op(fast), cur) || !equalSel(OfSelection(fsel), s) {
+				t.Fatalf("%s, sel %v: fast %v %v, loop %v %v", sid, sel, fast, fsel, cur, s)
+			}
+		}
+	}
+}

@@ -198,8 +198,9 @@ export async function storedOps(schema: TestSchema, id: string): Promise<{ versi
   );
   return {
     version: Number(row.version),
-    // Snapshots hold the content in its type's MessagePack form (a string for text).
-    initial: snap.rows[0] === undefined ? '' : (decode(snap.rows[0].content) as string),
+    // A snapshot holds the content in its type's MessagePack form (store
+    // migration 0005): a MessagePack string for a text document.
+    initial: snap.rows[0] !== undefined ? String(decode(snap.rows[0].content)) : '',
     ops: r.rows.map((o) => ({ v: Number(o.version), op: decode(o.op), sid: o.sid, seq: o.seq === null ? null : Number(o.seq) })),
   };
 }

@@ -1,0 +1,155 @@
+package server
+
+import (
+	"fmt"
+
+	"github.com/tandem-collab/tandem/doctype"
+	"github.com/tandem-collab/tandem/presence"
+	"github.com/tandem-collab/tandem/store"
+)
+
+// docState is the pure state of one open document: its content and version,
+// the window of latest ops, the (sid, seq) marks that make resubmissions
+// idempotent, and its presence. It does no I/O, starts no goroutine and reads
+// no clock: the actor (actor.go) owns one and does the mailbox, the store,
+// the bus and the timing around it, and the table tests in state_test.go
+// drive it alone.
+//
+// Every committed op, whichever way it came (a commit of this node, a
+// catch-up from the store, another node's op from the bus), goes through
+// applyCommitted, so the content, the window, the marks and the carets never
+// disagree.
+type docState struct {
+	typ    doctype.Type
+	doc    doctype.Content // the content at v, changed in place by Apply
+	v      int64
+	window []store.OpRecord // the latest ops, window[i].Version == v-len(window)+i
+	// opWindow is how many ops the window keeps at least (Config.OpWindow);
+	// it holds between opWindow and twice that, so trimming is amortised.
+	opWindow int
+	last     map[string]seqMark
+	pres     *presence.Set
+	presDue  bool // presence changed since the last flush
+}
+
+// seqMark is the latest committed (seq, version) of one sid.
+type seqMark struct {
+	seq int64
+	v   int64
+}
+
+// newDocState returns the state of a document of type typ whose content is
+// doc at version v, with the ops window (the latest ops, in order, ending at
+// v) already committed.
+func newDocState(typ doctype.Type, doc doctype.Content, v int64, window []store.OpRecord, opWindow int) (*docState, error) {
+	if n := int64(len(window)); n > v || (n > 0 && window[0].Version != v-n) {
+		return nil, fmt.Errorf("a window of %d ops does not end at version %d", n, v)
+	}
+	s := &docState{typ: typ, doc: doc, v: v, window: window, opWindow: max(opWindow, 1),
+		last: make(map[string]seqMark), pres: presence.NewSet()}
+	for _, r := range window {
+		s.noteSeq(r)
+	}
+	return s, nil
+}
+
+// applyCommitted makes rec, an op committed at version s.v, the state: the
+// content applies it, the window and the marks remember it (with the op as
+// applied), every caret moves through it, and sel, the author's selection
+// after it, is fitted to the new content. When adopt is set and sel
+// survives, it becomes the author's selection (presence then has a change to
+// flush). It returns the record and the selection to broadcast. On error
+// (a version out of order, an op that does not apply) nothing changed.
+func (s *docState) applyCommitted(rec store.OpRecord, sel doctype.Selection, adopt bool) (store.OpRecord, doctype.Selection, error) {
+	if rec.Version != s.v {
+		return rec, nil, fmt.Errorf("op at version %d applied to a document at %d", rec.Version, s.v)
+	}
+	applied, err := s.doc.Apply(rec.Op)
+	if err != nil {
+		return rec, nil, fmt.Errorf("op at version %d does not apply: %w", rec.Version, err)
+	}
+	rec.Op = applied
+	s.v++
+	s.remember(rec)
+	if sel != nil {
+		if sel, err = s.doc.FitSelection(sel); err != nil {
+			sel = nil // a caret that does not fit is dropped, the edit is not
+		}
+	}
+	// Without a new selection the author's caret follows its own insert,
+	// which is also how receivers move it.
+	s.pres.Transform(rec.Op, rec.SID)
+	if sel != nil && adopt {
+		s.pres.Update(rec.SID, sel, nil, false)
+		s.presDue = true
+	}
+	return rec, sel, nil
+}
+
+// remember appends a committed op to the window, keeping between opWindow
+// and twice that many.
+func (s *docState) remember(r store.OpRecord) {
+	s.window = append(s.window, r)
+	if n := s.opWindow; len(s.window) > 2*n {
+		s.window = append([]store.OpRecord(nil), s.window[len(s.window)-n:]...)
+	}
+	s.noteSeq(r)
+}
+
+// noteSeq records a committed op for deduplication.
+func (s *docState) noteSeq(r store.OpRecord) {
+	if r.Seq <= 0 {
+		return // no client seq (a REST op with a server-made sid): nothing to deduplicate
+	}
+	if m, ok := s.last[r.SID]; !ok || r.Seq > m.seq {
+		s.last[r.SID] = seqMark{seq: r.Seq, v: r.Version}
+	}
+}
+
+// seqLookup is what the state knows of a (sid, seq).
+type seqLookup int
+
+const (
+	seqNew       seqLookup = iota + 1 // never committed
+	seqCommitted                      // committed at the version returned
+	seqAsk                            // the state cannot tell: ask the store
+)
+
+// lookupSeq reports whether (sid, seq) was committed, from the marks and the
+// window. seqs increase with versions per sid, so a seq above the sid's latest
+// one is new without asking the store; known says the sid has a mark (a seq
+// below it that the store does not hold is then out of order).
+func (s *docState) lookupSeq(sid string, seq int64) (v int64, res seqLookup, known bool) {
+	m, known := s.last[sid]
+	if known {
+		if seq > m.seq {
+			return 0, seqNew, true
+		}
+		if seq == m.seq {
+			return m.v, seqCommitted, true
+		}
+		for i := len(s.window) - 1; i >= 0; i-- {
+			if r := &s.window[i]; r.SID == sid && r.Seq == seq {
+				return r.Version, seqCommitted, true
+			}
+		}
+	}
+	if s.v-int64(len(s.window)) == 0 && !known {
+		return 0, seqNew, false // the window is the whole history
+	}
+	return 0, seqAsk, known
+}
+
+// windowSince returns the committed ops [from, v) when the window reaches
+// back that far (ok false otherwise: read the store). The records are shared
+// and must not be modified.
+func (s *docState) windowSince(from int64) (ops []store.OpRecord, ok bool) {
+	if from >= s.v {
+		return nil, true
+	}
+	start := s.v - int64(len(s.window))
+	if from < start {
+		return nil, false
+	}
+	return s.window[from-start:], true
+}
