@@ -1,7 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 
-// Builds the demo pages into ../server/demo/dist, which the Go server embeds and serves at /demo/.
+// Builds the demo pages into ../server/demo/dist, which the Go server embeds and
+// serves: the text editor at /demo/, rich text at /demo/rich/, the canvas at /demo/canvas/.
 export default defineConfig({
   root: fileURLToPath(new URL('./demo', import.meta.url)),
   base: '/demo/',
@@ -15,10 +16,11 @@ export default defineConfig({
     sourcemap: false,
     reportCompressedSize: false,
     rollupOptions: {
-      // One page per demo: /demo/ (text) and /demo/rich/ (rich text).
+      // One page per demo: /demo/ (text), /demo/rich/ (rich text) and /demo/canvas/ (tree).
       input: {
         index: fileURLToPath(new URL('./demo/index.html', import.meta.url)),
         rich: fileURLToPath(new URL('./demo/rich/index.html', import.meta.url)),
+        canvas: fileURLToPath(new URL('./demo/canvas/index.html', import.meta.url)),
       },
     },
   },

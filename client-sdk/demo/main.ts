@@ -4,7 +4,7 @@ import { EditorView, ViewPlugin, drawSelection, highlightActiveLine, highlightAc
 import { defaultKeymap, indentWithTab } from '@codemirror/commands';
 import { Connection, TandemError, randomId, type ConnectionError, type Peer, type TextDoc } from '../src/index.js';
 import { tandemCollab } from '../src/bindings/codemirror.js';
-import { $, clearNotice, code, createDocument, ID_RE, loadUser, notice, PALETTE, setPill, toast, type CreateResult } from './common.js';
+import { $, ago, clearNotice, code, createDocument, decodeClaims, describeGrants, ID_RE, loadUser, notice, paintPointer, pageConnection, PALETTE, pointerElement, renderPeerList, setPill, toast, type CreateResult } from './common.js';
 import './style.css';
 
 /** The document a bare /demo/ opens, so that two windows opened at /demo/ meet. */
@@ -16,42 +16,6 @@ const WELCOME_TEXT =
 const LABEL_SHOW_MS = 2500;
 /** How often a demo that gave up connecting tries again. */
 const RETRY_MS = 10_000;
-
-// ---- the token's claims, for wording only: the server checks the token ----
-
-interface Claims {
-  sub?: string;
-  name?: string;
-  exp?: number;
-  docs?: Record<string, string>;
-  admin?: boolean;
-}
-
-function decodeClaims(tok: string | undefined): Claims | null {
-  const part = tok?.split('.')[1];
-  if (part === undefined) return null;
-  try {
-    const json = atob(part.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(part.length / 4) * 4, '='));
-    const c = JSON.parse(new TextDecoder().decode(Uint8Array.from(json, (ch) => ch.charCodeAt(0)))) as unknown;
-    return typeof c === 'object' && c !== null ? (c as Claims) : null;
-  } catch {
-    return null;
-  }
-}
-
-/** What the token's grants say in words: "notes (read-only), team-* (read-write)". */
-function describeGrants(c: Claims | null): string {
-  const entries = Object.entries(c?.docs ?? {});
-  if (entries.length === 0) return 'no documents at all';
-  return entries.map(([pat, m]) => `${pat === '*' ? 'every document' : pat} (${m === 'r' ? 'read-only' : 'read-write'})`).join(', ');
-}
-
-function ago(ms: number): string {
-  const min = Math.round(ms / 60000);
-  if (min < 1) return 'just now';
-  if (min < 120) return `${min} min ago`;
-  return `${Math.round(min / 60)} h ago`;
-}
 
 /** Where the demo is mounted (`/demo/`); a document lives at `/demo/<id>`. */
 const BASE = import.meta.env.BASE_URL.endsWith('/') ? import.meta.env.BASE_URL : `${import.meta.env.BASE_URL}/`;
@@ -77,12 +41,8 @@ function urlFor(id: string): string {
   return `${BASE}${encodeURIComponent(id)}${qs === '' ? '' : `?${qs}`}`;
 }
 
-const params = new URLSearchParams(location.search);
-const token = params.get('token') ?? undefined;
+const { token, user, conn } = pageConnection();
 const claims = decodeClaims(token);
-const user = loadUser();
-const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/ws`;
-const conn = new Connection({ url: wsUrl, user, ...(token !== undefined ? { token } : {}) });
 
 const connStatus = $('conn-status');
 const docStatus = $('doc-status');
@@ -353,21 +313,12 @@ const pointers = new Map<string, Pointer>();
 function pointerFor(p: Peer): Pointer {
   let ptr = pointers.get(p.sid);
   if (ptr === undefined) {
-    const el = document.createElement('div');
-    el.className = 'pointer hidden';
-    el.innerHTML =
-      '<svg width="18" height="22" viewBox="0 0 18 22"><path d="M1 1 L1 17 L5.5 13 L8.5 20.5 L11.5 19.2 L8.6 12 L15 12 Z" stroke="white" stroke-width="1.5" stroke-linejoin="round"/></svg><span class="name"></span>';
-    el.dataset.sid = p.sid;
+    const el = pointerElement(p.sid);
     pointersEl.appendChild(el);
     ptr = { el, x: 0, y: 0, tx: 0, ty: 0, visible: false, seen: false };
     pointers.set(p.sid, ptr);
   }
-  ptr.el.querySelector('path')?.setAttribute('fill', p.user.color);
-  const name = ptr.el.querySelector<HTMLElement>('.name');
-  if (name !== null) {
-    name.textContent = p.user.name;
-    name.style.background = p.user.color;
-  }
+  paintPointer(ptr.el, p);
   return ptr;
 }
 
@@ -520,25 +471,11 @@ let view: EditorView | null = null;
 const offs: (() => void)[] = [];
 
 function renderPeers(): void {
-  peersEl.textContent = '';
-  if (doc === null) return;
-  const peers = doc.presence.getPeers();
-  for (const p of peers) {
-    const li = document.createElement('li');
-    const av = document.createElement('span');
-    av.className = 'avatar';
-    av.style.background = p.user.color;
-    av.textContent = (p.user.name.trim()[0] ?? '?').toUpperCase();
-    li.append(av, document.createTextNode(p.user.name));
-    li.title = p.selection === null ? `${p.user.name} (not in the text)` : p.user.name;
-    peersEl.appendChild(li);
+  if (doc === null) {
+    peersEl.textContent = '';
+    return;
   }
-  if (peers.length === 0) {
-    const li = document.createElement('li');
-    li.className = 'nobody';
-    li.textContent = 'nobody else here yet: Copy link and send it, or open it in another window';
-    peersEl.appendChild(li);
-  }
+  renderPeerList(peersEl, doc.presence.getPeers(), (p) => (p.selection === null ? `${p.user.name} (not in the text)` : p.user.name));
 }
 
 /** The document is gone from the server after we had it: offer to store our copy again. */

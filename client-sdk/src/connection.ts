@@ -24,8 +24,13 @@ import { claimSid } from './storage/claim.js';
 import { IndexedDBStore } from './storage/idb.js';
 import { httpSocketClass, type FetchLike } from './transport/http-socket.js';
 import { isOfflineStore, type OfflineStore } from './storage/types.js';
+import { randomId } from './random-id.js';
 import { TextDoc, textType, type TextDocOptions } from './text-doc.js';
 import { jwtExpiry, renewDelay } from './token.js';
+import { TreeDoc, type TreeDocOptions } from './tree-doc.js';
+import { createTreeType } from './tree-type.js';
+
+export { randomId };
 
 /**
  * Anything constructible like the WHATWG `WebSocket`: the browser's global
@@ -239,16 +244,6 @@ function defaultStorage(): StorageLike | null {
 /** True when the browser says it has no network (`navigator.onLine` false). */
 function browserOffline(): boolean {
   return (globalThis as { navigator?: { onLine?: boolean } }).navigator?.onLine === false;
-}
-
-/** A random id of 22 URL-safe characters (132 bits). */
-export function randomId(): string {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-  const bytes = new Uint8Array(22);
-  globalThis.crypto.getRandomValues(bytes);
-  let s = '';
-  for (const b of bytes) s += alphabet[b & 63];
-  return s;
 }
 
 /** The URL with the value of a `token` query parameter hidden, for messages. */
@@ -588,11 +583,20 @@ export class Connection extends Emitter<ConnectionEvents> {
   }
 
   /**
+   * Opens (joins) a tree document (objects with properties), or returns the
+   * already open one with this id. Usable at once, like {@link openDoc}.
+   */
+  openTree(id: string, options?: TreeDocOptions): TreeDoc {
+    return this.openTyped(id, createTreeType(options?.limits), options, (session) => new TreeDoc(session));
+  }
+
+  /**
    * Opens document `id` of `type` with the public class `make` builds over
    * its session, or returns the one already open. Throws a {@link TandemError}
    * `wrong_type` when `id` is open as another type.
    */
-  private openTyped<C, O, S, D extends SharedDoc<C, O, S>>(id: string, type: DocType<C, O, S>, options: DocOptions | undefined, make: (session: DocSession<C, O, S>) => D): D {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any event map: a document class may add events
+  private openTyped<C, O, S, D extends SharedDoc<C, O, S, any>>(id: string, type: DocType<C, O, S>, options: DocOptions | undefined, make: (session: DocSession<C, O, S>) => D): D {
     const existing = this.docs.get(id);
     if (existing !== undefined) {
       if (existing.session.typeName !== type.name) {

@@ -16,6 +16,12 @@ export interface Applied<C, O> {
   applied: O;
   /** The op that undoes `applied` on `content` (computed on demand: only local edits need it, for undo). */
   inverse(): O;
+  /**
+   * What of the op the type dropped under its concurrency rules (a tree's
+   * action on a deleted object, a cycle-making move), when anything was:
+   * the SDK reports it, so that an app can say what did not happen.
+   */
+  dropped?: O;
 }
 
 /** What {@link DocType.rebase} did. */
@@ -26,6 +32,12 @@ export interface Rebased<C, O> {
   pending: O[];
   /** The op that took the local content from before to after: what a `change` event reports and carets move through. */
   change: O;
+  /**
+   * Pending edits the type dropped because the committed op made them
+   * impossible (a tree's buffered action on an object deleted meanwhile),
+   * when any: reported like {@link Applied.dropped}.
+   */
+  dropped?: O;
 }
 
 /**

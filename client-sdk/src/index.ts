@@ -19,6 +19,8 @@ export {
 export { TextDoc, type TextDocEvents, type TextDocOptions } from './text-doc.js';
 export { RichDoc, type RichDocEvents, type RichDocOptions } from './rich-doc.js';
 export { SharedDoc } from './shared-doc.js';
+export { TreeDoc, TreePresence, type TreeDocEvents, type TreeDocOptions, type TreeChange, type TreeNode, type Place, type Pointer } from './tree-doc.js';
+export type { DroppedAction, DropReason, TreeChangeSummary } from './tree-type.js';
 export type { DocEvents, DocOptions } from './session.js';
 export { TandemError } from './errors.js';
 export type { DocStatus, DocMode, DocChange, DocError, Peer } from './types.js';

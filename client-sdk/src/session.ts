@@ -106,6 +106,8 @@ export interface SessionEvents<C, O, S> extends DocEvents<O, C> {
   peers: { peers: Peer<S>[] };
   /** A peer left. */
   leave: { peer: Peer<S> };
+  /** The type dropped part of this client's edits (see {@link Effect} `dropped`). */
+  dropped: { op: O };
 }
 
 /** One open document on one connection: state, link, timers, events. */
@@ -250,6 +252,19 @@ export class DocSession<C, O, S> extends Emitter<SessionEvents<C, O, S>> impleme
     this.state.local(op, origin, 'edit', Date.now());
   }
 
+  /**
+   * Runs `fn`, whose local edits are sent as one op and undone as one step
+   * (nested calls join the outer one). Returns what `fn` returns.
+   */
+  transact<T>(fn: () => T): T {
+    this.state.hold();
+    try {
+      return fn();
+    } finally {
+      this.state.release();
+    }
+  }
+
   /** Undoes this client's last edit step; false if there is none. */
   undo(): boolean {
     return this.state.undoLast(Date.now());
@@ -318,6 +333,9 @@ export class DocSession<C, O, S> extends Emitter<SessionEvents<C, O, S>> impleme
         return;
       case 'leave':
         this.emit('leave', { peer: e.peer });
+        return;
+      case 'dropped':
+        this.emit('dropped', { op: e.op });
         return;
       case 'presence_due':
         this.schedulePresence();

@@ -16,7 +16,7 @@ const EVENTS = ['change', 'status', 'synced', 'ack', 'error', 'invalid_op', 'del
  * with their type's own API; they are opened with a {@link Connection}
  * method (`openDoc`), never constructed directly.
  */
-export class SharedDoc<C, O, S> extends Emitter<DocEvents<O, C>> {
+export class SharedDoc<C, O, S, E extends DocEvents<O, C> = DocEvents<O, C>> extends Emitter<E> {
   /** Document id. */
   readonly id: string;
   /** Live carets and selections of the people in this document. */
@@ -44,8 +44,13 @@ export class SharedDoc<C, O, S> extends Emitter<DocEvents<O, C>> {
     this.ready = session.ready;
     this.loaded = session.loaded;
     for (const name of EVENTS) {
-      session.on(name, (payload) => this.emit(name, payload as never));
+      session.on(name, (payload) => this.relay(name, payload));
     }
+  }
+
+  /** Re-emits one of the session's events; a document class may enrich the payload (TreeDoc's `change`). */
+  protected relay<K extends (typeof EVENTS)[number]>(name: K, payload: DocEvents<O, C>[K]): void {
+    this.emit(name, payload as never);
   }
 
   /** The local content (includes local edits not yet acknowledged). Treat it as read-only. */
@@ -139,6 +144,7 @@ export class SharedDoc<C, O, S> extends Emitter<DocEvents<O, C>> {
    */
   whenSynced(): Promise<void> {
     if (this.status === 'synced') return Promise.resolve();
+    const events = this as unknown as Emitter<DocEvents<O, C>>;
     if (this.status === 'closed') return Promise.reject(new TandemError('closed', `document ${this.id} is closed`));
     return new Promise<void>((resolve, reject) => {
       const offs: (() => void)[] = [];
@@ -147,10 +153,10 @@ export class SharedDoc<C, O, S> extends Emitter<DocEvents<O, C>> {
         if (err === undefined) resolve();
         else reject(err);
       };
-      offs.push(this.on('invalid_op', (e) => settle(new TandemError(e.code, `an edit to ${this.id} was refused: ${e.msg}`))));
-      offs.push(this.on('deleted', ({ msg }) => settle(new TandemError('deleted', msg))));
+      offs.push(events.on('invalid_op', (e) => settle(new TandemError(e.code, `an edit to ${this.id} was refused: ${e.msg}`))));
+      offs.push(events.on('deleted', ({ msg }) => settle(new TandemError('deleted', msg))));
       offs.push(
-        this.on('status', ({ status }) => {
+        events.on('status', ({ status }) => {
           if (status === 'synced') settle();
           else if (status === 'closed') settle(new TandemError('closed', `document ${this.id} was closed before its edits were stored`));
         }),

@@ -24,6 +24,8 @@ export type Effect<C, O, S> =
   | { kind: 'ack'; seq: number; v: number }
   | { kind: 'error'; error: DocError }
   | { kind: 'invalid_op'; error: DocError; dropped: O }
+  /** The type dropped part of this client's edits under its concurrency rules (the server drops it too, or did). */
+  | { kind: 'dropped'; op: O }
   | { kind: 'deleted'; msg: string }
   /** The first sync is done (no `error`) or will not come (`error`); reported once. */
   | { kind: 'ready'; error?: TandemError }
@@ -108,6 +110,9 @@ export class DocState<C, O, S> {
   /** Local edits in the op in flight, and in the buffer (for {@link unsynced}). */
   private inflightEdits = 0;
   private bufferEdits = 0;
+  /** Open transactions ({@link hold}), and local edits made in them so far. */
+  private held = 0;
+  private heldEdits = 0;
 
   private readonly peerMap = new Map<string, Peer<S>>();
   private localSel: S | null = null;
@@ -269,7 +274,10 @@ export class DocState<C, O, S> {
     const before = this.view;
     const r = this.type.apply(before, valid); // throws when the op does not fit
     const applied = r.applied;
-    if (this.type.isNoop(applied)) return;
+    if (this.type.isNoop(applied)) {
+      this.reportDropped(r.dropped);
+      return;
+    }
     const inverse = r.inverse();
     this.view = r.content;
     this.buffer = this.buffer === null ? applied : this.type.compose(this.buffer, applied);
@@ -277,11 +285,33 @@ export class DocState<C, O, S> {
     // The user's own caret ends after the user's own insert.
     if (this.localSel !== null) this.localSel = this.type.transformSelection(this.localSel, applied, true);
     this.movePeers(applied, this.sid);
-    this.undo.record(inverse, kind, now);
+    this.undo.record(inverse, kind, now, kind === 'edit' && this.held > 0 && this.heldEdits++ > 0);
     this.out.effect({ kind: 'change', change: { op: applied, before, remote: false, origin } });
     this.reportUnsynced();
+    this.reportDropped(r.dropped);
     this.flush();
     this.updateStatus();
+  }
+
+  /**
+   * Starts a transaction: local edits until the matching {@link release}
+   * are buffered together (sent as one op) and form one undo step.
+   * Transactions nest; only the outermost release sends.
+   */
+  hold(): void {
+    if (this.held++ === 0) this.heldEdits = 0;
+  }
+
+  /** Ends a transaction started with {@link hold}. */
+  release(): void {
+    if (this.held === 0) return;
+    if (--this.held > 0) return;
+    this.flush();
+    this.updateStatus();
+  }
+
+  private reportDropped(op: O | undefined): void {
+    if (op !== undefined && !this.type.isNoop(op)) this.out.effect({ kind: 'dropped', op });
   }
 
   /** Undoes this client's last edit step; false when there is none. */
@@ -445,7 +475,7 @@ export class DocState<C, O, S> {
   }
 
   private flush(): void {
-    if (this.closed || this.joining || !this.online || this.ver < 0 || this.docMode === 'r') return;
+    if (this.closed || this.joining || !this.online || this.ver < 0 || this.docMode === 'r' || this.held > 0) return;
     if (this.inflight !== null || this.buffer === null) return;
     this.inflight = { op: this.buffer, seq: this.out.nextSeq() };
     this.buffer = null;
@@ -477,14 +507,18 @@ export class DocState<C, O, S> {
       this.join(false);
       return false;
     }
-    this.base = this.type.apply(this.base, this.inflight.op).content;
-    this.remember(v, this.inflight.op, this.sid);
+    // Applied to the server's content as the server did: what it dropped of
+    // the op (its actions on objects deleted meanwhile) is dropped here too.
+    const r = this.type.apply(this.base, this.inflight.op);
+    this.base = r.content;
+    this.remember(v, r.applied, this.sid);
     this.ver = v + 1;
     // Peers' selections are kept in local coordinates, which the ack does not change.
     this.inflight = null;
     this.inflightEdits = 0;
     this.out.effect({ kind: 'ack', seq, v });
     this.reportUnsynced();
+    this.reportDropped(r.dropped);
     if (!this.joining) {
       this.flush();
       this.presenceDue();
@@ -531,12 +565,16 @@ export class DocState<C, O, S> {
     if (this.buffer !== null) this.buffer = r.pending[i++] as O;
     this.view = r.content;
     const op = r.change;
-    if (this.type.isNoop(op)) return;
+    if (this.type.isNoop(op)) {
+      this.reportDropped(r.dropped);
+      return;
+    }
     // Someone else's insert at the user's caret leaves the caret before it.
     if (this.localSel !== null) this.localSel = this.type.transformSelection(this.localSel, op, false);
     this.movePeers(op, sid);
     this.undo.transform(op, this.sid, sid ?? '');
     this.out.effect({ kind: 'change', change: { op, before, remote: true, origin: undefined, ...(sid !== undefined ? { sid } : {}) } });
+    this.reportDropped(r.dropped);
   }
 
   private onJoined(m: Extract<ServerMessage<unknown, unknown>, { t: 'joined' }>): void {

@@ -54,8 +54,12 @@ export class UndoStacks<O> {
     this.capturing = false;
   }
 
-  /** Records the inverse of a local edit of the given kind, made at time `now` (ms). */
-  record(inverse: O, kind: EditKind, now: number): void {
+  /**
+   * Records the inverse of a local edit of the given kind, made at time `now`
+   * (ms). `join` makes it part of the last step whatever the time (the edits
+   * of one transaction are one step).
+   */
+  record(inverse: O, kind: EditKind, now: number, join = false): void {
     if (kind === 'undo') {
       this.redoStack.push(inverse);
       return;
@@ -66,7 +70,7 @@ export class UndoStacks<O> {
     }
     this.redoStack = [];
     const top = this.undoStack[this.undoStack.length - 1];
-    if (this.captureMs > 0 && this.capturing && top !== undefined && now - this.lastRecordAt < this.captureMs) {
+    if (top !== undefined && this.capturing && (join || (this.captureMs > 0 && now - this.lastRecordAt < this.captureMs))) {
       // Undo the newest edit first, then the older ones of this step.
       this.undoStack[this.undoStack.length - 1] = this.ops.compose(inverse, top);
     } else {

@@ -1,91 +1,21 @@
 /**
  * The session machinery is not text's alone: the `tree` type (src/tree)
- * runs on the same DocState through a DocType adapter of a few dozen lines,
+ * runs on the same DocState through its DocType (src/tree-type.ts),
  * changing its content in place (no copy of the tree per op) and rebasing
  * its pending actions by undoing them, applying the server's op and
  * re-applying them, as TreeReplica does. Random clients, each a DocState,
  * edit through a simulated server with random delivery and must all end on
- * the server's content. (Issue 15 makes this adapter src/tree-doc.ts.)
+ * the server's content.
  */
 import { describe, expect, it } from 'vitest';
-import type { DocType } from '../src/doctype.js';
 import type { ClientMessage, ServerMessage } from '../src/protocol.js';
 import { DocState } from '../src/state.js';
-import { TreeContent, transform, transformKept, validateOp, type Action, type TreeOp } from '../src/tree/index.js';
+import { TreeContent, transform, validateOp, type TreeOp } from '../src/tree/index.js';
+import { createTreeType } from '../src/tree-type.js';
 import { rng } from './helpers/random.js';
 import { randomAction, SIM_LIMITS, simStart } from './helpers/tree-random.js';
 
-/** The inverse of each op as applied to a local content, recorded by apply and rebase. */
-const inverses = new WeakMap<TreeOp, TreeOp>();
-
-function inverseOf(op: TreeOp): TreeOp {
-  const inv = inverses.get(op);
-  if (inv === undefined) throw new Error('tree: no inverse recorded for a pending op');
-  return inv;
-}
-
-const treeType: DocType<TreeContent, TreeOp, string[]> = {
-  name: 'tree',
-  contentKey: 'tree',
-  empty: () => new TreeContent(SIM_LIMITS),
-  decodeContent: (v) => TreeContent.fromJSON(v, SIM_LIMITS),
-  validate: (op) => validateOp(op, SIM_LIMITS),
-  apply(content, op) {
-    const r = content.apply(op); // in place
-    inverses.set(r.applied, r.inverse);
-    return { content, applied: r.applied, inverse: () => r.inverse };
-  },
-  isNoop: (op) => op.length === 0,
-  invert: (op, before) => inverses.get(op) ?? before.clone().apply(op).inverse,
-  compose(a, b) {
-    const c = [...a, ...b];
-    inverses.set(c, [...inverseOf(b), ...inverseOf(a)]);
-    return c;
-  },
-  // For the undo stacks: the last committed wins, so a committed op past an undo step is itself.
-  transformPair: (op, sid, committed, committedSid) => [transform(op, committed, sid, committedSid), committed],
-  rebase(content, pending, sid, committed, committedSid) {
-    const change: TreeOp = [];
-    for (let i = pending.length - 1; i >= 0; i--) {
-      const inv = inverseOf(pending[i] as TreeOp);
-      content.applyEach(inv);
-      change.push(...inv);
-    }
-    change.push(...content.apply(committed).applied);
-    const { op: rebased, kept } = transformKept(pending.flat(), committed, sid, committedSid);
-    let k = 0;
-    let r = 0;
-    const out = pending.map((p, n) => {
-      const mine: TreeOp = [];
-      const invs: TreeOp[] = [];
-      for (let j = 0; j < p.length; j++, k++) {
-        if (!kept[k]) continue;
-        const a = rebased[r++] as Action;
-        const [inv] = content.applyEach([a]);
-        // The op in flight stays whole (the server judges it); buffered actions that no longer apply go.
-        if (inv === null && n > 0) continue;
-        mine.push(a);
-        if (inv) {
-          invs.push(inv);
-          change.push(a);
-        }
-      }
-      inverses.set(mine, invs.reverse().flat());
-      return mine;
-    });
-    return { content, pending: out, change };
-  },
-  transformSelection(sel, op) {
-    const gone = new Set(op.filter((a) => a[0] === 'del').map((a) => a[1]));
-    return sel.filter((id) => !gone.has(id));
-  },
-  fitSelection: (sel, content) => content.filterSelection(sel) ?? [],
-  diff(from, to) {
-    const json = to.toJSON();
-    const del = from.children('').map((id): Action => ['del', id]);
-    return [...del, ...to.ids().map((id): Action => ['new', id, json[id]?.parent ?? '', json[id]?.key ?? 'a0', json[id]?.props ?? {}])];
-  },
-};
+const treeType = createTreeType(SIM_LIMITS);
 
 interface Client {
   sid: string;

@@ -31,7 +31,7 @@ describe('built package', () => {
       const tiptap = await import('@tandem/client/tiptap');
       console.log(JSON.stringify({
         richDoc: [typeof m.RichDoc, typeof m.Connection.prototype.openRich, typeof pm.tandemPlugin, typeof tiptap.TandemCollaboration.configure],
-        main: [typeof m.Connection, typeof m.TextDoc, typeof m.ot.apply, typeof m.TandemError],
+        main: [typeof m.Connection, typeof m.TextDoc, typeof m.ot.apply, typeof m.TandemError, typeof m.TreeDoc, typeof m.TreePresence],
         // Only the public API: not the emitter, not the frame codec.
         internal: ['Emitter', 'SUBPROTOCOL', 'PROTO_VERSION', 'encodeMessage', 'decodeFrame', 'ProtocolError', 'DocState', 'DocSession'].filter((n) => n in m),
         ot: [typeof ot.transform, typeof ot.diffLinesToOp, ot.cpLength('a😀')],
@@ -45,7 +45,7 @@ describe('built package', () => {
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: root });
     expect(JSON.parse(stdout)).toEqual({
       richDoc: ['function', 'function', 'function', 'function'],
-      main: ['function', 'function', 'function', 'function'],
+      main: ['function', 'function', 'function', 'function', 'function', 'function'],
       internal: [],
       ot: ['function', 'function', 2],
       tree: ['function', 'function', 'a0'],

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Connection, type TextDoc } from '../src/index.js';
+import type { Connection, TextDoc } from '../src/index.js';
 import { cpLength } from '../src/ot/index.js';
-import { FakeServer, MemoryStorage } from './helpers/fake-server.js';
+import { fakeConnection, FakeServer, MemoryStorage } from './helpers/fake-server.js';
 import { randomOp, randomText, rng } from './helpers/random.js';
 import { settle } from './helpers/settle.js';
 
@@ -12,15 +12,7 @@ interface Client {
 }
 
 function makeClient(server: FakeServer, i: number, storage = new MemoryStorage()): Client {
-  const conn = new Connection({
-    url: 'ws://fake/v1/ws',
-    WebSocket: server.WebSocket,
-    sid: `client-${i}-aaaaaaaaaaaa`,
-    storage,
-    user: { name: `user${i}`, color: '#123456' },
-    reconnect: { initialDelayMs: 20, maxDelayMs: 200 },
-    idleTimeoutMs: 600_000,
-  });
+  const conn = fakeConnection(server, i, storage);
   const doc = conn.openDoc('doc', { undoCaptureMs: 0 });
   return { conn, doc, storage };
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/tandem-collab/tandem/server/demo"
 	"github.com/tandem-collab/tandem/server/home"
 	"github.com/tandem-collab/tandem/store"
+	_ "github.com/tandem-collab/tandem/tree"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".

@@ -1,7 +1,8 @@
 // Package demo serves the multiplayer demo pages: at /demo/ a shared
 // CodeMirror editor with everyone's named carets, selections and mouse
-// pointers, and at /demo/rich/ a shared Tiptap rich-text editor with a
-// toolbar and named carets; built from client-sdk/demo.
+// pointers, at /demo/rich/ a shared Tiptap rich-text editor with a toolbar and
+// named carets, and at /demo/canvas/ a whiteboard on a tree document with live
+// cursors; all built from client-sdk/demo.
 //
 // The page is a committed, minified bundle in dist/ (rebuild it with
 // `npm run build:demo` in client-sdk/), embedded in the binary so that
@@ -9,8 +10,8 @@
 // bundle gets the page itself, which reads the document id from the address
 // (/demo/<id>), so a document's link can be shared and reloaded; a bare
 // /demo/ opens the shared document "welcome", so that two windows meet. A
-// page in a folder of the bundle (rich/index.html) is served the same way
-// for /demo/rich/<id>.
+// page in a folder of the bundle (rich/index.html, canvas/index.html) is
+// served the same way for /demo/rich/<id> and /demo/canvas/<board>.
 package demo
 
 import (

@@ -29,8 +29,8 @@ func assetPaths(t *testing.T, h *Handler) []string {
 	return out
 }
 
-// pages are the demo's pages: the text demo and the rich-text demo.
-var pages = []string{"index.html", "rich/index.html"}
+// pages are the demo's pages: the text demo, the rich-text demo and the canvas.
+var pages = []string{"index.html", "rich/index.html", "canvas/index.html"}
 
 func mounted(t *testing.T) (*http.ServeMux, *Handler) {
 	t.Helper()
@@ -101,6 +101,7 @@ func TestServe(t *testing.T) {
 		location string
 		page     bool // the body is the page
 		rich     bool // the body is the rich-text page
+		canvas   bool // the body is the canvas page
 	}{
 		{name: "root", method: "GET", target: "/demo/", status: 200, ctype: "text/html; charset=utf-8", cache: "no-cache", page: true},
 		{name: "document id", method: "GET", target: "/demo/my-doc_1", status: 200, ctype: "text/html; charset=utf-8", cache: "no-cache", page: true},
@@ -119,6 +120,12 @@ func TestServe(t *testing.T) {
 		{name: "rich no slash", method: "GET", target: "/demo/rich", status: 301, location: "/demo/rich/"},
 		{name: "rich nested path", method: "GET", target: "/demo/rich/a/b", status: 404},
 		{name: "rich missing file", method: "GET", target: "/demo/rich/x.js", status: 404},
+		{name: "canvas", method: "GET", target: "/demo/canvas/", status: 200, ctype: "text/html; charset=utf-8", cache: "no-cache", canvas: true},
+		{name: "canvas board", method: "GET", target: "/demo/canvas/board-1?token=abc", status: 200, ctype: "text/html; charset=utf-8", cache: "no-cache", canvas: true},
+		{name: "canvas index.html", method: "GET", target: "/demo/canvas/index.html", status: 200, canvas: true},
+		{name: "canvas no slash", method: "GET", target: "/demo/canvas", status: 301, location: "/demo/canvas/"},
+		{name: "canvas missing file", method: "GET", target: "/demo/canvas/x.png", status: 404},
+		{name: "canvas nested path", method: "GET", target: "/demo/canvas/a/b", status: 404},
 		{name: "post", method: "POST", target: "/demo/", status: 405},
 	}
 	for _, tc := range tests {
@@ -137,10 +144,13 @@ func TestServe(t *testing.T) {
 			if tc.location != "" && res.Header.Get("Location") != tc.location {
 				t.Errorf("Location %q, want %q", res.Header.Get("Location"), tc.location)
 			}
-			if tc.page || tc.rich {
+			if tc.page || tc.rich || tc.canvas {
 				want := h.index
 				if tc.rich {
 					want = h.files["rich/index.html"]
+				}
+				if tc.canvas {
+					want = h.files["canvas/index.html"]
 				}
 				if !bytes.Equal(body, want.body) {
 					t.Errorf("body is not the page (%d bytes)", len(body))
@@ -204,5 +214,21 @@ func TestNewWithoutIndex(t *testing.T) {
 	_, err := newHandler(fstest.MapFS{"dist/assets/a.js": {Data: []byte("x")}}, "dist")
 	if err == nil || !strings.Contains(err.Error(), "index.html") {
 		t.Fatalf("err = %v, want one naming index.html", err)
+	}
+}
+
+// Each demo links to the others, so that a visitor finds them all.
+func TestDemosLinkEachOther(t *testing.T) {
+	_, h := mounted(t)
+	links := map[string]string{"index.html": `href="/demo/"`, "rich/index.html": `href="/demo/rich/"`, "canvas/index.html": `href="/demo/canvas/"`}
+	for _, from := range pages {
+		for to, link := range links {
+			if to == from {
+				continue
+			}
+			if !bytes.Contains(h.files[from].body, []byte(link)) {
+				t.Errorf("%s does not link to %s", from, to)
+			}
+		}
 	}
 }

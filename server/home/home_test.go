@@ -45,7 +45,7 @@ func TestLandingPage(t *testing.T) {
 		t.Errorf("no CSP or nosniff on the landing page: %v", res.Header)
 	}
 	for _, want := range []string{
-		`href="/demo/"`, "http://tandem.test:8080/demo/", "in two browser windows", "<code>welcome</code>", "Copy link",
+		`href="/demo/"`, `href="/demo/canvas/"`, "http://tandem.test:8080/demo/", "in two browser windows", "<code>welcome</code>", "Copy link",
 		"ws://tandem.test:8080/v1/ws", "http://tandem.test:8080/v1/docs", `href="/docs/api.md"`, `href="/docs/protocol.md"`,
 		`href="/healthz"`, "open mode", "in-memory (not durable)", "tandem test", "doc.whenSynced()",
 	} {

@@ -7,7 +7,8 @@ import { decode, encode } from '@msgpack/msgpack';
 import { apply, transformPair, transformSelectionPast, type Selection } from '../../src/ot/index.js';
 import * as rich from '../../src/rich/index.js';
 import type { ClientMessage, ServerMessage, WirePeer } from '../../src/protocol.js';
-import type { WebSocketConstructor } from '../../src/connection.js';
+import { Connection, type WebSocketConstructor } from '../../src/connection.js';
+import { checkBase, transform as transformTree, TreeContent, TreeError, validateOp, type TreeJSON, type TreeOp } from '../../src/tree/index.js';
 
 /**
  * What the fake server needs of a document type: the server side of
@@ -43,11 +44,33 @@ export const fakeRich: FakeDocType = {
   transformSelectionPast: (sel, owner, op, author) => rich.transformSelection(sel, op as rich.RichOp, owner !== '' && owner === author),
 };
 
+/**
+ * The `tree` type on the fake server: a marker, since tree documents keep
+ * their content in DocState.tree and go through treeOp and treeSel, which
+ * check, transform and apply with drops as the Go server does.
+ */
+export const fakeTree: FakeDocType = {
+  name: 'tree',
+  contentKey: 'tree',
+  empty: () => null,
+  apply: () => {
+    throw new Error('fake server: tree ops go through treeOp');
+  },
+  transformPair: () => {
+    throw new Error('fake server: tree ops go through treeOp');
+  },
+  transformSelectionPast: () => {
+    throw new Error('fake server: tree selections go through treeSel');
+  },
+};
+
 interface LogEntry {
   v: number;
   op: unknown;
   sid: string;
   seq: number;
+  /** Tree documents: the ids the op's deletes removed (for checkBase). */
+  removed?: string[];
 }
 
 interface DocState {
@@ -56,6 +79,7 @@ interface DocState {
   content: unknown;
   /** The content of a text document (read and set). */
   text: string;
+  tree: TreeContent;
   log: LogEntry[];
   committed: Map<string, number>;
   lastSeq: Map<string, number>;
@@ -83,6 +107,8 @@ export interface FakeServerOptions {
   noHistory?: boolean;
   /** The type of each document, by id (default: text). */
   typeOf?: (id: string) => FakeDocType;
+  /** When true, joining a document nobody created is `not_found` (as on the Go server); otherwise it creates an empty text document. */
+  strictDocs?: boolean;
 }
 
 /** Records protocol invariant violations seen by the fake server. */
@@ -108,9 +134,18 @@ export class FakeServer {
         set text(t: string) {
           this.content = t;
         },
+        tree: new TreeContent(),
         log: [], committed: new Map(), lastSeq: new Map(), subs: new Set(), peers: new Map() };
       this.docs.set(id, d);
     }
+    return d;
+  }
+
+  /** Creates tree document `id` (as `POST /v1/docs {type: "tree", content}` would). */
+  createTree(id: string, content: TreeJSON = {}): DocState {
+    const d = this.doc(id);
+    d.type = fakeTree;
+    d.tree = TreeContent.fromJSON(content);
     return d;
   }
 
@@ -163,12 +198,18 @@ export class FakeServer {
     const sid = s.sid;
     switch (m.t) {
       case 'join': {
+        if (this.opts.strictDocs === true && !this.docs.has(m.doc)) {
+          this.send(s, { t: 'error', code: 'not_found', msg: `document ${m.doc} not found`, doc: m.doc });
+          return;
+        }
         const d = this.doc(m.doc);
         const peers: WirePeer[] = [...d.peers.entries()].filter(([k]) => k !== sid).map(([k, p]) => ({ sid: k, user: p.user, sel: p.sel, data: p.data }));
         const v = d.log.length;
         if (m.v !== undefined && m.v > v) this.violations.push(`join with v ${m.v} beyond ${v}`);
         if (m.v !== undefined && m.v <= v && !this.opts.noHistory) {
-          this.send(s, { t: 'joined', doc: m.doc, type: d.type.name, v, ops: d.log.slice(m.v), peers, mode: 'rw' } as ServerMessage);
+          this.send(s, { t: 'joined', doc: m.doc, type: d.type.name, v, ops: d.log.slice(m.v).map(({ v: ev, op, sid: es, seq }) => ({ v: ev, op, sid: es, seq })), peers, mode: 'rw' } as ServerMessage);
+        } else if (d.type === fakeTree) {
+          this.send(s, { t: 'joined', doc: m.doc, v, type: 'tree', tree: d.tree.toJSON(), peers, mode: 'rw' } as ServerMessage);
         } else {
           this.send(s, { t: 'joined', doc: m.doc, type: d.type.name, v, [d.type.contentKey]: d.content, peers, mode: 'rw' } as ServerMessage);
         }
@@ -201,6 +242,10 @@ export class FakeServer {
         if (m.v > d.log.length || m.v < 0) {
           this.violations.push(`op at v ${m.v} beyond ${d.log.length}`);
           this.send(s, { t: 'error', code: 'bad_request', msg: 'v ahead', doc: m.doc, seq: m.seq });
+          return;
+        }
+        if (d.type === fakeTree) {
+          this.treeOp(s, sid, d, m as unknown as { doc: string; v: number; seq: number; op: unknown; sel?: unknown });
           return;
         }
         let op = m.op;
@@ -237,7 +282,8 @@ export class FakeServer {
         const d = this.doc(m.doc);
         if (m.v !== d.log.length && m.v > d.log.length) this.violations.push(`presence at v ${m.v} ahead`);
         let sel = m.sel;
-        for (const e of d.log.slice(m.v)) sel = d.type.transformSelectionPast(sel, sid, e.op, e.sid);
+        if (d.type === fakeTree) sel = this.treeSel(d, sel) as Selection;
+        else for (const e of d.log.slice(m.v)) sel = d.type.transformSelectionPast(sel, sid, e.op, e.sid);
         const p = d.peers.get(sid);
         if (p === undefined) return;
         p.sel = sel;
@@ -248,6 +294,51 @@ export class FakeServer {
       default:
         this.violations.push(`unexpected message ${(m as { t: string }).t}`);
     }
+  }
+
+  /** A tree selection as the server keeps it: the ids of objects that exist. */
+  private treeSel(d: DocState, sel: unknown): string[] | null {
+    if (!Array.isArray(sel)) return null;
+    return d.tree.filterSelection(sel.filter((x): x is string => typeof x === 'string')) ?? [];
+  }
+
+  /** An op on a tree document: checked, transformed past what was committed since its version, applied with drops. */
+  private treeOp(s: Session, sid: string, d: DocState, m: { doc: string; v: number; seq: number; op: unknown; sel?: unknown }): void {
+    const refuse = (e: unknown): void => {
+      const code = e instanceof TreeError && e.kind === 'too_large' ? 'too_large' : 'invalid_op';
+      this.send(s, { t: 'error', code, msg: (e as Error).message, doc: m.doc, seq: m.seq });
+    };
+    let op: TreeOp;
+    try {
+      op = validateOp(m.op);
+      const since = d.log.slice(m.v);
+      checkBase(op, d.tree, since.map((e) => ({ op: e.op as unknown as TreeOp, removed: e.removed ?? [] })));
+      for (const e of since) op = transformTree(op, e.op as unknown as TreeOp, sid, e.sid);
+    } catch (e) {
+      this.violations.push(`invalid tree op from ${sid}: ${(e as Error).message}`);
+      refuse(e);
+      return;
+    }
+    let r;
+    try {
+      r = d.tree.apply(op);
+    } catch (e) {
+      this.violations.push(`tree op from ${sid} does not apply: ${(e as Error).message}`);
+      refuse(e);
+      return;
+    }
+    const v = d.log.length;
+    const applied: unknown = r.applied;
+    d.log.push({ v, op: applied, sid, seq: m.seq, removed: r.removed });
+    d.committed.set(`${sid}:${m.seq}`, v);
+    d.lastSeq.set(sid, m.seq);
+    const sel = m.sel === undefined ? undefined : this.treeSel(d, m.sel);
+    if (sel !== undefined) {
+      const p = d.peers.get(sid);
+      if (p !== undefined) p.sel = sel as unknown as Selection;
+    }
+    this.send(s, { t: 'ack', doc: m.doc, seq: m.seq, v });
+    this.broadcast(m.doc, s, { t: 'op', doc: m.doc, v, op: applied as never, sid, seq: m.seq, ...(sel !== undefined ? { sel: sel as unknown as Selection } : {}) });
   }
 
   broadcast(docId: string, from: Session, m: ServerMessage): void {
@@ -361,4 +452,17 @@ export class MemoryStorage {
   setItem(k: string, v: string): void {
     this.m.set(k, v);
   }
+}
+
+/** Client `i`'s connection to a fake server (stable sid, quick reconnects, no idle timeout in virtual time). */
+export function fakeConnection(server: FakeServer, i: number, storage: MemoryStorage): Connection {
+  return new Connection({
+    url: 'ws://fake/v1/ws',
+    WebSocket: server.WebSocket,
+    sid: `client-${i}-aaaaaaaaaaaa`,
+    storage,
+    user: { name: `user${i}`, color: '#123456' },
+    reconnect: { initialDelayMs: 20, maxDelayMs: 200 },
+    idleTimeoutMs: 600_000,
+  });
 }

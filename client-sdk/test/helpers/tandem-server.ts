@@ -158,6 +158,16 @@ export async function createDoc(server: TandemProcess, id: string, content: stri
   if (res.status !== 201) throw new Error(`POST /v1/docs ${id}: ${res.status} ${await res.text()}`);
 }
 
+/** Creates a tree document with `content` (`{id: {parent, key, props}}`) over REST. */
+export async function createTreeDoc(server: TandemProcess, id: string, content: unknown): Promise<void> {
+  const res = await fetch(`${server.http}/v1/docs`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ id, type: 'tree', content }),
+  });
+  if (res.status !== 201) throw new Error(`POST /v1/docs ${id} (tree): ${res.status} ${await res.text()}`);
+}
+
 /** An HS256 JWT as docs/api.md ("Tokens") describes it, signed with `secret`. */
 export function signToken(secret: string, claims: { sub: string; name?: string; docs: Record<string, 'rw' | 'r'>; admin?: boolean; exp?: number }): string {
   const b64 = (x: string | Buffer): string => Buffer.from(x).toString('base64url');

@@ -1,8 +1,6 @@
 // This file adapts the tree type to the document type interface (package
-// doctype, issue 13). Its name starts with "_" so that the go command (build,
-// vet, mod tidy) skips it until doctype lands on this branch; then rename it
-// (and _doctype_test.go) without the underscore and the type registers
-// itself like text.
+// doctype): the type registers itself at init, like text, and cmd/tandem
+// links it with a blank import.
 
 package tree
 
