@@ -14,6 +14,9 @@
 //     presence latency, presence updates delivered per second, server CPU.
 //   - conns: N joined idle connections from several 127.0.0.x source addresses:
 //     server memory per connection, time to connect and join them all.
+//   - canvas: C clients (default 50) on one tree document, each creating an
+//     object and dragging it with `set` of x and y at R Hz (default 30):
+//     every op acknowledged, ack and remote-apply latency, server CPU.
 //   - bigdoc: time to join a large document (1 MiB, 100,000 ops of history),
 //     first while it is not loaded, then while it is.
 //
@@ -77,6 +80,7 @@ var scenarios = map[string]scenario{
 	"presence": runPresence,
 	"conns":    runConns,
 	"bigdoc":   runBigDoc,
+	"canvas":   runCanvas,
 }
 
 // loadGenGOGC is the load generator's GC target unless GOGC is set. Its live
@@ -132,6 +136,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if *name == "canvas" {
+		// The canvas target load unless told otherwise: 50 clients at 30 Hz.
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["clients"] {
+			cfg.Clients = 50
+		}
+		if !set["rate"] {
+			cfg.Rate = 30
+		}
+	}
 	sc, ok := scenarios[*name]
 	if !ok {
 		return fmt.Errorf("unknown scenario %q (have %s)", *name, strings.Join(names, ", "))
@@ -173,6 +188,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintln(stdout, string(line))
 	res.table(stdout)
+	if res.MissingAcks > 0 {
+		return fmt.Errorf("%d ops sent were never acknowledged", res.MissingAcks)
+	}
 	if res.Diverged {
 		return errors.New("clients did not converge to the same text")
 	}

@@ -21,8 +21,12 @@ type result struct {
 	PresenceHz   float64 `json:"presence_hz,omitempty"`
 	DurationSec  float64 `json:"duration_s"`
 	CommittedOps int64   `json:"committed_ops"`
-	OpsPerSec    float64 `json:"ops_per_sec"`
-	Offered      float64 `json:"offered_ops_per_sec,omitempty"`
+	// SentOps and MissingAcks (canvas): ops sent in the load window, and ops
+	// sent that were still unacknowledged when the run gave up waiting.
+	SentOps     int64   `json:"sent_ops,omitempty"`
+	MissingAcks int64   `json:"missing_acks,omitempty"`
+	OpsPerSec   float64 `json:"ops_per_sec"`
+	Offered     float64 `json:"offered_ops_per_sec,omitempty"`
 
 	AckP50Ms float64 `json:"ack_p50_ms"`
 	AckP90Ms float64 `json:"ack_p90_ms"`
@@ -153,6 +157,9 @@ func (r *result) table(w io.Writer) {
 	fmt.Fprintf(tw, "duration\t%.1f s\n", r.DurationSec)
 	if r.Scenario != "conns" && r.Scenario != "bigdoc" {
 		fmt.Fprintf(tw, "committed ops\t%d (%.0f ops/s)\n", r.CommittedOps, r.OpsPerSec)
+		if r.Scenario == "canvas" {
+			fmt.Fprintf(tw, "sent / unacknowledged\t%d / %d\n", r.SentOps, r.MissingAcks)
+		}
 		fmt.Fprintf(tw, "ack latency\tp50 %.2f ms   p95 %.2f ms   p99 %.2f ms   max %.2f ms\n", r.AckP50Ms, r.AckP95Ms, r.AckP99Ms, r.AckMaxMs)
 	}
 	if r.SkippedOps > 0 {
@@ -191,6 +198,8 @@ func (r *result) table(w io.Writer) {
 	if r.Scenario != "conns" && r.Scenario != "bigdoc" {
 		conv := "not checked"
 		switch {
+		case r.Converged && r.Scenario == "canvas":
+			conv = fmt.Sprintf("every client at head v%d", r.FinalVersion)
 		case r.Converged:
 			conv = fmt.Sprintf("yes (v%d, %d code points)", r.FinalVersion, r.FinalLen)
 		case r.Diverged:
