@@ -64,8 +64,19 @@ func runCanvas(ctx context.Context, cfg config) (*result, error) {
 		}
 	}
 
+	var bigIDs []string
+	var cold latencies
+	if cfg.JoinObjects > 0 {
+		var err error
+		if bigIDs, cold, err = coldTreeJoins(ctx, cfg); err != nil {
+			return nil, err
+		}
+	}
+
 	var wg sync.WaitGroup
 	var lagMax atomic.Int64
+	var warm latencies
+	var warmErr error
 	watch, self := watchServer(cfg.ServerPID), watchServer(os.Getpid())
 	start := time.Now()
 	end := start.Add(cfg.Duration)
@@ -91,8 +102,32 @@ func runCanvas(ctx context.Context, cfg config) (*result, error) {
 			})
 		}()
 	}
+	if len(bigIDs) > 0 && cfg.Joins > 0 {
+		// Joins of the loaded big document, spread over the load window.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			gap := cfg.Duration / time.Duration(cfg.Joins+1)
+			for range cfg.Joins {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(gap):
+				}
+				d, err := joinTree(ctx, cfg, bigIDs[0], cfg.JoinObjects)
+				if err != nil {
+					warmErr = err
+					return
+				}
+				warm = append(warm, d)
+			}
+		}()
+	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	if warmErr != nil {
+		return nil, fmt.Errorf("join of the loaded %d-object document: %w", cfg.JoinObjects, warmErr)
+	}
 	// Let what is in flight land: every op sent must be acknowledged.
 	for _, c := range clients {
 		if err := c.waitAcked(ctx, 30*time.Second); err != nil {
@@ -141,7 +176,125 @@ func runCanvas(ctx context.Context, cfg config) (*result, error) {
 	res.OpsPerSec = float64(res.CommittedOps) / elapsed.Seconds()
 	res.setLatencies(ack)
 	res.setRemote(remote)
+	if cfg.JoinObjects > 0 {
+		res.JoinObjects = cfg.JoinObjects
+		c := summarize(cold)
+		res.JoinColdMs, res.JoinColdMaxMs, res.JoinColdSamples = c.p50, c.max, c.n
+		w := summarize(warm)
+		res.JoinWarmP50Ms, res.JoinWarmP99Ms, res.JoinWarmMaxMs, res.JoinWarmSamples = w.p50, w.p99, w.max, w.n
+	}
 	return res, nil
+}
+
+// coldTreeJoins creates -cold tree documents of n objects each (canvas-like:
+// frames of 100 shapes with six properties) through POST /v1/docs and joins
+// each once, while the server has not loaded it.
+func coldTreeJoins(ctx context.Context, cfg config) ([]string, latencies, error) {
+	ids := make([]string, max(1, cfg.BigCold))
+	content := bigTree(cfg.JoinObjects)
+	var cold latencies
+	for k := range ids {
+		ids[k] = fmt.Sprintf("%s-big%d", cfg.Doc, k)
+		c := cfg
+		c.Doc = ids[k]
+		if err := createTreeDoc(ctx, c, content); err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, id := range ids {
+		d, err := joinTree(ctx, cfg, id, cfg.JoinObjects)
+		if err != nil {
+			return nil, nil, fmt.Errorf("cold join of %q: %w", id, err)
+		}
+		cold = append(cold, d)
+	}
+	return ids, cold, nil
+}
+
+// bigTree is a canvas of n objects: frames at the top level, each holding
+// up to 100 shapes with position, size, fill and a short text.
+func bigTree(n int) map[string]any {
+	objs := make(map[string]any, n)
+	frame := ""
+	for i := range n {
+		id := fmt.Sprintf("o%06d", i)
+		if i%101 == 0 {
+			objs[id] = map[string]any{"parent": "", "key": fmt.Sprintf("a%06d", i),
+				"props": map[string]any{"name": "Frame " + id, "x": i, "y": 0, "w": 2000, "h": 2000}}
+			frame = id
+			continue
+		}
+		objs[id] = map[string]any{"parent": frame, "key": fmt.Sprintf("a%06d", i),
+			"props": map[string]any{"x": i % 1000, "y": i / 1000, "w": 120, "h": 80, "fill": "#ffcc00", "text": "note " + id}}
+	}
+	return objs
+}
+
+// joinTree dials a fresh session and times join to joined on a tree
+// document, checking that the answer holds want objects.
+func joinTree(ctx context.Context, cfg config, id string, want int) (time.Duration, error) {
+	dctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	h := http.Header{}
+	if cfg.Token != "" {
+		h.Set("Authorization", "Bearer "+cfg.Token)
+	}
+	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, Subprotocols: []string{"tandem.v1"}}
+	ws, _, err := d.DialContext(dctx, cfg.URL, h)
+	if err != nil {
+		return 0, fmt.Errorf("dial %s: %w", cfg.URL, err)
+	}
+	c := &canvasClient{ws: ws}
+	defer ws.Close()
+	_ = ws.SetReadDeadline(time.Now().Add(60 * time.Second))
+	ws.SetReadLimit(64 << 20)
+	sid := fmt.Sprintf("join-%x", time.Now().UnixNano())
+	if err := c.write(map[string]any{"t": "hello", "proto": 1, "sid": sid}); err != nil {
+		return 0, err
+	}
+	if err := waitFor(c, "welcome"); err != nil {
+		return 0, err
+	}
+	t0 := time.Now()
+	if err := c.write(map[string]any{"t": "join", "doc": id}); err != nil {
+		return 0, err
+	}
+	for {
+		msgs, err := c.read()
+		if err != nil {
+			return 0, fmt.Errorf("waiting for joined: %w", err)
+		}
+		for _, m := range msgs {
+			switch m.T {
+			case "joined":
+				took := time.Since(t0)
+				if len(m.Tree) != want {
+					return 0, fmt.Errorf("joined %q with %d objects, want %d", id, len(m.Tree), want)
+				}
+				return took, nil
+			case "error":
+				return 0, fmt.Errorf("server error %s: %s", m.Code, m.Msg)
+			}
+		}
+	}
+}
+
+// waitFor reads until a message of type t (an error message fails).
+func waitFor(c *canvasClient, t string) error {
+	for {
+		msgs, err := c.read()
+		if err != nil {
+			return fmt.Errorf("waiting for %s: %w", t, err)
+		}
+		for _, m := range msgs {
+			if m.T == t {
+				return nil
+			}
+			if m.T == "error" {
+				return fmt.Errorf("server error %s: %s", m.Code, m.Msg)
+			}
+		}
+	}
 }
 
 // sameVersion reports whether every client has seen the same newest version.
@@ -225,6 +378,9 @@ type srvMsg struct {
 	V    int64  `msgpack:"v"`
 	Code string `msgpack:"code"`
 	Msg  string `msgpack:"msg"`
+	// Tree is the content of a joined answer, kept raw only by the join
+	// measurement (see joinTree); other reads skip it.
+	Tree map[string]msgpack.RawMessage `msgpack:"tree"`
 }
 
 func dialCanvas(ctx context.Context, cfg config, sid string, sent *sendTimes) (*canvasClient, error) {
@@ -411,6 +567,11 @@ func (c *canvasClient) close() {
 // ensureTreeDoc creates the tree document through POST /v1/docs (409: it
 // exists already).
 func ensureTreeDoc(ctx context.Context, cfg config) error {
+	return createTreeDoc(ctx, cfg, nil)
+}
+
+// createTreeDoc creates tree document cfg.Doc with content (nil: empty).
+func createTreeDoc(ctx context.Context, cfg config, content map[string]any) error {
 	u, err := url.Parse(cfg.URL)
 	if err != nil {
 		return fmt.Errorf("parse -url: %w", err)
@@ -421,7 +582,14 @@ func ensureTreeDoc(ctx context.Context, cfg config) error {
 		u.Scheme = "http"
 	}
 	u.Path, u.RawQuery = "/v1/docs", ""
-	body, _ := json.Marshal(map[string]any{"id": cfg.Doc, "type": "tree"})
+	req := map[string]any{"id": cfg.Doc, "type": "tree"}
+	if content != nil {
+		req["content"] = content
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return fmt.Errorf("encode content: %w", err)
+	}
 	for {
 		wait, err := createDoc(ctx, cfg, u, bytes.Clone(body))
 		if err != nil || wait == 0 {

@@ -67,7 +67,10 @@ type config struct {
 	BigOps     int // bigdoc: ops of history
 	BigBehind  int // bigdoc: ops between the latest snapshot and the head
 	BigCold    int // bigdoc: documents built, one cold join each
-	Joins      int // bigdoc: warm joins
+	Joins      int // bigdoc: warm joins; canvas: joins of the loaded big document
+	// JoinObjects (canvas): objects of the tree documents joined cold and
+	// loaded; 0 skips the join measurement.
+	JoinObjects int
 }
 
 // scenario is one kind of load. New scenarios (steady, presence, conns,
@@ -131,6 +134,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.BigBehind, "snapshot-behind", 499, "bigdoc: ops between the latest snapshot and the head (499: worst case of the default snapshot interval)")
 	fs.IntVar(&cfg.BigCold, "cold", 3, "bigdoc: documents to build (one join of each while it is not loaded)")
 	fs.IntVar(&cfg.Joins, "joins", 10, "bigdoc: joins of the loaded document")
+	fs.IntVar(&cfg.JoinObjects, "join-objects", 0, "canvas: also time joins of tree documents of this many objects (-cold documents joined once each before the load, -joins joins of the loaded one during it); 0: no join measurement")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the load generator itself to this file")
 	verbose := fs.Bool("v", false, "log connection events to stderr")
 	if err := fs.Parse(args); err != nil {

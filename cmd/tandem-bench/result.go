@@ -67,7 +67,10 @@ type result struct {
 	DocBytes        int     `json:"doc_bytes,omitempty"`
 	HistoryOps      int64   `json:"history_ops,omitempty"`
 	SnapshotBehind  int     `json:"snapshot_behind_ops,omitempty"`
+	JoinObjects     int     `json:"join_objects,omitempty"`
 	JoinColdMs      float64 `json:"join_cold_ms,omitempty"`
+	JoinColdMaxMs   float64 `json:"join_cold_max_ms,omitempty"`
+	JoinWarmP99Ms   float64 `json:"join_warm_p99_ms,omitempty"`
 	JoinColdSamples int     `json:"join_cold_samples,omitempty"`
 	JoinWarmP50Ms   float64 `json:"join_warm_p50_ms,omitempty"`
 	JoinWarmMaxMs   float64 `json:"join_warm_max_ms,omitempty"`
@@ -183,6 +186,10 @@ func (r *result) table(w io.Writer) {
 		fmt.Fprintf(tw, "document\t%s, %d ops of history (latest snapshot %d ops behind)\n", mib(int64(r.DocBytes)), r.HistoryOps, r.SnapshotBehind)
 		fmt.Fprintf(tw, "join, document not loaded\t%.1f ms (median of %d)\n", r.JoinColdMs, r.JoinColdSamples)
 		fmt.Fprintf(tw, "join, document loaded\tp50 %.1f ms   max %.1f ms   (%d joins)\n", r.JoinWarmP50Ms, r.JoinWarmMaxMs, r.JoinWarmSamples)
+	}
+	if r.JoinObjects > 0 {
+		fmt.Fprintf(tw, "join, %d objects, not loaded\tp50 %.1f ms   max %.1f ms   (%d documents)\n", r.JoinObjects, r.JoinColdMs, r.JoinColdMaxMs, r.JoinColdSamples)
+		fmt.Fprintf(tw, "join, %d objects, loaded, under the drag load\tp50 %.1f ms   p99 %.1f ms   max %.1f ms   (%d joins)\n", r.JoinObjects, r.JoinWarmP50Ms, r.JoinWarmP99Ms, r.JoinWarmMaxMs, r.JoinWarmSamples)
 	}
 	if u := r.serverUsage; u != nil {
 		fmt.Fprintf(tw, "server CPU\t%.2f s (%.2f cores)\n", u.CPUSeconds, u.CPUCores)
