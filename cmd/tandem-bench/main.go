@@ -14,6 +14,9 @@
 //     presence latency, presence updates delivered per second, server CPU.
 //   - conns: N joined idle connections from several 127.0.0.x source addresses:
 //     server memory per connection, time to connect and join them all.
+//   - canvas: C clients (default 50) on one tree document, each creating an
+//     object and dragging it with `set` of x and y at R Hz (default 30):
+//     every op acknowledged, ack and remote-apply latency, server CPU.
 //   - bigdoc: time to join a large document (1 MiB, 100,000 ops of history),
 //     first while it is not loaded, then while it is.
 //
@@ -64,7 +67,10 @@ type config struct {
 	BigOps     int // bigdoc: ops of history
 	BigBehind  int // bigdoc: ops between the latest snapshot and the head
 	BigCold    int // bigdoc: documents built, one cold join each
-	Joins      int // bigdoc: warm joins
+	Joins      int // bigdoc: warm joins; canvas: joins of the loaded big document
+	// JoinObjects (canvas): objects of the tree documents joined cold and
+	// loaded; 0 skips the join measurement.
+	JoinObjects int
 }
 
 // scenario is one kind of load. New scenarios (steady, presence, conns,
@@ -77,6 +83,7 @@ var scenarios = map[string]scenario{
 	"presence": runPresence,
 	"conns":    runConns,
 	"bigdoc":   runBigDoc,
+	"canvas":   runCanvas,
 }
 
 // loadGenGOGC is the load generator's GC target unless GOGC is set. Its live
@@ -127,10 +134,22 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.BigBehind, "snapshot-behind", 499, "bigdoc: ops between the latest snapshot and the head (499: worst case of the default snapshot interval)")
 	fs.IntVar(&cfg.BigCold, "cold", 3, "bigdoc: documents to build (one join of each while it is not loaded)")
 	fs.IntVar(&cfg.Joins, "joins", 10, "bigdoc: joins of the loaded document")
+	fs.IntVar(&cfg.JoinObjects, "join-objects", 0, "canvas: also time joins of tree documents of this many objects (-cold documents joined once each before the load, -joins joins of the loaded one during it); 0: no join measurement")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the load generator itself to this file")
 	verbose := fs.Bool("v", false, "log connection events to stderr")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *name == "canvas" {
+		// The canvas target load unless told otherwise: 50 clients at 30 Hz.
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["clients"] {
+			cfg.Clients = 50
+		}
+		if !set["rate"] {
+			cfg.Rate = 30
+		}
 	}
 	sc, ok := scenarios[*name]
 	if !ok {
@@ -173,6 +192,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintln(stdout, string(line))
 	res.table(stdout)
+	if res.MissingAcks > 0 {
+		return fmt.Errorf("%d ops sent were never acknowledged", res.MissingAcks)
+	}
 	if res.Diverged {
 		return errors.New("clients did not converge to the same text")
 	}

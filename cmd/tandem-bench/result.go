@@ -21,8 +21,12 @@ type result struct {
 	PresenceHz   float64 `json:"presence_hz,omitempty"`
 	DurationSec  float64 `json:"duration_s"`
 	CommittedOps int64   `json:"committed_ops"`
-	OpsPerSec    float64 `json:"ops_per_sec"`
-	Offered      float64 `json:"offered_ops_per_sec,omitempty"`
+	// SentOps and MissingAcks (canvas): ops sent in the load window, and ops
+	// sent that were still unacknowledged when the run gave up waiting.
+	SentOps     int64   `json:"sent_ops,omitempty"`
+	MissingAcks int64   `json:"missing_acks,omitempty"`
+	OpsPerSec   float64 `json:"ops_per_sec"`
+	Offered     float64 `json:"offered_ops_per_sec,omitempty"`
 
 	AckP50Ms float64 `json:"ack_p50_ms"`
 	AckP90Ms float64 `json:"ack_p90_ms"`
@@ -63,7 +67,10 @@ type result struct {
 	DocBytes        int     `json:"doc_bytes,omitempty"`
 	HistoryOps      int64   `json:"history_ops,omitempty"`
 	SnapshotBehind  int     `json:"snapshot_behind_ops,omitempty"`
+	JoinObjects     int     `json:"join_objects,omitempty"`
 	JoinColdMs      float64 `json:"join_cold_ms,omitempty"`
+	JoinColdMaxMs   float64 `json:"join_cold_max_ms,omitempty"`
+	JoinWarmP99Ms   float64 `json:"join_warm_p99_ms,omitempty"`
 	JoinColdSamples int     `json:"join_cold_samples,omitempty"`
 	JoinWarmP50Ms   float64 `json:"join_warm_p50_ms,omitempty"`
 	JoinWarmMaxMs   float64 `json:"join_warm_max_ms,omitempty"`
@@ -153,6 +160,9 @@ func (r *result) table(w io.Writer) {
 	fmt.Fprintf(tw, "duration\t%.1f s\n", r.DurationSec)
 	if r.Scenario != "conns" && r.Scenario != "bigdoc" {
 		fmt.Fprintf(tw, "committed ops\t%d (%.0f ops/s)\n", r.CommittedOps, r.OpsPerSec)
+		if r.Scenario == "canvas" {
+			fmt.Fprintf(tw, "sent / unacknowledged\t%d / %d\n", r.SentOps, r.MissingAcks)
+		}
 		fmt.Fprintf(tw, "ack latency\tp50 %.2f ms   p95 %.2f ms   p99 %.2f ms   max %.2f ms\n", r.AckP50Ms, r.AckP95Ms, r.AckP99Ms, r.AckMaxMs)
 	}
 	if r.SkippedOps > 0 {
@@ -177,6 +187,10 @@ func (r *result) table(w io.Writer) {
 		fmt.Fprintf(tw, "join, document not loaded\t%.1f ms (median of %d)\n", r.JoinColdMs, r.JoinColdSamples)
 		fmt.Fprintf(tw, "join, document loaded\tp50 %.1f ms   max %.1f ms   (%d joins)\n", r.JoinWarmP50Ms, r.JoinWarmMaxMs, r.JoinWarmSamples)
 	}
+	if r.JoinObjects > 0 {
+		fmt.Fprintf(tw, "join, %d objects, not loaded\tp50 %.1f ms   max %.1f ms   (%d documents)\n", r.JoinObjects, r.JoinColdMs, r.JoinColdMaxMs, r.JoinColdSamples)
+		fmt.Fprintf(tw, "join, %d objects, loaded, under the drag load\tp50 %.1f ms   p99 %.1f ms   max %.1f ms   (%d joins)\n", r.JoinObjects, r.JoinWarmP50Ms, r.JoinWarmP99Ms, r.JoinWarmMaxMs, r.JoinWarmSamples)
+	}
 	if u := r.serverUsage; u != nil {
 		fmt.Fprintf(tw, "server CPU\t%.2f s (%.2f cores)\n", u.CPUSeconds, u.CPUCores)
 		fmt.Fprintf(tw, "server RSS\t%s now, %s peak\n", mib(u.RSSBytes), mib(u.PeakRSSBytes))
@@ -191,6 +205,8 @@ func (r *result) table(w io.Writer) {
 	if r.Scenario != "conns" && r.Scenario != "bigdoc" {
 		conv := "not checked"
 		switch {
+		case r.Converged && r.Scenario == "canvas":
+			conv = fmt.Sprintf("every client at head v%d", r.FinalVersion)
 		case r.Converged:
 			conv = fmt.Sprintf("yes (v%d, %d code points)", r.FinalVersion, r.FinalLen)
 		case r.Diverged:
