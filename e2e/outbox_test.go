@@ -40,6 +40,13 @@ const (
 	loadFor        = 30 * time.Second
 	baselineFor    = 5 * time.Second
 	outboxBudget   = 64 << 20
+	// outboxMemLimit is the server's GOMEMLIMIT, about its idle size with the
+	// stalled sockets joined (~100-115 MiB here) plus the budget, as the README
+	// advises next to TANDEM_OUTBOX_BUDGET. Without it the collector lets the
+	// heap grow to twice what is live before it returns the memory of closed
+	// queues, and the peak RSS passed idle + budget in some runs (178 MiB
+	// against 101 + 64 in one CI run).
+	outboxMemLimit = 160 << 20
 	opBytes        = 1024
 	docCap         = 64 << 10 // writers trim the document back to about this
 )
@@ -50,7 +57,7 @@ const (
 // stalled clients, once they read again, re-join and catch up.
 func TestOutboxBudgetUnderStalledReaders(t *testing.T) {
 	c := newCluster(t, testkit.RedisURL(), 3*time.Second)
-	c.env = []string{"TANDEM_OUTBOX_BUDGET=" + strconv.Itoa(outboxBudget)}
+	c.env = []string{"TANDEM_OUTBOX_BUDGET=" + strconv.Itoa(outboxBudget), "GOMEMLIMIT=" + strconv.Itoa(outboxMemLimit)}
 	nd := c.start(1)[0]
 	c.createDoc("hot", "")
 	pid := nd.p.Cmd.Process.Pid
