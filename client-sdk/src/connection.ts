@@ -393,6 +393,8 @@ export class Connection extends Emitter<ConnectionEvents> {
   private kind: TransportKind = 'websocket';
   /** WebSocket attempts in a row that failed before the welcome. */
   private wsFailures = 0;
+  /** Counts open() calls, so that a superseded one stops after its awaits. */
+  private openGen = 0;
   private readonly fallbackAfter: number;
   private readonly probeIntervalMs: number;
   private readonly HttpImpl: WebSocketConstructor | null;
@@ -668,13 +670,16 @@ export class Connection extends Emitter<ConnectionEvents> {
   }
 
   private async open(): Promise<void> {
+    // Only the newest open() may make a socket: two quick reconnectNow() calls
+    // (a rename, then a recolour) must not leave two sockets racing.
+    const gen = ++this.openGen;
     const Impl = this.kind === 'http' && this.HttpImpl !== null ? this.HttpImpl : this.Impl;
     this.socketError = null;
     this.setState('connecting');
     this.emit('connecting', { attempt: this.attempt });
     if (this.offlineStore !== null) {
       await this.sidReady; // a new tab may take a closed tab's sid over first
-      if (this.closedByUser) return;
+      if (this.closedByUser || gen !== this.openGen) return;
     }
     const provider = this.tokenProvider;
     let token = typeof this.opts.token === 'string' ? this.opts.token : undefined;
@@ -685,7 +690,7 @@ export class Connection extends Emitter<ConnectionEvents> {
         if (!this.closedByUser) this.tokenFailed(`getToken failed: ${(e as Error).message}`);
         return;
       }
-      if (this.closedByUser) return;
+      if (this.closedByUser || gen !== this.openGen) return;
       if (token === this.refusedToken) {
         this.tokenFailed('getToken returned the token the server refused (or let expire) again');
         return;
