@@ -192,6 +192,18 @@ export function statusLabel(d: { status: DocStatus; mode: DocMode; hasPendingOps
   return labels[d.status] ?? d.status;
 }
 
+/**
+ * Shows in the "me" field the name the server knows us by (a token's name
+ * wins over the one we proposed), except while the field is being edited: a
+ * reconnect, as a recolour makes, lands its welcome at any moment, and must
+ * not put the old name back under a rename being typed (which then would
+ * never be sent). The edit is sent when the field loses focus.
+ */
+export function showServerName(input: HTMLInputElement, name: string): void {
+  if (document.activeElement === input && !input.readOnly) return;
+  input.value = name;
+}
+
 /** Fills the list of who is here: an avatar and a name per peer (`title` words each one's tooltip). */
 export function renderPeerList<S>(list: HTMLElement, peers: Peer<S>[], title: (p: Peer<S>) => string = (p) => p.user.name): void {
   list.textContent = '';

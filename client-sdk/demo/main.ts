@@ -4,7 +4,7 @@ import { EditorView, ViewPlugin, drawSelection, highlightActiveLine, highlightAc
 import { defaultKeymap, indentWithTab } from '@codemirror/commands';
 import { Connection, TandemError, randomId, type ConnectionError, type Peer, type TextDoc } from '../src/index.js';
 import { tandemCollab } from '../src/bindings/codemirror.js';
-import { $, ago, clearNotice, code, createDocument, decodeClaims, describeGrants, ID_RE, loadUser, notice, paintPointer, pageConnection, PALETTE, pointerElement, renderPeerList, setPill, toast, type CreateResult } from './common.js';
+import { $, ago, clearNotice, code, createDocument, decodeClaims, describeGrants, ID_RE, loadUser, notice, paintPointer, pageConnection, PALETTE, pointerElement, renderPeerList, setPill, showServerName, toast, type CreateResult } from './common.js';
 import './style.css';
 
 /** The document a bare /demo/ opens, so that two windows opened at /demo/ meet. */
@@ -101,7 +101,10 @@ function showConnState(state: string): void {
 
 conn.on('state', ({ state }) => {
   if (state === 'offline') return; // the offline event says more
-  if (state === 'closed' && connBlocked !== null) return;
+  // Once a token problem is known (an expired token is known before the
+  // server refuses it), the pill keeps saying so until the connection is
+  // online: "connecting" beside "Your token has expired" would contradict it.
+  if (connBlocked !== null && state !== 'online') return;
   showConnState(state);
 });
 conn.on('transport', () => {
@@ -114,14 +117,13 @@ conn.on('offline', ({ retryInMs, error }) => {
 conn.on('online', ({ user: me }) => {
   connBlocked = null;
   clearNotice('unreachable');
-  // The server's view of us: a token's name wins over the one we proposed.
-  nameInput.value = me.name;
   if (claims?.name !== undefined && claims.name !== '') {
     nameInput.readOnly = true;
     nameInput.title = 'Your name comes from your token';
     nameInput.setAttribute('aria-label', `Your name (${me.name}, from your token)`);
     $('rename-hint').textContent = 'Your name comes from your token; click the dot beside it for another colour.';
   }
+  showServerName(nameInput, me.name);
 });
 conn.on('error', (e) => {
   if (e.code === 'unauthorized') showTokenProblem(e.message);

@@ -169,6 +169,27 @@ describe('renewal on the live socket', () => {
   });
 });
 
+describe('reconnecting while getToken is pending', () => {
+  it('two quick reconnects (a recolour, then a rename) make one socket, which says the last user', async () => {
+    const t0 = Date.now();
+    let calls = 0;
+    // getToken answers after 100 ms, so both reconnects wait on it at once.
+    const h = harness({ ...quiet, getToken: () => new Promise<string>((r) => setTimeout(() => r(jwt(t0 + 3_600_000, `u${++calls}`)), 100)) });
+    await vi.advanceTimersByTimeAsync(100);
+    const first = await h.welcome();
+    h.conn.setUser({ name: 'Ada', color: '#0f0' });
+    h.conn.reconnectNow(); // what a second setUser does while the socket is open
+    h.conn.setUser({ name: 'Ada L.', color: '#0f0' });
+    await vi.advanceTimersByTimeAsync(500);
+    expect(first.closedByClient?.code).toBe(4000);
+    expect(h.sockets).toHaveLength(2); // not one per reconnect: a leaked second socket would hold the sid
+    const s = h.socket();
+    s.open();
+    expect(s.of('hello')).toEqual([{ t: 'hello', proto: 1, sid: SID, user: { name: 'Ada L.', color: '#0f0' } }]);
+    h.conn.destroy();
+  });
+});
+
 describe('refused tokens never loop', () => {
   it('a permanently bad token makes tokenAttempts connection attempts, spaced by the back-off, then stops', async () => {
     for (const tokenAttempts of [undefined, 4]) {

@@ -156,15 +156,22 @@ try {
   await shot(ada, 'demo-1000px-light');
 
   // ---- 4. Renaming and recolouring yourself ----
+  // A recolour reconnects, and its welcome may land while a new name is being
+  // typed (on a loaded machine it did, now and then): it must not put the old
+  // name back under the typing. Here it lands there every time: the name is
+  // typed first, and the colour is picked without moving the focus.
+  const bobAs = (name, rgb) =>
+    ada.evaluate(([n, c]) => [...document.querySelectorAll('#peers li')].some((li) => li.textContent === n[0] + n && li.querySelector('.avatar')?.style.background === c), [name, rgb]);
   await bob.locator('#me-swatch').click();
   await bob.waitForSelector('#palette:not([hidden])');
   await shot(bob, 'demo-colour-palette');
-  await bob.locator('#palette button[title="#009688"]').click();
   await bob.locator('#me-name').fill('Bobby');
+  await bob.locator('#palette button[title="#009688"]').dispatchEvent('click');
+  await waitFor('Ada to see Bob recoloured (his page then has its welcome)', () => bobAs('Bob', 'rgb(0, 150, 136)'));
+  const typed = await bob.evaluate(() => ({ value: document.querySelector('#me-name').value, focused: document.activeElement?.id === 'me-name' }));
+  check('a reconnect keeps a name being typed', typed.value === 'Bobby' && typed.focused, JSON.stringify(typed));
   await bob.locator('#me-name').press('Enter');
-  await waitFor('Ada to see Bob renamed and recoloured', () =>
-    ada.evaluate(() => [...document.querySelectorAll('#peers li')].some((li) => li.textContent.includes('Bobby') && li.querySelector('.avatar')?.style.background.includes('rgb(0, 150, 136)'))),
-  );
+  await waitFor('Ada to see Bob renamed and recoloured', () => bobAs('Bobby', 'rgb(0, 150, 136)'));
   check('renaming and recolouring from the "me" chip reach the others', true);
 
   // ---- 5. Copy link ----

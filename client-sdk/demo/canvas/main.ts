@@ -9,7 +9,7 @@
 import { TandemError, randomId, type Peer, type TreeChange, type TreeDoc } from '../../src/index.js';
 import type { Value } from '../../src/tree/index.js';
 import { diffToOp, mapPositionUtf16, opToChanges } from '../../src/ot/changes.js';
-import { $, ID_RE, PALETTE, code, paintPointer, pageConnection, pointerElement, renderPeerList, setPill, statusLabel, toast } from '../common.js';
+import { $, ID_RE, PALETTE, code, paintPointer, pageConnection, pointerElement, renderPeerList, setPill, showServerName, statusLabel, toast } from '../common.js';
 import '../style.css';
 import './canvas.css';
 
@@ -127,7 +127,7 @@ conn.on('offline', ({ retryInMs }) => {
   if (retryInMs !== null) setPill(connStatus, 'offline', `offline · retrying in ${Math.max(1, Math.round(retryInMs / 1000))} s`);
 });
 conn.on('online', ({ user: me }) => {
-  nameInput.value = me.name;
+  showServerName(nameInput, me.name);
 });
 conn.on('error', (e) => {
   if (e.code === 'unauthorized') notice('The server refused the connection', [e.message, '. Open this page with ', code('?token=<a token>'), '.']);

@@ -11,7 +11,7 @@ import StarterKit from '@tiptap/starter-kit';
 import type { QuillBinding } from '../../src/bindings/quill.js';
 import { TandemCollaboration } from '../../src/bindings/tiptap.js';
 import { Connection, TandemError, randomId, type Delta, type RichDoc } from '../../src/index.js';
-import { $, clearNotice, code, createDocument, ID_RE, loadUser, notice, PALETTE, setPill, toast } from '../common.js';
+import { $, clearNotice, code, createDocument, ID_RE, loadUser, notice, PALETTE, setPill, showServerName, toast } from '../common.js';
 import '../style.css';
 import './rich.css';
 
@@ -60,7 +60,7 @@ conn.on('offline', ({ retryInMs, error }) => {
 });
 conn.on('online', ({ user: me }) => {
   clearNotice('unreachable');
-  nameInput.value = me.name;
+  showServerName(nameInput, me.name);
 });
 conn.on('error', (e) => {
   if (e.code === 'unauthorized') {

@@ -10,18 +10,62 @@ import type { ClientMessage, ServerMessage, WirePeer } from '../../src/protocol.
 import { Connection, type WebSocketConstructor } from '../../src/connection.js';
 import { checkBase, transform as transformTree, TreeContent, TreeError, validateOp, type TreeJSON, type TreeOp } from '../../src/tree/index.js';
 
+/** One committed op as the fake server's log keeps it. */
+export interface LogEntry {
+  v: number;
+  /** The op as applied (a tree op without what it dropped). */
+  op: unknown;
+  sid: string;
+  seq: number;
+  /** Tree documents: the ids the op's deletes removed (for checkBase and selections). */
+  removed?: string[];
+}
+
+/** An op the fake server refuses whole, with the code the Go server answers. */
+export class FakeRefusal extends Error {
+  constructor(
+    readonly code: 'invalid_op' | 'too_large',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /**
  * What the fake server needs of a document type: the server side of
- * docs/protocol.md's types (text, rich), with the same transform as the Go
- * server's.
+ * docs/protocol.md's types (text, rich, tree), with the same rules as the Go
+ * server's doctype.Type: an op is checked against its own version, moved past
+ * every op committed since, then applied, and what it applied is what the log
+ * keeps and the peers receive (for a tree: without the actions it dropped).
+ * Selections move with every committed op and are fitted to the content.
  */
 export interface FakeDocType {
   name: string;
+  /** The key of the content in a joined message. */
   contentKey: string;
+  /** A new document's content. */
   empty(): unknown;
-  apply(content: unknown, op: unknown): unknown;
+  /** The content as a joined message carries it. */
+  toWire(content: unknown): unknown;
+  /** Checks an op as sent against the content now and the entries committed since its version; returns it decoded. Throws {@link FakeRefusal}. */
+  check(op: unknown, content: unknown, since: readonly LogEntry[]): unknown;
+  /** `op` by `sid` moved past `committed` by `committedSid`, and `committed` moved past `op` (to move the author's selection). Throws {@link FakeRefusal}. */
   transformPair(op: unknown, sid: string, committed: unknown, committedSid: string): [unknown, unknown];
-  transformSelectionPast(sel: Selection, owner: string, op: unknown, author: string): Selection;
+  /** Applies `op` to `content` (maybe in place): the new content and the entry's op as applied. Throws {@link FakeRefusal}, the content unchanged. */
+  apply(content: unknown, op: unknown): { content: unknown; applied: unknown; removed?: string[] };
+  /** `owner`'s selection moved past a committed op (`e.op` by `e.sid`). */
+  moveSelection(sel: Selection, owner: string, e: Pick<LogEntry, 'op' | 'sid' | 'removed'>): Selection;
+  /** The selection without what the content no longer has (a tree's deleted ids). */
+  fitSelection(content: unknown, sel: Selection): Selection;
+}
+
+/** A text or rich op that does not fit: refused with invalid_op, as the Go server does. */
+function refuseInvalid<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw new FakeRefusal('invalid_op', (e as Error).message);
+  }
 }
 
 /** The `text` type on the fake server. */
@@ -29,9 +73,15 @@ export const fakeText: FakeDocType = {
   name: 'text',
   contentKey: 'text',
   empty: () => '',
-  apply: (c, op) => apply(c as string, op as never),
-  transformPair: (op, sid, committed, committedSid) => transformPair(op as never, sid, committed as never, committedSid),
-  transformSelectionPast: (sel, owner, op, author) => transformSelectionPast(sel, owner, op as never, author),
+  toWire: (c) => c,
+  check: (op) => op,
+  transformPair: (op, sid, committed, committedSid) => refuseInvalid(() => transformPair(op as never, sid, committed as never, committedSid)),
+  apply: (c, op) => {
+    const content = refuseInvalid(() => apply(c as string, op as never));
+    return { content, applied: op };
+  },
+  moveSelection: (sel, owner, e) => transformSelectionPast(sel, owner, e.op as never, e.sid),
+  fitSelection: (_c, sel) => sel,
 };
 
 /** The `rich` type on the fake server. */
@@ -39,47 +89,80 @@ export const fakeRich: FakeDocType = {
   name: 'rich',
   contentKey: 'text',
   empty: () => ['\n'],
-  apply: (c, op) => rich.apply(c as rich.Delta, op as rich.RichOp),
-  transformPair: (op, sid, committed, committedSid) => rich.transformPair(op as rich.RichOp, sid, committed as rich.RichOp, committedSid),
-  transformSelectionPast: (sel, owner, op, author) => rich.transformSelection(sel, op as rich.RichOp, owner !== '' && owner === author),
+  toWire: (c) => c,
+  check: (op) => op,
+  transformPair: (op, sid, committed, committedSid) => refuseInvalid(() => rich.transformPair(op as rich.RichOp, sid, committed as rich.RichOp, committedSid)),
+  apply: (c, op) => {
+    const content = refuseInvalid(() => rich.apply(c as rich.Delta, op as rich.RichOp));
+    return { content, applied: op };
+  },
+  moveSelection: (sel, owner, e) => rich.transformSelection(sel, e.op as rich.RichOp, owner !== '' && owner === e.sid),
+  fitSelection: (_c, sel) => sel,
 };
 
+/** A tree error as the Go server answers it: too_large for the size limits, invalid_op for the rest. */
+function treeRefusal(e: unknown): FakeRefusal {
+  if (e instanceof FakeRefusal) return e;
+  return new FakeRefusal(e instanceof TreeError && e.kind === 'too_large' ? 'too_large' : 'invalid_op', (e as Error).message);
+}
+
 /**
- * The `tree` type on the fake server: a marker, since tree documents keep
- * their content in DocState.tree and go through treeOp and treeSel, which
- * check, transform and apply with drops as the Go server does.
+ * The `tree` type on the fake server: content is a {@link TreeContent}
+ * changed in place; an op is validated and checked against its own version
+ * (checkBase), transformed, and applied with drops (actions on deleted
+ * objects, cycle-making moves...), as the Go server does. A selection is the
+ * ids of existing objects: a committed op takes out the ids it removed.
  */
 export const fakeTree: FakeDocType = {
   name: 'tree',
   contentKey: 'tree',
-  empty: () => null,
-  apply: () => {
-    throw new Error('fake server: tree ops go through treeOp');
+  empty: () => new TreeContent(),
+  toWire: (c) => (c as TreeContent).toJSON(),
+  check: (op, c, since) => {
+    try {
+      const t = validateOp(op);
+      checkBase(t, c as TreeContent, since.map((e) => ({ op: e.op as TreeOp, removed: e.removed ?? [] })));
+      return t;
+    } catch (e) {
+      throw treeRefusal(e);
+    }
   },
-  transformPair: () => {
-    throw new Error('fake server: tree ops go through treeOp');
+  transformPair: (op, sid, committed, committedSid) => {
+    try {
+      return [transformTree(op as TreeOp, committed as TreeOp, sid, committedSid), committed];
+    } catch (e) {
+      throw treeRefusal(e);
+    }
   },
-  transformSelectionPast: () => {
-    throw new Error('fake server: tree selections go through treeSel');
+  apply: (c, op) => {
+    try {
+      const r = (c as TreeContent).apply(op as TreeOp);
+      return { content: c, applied: r.applied, removed: r.removed };
+    } catch (e) {
+      throw treeRefusal(e);
+    }
+  },
+  moveSelection: (sel, _owner, e) => {
+    if (!Array.isArray(sel)) return null;
+    const gone = new Set(e.removed ?? []);
+    for (const a of e.op as TreeOp) if (a[0] === 'del') gone.add(a[1]);
+    const out = (sel as unknown[]).filter((id) => !gone.has(id as string));
+    return (out.length > 0 ? out : null) as unknown as Selection;
+  },
+  fitSelection: (c, sel) => {
+    if (!Array.isArray(sel)) return null;
+    return (c as TreeContent).filterSelection((sel as unknown[]).filter((x): x is string => typeof x === 'string')) as unknown as Selection;
   },
 };
 
-interface LogEntry {
-  v: number;
-  op: unknown;
-  sid: string;
-  seq: number;
-  /** Tree documents: the ids the op's deletes removed (for checkBase). */
-  removed?: string[];
-}
-
 interface DocState {
   type: FakeDocType;
-  /** The content (a string for text, a Delta for rich). */
+  /** The content (a string for text, a Delta for rich, a TreeContent for tree). */
   content: unknown;
   /** The content of a text document (read and set). */
   text: string;
-  tree: TreeContent;
+  /** The content of a tree document. */
+  readonly tree: TreeContent;
   log: LogEntry[];
   committed: Map<string, number>;
   lastSeq: Map<string, number>;
@@ -128,14 +211,22 @@ export class FakeServer {
         type,
         content: type.empty(),
         get text(): string {
-          if (typeof this.content !== 'string') throw new Error(`fake server: ${id} is a ${type.name} document, not text`);
+          if (typeof this.content !== 'string') throw new Error(`fake server: ${id} is a ${this.type.name} document, not text`);
           return this.content;
         },
         set text(t: string) {
           this.content = t;
         },
-        tree: new TreeContent(),
-        log: [], committed: new Map(), lastSeq: new Map(), subs: new Set(), peers: new Map() };
+        get tree(): TreeContent {
+          if (!(this.content instanceof TreeContent)) throw new Error(`fake server: ${id} is a ${this.type.name} document, not tree`);
+          return this.content;
+        },
+        log: [],
+        committed: new Map(),
+        lastSeq: new Map(),
+        subs: new Set(),
+        peers: new Map(),
+      };
       this.docs.set(id, d);
     }
     return d;
@@ -145,7 +236,7 @@ export class FakeServer {
   createTree(id: string, content: TreeJSON = {}): DocState {
     const d = this.doc(id);
     d.type = fakeTree;
-    d.tree = TreeContent.fromJSON(content);
+    d.content = TreeContent.fromJSON(content);
     return d;
   }
 
@@ -208,10 +299,8 @@ export class FakeServer {
         if (m.v !== undefined && m.v > v) this.violations.push(`join with v ${m.v} beyond ${v}`);
         if (m.v !== undefined && m.v <= v && !this.opts.noHistory) {
           this.send(s, { t: 'joined', doc: m.doc, type: d.type.name, v, ops: d.log.slice(m.v).map(({ v: ev, op, sid: es, seq }) => ({ v: ev, op, sid: es, seq })), peers, mode: 'rw' } as ServerMessage);
-        } else if (d.type === fakeTree) {
-          this.send(s, { t: 'joined', doc: m.doc, v, type: 'tree', tree: d.tree.toJSON(), peers, mode: 'rw' } as ServerMessage);
         } else {
-          this.send(s, { t: 'joined', doc: m.doc, type: d.type.name, v, [d.type.contentKey]: d.content, peers, mode: 'rw' } as ServerMessage);
+          this.send(s, { t: 'joined', doc: m.doc, type: d.type.name, v, [d.type.contentKey]: d.type.toWire(d.content), peers, mode: 'rw' } as ServerMessage);
         }
         const fresh = !d.subs.has(s);
         d.subs.add(s);
@@ -244,46 +333,15 @@ export class FakeServer {
           this.send(s, { t: 'error', code: 'bad_request', msg: 'v ahead', doc: m.doc, seq: m.seq });
           return;
         }
-        if (d.type === fakeTree) {
-          this.treeOp(s, sid, d, m as unknown as { doc: string; v: number; seq: number; op: unknown; sel?: unknown });
-          return;
-        }
-        let op = m.op;
-        let sel: Selection | undefined = m.sel ?? undefined;
-        for (const e of d.log.slice(m.v)) {
-          // Ties by sid; the author's selection (after its op) moves by the
-          // committed op as it looks past the author's op.
-          const [past, committedPast] = d.type.transformPair(op, sid, e.op, e.sid);
-          op = past as typeof op;
-          if (sel !== undefined && sel !== null) sel = d.type.transformSelectionPast(sel, sid, committedPast, e.sid);
-        }
-        let text: unknown;
-        try {
-          text = d.type.apply(d.content, op);
-        } catch (e) {
-          this.violations.push(`invalid op from ${sid}: ${(e as Error).message}`);
-          this.send(s, { t: 'error', code: 'invalid_op', msg: (e as Error).message, doc: m.doc, seq: m.seq });
-          return;
-        }
-        const v = d.log.length;
-        d.content = text;
-        d.log.push({ v, op, sid, seq: m.seq });
-        d.committed.set(key, v);
-        d.lastSeq.set(sid, m.seq);
-        if (sel !== undefined) {
-          const p = d.peers.get(sid);
-          if (p !== undefined) p.sel = sel;
-        }
-        this.send(s, { t: 'ack', doc: m.doc, seq: m.seq, v });
-        this.broadcast(m.doc, s, { t: 'op', doc: m.doc, v, op, sid, seq: m.seq, ...(sel !== undefined ? { sel } : {}) });
+        this.commit(s, sid, d, m);
         return;
       }
       case 'presence': {
         const d = this.doc(m.doc);
         if (m.v !== d.log.length && m.v > d.log.length) this.violations.push(`presence at v ${m.v} ahead`);
         let sel = m.sel;
-        if (d.type === fakeTree) sel = this.treeSel(d, sel) as Selection;
-        else for (const e of d.log.slice(m.v)) sel = d.type.transformSelectionPast(sel, sid, e.op, e.sid);
+        for (const e of d.log.slice(m.v)) sel = d.type.moveSelection(sel, sid, e);
+        sel = d.type.fitSelection(d.content, sel);
         const p = d.peers.get(sid);
         if (p === undefined) return;
         p.sel = sel;
@@ -296,49 +354,47 @@ export class FakeServer {
     }
   }
 
-  /** A tree selection as the server keeps it: the ids of objects that exist. */
-  private treeSel(d: DocState, sel: unknown): string[] | null {
-    if (!Array.isArray(sel)) return null;
-    return d.tree.filterSelection(sel.filter((x): x is string => typeof x === 'string')) ?? [];
-  }
-
-  /** An op on a tree document: checked, transformed past what was committed since its version, applied with drops. */
-  private treeOp(s: Session, sid: string, d: DocState, m: { doc: string; v: number; seq: number; op: unknown; sel?: unknown }): void {
-    const refuse = (e: unknown): void => {
-      const code = e instanceof TreeError && e.kind === 'too_large' ? 'too_large' : 'invalid_op';
-      this.send(s, { t: 'error', code, msg: (e as Error).message, doc: m.doc, seq: m.seq });
-    };
-    let op: TreeOp;
+  /**
+   * An op of any type: checked against its own version, moved past what was
+   * committed since (the author's selection with it), applied (a tree drops
+   * what no longer applies), then the peers' selections move past it, as on
+   * the Go server.
+   */
+  private commit(s: Session, sid: string, d: DocState, m: { doc: string; v: number; seq: number; op: unknown; sel?: Selection | undefined }): void {
+    const since = d.log.slice(m.v);
+    let op: unknown;
+    let sel: Selection | undefined = m.sel ?? undefined;
+    let r: ReturnType<FakeDocType['apply']>;
     try {
-      op = validateOp(m.op);
-      const since = d.log.slice(m.v);
-      checkBase(op, d.tree, since.map((e) => ({ op: e.op as unknown as TreeOp, removed: e.removed ?? [] })));
-      for (const e of since) op = transformTree(op, e.op as unknown as TreeOp, sid, e.sid);
+      op = d.type.check(m.op, d.content, since);
+      for (const e of since) {
+        // Ties by sid; the author's selection (after its op) moves by the
+        // committed op as it looks past the author's op.
+        const [past, committedPast] = d.type.transformPair(op, sid, e.op, e.sid);
+        op = past;
+        if (sel !== undefined && sel !== null) sel = d.type.moveSelection(sel, sid, { op: committedPast, sid: e.sid, removed: e.removed ?? [] });
+      }
+      r = d.type.apply(d.content, op);
     } catch (e) {
-      this.violations.push(`invalid tree op from ${sid}: ${(e as Error).message}`);
-      refuse(e);
-      return;
-    }
-    let r;
-    try {
-      r = d.tree.apply(op);
-    } catch (e) {
-      this.violations.push(`tree op from ${sid} does not apply: ${(e as Error).message}`);
-      refuse(e);
+      if (!(e instanceof FakeRefusal)) throw e;
+      this.violations.push(`${d.type.name} op from ${sid} refused: ${e.message}`);
+      this.send(s, { t: 'error', code: e.code, msg: e.message, doc: m.doc, seq: m.seq });
       return;
     }
     const v = d.log.length;
-    const applied: unknown = r.applied;
-    d.log.push({ v, op: applied, sid, seq: m.seq, removed: r.removed });
+    const entry: LogEntry = { v, op: r.applied, sid, seq: m.seq, ...(r.removed !== undefined ? { removed: r.removed } : {}) };
+    d.content = r.content;
+    d.log.push(entry);
     d.committed.set(`${sid}:${m.seq}`, v);
     d.lastSeq.set(sid, m.seq);
-    const sel = m.sel === undefined ? undefined : this.treeSel(d, m.sel);
+    for (const [peer, p] of d.peers) p.sel = d.type.fitSelection(d.content, d.type.moveSelection(p.sel, peer, entry));
     if (sel !== undefined) {
+      sel = d.type.fitSelection(d.content, sel);
       const p = d.peers.get(sid);
-      if (p !== undefined) p.sel = sel as unknown as Selection;
+      if (p !== undefined) p.sel = sel;
     }
     this.send(s, { t: 'ack', doc: m.doc, seq: m.seq, v });
-    this.broadcast(m.doc, s, { t: 'op', doc: m.doc, v, op: applied as never, sid, seq: m.seq, ...(sel !== undefined ? { sel: sel as unknown as Selection } : {}) });
+    this.broadcast(m.doc, s, { t: 'op', doc: m.doc, v, op: r.applied as never, sid, seq: m.seq, ...(sel !== undefined ? { sel } : {}) });
   }
 
   broadcast(docId: string, from: Session, m: ServerMessage): void {
