@@ -88,8 +88,9 @@ type conn struct {
 	released      bool        // the connection is gone and its claim returned
 	hardClose     *time.Timer // cuts a connection closed for the budget off after budgetCloseGrace
 
-	// claim is queuedBytes + inflightBytes, written under outMu and read
-	// without it by the outbox budget's reclaimer (outbox.go).
+	// claim is queuedBytes + inflightBytes, plus writerBufferCost while
+	// inflight > 0; written under outMu and read without it by the outbox
+	// budget (outbox.go).
 	claim atomic.Int64
 }
 
@@ -226,23 +227,48 @@ func (c *conn) enqueueLocked(frame []byte) bool {
 		c.closeSlowLocked("cannot keep up; re-join to catch up") // the client catches up by re-joining
 		return false
 	}
+	if !c.chargeLocked(len(frame)) {
+		c.closeRefusedLocked(len(frame))
+		return false
+	}
 	c.queue = append(c.queue, frame)
 	c.queuedBytes += len(frame)
-	c.chargeLocked(len(frame))
 	return true
 }
 
 // writeLocked hands a frame to melody's writer. melody's buffer always has room
 // (inflight < melodyBuffer), so WriteBinary only fails on a closed session.
 func (c *conn) writeLocked(frame []byte) bool {
+	cost := c.handOverCostLocked(len(frame))
+	if !c.chargeLocked(cost) {
+		c.closeRefusedLocked(cost)
+		return false
+	}
 	if err := c.ms.WriteBinary(frame); err != nil {
+		c.chargeLocked(-cost)
 		c.outClosed = true
 		return false
 	}
 	c.inflight++
 	c.inflightBytes += len(frame)
-	c.chargeLocked(len(frame))
 	return true
+}
+
+// handOverCostLocked is what handing a frame of n bytes to the writer adds
+// to the claim: the frame, and the writer's buffer if it held nothing.
+func (c *conn) handOverCostLocked(n int) int {
+	if c.inflight == 0 {
+		return n + writerBufferCost
+	}
+	return n
+}
+
+// closeRefusedLocked closes the connection whose charge of n bytes the
+// outbox budget refused even after closing the larger claims (outbox.go):
+// its socket is cut off at once, as memory is short.
+func (c *conn) closeRefusedLocked(n int) {
+	c.log.Info("closing a connection: the server's outbox budget refused its frame", "sid", c.sid, "frame_bytes", n, "claimed_bytes", c.claim.Load())
+	c.closeForBudgetLocked(c.srv.budget.used.Load(), c.srv.budget.limit, 0)
 }
 
 // onSent runs on melody's write goroutine after a binary frame was written: it
@@ -257,7 +283,11 @@ func (c *conn) onSent(frame []byte) {
 	}
 	c.inflight--
 	c.inflightBytes -= len(frame)
-	c.chargeLocked(-len(frame))
+	freed := len(frame)
+	if c.inflight == 0 {
+		freed += writerBufferCost
+	}
+	c.chargeLocked(-freed)
 	c.pumpLocked()
 }
 
@@ -289,6 +319,12 @@ func (c *conn) pumpLocked() {
 			n++
 		}
 		frame := wire.EncodeBatch(c.queue[:n])
+		// The queued frames' claim becomes the writer's: the coalesced copy
+		// (a few bytes more) and the writer's buffer if it held nothing.
+		if cost := c.handOverCostLocked(len(frame)) - size; !c.chargeLocked(cost) {
+			c.closeRefusedLocked(cost)
+			return
+		}
 		if n > 1 {
 			c.srv.metrics.coalesced.Inc()
 		}
@@ -296,7 +332,6 @@ func (c *conn) pumpLocked() {
 		clear(c.queue[:n])
 		c.queue = c.queue[n:]
 		c.queuedBytes -= size
-		c.chargeLocked(-size)
 		if len(c.queue) == 0 {
 			// Start again at the front of the same (small) array: a queue that
 			// fills and drains every commit would otherwise grow a new one
@@ -307,12 +342,12 @@ func (c *conn) pumpLocked() {
 			}
 		}
 		if c.ms.WriteBinary(frame) != nil {
+			c.chargeLocked(-c.handOverCostLocked(len(frame)))
 			c.dropQueueLocked()
 			return
 		}
 		c.inflight++
 		c.inflightBytes += len(frame)
-		c.chargeLocked(len(frame))
 	}
 	if c.closeCode != 0 && len(c.queue) == 0 && !c.closeSent {
 		c.closeSent = true
