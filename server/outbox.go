@@ -257,7 +257,8 @@ func (c *conn) chargeLocked(delta int) bool {
 // makeRoomLocked is called when the budget refused a charge of need bytes to
 // c: it closes the connections whose claims are larger than c's would be,
 // largest first, cutting their sockets off at once so that their writers let
-// go of their frames, until the charge fits. It reports whether it was
+// go of their frames (those already closing are cut off too), until the
+// charge fits. It reports whether it was
 // charged. See the lock order at the top of this file.
 func (c *conn) makeRoomLocked(need int64) bool {
 	b := c.srv.budget
@@ -277,9 +278,14 @@ func (c *conn) makeRoomLocked(need int64) bool {
 		if v == c || !v.outMu.TryLock() {
 			continue
 		}
-		if !v.outClosed {
+		switch {
+		case !v.outClosed:
 			v.closeForBudgetLocked(b.used.Load(), b.limit, 0)
 			closed++
+		case v.ms != nil && !v.released:
+			// Already closing, its writer still holding frames: memory is
+			// short now, so it does not get the rest of its grace.
+			_ = v.ms.WebsocketConnection().Close()
 		}
 		v.outMu.Unlock()
 		if b.reserve(need) {
