@@ -42,14 +42,15 @@ const (
 	// outboxMemLimit is the server's GOMEMLIMIT, as the README advises next
 	// to TANDEM_OUTBOX_BUDGET: the Go runtime's memory at idle plus the
 	// budget. GOMEMLIMIT bounds the runtime's memory, not the RSS, which also
-	// holds ~20 MiB of the binary's own pages (RSS 96 MiB, runtime 76 MiB at
-	// idle in one run), so a limit of the idle RSS plus the budget let the
-	// peak pass the bound by those 20 MiB (178 MiB against 101 + 64 in one CI
-	// run). The runtime's idle memory here is 62-85 MiB (the idle RSS 82-116
-	// MiB): 120 MiB is at most that plus the budget. Without a limit the
+	// holds the binary's own pages (18-20 MiB in every run: RSS 86 MiB and
+	// runtime 67 MiB at idle in one), so a limit of the idle RSS plus the
+	// budget let the peak pass the bound by about that (178 MiB against
+	// 101 + 64 in one CI run, with a limit of 160 MiB). The runtime's idle
+	// memory here was 49-67 MiB in 8 runs (the idle RSS 68-86 MiB): 112 MiB
+	// is at most the smallest of them plus the budget. Without a limit the
 	// collector lets the heap grow to twice what is live, and the full budget
 	// would cost twice itself.
-	outboxMemLimit = 120 << 20
+	outboxMemLimit = 112 << 20
 	opBytes        = 1024
 	docCap         = 64 << 10 // writers trim the document back to about this
 )
@@ -656,7 +657,7 @@ func rejoin(nd *node, sid string, have int64, text string, v int64, mu *sync.Mut
 // rest from its /metrics (tandem_outbox_bytes and the Go collector's).
 type memSampleFull struct {
 	rss, claimed, heapInuse, heapAlloc, nextGC, stackInuse, heapReleased, sys int64
-	goroutines                                                            int64
+	goroutines                                                                int64
 }
 
 type memWatchResult struct {
