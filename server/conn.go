@@ -133,7 +133,7 @@ func (s *wsSub) Deliver(ev *Event) bool {
 // DeliverBatch queues several events at once (the acks and ops of one
 // committed batch); they go out coalesced into as few array frames as the
 // size bound allows, instead of one frame and one socket write each.
-func (s *wsSub) DeliverBatch(evs []*Event) bool {
+func (s *wsSub) DeliverBatch(evs []*Event, shared *SharedBatch) bool {
 	frames := s.batch[:0]
 	defer func() { clear(frames); s.batch = frames[:0] }() // keep the slice, not the frames
 	for _, ev := range evs {
@@ -143,7 +143,7 @@ func (s *wsSub) DeliverBatch(evs []*Event) bool {
 		}
 		frames = append(frames, frame)
 	}
-	return s.c.sendAll(frames)
+	return s.c.sendAll(frames, func() []byte { return shared.Frame(evs, frames) })
 }
 
 // frame does what receiving ev means for the subscription and returns its
@@ -203,12 +203,26 @@ func (c *conn) send(frame []byte) bool {
 // sendAll queues frames in order and lets the pump coalesce them: when the
 // writer has room they leave at once as one array frame (within
 // CoalesceMaxBytes). Like send it never blocks, and over the outbox bounds it
-// closes the connection with 1013 and reports false.
-func (c *conn) sendAll(frames [][]byte) bool {
+// closes the connection with 1013 and reports false. shared, when not nil,
+// returns that array frame of all the frames encoded once for every
+// connection given the same ones (a broadcast): it is used when nothing
+// waits before them and they fit in one write, which is when the pump would
+// have built the same frame for this connection alone.
+func (c *conn) sendAll(frames [][]byte, shared func() []byte) bool {
 	c.outMu.Lock()
 	defer c.outMu.Unlock()
 	if c.outClosed {
 		return false
+	}
+	if shared != nil && len(frames) > 1 && len(c.queue) == 0 && c.ms != nil && c.writerHasRoomLocked() {
+		size := 0
+		for _, f := range frames {
+			size += len(f)
+		}
+		if size <= min(c.srv.cfg.CoalesceMaxBytes, maxInflightBytes-c.inflightBytes) {
+			c.srv.metrics.coalesced.Inc()
+			return c.writeLocked(shared())
+		}
 	}
 	for _, f := range frames {
 		if !c.enqueueLocked(f) {

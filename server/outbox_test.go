@@ -124,7 +124,7 @@ func TestOutboxBudgetRefusesPastTheLimit(t *testing.T) {
 		srv.conns[c] = struct{}{}
 		conns[name] = c
 	}
-	queue := func(name string, n int) bool { return conns[name].sendAll([][]byte{make([]byte, n)}) }
+	queue := func(name string, n int) bool { return conns[name].sendAll([][]byte{make([]byte, n)}, nil) }
 	for _, q := range []struct {
 		name string
 		n    int
