@@ -112,6 +112,7 @@ func TestOutboxBudgetUnderStalledReaders(t *testing.T) {
 	}
 	t.Logf("under load: %d acks in %v (%.0f ops/s), p50 %v, p99 %v", len(load), loadFor, float64(len(load))/loadFor.Seconds(), pct(load, 0.5), pct(load, 0.99))
 	t.Logf("ack p99 by 5 s of the load: %s", windowP99(writers, loadStart, 5*time.Second))
+	t.Logf("ack p99 by second of the load: %s", windowP99(writers, loadStart, time.Second))
 	t.Logf("server RSS: idle %d MiB, peak %d MiB (budget %d MiB); outbox claims peaked at %d MiB; %v budget closes",
 		idle.rss>>20, peak.hwm>>20, outboxBudget>>20, mw.maxClaimed>>20, closes)
 	p := mw.atPeak
