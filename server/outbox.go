@@ -25,9 +25,11 @@ import (
 // The budget is enforced when a claim is charged, not after the fact: a
 // charge that would take the total past the budget is refused (reserve).
 // The connection that asked then makes room by closing, with 1013, the
-// connections whose claims are larger than its own, largest first; if that
-// is not enough (their writers still hold frames) it closes itself. So the
-// total never passes the budget. Ahead of that, the reclaimer goroutine
+// connections whose claims are larger than its own, largest first, and
+// cutting their sockets off (their whole claims are released then: their
+// writers let go of their frames as soon as they see the closed socket),
+// until its charge fits; if it does not, it closes itself. So the total
+// never passes the budget, and no more connections are closed than needed. Ahead of that, the reclaimer goroutine
 // starts closing the largest claims when the total passes three quarters of
 // the budget (outboxHighWater) and goes on until it is back under half of it
 // (outboxLowWater), so that the limit is seldom met by a reading client.
@@ -286,6 +288,14 @@ func (c *conn) makeRoomLocked(need int64) bool {
 			// Already closing, its writer still holding frames: memory is
 			// short now, so it does not get the rest of its grace.
 			_ = v.ms.WebsocketConnection().Close()
+		}
+		if v.ms != nil && !v.released {
+			// Its socket is cut: the frames its writer holds are let go
+			// as soon as that goroutine sees the closed socket, which is
+			// what onClose would release a moment later. Releasing them
+			// now is what lets the next claim fit, so that only as many
+			// connections are closed as the charge needs.
+			v.releaseLocked()
 		}
 		v.outMu.Unlock()
 		if b.reserve(need) {
