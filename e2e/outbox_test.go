@@ -18,7 +18,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 	"github.com/vmihailenco/msgpack/v5"
@@ -40,13 +39,18 @@ const (
 	loadFor        = 30 * time.Second
 	baselineFor    = 5 * time.Second
 	outboxBudget   = 64 << 20
-	// outboxMemLimit is the server's GOMEMLIMIT, about its idle size with the
-	// stalled sockets joined (~100-115 MiB here) plus the budget, as the README
-	// advises next to TANDEM_OUTBOX_BUDGET. Without it the collector lets the
-	// heap grow to twice what is live before it returns the memory of closed
-	// queues, and the peak RSS passed idle + budget in some runs (178 MiB
-	// against 101 + 64 in one CI run).
-	outboxMemLimit = 160 << 20
+	// outboxMemLimit is the server's GOMEMLIMIT, as the README advises next
+	// to TANDEM_OUTBOX_BUDGET: the Go runtime's memory at idle plus the
+	// budget. GOMEMLIMIT bounds the runtime's memory, not the RSS, which also
+	// holds the binary's own pages (18-20 MiB in every run: RSS 86 MiB and
+	// runtime 67 MiB at idle in one), so a limit of the idle RSS plus the
+	// budget let the peak pass the bound by about that (178 MiB against
+	// 101 + 64 in one CI run, with a limit of 160 MiB). The runtime's idle
+	// memory here was 49-67 MiB in 8 runs (the idle RSS 68-86 MiB): 112 MiB
+	// is at most the smallest of them plus the budget. Without a limit the
+	// collector lets the heap grow to twice what is live, and the full budget
+	// would cost twice itself.
+	outboxMemLimit = 112 << 20
 	opBytes        = 1024
 	docCap         = 64 << 10 // writers trim the document back to about this
 )
@@ -83,30 +87,23 @@ func TestOutboxBudgetUnderStalledReaders(t *testing.T) {
 	phase("stalled sockets joined")
 	time.Sleep(2 * time.Second) // let the joins settle
 	idle := procMem(t, pid)
-	t.Logf("idle with %d stalled and %d reading sockets: RSS %d MiB (peak so far %d MiB)", stalledSockets, loadWriters+len(readers), idle.rss>>20, idle.hwm>>20)
+	goIdle := int64(-1)
+	if ms, err := metricValues(nd); err == nil {
+		goIdle = int64(ms["go_memstats_sys_bytes"] - ms["go_memstats_heap_released_bytes"])
+	}
+	t.Logf("idle with %d stalled and %d reading sockets: RSS %d MiB (peak so far %d MiB), of which the Go runtime's memory %d MiB",
+		stalledSockets, loadWriters+len(readers), idle.rss>>20, idle.hwm>>20, goIdle>>20)
 
-	var maxClaimed atomic.Int64
-	stopWatch := make(chan struct{})
-	watched := make(chan struct{})
-	go func() {
-		defer close(watched)
-		for {
-			select {
-			case <-stopWatch:
-				return
-			case <-time.After(250 * time.Millisecond):
-			}
-			if v, err := metricValue(nd, "tandem_outbox_bytes"); err == nil && int64(v) > maxClaimed.Load() {
-				maxClaimed.Store(int64(v))
-			}
-		}
-	}()
+	// Where the memory goes: sampled every 250 ms, the server's RSS beside
+	// its outbox claims and the Go runtime's own account of its memory; the
+	// sample at the highest RSS is logged.
+	mem := newMemWatch(t, nd, pid)
 	cpu0, self0 := procCPU(t, pid), selfCPU()
+	loadStart := time.Now()
 	load := runLoad(t, writers, loadFor)
 	cpu1, self1 := procCPU(t, pid), selfCPU()
 	t.Logf("CPU during the load: server %v, this test process %v", cpu1-cpu0, self1-self0)
-	close(stopWatch)
-	<-watched
+	mw := mem.stop()
 	peak := procMem(t, pid)
 	closes, _ := metricValue(nd, "tandem_outbox_budget_closes_total")
 	committed := int64(0)
@@ -114,12 +111,17 @@ func TestOutboxBudgetUnderStalledReaders(t *testing.T) {
 		committed += w.acked.Load()
 	}
 	t.Logf("under load: %d acks in %v (%.0f ops/s), p50 %v, p99 %v", len(load), loadFor, float64(len(load))/loadFor.Seconds(), pct(load, 0.5), pct(load, 0.99))
+	t.Logf("ack p99 by 5 s of the load: %s", windowP99(writers, loadStart, 5*time.Second))
+	t.Logf("ack p99 by second of the load: %s", windowP99(writers, loadStart, time.Second))
 	t.Logf("server RSS: idle %d MiB, peak %d MiB (budget %d MiB); outbox claims peaked at %d MiB; %v budget closes",
-		idle.rss>>20, peak.hwm>>20, outboxBudget>>20, maxClaimed.Load()>>20, closes)
+		idle.rss>>20, peak.hwm>>20, outboxBudget>>20, mw.maxClaimed>>20, closes)
+	p := mw.atPeak
+	t.Logf("at the highest sampled RSS (%d MiB): outbox claims %d MiB, Go heap in use %d MiB (allocated objects %d MiB, next GC at %d MiB), stacks %d MiB, Go runtime memory (obtained minus released: what GOMEMLIMIT bounds) %d MiB, %d goroutines",
+		p.rss>>20, p.claimed>>20, p.heapInuse>>20, p.heapAlloc>>20, p.nextGC>>20, p.stackInuse>>20, (p.sys-p.heapReleased)>>20, p.goroutines)
 	if out := os.Getenv("TANDEM_OUTBOX_REPORT"); out != "" {
 		// The figures for docs/benchmarks.md, as one line.
 		line := fmt.Sprintf("idle_rss_mib=%d peak_rss_mib=%d budget_mib=%d max_claimed_mib=%d budget_closes=%v ops_per_s=%.0f base_p50=%v base_p99=%v load_p50=%v load_p99=%v\n",
-			idle.rss>>20, peak.hwm>>20, outboxBudget>>20, maxClaimed.Load()>>20, closes, float64(len(load))/loadFor.Seconds(),
+			idle.rss>>20, peak.hwm>>20, outboxBudget>>20, mw.maxClaimed>>20, closes, float64(len(load))/loadFor.Seconds(),
 			pct(base, 0.5), pct(base, 0.99), pct(load, 0.5), pct(load, 0.99))
 		_ = os.WriteFile(out, []byte(line), 0o644)
 	}
@@ -141,6 +143,7 @@ func TestOutboxBudgetUnderStalledReaders(t *testing.T) {
 	// and the store holds every acknowledged op.
 	docs := append(slices.Clone(readers), writerDocs(writers)...)
 	text, v := collab.Converge(t, docs, 30*time.Second)
+	t.Logf("the document: %d bytes at v%d", len(text), v)
 	ops := c.checkStore("hot", "", text, v)
 	if int64(len(ops)) < committed {
 		t.Fatalf("the store holds %d ops, %d were acknowledged", len(ops), committed)
@@ -165,6 +168,7 @@ type loadWriter struct {
 	mu    sync.Mutex
 	sent  []sentEdit // edits not yet acknowledged, in seq order
 	lat   []time.Duration
+	latAt []time.Time // when each of lat was measured
 	acked atomic.Int64
 }
 
@@ -186,29 +190,38 @@ func (w *loadWriter) onAck(a client.AckInfo) {
 	n := 0
 	for n < len(w.sent) && w.sent[n].seq <= a.Seq {
 		w.lat = append(w.lat, now.Sub(w.sent[n].at))
+		w.latAt = append(w.latAt, now)
 		n++
 	}
 	w.sent = w.sent[n:]
 	w.acked.Add(1)
 }
 
-// edit inserts 1 KiB at the start and, past docCap, deletes 1 KiB at the
-// end, so the document stays small while every op carries 1 KiB.
+// edit inserts 1 KiB at the start and, past docCap, deletes everything past
+// docCap at the end, so the document stays small while every op carries
+// 1 KiB. Deleting only 1 KiB, as this did first, let the document grow to
+// megabytes: writers that trim at the same time delete the same tail, and
+// the transformed deletes collapse into one, so the server's own memory
+// under the load was the copies of a growing text, not its outboxes. The
+// text is ASCII, so its length in bytes is its length in code points:
+// counting them (and reading the text back with Snapshot) cost the
+// generator more CPU than the server spent on the load.
 func (w *loadWriter) edit(k int) error {
 	block := strings.Repeat(string(rune('a'+k%26)), opBytes)
 	err := w.d.Edit(func(text string) ot.Op {
-		n := utf8.RuneCountInString(text)
-		if n <= docCap {
+		n := len(text)
+		if n <= docCap-opBytes {
 			return ot.Op{{Insert: block}}
 		}
-		return ot.Op{{Insert: block}, {Retain: n - opBytes}, {Delete: opBytes}}
+		keep := docCap - opBytes
+		return ot.Op{{Insert: block}, {Retain: keep}, {Delete: n - keep}}
 	})
 	if err != nil {
 		return err
 	}
 	// The seq that carries this edit: the one in flight if it went at once,
 	// else the next one (the buffer goes out after the in-flight op).
-	_, _, pending := w.d.Snapshot()
+	pending := w.d.Pending()
 	seq := w.d.LastSeq()
 	if pending == 2 {
 		seq++
@@ -236,7 +249,7 @@ func runLoad(t *testing.T, ws []*loadWriter, d time.Duration) []time.Duration {
 	t.Helper()
 	for _, w := range ws {
 		w.mu.Lock()
-		w.lat = nil
+		w.lat, w.latAt = nil, nil
 		w.mu.Unlock()
 	}
 	var wg sync.WaitGroup
@@ -273,6 +286,28 @@ func runLoad(t *testing.T, ws []*loadWriter, d time.Duration) []time.Duration {
 	}
 	slices.Sort(all)
 	return all
+}
+
+// windowP99 is the ack p99 of each window of the last run, from start.
+func windowP99(ws []*loadWriter, start time.Time, window time.Duration) string {
+	var wins [][]time.Duration
+	for _, w := range ws {
+		w.mu.Lock()
+		for i, at := range w.latAt {
+			k := max(0, int(at.Sub(start)/window))
+			for len(wins) <= k {
+				wins = append(wins, nil)
+			}
+			wins[k] = append(wins[k], w.lat[i])
+		}
+		w.mu.Unlock()
+	}
+	var b strings.Builder
+	for i, l := range wins {
+		slices.Sort(l)
+		fmt.Fprintf(&b, "%v-%v: %v (%d); ", time.Duration(i)*window, time.Duration(i+1)*window, pct(l, 0.99), len(l))
+	}
+	return b.String()
 }
 
 func pct(sorted []time.Duration, p float64) time.Duration {
@@ -615,4 +650,101 @@ func rejoin(nd *node, sid string, have int64, text string, v int64, mu *sync.Mut
 			return false, nil
 		}
 	}
+}
+
+// ---- where the server's memory goes ----
+
+// memSampleFull is one sample of the server's memory: RSS from /proc, the
+// rest from its /metrics (tandem_outbox_bytes and the Go collector's).
+type memSampleFull struct {
+	rss, claimed, heapInuse, heapAlloc, nextGC, stackInuse, heapReleased, sys int64
+	goroutines                                                                int64
+}
+
+type memWatchResult struct {
+	maxClaimed int64
+	atPeak     memSampleFull // the sample with the highest RSS
+}
+
+// memWatch samples the server's memory every 250 ms until stop.
+type memWatch struct {
+	stopCh chan struct{}
+	done   chan struct{}
+	res    memWatchResult
+}
+
+func newMemWatch(t *testing.T, nd *node, pid int) *memWatch {
+	w := &memWatch{stopCh: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		for {
+			select {
+			case <-w.stopCh:
+				return
+			case <-time.After(250 * time.Millisecond):
+			}
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+			if err != nil {
+				continue
+			}
+			var s memSampleFull
+			for _, line := range strings.Split(string(b), "\n") {
+				if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+					f := strings.Fields(rest)
+					n, _ := strconv.ParseInt(f[0], 10, 64)
+					s.rss = n << 10
+				}
+			}
+			ms, err := metricValues(nd)
+			if err != nil {
+				continue
+			}
+			s.claimed = int64(ms["tandem_outbox_bytes"])
+			s.heapInuse = int64(ms["go_memstats_heap_inuse_bytes"])
+			s.heapAlloc = int64(ms["go_memstats_heap_alloc_bytes"])
+			s.nextGC = int64(ms["go_memstats_next_gc_bytes"])
+			s.stackInuse = int64(ms["go_memstats_stack_inuse_bytes"])
+			s.heapReleased = int64(ms["go_memstats_heap_released_bytes"])
+			s.goroutines = int64(ms["go_goroutines"])
+			s.sys = int64(ms["go_memstats_sys_bytes"])
+			w.res.maxClaimed = max(w.res.maxClaimed, s.claimed)
+			if s.rss > w.res.atPeak.rss {
+				w.res.atPeak = s
+			}
+		}
+	}()
+	return w
+}
+
+func (w *memWatch) stop() memWatchResult {
+	close(w.stopCh)
+	<-w.done
+	return w.res
+}
+
+// metricValues reads every unlabelled sample of the node's /metrics.
+func metricValues(nd *node) (map[string]float64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+nd.addr+"/metrics", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(b), "\n") {
+		name, val, ok := strings.Cut(line, " ")
+		if !ok || strings.HasPrefix(name, "#") || strings.Contains(name, "{") {
+			continue
+		}
+		if v, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
+			out[name] = v
+		}
+	}
+	return out, nil
 }

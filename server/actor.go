@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -109,6 +110,7 @@ type actor struct {
 	holding   bool
 	held      map[Subscriber][]*Event
 	heldOrder []Subscriber
+	shared    SharedBatch // releaseHeld's memo of a broadcast's array frame
 }
 
 func newActor(srv *Server, id string) *actor {
@@ -370,10 +372,37 @@ func (a *actor) deliver(sub Subscriber, ev *Event) {
 }
 
 // batchSubscriber is a Subscriber that can take several events in one call,
-// in order, with the same all-or-nothing meaning as Deliver.
+// in order, with the same all-or-nothing meaning as Deliver. shared is the
+// actor's memo of the last batch encoded as one array frame: subscribers
+// given the same events (a broadcast) reuse that frame instead of each
+// building a copy of it.
 type batchSubscriber interface {
 	Subscriber
-	DeliverBatch(evs []*Event) bool
+	DeliverBatch(evs []*Event, shared *SharedBatch) bool
+}
+
+// SharedBatch is an encoded array frame of a list of events, reused by the
+// subscribers of one release (releaseHeld) that are given the same events.
+// Only the actor's goroutine touches it.
+type SharedBatch struct {
+	evs   []*Event
+	frame []byte
+}
+
+// Frame is the array frame of evs (whose frames are frames), encoded once
+// for as long as the subscribers ask for the same events.
+func (b *SharedBatch) Frame(evs []*Event, frames [][]byte) []byte {
+	if b.frame != nil && slices.Equal(b.evs, evs) {
+		return b.frame
+	}
+	b.evs = append(b.evs[:0], evs...)
+	b.frame = wire.EncodeBatch(frames)
+	return b.frame
+}
+
+func (b *SharedBatch) reset() {
+	clear(b.evs)
+	b.evs, b.frame = b.evs[:0], nil
 }
 
 // hold starts collecting deliveries; releaseHeld hands them over.
@@ -392,7 +421,7 @@ func (a *actor) releaseHeld() {
 		evs := a.held[sub]
 		ok := true
 		if bs, batched := sub.(batchSubscriber); batched && len(evs) > 1 {
-			ok = bs.DeliverBatch(evs)
+			ok = bs.DeliverBatch(evs, &a.shared)
 		} else {
 			for _, ev := range evs {
 				if ok = sub.Deliver(ev); !ok {
@@ -404,6 +433,7 @@ func (a *actor) releaseHeld() {
 			a.leave(sub)
 		}
 	}
+	a.shared.reset()
 	clear(a.held)
 	clear(a.heldOrder)
 	a.heldOrder = a.heldOrder[:0]

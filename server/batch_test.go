@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"fmt"
 	textdoc "github.com/tandem-collab/tandem/doctype/text"
 	"sync"
@@ -17,7 +18,7 @@ type batchCollector struct {
 	refuse  bool
 }
 
-func (b *batchCollector) DeliverBatch(evs []*Event) bool {
+func (b *batchCollector) DeliverBatch(evs []*Event, _ *SharedBatch) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.refuse {
@@ -103,5 +104,40 @@ func TestCommittedBatchIsDeliveredTogether(t *testing.T) {
 	a.deliver(subs[0], &Event{Kind: EventError, Doc: "batched", Code: wire.CodeBadRequest})
 	if n := len(subs[0].snapshot()); n != 2 {
 		t.Fatalf("a delivery outside a commit was not handed over at once (%d single events)", n)
+	}
+}
+
+// TestSharedBatchFrame: subscribers given the same events in one release
+// share one encoded array frame; other events get their own, equal to what
+// the connection's pump would have built.
+func TestSharedBatchFrame(t *testing.T) {
+	a, b, ack := &Event{Kind: EventPresence, Doc: "d", V: 1}, &Event{Kind: EventPresence, Doc: "d", V: 2}, &Event{Kind: EventPresence, Doc: "d", V: 3}
+	frames := func(evs ...*Event) [][]byte {
+		var out [][]byte
+		for _, ev := range evs {
+			f, err := ev.Frame()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, f)
+		}
+		return out
+	}
+	var sb SharedBatch
+	first := sb.Frame([]*Event{a, b}, frames(a, b))
+	again := sb.Frame([]*Event{a, b}, frames(a, b))
+	if &first[0] != &again[0] {
+		t.Fatal("the same events were encoded twice")
+	}
+	if !bytes.Equal(first, wire.EncodeBatch(frames(a, b))) {
+		t.Fatal("the shared frame differs from the pump's")
+	}
+	other := sb.Frame([]*Event{a, ack}, frames(a, ack))
+	if !bytes.Equal(other, wire.EncodeBatch(frames(a, ack))) || bytes.Equal(other, first) {
+		t.Fatal("other events got the shared frame of the first ones")
+	}
+	sb.reset()
+	if sb.frame != nil || len(sb.evs) != 0 {
+		t.Fatal("reset kept the frame")
 	}
 }

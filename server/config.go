@@ -71,9 +71,10 @@ type Config struct {
 	OutboxMaxBytes  int
 	OutboxMaxFrames int
 	// OutboxBudget bounds the bytes claimed by all connections' outboxes
-	// together (queued plus handed to the writers); past it the connections
-	// with the largest claims are closed with 1013 (outbox.go). The default
-	// is DefaultOutboxBudget: an eighth of the memory the process may use.
+	// together (queued plus handed to the writers); the claims never pass it,
+	// and as they near it the connections with the largest claims are closed
+	// with 1013 (outbox.go). The default is DefaultOutboxBudget: an eighth of
+	// the memory the process may use.
 	OutboxBudget int64
 	// CoalesceMaxBytes bounds one coalesced array frame; a connection's writer
 	// is handed at most 32 KiB at a time in any case (maxInflightBytes).

@@ -88,8 +88,9 @@ type conn struct {
 	released      bool        // the connection is gone and its claim returned
 	hardClose     *time.Timer // cuts a connection closed for the budget off after budgetCloseGrace
 
-	// claim is queuedBytes + inflightBytes, written under outMu and read
-	// without it by the outbox budget's reclaimer (outbox.go).
+	// claim is queuedBytes + inflightBytes, plus writerBufferCost while
+	// inflight > 0; written under outMu and read without it by the outbox
+	// budget (outbox.go).
 	claim atomic.Int64
 }
 
@@ -132,7 +133,7 @@ func (s *wsSub) Deliver(ev *Event) bool {
 // DeliverBatch queues several events at once (the acks and ops of one
 // committed batch); they go out coalesced into as few array frames as the
 // size bound allows, instead of one frame and one socket write each.
-func (s *wsSub) DeliverBatch(evs []*Event) bool {
+func (s *wsSub) DeliverBatch(evs []*Event, shared *SharedBatch) bool {
 	frames := s.batch[:0]
 	defer func() { clear(frames); s.batch = frames[:0] }() // keep the slice, not the frames
 	for _, ev := range evs {
@@ -142,7 +143,7 @@ func (s *wsSub) DeliverBatch(evs []*Event) bool {
 		}
 		frames = append(frames, frame)
 	}
-	return s.c.sendAll(frames)
+	return s.c.sendAll(frames, func() []byte { return shared.Frame(evs, frames) })
 }
 
 // frame does what receiving ev means for the subscription and returns its
@@ -202,12 +203,26 @@ func (c *conn) send(frame []byte) bool {
 // sendAll queues frames in order and lets the pump coalesce them: when the
 // writer has room they leave at once as one array frame (within
 // CoalesceMaxBytes). Like send it never blocks, and over the outbox bounds it
-// closes the connection with 1013 and reports false.
-func (c *conn) sendAll(frames [][]byte) bool {
+// closes the connection with 1013 and reports false. shared, when not nil,
+// returns that array frame of all the frames encoded once for every
+// connection given the same ones (a broadcast): it is used when nothing
+// waits before them and they fit in one write, which is when the pump would
+// have built the same frame for this connection alone.
+func (c *conn) sendAll(frames [][]byte, shared func() []byte) bool {
 	c.outMu.Lock()
 	defer c.outMu.Unlock()
 	if c.outClosed {
 		return false
+	}
+	if shared != nil && len(frames) > 1 && len(c.queue) == 0 && c.ms != nil && c.writerHasRoomLocked() {
+		size := 0
+		for _, f := range frames {
+			size += len(f)
+		}
+		if size <= min(c.srv.cfg.CoalesceMaxBytes, maxInflightBytes-c.inflightBytes) {
+			c.srv.metrics.coalesced.Inc()
+			return c.writeLocked(shared())
+		}
 	}
 	for _, f := range frames {
 		if !c.enqueueLocked(f) {
@@ -226,23 +241,48 @@ func (c *conn) enqueueLocked(frame []byte) bool {
 		c.closeSlowLocked("cannot keep up; re-join to catch up") // the client catches up by re-joining
 		return false
 	}
+	if !c.chargeLocked(len(frame)) {
+		c.closeRefusedLocked(len(frame))
+		return false
+	}
 	c.queue = append(c.queue, frame)
 	c.queuedBytes += len(frame)
-	c.chargeLocked(len(frame))
 	return true
 }
 
 // writeLocked hands a frame to melody's writer. melody's buffer always has room
 // (inflight < melodyBuffer), so WriteBinary only fails on a closed session.
 func (c *conn) writeLocked(frame []byte) bool {
+	cost := c.handOverCostLocked(len(frame))
+	if !c.chargeLocked(cost) {
+		c.closeRefusedLocked(cost)
+		return false
+	}
 	if err := c.ms.WriteBinary(frame); err != nil {
+		c.chargeLocked(-cost)
 		c.outClosed = true
 		return false
 	}
 	c.inflight++
 	c.inflightBytes += len(frame)
-	c.chargeLocked(len(frame))
 	return true
+}
+
+// handOverCostLocked is what handing a frame of n bytes to the writer adds
+// to the claim: the frame, and the writer's buffer if it held nothing.
+func (c *conn) handOverCostLocked(n int) int {
+	if c.inflight == 0 {
+		return n + writerBufferCost
+	}
+	return n
+}
+
+// closeRefusedLocked closes the connection whose charge of n bytes the
+// outbox budget refused even after closing the larger claims (outbox.go):
+// its socket is cut off at once, as memory is short.
+func (c *conn) closeRefusedLocked(n int) {
+	c.log.Info("closing a connection: the server's outbox budget refused its frame", "sid", c.sid, "frame_bytes", n, "claimed_bytes", c.claim.Load())
+	c.closeForBudgetLocked(c.srv.budget.used.Load(), c.srv.budget.limit, 0)
 }
 
 // onSent runs on melody's write goroutine after a binary frame was written: it
@@ -257,7 +297,11 @@ func (c *conn) onSent(frame []byte) {
 	}
 	c.inflight--
 	c.inflightBytes -= len(frame)
-	c.chargeLocked(-len(frame))
+	freed := len(frame)
+	if c.inflight == 0 {
+		freed += writerBufferCost
+	}
+	c.chargeLocked(-freed)
 	c.pumpLocked()
 }
 
@@ -289,6 +333,12 @@ func (c *conn) pumpLocked() {
 			n++
 		}
 		frame := wire.EncodeBatch(c.queue[:n])
+		// The queued frames' claim becomes the writer's: the coalesced copy
+		// (a few bytes more) and the writer's buffer if it held nothing.
+		if cost := c.handOverCostLocked(len(frame)) - size; !c.chargeLocked(cost) {
+			c.closeRefusedLocked(cost)
+			return
+		}
 		if n > 1 {
 			c.srv.metrics.coalesced.Inc()
 		}
@@ -296,7 +346,6 @@ func (c *conn) pumpLocked() {
 		clear(c.queue[:n])
 		c.queue = c.queue[n:]
 		c.queuedBytes -= size
-		c.chargeLocked(-size)
 		if len(c.queue) == 0 {
 			// Start again at the front of the same (small) array: a queue that
 			// fills and drains every commit would otherwise grow a new one
@@ -307,12 +356,12 @@ func (c *conn) pumpLocked() {
 			}
 		}
 		if c.ms.WriteBinary(frame) != nil {
+			c.chargeLocked(-c.handOverCostLocked(len(frame)))
 			c.dropQueueLocked()
 			return
 		}
 		c.inflight++
 		c.inflightBytes += len(frame)
-		c.chargeLocked(len(frame))
 	}
 	if c.closeCode != 0 && len(c.queue) == 0 && !c.closeSent {
 		c.closeSent = true

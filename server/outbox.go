@@ -15,30 +15,60 @@ import (
 
 // The outbox budget bounds the memory that all connections' outboxes claim
 // together (Config.OutboxBudget), besides each connection's own bound
-// (Config.OutboxMaxBytes). A connection's claim is what waits in its outbox
-// plus the frames handed to its writer and not yet written; it is charged
-// when a frame is queued or handed over and released when it is written, or
-// dropped, or the connection ends. When the sum passes the budget, the
-// reclaimer goroutine closes the connections with the largest claims with
-// 1013 until the sum is back under seven eighths of it: a slow client is what
-// holds a large claim, and it catches up by re-joining with its version.
+// (Config.OutboxMaxBytes). A connection's claim is what waits in its outbox,
+// the frames handed to its writer and not yet written, and the pooled write
+// buffer its writer holds while it has such frames (a write to a socket
+// that is not read blocks with the buffer in hand). It is charged when a
+// frame is queued or handed over and released when it is written, or
+// dropped, or the connection ends.
+//
+// The budget is enforced when a claim is charged, not after the fact: a
+// charge that would take the total past the budget is refused (reserve).
+// The connection that asked then makes room by closing, with 1013, the
+// connections whose claims are larger than its own, largest first, and
+// cutting their sockets off (their whole claims are released then: their
+// writers let go of their frames as soon as they see the closed socket),
+// until its charge fits; if it does not, it closes itself. So the total
+// never passes the budget, and no more connections are closed than needed. Ahead of that, the reclaimer goroutine
+// starts closing the largest claims when the total passes three quarters of
+// the budget (outboxHighWater) and goes on until it is back under half of it
+// (outboxLowWater), so that the limit is seldom met by a reading client.
 //
 // A broadcast frame is shared in memory by every connection it waits for, but
 // it is charged to each of them: the budget bounds the worst case (every
 // connection on a different document), so the memory really held is at most
-// the budget, usually much less.
+// the claims, usually less. Frames a connection coalesces for its writer are
+// its own copy and are charged to it alone.
+//
+// Lock order: a connection's outMu may be held while the server's connMu is
+// taken (makeRoomLocked reads the connections), never the other way round.
+// A connection that holds its own outMu takes another connection's outMu
+// only with TryLock (and skips that connection when it is busy), so two
+// connections making room at the same time cannot deadlock; the reclaimer
+// holds no outMu when it takes one.
 
-// outboxLowWater is the fraction of the budget the reclaimer brings the
-// claims back to, so that one pass frees room for a while instead of closing
-// one connection per frame.
-const outboxLowWater = 7.0 / 8
+// outboxHighWater is the fraction of the budget past which the reclaimer
+// starts closing the largest claims; outboxLowWater the fraction it brings
+// the claims back to, so that one pass frees room for a while instead of
+// closing one connection per frame.
+const (
+	outboxHighWater = 3.0 / 4
+	outboxLowWater  = 1.0 / 2
+)
 
-// budgetCloseGrace is how long a connection closed because the budget was
-// reached may take to write what its writer holds and its close frame. A
-// client that does not read even that is cut off (it sees the connection end
-// without a close frame), so that the memory its writer holds is freed now,
-// while memory is short, rather than after WriteWait. A connection closed
-// for passing its own bound keeps the whole WriteWait.
+// writerBufferCost is what a connection's writer holds besides its frames
+// while it has any: the pooled write buffer gorilla/websocket takes for a
+// write and gives back when the write returns (4 KiB plus the largest frame
+// header), which a socket that is not read keeps blocked.
+const writerBufferCost = 4096 + 14
+
+// budgetCloseGrace is how long a connection closed by the reclaimer may take
+// to write what its writer holds and its close frame. A client that does not
+// read even that is cut off (it sees the connection end without a close
+// frame), so that the memory its writer holds is freed now, while memory is
+// short, rather than after WriteWait. A connection closed to make room for a
+// refused charge is cut off at once; one closed for passing its own bound
+// keeps the whole WriteWait.
 const budgetCloseGrace = time.Second
 
 // outboxBudgetFraction is the share of the memory available to the process
@@ -86,6 +116,7 @@ func DefaultOutboxBudget() int64 {
 type outboxBudget struct {
 	srv   *Server
 	limit int64
+	high  int64 // outboxHighWater of limit: the reclaimer's trigger
 	used  atomic.Int64
 	wake  chan struct{} // capacity 1: a pending wake-up
 	stop  chan struct{}
@@ -94,19 +125,38 @@ type outboxBudget struct {
 }
 
 func newOutboxBudget(srv *Server, limit int64) *outboxBudget {
-	b := &outboxBudget{srv: srv, limit: limit, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	b := &outboxBudget{srv: srv, limit: limit, high: int64(float64(limit) * outboxHighWater),
+		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go b.run()
 	return b
 }
 
-// charge adds delta (negative to release) to the total; over the budget it
-// wakes the reclaimer. It never blocks: callers hold a connection's outMu.
-func (b *outboxBudget) charge(delta int64) {
-	if b.used.Add(delta) > b.limit && delta > 0 {
-		select {
-		case b.wake <- struct{}{}:
-		default:
+// reserve adds n bytes to the total unless that would take it past the
+// budget; past the high-water mark it wakes the reclaimer. It never blocks:
+// callers hold a connection's outMu.
+func (b *outboxBudget) reserve(n int64) bool {
+	for {
+		used := b.used.Load()
+		if used+n > b.limit {
+			b.kick()
+			return false
 		}
+		if b.used.CompareAndSwap(used, used+n) {
+			if used+n > b.high {
+				b.kick()
+			}
+			return true
+		}
+	}
+}
+
+// release returns n bytes to the budget.
+func (b *outboxBudget) release(n int64) { b.used.Add(-n) }
+
+func (b *outboxBudget) kick() {
+	select {
+	case b.wake <- struct{}{}:
+	default:
 	}
 }
 
@@ -128,30 +178,39 @@ func (b *outboxBudget) run() {
 	}
 }
 
+// connClaim is one connection's claim at the time it was read.
+type connClaim struct {
+	c *conn
+	n int64
+}
+
+// largestClaims lists the connections that claim anything, largest first.
+// It takes connMu, so a caller may hold its own outMu but no connMu.
+func (b *outboxBudget) largestClaims() []connClaim {
+	b.srv.connMu.Lock()
+	claims := make([]connClaim, 0, len(b.srv.conns))
+	for c := range b.srv.conns {
+		if n := c.claim.Load(); n > 0 {
+			claims = append(claims, connClaim{c, n})
+		}
+	}
+	b.srv.connMu.Unlock()
+	slices.SortFunc(claims, func(x, y connClaim) int { return cmp.Compare(y.n, x.n) })
+	return claims
+}
+
 // reclaim closes the connections with the largest claims until the claims
 // that remain are under the low-water mark. Connections already closing are
 // counted as freed: their writers let go within budgetCloseGrace (or
 // WriteWait for one closed for its own bound).
 func (b *outboxBudget) reclaim() {
 	used := b.used.Load()
-	if used <= b.limit {
+	if used <= b.high {
 		return
 	}
-	type claim struct {
-		c *conn
-		n int64
-	}
-	b.srv.connMu.Lock()
-	claims := make([]claim, 0, len(b.srv.conns))
-	for c := range b.srv.conns {
-		if n := c.claim.Load(); n > 0 {
-			claims = append(claims, claim{c, n})
-		}
-	}
-	b.srv.connMu.Unlock()
-	slices.SortFunc(claims, func(x, y claim) int { return cmp.Compare(y.n, x.n) })
+	claims := b.largestClaims()
 	target := int64(float64(b.limit) * outboxLowWater)
-	var live []claim
+	var live []connClaim
 	for _, cl := range claims {
 		if cl.c.closing() {
 			used -= cl.n
@@ -170,20 +229,80 @@ func (b *outboxBudget) reclaim() {
 		}
 	}
 	if closed > 0 {
-		b.srv.log.Warn("outbox budget reached: closed the connections with the largest queues (1013)",
+		b.srv.log.Warn("outbox budget nearly reached: closed the connections with the largest queues (1013)",
 			"closed", closed, "budget_bytes", b.limit, "claimed_bytes", b.used.Load())
 	}
 }
 
 // ---- the connection's side (all under c.outMu) ----
 
-// chargeLocked changes the connection's claim by delta and the server's total.
-func (c *conn) chargeLocked(delta int) {
+// chargeLocked changes the connection's claim by delta and the server's
+// total. A positive delta that the budget refuses, even after closing the
+// connections with larger claims, is not charged and chargeLocked reports
+// false: the caller must not hold the memory (it closes the connection).
+func (c *conn) chargeLocked(delta int) bool {
 	if delta == 0 {
-		return
+		return true
+	}
+	if delta < 0 {
+		c.claim.Add(int64(delta))
+		c.srv.budget.release(int64(-delta))
+		return true
+	}
+	if !c.srv.budget.reserve(int64(delta)) && !c.makeRoomLocked(int64(delta)) {
+		return false
 	}
 	c.claim.Add(int64(delta))
-	c.srv.budget.charge(int64(delta))
+	return true
+}
+
+// makeRoomLocked is called when the budget refused a charge of need bytes to
+// c: it closes the connections whose claims are larger than c's would be,
+// largest first, cutting their sockets off at once so that their writers let
+// go of their frames (those already closing are cut off too), until the
+// charge fits. It reports whether it was
+// charged. See the lock order at the top of this file.
+func (c *conn) makeRoomLocked(need int64) bool {
+	b := c.srv.budget
+	mine := c.claim.Load() + need
+	closed := 0
+	defer func() {
+		if closed > 0 {
+			b.srv.log.Warn("outbox budget reached: closed the connections with the largest queues to make room (1013)",
+				"closed", closed, "budget_bytes", b.limit, "claimed_bytes", b.used.Load())
+		}
+	}()
+	for _, cl := range b.largestClaims() {
+		if cl.n <= mine {
+			break
+		}
+		v := cl.c
+		if v == c || !v.outMu.TryLock() {
+			continue
+		}
+		switch {
+		case !v.outClosed:
+			v.closeForBudgetLocked(b.used.Load(), b.limit, 0)
+			closed++
+		case v.ms != nil && !v.released:
+			// Already closing, its writer still holding frames: memory is
+			// short now, so it does not get the rest of its grace.
+			_ = v.ms.WebsocketConnection().Close()
+		}
+		if v.ms != nil && !v.released {
+			// Its socket is cut: the frames its writer holds are let go
+			// as soon as that goroutine sees the closed socket, which is
+			// what onClose would release a moment later. Releasing them
+			// now is what lets the next claim fit, so that only as many
+			// connections are closed as the charge needs.
+			v.releaseLocked()
+		}
+		v.outMu.Unlock()
+		if b.reserve(need) {
+			return true
+		}
+	}
+	return b.reserve(need)
 }
 
 // dropQueueLocked forgets every queued frame (the client re-joins to catch up).
@@ -194,7 +313,7 @@ func (c *conn) dropQueueLocked() {
 
 // releaseLocked returns the whole claim when the connection is gone.
 func (c *conn) releaseLocked() {
-	c.chargeLocked(-(c.queuedBytes + c.inflightBytes))
+	c.chargeLocked(-int(c.claim.Load()))
 	c.queue, c.queuedBytes, c.inflightBytes = nil, 0, 0
 	c.released = true
 	if c.hardClose != nil {
@@ -218,19 +337,33 @@ func (c *conn) closing() bool {
 }
 
 // closeForBudget closes the connection because the server's outbox budget is
-// reached; false if it was already closing.
+// nearly reached; false if it was already closing.
 func (c *conn) closeForBudget(used, limit int64) bool {
 	c.outMu.Lock()
 	defer c.outMu.Unlock()
 	if c.outClosed {
 		return false
 	}
-	c.srv.metrics.budgetCloses.Inc()
-	c.log.Info("closing a connection: the server's outbox budget is reached and its queue is among the largest",
-		"sid", c.sid, "claimed_bytes", c.queuedBytes+c.inflightBytes, "server_claimed_bytes", used, "budget_bytes", limit)
-	c.closeSlowLocked("server outbox budget reached; re-join to catch up")
-	if ms := c.ms; ms != nil && c.hardClose == nil && !c.released {
-		c.hardClose = time.AfterFunc(budgetCloseGrace, func() { _ = ms.WebsocketConnection().Close() })
-	}
+	c.closeForBudgetLocked(used, limit, budgetCloseGrace)
 	return true
+}
+
+// closeForBudgetLocked closes the connection with 1013 for the budget and
+// cuts its socket off after grace (at once for 0) unless it is gone by then.
+func (c *conn) closeForBudgetLocked(used, limit int64, grace time.Duration) {
+	c.srv.metrics.budgetCloses.Inc()
+	c.log.Info("closing a connection: the server's outbox budget is (nearly) reached and its queue is among the largest",
+		"sid", c.sid, "claimed_bytes", c.claim.Load(), "server_claimed_bytes", used, "budget_bytes", limit)
+	c.closeSlowLocked("server outbox budget reached; re-join to catch up")
+	ms := c.ms
+	if ms == nil || c.released {
+		return
+	}
+	if grace <= 0 {
+		_ = ms.WebsocketConnection().Close()
+		return
+	}
+	if c.hardClose == nil {
+		c.hardClose = time.AfterFunc(grace, func() { _ = ms.WebsocketConnection().Close() })
+	}
 }
