@@ -158,6 +158,10 @@ type docOp struct {
 	removed []string
 }
 
+// AsOp wraps a tree op as a doctype.Op of this type, as a client sends it
+// (wire.Op's Op). The op is not copied.
+func AsOp(op Op) doctype.Op { return &docOp{op: op} }
+
 // TreeOp returns the tree op of a doctype.Op of this type.
 func TreeOp(op doctype.Op) (Op, bool) {
 	o, ok := op.(*docOp)
