@@ -224,10 +224,16 @@ func ConvergeTrees(t testing.TB, st store.Store, id string, docs []*client.TreeD
 	return want
 }
 
-// Acks collects the (sid, seq) of every acknowledged op (OnTreeAck).
+// Acks collects the (sid, seq) and version of every acknowledged op
+// (OnTreeAck).
 type Acks struct {
 	mu   sync.Mutex
-	seen map[string][]int64
+	seen map[ackKey]int64
+}
+
+type ackKey struct {
+	sid string
+	seq int64
 }
 
 // Hook returns the OnTreeAck option that records sid's acks.
@@ -236,14 +242,15 @@ func (a *Acks) Hook(sid string) client.TreeOption {
 		a.mu.Lock()
 		defer a.mu.Unlock()
 		if a.seen == nil {
-			a.seen = map[string][]int64{}
+			a.seen = map[ackKey]int64{}
 		}
-		a.seen[sid] = append(a.seen[sid], ai.Seq)
+		a.seen[ackKey{sid, ai.Seq}] = ai.V
 	})
 }
 
 // CheckStoredOnce checks that every acknowledged op is in the op log of id
-// exactly once, and that no (sid, seq) is there twice.
+// exactly once, at the version it was acknowledged as, and that no (sid,
+// seq) is there twice.
 func (a *Acks) CheckStoredOnce(t testing.TB, st store.Store, id string) (acked, logged int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -252,14 +259,13 @@ func (a *Acks) CheckStoredOnce(t testing.TB, st store.Store, id string) (acked, 
 	if err != nil {
 		t.Fatalf("read the op log of %q: %v", id, err)
 	}
-	type key struct {
-		sid string
-		seq int64
-	}
-	count := map[key]int{}
+	count := map[ackKey]int{}
+	at := map[ackKey]int64{}
 	for _, r := range ops {
 		if r.Seq > 0 {
-			count[key{r.SID, r.Seq}]++
+			k := ackKey{r.SID, r.Seq}
+			count[k]++
+			at[k] = r.Version
 		}
 	}
 	for k, n := range count {
@@ -269,13 +275,14 @@ func (a *Acks) CheckStoredOnce(t testing.TB, st store.Store, id string) (acked, 
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for sid, seqs := range a.seen {
-		for _, seq := range seqs {
-			if count[key{sid, seq}] != 1 {
-				t.Fatalf("acknowledged op (%s, %d) is stored %d times", sid, seq, count[key{sid, seq}])
-			}
-			acked++
+	for k, v := range a.seen {
+		if count[k] != 1 {
+			t.Fatalf("acknowledged op (%s, %d) is stored %d times", k.sid, k.seq, count[k])
 		}
+		if at[k] != v {
+			t.Fatalf("op (%s, %d) was acknowledged as v%d and is stored at v%d", k.sid, k.seq, v, at[k])
+		}
+		acked++
 	}
 	return acked, len(ops)
 }
