@@ -176,6 +176,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Float64Var(&c.PresenceRate, "presence-rate", envParsed("TANDEM_PRESENCE_RATE", d.PresenceRate, pf, &errs), "presence updates per second per connection [TANDEM_PRESENCE_RATE]")
 	fs.IntVar(&c.PresenceBurst, "presence-burst", envParsed("TANDEM_PRESENCE_BURST", d.PresenceBurst, atoi, &errs), "presence burst per connection [TANDEM_PRESENCE_BURST]")
 	fs.IntVar(&c.OpWindow, "op-window", envParsed("TANDEM_OP_WINDOW", d.OpWindow, atoi, &errs), "recent ops kept in memory per open document [TANDEM_OP_WINDOW]")
+	fs.DurationVar(&c.OpWindowAge, "op-window-age", envParsed("TANDEM_OP_WINDOW_AGE", d.OpWindowAge, time.ParseDuration, &errs), "also keep in memory the ops committed this long before the newest, so that ops lagging on a busy document need no store read; 0 = count only [TANDEM_OP_WINDOW_AGE]")
+	fs.IntVar(&c.OpWindowMax, "op-window-max", envParsed("TANDEM_OP_WINDOW_MAX", d.OpWindowMax, atoi, &errs), "most ops kept for -op-window-age per open document [TANDEM_OP_WINDOW_MAX]")
 	fs.DurationVar(&c.PresenceInterval, "presence-interval", envParsed("TANDEM_PRESENCE_INTERVAL", d.PresenceInterval, time.ParseDuration, &errs), "presence coalescing interval [TANDEM_PRESENCE_INTERVAL]")
 	fs.DurationVar(&c.PresenceTTL, "presence-ttl", envParsed("TANDEM_PRESENCE_TTL", d.PresenceTTL, time.ParseDuration, &errs), "how long the carets of another node's users outlive its last heartbeat [TANDEM_PRESENCE_TTL]")
 	fs.DurationVar(&c.IdleUnload, "idle-unload", envParsed("TANDEM_IDLE_UNLOAD", d.IdleUnload, time.ParseDuration, &errs), "how long a document with nobody joined stays loaded [TANDEM_IDLE_UNLOAD]")
