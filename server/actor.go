@@ -295,7 +295,7 @@ func (a *actor) read(ctx context.Context) (*docState, error) {
 	if err != nil {
 		return nil, err
 	}
-	st.windowAge, st.windowMax = a.cfg().OpWindowAge, a.cfg().OpWindowMax
+	st.windowAge, st.windowMax, st.windowMaxBytes = a.cfg().OpWindowAge, a.cfg().OpWindowMax, a.cfg().OpWindowMaxBytes
 	return st, nil
 }
 

@@ -46,6 +46,10 @@ type Config struct {
 	// OpWindowMax bounds the window kept for OpWindowAge (it holds up to
 	// twice this many between trims).
 	OpWindowMax int
+	// OpWindowMaxBytes bounds it by the ops' sizes: past it an actor keeps
+	// OpWindow ops only, so that big ops cannot make the age window a memory
+	// sink.
+	OpWindowMaxBytes int
 	// MaxJoinOps is the largest gap a join with v is answered with ops rather
 	// than the whole text.
 	MaxJoinOps int
@@ -128,6 +132,7 @@ func DefaultConfig() Config {
 		OpWindow:         1000,
 		OpWindowAge:      10 * time.Second,
 		OpWindowMax:      20000,
+		OpWindowMaxBytes: 32 << 20,
 		MaxJoinOps:       1000,
 		MaxBatch:         256,
 		MailboxSize:      1024,
@@ -167,6 +172,7 @@ func (c Config) validate() error {
 		{"OpWindow", c.OpWindow > 0},
 		{"OpWindowAge", c.OpWindowAge >= 0},
 		{"OpWindowMax", c.OpWindowMax >= c.OpWindow},
+		{"OpWindowMaxBytes", c.OpWindowMaxBytes >= 0},
 		{"MaxJoinOps", c.MaxJoinOps >= 0},
 		{"MaxBatch", c.MaxBatch > 0},
 		{"MailboxSize", c.MailboxSize > 0},

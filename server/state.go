@@ -34,9 +34,14 @@ type docState struct {
 	// windowMax (twice that between trims). Zero: count only.
 	windowAge time.Duration
 	windowMax int
-	last      map[string]seqMark
-	pres      *presence.Set
-	presDue   bool // presence changed since the last flush
+	// windowMaxBytes (Config.OpWindowMaxBytes) bounds what windowAge keeps by
+	// the ops' sizes: past it the window keeps opWindow ops only. windowBytes
+	// is the size of every op in the window.
+	windowMaxBytes int
+	windowBytes    int
+	last           map[string]seqMark
+	pres           *presence.Set
+	presDue        bool // presence changed since the last flush
 }
 
 // seqMark is the latest committed (seq, version) of one sid.
@@ -55,6 +60,7 @@ func newDocState(typ doctype.Type, doc doctype.Content, v int64, window []store.
 	s := &docState{typ: typ, doc: doc, v: v, window: window, opWindow: max(opWindow, 1),
 		last: make(map[string]seqMark), pres: presence.NewSet()}
 	for _, r := range window {
+		s.windowBytes += r.Op.Size()
 		s.noteSeq(r)
 	}
 	return s, nil
@@ -96,6 +102,7 @@ func (s *docState) applyCommitted(rec store.OpRecord, sel doctype.Selection, ado
 // remember appends a committed op to the window and trims it.
 func (s *docState) remember(r store.OpRecord) {
 	s.window = append(s.window, r)
+	s.windowBytes += r.Op.Size()
 	if len(s.window) > 2*s.opWindow {
 		s.trimWindow()
 	}
@@ -103,14 +110,15 @@ func (s *docState) remember(r store.OpRecord) {
 }
 
 // trimWindow drops the oldest ops that are neither among the latest
-// opWindow nor within windowAge of the newest (beyond windowMax they go
-// anyway), once at least half the window can go, so that trimming costs an
+// opWindow nor within windowAge of the newest (beyond windowMax ops, or
+// windowMaxBytes of ops, they go anyway), once at least half the window can go, so that trimming costs an
 // amortised constant per op. Commit times come from the records, so the
 // state still reads no clock; records without one count as old.
 func (s *docState) trimWindow() {
 	n := len(s.window)
 	cut := n - s.opWindow // the most that may go
-	if newest := s.window[n-1].CreatedAt; s.windowAge > 0 && !newest.IsZero() {
+	overBytes := s.windowMaxBytes > 0 && s.windowBytes > s.windowMaxBytes
+	if newest := s.window[n-1].CreatedAt; s.windowAge > 0 && !newest.IsZero() && !overBytes {
 		oldest := newest.Add(-s.windowAge)
 		cut = sort.Search(cut, func(i int) bool { return !s.window[i].CreatedAt.Before(oldest) })
 		if s.windowMax > 0 {
@@ -119,6 +127,9 @@ func (s *docState) trimWindow() {
 	}
 	if cut < n/2 {
 		return
+	}
+	for _, r := range s.window[:cut] {
+		s.windowBytes -= r.Op.Size()
 	}
 	s.window = append([]store.OpRecord(nil), s.window[cut:]...)
 }

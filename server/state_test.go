@@ -225,21 +225,22 @@ func TestStateWindowAge(t *testing.T) {
 	cases := []struct {
 		name          string
 		age           time.Duration
-		max           int
+		max, maxBytes int
 		every         time.Duration // between commits
 		ops           int
 		wantMin, want int // window length bounds after the ops
 	}{
-		{"count only", 0, 0, time.Millisecond, 100, 4, 8},
-		{"all within the age: kept up to twice the max", time.Hour, 30, time.Millisecond, 100, 30, 60},
-		{"a burst within the age: all kept", time.Hour, 1000, time.Millisecond, 100, 100, 100},
-		{"older than the age: trimmed to the age", 20 * time.Millisecond, 1000, time.Millisecond, 100, 21, 42},
-		{"no commit times: count only", time.Hour, 1000, 0, 100, 4, 8},
+		{"count only", 0, 0, 0, time.Millisecond, 100, 4, 8},
+		{"all within the age: kept up to twice the max", time.Hour, 30, 0, time.Millisecond, 100, 30, 60},
+		{"a burst within the age: all kept", time.Hour, 1000, 0, time.Millisecond, 100, 100, 100},
+		{"older than the age: trimmed to the age", 20 * time.Millisecond, 1000, 0, time.Millisecond, 100, 21, 42},
+		{"no commit times: count only", time.Hour, 1000, 0, 0, 100, 4, 8},
+		{"over the bytes: count only", time.Hour, 1000, 20, time.Millisecond, 100, 4, 8},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newTextState(t, "")
-			s.windowAge, s.windowMax = tc.age, tc.max
+			s.windowAge, s.windowMax, s.windowMaxBytes = tc.age, tc.max, tc.maxBytes
 			for i := range tc.ops {
 				var at time.Time
 				if tc.every > 0 {
@@ -255,6 +256,13 @@ func TestStateWindowAge(t *testing.T) {
 			}
 			if n := len(s.window); n < tc.wantMin || n > tc.want {
 				t.Fatalf("window of %d ops, want %d..%d", n, tc.wantMin, tc.want)
+			}
+			bytes := 0
+			for _, r := range s.window {
+				bytes += r.Op.Size()
+			}
+			if bytes != s.windowBytes {
+				t.Fatalf("windowBytes %d, the ops' sizes add up to %d", s.windowBytes, bytes)
 			}
 		})
 	}
