@@ -93,20 +93,19 @@ func (c *Conn) authAnswer(m wire.Message) bool {
 func (c *Conn) authed(token string, m *wire.Authed) {
 	c.mu.Lock()
 	c.token = token
-	var lost []*Doc
+	var lost []openDoc
 	for id, d := range c.docs {
 		mode, ok := m.Docs[id]
 		if !ok {
 			lost = append(lost, d)
 			continue
 		}
-		d.mu.Lock()
-		d.st.mode = mode
-		d.mu.Unlock()
+		d.setMode(mode)
 	}
 	c.mu.Unlock()
 	for _, d := range lost {
-		d.kill(&ServerError{Code: wire.CodeForbidden, Msg: "the renewed token does not grant this document", Doc: d.id})
+		id, _ := d.lastSeqOf()
+		d.kill(&ServerError{Code: wire.CodeForbidden, Msg: "the renewed token does not grant this document", Doc: id})
 		c.forget(d)
 	}
 }

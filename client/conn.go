@@ -119,7 +119,7 @@ type Conn struct {
 	token     string            // guarded by mu: the token of the next dial (Options.Token, then what Auth renewed)
 	authReply chan wire.Message // guarded by mu: where the answer to a pending Auth goes
 	sess      *session
-	docs      map[string]*Doc
+	docs      map[string]openDoc
 	lastSeq   map[string]int64
 	user      User
 	sessions  int
@@ -225,7 +225,7 @@ func Dial(ctx context.Context, opts Options) (*Conn, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Conn{opts: opts, log: log.With("sid", opts.SID), docs: map[string]*Doc{}, lastSeq: map[string]int64{}, token: opts.Token}
+	c := &Conn{opts: opts, log: log.With("sid", opts.SID), docs: map[string]openDoc{}, lastSeq: map[string]int64{}, token: opts.Token}
 	sess, err := c.connect(ctx)
 	if err != nil {
 		return nil, err
@@ -468,7 +468,7 @@ func (c *Conn) run(sess *session) {
 func (c *Conn) fail(err error) {
 	c.mu.Lock()
 	c.err = err
-	docs := make([]*Doc, 0, len(c.docs))
+	docs := make([]openDoc, 0, len(c.docs))
 	for _, d := range c.docs {
 		docs = append(docs, d)
 	}
@@ -526,33 +526,40 @@ func (c *Conn) read(sess *session) error {
 	}
 }
 
-func (c *Conn) doc(id string) *Doc {
+// openDoc is a document open on a Conn: a text Doc or a TreeDoc. attach and
+// detach are called with c.mu held.
+type openDoc interface {
+	attach(sess *session)
+	detach()
+	kill(err error)
+	// handle takes a server message about the document, on the reader.
+	handle(m wire.Message)
+	// lastSeqOf is the document's id and the last seq it used, which a later
+	// Open of the same document continues after.
+	lastSeqOf() (id string, seq int64)
+	setMode(mode string)
+}
+
+func (c *Conn) doc(id string) openDoc {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.docs[id]
 }
 
 func (c *Conn) dispatch(m wire.Message) {
+	var doc string
 	switch m := m.(type) {
 	case *wire.Joined:
-		if d := c.doc(m.Doc); d != nil {
-			d.step(func(s *docState, fx *effects) { s.onJoined(m, fx) })
-			d.joinedOnce.Do(func() { close(d.joined) })
-		}
+		doc = m.Doc
 	case *wire.Ack:
-		if d := c.doc(m.Doc); d != nil {
-			d.step(func(s *docState, fx *effects) { s.onAck(m.Seq, m.V, fx) })
-		}
+		doc = m.Doc
 	case *wire.OpBroadcast:
-		if d := c.doc(m.Doc); d != nil {
-			d.step(func(s *docState, fx *effects) { s.onOp(m, fx) })
-		}
+		doc = m.Doc
 	case *wire.PresenceMsg:
-		if d := c.doc(m.Doc); d != nil {
-			d.step(func(s *docState, fx *effects) { s.onPresence(m, fx) })
-		}
+		doc = m.Doc
 	case *wire.Authed:
 		c.authAnswer(m)
+		return
 	case *wire.Error:
 		if m.Doc == "" && m.Code == wire.CodeUnauthorized && strings.HasPrefix(m.Msg, wire.RenewalRefused) && c.authAnswer(m) {
 			return // a refused renewal: the session goes on
@@ -564,10 +571,36 @@ func (c *Conn) dispatch(m wire.Message) {
 			}
 			return
 		}
-		if d := c.doc(m.Doc); d != nil {
-			d.serverError(m)
-		}
+		doc = m.Doc
+	default:
+		return
 	}
+	if d := c.doc(doc); d != nil {
+		d.handle(m)
+	}
+}
+
+// register adds d unless the Conn is closed or failed or the document is
+// already open, after init has set it up with the last seq this connection
+// used on the document; it then attaches d to the current session.
+func (c *Conn) register(docID string, d openDoc, init func(lastSeq int64)) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
+	if c.err != nil {
+		return c.err
+	}
+	if _, ok := c.docs[docID]; ok {
+		return fmt.Errorf("client: document %q is already open on this connection", docID)
+	}
+	init(c.lastSeq[docID])
+	c.docs[docID] = d
+	if c.sess != nil && !c.sess.isDone() {
+		d.attach(c.sess)
+	}
+	return nil
 }
 
 // Open joins a document and waits for its state. The returned Doc follows the
@@ -580,26 +613,9 @@ func (c *Conn) Open(ctx context.Context, docID string, opts ...DocOption) (*Doc,
 	for _, o := range opts {
 		o(&d.opts)
 	}
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return nil, ErrClosed
-	}
-	if c.err != nil {
-		err := c.err
-		c.mu.Unlock()
+	if err := c.register(docID, d, func(lastSeq int64) { d.st = newDocState(docID, c.opts.SID, lastSeq, d.send) }); err != nil {
 		return nil, err
 	}
-	if _, ok := c.docs[docID]; ok {
-		c.mu.Unlock()
-		return nil, fmt.Errorf("client: document %q is already open on this connection", docID)
-	}
-	d.st = newDocState(docID, c.opts.SID, c.lastSeq[docID], d.send)
-	c.docs[docID] = d
-	if c.sess != nil && !c.sess.isDone() {
-		d.attach(c.sess)
-	}
-	c.mu.Unlock()
 	select {
 	case <-d.joined:
 		d.mu.Lock()
@@ -618,17 +634,16 @@ func (c *Conn) Open(ctx context.Context, docID string, opts ...DocOption) (*Doc,
 
 // forget unregisters d, keeping its last seq so that a later Open of the same
 // document continues the sequence.
-func (c *Conn) forget(d *Doc) {
+func (c *Conn) forget(d openDoc) {
+	id, seq := d.lastSeqOf()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.docs[d.id] == d {
-		delete(c.docs, d.id)
+	if c.docs[id] == d {
+		delete(c.docs, id)
 	}
-	d.mu.Lock()
-	if d.st.lastSeq > c.lastSeq[d.id] {
-		c.lastSeq[d.id] = d.st.lastSeq
+	if seq > c.lastSeq[id] {
+		c.lastSeq[id] = seq
 	}
-	d.mu.Unlock()
 }
 
 // Close ends the connection and every open document. Unacknowledged edits
@@ -641,7 +656,7 @@ func (c *Conn) Close() error {
 	}
 	c.closed = true
 	sess := c.sess
-	docs := make([]*Doc, 0, len(c.docs))
+	docs := make([]openDoc, 0, len(c.docs))
 	for _, d := range c.docs {
 		docs = append(docs, d)
 	}

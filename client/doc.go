@@ -74,6 +74,35 @@ type Doc struct {
 // ID is the document id.
 func (d *Doc) ID() string { return d.id }
 
+// handle takes a server message about this document (openDoc).
+func (d *Doc) handle(m wire.Message) {
+	switch m := m.(type) {
+	case *wire.Joined:
+		d.step(func(s *docState, fx *effects) { s.onJoined(m, fx) })
+		d.joinedOnce.Do(func() { close(d.joined) })
+	case *wire.Ack:
+		d.step(func(s *docState, fx *effects) { s.onAck(m.Seq, m.V, fx) })
+	case *wire.OpBroadcast:
+		d.step(func(s *docState, fx *effects) { s.onOp(m, fx) })
+	case *wire.PresenceMsg:
+		d.step(func(s *docState, fx *effects) { s.onPresence(m, fx) })
+	case *wire.Error:
+		d.serverError(m)
+	}
+}
+
+func (d *Doc) lastSeqOf() (string, int64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.id, d.st.lastSeq
+}
+
+func (d *Doc) setMode(mode string) {
+	d.mu.Lock()
+	d.st.mode = mode
+	d.mu.Unlock()
+}
+
 // send is the state machine's outlet; called with d.mu held, so messages are
 // queued in the order the state machine produced them.
 func (d *Doc) send(m wire.Message) {

@@ -96,7 +96,7 @@ type actor struct {
 	// The document's pure state (state.go), nil until loaded: content,
 	// version, op window, (sid, seq) marks, presence.
 	*docState
-	// sinceOf's buffers.
+	// prepare's buffers: the ops a batch's ops move past.
 	sinceOps  []doctype.Op
 	sinceSIDs []string
 	subs      map[Subscriber]*subState
@@ -293,7 +293,12 @@ func (a *actor) read(ctx context.Context) (*docState, error) {
 			return nil, fmt.Errorf("store returned %d ops from %d, want %d", len(ops), from, v-from)
 		}
 	}
-	return newDocState(typ, snap.Content, d.Version, ops, a.cfg().OpWindow)
+	st, err := newDocState(typ, snap.Content, d.Version, ops, a.cfg().OpWindow)
+	if err != nil {
+		return nil, err
+	}
+	st.windowAge, st.windowMax, st.windowMaxBytes = a.cfg().OpWindowAge, a.cfg().OpWindowMax, a.cfg().OpWindowMaxBytes
+	return st, nil
 }
 
 // failure is the protocol error every message gets once the actor is retired.
@@ -732,6 +737,18 @@ func (a *actor) prepare(msgs []*opMsg) (batch []*pending, rest []*opMsg) {
 	next := a.v
 	inBatch := make(map[sidSeq]*pending)
 	now := time.Now().UTC()
+	// The history of the whole batch, read once: every op moves past the
+	// ops committed since its version, then past the batch before it, and
+	// all of those are one suffix of hist (from histFrom) and the ops
+	// prepared so far. Under pipelined load the ops of a batch lag the head
+	// by hundreds of versions; reading each op's history on its own made
+	// every op past the window a store read of as many ops, so the actor
+	// fell further behind the more it was behind.
+	hist, histFrom := a.batchHistory(msgs)
+	a.sinceOps, a.sinceSIDs = a.sinceOps[:0], a.sinceSIDs[:0]
+	for _, r := range hist {
+		a.sinceOps, a.sinceSIDs = append(a.sinceOps, r.Op), append(a.sinceSIDs, r.SID)
+	}
 	for i, m := range msgs {
 		if len(batch) >= a.cfg().MaxBatch {
 			return batch, msgs[i:]
@@ -759,21 +776,32 @@ func (a *actor) prepare(msgs []*opMsg) (batch []*pending, rest []*opMsg) {
 			a.replyErr(m, wire.CodeInvalidOp, fmt.Sprintf("op version %d is ahead of the document (%d)", m.v, a.v), errVersionAhead)
 			continue
 		}
-		history, err := a.opsSince(m.v)
-		if ce := (*store.CompactedError)(nil); errors.As(err, &ce) {
-			a.replyErr(m, wire.CodeInvalidOp, compactedOpMsg(m.v, ce), err)
-			continue
-		}
-		if err != nil {
-			a.replyErr(m, wire.CodeInternal, "could not read the document history", err)
-			continue
+		var cs []doctype.Op
+		var sids []string
+		var nHistory int
+		if m.v >= histFrom {
+			cs, sids = a.sinceOps[m.v-histFrom:], a.sinceSIDs[m.v-histFrom:]
+			nHistory = int(a.v - m.v)
+		} else {
+			// Older than the batch's history (which could not be read):
+			// this op's own, as before.
+			history, err := a.opsSince(m.v)
+			if ce := (*store.CompactedError)(nil); errors.As(err, &ce) {
+				a.replyErr(m, wire.CodeInvalidOp, compactedOpMsg(m.v, ce), err)
+				continue
+			}
+			if err != nil {
+				a.replyErr(m, wire.CodeInternal, "could not read the document history", err)
+				continue
+			}
+			cs, sids = sinceOf(history, batch)
+			nHistory = len(history)
 		}
 		// The op must fit the document it was made against, as sent (text:
 		// a trailing retain past the end is invalid too, and neither the
 		// canonical form nor the transformed op can tell any more): a.doc
 		// is that document after its history.
-		cs, sids := a.sinceOf(history, batch)
-		if err := m.op.CheckBase(a.doc, cs[:len(history)]); err != nil {
+		if err := m.op.CheckBase(a.doc, cs[:nHistory]); err != nil {
 			a.replyErr(m, codeForOpErr(err), fmt.Sprintf("op does not fit the document at version %d: %v", m.v, err), err)
 			continue
 		}
@@ -817,6 +845,7 @@ func (a *actor) prepare(msgs []*opMsg) (batch []*pending, rest []*opMsg) {
 		}}
 		next++
 		batch = append(batch, p)
+		a.sinceOps, a.sinceSIDs = append(a.sinceOps, applied), append(a.sinceSIDs, m.sid)
 		if m.seq > 0 {
 			inBatch[key] = p
 		}
@@ -825,17 +854,35 @@ func (a *actor) prepare(msgs []*opMsg) (batch []*pending, rest []*opMsg) {
 }
 
 // sinceOf lists the ops committed after an op's version and their authors:
-// its history, then the ops of the batch before it, in buffers the actor
-// reuses.
-func (a *actor) sinceOf(history []store.OpRecord, batch []*pending) ([]doctype.Op, []string) {
-	a.sinceOps, a.sinceSIDs = a.sinceOps[:0], a.sinceSIDs[:0]
+// its history, then the ops of the batch before it.
+func sinceOf(history []store.OpRecord, batch []*pending) ([]doctype.Op, []string) {
+	ops, sids := make([]doctype.Op, 0, len(history)+len(batch)), make([]string, 0, len(history)+len(batch))
 	for _, r := range history {
-		a.sinceOps, a.sinceSIDs = append(a.sinceOps, r.Op), append(a.sinceSIDs, r.SID)
+		ops, sids = append(ops, r.Op), append(sids, r.SID)
 	}
 	for _, p := range batch {
-		a.sinceOps, a.sinceSIDs = append(a.sinceOps, p.rec.Op), append(a.sinceSIDs, p.rec.SID)
+		ops, sids = append(ops, p.rec.Op), append(sids, p.rec.SID)
 	}
-	return a.sinceOps, a.sinceSIDs
+	return ops, sids
+}
+
+// batchHistory returns the ops committed since the oldest version an op of
+// msgs was made against, [from, a.v): from the window, else with one store
+// read for the whole batch. When that read fails (the log was compacted
+// there, the store is down) it returns from = a.v+1, and each op then reads
+// its own history and answers its own error.
+func (a *actor) batchHistory(msgs []*opMsg) (hist []store.OpRecord, from int64) {
+	from = a.v
+	for _, m := range msgs {
+		if m.v >= 0 && m.v < from {
+			from = m.v
+		}
+	}
+	hist, err := a.opsSince(from)
+	if err != nil {
+		return nil, a.v + 1
+	}
+	return hist, from
 }
 
 func codeForOpErr(err error) string {

@@ -2,6 +2,8 @@ package server
 
 import (
 	"fmt"
+	"sort"
+	"time"
 
 	"github.com/tandem-collab/tandem/doctype"
 	"github.com/tandem-collab/tandem/presence"
@@ -27,9 +29,19 @@ type docState struct {
 	// opWindow is how many ops the window keeps at least (Config.OpWindow);
 	// it holds between opWindow and twice that, so trimming is amortised.
 	opWindow int
-	last     map[string]seqMark
-	pres     *presence.Set
-	presDue  bool // presence changed since the last flush
+	// windowAge and windowMax (Config.OpWindowAge, OpWindowMax) keep, beyond
+	// opWindow, the ops committed within windowAge of the newest, up to
+	// windowMax (twice that between trims). Zero: count only.
+	windowAge time.Duration
+	windowMax int
+	// windowMaxBytes (Config.OpWindowMaxBytes) bounds what windowAge keeps by
+	// the ops' sizes: past it the window keeps opWindow ops only. windowBytes
+	// is the size of every op in the window.
+	windowMaxBytes int
+	windowBytes    int
+	last           map[string]seqMark
+	pres           *presence.Set
+	presDue        bool // presence changed since the last flush
 }
 
 // seqMark is the latest committed (seq, version) of one sid.
@@ -48,6 +60,7 @@ func newDocState(typ doctype.Type, doc doctype.Content, v int64, window []store.
 	s := &docState{typ: typ, doc: doc, v: v, window: window, opWindow: max(opWindow, 1),
 		last: make(map[string]seqMark), pres: presence.NewSet()}
 	for _, r := range window {
+		s.windowBytes += r.Op.Size()
 		s.noteSeq(r)
 	}
 	return s, nil
@@ -86,14 +99,39 @@ func (s *docState) applyCommitted(rec store.OpRecord, sel doctype.Selection, ado
 	return rec, sel, nil
 }
 
-// remember appends a committed op to the window, keeping between opWindow
-// and twice that many.
+// remember appends a committed op to the window and trims it.
 func (s *docState) remember(r store.OpRecord) {
 	s.window = append(s.window, r)
-	if n := s.opWindow; len(s.window) > 2*n {
-		s.window = append([]store.OpRecord(nil), s.window[len(s.window)-n:]...)
+	s.windowBytes += r.Op.Size()
+	if len(s.window) > 2*s.opWindow {
+		s.trimWindow()
 	}
 	s.noteSeq(r)
+}
+
+// trimWindow drops the oldest ops that are neither among the latest
+// opWindow nor within windowAge of the newest (beyond windowMax ops, or
+// windowMaxBytes of ops, they go anyway), once at least half the window can go, so that trimming costs an
+// amortised constant per op. Commit times come from the records, so the
+// state still reads no clock; records without one count as old.
+func (s *docState) trimWindow() {
+	n := len(s.window)
+	cut := n - s.opWindow // the most that may go
+	overBytes := s.windowMaxBytes > 0 && s.windowBytes > s.windowMaxBytes
+	if newest := s.window[n-1].CreatedAt; s.windowAge > 0 && !newest.IsZero() && !overBytes {
+		oldest := newest.Add(-s.windowAge)
+		cut = sort.Search(cut, func(i int) bool { return !s.window[i].CreatedAt.Before(oldest) })
+		if s.windowMax > 0 {
+			cut = max(cut, n-s.windowMax)
+		}
+	}
+	if cut < n/2 {
+		return
+	}
+	for _, r := range s.window[:cut] {
+		s.windowBytes -= r.Op.Size()
+	}
+	s.window = append([]store.OpRecord(nil), s.window[cut:]...)
 }
 
 // noteSeq records a committed op for deduplication.

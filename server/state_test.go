@@ -3,6 +3,7 @@ package server
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tandem-collab/tandem/doctype"
 	textdoc "github.com/tandem-collab/tandem/doctype/text"
@@ -214,5 +215,55 @@ func TestStateOtherType(t *testing.T) {
 	p, _ := s.pres.Get("reader")
 	if b := p.Sel.AppendMsgpack(nil); string(b) != string([]byte{0x91, 0x92, 0x03, 0x03}) {
 		t.Fatalf("reader's caret %x, want moved to 3", b)
+	}
+}
+
+// The window keeps, beyond opWindow, the ops committed within windowAge of
+// the newest, up to windowMax (twice that between trims).
+func TestStateWindowAge(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name          string
+		age           time.Duration
+		max, maxBytes int
+		every         time.Duration // between commits
+		ops           int
+		wantMin, want int // window length bounds after the ops
+	}{
+		{"count only", 0, 0, 0, time.Millisecond, 100, 4, 8},
+		{"all within the age: kept up to twice the max", time.Hour, 30, 0, time.Millisecond, 100, 30, 60},
+		{"a burst within the age: all kept", time.Hour, 1000, 0, time.Millisecond, 100, 100, 100},
+		{"older than the age: trimmed to the age", 20 * time.Millisecond, 1000, 0, time.Millisecond, 100, 21, 42},
+		{"no commit times: count only", time.Hour, 1000, 0, 0, 100, 4, 8},
+		{"over the bytes: count only", time.Hour, 1000, 20, time.Millisecond, 100, 4, 8},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newTextState(t, "")
+			s.windowAge, s.windowMax, s.windowMaxBytes = tc.age, tc.max, tc.maxBytes
+			for i := range tc.ops {
+				var at time.Time
+				if tc.every > 0 {
+					at = t0.Add(time.Duration(i) * tc.every)
+				}
+				rec := store.OpRecord{Version: int64(i), Op: ot.Op{{Insert: "x"}}, SID: "w", Seq: int64(i + 1), CreatedAt: at}
+				if _, _, err := s.applyCommitted(rec, nil, false); err != nil {
+					t.Fatal(err)
+				}
+				if s.window[len(s.window)-1].Version != int64(i) || s.window[0].Version != int64(i+1-len(s.window)) {
+					t.Fatalf("window %d..%d after op %d", s.window[0].Version, s.window[len(s.window)-1].Version, i)
+				}
+			}
+			if n := len(s.window); n < tc.wantMin || n > tc.want {
+				t.Fatalf("window of %d ops, want %d..%d", n, tc.wantMin, tc.want)
+			}
+			bytes := 0
+			for _, r := range s.window {
+				bytes += r.Op.Size()
+			}
+			if bytes != s.windowBytes {
+				t.Fatalf("windowBytes %d, the ops' sizes add up to %d", s.windowBytes, bytes)
+			}
+		})
 	}
 }

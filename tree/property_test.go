@@ -43,6 +43,7 @@ func (s *simServer) submit(t testing.TB, op Op, v int64, sid string) int64 {
 	if err := CheckBase(op, s.content, since); err != nil {
 		t.Fatalf("server: op of %s at %d: %v", sid, v, err)
 	}
+	checkTransformAll(t, op, sid, s.log[v:])
 	for _, c := range s.log[v:] {
 		before := mustJSON(op)
 		if op, err = Transform(op, c.op, sid, c.sid); err != nil {

@@ -186,3 +186,59 @@ func regroup(ends []int, inflight int, keep []bool) ([]int, int) {
 	}
 	return out, newInflight
 }
+
+// InFlight returns the op in flight as it stands now, rebased over every
+// remote op since it was sent, and the replica's version: what a client
+// resends, with the same seq, after a reconnection (the server commits it
+// once: a resubmission it already has is acknowledged as the original).
+// ok is false when nothing is in flight.
+func (r *Replica) InFlight() (op Op, v int64, ok bool) {
+	if !r.sent {
+		return nil, 0, false
+	}
+	return r.pending[:r.inflight].Clone(), r.v, true
+}
+
+// Buffered returns the local ops made since the op in flight (or all of
+// them when nothing is in flight), one Op per local op, as they stand now.
+func (r *Replica) Buffered() []Op {
+	var out []Op
+	start := 0
+	if r.sent {
+		start = r.inflight
+	}
+	prev := 0
+	for _, end := range r.ends {
+		if end > start {
+			out = append(out, r.pending[max(prev, start):end].Clone())
+		}
+		prev = end
+	}
+	return out
+}
+
+// DropInFlight forgets the op in flight: the server refused it, or the
+// base already holds it (it was committed before a re-join that carried
+// the whole content). The view is rebuilt from the base and what is left.
+func (r *Replica) DropInFlight() {
+	if !r.sent {
+		return
+	}
+	r.pending = r.pending[r.inflight:].Clone()
+	ends := r.ends[:0:0]
+	for _, e := range r.ends {
+		if e > r.inflight {
+			ends = append(ends, e-r.inflight)
+		}
+	}
+	view := r.base.Clone()
+	applied := view.applyEach(r.pending)
+	ends, _ = regroup(ends, 0, applied)
+	keep := r.pending[:0:0]
+	for i, a := range r.pending {
+		if applied[i] {
+			keep = append(keep, a)
+		}
+	}
+	r.pending, r.ends, r.inflight, r.sent, r.view = keep, ends, 0, false, view
+}

@@ -31,6 +31,7 @@ import (
 
 	"github.com/tandem-collab/tandem/server"
 	"github.com/tandem-collab/tandem/store"
+	_ "github.com/tandem-collab/tandem/tree" // tree documents (the canvas scenario)
 )
 
 func main() {
