@@ -1,9 +1,12 @@
 package wire
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/go-playground/validator/v10"
@@ -24,6 +27,15 @@ func newValidator() *validator.Validate {
 		return name
 	})
 	RegisterIDRules(v)
+	// The rules of the client messages (and the map inside Hello) are the
+	// schemas' rows: a row without a rule is not looked at.
+	for _, s := range append(slices.Collect(maps.Values(clientSchemas)), userInfoSchema) {
+		rules := make(map[string]string, len(s.fields))
+		for _, f := range s.fields {
+			rules[f.goName] = cmp.Or(f.rule, "-")
+		}
+		v.RegisterStructValidationMapRules(rules, s.zero)
+	}
 	return v
 }
 
