@@ -295,11 +295,11 @@ func (a *actor) read(ctx context.Context) (*docState, error) {
 }
 
 // failure is the protocol error every message gets once the actor is retired.
-func (a *actor) failure() *Error {
+func (a *actor) failure() *wire.Error {
 	if a.deleted || errors.Is(a.loadErr, store.ErrNotFound) {
-		return &Error{Code: wire.CodeNotFound, Msg: "no such document", Doc: a.id, Err: store.ErrNotFound}
+		return &wire.Error{Code: wire.CodeNotFound, Msg: "no such document", Doc: a.id, Err: store.ErrNotFound}
 	}
-	return &Error{Code: wire.CodeInternal, Msg: "the document could not be loaded", Doc: a.id, Err: a.loadErr}
+	return &wire.Error{Code: wire.CodeInternal, Msg: "the document could not be loaded", Doc: a.id, Err: a.loadErr}
 }
 
 // handle processes one batch in mailbox order; consecutive ops are committed
@@ -338,7 +338,7 @@ func (a *actor) handle(batch []actorMsg) {
 }
 
 // reject answers m with e (a retired actor answers everything this way).
-func (a *actor) reject(m actorMsg, e *Error) {
+func (a *actor) reject(m actorMsg, e *wire.Error) {
 	switch m := m.(type) {
 	case *opMsg:
 		a.replyErr(m, e.Code, e.Msg, e.Err)
@@ -873,7 +873,7 @@ func (a *actor) replyAck(m *opMsg, v int64) {
 
 func (a *actor) replyErr(m *opMsg, code, msg string, cause error) {
 	if m.reply != nil {
-		m.reply <- opResult{err: &Error{Code: code, Msg: msg, Doc: a.id, Seq: m.seq, Err: cause}}
+		m.reply <- opResult{err: &wire.Error{Code: code, Msg: msg, Doc: a.id, Seq: m.seq, Err: cause}}
 		return
 	}
 	a.deliver(m.sub, &Event{Kind: EventError, Doc: a.id, Code: code, Msg: msg, Seq: m.seq})

@@ -393,7 +393,7 @@ func (c *conn) onBinary(frame []byte) {
 	lim.TypeOf = c.docType
 	msg, err := wire.DecodeClient(frame, lim)
 	if err != nil {
-		var de *wire.DecodeError
+		var de *wire.Error
 		if errors.As(err, &de) {
 			c.sendError(de.Code, de.Msg, de.Doc, de.Seq)
 		} else {

@@ -31,7 +31,7 @@ type decoder struct {
 	// texts and types are a ServerDecoder's tables, or nil.
 	texts map[string]string
 	types map[string]doctype.Type
-	err   *DecodeError
+	err   *Error
 }
 
 func (d *decoder) fail(code, format string, args ...any) {
@@ -42,7 +42,7 @@ func (d *decoder) fail(code, format string, args ...any) {
 	if !d.client {
 		msg = d.t + ": " + msg
 	}
-	d.err = &DecodeError{Code: code, Msg: msg, Doc: d.doc, Seq: d.seq}
+	d.err = &Error{Code: code, Msg: msg, Doc: d.doc, Seq: d.seq}
 	if !d.client {
 		d.err.Doc = ""
 	}

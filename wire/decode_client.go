@@ -50,7 +50,7 @@ func (l Limits) withDefaults() Limits {
 }
 
 // DecodeClient decodes one client frame: untrusted bytes that must hold exactly
-// one MessagePack map. Unknown keys are ignored. Every error is a *DecodeError:
+// one MessagePack map. Unknown keys are ignored. Every error is a *Error:
 // CodeBadRequest for malformed MessagePack, a missing required key, a wrong type
 // or an invalid value; CodeTooLarge for an op, data or selection over lim;
 // CodeInvalidOp for an op that the document's type rejects (its cause is then
@@ -62,14 +62,14 @@ func (l Limits) withDefaults() Limits {
 func DecodeClient(frame []byte, lim Limits) (Message, error) {
 	d := decoder{client: true, lim: lim.withDefaults()}
 	if k := kindOf(frame); k != kindMap {
-		return nil, &DecodeError{Code: CodeBadRequest, Msg: "frame: want one MessagePack map, got " + kindName(k)}
+		return nil, &Error{Code: CodeBadRequest, Msg: "frame: want one MessagePack map, got " + kindName(k)}
 	}
 	end, err := skip(frame, 0, 1)
 	if err != nil {
-		return nil, &DecodeError{Code: CodeBadRequest, Msg: "frame: malformed MessagePack: " + err.Error()}
+		return nil, &Error{Code: CodeBadRequest, Msg: "frame: malformed MessagePack: " + err.Error()}
 	}
 	if end != len(frame) {
-		return nil, &DecodeError{Code: CodeBadRequest, Msg: fmt.Sprintf("frame: %v (%d)", errTrailing, len(frame)-end)}
+		return nil, &Error{Code: CodeBadRequest, Msg: fmt.Sprintf("frame: %v (%d)", errTrailing, len(frame)-end)}
 	}
 	// The type, and the doc and seq that errors echo, before anything else.
 	// A doc or seq sent twice is not echoed (the walk below refuses it).
@@ -120,7 +120,7 @@ func DecodeClient(frame []byte, lim Limits) (Message, error) {
 }
 
 // errorf is fail's error.
-func (d *decoder) errorf(code, format string, args ...any) *DecodeError {
+func (d *decoder) errorf(code, format string, args ...any) *Error {
 	d.fail(code, format, args...)
 	return d.err
 }

@@ -139,7 +139,7 @@ func TestDecodeClientErrors(t *testing.T) {
 		in      []byte
 		lim     Limits
 		code    string
-		msg     string // substring of DecodeError.Msg
+		msg     string // substring of Error.Msg
 		doc     string
 		seq     int64
 		otCause bool
@@ -251,9 +251,9 @@ func TestDecodeClientErrors(t *testing.T) {
 			if err == nil {
 				t.Fatalf("decoded %#v, want %s error", msg, tc.code)
 			}
-			var de *DecodeError
+			var de *Error
 			if !errors.As(err, &de) {
-				t.Fatalf("error %T %v is not a *DecodeError", err, err)
+				t.Fatalf("error %T %v is not a *Error", err, err)
 			}
 			if de.Code != tc.code || !strings.Contains(de.Msg, tc.msg) {
 				t.Fatalf("got %s %q, want %s containing %q", de.Code, de.Msg, tc.code, tc.msg)
@@ -268,9 +268,17 @@ func TestDecodeClientErrors(t *testing.T) {
 			if msg != nil {
 				t.Fatalf("message %#v returned with an error", msg)
 			}
-			r := de.Reply()
-			if r.Code != de.Code || r.Msg != de.Msg || r.Doc != de.Doc || r.Seq != de.Seq {
-				t.Fatalf("Reply %+v does not match %+v", r, de)
+			// The error is the reply: it encodes as the error message.
+			b, err := Encode(de)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ms, err := DecodeServer(b)
+			if err != nil || len(ms) != 1 {
+				t.Fatalf("the reply does not decode: %v", err)
+			}
+			if r := ms[0].(*Error); r.Code != de.Code || r.Msg != de.Msg || r.Doc != de.Doc || r.Seq != de.Seq {
+				t.Fatalf("reply %+v does not match %+v", r, de)
 			}
 		})
 	}

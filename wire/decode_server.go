@@ -42,7 +42,7 @@ func (sd *ServerDecoder) Decode(frame []byte) ([]Message, error) {
 // DecodeServer decodes a server frame for a client: one message map, or an
 // array of them to be handled in order. Messages of an unknown type are skipped,
 // so a newer server can add types; unknown keys are ignored. Errors are
-// *DecodeError. Like DecodeClient it checks the whole frame structurally first,
+// *Error. Like DecodeClient it checks the whole frame structurally first,
 // so a hostile server cannot make it allocate by claimed lengths.
 func DecodeServer(frame []byte) ([]Message, error) {
 	return decodeServer(frame, nil, nil)
@@ -52,14 +52,14 @@ func DecodeServer(frame []byte) ([]Message, error) {
 func decodeServer(frame []byte, texts map[string]string, types map[string]doctype.Type) ([]Message, error) {
 	k := kindOf(frame)
 	if k != kindMap && k != kindArray {
-		return nil, &DecodeError{Code: CodeBadRequest, Msg: "frame: want a map or an array of maps, got " + kindName(k)}
+		return nil, &Error{Code: CodeBadRequest, Msg: "frame: want a map or an array of maps, got " + kindName(k)}
 	}
 	end, err := skip(frame, 0, 1)
 	if err != nil {
-		return nil, &DecodeError{Code: CodeBadRequest, Msg: "frame: malformed MessagePack: " + err.Error()}
+		return nil, &Error{Code: CodeBadRequest, Msg: "frame: malformed MessagePack: " + err.Error()}
 	}
 	if end != len(frame) {
-		return nil, &DecodeError{Code: CodeBadRequest, Msg: fmt.Sprintf("frame: %v (%d)", errTrailing, len(frame)-end)}
+		return nil, &Error{Code: CodeBadRequest, Msg: fmt.Sprintf("frame: %v (%d)", errTrailing, len(frame)-end)}
 	}
 	if k == kindMap {
 		m, err := decodeServerMap(frame, texts, types)
@@ -93,9 +93,9 @@ func decodeServer(frame []byte, texts map[string]string, types map[string]doctyp
 }
 
 // decodeServerMap decodes one message; nil, nil for an unknown type.
-func decodeServerMap(v []byte, texts map[string]string, types map[string]doctype.Type) (Message, *DecodeError) {
+func decodeServerMap(v []byte, texts map[string]string, types map[string]doctype.Type) (Message, *Error) {
 	if kindOf(v) != kindMap {
-		return nil, &DecodeError{Code: CodeBadRequest, Msg: "want a map, got " + kindName(kindOf(v))}
+		return nil, &Error{Code: CodeBadRequest, Msg: "want a map, got " + kindName(kindOf(v))}
 	}
 	var tv []byte
 	_, _ = pairs(v, func(k, val []byte) error {
@@ -105,11 +105,11 @@ func decodeServerMap(v []byte, texts map[string]string, types map[string]doctype
 		return nil
 	})
 	if tv == nil {
-		return nil, &DecodeError{Code: CodeBadRequest, Msg: "missing key \"t\""}
+		return nil, &Error{Code: CodeBadRequest, Msg: "missing key \"t\""}
 	}
 	t, ok := tableText(texts, tv)
 	if !ok {
-		return nil, &DecodeError{Code: CodeBadRequest, Msg: "t: want a string"}
+		return nil, &Error{Code: CodeBadRequest, Msg: "t: want a string"}
 	}
 	s := serverSchemas[t]
 	if s == nil {

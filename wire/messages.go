@@ -220,7 +220,8 @@ type PresenceMsg struct {
 	Gone []string `msgpack:"gone,omitempty"`
 }
 
-// Error reports a failure; Doc and Seq say what it is about when known.
+// Error reports a failure; Doc and Seq say what it is about when known. It is
+// also the Go error of such failures (errors.go).
 type Error struct {
 	// Code is one of the Code constants.
 	Code string `msgpack:"code"`
@@ -230,6 +231,8 @@ type Error struct {
 	Doc string `msgpack:"doc,omitempty"`
 	// Seq is omitted when zero (seqs are positive).
 	Seq int64 `msgpack:"seq,omitempty"`
+	// Err is the cause, on this side only: it is not sent.
+	Err error `msgpack:"-"`
 }
 
 // Type implements Message.
