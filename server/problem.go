@@ -136,18 +136,7 @@ func marshalJSON(v any) ([]byte, error) {
 // names, and "docid"/"sid" are the id rules of the wire package.
 var bodyValidator = newBodyValidator()
 
-func newBodyValidator() *validator.Validate {
-	v := validator.New(validator.WithRequiredStructEnabled())
-	v.RegisterTagNameFunc(func(f reflect.StructField) string {
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "" || name == "-" {
-			return f.Name
-		}
-		return name
-	})
-	wire.RegisterIDRules(v)
-	return v
-}
+func newBodyValidator() *validator.Validate { return wire.NewValidator("json") }
 
 // validateBody runs the validate tags of body and turns every failure into a
 // FieldError; nil when body is valid.
@@ -163,37 +152,9 @@ func validateBody(body any) *httpError {
 	fields := make([]FieldError, 0, len(ves))
 	for _, fe := range ves {
 		_, name, _ := strings.Cut(fe.Namespace(), ".") // drop the Go type name
-		fields = append(fields, FieldError{Field: name, Message: fieldMessage(fe)})
+		fields = append(fields, FieldError{Field: name, Message: wire.RuleMessage(fe)})
 	}
 	return errInvalid(fields...)
-}
-
-func fieldMessage(fe validator.FieldError) string {
-	switch fe.Tag() {
-	case "required":
-		return "is required"
-	case "docid":
-		return "must match ^[A-Za-z0-9_-]{1,128}$"
-	case "sid":
-		return "must be 16-64 characters of [A-Za-z0-9_-]"
-	case "oneof":
-		return "must be one of: " + fe.Param()
-	case "min":
-		if fe.Kind() == reflect.String {
-			return "must be at least " + fe.Param() + " characters long"
-		}
-		return "must be >= " + fe.Param()
-	case "max":
-		if fe.Kind() == reflect.String {
-			return "must be at most " + fe.Param() + " characters long"
-		}
-		return "must be <= " + fe.Param()
-	case "gt":
-		return "must be > " + fe.Param()
-	case "required_with":
-		return "is required when " + fe.Param() + " is set"
-	}
-	return "fails rule " + fe.Tag()
 }
 
 // decodeBody reads at most limit bytes of JSON into dst: one object, no

@@ -182,7 +182,7 @@ func TestDecodeClientErrors(t *testing.T) {
 		{name: "hello user wrong type", in: frame(t, with(baseHello, "user", "Ada")), code: CodeBadRequest, msg: "user: want a map"},
 		{name: "hello user name wrong type", in: frame(t, with(baseHello, "user", map[string]any{"name": 5})), code: CodeBadRequest, msg: "user.name: want a UTF-8 string"},
 		{name: "hello user color wrong type", in: frame(t, with(baseHello, "user", map[string]any{"color": true})), code: CodeBadRequest, msg: "user.color"},
-		{name: "hello user name too long", in: frame(t, with(baseHello, "user", map[string]any{"name": strings.Repeat("n", 257)})), code: CodeBadRequest, msg: "user.name: must have at most 256"},
+		{name: "hello user name too long", in: frame(t, with(baseHello, "user", map[string]any{"name": strings.Repeat("n", 257)})), code: CodeBadRequest, msg: "user.name: must be at most 256 characters long"},
 		// join
 		{name: "join missing doc", in: frame(t, with(baseJoin, "doc", nil)), code: CodeBadRequest, msg: `missing key "doc"`},
 		{name: "join doc wrong type", in: frame(t, with(baseJoin, "doc", 12)), code: CodeBadRequest, msg: "doc: want a UTF-8 string"},
