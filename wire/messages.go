@@ -112,14 +112,16 @@ type Presence struct {
 
 // ---- server to client ----
 
-// User is a peer's identity as the server states it.
+// User is a peer's identity as the server states it: the one user type of
+// the server, presence and the Go client, which the event streams render as
+// JSON with the same keys.
 type User struct {
 	// ID is the user id (the token's sub, or made up in open mode).
-	ID string `msgpack:"id"`
+	ID string `msgpack:"id" json:"id"`
 	// Name is the display name.
-	Name string `msgpack:"name"`
+	Name string `msgpack:"name" json:"name"`
 	// Color is a CSS color string.
-	Color string `msgpack:"color"`
+	Color string `msgpack:"color" json:"color"`
 }
 
 // Welcome answers Hello.
