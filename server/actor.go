@@ -44,6 +44,10 @@ type opMsg struct {
 	userID string
 	op     doctype.Op
 	sel    doctype.Selection
+	// rawOp and rawSel are the op and selection as sent, when the connection
+	// did not know the document's type yet (its joined was on the way): the
+	// actor decodes them with its type (decodeRaw) before anything else.
+	rawOp, rawSel msgpack.RawMessage
 }
 
 type opResult struct {
@@ -57,6 +61,9 @@ type presenceMsg struct {
 	v    int64
 	sel  doctype.Selection
 	data msgpack.RawMessage
+	// rawSel is the selection as sent when the connection did not know the
+	// document's type yet, as in opMsg.
+	rawSel msgpack.RawMessage
 }
 
 // deleteMsg tells the actor its document was deleted.
@@ -475,6 +482,14 @@ func (a *actor) markDeleted() {
 }
 
 func (a *actor) presence(m *presenceMsg) {
+	if m.rawSel != nil {
+		sel, err := a.typ.DecodeSelection(m.rawSel)
+		if err != nil {
+			a.deliver(m.sub, &Event{Kind: EventError, Doc: a.id, Code: codeForSelErr(err), Msg: "sel: " + err.Error()})
+			return
+		}
+		m.sel, m.rawSel = sel, nil
+	}
 	st := a.subs[m.sub]
 	if st == nil || st.sid == "" {
 		a.deliver(m.sub, &Event{Kind: EventError, Doc: a.id, Code: wire.CodeBadRequest, Msg: "presence: join the document first"})
@@ -706,6 +721,9 @@ func (a *actor) prepare(msgs []*opMsg) (batch []*pending, rest []*opMsg) {
 		if len(batch) >= a.cfg().MaxBatch {
 			return batch, msgs[i:]
 		}
+		if !a.decodeRaw(m) {
+			continue
+		}
 		key := sidSeq{m.sid, m.seq}
 		if p := inBatch[key]; p != nil {
 			p.dups = append(p.dups, m)
@@ -877,6 +895,37 @@ func (a *actor) replyErr(m *opMsg, code, msg string, cause error) {
 		return
 	}
 	a.deliver(m.sub, &Event{Kind: EventError, Doc: a.id, Code: code, Msg: msg, Seq: m.seq})
+}
+
+// decodeRaw decodes an op (and selection) that its connection kept raw
+// because it did not know the document's type yet, answering an invalid one
+// as the connection would have; false when it was answered.
+func (a *actor) decodeRaw(m *opMsg) bool {
+	if m.rawOp != nil {
+		op, err := a.typ.DecodeOp(m.rawOp)
+		if err != nil {
+			a.replyErr(m, codeForOpErr(err), "op: "+err.Error(), err)
+			return false
+		}
+		m.op, m.rawOp = op, nil
+	}
+	if m.rawSel != nil {
+		sel, err := a.typ.DecodeSelection(m.rawSel)
+		if err != nil {
+			a.replyErr(m, codeForSelErr(err), "sel: "+err.Error(), err)
+			return false
+		}
+		m.sel, m.rawSel = sel, nil
+	}
+	return true
+}
+
+// codeForSelErr is the code of a selection the document's type refused.
+func codeForSelErr(err error) string {
+	if errors.Is(err, doctype.ErrTooLarge) {
+		return wire.CodeTooLarge
+	}
+	return wire.CodeBadRequest
 }
 
 func peerFromWire(p wire.PeerInfo) presence.Peer {

@@ -28,6 +28,10 @@ type decoder struct {
 	seq int64
 	// typ is the type of the message's document, once known.
 	typ doctype.Type
+	// deferred is set when the client's Limits.TypeOf did not know the
+	// document's type: rawOp and rawSel then keep the values (see Op.RawOp).
+	deferred      bool
+	rawOp, rawSel msgpack.RawMessage
 	// texts and types are a ServerDecoder's tables, or nil.
 	texts map[string]string
 	types map[string]doctype.Type
@@ -242,16 +246,23 @@ func (d *decoder) setType(typ doctype.Type) {
 }
 
 // docType is the type of the message's document: set by a valDocType row,
-// else Limits.TypeOf's answer (client) or the type a ServerDecoder
-// remembered from the document's joined (server); text when none is known.
+// else Limits.TypeOf's answer (client; nil when it has none, which defers
+// the op and selections) or the type a ServerDecoder remembered from the
+// document's joined (server); text when none is known.
 func (d *decoder) docType() doctype.Type {
 	if d.typ != nil {
 		return d.typ
 	}
+	if d.deferred {
+		return nil
+	}
 	var t doctype.Type
 	switch {
-	case d.client && d.lim.TypeOf != nil && d.doc != "":
-		t = d.lim.TypeOf(d.doc)
+	case d.client && d.lim.TypeOf != nil:
+		if t = d.lim.TypeOf(d.doc); t == nil {
+			d.deferred = true
+			return nil
+		}
 	case !d.client:
 		t = d.types[d.doc]
 	}
@@ -318,7 +329,12 @@ func (d *decoder) op(what pathOf, v []byte) doctype.Op {
 		d.fail(CodeTooLarge, "%s: %d bytes encoded, over the limit of %d", what, len(v), d.lim.MaxOpBytes)
 		return nil
 	}
-	op, err := d.docType().DecodeOp(v)
+	t := d.docType()
+	if t == nil {
+		d.rawOp = append(msgpack.RawMessage(nil), v...)
+		return nil
+	}
+	op, err := t.DecodeOp(v)
 	if err != nil {
 		d.typeFail(CodeInvalidOp, err, what)
 		return nil
@@ -348,7 +364,12 @@ func (d *decoder) sel(what pathOf, v []byte) doctype.Selection {
 			return nil
 		}
 	}
-	sel, err := d.docType().DecodeSelection(v)
+	t := d.docType()
+	if t == nil {
+		d.rawSel = append(msgpack.RawMessage(nil), v...)
+		return nil
+	}
+	sel, err := t.DecodeSelection(v)
 	if err != nil {
 		d.typeFail(CodeBadRequest, err, what)
 		return nil

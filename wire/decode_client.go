@@ -31,8 +31,11 @@ type Limits struct {
 	// object ids), checked before the document's type decodes it.
 	MaxRanges int
 	// TypeOf returns the type of a document the connection joined, by which
-	// an op's "op" and "sel" and a presence's "sel" are decoded; nil (or a nil
-	// answer, for a document not joined) means text.
+	// an op's "op" and "sel" and a presence's "sel" are decoded. A nil
+	// answer means the type is not known yet (the join is on its way, or
+	// there is none): those values are then checked structurally and against
+	// the limits only, and kept raw (Op.RawOp, Op.RawSel, Presence.RawSel)
+	// for the document's owner to decode. A nil TypeOf means text.
 	TypeOf func(doc string) doctype.Type
 }
 
@@ -112,6 +115,12 @@ func DecodeClient(frame []byte, lim Limits) (Message, error) {
 	d.fields(s, frame, msg, "")
 	if d.err != nil {
 		return nil, d.err
+	}
+	switch m := msg.(type) {
+	case *Op:
+		m.RawOp, m.RawSel = d.rawOp, d.rawSel
+	case *Presence:
+		m.RawSel = d.rawSel
 	}
 	if verr := checkStruct(msg); verr != nil {
 		return nil, d.errorf(CodeBadRequest, "%s: %v", s.t, verr)

@@ -2,10 +2,12 @@ package wire
 
 import (
 	"errors"
-	"github.com/tandem-collab/tandem/internal/mpack"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/tandem-collab/tandem/doctype"
+	"github.com/tandem-collab/tandem/internal/mpack"
 
 	"github.com/vmihailenco/msgpack/v5"
 
@@ -323,6 +325,44 @@ func TestValidIDs(t *testing.T) {
 		}
 		if got := ValidDocID(tc.s); got != tc.doc {
 			t.Errorf("ValidDocID(%q) = %v", tc.s, got)
+		}
+	}
+}
+
+// TestDecodeClientDefersUnknownType: while the connection does not know the
+// document's type (its joined is on the way), the op and selections are
+// checked structurally and against the limits, and kept raw for the
+// document to decode, not decoded as text.
+func TestDecodeClientDefersUnknownType(t *testing.T) {
+	unknown := Limits{TypeOf: func(string) doctype.Type { return nil }}
+	treeOp := []any{[]any{"set", "box", "x", 5}} // not a text op
+	m, err := DecodeClient(frame(t, with(baseOp, "op", treeOp, "sel", []any{"box"})), unknown)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := m.(*Op)
+	if op.Op != nil || op.Sel != nil || len(op.RawOp) == 0 || len(op.RawSel) == 0 {
+		t.Fatalf("got %#v, want the op and selection raw", op)
+	}
+	p, err := DecodeClient(frame(t, with(basePresence, "sel", []any{"box"})), unknown)
+	if err != nil || p.(*Presence).Sel != nil || len(p.(*Presence).RawSel) == 0 {
+		t.Fatalf("presence %#v, %v: want the selection raw", p, err)
+	}
+	// The bounds still hold.
+	small := Limits{MaxOpBytes: 8, MaxRanges: 1, TypeOf: unknown.TypeOf}
+	for _, tc := range []struct {
+		name string
+		in   map[string]any
+		code string
+	}{
+		{"op not an array", with(baseOp, "op", "x"), CodeBadRequest},
+		{"op over the limit", with(baseOp, "op", []any{"0123456789"}), CodeTooLarge},
+		{"sel over the limit", with(baseOp, "op", []any{1}, "sel", []any{"a", "b"}), CodeTooLarge},
+	} {
+		_, err := DecodeClient(frame(t, tc.in), small)
+		var e *Error
+		if !errors.As(err, &e) || e.Code != tc.code {
+			t.Errorf("%s: %v, want %s", tc.name, err, tc.code)
 		}
 	}
 }
