@@ -184,7 +184,7 @@ func (d *Doc) ApplyLimit(op Op, maxBytes int) error {
 	}
 	next := rootOf(applyNode(root, 0, edits, nil))
 	if maxBytes >= 0 && next.bytes > maxBytes {
-		return &OpError{Kind: KindTooLarge, Index: -1, Msg: "document would be " + itoa(next.bytes) + " bytes, over the limit of " + itoa(maxBytes)}
+		return errTooLarge("document would be " + itoa(next.bytes) + " bytes, over the limit of " + itoa(maxBytes))
 	}
 	d.root = next
 	return nil
