@@ -482,13 +482,10 @@ func (a *actor) markDeleted() {
 }
 
 func (a *actor) presence(m *presenceMsg) {
-	if m.rawSel != nil {
-		sel, err := a.typ.DecodeSelection(m.rawSel)
-		if err != nil {
-			a.deliver(m.sub, &Event{Kind: EventError, Doc: a.id, Code: codeForSelErr(err), Msg: "sel: " + err.Error()})
-			return
-		}
-		m.sel, m.rawSel = sel, nil
+	sel, err := a.rawSel(&m.rawSel, m.sel)
+	if err != nil {
+		a.deliver(m.sub, &Event{Kind: EventError, Doc: a.id, Code: codeForSelErr(err), Msg: "sel: " + err.Error()})
+		return
 	}
 	st := a.subs[m.sub]
 	if st == nil || st.sid == "" {
@@ -500,7 +497,6 @@ func (a *actor) presence(m *presenceMsg) {
 			Msg: fmt.Sprintf("presence: version %d is ahead of the document (%d)", m.v, a.v)})
 		return
 	}
-	sel := m.sel
 	if sel != nil && m.v < a.v {
 		ops, err := a.opsSince(m.v)
 		if err != nil {
@@ -514,7 +510,7 @@ func (a *actor) presence(m *presenceMsg) {
 			}
 		}
 	}
-	sel, err := a.doc.FitSelection(sel)
+	sel, err = a.doc.FitSelection(sel)
 	if err != nil {
 		a.deliver(m.sub, &Event{Kind: EventError, Doc: a.id, Code: wire.CodeBadRequest, Msg: "presence: " + err.Error()})
 		return
@@ -909,15 +905,24 @@ func (a *actor) decodeRaw(m *opMsg) bool {
 		}
 		m.op, m.rawOp = op, nil
 	}
-	if m.rawSel != nil {
-		sel, err := a.typ.DecodeSelection(m.rawSel)
-		if err != nil {
-			a.replyErr(m, codeForSelErr(err), "sel: "+err.Error(), err)
-			return false
-		}
-		m.sel, m.rawSel = sel, nil
+	sel, err := a.rawSel(&m.rawSel, m.sel)
+	if err != nil {
+		a.replyErr(m, codeForSelErr(err), "sel: "+err.Error(), err)
+		return false
 	}
+	m.sel = sel
 	return true
+}
+
+// rawSel decodes *raw, a selection a connection kept raw, with the
+// document's type and clears it; sel when there is none.
+func (a *actor) rawSel(raw *msgpack.RawMessage, sel doctype.Selection) (doctype.Selection, error) {
+	if *raw == nil {
+		return sel, nil
+	}
+	sel, err := a.typ.DecodeSelection(*raw)
+	*raw = nil
+	return sel, err
 }
 
 // codeForSelErr is the code of a selection the document's type refused.

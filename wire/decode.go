@@ -168,7 +168,7 @@ func (d *decoder) value(f *field, val []byte, p any, name string) {
 			d.fail(CodeTooLarge, "%s: %d bytes encoded, over the limit of %d", what, len(val), d.lim.MaxDataBytes)
 			return
 		}
-		*p.(*msgpack.RawMessage) = append(msgpack.RawMessage(nil), val...)
+		*p.(*msgpack.RawMessage) = keep(val)
 	case valUser:
 		d.fields(userSchema, val, p.(*User), f.inner)
 	case valUserInfo:
@@ -176,19 +176,9 @@ func (d *decoder) value(f *field, val []byte, p any, name string) {
 		d.fields(userInfoSchema, val, u, f.inner)
 		*p.(**UserInfo) = u
 	case valPeers:
-		peers := []PeerInfo{}
-		d.list(what, val, func(e []byte) {
-			peers = append(peers, PeerInfo{})
-			d.fields(peerSchema, e, &peers[len(peers)-1], f.inner)
-		})
-		*p.(*[]PeerInfo) = peers
+		*p.(*[]PeerInfo) = decodeMaps[PeerInfo](d, peerSchema, what, f.inner, val)
 	case valOpEntries:
-		ops := []OpEntry{}
-		d.list(what, val, func(e []byte) {
-			ops = append(ops, OpEntry{})
-			d.fields(opEntrySchema, e, &ops[len(ops)-1], f.inner)
-		})
-		*p.(*[]OpEntry) = ops
+		*p.(*[]OpEntry) = decodeMaps[OpEntry](d, opEntrySchema, what, f.inner, val)
 	case valStrings:
 		var ss []string
 		d.list(what, val, func(e []byte) { ss = append(ss, d.str(pathOf{f.inner, ""}, e)) })
@@ -231,6 +221,18 @@ func (d *decoder) value(f *field, val []byte, p any, name string) {
 	default:
 		panic(fmt.Sprintf("wire: decode: value kind %d", f.val))
 	}
+}
+
+// decodeMaps decodes array v (called what) of maps that s describes (each
+// called inner in errors). Each element is decoded in place in the list.
+func decodeMaps[T any](d *decoder, s *schema, what pathOf, inner string, v []byte) []T {
+	out := []T{}
+	d.list(what, v, func(e []byte) {
+		var zero T
+		out = append(out, zero)
+		d.fields(s, e, &out[len(out)-1], inner)
+	})
+	return out
 }
 
 // setType makes typ the type of the message's document, and a
@@ -331,7 +333,7 @@ func (d *decoder) op(what pathOf, v []byte) doctype.Op {
 	}
 	t := d.docType()
 	if t == nil {
-		d.rawOp = append(msgpack.RawMessage(nil), v...)
+		d.rawOp = keep(v)
 		return nil
 	}
 	op, err := t.DecodeOp(v)
@@ -366,7 +368,7 @@ func (d *decoder) sel(what pathOf, v []byte) doctype.Selection {
 	}
 	t := d.docType()
 	if t == nil {
-		d.rawSel = append(msgpack.RawMessage(nil), v...)
+		d.rawSel = keep(v)
 		return nil
 	}
 	sel, err := t.DecodeSelection(v)
@@ -375,6 +377,23 @@ func (d *decoder) sel(what pathOf, v []byte) doctype.Selection {
 		return nil
 	}
 	return sel
+}
+
+// keep copies a value out of the frame.
+func keep(v []byte) msgpack.RawMessage { return append(msgpack.RawMessage(nil), v...) }
+
+// checkFrame checks a whole frame structurally before anything is decoded
+// (see the package doc): every claimed length fits, the nesting is bounded,
+// nothing trails.
+func checkFrame(frame []byte) *Error {
+	end, err := skip(frame, 0, 1)
+	if err != nil {
+		return &Error{Code: CodeBadRequest, Msg: "frame: malformed MessagePack: " + err.Error()}
+	}
+	if end != len(frame) {
+		return &Error{Code: CodeBadRequest, Msg: fmt.Sprintf("frame: %v (%d)", errTrailing, len(frame)-end)}
+	}
+	return nil
 }
 
 // tableText is readText through a ServerDecoder's table of texts (none when

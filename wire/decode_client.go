@@ -1,8 +1,6 @@
 package wire
 
 import (
-	"fmt"
-
 	"github.com/tandem-collab/tandem/doctype"
 	"github.com/tandem-collab/tandem/doctype/text"
 	"github.com/tandem-collab/tandem/internal/textutil"
@@ -67,12 +65,8 @@ func DecodeClient(frame []byte, lim Limits) (Message, error) {
 	if k := kindOf(frame); k != kindMap {
 		return nil, &Error{Code: CodeBadRequest, Msg: "frame: want one MessagePack map, got " + kindName(k)}
 	}
-	end, err := skip(frame, 0, 1)
-	if err != nil {
-		return nil, &Error{Code: CodeBadRequest, Msg: "frame: malformed MessagePack: " + err.Error()}
-	}
-	if end != len(frame) {
-		return nil, &Error{Code: CodeBadRequest, Msg: fmt.Sprintf("frame: %v (%d)", errTrailing, len(frame)-end)}
+	if err := checkFrame(frame); err != nil {
+		return nil, err
 	}
 	// The type, and the doc and seq that errors echo, before anything else.
 	// A doc or seq sent twice is not echoed (the walk below refuses it).

@@ -54,12 +54,8 @@ func decodeServer(frame []byte, texts map[string]string, types map[string]doctyp
 	if k != kindMap && k != kindArray {
 		return nil, &Error{Code: CodeBadRequest, Msg: "frame: want a map or an array of maps, got " + kindName(k)}
 	}
-	end, err := skip(frame, 0, 1)
-	if err != nil {
-		return nil, &Error{Code: CodeBadRequest, Msg: "frame: malformed MessagePack: " + err.Error()}
-	}
-	if end != len(frame) {
-		return nil, &Error{Code: CodeBadRequest, Msg: fmt.Sprintf("frame: %v (%d)", errTrailing, len(frame)-end)}
+	if err := checkFrame(frame); err != nil {
+		return nil, err
 	}
 	if k == kindMap {
 		m, err := decodeServerMap(frame, texts, types)

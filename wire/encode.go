@@ -180,19 +180,9 @@ func appendValue(b []byte, val valKind, p any) []byte {
 		}
 		return append(b, mpack.Nil)
 	case valPeers:
-		peers := *p.(*[]PeerInfo)
-		b = mpack.AppendArrayHeader(b, len(peers))
-		for i := range peers {
-			b, _ = appendMap(b, peerSchema, &peers[i])
-		}
-		return b
+		return appendMaps(b, peerSchema, *p.(*[]PeerInfo))
 	case valOpEntries:
-		ops := *p.(*[]OpEntry)
-		b = mpack.AppendArrayHeader(b, len(ops))
-		for i := range ops {
-			b, _ = appendMap(b, opEntrySchema, &ops[i])
-		}
-		return b
+		return appendMaps(b, opEntrySchema, *p.(*[]OpEntry))
 	case valStrings:
 		ss := *p.(*[]string)
 		b = mpack.AppendArrayHeader(b, len(ss))
@@ -213,6 +203,15 @@ func appendValue(b []byte, val valKind, p any) []byte {
 }
 
 func appendKV(b []byte, k, v string) []byte { return mpack.AppendString(mpack.AppendString(b, k), v) }
+
+// appendMaps writes list as an array of the maps s describes.
+func appendMaps[T any](b []byte, s *schema, list []T) []byte {
+	b = mpack.AppendArrayHeader(b, len(list))
+	for i := range list {
+		b, _ = appendMap(b, s, &list[i])
+	}
+	return b
+}
 
 // appendOp writes the wire form of op, as its type encodes it; a nil op as
 // an empty array. The op is assumed valid (its type built or checked it).

@@ -2,12 +2,13 @@ package wire
 
 import (
 	"errors"
-	"github.com/tandem-collab/tandem/doctype"
-	textdoc "github.com/tandem-collab/tandem/doctype/text"
-	"github.com/tandem-collab/tandem/internal/mpack"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/tandem-collab/tandem/doctype"
+	textdoc "github.com/tandem-collab/tandem/doctype/text"
+	"github.com/tandem-collab/tandem/internal/mpack"
 
 	"github.com/vmihailenco/msgpack/v5"
 
