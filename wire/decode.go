@@ -74,20 +74,28 @@ func (p pathOf) String() string {
 	return p.name + "." + p.key
 }
 
+// rowValues is the value of each row of a schema in one map, nil where the
+// key is absent.
+type rowValues [maxFields][]byte
+
+// put records val, the value of key, in its row (none: an unknown key,
+// ignored); a key twice is an error.
+func (d *decoder) put(s *schema, vals *rowValues, key, val []byte, name string) {
+	if i := s.row(key); i >= 0 {
+		if vals[i] != nil {
+			d.fail(CodeBadRequest, "%s: duplicate key", pathOf{name, s.fields[i].key})
+		}
+		vals[i] = val
+	}
+}
+
 // fields decodes map v into m (a pointer to s's Go type) row by row. A key
 // that no row names is ignored; a key twice is an error.
 func (d *decoder) fields(s *schema, v []byte, m any, name string) {
-	var vals [maxFields][]byte
+	var vals rowValues
 	ok, _ := pairs(v, func(k, val []byte) error {
-		key, ok := readStr(k)
-		if !ok || d.err != nil {
-			return nil // not a string key: unknown, ignored
-		}
-		if i := s.row(key); i >= 0 {
-			if vals[i] != nil {
-				d.fail(CodeBadRequest, "%s: duplicate key", pathOf{name, s.fields[i].key})
-			}
-			vals[i] = val
+		if key, ok := readStr(k); ok && d.err == nil { // not a string key: unknown, ignored
+			d.put(s, &vals, key, val, name)
 		}
 		return nil
 	})
@@ -95,6 +103,11 @@ func (d *decoder) fields(s *schema, v []byte, m any, name string) {
 		d.fail(CodeBadRequest, "%s: want a map, got %s", name, kindName(kindOf(v)))
 		return
 	}
+	d.rows(s, &vals, v, m, name)
+}
+
+// rows decodes the values of map v's rows into m.
+func (d *decoder) rows(s *schema, vals *rowValues, v []byte, m any, name string) {
 	for i := range s.fields {
 		if d.err != nil {
 			return

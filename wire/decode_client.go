@@ -69,11 +69,24 @@ func DecodeClient(frame []byte, lim Limits) (Message, error) {
 		return nil, err
 	}
 	// The type, and the doc and seq that errors echo, before anything else.
-	// A doc or seq sent twice is not echoed (the walk below refuses it).
-	var tv, docv, seqv []byte
-	var dupT bool
+	// A doc or seq sent twice is not echoed (the walk below refuses it). The
+	// string-keyed pairs are kept (up to a frame's usual few) so that the
+	// message's rows are filled without walking the map again.
+	var (
+		tv, docv, seqv []byte
+		dupT           bool
+		kvs            [maxPairs][2][]byte
+		nkv            int
+	)
 	_, _ = pairs(frame, func(k, v []byte) error {
-		key, _ := readStr(k)
+		key, ok := readStr(k)
+		if !ok {
+			return nil
+		}
+		if nkv < maxPairs {
+			kvs[nkv] = [2][]byte{key, v}
+		}
+		nkv++
 		switch string(key) {
 		case "t":
 			dupT = dupT || tv != nil
@@ -106,7 +119,15 @@ func DecodeClient(frame []byte, lim Limits) (Message, error) {
 		return nil, d.errorf(CodeBadRequest, "t: unknown message type %q", textutil.Truncate(string(t), 32))
 	}
 	msg := s.alloc().(Message)
-	d.fields(s, frame, msg, "")
+	if nkv > maxPairs {
+		d.fields(s, frame, msg, "") // walk the map again
+	} else {
+		var vals rowValues
+		for _, kv := range kvs[:nkv] {
+			d.put(s, &vals, kv[0], kv[1], "")
+		}
+		d.rows(s, &vals, frame, msg, "")
+	}
 	if d.err != nil {
 		return nil, d.err
 	}
@@ -121,6 +142,11 @@ func DecodeClient(frame []byte, lim Limits) (Message, error) {
 	}
 	return msg, nil
 }
+
+// maxPairs is how many string-keyed pairs DecodeClient keeps from its first
+// walk of a frame (a client message has at most six); a frame with more is
+// walked again.
+const maxPairs = 12
 
 // errorf is fail's error.
 func (d *decoder) errorf(code, format string, args ...any) *Error {

@@ -94,13 +94,18 @@ func Append(dst []byte, msg Message) ([]byte, error) {
 }
 
 // appendMap writes m, a pointer to s's Go type, as the map s describes: "t"
-// first for a message, then every row that is not left out, in order.
+// first for a message, then every row that is not left out, in order. A
+// schema has at most maxFields rows, so the map is a fixmap whose header
+// byte is written first and its count filled in at the end: one pass.
 func appendMap(b []byte, s *schema, m any) ([]byte, error) {
-	var ptrs [maxFields]any // nil: the row is left out
+	at := len(b)
+	b = append(b, 0x80)
 	n := 0
 	if s.t != "" {
+		b = append(b, s.tEnc...)
 		n++
 	}
+	var typ doctype.Type // set by a valDocType row
 	for i := range s.fields {
 		f := &s.fields[i]
 		if f.omitIf != nil && f.omitIf(m) {
@@ -110,20 +115,7 @@ func appendMap(b []byte, s *schema, m any) ([]byte, error) {
 		if f.omitEmpty && isEmpty(f.val, p) {
 			continue
 		}
-		ptrs[i] = p
 		n++
-	}
-	b = mpack.AppendMapHeader(b, n)
-	if s.t != "" {
-		b = appendKV(b, "t", s.t)
-	}
-	var typ doctype.Type // set by a valDocType row
-	for i := range s.fields {
-		p := ptrs[i]
-		if p == nil {
-			continue
-		}
-		f := &s.fields[i]
 		switch f.val {
 		case valDocType:
 			t, err := joinedType(*p.(*string))
@@ -132,16 +124,18 @@ func appendMap(b []byte, s *schema, m any) ([]byte, error) {
 			}
 			typ = t
 			b = appendKV(b, f.key, t.Name())
-			continue
 		case valContent:
 			if typ == nil {
 				return b, fmt.Errorf("wire: encode %s: content before its type", s.t)
 			}
 			b = (*p.(*doctype.Content)).AppendMsgpack(mpack.AppendString(b, typ.ContentKey()))
-			continue
+		case valString: // the most common row, without a call
+			b = mpack.AppendString(append(b, f.keyEnc...), *p.(*string))
+		default:
+			b = appendValue(append(b, f.keyEnc...), f.val, p)
 		}
-		b = appendValue(mpack.AppendString(b, f.key), f.val, p)
 	}
+	b[at] = 0x80 | byte(n)
 	return b, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/tandem-collab/tandem/doctype"
+	"github.com/tandem-collab/tandem/internal/mpack"
 )
 
 // The protocol's messages are described once, here: a schema per message
@@ -90,6 +91,8 @@ type field struct {
 	// maxBytes, when positive, bounds a str's bytes; past it is too_large,
 	// checked before the string is copied.
 	maxBytes int
+	// keyEnc is the key encoded as a MessagePack str (set by newSchema).
+	keyEnc []byte
 	// inner is the name of a nested map or list element in errors: the key,
 	// with "[]" for a list's elements (set by newSchema).
 	inner string
@@ -107,6 +110,8 @@ type schema struct {
 	// alloc returns a new zero message, for the decoders; nil for a nested
 	// map.
 	alloc func() any
+	// tEnc is "t" and its value, encoded (set by newSchema).
+	tEnc []byte
 	// fields are the keys, in the order they are written; a row that needs
 	// the document's type (valOp, valSel, valPeers, valContent) comes after
 	// the row that names it ("doc" or valDocType).
@@ -115,8 +120,12 @@ type schema struct {
 
 func newSchema(t string, zero any, alloc func() any, fields ...field) *schema {
 	s := &schema{t: t, zero: zero, alloc: alloc, fields: fields}
+	if t != "" {
+		s.tEnc = mpack.AppendString(mpack.AppendString(nil, "t"), t)
+	}
 	for i := range fields {
 		f := &fields[i]
+		f.keyEnc = mpack.AppendString(nil, f.key)
 		f.inner = f.key
 		switch f.val {
 		case valPeers, valOpEntries, valStrings:
@@ -148,8 +157,8 @@ func (s *schema) dynamic() bool {
 	return false
 }
 
-// maxFields bounds a schema's rows (the decoders keep the values on the
-// stack).
+// maxFields bounds a schema's rows: the decoders keep the values on the
+// stack, and with "t" a map has at most 15 entries, a fixmap (see appendMap).
 const maxFields = 8
 
 // ---- the schemas ----

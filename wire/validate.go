@@ -21,7 +21,11 @@ func newValidator() *validator.Validate {
 	// The rules of the client messages (and the map inside Hello) are the
 	// schemas' rows: a row without a rule is not looked at.
 	for _, s := range append(slices.Collect(maps.Values(clientSchemas)), userInfoSchema) {
-		rules := make(map[string]string, len(s.fields))
+		typ := reflect.TypeOf(s.zero).Elem()
+		rules := make(map[string]string, typ.NumField())
+		for i := range typ.NumField() {
+			rules[typ.Field(i).Name] = "-" // not sent (Op.RawOp), or no rule
+		}
 		for _, f := range s.fields {
 			rules[f.goName] = cmp.Or(f.rule, "-")
 		}
