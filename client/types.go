@@ -2,7 +2,6 @@ package client
 
 import (
 	"errors"
-	"fmt"
 	"unicode/utf8"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -61,25 +60,10 @@ var (
 	ErrReadOnly = errors.New("client: document is read-only")
 )
 
-// ServerError is an error message the server sent. Code is one of the wire
-// error codes (wire.CodeNotFound, wire.CodeDeleted, ...).
-type ServerError struct {
-	Code string
-	Msg  string
-	Doc  string
-	Seq  int64
-}
-
-// Error renders the code, document and message.
-func (e *ServerError) Error() string {
-	if e.Seq != 0 {
-		return fmt.Sprintf("tandem: %s (doc %q, seq %d): %s", e.Code, e.Doc, e.Seq, e.Msg)
-	}
-	if e.Doc != "" {
-		return fmt.Sprintf("tandem: %s (doc %q): %s", e.Code, e.Doc, e.Msg)
-	}
-	return fmt.Sprintf("tandem: %s: %s", e.Code, e.Msg)
-}
+// ServerError is an error message the server sent (or, with CodeWrongType,
+// one this client makes up): the protocol's one error type, wire.Error. Code
+// is one of the wire error codes (wire.CodeNotFound, wire.CodeDeleted, ...).
+type ServerError = wire.Error
 
 // CodeWrongType is the ServerError code of a document this client cannot
 // edit: it is not of type text (the same code as the TypeScript SDK's).

@@ -181,7 +181,7 @@ func (op Op) Size() int {
 // bytes.
 func (op Op) CheckSize(max int) error {
 	if s := op.Size(); s > max {
-		return &OpError{Kind: KindTooLarge, Index: -1, Msg: "op is " + itoa(s) + " bytes, over the limit of " + itoa(max)}
+		return errTooLarge("op is " + itoa(s) + " bytes, over the limit of " + itoa(max))
 	}
 	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/tandem-collab/tandem/internal/textutil"
 )
 
 func TestErrorsIs(t *testing.T) {
@@ -350,7 +352,7 @@ func TestDoc(t *testing.T) {
 		{0, 4, "añ😀日"}, {2, 3, "😀日a"}, {19998, 10, "😀日"}, {-2, 3, "a"}, {25000, 3, ""}, {5, -1, ""}, {0, 0, ""}, {math.MinInt, -1, ""}, {math.MinInt, math.MaxInt, ""}, {19999, math.MaxInt, "日"},
 	} {
 		if got := d.Slice(tc.start, tc.n); got != tc.want {
-			t.Errorf("Slice(%d, %d) = %q, want %q", tc.start, tc.n, truncate(got, 40), tc.want)
+			t.Errorf("Slice(%d, %d) = %q, want %q", tc.start, tc.n, textutil.Truncate(got, 40), tc.want)
 		}
 	}
 

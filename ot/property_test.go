@@ -392,12 +392,12 @@ func checkTree(t *testing.T, d *Doc) {
 			if len(n.text) > leafMax {
 				t.Fatalf("leaf of %d bytes", len(n.text))
 			}
-			if !root && n.underfull() {
+			if !root && n.Underfull() {
 				t.Fatalf("non-root leaf of %d bytes", len(n.text))
 			}
 			return n.runes, n.bytes
 		}
-		if len(n.kids) > kidsMax || (!root && n.underfull()) || len(n.kids) == 0 {
+		if len(n.kids) > kidsMax || (!root && n.Underfull()) || len(n.kids) == 0 {
 			t.Fatalf("internal node with %d kids (root %v)", len(n.kids), root)
 		}
 		if root && len(n.kids) == 1 {

@@ -3,6 +3,8 @@ package ot
 import (
 	"strings"
 	"unicode/utf8"
+
+	"github.com/tandem-collab/tandem/internal/rope"
 )
 
 // Tree shape. Leaves hold up to leafMax bytes so that editing one copies at
@@ -42,7 +44,11 @@ func newInternal(kids []*node) *node {
 
 func (n *node) isLeaf() bool { return n.kids == nil }
 
-func (n *node) underfull() bool {
+// Kids implements rope.Node.
+func (n *node) Kids() []*node { return n.kids }
+
+// Underfull implements rope.Node.
+func (n *node) Underfull() bool {
 	if n.isLeaf() {
 		return n.bytes < leafMin
 	}
@@ -184,7 +190,7 @@ func (d *Doc) ApplyLimit(op Op, maxBytes int) error {
 	}
 	next := rootOf(applyNode(root, 0, edits, nil))
 	if maxBytes >= 0 && next.bytes > maxBytes {
-		return &OpError{Kind: KindTooLarge, Index: -1, Msg: "document would be " + itoa(next.bytes) + " bytes, over the limit of " + itoa(maxBytes)}
+		return errTooLarge("document would be " + itoa(next.bytes) + " bytes, over the limit of " + itoa(maxBytes))
 	}
 	d.root = next
 	return nil
@@ -215,17 +221,31 @@ func editsOf(op Op, edits []edit) []edit {
 	return edits
 }
 
+// kidsLimit is kidsMax where the shape reads it.
+var kidsLimit = kidsMax
+
+// shape is the tree around the leaves (internal/rope).
+var shape = rope.Shape[*node]{
+	KidsMax:     &kidsLimit,
+	NewInternal: newInternal,
+	MergeLeaves: func(a, b *node) []*node { return leavesOf(a.text + b.text) },
+}
+
 // rootOf turns the nodes that replace the root into a root: grouped under new
 // parents if there are several, without single-child chains.
 func rootOf(nodes []*node) *node {
-	if len(nodes) == 0 {
-		return emptyLeaf
+	if r, ok := shape.Root(nodes); ok {
+		return r
 	}
-	r := buildTree(nodes)
-	for !r.isLeaf() && len(r.kids) == 1 {
-		r = r.kids[0]
+	return emptyLeaf
+}
+
+// buildTree stacks parents over leaves up to one root.
+func buildTree(leaves []*node) *node {
+	if r, ok := shape.Build(leaves); ok {
+		return r
 	}
-	return r
+	return emptyLeaf
 }
 
 // applyNode applies edits to the subtree n, which starts at code point base
@@ -275,11 +295,7 @@ func applyNode(n *node, base int, edits []edit, out []*node) []*node {
 	if len(kids) == 0 {
 		return out
 	}
-	kids = repair(kids)
-	if len(kids) <= kidsMax {
-		return append(out, newInternal(kids))
-	}
-	return append(out, groupNodes(kids)...)
+	return shape.Parents(kids, out)
 }
 
 // applyLeaf rebuilds one leaf with its edits.
@@ -354,75 +370,4 @@ func leavesOf(s string) []*node {
 		s = s[cut:]
 	}
 	return append(out, newLeaf(s))
-}
-
-// groupNodes packs same-height nodes into parents of at most kidsMax children,
-// spread evenly so that no parent is underfull unless there are too few nodes.
-func groupNodes(nodes []*node) []*node {
-	if len(nodes) <= kidsMax {
-		return []*node{newInternal(nodes)}
-	}
-	groups := (len(nodes) + kidsMax - 1) / kidsMax
-	out := make([]*node, 0, groups)
-	for g := 0; g < groups; g++ {
-		lo := len(nodes) * g / groups
-		hi := len(nodes) * (g + 1) / groups
-		kids := make([]*node, hi-lo)
-		copy(kids, nodes[lo:hi])
-		out = append(out, newInternal(kids))
-	}
-	return out
-}
-
-func buildTree(leaves []*node) *node {
-	if len(leaves) == 0 {
-		return emptyLeaf
-	}
-	for len(leaves) > 1 {
-		leaves = groupNodes(leaves)
-	}
-	return leaves[0]
-}
-
-// repair merges each underfull child with a neighbour (children all have the
-// same height). It may reuse kids' backing array.
-func repair(kids []*node) []*node {
-	for i := 0; i < len(kids) && len(kids) > 1; {
-		if !kids[i].underfull() {
-			i++
-			continue
-		}
-		l := i
-		if l == len(kids)-1 {
-			l--
-		}
-		merged := mergeNodes(kids[l], kids[l+1])
-		rest := kids[l+2:]
-		kids = append(append(kids[:l], merged...), rest...)
-		if len(merged) == 2 {
-			i = l + 2 // a pair split in two is balanced
-		} else {
-			i = l // the merged node may still be underfull
-		}
-	}
-	return kids
-}
-
-// mergeNodes joins two adjacent same-height nodes into one, or two balanced
-// ones when they do not fit in one.
-func mergeNodes(a, b *node) []*node {
-	if a.isLeaf() {
-		return leavesOf(a.text + b.text)
-	}
-	kids := make([]*node, 0, len(a.kids)+len(b.kids))
-	kids = append(kids, a.kids...)
-	kids = append(kids, b.kids...)
-	// An underfull node may have been left with a single (underfull) child,
-	// which only now has neighbours to merge with.
-	kids = repair(kids)
-	if len(kids) <= kidsMax {
-		return []*node{newInternal(kids)}
-	}
-	half := len(kids) / 2
-	return []*node{newInternal(kids[:half:half]), newInternal(kids[half:])}
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/vmihailenco/msgpack/v5"
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
+
+	"github.com/tandem-collab/tandem/internal/textutil"
 )
 
 func itoa(n int) string { return strconv.Itoa(n) }
@@ -336,7 +338,7 @@ func parseJSONRaw(data []byte) (Op, error) {
 		)
 		switch it[0] {
 		case '"':
-			if hasLoneSurrogateEscape(it) {
+			if hasLoneSurrogate(it) {
 				return nil, errUTF8(i, "insert has a lone surrogate escape")
 			}
 			var s string
@@ -347,7 +349,7 @@ func parseJSONRaw(data []byte) (Op, error) {
 		case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
 			c, err = componentFromNumberText(i, string(it))
 		default:
-			err = errInvalid(i, "item %s is not an integer or a string", truncate(string(it), 32))
+			err = errInvalid(i, "item %s is not an integer or a string", textutil.Truncate(string(it), 32))
 		}
 		if err != nil {
 			return nil, err
@@ -358,63 +360,6 @@ func parseJSONRaw(data []byte) (Op, error) {
 		return nil, err
 	}
 	return out, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
-}
-
-// hasLoneSurrogateEscape scans a raw JSON string literal for a \uD800-\uDFFF
-// escape that is not half of a high-low pair. encoding/json would silently turn
-// it into U+FFFD; the protocol rejects it.
-func hasLoneSurrogateEscape(lit []byte) bool {
-	pendingHigh := false
-	for i := 0; i < len(lit); i++ {
-		if lit[i] != '\\' {
-			if pendingHigh {
-				return true
-			}
-			continue
-		}
-		if i+1 >= len(lit) {
-			return false
-		}
-		if lit[i+1] != 'u' {
-			if pendingHigh {
-				return true
-			}
-			i++
-			continue
-		}
-		if i+6 > len(lit) {
-			return false // malformed; json.Unmarshal reports it
-		}
-		v, err := strconv.ParseUint(string(lit[i+2:i+6]), 16, 32)
-		if err != nil {
-			return false
-		}
-		i += 5
-		switch {
-		case v >= 0xD800 && v <= 0xDBFF:
-			if pendingHigh {
-				return true
-			}
-			pendingHigh = true
-		case v >= 0xDC00 && v <= 0xDFFF:
-			if !pendingHigh {
-				return true
-			}
-			pendingHigh = false
-		default:
-			if pendingHigh {
-				return true
-			}
-		}
-	}
-	return pendingHigh
 }
 
 const hexDigits = "0123456789abcdef"
@@ -460,4 +405,12 @@ func appendJSONString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// hasLoneSurrogate reports whether a JSON string literal holds a lone UTF-16
+// surrogate escape: encoding/json would silently turn it into U+FFFD; the
+// protocol rejects it.
+func hasLoneSurrogate(lit []byte) bool {
+	at, _ := textutil.LoneSurrogate(lit)
+	return at >= 0
 }

@@ -179,11 +179,7 @@ func (ctx *applyCtx) node(n *node, base int, edits []edit, out []*node) []*node 
 	if len(kids) == 0 {
 		return out
 	}
-	kids = repair(kids)
-	if len(kids) <= kidsMax {
-		return append(out, newInternal(kids))
-	}
-	return append(out, groupNodes(kids)...)
+	return shape.Parents(kids, out)
 }
 
 // leaf rebuilds one leaf with its edits, clipping deletes and formats that

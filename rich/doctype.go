@@ -5,7 +5,6 @@
 package rich
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/tandem-collab/tandem/doctype"
@@ -42,7 +41,7 @@ func (Type) NewContent() doctype.Content { return &Content{doc: NewDoc()} }
 func (Type) DecodeContent(b []byte) (doctype.Content, error) {
 	d, err := DecodeContent(b, -1)
 	if err != nil {
-		return nil, classify(err)
+		return nil, err
 	}
 	return &Content{doc: d}, nil
 }
@@ -52,7 +51,7 @@ func (Type) DecodeContent(b []byte) (doctype.Content, error) {
 func (Type) ParseContentJSON(b []byte) (doctype.Content, error) {
 	d, err := ParseContentJSON(b)
 	if err != nil {
-		return nil, classify(err)
+		return nil, err
 	}
 	return &Content{doc: d}, nil
 }
@@ -62,7 +61,7 @@ func (Type) ParseContentJSON(b []byte) (doctype.Content, error) {
 func (Type) DecodeOp(b []byte) (doctype.Op, error) {
 	o, err := DecodeOp(b)
 	if err != nil {
-		return nil, classify(err)
+		return nil, err
 	}
 	return o, nil
 }
@@ -71,7 +70,7 @@ func (Type) DecodeOp(b []byte) (doctype.Op, error) {
 func (Type) ParseOpJSON(b []byte) (doctype.Op, error) {
 	o, err := ParseJSON(b)
 	if err != nil {
-		return nil, classify(err)
+		return nil, err
 	}
 	return o, nil
 }
@@ -118,7 +117,7 @@ func (o Op) Transform(sid string, committed doctype.Op, committedSID string) (do
 	}
 	out, err := TransformPast(o, sid, c, committedSID)
 	if err != nil {
-		return nil, classify(err)
+		return nil, err
 	}
 	return out, nil
 }
@@ -153,7 +152,7 @@ func (c *Content) Apply(op doctype.Op) (doctype.Op, error) {
 	}
 	n := o.Normalize()
 	if err := c.doc.Apply(n); err != nil {
-		return nil, classify(err)
+		return nil, err
 	}
 	return n, nil
 }
@@ -221,17 +220,3 @@ func (s *Selection) AppendMsgpack(b []byte) []byte { return text.AppendSelection
 
 // MarshalJSON implements doctype.Selection: [[anchor, head], ...].
 func (s *Selection) MarshalJSON() ([]byte, error) { return text.NewSelection(s.ranges).MarshalJSON() }
-
-// tooLarge marks an error that the server answers with too_large.
-type tooLarge struct{ error }
-
-func (e tooLarge) Unwrap() error        { return e.error }
-func (e tooLarge) Is(target error) bool { return target == doctype.ErrTooLarge }
-
-// classify wraps errors over a limit so that they match doctype.ErrTooLarge.
-func classify(err error) error {
-	if errors.Is(err, ErrTooLarge) {
-		return tooLarge{err}
-	}
-	return err
-}

@@ -1,140 +1,81 @@
 package rich
 
-import (
-	"errors"
-	"fmt"
+import "github.com/tandem-collab/tandem/internal/operr"
 
-	"github.com/tandem-collab/tandem/ot"
-)
+// The error type is the text type's (internal/operr): one kind list, one
+// error, one set of sentinels, so that code which maps the text type's
+// errors to wire codes maps rich errors the same way.
 
 // ErrorKind classifies an OpError so that callers can branch without string
 // matching. The server answers KindTooLarge with too_large and every other
 // kind with invalid_op.
-type ErrorKind int
+type ErrorKind = operr.Kind
 
 const (
 	// KindInvalid is a malformed op, attribute, embed, content or selection.
-	KindInvalid ErrorKind = iota + 1
+	KindInvalid = operr.Invalid
 	// KindDoesNotFit is a well-formed op that runs past the end of the document.
-	KindDoesNotFit
+	KindDoesNotFit = operr.DoesNotFit
 	// KindBadUTF8 is text that is not valid UTF-8 (or a lone surrogate escape in JSON).
-	KindBadUTF8
+	KindBadUTF8 = operr.BadUTF8
 	// KindTooLarge is an op, attribute map, value, embed or document over a limit.
-	KindTooLarge
+	KindTooLarge = operr.TooLarge
 	// KindFinalNewline is an op that would delete the document's final "\n" or
 	// insert after it, or content that does not end with "\n".
-	KindFinalNewline
+	KindFinalNewline = operr.FinalNewline
 )
 
-// String names the kind as the shared test vectors (testdata/rich-vectors.json) do.
-func (k ErrorKind) String() string {
-	switch k {
-	case KindInvalid:
-		return "invalid"
-	case KindDoesNotFit:
-		return "does_not_fit"
-	case KindBadUTF8:
-		return "bad_utf8"
-	case KindTooLarge:
-		return "too_large"
-	case KindFinalNewline:
-		return "final_newline"
-	}
-	return fmt.Sprintf("ErrorKind(%d)", int(k))
-}
+// OpError is the only error type this package returns (the text type's too).
+// Index is the position of the offending component in the op (or range in a
+// selection), -1 when the error is not about one item. errors.Is matches it
+// against the sentinels by kind: every kind except KindTooLarge matches
+// ErrInvalid, and KindTooLarge matches doctype.ErrTooLarge.
+type OpError = operr.Error
 
-// OpError is the only error type this package returns. Index is the position
-// of the offending component in the op (or range in a selection), -1 when the
-// error is not about one item.
-type OpError struct {
-	Kind  ErrorKind
-	Index int
-	Msg   string
-}
-
-// Error renders the kind, the component index and the detail.
-func (e *OpError) Error() string {
-	if e.Index >= 0 {
-		return fmt.Sprintf("rich: %s: component %d: %s", e.Kind, e.Index, e.Msg)
-	}
-	return fmt.Sprintf("rich: %s: %s", e.Kind, e.Msg)
-}
-
-// Is makes errors.Is match this package's sentinels by kind, and also ot's
-// ErrInvalid, ErrDoesNotFit, ErrBadUTF8 and ErrTooLarge, so that code which
-// maps the text type's errors to wire codes maps rich errors the same way:
-// every kind except KindTooLarge matches ErrInvalid (and ot.ErrInvalid).
-func (e *OpError) Is(target error) bool {
-	switch target {
-	case ErrInvalid, ot.ErrInvalid:
-		return e.Kind != KindTooLarge
-	case ErrTooLarge, ot.ErrTooLarge:
-		return e.Kind == KindTooLarge
-	case ErrDoesNotFit, ot.ErrDoesNotFit:
-		return e.Kind == KindDoesNotFit
-	case ErrBadUTF8, ot.ErrBadUTF8:
-		return e.Kind == KindBadUTF8
-	case ErrFinalNewline:
-		return e.Kind == KindFinalNewline
-	}
-	return false
-}
-
-// Sentinels for errors.Is. Returned errors are fresh *OpError values carrying
-// the index and detail; compare with errors.Is, never ==.
+// Sentinels for errors.Is (the same values as ot's). Returned errors are
+// fresh *OpError values carrying the index and detail; compare with
+// errors.Is, never ==.
 var (
 	// ErrInvalid matches every error of this package except ErrTooLarge.
-	ErrInvalid = &OpError{Kind: KindInvalid, Index: -1, Msg: "invalid op"}
+	ErrInvalid = operr.ErrInvalid
 	// ErrDoesNotFit matches an op or position that runs past the document end.
-	ErrDoesNotFit = &OpError{Kind: KindDoesNotFit, Index: -1, Msg: "op does not fit the document"}
+	ErrDoesNotFit = operr.ErrDoesNotFit
 	// ErrBadUTF8 matches text that is not valid UTF-8.
-	ErrBadUTF8 = &OpError{Kind: KindBadUTF8, Index: -1, Msg: "text is not valid UTF-8"}
+	ErrBadUTF8 = operr.ErrBadUTF8
 	// ErrTooLarge matches anything over a size limit.
-	ErrTooLarge = &OpError{Kind: KindTooLarge, Index: -1, Msg: "over a size limit"}
+	ErrTooLarge = operr.ErrTooLarge
 	// ErrFinalNewline matches an op that would delete the final "\n" or insert
 	// after it, and content that does not end with "\n".
-	ErrFinalNewline = &OpError{Kind: KindFinalNewline, Index: -1, Msg: "the document must end with its final newline"}
+	ErrFinalNewline = operr.ErrFinalNewline
 )
 
+const pkg = "rich"
+
 func errInvalid(index int, format string, args ...any) error {
-	return &OpError{Kind: KindInvalid, Index: index, Msg: fmt.Sprintf(format, args...)}
+	return operr.New(pkg, KindInvalid, index, format, args...)
 }
 
 func errNoFit(index int, format string, args ...any) error {
-	return &OpError{Kind: KindDoesNotFit, Index: index, Msg: fmt.Sprintf(format, args...)}
+	return operr.New(pkg, KindDoesNotFit, index, format, args...)
 }
 
 func errUTF8(index int, what string) error {
-	return &OpError{Kind: KindBadUTF8, Index: index, Msg: what + " is not valid UTF-8"}
+	return operr.New(pkg, KindBadUTF8, index, "%s is not valid UTF-8", what)
 }
 
 func errTooLarge(index int, format string, args ...any) error {
-	return &OpError{Kind: KindTooLarge, Index: index, Msg: fmt.Sprintf(format, args...)}
+	return operr.New(pkg, KindTooLarge, index, format, args...)
 }
 
 func errNewline(index int, format string, args ...any) error {
-	return &OpError{Kind: KindFinalNewline, Index: index, Msg: fmt.Sprintf(format, args...)}
+	return operr.New(pkg, KindFinalNewline, index, format, args...)
 }
 
 // KindOf reports the kind of an error returned by this package, or 0 when err
 // is nil or not an *OpError.
-func KindOf(err error) ErrorKind {
-	var oe *OpError
-	if errors.As(err, &oe) {
-		return oe.Kind
-	}
-	return 0
-}
+func KindOf(err error) ErrorKind { return operr.KindOf(err) }
 
 // withIndex returns err with its Index set to i when it is an *OpError
 // without one (helpers that check one attribute map do not know the
 // component's index).
-func withIndex(err error, i int) error {
-	var oe *OpError
-	if errors.As(err, &oe) && oe.Index < 0 {
-		c := *oe
-		c.Index = i
-		return &c
-	}
-	return err
-}
+func withIndex(err error, i int) error { return operr.WithIndex(err, i) }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
+	"github.com/tandem-collab/tandem/internal/textutil"
 	"github.com/tandem-collab/tandem/ot"
 )
 
@@ -159,7 +160,7 @@ func componentFromJSON(i int, it json.RawMessage) (Component, error) {
 		}
 		return countComponent(i, n)
 	}
-	return Component{}, errInvalid(i, "item %s is not an integer, a string or an object", truncate(string(it), 32))
+	return Component{}, errInvalid(i, "item %s is not an integer, a string or an object", textutil.Truncate(string(it), 32))
 }
 
 func stringFromJSON(i int, lit json.RawMessage, what string) (string, error) {
@@ -184,9 +185,9 @@ func countFromJSON(i int, lit json.RawMessage) (int64, error) {
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil {
 		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
-			return 0, errNoFit(i, "count %s out of range", truncate(s, 32))
+			return 0, errNoFit(i, "count %s out of range", textutil.Truncate(s, 32))
 		}
-		return 0, errInvalid(i, "count %q is not a number", truncate(s, 32))
+		return 0, errInvalid(i, "count %q is not a number", textutil.Truncate(s, 32))
 	}
 	return countFromFloat(i, f)
 }
@@ -228,7 +229,7 @@ func mapComponentFromJSON(i int, it json.RawMessage) (Component, error) {
 			}
 			c.Attrs, err = attrsFromJSON(i, v)
 		default:
-			return Component{}, errInvalid(i, "unknown component key %q", truncate(k, 32))
+			return Component{}, errInvalid(i, "unknown component key %q", textutil.Truncate(k, 32))
 		}
 		if err != nil {
 			return Component{}, err
@@ -257,7 +258,7 @@ func attrsFromJSON(i int, v json.RawMessage) (Attrs, error) {
 	a := make(Attrs, len(m))
 	for k, raw := range m {
 		if !validKey(k) {
-			return nil, errInvalid(i, "attribute name %q is not 1-%d characters of [A-Za-z0-9_.:-]", truncate(k, 80), MaxKeyLen)
+			return nil, errInvalid(i, "attribute name %q is not 1-%d characters of [A-Za-z0-9_.:-]", textutil.Truncate(k, 80), MaxKeyLen)
 		}
 		val, err := valueFromJSON(i, raw, "attribute "+k, MaxValueBytes)
 		if err != nil {
@@ -281,7 +282,7 @@ func embedFromJSON(i int, v json.RawMessage) (Embed, error) {
 	}
 	for t, raw := range m {
 		if !validKey(t) {
-			return Embed{}, errInvalid(i, "embed type %q is not 1-%d characters of [A-Za-z0-9_.:-]", truncate(t, 80), MaxKeyLen)
+			return Embed{}, errInvalid(i, "embed type %q is not 1-%d characters of [A-Za-z0-9_.:-]", textutil.Truncate(t, 80), MaxKeyLen)
 		}
 		val, err := valueFromJSON(i, raw, "embed "+t, MaxEmbedBytes)
 		if err != nil {
@@ -326,42 +327,12 @@ func valueFromJSON(i int, raw json.RawMessage, what string, maxBytes int) (Value
 	return Number(f), nil
 }
 
-// hasLoneSurrogate reports whether a JSON string literal holds a \uD800-\uDFFF
-// escape that is not one half of a high-low pair (encoding/json would turn it
-// into U+FFFD; the protocol rejects it).
+// hasLoneSurrogate reports whether a JSON string literal holds a lone UTF-16
+// surrogate escape (encoding/json would turn it into U+FFFD; the protocol
+// rejects it).
 func hasLoneSurrogate(lit []byte) bool {
-	highPending := false
-	for i := 0; i < len(lit); i++ {
-		if lit[i] != '\\' || i+1 >= len(lit) {
-			if highPending {
-				return true
-			}
-			continue
-		}
-		if lit[i+1] != 'u' || i+6 > len(lit) {
-			if highPending {
-				return true
-			}
-			i++ // skip the escaped character
-			continue
-		}
-		u, err := strconv.ParseUint(string(lit[i+2:i+6]), 16, 16)
-		i += 5
-		switch {
-		case err != nil:
-			return false // malformed: json.Unmarshal reports it
-		case u >= 0xDC00 && u <= 0xDFFF:
-			if !highPending {
-				return true
-			}
-			highPending = false
-		case highPending:
-			return true
-		case u >= 0xD800 && u <= 0xDBFF:
-			highPending = true
-		}
-	}
-	return highPending
+	at, _ := textutil.LoneSurrogate(lit)
+	return at >= 0
 }
 
 // appendJSONString quotes a valid UTF-8 string for JSON as text ops do

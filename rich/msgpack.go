@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/tandem-collab/tandem/internal/mpack"
+	"github.com/tandem-collab/tandem/internal/textutil"
 )
 
 // maxSafeInt is the largest integer a float64 (and a JavaScript number)
@@ -525,7 +526,7 @@ func (r *reader) key(index int, what string) (string, error) {
 		return "", errInvalid(index, "%s: want a string key", what)
 	}
 	if !validKey(b) {
-		return "", errInvalid(index, "%s %q is not 1-%d characters of [A-Za-z0-9_.:-]", what, truncate(string(b), 80), MaxKeyLen)
+		return "", errInvalid(index, "%s %q is not 1-%d characters of [A-Za-z0-9_.:-]", what, textutil.Truncate(string(b), 80), MaxKeyLen)
 	}
 	return string(b), nil
 }

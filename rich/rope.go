@@ -3,6 +3,8 @@ package rich
 import (
 	"strings"
 	"unicode/utf8"
+
+	"github.com/tandem-collab/tandem/internal/rope"
 )
 
 // Tree shape. A leaf holds pieces (attributed runs) weighing up to leafMax,
@@ -96,7 +98,11 @@ type node struct {
 
 func (n *node) isLeaf() bool { return n.kids == nil }
 
-func (n *node) underfull() bool {
+// Kids implements rope.Node.
+func (n *node) Kids() []*node { return n.kids }
+
+// Underfull implements rope.Node.
+func (n *node) Underfull() bool {
 	if n.isLeaf() {
 		return n.weight < leafMax/4
 	}
@@ -227,89 +233,32 @@ func leavesOf(ps []piece) []*node {
 	return out
 }
 
-// groupNodes packs same-height nodes into parents of at most kidsMax
-// children, spread evenly.
-func groupNodes(nodes []*node) []*node {
-	if len(nodes) <= kidsMax {
-		return []*node{newInternal(nodes)}
-	}
-	groups := (len(nodes) + kidsMax - 1) / kidsMax
-	out := make([]*node, 0, groups)
-	for g := 0; g < groups; g++ {
-		lo := len(nodes) * g / groups
-		hi := len(nodes) * (g + 1) / groups
-		kids := make([]*node, hi-lo)
-		copy(kids, nodes[lo:hi])
-		out = append(out, newInternal(kids))
-	}
-	return out
-}
-
-func buildTree(nodes []*node) *node {
-	if len(nodes) == 0 {
-		return nil
-	}
-	for len(nodes) > 1 {
-		nodes = groupNodes(nodes)
-	}
-	return nodes[0]
-}
-
-// rootOf turns the nodes that replace the root into a root, without
-// single-child chains.
-func rootOf(nodes []*node) *node {
-	r := buildTree(nodes)
-	for r != nil && !r.isLeaf() && len(r.kids) == 1 {
-		r = r.kids[0]
-	}
-	return r
-}
-
-// repair merges each underfull child with a neighbour (children all have the
-// same height). It may reuse kids' backing array.
-func repair(kids []*node) []*node {
-	for i := 0; i < len(kids) && len(kids) > 1; {
-		if !kids[i].underfull() {
-			i++
-			continue
-		}
-		l := i
-		if l == len(kids)-1 {
-			l--
-		}
-		merged := mergeNodes(kids[l], kids[l+1])
-		// A fresh array: merged may hold more nodes than it replaces, and
-		// writing them in place would overwrite the rest.
-		kids = append(append(kids[:l:l], merged...), kids[l+2:]...)
-		if len(merged) >= 2 {
-			i = l + len(merged)
-		} else {
-			i = l
-		}
-	}
-	return kids
-}
-
-// mergeNodes joins two adjacent same-height nodes into one, or into balanced
-// ones when they do not fit in one.
-func mergeNodes(a, b *node) []*node {
-	if a.isLeaf() {
+// shape is the tree around the leaves (internal/rope).
+var shape = rope.Shape[*node]{
+	KidsMax:     &kidsMax,
+	NewInternal: newInternal,
+	MergeLeaves: func(a, b *node) []*node {
 		ps := make([]piece, 0, len(a.pieces)+len(b.pieces))
 		ps = append(ps, a.pieces...)
 		for _, p := range b.pieces {
 			ps = mergeRuns(ps, p)
 		}
 		return leavesOf(ps)
-	}
-	kids := make([]*node, 0, len(a.kids)+len(b.kids))
-	kids = append(kids, a.kids...)
-	kids = append(kids, b.kids...)
-	kids = repair(kids)
-	if len(kids) <= kidsMax {
-		return []*node{newInternal(kids)}
-	}
-	half := len(kids) / 2
-	return []*node{newInternal(kids[:half:half]), newInternal(kids[half:])}
+	},
+}
+
+// buildTree stacks parents over same-height nodes up to one root; nil for
+// none.
+func buildTree(nodes []*node) *node {
+	r, _ := shape.Build(nodes)
+	return r
+}
+
+// rootOf turns the nodes that replace the root into a root, without
+// single-child chains; nil for none.
+func rootOf(nodes []*node) *node {
+	r, _ := shape.Root(nodes)
+	return r
 }
 
 // Doc is a rich document held as a persistent B-tree of attributed runs.

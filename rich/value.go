@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
+	"github.com/tandem-collab/tandem/internal/textutil"
 	"github.com/tandem-collab/tandem/ot"
 )
 
@@ -166,7 +167,7 @@ func checkAttrs(a Attrs) error {
 	}
 	for k, v := range a {
 		if !validKey(k) {
-			return errInvalid(-1, "attribute name %q is not 1-%d characters of [A-Za-z0-9_.:-]", truncate(k, 80), MaxKeyLen)
+			return errInvalid(-1, "attribute name %q is not 1-%d characters of [A-Za-z0-9_.:-]", textutil.Truncate(k, 80), MaxKeyLen)
 		}
 		if err := v.check(MaxValueBytes, "attribute", k); err != nil {
 			return err
@@ -178,23 +179,12 @@ func checkAttrs(a Attrs) error {
 // check validates an embed.
 func (e Embed) check() error {
 	if !validKey(e.Type) {
-		return errInvalid(-1, "embed type %q is not 1-%d characters of [A-Za-z0-9_.:-]", truncate(e.Type, 80), MaxKeyLen)
+		return errInvalid(-1, "embed type %q is not 1-%d characters of [A-Za-z0-9_.:-]", textutil.Truncate(e.Type, 80), MaxKeyLen)
 	}
 	if e.Value.IsNull() {
 		return errInvalid(-1, "embed %q has a null value", e.Type)
 	}
 	return e.Value.check(MaxEmbedBytes, "embed", e.Type)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "..."
 }
 
 // attrsEqual reports whether a and b hold the same names and values (nil and

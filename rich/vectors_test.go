@@ -2,10 +2,9 @@ package rich
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"testing"
 
+	"github.com/tandem-collab/tandem/internal/vectortest"
 	"github.com/tandem-collab/tandem/ot"
 )
 
@@ -83,24 +82,8 @@ type vectorFile struct {
 
 func loadVectors(t *testing.T) *vectorFile {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "testdata", "rich-vectors.json"))
-	if err != nil {
-		t.Fatalf("read vectors: %v", err)
-	}
 	var v vectorFile
-	if err := json.Unmarshal(data, &v); err != nil {
-		t.Fatalf("decode vectors: %v", err)
-	}
-	if v.Comment == "" {
-		t.Fatal("vectors file lost its $comment")
-	}
-	for name, n := range map[string]int{"apply": len(v.Apply), "normalize": len(v.Normalize), "invalid": len(v.Invalid),
-		"content": len(v.Content), "compose": len(v.Compose), "transform": len(v.Transform), "invert": len(v.Invert),
-		"selection": len(v.Selection), "size": len(v.Size), "op_size": len(v.OpSize)} {
-		if n < 4 {
-			t.Fatalf("section %s has only %d vectors", name, n)
-		}
-	}
+	vectortest.Load(t, "rich-vectors.json", &v, 4)
 	return &v
 }
 

@@ -45,6 +45,10 @@ type opMsg struct {
 	userID string
 	op     doctype.Op
 	sel    doctype.Selection
+	// rawOp and rawSel are the op and selection as sent, when the connection
+	// did not know the document's type yet (its joined was on the way): the
+	// actor decodes them with its type (decodeRaw) before anything else.
+	rawOp, rawSel msgpack.RawMessage
 }
 
 type opResult struct {
@@ -58,6 +62,9 @@ type presenceMsg struct {
 	v    int64
 	sel  doctype.Selection
 	data msgpack.RawMessage
+	// rawSel is the selection as sent when the connection did not know the
+	// document's type yet, as in opMsg.
+	rawSel msgpack.RawMessage
 }
 
 // deleteMsg tells the actor its document was deleted.
@@ -302,11 +309,11 @@ func (a *actor) read(ctx context.Context) (*docState, error) {
 }
 
 // failure is the protocol error every message gets once the actor is retired.
-func (a *actor) failure() *Error {
+func (a *actor) failure() *wire.Error {
 	if a.deleted || errors.Is(a.loadErr, store.ErrNotFound) {
-		return &Error{Code: wire.CodeNotFound, Msg: "no such document", Doc: a.id, Err: store.ErrNotFound}
+		return &wire.Error{Code: wire.CodeNotFound, Msg: "no such document", Doc: a.id, Err: store.ErrNotFound}
 	}
-	return &Error{Code: wire.CodeInternal, Msg: "the document could not be loaded", Doc: a.id, Err: a.loadErr}
+	return &wire.Error{Code: wire.CodeInternal, Msg: "the document could not be loaded", Doc: a.id, Err: a.loadErr}
 }
 
 // handle processes one batch in mailbox order; consecutive ops are committed
@@ -345,7 +352,7 @@ func (a *actor) handle(batch []actorMsg) {
 }
 
 // reject answers m with e (a retired actor answers everything this way).
-func (a *actor) reject(m actorMsg, e *Error) {
+func (a *actor) reject(m actorMsg, e *wire.Error) {
 	switch m := m.(type) {
 	case *opMsg:
 		a.replyErr(m, e.Code, e.Msg, e.Err)
@@ -510,6 +517,11 @@ func (a *actor) markDeleted() {
 }
 
 func (a *actor) presence(m *presenceMsg) {
+	sel, err := a.rawSel(&m.rawSel, m.sel)
+	if err != nil {
+		a.deliver(m.sub, &Event{Kind: EventError, Doc: a.id, Code: codeForSelErr(err), Msg: "sel: " + err.Error()})
+		return
+	}
 	st := a.subs[m.sub]
 	if st == nil || st.sid == "" {
 		a.deliver(m.sub, &Event{Kind: EventError, Doc: a.id, Code: wire.CodeBadRequest, Msg: "presence: join the document first"})
@@ -520,7 +532,6 @@ func (a *actor) presence(m *presenceMsg) {
 			Msg: fmt.Sprintf("presence: version %d is ahead of the document (%d)", m.v, a.v)})
 		return
 	}
-	sel := m.sel
 	if sel != nil && m.v < a.v {
 		ops, err := a.opsSince(m.v)
 		if err != nil {
@@ -534,7 +545,7 @@ func (a *actor) presence(m *presenceMsg) {
 			}
 		}
 	}
-	sel, err := a.doc.FitSelection(sel)
+	sel, err = a.doc.FitSelection(sel)
 	if err != nil {
 		a.deliver(m.sub, &Event{Kind: EventError, Doc: a.id, Code: wire.CodeBadRequest, Msg: "presence: " + err.Error()})
 		return
@@ -753,6 +764,9 @@ func (a *actor) prepare(msgs []*opMsg) (batch []*pending, rest []*opMsg) {
 		if len(batch) >= a.cfg().MaxBatch {
 			return batch, msgs[i:]
 		}
+		if !a.decodeRaw(m) {
+			continue
+		}
 		key := sidSeq{m.sid, m.seq}
 		if p := inBatch[key]; p != nil {
 			p.dups = append(p.dups, m)
@@ -950,10 +964,50 @@ func (a *actor) replyAck(m *opMsg, v int64) {
 
 func (a *actor) replyErr(m *opMsg, code, msg string, cause error) {
 	if m.reply != nil {
-		m.reply <- opResult{err: &Error{Code: code, Msg: msg, Doc: a.id, Seq: m.seq, Err: cause}}
+		m.reply <- opResult{err: &wire.Error{Code: code, Msg: msg, Doc: a.id, Seq: m.seq, Err: cause}}
 		return
 	}
 	a.deliver(m.sub, &Event{Kind: EventError, Doc: a.id, Code: code, Msg: msg, Seq: m.seq})
+}
+
+// decodeRaw decodes an op (and selection) that its connection kept raw
+// because it did not know the document's type yet, answering an invalid one
+// as the connection would have; false when it was answered.
+func (a *actor) decodeRaw(m *opMsg) bool {
+	if m.rawOp != nil {
+		op, err := a.typ.DecodeOp(m.rawOp)
+		if err != nil {
+			a.replyErr(m, codeForOpErr(err), "op: "+err.Error(), err)
+			return false
+		}
+		m.op, m.rawOp = op, nil
+	}
+	sel, err := a.rawSel(&m.rawSel, m.sel)
+	if err != nil {
+		a.replyErr(m, codeForSelErr(err), "sel: "+err.Error(), err)
+		return false
+	}
+	m.sel = sel
+	return true
+}
+
+// rawSel decodes *raw, a selection a connection kept raw, with the
+// document's type and clears it; sel when there is none.
+func (a *actor) rawSel(raw *msgpack.RawMessage, sel doctype.Selection) (doctype.Selection, error) {
+	if *raw == nil {
+		return sel, nil
+	}
+	sel, err := a.typ.DecodeSelection(*raw)
+	*raw = nil
+	return sel, err
+}
+
+// codeForSelErr is the code of a selection the document's type refused.
+func codeForSelErr(err error) string {
+	if errors.Is(err, doctype.ErrTooLarge) {
+		return wire.CodeTooLarge
+	}
+	return wire.CodeBadRequest
 }
 
 func peerFromWire(p wire.PeerInfo) presence.Peer {

@@ -289,7 +289,7 @@ func TestSubmitOpErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		_, err := ts.srv.SubmitOp(ctx, tc.doc, tc.v, tc.op, "", 0, "u")
-		var e *Error
+		var e *wire.Error
 		if !errors.As(err, &e) || e.Code != tc.code {
 			t.Errorf("%s: err %v, want code %s", tc.name, err, tc.code)
 		}

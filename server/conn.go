@@ -442,7 +442,7 @@ func (c *conn) onBinary(frame []byte) {
 	lim.TypeOf = c.docType
 	msg, err := wire.DecodeClient(frame, lim)
 	if err != nil {
-		var de *wire.DecodeError
+		var de *wire.Error
 		if errors.As(err, &de) {
 			c.sendError(de.Code, de.Msg, de.Doc, de.Seq)
 		} else {
@@ -490,7 +490,8 @@ func (c *conn) hello(h *wire.Hello) {
 }
 
 // docType is the type of a joined document, for decoding its ops and
-// selections; nil (text) before its joined event.
+// selections; nil before its joined event (or with no join), which makes the
+// decoder keep them raw for the actor, which knows its type, to decode.
 func (c *conn) docType(doc string) doctype.Type {
 	if s := c.sub(doc); s != nil {
 		if t, ok := s.typ.Load().(doctype.Type); ok {
@@ -552,7 +553,7 @@ func (c *conn) op(m *wire.Op) {
 		c.sendError(wire.CodeRateLimited, "too many ops; slow down", m.Doc, m.Seq)
 		return
 	}
-	msg := &opMsg{sub: s, v: m.V, seq: m.Seq, sid: c.sid, userID: c.user.ID, op: m.Op, sel: m.Sel}
+	msg := &opMsg{sub: s, v: m.V, seq: m.Seq, sid: c.sid, userID: c.user.ID, op: m.Op, sel: m.Sel, rawOp: m.RawOp, rawSel: m.RawSel}
 	if _, err := c.srv.hub.send(c.ctx, m.Doc, msg); err != nil {
 		c.postFailed(m.Doc, m.Seq, err)
 	}
@@ -568,7 +569,7 @@ func (c *conn) presence(m *wire.Presence) {
 		c.sendError(wire.CodeRateLimited, "too many presence updates; slow down", m.Doc, 0)
 		return
 	}
-	msg := &presenceMsg{sub: s, v: m.V, sel: m.Sel, data: m.Data}
+	msg := &presenceMsg{sub: s, v: m.V, sel: m.Sel, data: m.Data, rawSel: m.RawSel}
 	if _, err := c.srv.hub.send(c.ctx, m.Doc, msg); err != nil {
 		c.postFailed(m.Doc, 0, err)
 	}

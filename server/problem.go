@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-playground/validator/v10"
 
+	"github.com/tandem-collab/tandem/internal/textutil"
 	"github.com/tandem-collab/tandem/wire"
 )
 
@@ -135,18 +136,7 @@ func marshalJSON(v any) ([]byte, error) {
 // names, and "docid"/"sid" are the id rules of the wire package.
 var bodyValidator = newBodyValidator()
 
-func newBodyValidator() *validator.Validate {
-	v := validator.New(validator.WithRequiredStructEnabled())
-	v.RegisterTagNameFunc(func(f reflect.StructField) string {
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "" || name == "-" {
-			return f.Name
-		}
-		return name
-	})
-	wire.RegisterIDRules(v)
-	return v
-}
+func newBodyValidator() *validator.Validate { return wire.NewValidator("json") }
 
 // validateBody runs the validate tags of body and turns every failure into a
 // FieldError; nil when body is valid.
@@ -162,37 +152,9 @@ func validateBody(body any) *httpError {
 	fields := make([]FieldError, 0, len(ves))
 	for _, fe := range ves {
 		_, name, _ := strings.Cut(fe.Namespace(), ".") // drop the Go type name
-		fields = append(fields, FieldError{Field: name, Message: fieldMessage(fe)})
+		fields = append(fields, FieldError{Field: name, Message: wire.RuleMessage(fe)})
 	}
 	return errInvalid(fields...)
-}
-
-func fieldMessage(fe validator.FieldError) string {
-	switch fe.Tag() {
-	case "required":
-		return "is required"
-	case "docid":
-		return "must match ^[A-Za-z0-9_-]{1,128}$"
-	case "sid":
-		return "must be 16-64 characters of [A-Za-z0-9_-]"
-	case "oneof":
-		return "must be one of: " + fe.Param()
-	case "min":
-		if fe.Kind() == reflect.String {
-			return "must be at least " + fe.Param() + " characters long"
-		}
-		return "must be >= " + fe.Param()
-	case "max":
-		if fe.Kind() == reflect.String {
-			return "must be at most " + fe.Param() + " characters long"
-		}
-		return "must be <= " + fe.Param()
-	case "gt":
-		return "must be > " + fe.Param()
-	case "required_with":
-		return "is required when " + fe.Param() + " is set"
-	}
-	return "fails rule " + fe.Tag()
 }
 
 // decodeBody reads at most limit bytes of JSON into dst: one object, no
@@ -279,66 +241,8 @@ func jsonKind(t reflect.Type) string {
 // UTF-16 surrogate (a high one not followed by a low one, or a low one
 // alone). It assumes b is otherwise well-formed enough to track strings.
 func checkSurrogates(b []byte) error {
-	inStr := false
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if !inStr {
-			if c == '"' {
-				inStr = true
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inStr = false
-		case '\\':
-			if i+1 >= len(b) {
-				return nil // the decoder reports the truncation
-			}
-			if b[i+1] != 'u' {
-				i++
-				continue
-			}
-			u, ok := hex4(b, i+2)
-			if !ok {
-				return nil // malformed escape: the decoder reports it
-			}
-			switch {
-			case u >= 0xD800 && u <= 0xDBFF:
-				lo, ok := uint32(0), false
-				if i+7 < len(b) && b[i+6] == '\\' && b[i+7] == 'u' {
-					lo, ok = hex4(b, i+8)
-				}
-				if !ok || lo < 0xDC00 || lo > 0xDFFF {
-					return fmt.Errorf("lone UTF-16 surrogate escape \\u%04x at byte %d", u, i)
-				}
-				i += 11
-			case u >= 0xDC00 && u <= 0xDFFF:
-				return fmt.Errorf("lone UTF-16 surrogate escape \\u%04x at byte %d", u, i)
-			default:
-				i += 5
-			}
-		}
+	if at, u := textutil.LoneSurrogate(b); at >= 0 {
+		return fmt.Errorf("lone UTF-16 surrogate escape \\u%04x at byte %d", u, at)
 	}
 	return nil
-}
-
-func hex4(b []byte, at int) (uint32, bool) {
-	if at+4 > len(b) {
-		return 0, false
-	}
-	var u uint32
-	for _, c := range b[at : at+4] {
-		switch {
-		case c >= '0' && c <= '9':
-			u = u<<4 | uint32(c-'0')
-		case c >= 'a' && c <= 'f':
-			u = u<<4 | uint32(c-'a'+10)
-		case c >= 'A' && c <= 'F':
-			u = u<<4 | uint32(c-'A'+10)
-		default:
-			return 0, false
-		}
-	}
-	return u, true
 }

@@ -624,7 +624,7 @@ func submitErr(id string, v int64, err error) *httpError {
 	if e := compactedErr(err, wire.CodeInvalidOp); e != nil {
 		return e
 	}
-	var pe *Error
+	var pe *wire.Error
 	if !errors.As(err, &pe) {
 		return errInternal("submitting the op failed", err)
 	}

@@ -358,7 +358,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // sid is given one made up by the server (NewServerSID), which the log and the
 // broadcasts carry; with seq 0 it is not deduplicated. It returns the version
 // the op was committed as (for a duplicate, the original one). Failures the
-// protocol names are *Error (errors.As gives its Code). If ctx ends first the op
+// protocol names are *wire.Error (errors.As gives its Code). If ctx ends first the op
 // may still be committed.
 func (s *Server) SubmitOp(ctx context.Context, docID string, v int64, op doctype.Op, sid string, seq int64, userID string) (int64, error) {
 	return s.submitOpSel(ctx, docID, v, op, sid, seq, userID, nil)
@@ -368,20 +368,20 @@ func (s *Server) SubmitOp(ctx context.Context, docID string, v int64, op doctype
 // none), which the op's broadcast carries and the author's peer takes.
 func (s *Server) submitOpSel(ctx context.Context, docID string, v int64, op doctype.Op, sid string, seq int64, userID string, sel doctype.Selection) (int64, error) {
 	if !wire.ValidDocID(docID) {
-		return 0, &Error{Code: wire.CodeBadRequest, Msg: "invalid document id", Doc: docID}
+		return 0, &wire.Error{Code: wire.CodeBadRequest, Msg: "invalid document id", Doc: docID}
 	}
 	if op == nil {
-		return 0, &Error{Code: wire.CodeBadRequest, Msg: "no op", Doc: docID, Seq: seq}
+		return 0, &wire.Error{Code: wire.CodeBadRequest, Msg: "no op", Doc: docID, Seq: seq}
 	}
 	// A type's decoders validate what they return; an op built in Go may
 	// not have been through one.
 	if v, ok := op.(interface{ Validate() error }); ok {
 		if err := v.Validate(); err != nil {
-			return 0, &Error{Code: codeForOpErr(err), Msg: err.Error(), Doc: docID, Seq: seq, Err: err}
+			return 0, &wire.Error{Code: codeForOpErr(err), Msg: err.Error(), Doc: docID, Seq: seq, Err: err}
 		}
 	}
 	if seq < 0 || sid == "" && seq != 0 {
-		return 0, &Error{Code: wire.CodeBadRequest, Msg: "seq must be positive, and only with a sid", Doc: docID}
+		return 0, &wire.Error{Code: wire.CodeBadRequest, Msg: "seq must be positive, and only with a sid", Doc: docID}
 	}
 	if sid == "" {
 		sid = NewServerSID()

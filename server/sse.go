@@ -350,15 +350,9 @@ type presenceView struct {
 
 type peerView struct {
 	SID  string            `json:"sid"`
-	User wireUserView      `json:"user"`
+	User wire.User         `json:"user"`
 	Sel  doctype.Selection `json:"sel"`
 	Data any               `json:"data"`
-}
-
-type wireUserView struct {
-	ID    string `json:"id"`
-	Name  string `json:"name"`
-	Color string `json:"color"`
 }
 
 func (s *sseWriter) presence(v int64, peers []wire.PeerInfo, gone []string) error {
@@ -373,7 +367,7 @@ func (s *sseWriter) presence(v int64, peers []wire.PeerInfo, gone []string) erro
 func peerViews(peers []wire.PeerInfo) []peerView {
 	out := make([]peerView, len(peers))
 	for i, p := range peers {
-		out[i] = peerView{SID: p.SID, User: wireUserView{ID: p.User.ID, Name: p.User.Name, Color: p.User.Color},
+		out[i] = peerView{SID: p.SID, User: p.User,
 			Sel: p.Sel, Data: dataJSON(p.Data)}
 	}
 	return out

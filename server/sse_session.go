@@ -97,7 +97,7 @@ func sessionParams(r *http.Request, p Principal) (*streamSession, *httpError) {
 func (s *sseWriter) joined(ev *Event, withContent bool, user wire.User) error {
 	jv := map[string]any{
 		"v": ev.V, "type": ev.DocType, "mode": ev.Mode.String(), "peers": peerViews(ev.Peers),
-		"user": wireUserView{ID: user.ID, Name: user.Name, Color: user.Color},
+		"user": user,
 	}
 	if withContent && ev.Content != nil {
 		typ, err := doctype.Lookup(ev.DocType)

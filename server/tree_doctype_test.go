@@ -134,3 +134,30 @@ func TestTreeDocType(t *testing.T) {
 		}
 	})
 }
+
+// TestOpBeforeJoinedIsDecodedByItsType: a client that sends its first ops
+// and presence right after join, without waiting for joined, has them
+// decoded by the document's type (the connection does not know it yet; the
+// document does), not as text: valid ones commit, an invalid one is answered
+// invalid_op with its seq.
+func TestOpBeforeJoinedIsDecodedByItsType(t *testing.T) {
+	ts := newTestServer(t, store.NewMem(store.MemOptions{}), nil)
+	ts.call(t, "POST", "/v1/docs", "", map[string]any{"id": "early", "type": "tree", "content": map[string]any{
+		"box": map[string]any{"key": "a0", "props": map[string]any{"x": 1}},
+	}}).want(t, 201)
+	c := ts.connect(t, "early-client-00000")
+	c.sendMap(map[string]any{"t": "join", "doc": "early"})
+	c.sendMap(map[string]any{"t": "op", "doc": "early", "v": 0, "seq": 1, "op": []any{[]any{"set", "box", "x", 2}}, "sel": []any{"box"}})
+	c.sendMap(map[string]any{"t": "presence", "doc": "early", "v": 0, "sel": []any{"box"}})
+	c.sendMap(map[string]any{"t": "op", "doc": "early", "v": 0, "seq": 2, "op": []any{[]any{"bogus"}}})
+	if j := c.expectSkipping("joined", "presence"); j["type"] != "tree" {
+		t.Fatalf("joined %v", j)
+	}
+	if ack := c.expectSkipping("ack", "presence"); num(t, ack["seq"]) != 1 || num(t, ack["v"]) != 0 {
+		t.Fatalf("ack %v, want seq 1 committed at v 0", ack)
+	}
+	e := c.expectSkipping("error", "presence")
+	if e["code"] != wire.CodeInvalidOp || num(t, e["seq"]) != 2 {
+		t.Fatalf("error %v, want invalid_op for seq 2", e)
+	}
+}

@@ -161,7 +161,7 @@ func TestTreeCycleOfMovesThroughServer(t *testing.T) {
 		}
 		began := time.Now()
 		_, err := ts.srv.SubmitOp(ctx, "ring", 0, tree.AsOp(op), "ring-one-op-00000000", 1, "u")
-		var e *Error
+		var e *wire.Error
 		if !errors.As(err, &e) || (e.Code != wire.CodeInvalidOp && e.Code != wire.CodeTooLarge) {
 			t.Fatalf("a ring of %d moves in one op: %v", n, err)
 		}
@@ -259,7 +259,7 @@ func FuzzTreeOpThroughActor(f *testing.F) {
 		at := max(0, v-int64(back%8))
 		seq++
 		if _, err := ts.srv.SubmitOp(context.Background(), "fz", at, op, "fuzz-sid-0000000000", seq, "u"); err != nil {
-			var e *Error
+			var e *wire.Error
 			if !errors.As(err, &e) || e.Code == wire.CodeInternal {
 				t.Fatalf("op %x at v%d: %v", b, at, err)
 			}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/tandem-collab/tandem/internal/textutil"
 )
 
 // Value is one property value in its canonical MessagePack encoding. A value
@@ -618,9 +620,5 @@ func appendJSONNumber(dst []byte, s string) ([]byte, error) {
 	return appendNumber(dst, f)
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
-}
+// truncate is textutil.Truncate, under the name this package's messages use.
+func truncate(s string, n int) string { return textutil.Truncate(s, n) }

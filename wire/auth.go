@@ -1,11 +1,5 @@
 package wire
 
-import (
-	"sort"
-
-	"github.com/tandem-collab/tandem/internal/mpack"
-)
-
 // Token renewal on a live connection (docs/protocol.md, section 16): the
 // client sends Auth with a new token, the server answers Authed or an Error
 // with CodeUnauthorized.
@@ -31,7 +25,7 @@ const MaxTokenBytes = 16 << 10
 // Auth carries a new access token for the connection.
 type Auth struct {
 	// Token is the new JWT, as it would be sent on the upgrade request.
-	Token string `msgpack:"token" validate:"required"`
+	Token string `msgpack:"token"`
 }
 
 // Authed tells the client that the token of its Auth now rules the
@@ -52,67 +46,3 @@ func (*Auth) Type() string { return TypeAuth }
 
 // Type implements Message.
 func (*Authed) Type() string { return TypeAuthed }
-
-func (d *clientDec) auth() (Message, *DecodeError) {
-	v, err := d.need(fToken)
-	if err != nil {
-		return nil, err
-	}
-	if len(v) > MaxTokenBytes+5 { // checked before the string is copied
-		return nil, d.fail(CodeTooLarge, "token: %d bytes encoded, over the limit of %d", len(v), MaxTokenBytes)
-	}
-	tok, err := d.str(fToken)
-	if err != nil {
-		return nil, err
-	}
-	if len(tok) > MaxTokenBytes {
-		return nil, d.fail(CodeTooLarge, "token: %d bytes, over the limit of %d", len(tok), MaxTokenBytes)
-	}
-	return &Auth{Token: tok}, nil
-}
-
-func appendAuth(b []byte, m *Auth) []byte {
-	b = mpack.AppendMapHeader(b, 2)
-	b = appendKV(b, "t", TypeAuth)
-	return appendKV(b, "token", m.Token)
-}
-
-func appendAuthed(b []byte, m *Authed) []byte {
-	n := 2
-	if m.Exp != 0 {
-		n++
-	}
-	b = mpack.AppendMapHeader(b, n)
-	b = appendKV(b, "t", TypeAuthed)
-	if m.Exp != 0 {
-		b = mpack.AppendInt(mpack.AppendString(b, "exp"), m.Exp)
-	}
-	// Sorted, so that one message always encodes to the same bytes.
-	ids := make([]string, 0, len(m.Docs))
-	for id := range m.Docs {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	b = mpack.AppendMapHeader(mpack.AppendString(b, "docs"), len(ids))
-	for _, id := range ids {
-		b = appendKV(b, id, m.Docs[id])
-	}
-	return b
-}
-
-func (d *serverDec) authed(v []byte) Message {
-	m := &Authed{}
-	seen := d.each(d.t, v, func(k string, val []byte) {
-		switch k {
-		case "exp":
-			if !isNil(val) {
-				m.Exp = d.int(k, val)
-			}
-		case "docs":
-			m.Docs = map[string]string{}
-			d.each("docs", val, func(id string, mode []byte) { m.Docs[id] = d.str("docs."+id, mode) })
-		}
-	})
-	d.require(seen, "docs")
-	return m
-}

@@ -2,10 +2,12 @@ package wire
 
 import (
 	"errors"
-	"github.com/tandem-collab/tandem/internal/mpack"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/tandem-collab/tandem/doctype"
+	"github.com/tandem-collab/tandem/internal/mpack"
 
 	"github.com/vmihailenco/msgpack/v5"
 
@@ -139,7 +141,7 @@ func TestDecodeClientErrors(t *testing.T) {
 		in      []byte
 		lim     Limits
 		code    string
-		msg     string // substring of DecodeError.Msg
+		msg     string // substring of Error.Msg
 		doc     string
 		seq     int64
 		otCause bool
@@ -182,7 +184,7 @@ func TestDecodeClientErrors(t *testing.T) {
 		{name: "hello user wrong type", in: frame(t, with(baseHello, "user", "Ada")), code: CodeBadRequest, msg: "user: want a map"},
 		{name: "hello user name wrong type", in: frame(t, with(baseHello, "user", map[string]any{"name": 5})), code: CodeBadRequest, msg: "user.name: want a UTF-8 string"},
 		{name: "hello user color wrong type", in: frame(t, with(baseHello, "user", map[string]any{"color": true})), code: CodeBadRequest, msg: "user.color"},
-		{name: "hello user name too long", in: frame(t, with(baseHello, "user", map[string]any{"name": strings.Repeat("n", 257)})), code: CodeBadRequest, msg: "user.name: must have at most 256"},
+		{name: "hello user name too long", in: frame(t, with(baseHello, "user", map[string]any{"name": strings.Repeat("n", 257)})), code: CodeBadRequest, msg: "user.name: must be at most 256 characters long"},
 		// join
 		{name: "join missing doc", in: frame(t, with(baseJoin, "doc", nil)), code: CodeBadRequest, msg: `missing key "doc"`},
 		{name: "join doc wrong type", in: frame(t, with(baseJoin, "doc", 12)), code: CodeBadRequest, msg: "doc: want a UTF-8 string"},
@@ -251,9 +253,9 @@ func TestDecodeClientErrors(t *testing.T) {
 			if err == nil {
 				t.Fatalf("decoded %#v, want %s error", msg, tc.code)
 			}
-			var de *DecodeError
+			var de *Error
 			if !errors.As(err, &de) {
-				t.Fatalf("error %T %v is not a *DecodeError", err, err)
+				t.Fatalf("error %T %v is not a *Error", err, err)
 			}
 			if de.Code != tc.code || !strings.Contains(de.Msg, tc.msg) {
 				t.Fatalf("got %s %q, want %s containing %q", de.Code, de.Msg, tc.code, tc.msg)
@@ -268,9 +270,17 @@ func TestDecodeClientErrors(t *testing.T) {
 			if msg != nil {
 				t.Fatalf("message %#v returned with an error", msg)
 			}
-			r := de.Reply()
-			if r.Code != de.Code || r.Msg != de.Msg || r.Doc != de.Doc || r.Seq != de.Seq {
-				t.Fatalf("Reply %+v does not match %+v", r, de)
+			// The error is the reply: it encodes as the error message.
+			b, err := Encode(de)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ms, err := DecodeServer(b)
+			if err != nil || len(ms) != 1 {
+				t.Fatalf("the reply does not decode: %v", err)
+			}
+			if r := ms[0].(*Error); r.Code != de.Code || r.Msg != de.Msg || r.Doc != de.Doc || r.Seq != de.Seq {
+				t.Fatalf("reply %+v does not match %+v", r, de)
 			}
 		})
 	}
@@ -315,6 +325,44 @@ func TestValidIDs(t *testing.T) {
 		}
 		if got := ValidDocID(tc.s); got != tc.doc {
 			t.Errorf("ValidDocID(%q) = %v", tc.s, got)
+		}
+	}
+}
+
+// TestDecodeClientDefersUnknownType: while the connection does not know the
+// document's type (its joined is on the way), the op and selections are
+// checked structurally and against the limits, and kept raw for the
+// document to decode, not decoded as text.
+func TestDecodeClientDefersUnknownType(t *testing.T) {
+	unknown := Limits{TypeOf: func(string) doctype.Type { return nil }}
+	treeOp := []any{[]any{"set", "box", "x", 5}} // not a text op
+	m, err := DecodeClient(frame(t, with(baseOp, "op", treeOp, "sel", []any{"box"})), unknown)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := m.(*Op)
+	if op.Op != nil || op.Sel != nil || len(op.RawOp) == 0 || len(op.RawSel) == 0 {
+		t.Fatalf("got %#v, want the op and selection raw", op)
+	}
+	p, err := DecodeClient(frame(t, with(basePresence, "sel", []any{"box"})), unknown)
+	if err != nil || p.(*Presence).Sel != nil || len(p.(*Presence).RawSel) == 0 {
+		t.Fatalf("presence %#v, %v: want the selection raw", p, err)
+	}
+	// The bounds still hold.
+	small := Limits{MaxOpBytes: 8, MaxRanges: 1, TypeOf: unknown.TypeOf}
+	for _, tc := range []struct {
+		name string
+		in   map[string]any
+		code string
+	}{
+		{"op not an array", with(baseOp, "op", "x"), CodeBadRequest},
+		{"op over the limit", with(baseOp, "op", []any{"0123456789"}), CodeTooLarge},
+		{"sel over the limit", with(baseOp, "op", []any{1}, "sel", []any{"a", "b"}), CodeTooLarge},
+	} {
+		_, err := DecodeClient(frame(t, tc.in), small)
+		var e *Error
+		if !errors.As(err, &e) || e.Code != tc.code {
+			t.Errorf("%s: %v, want %s", tc.name, err, tc.code)
 		}
 	}
 }

@@ -2,7 +2,11 @@ package wire
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
+
+	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/tandem-collab/tandem/doctype"
 	"github.com/tandem-collab/tandem/doctype/text"
@@ -41,9 +45,7 @@ func Encode(msg Message) ([]byte, error) {
 // checking it against the same rules DecodeClient applies, so a Go client learns
 // of a bad message before the server answers bad_request.
 func EncodeClient(msg Message) ([]byte, error) {
-	switch msg.(type) {
-	case *Hello, *Join, *Leave, *Op, *Presence, *Auth:
-	default:
+	if msg == nil || !isClient(msg) {
 		return nil, fmt.Errorf("wire: encode client: %T is not a client message", msg)
 	}
 	if err := checkStruct(msg); err != nil {
@@ -73,188 +75,134 @@ func EncodeBatch(frames [][]byte) []byte {
 	return b
 }
 
-// Append appends the encoding of msg (of either direction) to dst. The message
-// is not validated: server messages are built by the server itself.
+// Append appends the encoding of msg (of either direction) to dst, walking
+// its schema. The message is not validated: server messages are built by the
+// server itself.
 func Append(dst []byte, msg Message) ([]byte, error) {
-	b := dst
-	switch m := msg.(type) {
-	case *Hello:
-		n := 3
-		if m.User != nil {
-			n++
+	s := schemaOf(msg)
+	if s == nil {
+		if msg == nil {
+			return dst, fmt.Errorf("wire: encode: nil message")
 		}
-		b = mpack.AppendMapHeader(b, n)
-		b = appendKV(b, "t", TypeHello)
-		b = mpack.AppendInt(mpack.AppendString(b, "proto"), int64(m.Proto))
-		b = appendKV(b, "sid", m.SID)
-		if m.User != nil {
-			b = mpack.AppendMapHeader(mpack.AppendString(b, "user"), 2)
-			b = appendKV(b, "name", m.User.Name)
-			b = appendKV(b, "color", m.User.Color)
-		}
-	case *Join:
-		n := 2
-		if m.V != nil {
-			n++
-		}
-		b = mpack.AppendMapHeader(b, n)
-		b = appendKV(b, "t", TypeJoin)
-		b = appendKV(b, "doc", m.Doc)
-		if m.V != nil {
-			b = mpack.AppendInt(mpack.AppendString(b, "v"), *m.V)
-		}
-	case *Leave:
-		b = mpack.AppendMapHeader(b, 2)
-		b = appendKV(b, "t", TypeLeave)
-		b = appendKV(b, "doc", m.Doc)
-	case *Op:
-		n := 5
-		if m.Sel != nil {
-			n++
-		}
-		b = mpack.AppendMapHeader(b, n)
-		b = appendKV(b, "t", TypeOp)
-		b = appendKV(b, "doc", m.Doc)
-		b = mpack.AppendInt(mpack.AppendString(b, "v"), m.V)
-		b = mpack.AppendInt(mpack.AppendString(b, "seq"), m.Seq)
-		b = appendOp(mpack.AppendString(b, "op"), m.Op)
-		if m.Sel != nil {
-			b = appendSel(mpack.AppendString(b, "sel"), m.Sel)
-		}
-	case *Presence:
-		n := 4
-		if m.Data != nil {
-			n++
-		}
-		b = mpack.AppendMapHeader(b, n)
-		b = appendKV(b, "t", TypePresence)
-		b = appendKV(b, "doc", m.Doc)
-		b = mpack.AppendInt(mpack.AppendString(b, "v"), m.V)
-		b = appendSel(mpack.AppendString(b, "sel"), m.Sel)
-		if m.Data != nil {
-			b = append(mpack.AppendString(b, "data"), m.Data...)
-		}
-	case *Welcome:
-		b = mpack.AppendMapHeader(b, 4)
-		b = appendKV(b, "t", TypeWelcome)
-		b = mpack.AppendInt(mpack.AppendString(b, "proto"), int64(m.Proto))
-		b = appendKV(b, "sid", m.SID)
-		b = appendUser(mpack.AppendString(b, "user"), &m.User)
-	case *Joined:
-		typ, err := joinedType(m.DocType)
-		if err != nil {
-			return dst, err
-		}
-		b = mpack.AppendMapHeader(b, 7)
-		b = appendKV(b, "t", TypeJoined)
-		b = appendKV(b, "doc", m.Doc)
-		b = mpack.AppendInt(mpack.AppendString(b, "v"), m.V)
-		b = appendKV(b, "type", typ.Name())
-		if m.Content != nil {
-			b = m.Content.AppendMsgpack(mpack.AppendString(b, typ.ContentKey()))
-		} else {
-			b = mpack.AppendArrayHeader(mpack.AppendString(b, "ops"), len(m.Ops))
-			for i := range m.Ops {
-				e := &m.Ops[i]
-				b = mpack.AppendMapHeader(b, 4)
-				b = mpack.AppendInt(mpack.AppendString(b, "v"), e.V)
-				b = appendOp(mpack.AppendString(b, "op"), e.Op)
-				b = appendKV(b, "sid", e.SID)
-				b = mpack.AppendInt(mpack.AppendString(b, "seq"), e.Seq)
-			}
-		}
-		b = appendPeers(mpack.AppendString(b, "peers"), m.Peers)
-		b = appendKV(b, "mode", m.Mode)
-	case *Ack:
-		b = mpack.AppendMapHeader(b, 4)
-		b = appendKV(b, "t", TypeAck)
-		b = appendKV(b, "doc", m.Doc)
-		b = mpack.AppendInt(mpack.AppendString(b, "seq"), m.Seq)
-		b = mpack.AppendInt(mpack.AppendString(b, "v"), m.V)
-	case *OpBroadcast:
-		n := 6
-		if m.Sel != nil {
-			n++
-		}
-		b = mpack.AppendMapHeader(b, n)
-		b = appendKV(b, "t", TypeOp)
-		b = appendKV(b, "doc", m.Doc)
-		b = mpack.AppendInt(mpack.AppendString(b, "v"), m.V)
-		b = appendOp(mpack.AppendString(b, "op"), m.Op)
-		b = appendKV(b, "sid", m.SID)
-		b = mpack.AppendInt(mpack.AppendString(b, "seq"), m.Seq)
-		if m.Sel != nil {
-			b = appendSel(mpack.AppendString(b, "sel"), m.Sel)
-		}
-	case *PresenceMsg:
-		n := 4
-		if len(m.Gone) > 0 {
-			n++
-		}
-		b = mpack.AppendMapHeader(b, n)
-		b = appendKV(b, "t", TypePresence)
-		b = appendKV(b, "doc", m.Doc)
-		b = mpack.AppendInt(mpack.AppendString(b, "v"), m.V)
-		b = appendPeers(mpack.AppendString(b, "peers"), m.Peers)
-		if len(m.Gone) > 0 {
-			b = mpack.AppendArrayHeader(mpack.AppendString(b, "gone"), len(m.Gone))
-			for _, s := range m.Gone {
-				b = mpack.AppendString(b, s)
-			}
-		}
-	case *Error:
-		n := 3
-		if m.Doc != "" {
-			n++
-		}
-		if m.Seq != 0 {
-			n++
-		}
-		b = mpack.AppendMapHeader(b, n)
-		b = appendKV(b, "t", TypeError)
-		b = appendKV(b, "code", m.Code)
-		b = appendKV(b, "msg", m.Msg)
-		if m.Doc != "" {
-			b = appendKV(b, "doc", m.Doc)
-		}
-		if m.Seq != 0 {
-			b = mpack.AppendInt(mpack.AppendString(b, "seq"), m.Seq)
-		}
-	case *Auth:
-		b = appendAuth(b, m)
-	case *Authed:
-		b = appendAuthed(b, m)
-	case nil:
-		return dst, fmt.Errorf("wire: encode: nil message")
-	default:
 		return dst, fmt.Errorf("wire: encode: unknown message type %T", msg)
+	}
+	b, err := appendMap(dst, s, msg)
+	if err != nil {
+		return dst, err
 	}
 	return b, nil
 }
 
-func appendKV(b []byte, k, v string) []byte { return mpack.AppendString(mpack.AppendString(b, k), v) }
-
-func appendUser(b []byte, u *User) []byte {
-	b = mpack.AppendMapHeader(b, 3)
-	b = appendKV(b, "id", u.ID)
-	b = appendKV(b, "name", u.Name)
-	return appendKV(b, "color", u.Color)
+// appendMap writes m, a pointer to s's Go type, as the map s describes: "t"
+// first for a message, then every row that is not left out, in order. A
+// schema has at most maxFields rows, so the map is a fixmap whose header
+// byte is written first and its count filled in at the end: one pass.
+func appendMap(b []byte, s *schema, m any) ([]byte, error) {
+	at := len(b)
+	b = append(b, 0x80)
+	n := 0
+	if s.t != "" {
+		b = append(b, s.tEnc...)
+		n++
+	}
+	var typ doctype.Type // set by a valDocType row
+	for i := range s.fields {
+		f := &s.fields[i]
+		if f.omitIf != nil && f.omitIf(m) {
+			continue
+		}
+		p := f.at(m)
+		if f.omitEmpty && isEmpty(f.val, p) {
+			continue
+		}
+		n++
+		switch f.val {
+		case valDocType:
+			t, err := joinedType(*p.(*string))
+			if err != nil {
+				return b, err
+			}
+			typ = t
+			b = appendKV(b, f.key, t.Name())
+		case valContent:
+			if typ == nil {
+				return b, fmt.Errorf("wire: encode %s: content before its type", s.t)
+			}
+			b = (*p.(*doctype.Content)).AppendMsgpack(mpack.AppendString(b, typ.ContentKey()))
+		case valString: // the most common row, without a call
+			b = mpack.AppendString(append(b, f.keyEnc...), *p.(*string))
+		default:
+			b = appendValue(append(b, f.keyEnc...), f.val, p)
+		}
+	}
+	b[at] = 0x80 | byte(n)
+	return b, nil
 }
 
-func appendPeers(b []byte, peers []PeerInfo) []byte {
-	b = mpack.AppendArrayHeader(b, len(peers))
-	for i := range peers {
-		p := &peers[i]
-		b = mpack.AppendMapHeader(b, 4)
-		b = appendKV(b, "sid", p.SID)
-		b = appendUser(mpack.AppendString(b, "user"), &p.User)
-		b = appendSel(mpack.AppendString(b, "sel"), p.Sel)
-		b = mpack.AppendString(b, "data")
-		if p.Data == nil {
-			b = append(b, 0xc0)
-		} else {
-			b = append(b, p.Data...)
+// appendValue writes the value p points to, of kind val (not valDocType or
+// valContent, which need their map's type).
+func appendValue(b []byte, val valKind, p any) []byte {
+	switch val {
+	case valString:
+		return mpack.AppendString(b, *p.(*string))
+	case valInt:
+		if n, ok := p.(*int); ok {
+			return mpack.AppendInt(b, int64(*n))
 		}
+		return mpack.AppendInt(b, *p.(*int64))
+	case valOptInt:
+		if n := *p.(**int64); n != nil {
+			return mpack.AppendInt(b, *n)
+		}
+		return append(b, mpack.Nil)
+	case valOp:
+		return appendOp(b, *p.(*doctype.Op))
+	case valSel:
+		return appendSel(b, *p.(*doctype.Selection))
+	case valData:
+		if d := *p.(*msgpack.RawMessage); d != nil {
+			return append(b, d...)
+		}
+		return append(b, mpack.Nil)
+	case valUser:
+		b, _ = appendMap(b, userSchema, p.(*User))
+		return b
+	case valUserInfo:
+		if u := *p.(**UserInfo); u != nil {
+			b, _ = appendMap(b, userInfoSchema, u)
+			return b
+		}
+		return append(b, mpack.Nil)
+	case valPeers:
+		return appendMaps(b, peerSchema, *p.(*[]PeerInfo))
+	case valOpEntries:
+		return appendMaps(b, opEntrySchema, *p.(*[]OpEntry))
+	case valStrings:
+		ss := *p.(*[]string)
+		b = mpack.AppendArrayHeader(b, len(ss))
+		for _, s := range ss {
+			b = mpack.AppendString(b, s)
+		}
+		return b
+	case valModes:
+		modes := *p.(*map[string]string)
+		// Sorted, so that one message always encodes to the same bytes.
+		b = mpack.AppendMapHeader(b, len(modes))
+		for _, k := range slices.Sorted(maps.Keys(modes)) {
+			b = appendKV(b, k, modes[k])
+		}
+		return b
+	}
+	panic(fmt.Sprintf("wire: encode: value kind %d", val))
+}
+
+func appendKV(b []byte, k, v string) []byte { return mpack.AppendString(mpack.AppendString(b, k), v) }
+
+// appendMaps writes list as an array of the maps s describes.
+func appendMaps[T any](b []byte, s *schema, list []T) []byte {
+	b = mpack.AppendArrayHeader(b, len(list))
+	for i := range list {
+		b, _ = appendMap(b, s, &list[i])
 	}
 	return b
 }

@@ -2,12 +2,13 @@ package wire
 
 import (
 	"errors"
-	"github.com/tandem-collab/tandem/doctype"
-	textdoc "github.com/tandem-collab/tandem/doctype/text"
-	"github.com/tandem-collab/tandem/internal/mpack"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/tandem-collab/tandem/doctype"
+	textdoc "github.com/tandem-collab/tandem/doctype/text"
+	"github.com/tandem-collab/tandem/internal/mpack"
 
 	"github.com/vmihailenco/msgpack/v5"
 
@@ -298,9 +299,9 @@ func TestDecodeServerErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, decode := range []func([]byte) ([]Message, error){DecodeServer, sd.Decode} {
 				got, err := decode(tc.in)
-				var de *DecodeError
+				var de *Error
 				if !errors.As(err, &de) {
-					t.Fatalf("got %#v, %v; want a *DecodeError", got, err)
+					t.Fatalf("got %#v, %v; want a *Error", got, err)
 				}
 				if !strings.Contains(de.Msg, tc.msg) {
 					t.Fatalf("error %q does not contain %q", de.Msg, tc.msg)

@@ -1,6 +1,9 @@
 package wire
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Error codes of the protocol, sent in Error.Code.
 const (
@@ -25,36 +28,36 @@ const (
 	CodeInternal = "internal"
 )
 
-// DecodeError is the only error DecodeClient returns. The server answers it with
-// an Error message of its Code and Msg (what Reply builds), echoing Doc and Seq
-// when they could be read so the client can tell which document and op the
-// error is about.
-type DecodeError struct {
-	// Code is CodeBadRequest, CodeTooLarge or CodeInvalidOp.
-	Code string
-	// Msg says what is wrong, naming the key.
-	Msg string
-	// Doc is the message's document id when it was present and valid, else "".
-	Doc string
-	// Seq is the message's seq when it was present and a positive integer, else 0.
-	Seq int64
-	// Err is the underlying cause, if any (an *ot.OpError for invalid_op and
-	// some too_large errors), for errors.Is/As.
-	Err error
-}
+// Error is both the protocol's error message and the Go error of every
+// failure the protocol names: what the decoders return (CodeBadRequest,
+// CodeTooLarge, CodeInvalidOp), what the server's SubmitOp returns, and what
+// the Go client reports of an error the server sent. Doc and Seq say which
+// document and op it is about when known. Err, the cause (the document
+// type's error, a store error), is for errors.Is/As and is never sent.
+//
+// The struct is in messages.go with the other messages.
 
-// Error renders the code and message.
-func (e *DecodeError) Error() string {
-	if e.Err != nil {
-		return fmt.Sprintf("wire: %s: %s: %v", e.Code, e.Msg, e.Err)
+// Error renders the code, the document and seq when known, the message and
+// the cause.
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Code)
+	switch {
+	case e.Doc != "" && e.Seq != 0:
+		fmt.Fprintf(&b, " (doc %q, seq %d)", e.Doc, e.Seq)
+	case e.Doc != "":
+		fmt.Fprintf(&b, " (doc %q)", e.Doc)
+	case e.Seq != 0:
+		fmt.Fprintf(&b, " (seq %d)", e.Seq)
 	}
-	return fmt.Sprintf("wire: %s: %s", e.Code, e.Msg)
+	b.WriteString(": ")
+	b.WriteString(e.Msg)
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
 }
 
 // Unwrap exposes the cause.
-func (e *DecodeError) Unwrap() error { return e.Err }
-
-// Reply is the Error message the server sends for this decode error.
-func (e *DecodeError) Reply() *Error {
-	return &Error{Code: e.Code, Msg: e.Msg, Doc: e.Doc, Seq: e.Seq}
-}
+func (e *Error) Unwrap() error { return e.Err }

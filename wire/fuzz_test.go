@@ -38,9 +38,9 @@ func FuzzDecodeClient(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		msg, err := DecodeClient(in, Limits{})
 		if err != nil {
-			var de *DecodeError
+			var de *Error
 			if !errors.As(err, &de) {
-				t.Fatalf("error %T is not a *DecodeError: %v", err, err)
+				t.Fatalf("error %T is not a *Error: %v", err, err)
 			}
 			switch de.Code {
 			case CodeBadRequest, CodeTooLarge, CodeInvalidOp:
@@ -81,9 +81,9 @@ func FuzzDecodeServer(f *testing.F) {
 			t.Fatalf("ServerDecoder disagrees with DecodeServer:\n%#v, %v\n%#v, %v", msgsSD, errSD, msgs, err)
 		}
 		if err != nil {
-			var de *DecodeError
+			var de *Error
 			if !errors.As(err, &de) {
-				t.Fatalf("error %T is not a *DecodeError: %v", err, err)
+				t.Fatalf("error %T is not a *Error: %v", err, err)
 			}
 			return
 		}

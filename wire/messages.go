@@ -44,82 +44,94 @@ type Message interface {
 // Hello is the client's first message.
 type Hello struct {
 	// Proto is the protocol version the client speaks (1).
-	Proto int `msgpack:"proto" validate:"min=1"`
+	Proto int `msgpack:"proto"`
 	// SID identifies the client (one editor tab) across reconnects.
-	SID string `msgpack:"sid" validate:"sid"`
+	SID string `msgpack:"sid"`
 	// User is the display identity the client proposes; nil when absent. The
 	// server may override it with the token's.
-	User *UserInfo `msgpack:"user,omitempty" validate:"omitempty"`
+	User *UserInfo `msgpack:"user,omitempty"`
 }
 
 // UserInfo is the display identity a client proposes in Hello.
 type UserInfo struct {
 	// Name is the display name; bounded so presence stays small.
-	Name string `msgpack:"name" validate:"max=256"`
+	Name string `msgpack:"name"`
 	// Color is a CSS color string such as "#e91e63".
-	Color string `msgpack:"color" validate:"max=64"`
+	Color string `msgpack:"color"`
 }
 
 // Join subscribes the connection to a document.
 type Join struct {
 	// Doc is the document id.
-	Doc string `msgpack:"doc" validate:"docid"`
+	Doc string `msgpack:"doc"`
 	// V, when set, is the version the client already holds; the server then
 	// sends only the ops it missed if it still has them.
-	V *int64 `msgpack:"v,omitempty" validate:"omitempty,min=0"`
+	V *int64 `msgpack:"v,omitempty"`
 }
 
 // Leave unsubscribes the connection from a document.
 type Leave struct {
 	// Doc is the document id.
-	Doc string `msgpack:"doc" validate:"docid"`
+	Doc string `msgpack:"doc"`
 }
 
 // Op submits an edit made against version V.
 type Op struct {
 	// Doc is the document id.
-	Doc string `msgpack:"doc" validate:"docid"`
+	Doc string `msgpack:"doc"`
 	// V is the version the op was made against.
-	V int64 `msgpack:"v" validate:"min=0"`
+	V int64 `msgpack:"v"`
 	// Seq is positive and strictly increasing per sid and document; it makes
 	// resubmission after a reconnect idempotent.
-	Seq int64 `msgpack:"seq" validate:"gt=0"`
+	Seq int64 `msgpack:"seq"`
 	// Op is the edit as sent, already checked by its document type's decoder
 	// (shape and UTF-8, not yet against the document). The decoder does not
 	// normalise it, so a trailing retain still counts when the server checks
 	// it against the document at V.
-	Op doctype.Op `msgpack:"op" validate:"-"`
+	Op doctype.Op `msgpack:"op"`
 	// Sel is the author's selection after the op, in its own coordinates. Nil
 	// when the key was absent or nil: the server then keeps (and transforms) the
 	// author's previous selection.
-	Sel doctype.Selection `msgpack:"sel,omitempty" validate:"-"`
+	Sel doctype.Selection `msgpack:"sel,omitempty"`
+	// RawOp and RawSel are set instead of Op and Sel when the decoder did not
+	// know the document's type yet (Limits.TypeOf answered nil: the join is
+	// on its way): the values as sent, copied, checked structurally and
+	// against the size limits, for the document's owner to decode with its
+	// type. They are not encoded.
+	RawOp  msgpack.RawMessage `msgpack:"-"`
+	RawSel msgpack.RawMessage `msgpack:"-"`
 }
 
 // Presence is the author's selection at version V, without an edit.
 type Presence struct {
 	// Doc is the document id.
-	Doc string `msgpack:"doc" validate:"docid"`
+	Doc string `msgpack:"doc"`
 	// V is the version Sel refers to.
-	V int64 `msgpack:"v" validate:"min=0"`
+	V int64 `msgpack:"v"`
 	// Sel is the selection; nil hides the caret (the key itself is required).
-	Sel doctype.Selection `msgpack:"sel" validate:"-"`
+	Sel doctype.Selection `msgpack:"sel"`
+	// RawSel is set instead of Sel when the document's type was not known
+	// yet, as in Op. It is not encoded.
+	RawSel msgpack.RawMessage `msgpack:"-"`
 	// Data is the encoded "data" map, kept raw so the server forwards it without
 	// re-encoding. It is nil when the key was absent (keep the previous data),
 	// and the one-byte MessagePack nil when the client sent nil (clear it). It is
 	// a copy: it does not alias the frame.
-	Data msgpack.RawMessage `msgpack:"data,omitempty" validate:"-"`
+	Data msgpack.RawMessage `msgpack:"data,omitempty"`
 }
 
 // ---- server to client ----
 
-// User is a peer's identity as the server states it.
+// User is a peer's identity as the server states it: the one user type of
+// the server, presence and the Go client, which the event streams render as
+// JSON with the same keys.
 type User struct {
 	// ID is the user id (the token's sub, or made up in open mode).
-	ID string `msgpack:"id"`
+	ID string `msgpack:"id" json:"id"`
 	// Name is the display name.
-	Name string `msgpack:"name"`
+	Name string `msgpack:"name" json:"name"`
 	// Color is a CSS color string.
-	Color string `msgpack:"color"`
+	Color string `msgpack:"color" json:"color"`
 }
 
 // Welcome answers Hello.
@@ -220,7 +232,8 @@ type PresenceMsg struct {
 	Gone []string `msgpack:"gone,omitempty"`
 }
 
-// Error reports a failure; Doc and Seq say what it is about when known.
+// Error reports a failure; Doc and Seq say what it is about when known. It is
+// also the Go error of such failures (errors.go).
 type Error struct {
 	// Code is one of the Code constants.
 	Code string `msgpack:"code"`
@@ -230,6 +243,8 @@ type Error struct {
 	Doc string `msgpack:"doc,omitempty"`
 	// Seq is omitted when zero (seqs are positive).
 	Seq int64 `msgpack:"seq,omitempty"`
+	// Err is the cause, on this side only: it is not sent.
+	Err error `msgpack:"-"`
 }
 
 // Type implements Message.

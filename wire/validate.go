@@ -1,9 +1,12 @@
 package wire
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/go-playground/validator/v10"
@@ -14,28 +17,73 @@ import (
 var validate = newValidator()
 
 func newValidator() *validator.Validate {
+	v := NewValidator("msgpack") // report the keys the client sent
+	// The rules of the client messages (and the map inside Hello) are the
+	// schemas' rows: a row without a rule is not looked at.
+	for _, s := range append(slices.Collect(maps.Values(clientSchemas)), userInfoSchema) {
+		typ := reflect.TypeOf(s.zero).Elem()
+		rules := make(map[string]string, typ.NumField())
+		for i := range typ.NumField() {
+			rules[typ.Field(i).Name] = "-" // not sent (Op.RawOp), or no rule
+		}
+		for _, f := range s.fields {
+			rules[f.goName] = cmp.Or(f.rule, "-")
+		}
+		v.RegisterStructValidationMapRules(rules, s.zero)
+	}
+	return v
+}
+
+// NewValidator returns a validator for Tandem's inputs (these messages, the
+// REST bodies): it names a field by its tagKey struct tag ("msgpack",
+// "json"), the name the client sent, and knows the rules "sid" (ValidSID)
+// and "docid" (ValidDocID), registered here only. RuleMessage words its
+// failures.
+func NewValidator(tagKey string) *validator.Validate {
 	v := validator.New(validator.WithRequiredStructEnabled())
-	// Report msgpack key names, which is what the client sent.
 	v.RegisterTagNameFunc(func(f reflect.StructField) string {
-		name, _, _ := strings.Cut(f.Tag.Get("msgpack"), ",")
+		name, _, _ := strings.Cut(f.Tag.Get(tagKey), ",")
 		if name == "" || name == "-" {
 			return f.Name
 		}
 		return name
 	})
-	RegisterIDRules(v)
-	return v
-}
-
-// RegisterIDRules registers the validate tags "sid" (ValidSID) and "docid"
-// (ValidDocID) with v, for every validator that checks ids (this package's,
-// the REST bodies'), so that the rules are written once.
-func RegisterIDRules(v *validator.Validate) {
 	for tag, fn := range map[string]func(string) bool{"docid": ValidDocID, "sid": ValidSID} {
 		if err := v.RegisterValidation(tag, func(fl validator.FieldLevel) bool { return fn(fl.Field().String()) }); err != nil {
 			panic(fmt.Sprintf("wire: register validation %q: %v", tag, err))
 		}
 	}
+	return v
+}
+
+// RuleMessage says what the rule that fe failed requires ("must be >= 0"),
+// the same words for a message key and a REST field.
+func RuleMessage(fe validator.FieldError) string {
+	switch fe.Tag() {
+	case "required":
+		return "is required"
+	case "docid":
+		return "must match ^[A-Za-z0-9_-]{1,128}$"
+	case "sid":
+		return "must be 16-64 characters of [A-Za-z0-9_-]"
+	case "oneof":
+		return "must be one of: " + fe.Param()
+	case "min":
+		if fe.Kind() == reflect.String {
+			return "must be at least " + fe.Param() + " characters long"
+		}
+		return "must be >= " + fe.Param()
+	case "max":
+		if fe.Kind() == reflect.String {
+			return "must be at most " + fe.Param() + " characters long"
+		}
+		return "must be <= " + fe.Param()
+	case "gt":
+		return "must be > " + fe.Param()
+	case "required_with":
+		return "is required when " + fe.Param() + " is set"
+	}
+	return "fails rule " + fe.Tag()
 }
 
 // idChars reports whether s is made of [A-Za-z0-9_-] only and has between min
@@ -74,23 +122,5 @@ func checkStruct(msg any) error {
 	fe := ves[0]
 	// Namespace is "Type.key" or "Type.user.name"; drop the Go type name.
 	_, key, _ := strings.Cut(fe.Namespace(), ".")
-	switch fe.Tag() {
-	case "sid":
-		return fmt.Errorf("%s: must be 16-64 characters of [A-Za-z0-9_-]", key)
-	case "docid":
-		return fmt.Errorf("%s: must match ^[A-Za-z0-9_-]{1,128}$", key)
-	case "gt":
-		return fmt.Errorf("%s: must be > %s", key, fe.Param())
-	case "min":
-		if fe.Kind() == reflect.String {
-			return fmt.Errorf("%s: must have at least %s characters", key, fe.Param())
-		}
-		return fmt.Errorf("%s: must be >= %s", key, fe.Param())
-	case "max":
-		if fe.Kind() == reflect.String {
-			return fmt.Errorf("%s: must have at most %s characters", key, fe.Param())
-		}
-		return fmt.Errorf("%s: must be <= %s", key, fe.Param())
-	}
-	return fmt.Errorf("%s: fails %q", key, fe.Tag())
+	return fmt.Errorf("%s: %s", key, RuleMessage(fe))
 }
