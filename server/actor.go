@@ -44,6 +44,9 @@ type opMsg struct {
 	userID string
 	op     doctype.Op
 	sel    doctype.Selection
+	// from is the node that forwarded the op to this one, its owner
+	// (actor_owner.go); "" for an op of this node's own clients.
+	from string
 }
 
 type opResult struct {
@@ -101,6 +104,7 @@ type actor struct {
 	subs      map[Subscriber]*subState
 	sidRefs   map[string]int // subscriptions per presence sid (a tab may reconnect before its old socket is gone)
 	nodes     actorNodes     // cross-node state (actor_bus.go)
+	own       ownerState     // the document's owner (actor_owner.go)
 
 	// While holding, deliver collects events per subscriber instead of handing
 	// them over one by one; releaseHeld then gives each subscriber its events
@@ -158,6 +162,8 @@ func (a *actor) run() {
 	defer a.busStop()
 	a.busStart()
 	a.load()
+	defer a.ownStop()
+	a.ownStart()
 
 	idle := time.NewTimer(a.cfg().IdleUnload)
 	defer idle.Stop()
@@ -201,6 +207,19 @@ func (a *actor) run() {
 		case <-a.nodes.beatC:
 			a.onBeat()
 			fromBus = true
+		case r := <-a.own.claimC:
+			a.own.claiming = false
+			a.onClaim(r)
+			fromBus = true
+		case <-a.own.tickC:
+			a.onLeaseTick()
+			fromBus = true
+		}
+		if len(a.own.inbound) > 0 {
+			// Ops forwarded to this node, the owner: they keep the
+			// document loaded like its own clients' ops.
+			fromBus = false
+			a.commitForwarded()
 		}
 		if a.docState != nil && a.presDue && !presArmed {
 			pres.Reset(a.cfg().PresenceInterval)
@@ -602,6 +621,20 @@ type sidSeq struct {
 // node wrote first) applies the missing ops and starts over; nothing is
 // answered before the store has accepted it.
 func (a *actor) commit(msgs []*opMsg) {
+	if msgs = a.route(msgs); len(msgs) == 0 {
+		return
+	}
+	for _, m := range msgs {
+		if m.v > a.v {
+			// Made against a version this node has not heard of yet (a
+			// client of another node, a new owner): look in the store.
+			a.drainBus()
+			if m.v > a.v {
+				a.fillGap("an op ahead of this node")
+			}
+			break
+		}
+	}
 	todo := msgs
 	for attempt := 0; ; attempt++ {
 		if attempt >= a.cfg().CommitRetries {
@@ -822,15 +855,23 @@ func (a *actor) apply(batch []*pending) {
 	a.srv.metrics.opsCommitted.Add(float64(len(batch)))
 	a.hold()
 	for _, p := range batch {
-		rec, sel, err := a.applyCommitted(p.rec, p.sel, true)
+		// A forwarded op's author is adopted as bus ops are (applyOne).
+		adopt := p.m.from == "" || a.nodes.remote[p.rec.SID] == p.m.from
+		rec, sel, err := a.applyCommitted(p.rec, p.sel, adopt)
 		if err != nil {
 			// prepare applied the same ops to a clone of this document.
 			panic(fmt.Sprintf("document %q: a committed op no longer applies: %v", a.id, err))
 		}
 		ev := &Event{Kind: EventOp, Doc: a.id, V: rec.Version, Op: &rec, Sel: sel}
-		a.replyAck(p.m, rec.Version)
+		// A forwarded op is acked by its node when it applies the
+		// published commit (publishOps below).
+		if p.m.from == "" {
+			a.replyAck(p.m, rec.Version)
+		}
 		for _, d := range p.dups {
-			a.replyAck(d, rec.Version)
+			if d.from == "" {
+				a.replyAck(d, rec.Version)
+			}
 		}
 		for sub := range a.subs {
 			if sub != p.m.sub {
@@ -855,15 +896,16 @@ func (a *actor) catchUp() error {
 		if err != nil {
 			return fmt.Errorf("catch up %q: %w", a.id, err)
 		}
-		ev := &Event{Kind: EventOp, Doc: a.id, V: rec.Version, Op: &rec}
-		for sub := range a.subs {
-			a.deliver(sub, ev)
-		}
+		a.deliverCommitted(&Event{Kind: EventOp, Doc: a.id, V: rec.Version, Op: &rec})
 	}
 	return nil
 }
 
 func (a *actor) replyAck(m *opMsg, v int64) {
+	if m.from != "" {
+		a.replyForwarded(m, v, "", "")
+		return
+	}
 	if m.reply != nil {
 		m.reply <- opResult{v: v}
 		return
@@ -872,6 +914,10 @@ func (a *actor) replyAck(m *opMsg, v int64) {
 }
 
 func (a *actor) replyErr(m *opMsg, code, msg string, cause error) {
+	if m.from != "" {
+		a.replyForwarded(m, 0, code, msg)
+		return
+	}
 	if m.reply != nil {
 		m.reply <- opResult{err: &Error{Code: code, Msg: msg, Doc: a.id, Seq: m.seq, Err: cause}}
 		return

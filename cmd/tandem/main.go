@@ -280,6 +280,9 @@ func serve(ctx context.Context, o options, log *slog.Logger) error {
 	if bus != nil {
 		defer bus.Close()
 		o.cfg.Bus = bus
+		if rb, ok := bus.(*server.RedisBus); ok {
+			o.cfg.Leases = rb.Leases()
+		}
 	}
 
 	srv, err := server.New(o.cfg, st, log)
