@@ -68,10 +68,10 @@ type busOp struct {
 	UserID  string             `msgpack:"u"`
 	Created int64              `msgpack:"c"` // unix ns
 	Sel     msgpack.RawMessage `msgpack:"sel"`
-	F       int64              `msgpack:"f,omitempty"`  // busForward: the sender's fseq
-	Base    int64              `msgpack:"b,omitempty"`  // busForward: the version the op was made against
-	Code    string             `msgpack:"e,omitempty"`  // busReply: the error code of a refused op
-	Msg     string             `msgpack:"m,omitempty"`  // busReply: its message
+	F       int64              `msgpack:"f,omitempty"` // busForward: the sender's fseq
+	Base    int64              `msgpack:"b,omitempty"` // busForward: the version the op was made against
+	Code    string             `msgpack:"e,omitempty"` // busReply: the error code of a refused op
+	Msg     string             `msgpack:"m,omitempty"` // busReply: its message
 
 	op  doctype.Op
 	sel doctype.Selection
