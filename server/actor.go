@@ -643,6 +643,14 @@ func (a *actor) commit(msgs []*opMsg) {
 			}
 			return
 		}
+		if attempt > 0 {
+			// A retry after a lost race: with owners, only while this node
+			// still holds the lease (an owner paused past it finds a new
+			// owner's ops in the store and must not commit after them).
+			if todo = a.route(todo); len(todo) == 0 {
+				return
+			}
+		}
 		// Other nodes' commits already heard of: applying them first makes
 		// the append at a fresh version, which avoids most version races.
 		a.drainBus()

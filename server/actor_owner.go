@@ -182,19 +182,19 @@ func (a *actor) onClaim(r claimResult) {
 		return
 	}
 	o.validUntil = r.started.Add(o.ttl * 3 / 4)
-	if o.mine && prev.Token == r.l.Token {
-		return // extended
+	if !o.mine || prev.Token != r.l.Token {
+		o.mine = true
+		clear(o.expect)
+		if a.docState != nil {
+			// The previous owner may have committed what this node has not
+			// heard of yet.
+			a.fillGap("took the document's lease")
+			a.publish(&busMsg{Kind: busOwner, V: a.v, Tok: r.l.Token})
+		}
+		a.log.Debug("this node owns the document", "token", r.l.Token)
 	}
-	o.mine = true
-	clear(o.expect)
-	if a.docState != nil {
-		// The previous owner may have committed what this node has not
-		// heard of yet.
-		a.fillGap("took the document's lease")
-		a.publish(&busMsg{Kind: busOwner, V: a.v, Tok: r.l.Token})
-	}
-	a.log.Debug("this node owns the document", "token", r.l.Token)
-	// This node's clients' ops that waited for an owner: commit them.
+	// This node's clients' ops that waited for an owner (or for this
+	// node's lease to be extended after its validity ran out): commit them.
 	if len(o.fwd) > 0 {
 		msgs := make([]*opMsg, len(o.fwd))
 		for i, f := range o.fwd {

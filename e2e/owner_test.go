@@ -1,0 +1,253 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tandem-collab/tandem/client"
+	"github.com/tandem-collab/tandem/internal/testkit"
+	"github.com/tandem-collab/tandem/internal/testkit/collab"
+)
+
+// One owner per document (server/actor_owner.go), with real processes: the
+// owner is killed, then the next one; a node is paused past its lease; Redis
+// restarts. Through all of it every acked op is stored exactly once at the
+// version it was acked as, no client sees a gap in the versions it is given,
+// and everyone converges.
+
+// history records what each client was told: every version it was given (an
+// op of another client, or the ack of its own), the acks, and the resets (a
+// client that could not follow op by op).
+type history struct {
+	mu     sync.Mutex
+	acks   map[string]int64         // sid/seq -> acked version
+	seen   map[string]map[int64]int // client -> version -> times given
+	resets map[string]int
+}
+
+func newHistory() *history {
+	return &history{acks: map[string]int64{}, seen: map[string]map[int64]int{}, resets: map[string]int{}}
+}
+
+func (h *history) options(sid string) []client.DocOption {
+	h.mu.Lock()
+	h.seen[sid] = map[int64]int{}
+	h.mu.Unlock()
+	return []client.DocOption{
+		client.OnAck(func(ai client.AckInfo) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.acks[sid+"/"+strconv.FormatInt(ai.Seq, 10)] = ai.V
+			h.seen[sid][ai.V]++
+		}),
+		client.OnChange(func(c client.Change) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			if c.Reset {
+				h.resets[sid]++
+				return
+			}
+			h.seen[sid][c.V]++
+		}),
+	}
+}
+
+// check asserts the acks against the store's log and that every client was
+// given one contiguous run of versions, each once, without a reset.
+func (h *history) check(t *testing.T, c *cluster, docID, initial, text string, v int64) {
+	t.Helper()
+	ops := c.checkStore(docID, initial, text, v)
+	stored := map[string]int64{}
+	for _, r := range ops {
+		stored[r.SID+"/"+strconv.FormatInt(r.Seq, 10)] = r.Version
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for k, av := range h.acks {
+		sv, ok := stored[k]
+		if !ok {
+			t.Fatalf("acked op %s (v%d) is not stored", k, av)
+		}
+		if sv != av {
+			t.Fatalf("acked op %s: acked as v%d, stored at v%d", k, av, sv)
+		}
+	}
+	for sid, seen := range h.seen {
+		if h.resets[sid] > 0 {
+			t.Errorf("client %s had %d resets (a jump it could not follow op by op)", sid, h.resets[sid])
+		}
+		vs := make([]int64, 0, len(seen))
+		for ver, n := range seen {
+			if n > 1 {
+				t.Errorf("client %s was given version %d %d times", sid, ver, n)
+			}
+			vs = append(vs, ver)
+		}
+		sort.Slice(vs, func(i, j int) bool { return vs[i] < vs[j] })
+		for i := 1; i < len(vs); i++ {
+			if vs[i] != vs[i-1]+1 {
+				t.Errorf("client %s saw a gap: version %d then %d", sid, vs[i-1], vs[i])
+				break
+			}
+		}
+	}
+	t.Logf("%d ops stored, %d acks checked, %d clients' version runs checked", v, len(h.acks), len(h.seen))
+}
+
+// owner finds the node that commits: the one whose committed-op count grows
+// while the clients type (and the only one).
+func owner(t *testing.T, ns []*node, alive []bool) int {
+	t.Helper()
+	before := make([]float64, len(ns))
+	for i, nd := range ns {
+		if alive[i] {
+			before[i] = nd.metric("tandem_ops_committed_total")
+		}
+	}
+	var who []int
+	testkit.WaitFor(t, 10*time.Second, "one node committing", func() bool {
+		who = who[:0]
+		for i, nd := range ns {
+			if alive[i] && nd.metric("tandem_ops_committed_total") > before[i] {
+				who = append(who, i)
+			}
+		}
+		return len(who) > 0
+	})
+	if len(who) != 1 {
+		t.Fatalf("nodes %v all committed; want one owner", who)
+	}
+	return who[0]
+}
+
+// spread opens docID for n clients on the nodes round-robin, each able to
+// move to every other node.
+func spread(t *testing.T, ns []*node, n int, docID string, h *history) []*client.Doc {
+	t.Helper()
+	urls := make([]string, len(ns))
+	for i, nd := range ns {
+		urls[i] = nd.wsURL()
+	}
+	docs := make([]*client.Doc, n)
+	for i := range docs {
+		home := i % len(ns)
+		var others []string
+		for k := 1; k < len(urls); k++ {
+			others = append(others, urls[(home+k)%len(urls)])
+		}
+		conn := dial(t, i, urls[home], others...)
+		docs[i] = collab.Open(t, conn, docID, h.options(conn.SID())...)
+	}
+	return docs
+}
+
+// TestOwnerKilledTwice: three nodes, clients on all three; the owner is
+// SIGKILLed mid-load, then the node that took over. The last node takes
+// the lease within the presence TTL each time, the clients move and
+// resubmit, and nothing acked is lost or doubled.
+func TestOwnerKilledTwice(t *testing.T) {
+	const (
+		initial = "kill the owner, twice\n"
+		ttl     = 2 * time.Second
+	)
+	c := newCluster(t, testkit.RedisURL(), ttl)
+	ns := c.start(3)
+	c.createDoc("owner-killed", initial)
+	h := newHistory()
+	docs := spread(t, ns, 9, "owner-killed", h)
+	stop := collab.Editing(t, docs, editPause)
+	alive := []bool{true, true, true}
+	for round := range 2 {
+		time.Sleep(time.Second)
+		o := owner(t, ns, alive)
+		ns[o].kill()
+		alive[o] = false
+		killed := time.Now()
+		next := owner(t, ns, alive)
+		took := time.Since(killed)
+		t.Logf("round %d: owner %s killed, %s committing after %v", round, ns[o].name, ns[next].name, took.Round(time.Millisecond))
+		if took > ttl+time.Second {
+			t.Errorf("the next owner took %v (TTL %v)", took, ttl)
+		}
+	}
+	time.Sleep(time.Second)
+	stop()
+	text, v := collab.Converge(t, docs, 45*time.Second)
+	h.check(t, c, "owner-killed", initial, text, v)
+}
+
+// TestOwnerPausedPastLease: the owner is SIGSTOPped for twice the presence
+// TTL (four leases) while clients on the other nodes type; another node
+// takes over. When the old owner resumes it finds out it lost the lease and
+// commits nothing with it: at most the one append it may have had in flight
+// at the stop.
+func TestOwnerPausedPastLease(t *testing.T) {
+	const (
+		initial = "SIGSTOP the owner\n"
+		ttl     = 2 * time.Second
+	)
+	c := newCluster(t, testkit.RedisURL(), ttl)
+	ns := c.start(3)
+	c.createDoc("owner-paused", initial)
+	h := newHistory()
+	docs := spread(t, ns, 9, "owner-paused", h)
+	stop := collab.Editing(t, docs, editPause)
+	time.Sleep(time.Second)
+	alive := []bool{true, true, true}
+	o := owner(t, ns, alive)
+	appends := ns[o].metric("tandem_commit_seconds_count")
+	if err := ns[o].p.Cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	alive[o] = false
+	next := owner(t, ns, alive)
+	t.Logf("%s stopped, %s committing after %v", ns[o].name, ns[next].name, time.Since(stopped).Round(time.Millisecond))
+	time.Sleep(2*ttl - time.Since(stopped))
+	if err := ns[o].p.Cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(ttl)
+	after := ns[o].metric("tandem_commit_seconds_count")
+	if after-appends > 1 {
+		t.Errorf("the resumed old owner made %v appends after it was stopped (at most the one in flight at the stop is allowed)", after-appends)
+	}
+	if ns[next].metric("tandem_ops_committed_total") == 0 {
+		t.Errorf("%s never committed", ns[next].name)
+	}
+	stop()
+	text, v := collab.Converge(t, docs, 45*time.Second)
+	h.check(t, c, "owner-paused", initial, text, v)
+}
+
+// TestOwnerRedisRestart: the private Redis that holds the leases and the
+// bus restarts under load (its leases are gone with it). Edits pause, a
+// node takes the lease again, and everything acked is stored once.
+func TestOwnerRedisRestart(t *testing.T) {
+	const initial = "restart the leases\n"
+	port := testkit.FreePort(t)
+	rs := testkit.StartRedis(t, port)
+	defer func() { rs.Stop() }()
+	c := newCluster(t, fmt.Sprintf("redis://127.0.0.1:%d/0", port), 2*time.Second)
+	ns := c.start(3)
+	c.createDoc("owner-redis", initial)
+	h := newHistory()
+	docs := spread(t, ns, 9, "owner-redis", h)
+	stop := collab.Editing(t, docs, editPause)
+	time.Sleep(time.Second)
+	rs.Stop()
+	time.Sleep(time.Second)
+	rs = testkit.StartRedis(t, port)
+	owner(t, ns, []bool{true, true, true})
+	time.Sleep(time.Second)
+	stop()
+	text, v := collab.Converge(t, docs, 45*time.Second)
+	h.check(t, c, "owner-redis", initial, text, v)
+}
