@@ -443,6 +443,15 @@ func (a *actor) join(m *joinMsg) {
 		}
 	}
 	st.mode = m.mode
+	if m.v != nil && *m.v > a.v && !a.srv.bus.alone {
+		// The client holds versions this node has not heard of yet (it
+		// moved here from another node): catch up rather than send it
+		// back in time.
+		a.drainBus()
+		if *m.v > a.v {
+			a.fillGap("a join ahead of this node")
+		}
+	}
 	ev := &Event{Kind: EventJoined, Doc: a.id, V: a.v, DocType: a.typ.Name(), Mode: m.mode, Peers: a.peerList()}
 	if m.v != nil && *m.v <= a.v && a.v-*m.v <= int64(a.cfg().MaxJoinOps) {
 		ops, err := a.opsSince(*m.v)
@@ -659,6 +668,15 @@ func (a *actor) commit(msgs []*opMsg) {
 		if len(batch) == 0 {
 			return
 		}
+		if a.own.leaser != nil && !allREST(batch) && !a.owning() {
+			// The lease ran out while the batch was prepared (the node was
+			// paused): forward it instead. A pause between here and the
+			// append is what the store's version check is for.
+			if todo = a.route(append(messagesOf(batch), rest...)); len(todo) == 0 {
+				return
+			}
+			continue
+		}
 		recs := make([]store.OpRecord, len(batch))
 		for i, p := range batch {
 			recs[i] = p.rec
@@ -716,6 +734,17 @@ func (a *actor) commit(msgs []*opMsg) {
 			return
 		}
 	}
+}
+
+// allREST reports whether every op of batch came through SubmitOp (which any
+// node commits, owner or not).
+func allREST(batch []*pending) bool {
+	for _, p := range batch {
+		if p.m.reply == nil {
+			return false
+		}
+	}
+	return true
 }
 
 func messagesOf(batch []*pending) []*opMsg {

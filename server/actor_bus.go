@@ -181,6 +181,8 @@ type serverBus struct {
 	gapFills    prometheus.Counter
 	lost        prometheus.Counter
 	dropped     prometheus.Counter
+	// Owners (actor_owner.go).
+	forwarded prometheus.Counter
 }
 
 func newServerBus(s *Server) *serverBus {
@@ -197,7 +199,8 @@ func newServerBus(s *Server) *serverBus {
 	sb.gapFills = prometheus.NewCounter(prometheus.CounterOpts{Name: "tandem_bus_gap_fills_total", Help: "Catch-ups from the store after a gap, a lost message or a heartbeat ahead."})
 	sb.lost = prometheus.NewCounter(prometheus.CounterOpts{Name: "tandem_bus_lost_total", Help: "Signals that bus messages may have been lost (reconnects, overflows)."})
 	sb.dropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "tandem_bus_publish_dropped_total", Help: "Messages the bus could not queue."})
-	s.metrics.reg.MustRegister(sb.remoteApply, sb.published, sb.received, sb.gapFills, sb.lost, sb.dropped)
+	sb.forwarded = prometheus.NewCounter(prometheus.CounterOpts{Name: "tandem_ops_forwarded_total", Help: "Ops of this node's clients sent to their document's owner (sends again included)."})
+	s.metrics.reg.MustRegister(sb.remoteApply, sb.published, sb.received, sb.gapFills, sb.lost, sb.dropped, sb.forwarded)
 	return sb
 }
 
@@ -425,10 +428,15 @@ func (a *actor) onBusLost() {
 	a.srv.bus.lost.Inc()
 	a.fillGap("bus messages may have been lost")
 	// Forwards to this node may have been lost with them: the owner says
-	// so, and the others send what they have waiting; ops this node
-	// forwarded may have been lost too.
+	// so (busOwner, after its next claim), and the others send what they
+	// have waiting; ops this node forwarded may have been lost too.
 	if a.own.mine {
-		a.publish(&busMsg{Kind: busOwner, V: a.v, Tok: a.own.holder.Token})
+		// Redis may have restarted without the lease: commit again only
+		// after a claim says the lease is still (or again) this node's,
+		// and then announce it.
+		a.own.validUntil = time.Now()
+		a.own.announce = true
+		a.onLeaseTick()
 	}
 	a.sendForwards(a.own.fwd)
 }

@@ -57,6 +57,7 @@ type ownerState struct {
 
 	holder     Lease     // the holder last heard of; Node "" when unknown
 	mine       bool      // this node took the lease under holder.Token
+	announce   bool      // mine: tell the other nodes at the next successful claim
 	validUntil time.Time // mine: the lease is surely ours until then
 
 	// Forwarding side: this node's clients' ops sent to the owner, in the
@@ -184,14 +185,18 @@ func (a *actor) onClaim(r claimResult) {
 	o.validUntil = r.started.Add(o.ttl * 3 / 4)
 	if !o.mine || prev.Token != r.l.Token {
 		o.mine = true
+		o.announce = true
 		clear(o.expect)
 		if a.docState != nil {
 			// The previous owner may have committed what this node has not
 			// heard of yet.
 			a.fillGap("took the document's lease")
-			a.publish(&busMsg{Kind: busOwner, V: a.v, Tok: r.l.Token})
 		}
 		a.log.Debug("this node owns the document", "token", r.l.Token)
+	}
+	if o.announce && a.docState != nil {
+		o.announce = false
+		a.publish(&busMsg{Kind: busOwner, V: a.v, Tok: r.l.Token})
 	}
 	// This node's clients' ops that waited for an owner (or for this
 	// node's lease to be extended after its validity ran out): commit them.
@@ -269,6 +274,7 @@ func (a *actor) sendForwards(ops []fwdOp) {
 		m.Ops[i] = busOp{Op: r.op.AppendMsgpack(nil), SID: r.sid, Seq: r.seq, UserID: r.userID, Sel: encodeSel(r.sel), F: f.f, Base: r.v}
 	}
 	o.sentAt = time.Now()
+	a.srv.bus.forwarded.Add(float64(len(ops)))
 	a.publish(m)
 }
 

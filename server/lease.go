@@ -48,6 +48,8 @@ var ErrLeaseUnavailable = errors.New("lease service unavailable")
 // "<token> <node>" with a PX expiry, and <prefix>fence:<doc> is the counter
 // the tokens come from (it outlives the lease, so tokens only grow; it is
 // dropped a week after the last grant, when no node can remember a token).
+// A token is never below Redis's clock in milliseconds, so tokens keep
+// growing across a Redis restart that lost the counter.
 type RedisLeases struct {
 	client *redis.Client
 	prefix string
@@ -76,8 +78,14 @@ if cur then
   return cur
 end
 local tok = redis.call('INCR', KEYS[2])
+local now = redis.call('TIME')
+local floor = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+if tok < floor then
+  redis.call('SET', KEYS[2], string.format('%.0f', floor))
+  tok = floor
+end
 redis.call('PEXPIRE', KEYS[2], 604800000)
-cur = tok .. ' ' .. ARGV[1]
+cur = string.format('%.0f', tok) .. ' ' .. ARGV[1]
 redis.call('SET', KEYS[1], cur, 'PX', ARGV[2])
 return cur
 `)
