@@ -62,9 +62,9 @@ type ownerState struct {
 
 	// Forwarding side: this node's clients' ops sent to the owner, in the
 	// order they were submitted, waiting for their outcome.
-	fwd     []fwdOp
-	fwdNext int64     // the next fseq
-	sentAt  time.Time // when fwd was last sent or something in it resolved
+	fwd        []fwdOp
+	fwdNext    int64     // the next fseq
+	progressAt time.Time // when something in fwd was last resolved, or fwd stopped being empty
 
 	// Owning side.
 	expect  map[string]int64 // per forwarding node, the next fseq taken
@@ -143,16 +143,18 @@ func (a *actor) onLeaseTick() {
 	}
 	if !o.claiming {
 		o.claiming = true
-		leaser, id, node, ttl := o.leaser, a.id, a.srv.bus.bus.Node(), o.ttl
+		leaser, id, node, ttl, done := o.leaser, a.id, a.srv.bus.bus.Node(), o.ttl, o.claimC
 		ctx, cancel := context.WithTimeout(a.srv.baseCtx, min(ttl/2, 2*time.Second))
 		go func() {
 			defer cancel()
 			started := time.Now()
 			l, err := leaser.Claim(ctx, id, node, ttl)
-			o.claimC <- claimResult{l: l, err: err, started: started}
+			done <- claimResult{l: l, err: err, started: started}
 		}()
 	}
-	if len(o.fwd) > 0 && time.Since(o.sentAt) >= o.ttl/3 {
+	if len(o.fwd) > 0 && time.Since(o.progressAt) >= o.ttl/3 {
+		// Nothing resolved for a tick: a forward (or its outcome) may have
+		// been lost, and the owner drops what follows a lost one.
 		a.sendForwards(o.fwd)
 	}
 }
@@ -249,7 +251,7 @@ func (a *actor) route(msgs []*opMsg) []*opMsg {
 			f := fwdOp{m: m, f: o.fwdNext}
 			o.fwdNext++
 			if len(o.fwd) == 0 {
-				o.sentAt = time.Now()
+				o.progressAt = time.Now()
 			}
 			o.fwd = append(o.fwd, f)
 			sent = append(sent, f)
@@ -273,7 +275,6 @@ func (a *actor) sendForwards(ops []fwdOp) {
 		r := f.m
 		m.Ops[i] = busOp{Op: r.op.AppendMsgpack(nil), SID: r.sid, Seq: r.seq, UserID: r.userID, Sel: encodeSel(r.sel), F: f.f, Base: r.v}
 	}
-	o.sentAt = time.Now()
 	a.srv.bus.forwarded.Add(float64(len(ops)))
 	a.publish(m)
 }
@@ -357,7 +358,7 @@ func (a *actor) takeForwarded(sid string, seq int64, keep bool) []*opMsg {
 	clear(o.fwd[len(kept):])
 	o.fwd = kept
 	if len(out) > 0 {
-		o.sentAt = time.Now()
+		o.progressAt = time.Now()
 	}
 	return out
 }
