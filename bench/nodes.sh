@@ -28,11 +28,13 @@ start() {
   URLS=""
   for _ in $(seq "$n"); do
     local p; p=$(port)
-    TANDEM_DATABASE_URL="$DB" TANDEM_ADDR=127.0.0.1:$p TANDEM_OP_RATE=100000 TANDEM_OP_BURST=100000 \
-      TANDEM_LOG_LEVEL=warn ${redis:+TANDEM_REDIS_URL=$redis TANDEM_REDIS_PREFIX=$prefix} \
-      "$OUT/bin/tandem" >>"$OUT/server.log" 2>&1 &
+    local envs=(TANDEM_DATABASE_URL="$DB" TANDEM_ADDR=127.0.0.1:$p TANDEM_OP_RATE=100000 TANDEM_OP_BURST=100000 TANDEM_LOG_LEVEL=warn)
+    if [ -n "$redis" ]; then envs+=(TANDEM_REDIS_URL="$redis" TANDEM_REDIS_PREFIX="$prefix"); fi
+    env "${envs[@]}" "$OUT/bin/tandem" >>"$OUT/server.log" 2>&1 &
     PIDS+=($!)
-    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$p/readyz" >/dev/null && break; sleep 0.1; done
+    local ok=""
+    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$p/readyz" >/dev/null && ok=1 && break; sleep 0.1; done
+    [ -n "$ok" ] || { echo "node on port $p did not come up; see $OUT/server.log" >&2; exit 1; }
     URLS="${URLS:+$URLS,}ws://127.0.0.1:$p/v1/ws"
   done
 }
