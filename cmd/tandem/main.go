@@ -177,7 +177,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&c.PresenceBurst, "presence-burst", envParsed("TANDEM_PRESENCE_BURST", d.PresenceBurst, atoi, &errs), "presence burst per connection [TANDEM_PRESENCE_BURST]")
 	fs.IntVar(&c.OpWindow, "op-window", envParsed("TANDEM_OP_WINDOW", d.OpWindow, atoi, &errs), "recent ops kept in memory per open document [TANDEM_OP_WINDOW]")
 	fs.DurationVar(&c.PresenceInterval, "presence-interval", envParsed("TANDEM_PRESENCE_INTERVAL", d.PresenceInterval, time.ParseDuration, &errs), "presence coalescing interval [TANDEM_PRESENCE_INTERVAL]")
-	fs.DurationVar(&c.PresenceTTL, "presence-ttl", envParsed("TANDEM_PRESENCE_TTL", d.PresenceTTL, time.ParseDuration, &errs), "how long the carets of another node's users outlive its last heartbeat [TANDEM_PRESENCE_TTL]")
+	fs.DurationVar(&c.PresenceTTL, "presence-ttl", envParsed("TANDEM_PRESENCE_TTL", d.PresenceTTL, time.ParseDuration, &errs), "how long the carets of another node's users outlive its last heartbeat; a document's owner lease lasts half of it [TANDEM_PRESENCE_TTL]")
 	fs.DurationVar(&c.IdleUnload, "idle-unload", envParsed("TANDEM_IDLE_UNLOAD", d.IdleUnload, time.ParseDuration, &errs), "how long a document with nobody joined stays loaded [TANDEM_IDLE_UNLOAD]")
 	fs.DurationVar(&c.PingPeriod, "ping-period", envParsed("TANDEM_PING_PERIOD", d.PingPeriod, time.ParseDuration, &errs), "WebSocket ping period [TANDEM_PING_PERIOD]")
 	fs.DurationVar(&c.PongWait, "pong-wait", envParsed("TANDEM_PONG_WAIT", d.PongWait, time.ParseDuration, &errs), "drop a peer silent for this long [TANDEM_PONG_WAIT]")
