@@ -217,8 +217,16 @@ func (a *actor) run() {
 		}
 		if len(a.own.inbound) > 0 {
 			// Ops forwarded to this node, the owner: they keep the
-			// document loaded like its own clients' ops.
+			// document loaded like its own clients' ops. Other nodes'
+			// forwards already waiting, and this node's clients' ops,
+			// share their append.
 			fromBus = false
+			a.drainBus()
+			if len(a.inbox) > 0 {
+				batch = a.drainInbox(batch[:0])
+				a.handle(batch) // its commit takes the forwarded ops in
+				clear(batch)
+			}
 			a.commitForwarded()
 		}
 		if a.docState != nil && a.presDue && !presArmed {
@@ -663,6 +671,11 @@ func (a *actor) commit(msgs []*opMsg) {
 		// Other nodes' commits already heard of: applying them first makes
 		// the append at a fresh version, which avoids most version races.
 		a.drainBus()
+		if len(a.own.inbound) > 0 {
+			// Ops forwarded to this owner meanwhile share the append.
+			todo = append(todo, a.own.inbound...)
+			a.own.inbound = nil
+		}
 		batch, rest := a.prepare(todo)
 		todo = rest
 		if len(batch) == 0 {
@@ -688,7 +701,13 @@ func (a *actor) commit(msgs []*opMsg) {
 		a.srv.metrics.commitLatency.Observe(time.Since(t0).Seconds())
 		if err == nil {
 			a.apply(batch)
-			return
+			if len(rest) == 0 {
+				return
+			}
+			// More than MaxBatch ops (forwarded ones joined in): the rest
+			// is a commit of its own.
+			attempt = -1
+			continue
 		}
 		var dup *store.DuplicateError
 		switch {
