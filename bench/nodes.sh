@@ -40,9 +40,18 @@ start() {
 }
 stop() { cleanup; PIDS=(); }
 
+# cpu: CPU seconds (user+system) used so far by the running nodes together.
+cpu() {
+  local t=0
+  for p in "${PIDS[@]}"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+  echo "scale=2; $t / $(getconf CLK_TCK)" | bc
+}
+
 bench() {
   echo "== $* (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
+  local c0; c0=$(cpu)
   "$OUT/bin/tandem-bench" -url "$URLS" -database-url "$DB" -duration "$DURATION" -content "hello bench " "$@"
+  echo "server CPU, all nodes together, during the run and its settling: $(echo "$(cpu) - $c0" | bc) s"
 }
 
 for round in $(seq "${ROUNDS:-1}"); do
