@@ -111,6 +111,7 @@ type actor struct {
 	// together (one coalesced WebSocket frame for a whole committed batch, not
 	// one frame and one write per op and receiver).
 	holding   bool
+	holdDepth int // nested holds (holdOnce); the outermost release delivers
 	held      map[Subscriber][]*Event
 	heldOrder []Subscriber
 }
@@ -411,9 +412,23 @@ func (a *actor) hold() {
 	a.holding = true
 }
 
+// holdOnce is hold that nests: each call is paired with a releaseHeld, and
+// only the outermost release delivers.
+func (a *actor) holdOnce() {
+	if a.holding {
+		a.holdDepth++
+		return
+	}
+	a.hold()
+}
+
 // releaseHeld delivers what hold collected, each subscriber's events in the
 // order they were produced, and detaches subscribers that cannot take them.
 func (a *actor) releaseHeld() {
+	if a.holdDepth > 0 {
+		a.holdDepth--
+		return
+	}
 	a.holding = false
 	for _, sub := range a.heldOrder {
 		evs := a.held[sub]
@@ -947,6 +962,8 @@ func (a *actor) catchUp() error {
 	if err != nil {
 		return fmt.Errorf("catch up %q from %d: %w", a.id, a.v, err)
 	}
+	a.holdOnce()
+	defer a.releaseHeld()
 	for _, r := range ops {
 		rec, _, err := a.applyCommitted(r, nil, false)
 		if err != nil {

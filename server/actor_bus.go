@@ -511,6 +511,11 @@ func (a *actor) onRemoteOps(from string, m *busMsg) {
 		return
 	}
 	created := time.Now().UTC()
+	// The batch's ops (and acks of ops forwarded from here) go out to each
+	// subscriber together, in one coalesced frame, as the owner's own
+	// subscribers get them (apply).
+	a.holdOnce()
+	defer a.releaseHeld()
 	for i := a.v - m.V; i < int64(len(m.Ops)); i++ {
 		o := &m.Ops[i]
 		if o.Created != 0 {
