@@ -61,21 +61,9 @@ func (h *history) options(sid string) []client.DocOption {
 func (h *history) check(t *testing.T, c *cluster, docID, initial, text string, v int64) {
 	t.Helper()
 	ops := c.checkStore(docID, initial, text, v)
-	stored := map[string]int64{}
-	for _, r := range ops {
-		stored[r.SID+"/"+strconv.FormatInt(r.Seq, 10)] = r.Version
-	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for k, av := range h.acks {
-		sv, ok := stored[k]
-		if !ok {
-			t.Fatalf("acked op %s (v%d) is not stored", k, av)
-		}
-		if sv != av {
-			t.Fatalf("acked op %s: acked as v%d, stored at v%d", k, av, sv)
-		}
-	}
+	checkAcked(t, ops, h.acks)
 	sessions := 0
 	for sid, d := range h.docs {
 		n := h.conns[sid].Sessions()
