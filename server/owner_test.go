@@ -10,6 +10,7 @@ import (
 	"github.com/tandem-collab/tandem/client"
 	"github.com/tandem-collab/tandem/internal/testkit"
 	"github.com/tandem-collab/tandem/internal/testkit/collab"
+	"github.com/tandem-collab/tandem/ot"
 	"github.com/tandem-collab/tandem/server"
 )
 
@@ -185,5 +186,62 @@ func TestOwnerShutdownHandsOver(t *testing.T) {
 	}
 	if b.Text() != "cb"+initial {
 		t.Fatalf("b has %q", b.Text())
+	}
+}
+
+// TestOwnerExactlyOnceAcrossNodes: an op forwarded by a non-owner and the
+// same (sid, seq) sent again through the owner and through the other node
+// are acknowledged with one version and stored once; a deletion through a
+// non-owner reaches the clients of the owner.
+func TestOwnerExactlyOnceAcrossNodes(t *testing.T) {
+	ns, _, _ := ownedNodes(t, 3, nil)
+	createDoc(t, ns[0].st, "once-owned", "")
+	ctx := context.Background()
+	deleted := make(chan struct{}, 1)
+	// Node 0 loads the document first: it owns it.
+	collab.Open(t, dial(t, ns[0].wsURL, 0, nil), "once-owned", client.OnError(func(err error) {
+		if client.IsCode(err, "deleted") {
+			select {
+			case deleted <- struct{}{}:
+			default:
+			}
+		}
+	}))
+	bConn := dial(t, ns[1].wsURL, 1, nil)
+	b := collab.Open(t, bConn, "once-owned")
+	collab.Open(t, dial(t, ns[2].wsURL, 2, nil), "once-owned")
+	if err := b.Insert(0, "forwarded"); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := b.WaitSynced(wctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := metric(t, ns[1], "tandem_ops_forwarded_total"); got == 0 {
+		t.Fatal("node 1 forwarded nothing")
+	}
+	// The same (sid, seq) again, through REST on each node: the original.
+	sid, seq := bConn.SID(), b.LastSeq()
+	for i, n := range ns {
+		v, err := n.srv.SubmitOp(ctx, "once-owned", 0, ot.Op{{Insert: "forwarded"}}, sid, seq, "u")
+		if err != nil || v != 0 {
+			t.Fatalf("resubmission through node %d: v%d, %v; want the original v0", i, v, err)
+		}
+	}
+	ops, err := ns[0].st.ReadOps(ctx, "once-owned", 0, 0)
+	if err != nil || len(ops) != 1 {
+		t.Fatalf("store holds %d ops (%v), want 1", len(ops), err)
+	}
+	if which, _ := committers(t, ns); len(which) != 1 || which[0] != 0 {
+		t.Fatalf("nodes %v committed; want node 0 alone", which)
+	}
+	if err := ns[2].srv.DeleteDoc(ctx, "once-owned"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-deleted:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the owner's client was not told of the deletion through node 2")
 	}
 }
