@@ -360,6 +360,16 @@ func (d *Doc) Pending() int {
 	return d.st.pending()
 }
 
+// Gaps counts the times the server's stream on this document was not what
+// the protocol promises (an op past the next version, an ack out of turn,
+// a joined answer whose ops fall short) and the document re-joined to
+// recover. Tests of the server assert it stays 0.
+func (d *Doc) Gaps() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.st.gaps
+}
+
 // LastSeq is the seq of the last op this client sent on the document.
 func (d *Doc) LastSeq() int64 {
 	d.mu.Lock()

@@ -150,6 +150,9 @@ type docState struct {
 	// rejoining: a join was sent to close a gap; ops and acks are ignored until
 	// the joined answer, which carries everything after version.
 	rejoining bool
+	// gaps counts the re-joins made because the server's stream was not
+	// what it must be (Doc.Gaps).
+	gaps int
 	// synced: the document has been joined at least once (base is meaningful).
 	synced bool
 	probe  *probeState
@@ -407,6 +410,7 @@ func (s *docState) onJoined(j *wire.Joined, fx *effects) {
 		}
 		if s.version != j.V {
 			// The ops did not reach the announced version: ask again.
+			s.gaps++
 			s.rejoin()
 			return
 		}
@@ -499,6 +503,7 @@ func (s *docState) onAck(seq, v int64, fx *effects) {
 		if v < s.version {
 			return // a duplicate answer to a resubmission already settled
 		}
+		s.gaps++
 		s.rejoin()
 		return
 	}
@@ -506,9 +511,11 @@ func (s *docState) onAck(seq, v int64, fx *effects) {
 	case v < s.version:
 		// Our op was committed at a version we already hold without having
 		// recognised it: the local state cannot be trusted.
+		s.gaps++
 		s.rejoin()
 		return
 	case v > s.version:
+		s.gaps++
 		s.rejoin()
 		return
 	}
@@ -550,6 +557,7 @@ func (s *docState) onOp(m *wire.OpBroadcast, fx *effects) {
 		return
 	}
 	if m.V > s.version {
+		s.gaps++
 		s.rejoin()
 		return
 	}

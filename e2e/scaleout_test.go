@@ -15,6 +15,7 @@ import (
 
 	"github.com/tandem-collab/tandem/internal/testkit"
 	"github.com/tandem-collab/tandem/internal/testkit/collab"
+	"github.com/tandem-collab/tandem/store"
 )
 
 // TestThreeNodesConverge: clients spread over three nodes edit one document
@@ -40,6 +41,25 @@ func TestThreeNodesConverge(t *testing.T) {
 		t.Fatalf("only %d ops in 3 s from 9 clients", v)
 	}
 	t.Logf("9 clients on 3 nodes: %d ops, %d code points", v, len([]rune(text)))
+}
+
+// checkAcked fails the test unless every acked op, "sid/seq" -> version in
+// acked, is in the store's log ops at the version it was acked as.
+func checkAcked(t *testing.T, ops []store.OpRecord, acked map[string]int64) {
+	t.Helper()
+	stored := make(map[string]int64, len(ops))
+	for _, r := range ops {
+		stored[r.SID+"/"+strconv.FormatInt(r.Seq, 10)] = r.Version
+	}
+	for k, av := range acked {
+		sv, ok := stored[k]
+		if !ok {
+			t.Fatalf("acked op %s (v%d) is not stored", k, av)
+		}
+		if sv != av {
+			t.Fatalf("acked op %s: acked as v%d, stored at v%d", k, av, sv)
+		}
+	}
 }
 
 // acks records every acknowledgement a client got: (sid, seq) -> version.
@@ -109,21 +129,9 @@ func TestNodeKilledMidEdit(t *testing.T) {
 
 	text, v := collab.Converge(t, docs, 45*time.Second)
 	ops := c.checkStore("killed", initial, text, v)
-	stored := map[string]int64{}
-	for _, r := range ops {
-		stored[r.SID+"/"+strconv.FormatInt(r.Seq, 10)] = r.Version
-	}
 	ack.mu.Lock()
 	defer ack.mu.Unlock()
-	for k, av := range ack.m {
-		sv, ok := stored[k]
-		if !ok {
-			t.Fatalf("acked op %s (v%d) is not stored", k, av)
-		}
-		if sv != av {
-			t.Fatalf("acked op %s: acked as v%d, stored at v%d", k, av, sv)
-		}
-	}
+	checkAcked(t, ops, ack.m)
 	for _, i := range []int{0, 3} {
 		if conns[i].URL() == urls[0] || conns[i].Sessions() < 2 {
 			t.Fatalf("client %d of the dead node is on %s after %d sessions: it did not move", i, conns[i].URL(), conns[i].Sessions())

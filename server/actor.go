@@ -49,6 +49,9 @@ type opMsg struct {
 	// did not know the document's type yet (its joined was on the way): the
 	// actor decodes them with its type (decodeRaw) before anything else.
 	rawOp, rawSel msgpack.RawMessage
+	// from is the node that forwarded the op to this one, its owner
+	// (actor_owner.go); "" for an op of this node's own clients.
+	from string
 }
 
 type opResult struct {
@@ -109,12 +112,14 @@ type actor struct {
 	subs      map[Subscriber]*subState
 	sidRefs   map[string]int // subscriptions per presence sid (a tab may reconnect before its old socket is gone)
 	nodes     actorNodes     // cross-node state (actor_bus.go)
+	own       ownerState     // the document's owner (actor_owner.go)
 
 	// While holding, deliver collects events per subscriber instead of handing
 	// them over one by one; releaseHeld then gives each subscriber its events
 	// together (one coalesced WebSocket frame for a whole committed batch, not
 	// one frame and one write per op and receiver).
 	holding   bool
+	holdDepth int // nested holds (holdOnce); the outermost release delivers
 	held      map[Subscriber][]*Event
 	heldOrder []Subscriber
 	shared    SharedBatch // releaseHeld's memo of a broadcast's array frame
@@ -167,6 +172,8 @@ func (a *actor) run() {
 	defer a.busStop()
 	a.busStart()
 	a.load()
+	defer a.ownStop()
+	a.ownStart()
 
 	idle := time.NewTimer(a.cfg().IdleUnload)
 	defer idle.Stop()
@@ -210,6 +217,27 @@ func (a *actor) run() {
 		case <-a.nodes.beatC:
 			a.onBeat()
 			fromBus = true
+		case r := <-a.own.claimC:
+			a.own.claiming = false
+			a.onClaim(r)
+			fromBus = true
+		case <-a.own.tickC:
+			a.onLeaseTick()
+			fromBus = true
+		}
+		if len(a.own.inbound) > 0 {
+			// Ops forwarded to this node, the owner: they keep the
+			// document loaded like its own clients' ops. Other nodes'
+			// forwards already waiting, and this node's clients' ops,
+			// share their append.
+			fromBus = false
+			a.drainBus()
+			if len(a.inbox) > 0 {
+				batch = a.drainInbox(batch[:0])
+				a.handle(batch) // its commit takes the forwarded ops in
+				clear(batch)
+			}
+			a.commitForwarded()
 		}
 		if a.docState != nil && a.presDue && !presArmed {
 			pres.Reset(a.cfg().PresenceInterval)
@@ -425,9 +453,23 @@ func (a *actor) hold() {
 	a.holding = true
 }
 
+// holdOnce is hold that nests: each call is paired with a releaseHeld, and
+// only the outermost release delivers.
+func (a *actor) holdOnce() {
+	if a.holding {
+		a.holdDepth++
+		return
+	}
+	a.hold()
+}
+
 // releaseHeld delivers what hold collected, each subscriber's events in the
 // order they were produced, and detaches subscribers that cannot take them.
 func (a *actor) releaseHeld() {
+	if a.holdDepth > 0 {
+		a.holdDepth--
+		return
+	}
 	a.holding = false
 	for _, sub := range a.heldOrder {
 		evs := a.held[sub]
@@ -466,6 +508,15 @@ func (a *actor) join(m *joinMsg) {
 		}
 	}
 	st.mode = m.mode
+	if m.v != nil && *m.v > a.v && !a.srv.bus.alone {
+		// The client holds versions this node has not heard of yet (it
+		// moved here from another node): catch up rather than send it
+		// back in time.
+		a.drainBus()
+		if *m.v > a.v {
+			a.fillGap("a join ahead of this node")
+		}
+	}
 	ev := &Event{Kind: EventJoined, Doc: a.id, V: a.v, DocType: a.typ.Name(), Mode: m.mode, Peers: a.peerList()}
 	if m.v != nil && *m.v <= a.v && a.v-*m.v <= int64(a.cfg().MaxJoinOps) {
 		ops, err := a.opsSince(*m.v)
@@ -648,6 +699,20 @@ type sidSeq struct {
 // node wrote first) applies the missing ops and starts over; nothing is
 // answered before the store has accepted it.
 func (a *actor) commit(msgs []*opMsg) {
+	if msgs = a.route(msgs); len(msgs) == 0 {
+		return
+	}
+	for _, m := range msgs {
+		if m.v > a.v {
+			// Made against a version this node has not heard of yet (a
+			// client of another node, a new owner): look in the store.
+			a.drainBus()
+			if m.v > a.v {
+				a.fillGap("an op ahead of this node")
+			}
+			break
+		}
+	}
 	todo := msgs
 	for attempt := 0; ; attempt++ {
 		if attempt >= a.cfg().CommitRetries {
@@ -656,13 +721,35 @@ func (a *actor) commit(msgs []*opMsg) {
 			}
 			return
 		}
+		if attempt > 0 {
+			// A retry after a lost race: with owners, only while this node
+			// still holds the lease (an owner paused past it finds a new
+			// owner's ops in the store and must not commit after them).
+			if todo = a.route(todo); len(todo) == 0 {
+				return
+			}
+		}
 		// Other nodes' commits already heard of: applying them first makes
 		// the append at a fresh version, which avoids most version races.
 		a.drainBus()
+		if len(a.own.inbound) > 0 {
+			// Ops forwarded to this owner meanwhile share the append.
+			todo = append(todo, a.own.inbound...)
+			a.own.inbound = nil
+		}
 		batch, rest := a.prepare(todo)
 		todo = rest
 		if len(batch) == 0 {
 			return
+		}
+		if a.own.leaser != nil && !allREST(batch) && !a.owning() {
+			// The lease ran out while the batch was prepared (the node was
+			// paused): forward it instead. A pause between here and the
+			// append is what the store's version check is for.
+			if todo = a.route(append(messagesOf(batch), rest...)); len(todo) == 0 {
+				return
+			}
+			continue
 		}
 		recs := make([]store.OpRecord, len(batch))
 		for i, p := range batch {
@@ -675,7 +762,13 @@ func (a *actor) commit(msgs []*opMsg) {
 		a.srv.metrics.commitLatency.Observe(time.Since(t0).Seconds())
 		if err == nil {
 			a.apply(batch)
-			return
+			if len(rest) == 0 {
+				return
+			}
+			// More than MaxBatch ops (forwarded ones joined in): the rest
+			// is a commit of its own.
+			attempt = -1
+			continue
 		}
 		var dup *store.DuplicateError
 		switch {
@@ -721,6 +814,17 @@ func (a *actor) commit(msgs []*opMsg) {
 			return
 		}
 	}
+}
+
+// allREST reports whether every op of batch came through SubmitOp (which any
+// node commits, owner or not).
+func allREST(batch []*pending) bool {
+	for _, p := range batch {
+		if p.m.reply == nil {
+			return false
+		}
+	}
+	return true
 }
 
 func messagesOf(batch []*pending) []*opMsg {
@@ -913,15 +1017,23 @@ func (a *actor) apply(batch []*pending) {
 	a.srv.metrics.opsCommitted.Add(float64(len(batch)))
 	a.hold()
 	for _, p := range batch {
-		rec, sel, err := a.applyCommitted(p.rec, p.sel, true)
+		// A forwarded op's author is adopted as bus ops are (applyOne).
+		adopt := p.m.from == "" || a.nodes.remote[p.rec.SID] == p.m.from
+		rec, sel, err := a.applyCommitted(p.rec, p.sel, adopt)
 		if err != nil {
 			// prepare applied the same ops to a clone of this document.
 			panic(fmt.Sprintf("document %q: a committed op no longer applies: %v", a.id, err))
 		}
 		ev := &Event{Kind: EventOp, Doc: a.id, V: rec.Version, Op: &rec, Sel: sel}
-		a.replyAck(p.m, rec.Version)
+		// A forwarded op is acked by its node when it applies the
+		// published commit (publishOps below).
+		if p.m.from == "" {
+			a.replyAck(p.m, rec.Version)
+		}
 		for _, d := range p.dups {
-			a.replyAck(d, rec.Version)
+			if d.from == "" {
+				a.replyAck(d, rec.Version)
+			}
 		}
 		for sub := range a.subs {
 			if sub != p.m.sub {
@@ -941,20 +1053,23 @@ func (a *actor) catchUp() error {
 	if err != nil {
 		return fmt.Errorf("catch up %q from %d: %w", a.id, a.v, err)
 	}
+	a.holdOnce()
+	defer a.releaseHeld()
 	for _, r := range ops {
 		rec, _, err := a.applyCommitted(r, nil, false)
 		if err != nil {
 			return fmt.Errorf("catch up %q: %w", a.id, err)
 		}
-		ev := &Event{Kind: EventOp, Doc: a.id, V: rec.Version, Op: &rec}
-		for sub := range a.subs {
-			a.deliver(sub, ev)
-		}
+		a.deliverCommitted(&Event{Kind: EventOp, Doc: a.id, V: rec.Version, Op: &rec})
 	}
 	return nil
 }
 
 func (a *actor) replyAck(m *opMsg, v int64) {
+	if m.from != "" {
+		a.replyForwarded(m, v, "", "")
+		return
+	}
 	if m.reply != nil {
 		m.reply <- opResult{v: v}
 		return
@@ -963,6 +1078,10 @@ func (a *actor) replyAck(m *opMsg, v int64) {
 }
 
 func (a *actor) replyErr(m *opMsg, code, msg string, cause error) {
+	if m.from != "" {
+		a.replyForwarded(m, 0, code, msg)
+		return
+	}
 	if m.reply != nil {
 		m.reply <- opResult{err: &wire.Error{Code: code, Msg: msg, Doc: a.id, Seq: m.seq, Err: cause}}
 		return

@@ -42,6 +42,9 @@ const (
 	busPresence = 2 // changed peers of the publisher (selections at V) and Gone
 	busBeat     = 3 // heartbeat: the publisher is at V; Peers is its full peer list
 	busDeleted  = 4 // the document was deleted
+	busForward  = 5 // ops of the publisher's clients for the owner To (actor_owner.go); V is the lowest fseq waiting
+	busReply    = 6 // the owner's answers to To's forwarded ops: refused (Code) or already committed at V
+	busOwner    = 7 // the publisher took the lease under token Tok; it is at V
 )
 
 // busMsg is one bus payload (MessagePack, short keys).
@@ -52,6 +55,8 @@ type busMsg struct {
 	Ops   []busOp   `msgpack:"o,omitempty"`
 	Peers []busPeer `msgpack:"p,omitempty"`
 	Gone  []string  `msgpack:"g,omitempty"`
+	To    string    `msgpack:"to,omitempty"` // busForward, busReply: the one node it is for
+	Tok   int64     `msgpack:"t,omitempty"`  // busForward: the owner's token as the sender knows it; busOwner: the new token
 }
 
 // busOp is one committed op. Op and Sel travel in their type's MessagePack
@@ -63,6 +68,10 @@ type busOp struct {
 	UserID  string             `msgpack:"u"`
 	Created int64              `msgpack:"c"` // unix ns
 	Sel     msgpack.RawMessage `msgpack:"sel"`
+	F       int64              `msgpack:"f,omitempty"` // busForward: the sender's fseq
+	Base    int64              `msgpack:"b,omitempty"` // busForward: the version the op was made against
+	Code    string             `msgpack:"e,omitempty"` // busReply: the error code of a refused op
+	Msg     string             `msgpack:"m,omitempty"` // busReply: its message
 
 	op  doctype.Op
 	sel doctype.Selection
@@ -110,7 +119,11 @@ var errBusMsg = errors.New("malformed bus message")
 // decodeBusMsg decodes and checks a payload; the ops and selections are
 // decoded (so validated) by typ, the document's type, so nothing malformed
 // reaches the document.
-func decodeBusMsg(p []byte, typ doctype.Type) (*busMsg, error) {
+func decodeBusMsg(p []byte, typ doctype.Type) (*busMsg, error) { return decodeBusMsgFor(p, typ, "") }
+
+// decodeBusMsgFor is decodeBusMsg for node self: a message addressed to
+// another node is returned undecoded (only its header is read).
+func decodeBusMsgFor(p []byte, typ doctype.Type, self string) (*busMsg, error) {
 	var m busMsg
 	// msgpack allocates what an array header claims: check the claims first.
 	// A bus message nests a peer's data (itself at most wire.MaxDepth deep)
@@ -121,8 +134,11 @@ func decodeBusMsg(p []byte, typ doctype.Type) (*busMsg, error) {
 	if err := msgpack.Unmarshal(p, &m); err != nil {
 		return nil, fmt.Errorf("%w: %w", errBusMsg, err)
 	}
-	if m.Kind < busOps || m.Kind > busDeleted || m.V < 0 {
+	if m.Kind < busOps || m.Kind > busOwner || m.V < 0 {
 		return nil, fmt.Errorf("%w: kind %d at version %d", errBusMsg, m.Kind, m.V)
+	}
+	if m.To != "" && m.To != self || m.Kind == busReply {
+		return &m, nil // not for this node, or no ops to decode
 	}
 	for i := range m.Ops {
 		o := &m.Ops[i]
@@ -165,6 +181,8 @@ type serverBus struct {
 	gapFills    prometheus.Counter
 	lost        prometheus.Counter
 	dropped     prometheus.Counter
+	// Owners (actor_owner.go).
+	forwarded prometheus.Counter
 }
 
 func newServerBus(s *Server) *serverBus {
@@ -181,7 +199,8 @@ func newServerBus(s *Server) *serverBus {
 	sb.gapFills = prometheus.NewCounter(prometheus.CounterOpts{Name: "tandem_bus_gap_fills_total", Help: "Catch-ups from the store after a gap, a lost message or a heartbeat ahead."})
 	sb.lost = prometheus.NewCounter(prometheus.CounterOpts{Name: "tandem_bus_lost_total", Help: "Signals that bus messages may have been lost (reconnects, overflows)."})
 	sb.dropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "tandem_bus_publish_dropped_total", Help: "Messages the bus could not queue."})
-	s.metrics.reg.MustRegister(sb.remoteApply, sb.published, sb.received, sb.gapFills, sb.lost, sb.dropped)
+	sb.forwarded = prometheus.NewCounter(prometheus.CounterOpts{Name: "tandem_ops_forwarded_total", Help: "Ops of this node's clients sent to their document's owner (sends again included)."})
+	s.metrics.reg.MustRegister(sb.remoteApply, sb.published, sb.received, sb.gapFills, sb.lost, sb.dropped, sb.forwarded)
 	return sb
 }
 
@@ -408,6 +427,18 @@ func (a *actor) onBusLost() {
 	}
 	a.srv.bus.lost.Inc()
 	a.fillGap("bus messages may have been lost")
+	// Forwards to this node may have been lost with them: the owner says
+	// so (busOwner, after its next claim), and the others send what they
+	// have waiting; ops this node forwarded may have been lost too.
+	if a.own.mine {
+		// Redis may have restarted without the lease: commit again only
+		// after a claim says the lease is still (or again) this node's,
+		// and then announce it.
+		a.own.validUntil = time.Now()
+		a.own.announce = true
+		a.onLeaseTick()
+	}
+	a.sendForwards(a.own.fwd)
 }
 
 // fillGap applies from the store whatever others committed after a.v.
@@ -441,7 +472,7 @@ func (a *actor) onBus(in busIn) {
 		return
 	}
 	a.srv.bus.received.Inc()
-	m, err := decodeBusMsg(in.payload, a.typ)
+	m, err := decodeBusMsgFor(in.payload, a.typ, a.srv.bus.bus.Node())
 	if err != nil {
 		a.log.Warn("dropping a bad bus message; reading the store instead", "from", in.from, "err", err)
 		a.fillGap("bad bus message")
@@ -456,6 +487,16 @@ func (a *actor) onBus(in busIn) {
 		a.onRemotePresence(in.from, m, true)
 	case busDeleted:
 		a.markDeleted()
+	case busForward:
+		if m.To == a.srv.bus.bus.Node() {
+			a.onForward(in.from, m)
+		}
+	case busReply:
+		if m.To == a.srv.bus.bus.Node() {
+			a.onReply(m)
+		}
+	case busOwner:
+		a.onOwner(in.from, m)
 	}
 }
 
@@ -470,6 +511,11 @@ func (a *actor) onRemoteOps(from string, m *busMsg) {
 		return
 	}
 	created := time.Now().UTC()
+	// The batch's ops (and acks of ops forwarded from here) go out to each
+	// subscriber together, in one coalesced frame, as the owner's own
+	// subscribers get them (apply).
+	a.holdOnce()
+	defer a.releaseHeld()
 	for i := a.v - m.V; i < int64(len(m.Ops)); i++ {
 		o := &m.Ops[i]
 		if o.Created != 0 {
@@ -491,15 +537,14 @@ func (a *actor) onRemoteOps(from string, m *busMsg) {
 // applyOne makes one committed op of another node the actor's state and
 // broadcasts it, like catchUp, plus the author's selection when it came along.
 func (a *actor) applyOne(rec store.OpRecord, sel doctype.Selection, from string) error {
-	// The author's selection is adopted only from the node it is connected to.
-	rec, sel, err := a.applyCommitted(rec, sel, a.nodes.remote[rec.SID] == from)
+	// The author's selection is adopted only from the node it is connected
+	// to (here, when this node forwarded the op).
+	adopt := a.nodes.remote[rec.SID] == from || a.forwardedHere(rec.SID, rec.Seq)
+	rec, sel, err := a.applyCommitted(rec, sel, adopt)
 	if err != nil {
 		return fmt.Errorf("apply another node's op to %q: %w", a.id, err)
 	}
-	ev := &Event{Kind: EventOp, Doc: a.id, V: rec.Version, Op: &rec, Sel: sel}
-	for sub := range a.subs {
-		a.deliver(sub, ev)
-	}
+	a.deliverCommitted(&Event{Kind: EventOp, Doc: a.id, V: rec.Version, Op: &rec, Sel: sel})
 	return nil
 }
 

@@ -112,6 +112,13 @@ type Config struct {
 	// RedisBus, or a LocalBus on a shared LocalNetwork in tests). Nil means
 	// single node: New makes a private LocalBus.
 	Bus Bus
+	// Leases, with a Bus, gives each document one owner node that sequences
+	// its ops; the others forward theirs to it (actor_owner.go). Its leases
+	// last PresenceTTL/2, so another node takes over a dead owner's
+	// documents within PresenceTTL. Nil (or no Bus) means no owners: every
+	// node commits its clients' ops and the store's version check orders
+	// them.
+	Leases Leaser
 	// PresenceTTL is how long a peer relayed from another node stays without
 	// that node's heartbeat (sent every third of it): the carets of a node
 	// that died vanish after it.

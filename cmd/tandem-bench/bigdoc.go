@@ -48,10 +48,13 @@ func runBigDoc(ctx context.Context, cfg config) (*result, error) {
 	watch := watchServer(cfg.ServerPID)
 	start := time.Now()
 	var cold, warm latencies
+	nJoins := 0
 	join := func(id string) (time.Duration, error) {
 		dctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 		defer cancel()
-		c, err := client.Dial(dctx, client.Options{URL: cfg.URL, Token: cfg.Token, Logger: cfg.Log})
+		url := cfg.nodeURL(nJoins) // the joins go to the nodes in turn
+		nJoins++
+		c, err := client.Dial(dctx, client.Options{URL: url, Token: cfg.Token, Logger: cfg.Log})
 		if err != nil {
 			return 0, fmt.Errorf("dial: %w", err)
 		}

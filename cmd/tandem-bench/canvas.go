@@ -45,7 +45,7 @@ func runCanvas(ctx context.Context, cfg config) (*result, error) {
 	}()
 	runID := fmt.Sprintf("%x", time.Now().UnixNano())
 	for i := range cfg.Clients {
-		c, err := dialCanvas(ctx, cfg, fmt.Sprintf("canvas-%s-%03d", runID, i), sent)
+		c, err := dialCanvas(ctx, cfg.nodeURL(i), cfg, fmt.Sprintf("canvas-%s-%03d", runID, i), sent)
 		if err != nil {
 			return nil, fmt.Errorf("client %d: %w", i, err)
 		}
@@ -383,7 +383,7 @@ type srvMsg struct {
 	Tree map[string]msgpack.RawMessage `msgpack:"tree"`
 }
 
-func dialCanvas(ctx context.Context, cfg config, sid string, sent *sendTimes) (*canvasClient, error) {
+func dialCanvas(ctx context.Context, url string, cfg config, sid string, sent *sendTimes) (*canvasClient, error) {
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	h := http.Header{}
@@ -391,9 +391,9 @@ func dialCanvas(ctx context.Context, cfg config, sid string, sent *sendTimes) (*
 		h.Set("Authorization", "Bearer "+cfg.Token)
 	}
 	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, Subprotocols: []string{"tandem.v1"}}
-	ws, _, err := d.DialContext(dctx, cfg.URL, h)
+	ws, _, err := d.DialContext(dctx, url, h)
 	if err != nil {
-		return nil, fmt.Errorf("dial %s: %w", cfg.URL, err)
+		return nil, fmt.Errorf("dial %s: %w", url, err)
 	}
 	c := &canvasClient{ws: ws, sid: sid, doc: cfg.Doc, obj: sid + ":o", sent: sent, done: make(chan struct{})}
 	c.cond = sync.NewCond(&c.mu)

@@ -73,7 +73,7 @@ func runConns(ctx context.Context, cfg config) (*result, error) {
 				}
 				t0 := time.Now()
 				dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-				c, err := client.Dial(dctx, client.Options{URL: cfg.URL, Token: cfg.Token, Dialer: dialers[i%nIPs],
+				c, err := client.Dial(dctx, client.Options{URL: cfg.nodeURL(i), Token: cfg.Token, Dialer: dialers[i%nIPs],
 					User: client.User{Name: fmt.Sprintf("idle-%d", i)}, Logger: cfg.Log})
 				if err == nil {
 					conns[i] = c

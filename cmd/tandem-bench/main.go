@@ -45,7 +45,11 @@ import (
 
 // config is what every scenario gets from the command line.
 type config struct {
+	// URL is the first node's WebSocket endpoint (REST calls go to its
+	// host); URLs every node's, from -url's comma-separated list: client i
+	// connects to URLs[i mod len(URLs)] (nodeURL).
 	URL         string
+	URLs        []string
 	Token       string
 	Clients     int
 	Duration    time.Duration
@@ -71,6 +75,14 @@ type config struct {
 	// JoinObjects (canvas): objects of the tree documents joined cold and
 	// loaded; 0 skips the join measurement.
 	JoinObjects int
+}
+
+// nodeURL is the endpoint client i connects to: the nodes in turn.
+func (c config) nodeURL(i int) string {
+	if len(c.URLs) == 0 {
+		return c.URL
+	}
+	return c.URLs[i%len(c.URLs)]
 }
 
 // scenario is one kind of load. New scenarios (steady, presence, conns,
@@ -113,7 +125,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	sort.Strings(names)
 	var cfg config
 	name := fs.String("scenario", "hot", "scenario to run: "+strings.Join(names, ", "))
-	fs.StringVar(&cfg.URL, "url", "ws://127.0.0.1:8080/v1/ws", "WebSocket endpoint of the server")
+	fs.StringVar(&cfg.URL, "url", "ws://127.0.0.1:8080/v1/ws", "WebSocket endpoint of the server, or a comma-separated list of the endpoints of several nodes (client i on node i mod n)")
 	fs.StringVar(&cfg.Token, "token", os.Getenv("TANDEM_TOKEN"), "bearer token (servers started with an auth secret); env TANDEM_TOKEN")
 	fs.IntVar(&cfg.Clients, "clients", 20, "number of concurrent clients")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long to apply load")
@@ -151,6 +163,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 			cfg.Rate = 30
 		}
 	}
+	for _, u := range strings.Split(cfg.URL, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			cfg.URLs = append(cfg.URLs, u)
+		}
+	}
+	if len(cfg.URLs) == 0 {
+		return errors.New("-url is empty")
+	}
+	cfg.URL = cfg.URLs[0]
 	sc, ok := scenarios[*name]
 	if !ok {
 		return fmt.Errorf("unknown scenario %q (have %s)", *name, strings.Join(names, ", "))
@@ -185,6 +206,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("scenario %s: %w", *name, err)
 	}
 	res.Scenario = *name
+	res.URL = strings.Join(cfg.URLs, ",")
 	res.System = "tandem"
 	line, err := json.Marshal(res)
 	if err != nil {

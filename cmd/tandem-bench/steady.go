@@ -334,7 +334,7 @@ func openOne(ctx context.Context, cfg config, i int, doc string, opts ...client.
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	c, err := client.Dial(dctx, client.Options{
-		URL:    cfg.URL,
+		URL:    cfg.nodeURL(i),
 		Token:  cfg.Token,
 		User:   client.User{Name: fmt.Sprintf("bench-%d", i), Color: "#3f51b5"},
 		Logger: cfg.Log,

@@ -26,6 +26,6 @@ func openBus(ctx context.Context, o options, log *slog.Logger) (server.Bus, erro
 	if err != nil {
 		return nil, fmt.Errorf("open the Redis bus: %w", err)
 	}
-	log.Info("scale-out bus on Redis: several nodes may serve the same documents", "node", b.Node(), "prefix", o.redisPrefix)
+	log.Info("scale-out bus on Redis: several nodes may serve the same documents, each sequenced by the node holding its lease", "node", b.Node(), "prefix", o.redisPrefix)
 	return b, nil
 }

@@ -180,7 +180,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&c.OpWindowMax, "op-window-max", envParsed("TANDEM_OP_WINDOW_MAX", d.OpWindowMax, atoi, &errs), "most ops kept for -op-window-age per open document [TANDEM_OP_WINDOW_MAX]")
 	fs.IntVar(&c.OpWindowMaxBytes, "op-window-max-bytes", envParsed("TANDEM_OP_WINDOW_MAX_BYTES", d.OpWindowMaxBytes, atoi, &errs), "most bytes of ops kept for -op-window-age per open document; past it only -op-window ops are kept [TANDEM_OP_WINDOW_MAX_BYTES]")
 	fs.DurationVar(&c.PresenceInterval, "presence-interval", envParsed("TANDEM_PRESENCE_INTERVAL", d.PresenceInterval, time.ParseDuration, &errs), "presence coalescing interval [TANDEM_PRESENCE_INTERVAL]")
-	fs.DurationVar(&c.PresenceTTL, "presence-ttl", envParsed("TANDEM_PRESENCE_TTL", d.PresenceTTL, time.ParseDuration, &errs), "how long the carets of another node's users outlive its last heartbeat [TANDEM_PRESENCE_TTL]")
+	fs.DurationVar(&c.PresenceTTL, "presence-ttl", envParsed("TANDEM_PRESENCE_TTL", d.PresenceTTL, time.ParseDuration, &errs), "how long the carets of another node's users outlive its last heartbeat; a document's owner lease lasts half of it [TANDEM_PRESENCE_TTL]")
 	fs.DurationVar(&c.IdleUnload, "idle-unload", envParsed("TANDEM_IDLE_UNLOAD", d.IdleUnload, time.ParseDuration, &errs), "how long a document with nobody joined stays loaded [TANDEM_IDLE_UNLOAD]")
 	fs.DurationVar(&c.PingPeriod, "ping-period", envParsed("TANDEM_PING_PERIOD", d.PingPeriod, time.ParseDuration, &errs), "WebSocket ping period [TANDEM_PING_PERIOD]")
 	fs.DurationVar(&c.PongWait, "pong-wait", envParsed("TANDEM_PONG_WAIT", d.PongWait, time.ParseDuration, &errs), "drop a peer silent for this long [TANDEM_PONG_WAIT]")
@@ -283,6 +283,9 @@ func serve(ctx context.Context, o options, log *slog.Logger) error {
 	if bus != nil {
 		defer bus.Close()
 		o.cfg.Bus = bus
+		if rb, ok := bus.(*server.RedisBus); ok {
+			o.cfg.Leases = rb.Leases()
+		}
 	}
 
 	srv, err := server.New(o.cfg, st, log)
