@@ -2,9 +2,11 @@ package server_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -119,5 +121,52 @@ func testTreeConverges(t *testing.T, s *e2eServer) {
 			t.Fatalf("trial %d: only %d ops acknowledged for %d clients", trial, acked, n)
 		}
 		t.Logf("trial %d: %d clients, %d sessions, %d ops acknowledged, %d in the log, %d objects at the end", trial, n, sessions, acked, logged, content.Len())
+	}
+}
+
+// TestE2ETreeRejectedOp: an op the server refuses for good (here: over the
+// server's op size limit, which the client's own limits allow) comes back to
+// the TreeDoc as a *TreeRejectedError; the TreeDoc drops it, keeps the ops
+// made after it where they still apply, and ends with the store's content.
+func TestE2ETreeRejectedOp(t *testing.T) {
+	cfg := server.DefaultConfig()
+	cfg.MaxOpBytes = 200
+	s := serve(t, openStore(t, testkit.Schema(t)), cfg, slog.LevelWarn)
+	collab.CreateTreeDoc(t, s.st, "reject", collab.TreeStart)
+	rejected := make(chan error, 1)
+	c := dial(t, s.wsURL, 1, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	d, err := c.OpenTree(ctx, "reject", client.OnTreeError(func(err error) {
+		select {
+		case rejected <- err:
+		default:
+		}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := tree.Op{tree.SetProp("box", "text", tree.StringValue(strings.Repeat("x", 400)))}
+	if _, err := d.Submit(big); err != nil {
+		t.Fatalf("the client refused an op within its own limits: %v", err)
+	}
+	if _, err := d.Submit(tree.Op{tree.SetProp("box", "x", tree.MustValue(7))}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-rejected:
+		var rej *client.TreeRejectedError
+		if !errors.As(err, &rej) || rej.Code != "too_large" || len(rej.Op) != 1 {
+			t.Fatalf("got %v, want a too_large *TreeRejectedError with the op", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no rejection")
+	}
+	content := collab.ConvergeTrees(t, s.st, "reject", []*client.TreeDoc{d}, 10*time.Second)
+	if v, _ := content.Prop("box", "x"); !v.Equal(tree.MustValue(7)) {
+		t.Fatalf("the op made after the rejected one was lost: box.x = %v", v)
+	}
+	if v, _ := content.Prop("box", "text"); !v.IsNil() {
+		t.Fatalf("the rejected op is in the store: box.text = %v", v)
 	}
 }
