@@ -33,9 +33,10 @@ func (l *cutLeases) Claim(ctx context.Context, doc, node string, ttl time.Durati
 
 // ownedNodes starts n nodes on one schema, a LocalNetwork and one set of
 // leases, with a presence TTL of ttl (leases of half of it). Tests that
-// count owners use a TTL of seconds: a lease of a few hundred milliseconds
-// can expire on this shared machine under -race between two extensions,
-// and another node then rightly takes over.
+// count owners use the default TTL (10 s): with leases of a second or less,
+// a goroutine stalled that long on this shared machine under -race (load
+// averages above 12 were seen) lets the lease expire, and another node then
+// rightly takes over.
 func ownedNodes(t *testing.T, n int, ttl time.Duration, faults func(i int) (drop, dup, delay float64)) ([]*e2eServer, []*faultyBus, []*cutLeases) {
 	t.Helper()
 	schema := testkit.Schema(t)
@@ -73,7 +74,7 @@ func committers(t *testing.T, ns []*e2eServer) (which []int, conflicts float64) 
 // on what the store holds, each (sid, seq) once.
 func TestOwnerConvergence(t *testing.T) {
 	const initial = "one owner ✓\n"
-	ns, _, _ := ownedNodes(t, 3, 3*time.Second, nil)
+	ns, _, _ := ownedNodes(t, 3, 10*time.Second, nil)
 	v := editAcross(t, ns, "owned", initial, 6, 2*time.Second)
 	which, conflicts := committers(t, ns)
 	if len(which) != 1 || conflicts != 0 {
@@ -87,7 +88,7 @@ func TestOwnerConvergence(t *testing.T) {
 // and everyone converges with every op stored once.
 func TestOwnerLossyBus(t *testing.T) {
 	const initial = "lossy owner\n"
-	ns, _, _ := ownedNodes(t, 3, 3*time.Second, func(int) (float64, float64, float64) { return 0.1, 0.1, 0.2 })
+	ns, _, _ := ownedNodes(t, 3, 10*time.Second, func(int) (float64, float64, float64) { return 0.1, 0.1, 0.2 })
 	v := editAcross(t, ns, "lossy-owned", initial, 6, 2*time.Second)
 	which, conflicts := committers(t, ns)
 	if len(which) != 1 || conflicts != 0 {
@@ -197,7 +198,7 @@ func TestOwnerShutdownHandsOver(t *testing.T) {
 // are acknowledged with one version and stored once; a deletion through a
 // non-owner reaches the clients of the owner.
 func TestOwnerExactlyOnceAcrossNodes(t *testing.T) {
-	ns, _, _ := ownedNodes(t, 3, 3*time.Second, nil)
+	ns, _, _ := ownedNodes(t, 3, 10*time.Second, nil)
 	createDoc(t, ns[0].st, "once-owned", "")
 	ctx := context.Background()
 	deleted := make(chan struct{}, 1)
