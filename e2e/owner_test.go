@@ -29,6 +29,7 @@ type history struct {
 	mu     sync.Mutex
 	acks   map[string]int64 // sid/seq -> acked version
 	resets map[string]int
+	errs   []string // errors the server sent the clients
 	docs   map[string]*client.Doc
 	conns  map[string]*client.Conn
 }
@@ -44,6 +45,11 @@ func (h *history) options(sid string) []client.DocOption {
 			defer h.mu.Unlock()
 			h.acks[sid+"/"+strconv.FormatInt(ai.Seq, 10)] = ai.V
 		}),
+		client.OnError(func(err error) {
+			h.mu.Lock()
+			h.errs = append(h.errs, sid+": "+err.Error())
+			h.mu.Unlock()
+		}),
 		client.OnChange(func(c client.Change) {
 			if c.Reset {
 				h.mu.Lock()
@@ -56,14 +62,17 @@ func (h *history) options(sid string) []client.DocOption {
 
 // check asserts the acks against the store's log (each acked op stored
 // once, at the version it was acked as), that no client saw a gap or an ack
-// out of turn (client.Doc.Gaps), and that none was reset other than when it
-// reconnected.
+// out of turn (client.Doc.Gaps), that none was reset other than when it
+// reconnected, and that none got an error.
 func (h *history) check(t *testing.T, c *cluster, docID, initial, text string, v int64) {
 	t.Helper()
 	ops := c.checkStore(docID, initial, text, v)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	checkAcked(t, ops, h.acks)
+	for _, e := range h.errs {
+		t.Errorf("a client got an error (a failover must be a pause, not an error): %s", e)
+	}
 	sessions := 0
 	for sid, d := range h.docs {
 		n := h.conns[sid].Sessions()

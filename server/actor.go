@@ -218,7 +218,6 @@ func (a *actor) run() {
 			a.onBeat()
 			fromBus = true
 		case r := <-a.own.claimC:
-			a.own.claiming = false
 			a.onClaim(r)
 			fromBus = true
 		case <-a.own.tickC:

@@ -436,7 +436,7 @@ func (a *actor) onBusLost() {
 		// and then announce it.
 		a.own.validUntil = time.Now()
 		a.own.announce = true
-		a.onLeaseTick()
+		a.claimNow()
 	}
 	a.sendForwards(a.own.fwd)
 }

@@ -28,8 +28,10 @@ import (
 // (sid, seq) and answered as a duplicate: exactly once.
 //
 // The lease is claimed at load and then every lease tick (a third of the
-// lease's TTL, itself half of PresenceTTL): the holder extends it, the others
-// find out who holds it and take it when it expired. The owner commits only
+// lease's TTL, itself half of PresenceTTL) by a goroutine of the actor's
+// (claimer), so that a commit waiting on a slow store does not let the lease
+// lapse: the holder extends it, the others find out who holds it and take it
+// when it expired. The owner commits only
 // while its lease is valid by its own clock (ttl*3/4 after the claim was
 // sent); past that its clients' ops wait like everyone's. The store's version
 // check stays the last guard: an old owner that was paused between its check
@@ -44,16 +46,20 @@ import (
 // round trip through the bus.
 
 // ownerState is an actor's view of its document's ownership. Everything in it
-// belongs to the actor goroutine, except claimC, which the claim goroutine
-// sends its one result to.
+// belongs to the actor goroutine, except the channels it shares with its
+// claimer goroutine (claimC, claimKick, claimStop, claimDone).
 type ownerState struct {
 	leaser Leaser // nil: no owners; every node commits, the store orders them
 	ttl    time.Duration
 	tick   *time.Ticker
 	tickC  <-chan time.Time // nil (never ready) without a leaser
 
-	claimC   chan claimResult // buffered 1; the claim goroutine's result
-	claiming bool             // a claim goroutine runs
+	// The claimer (claimer) claims every tick on its own goroutine, so that
+	// an actor busy in a slow commit does not let its lease lapse.
+	claimC    chan claimResult // buffered 1: the latest result
+	claimKick chan struct{}    // buffered 1: claim now
+	claimStop chan struct{}    // closed by ownStop
+	claimDone chan struct{}    // closed when the claimer returns
 
 	holder     Lease     // the holder last heard of; Node "" when unknown
 	mine       bool      // this node took the lease under holder.Token
@@ -95,6 +101,9 @@ func (a *actor) ownStart() {
 	}
 	o.ttl = a.leaseTTL()
 	o.claimC = make(chan claimResult, 1)
+	o.claimKick = make(chan struct{}, 1)
+	o.claimStop = make(chan struct{})
+	o.claimDone = make(chan struct{})
 	o.expect = make(map[string]int64)
 	o.tick = time.NewTicker(o.ttl / 3)
 	o.tickC = o.tick.C
@@ -102,7 +111,43 @@ func (a *actor) ownStart() {
 	defer cancel()
 	started := time.Now()
 	l, err := o.leaser.Claim(ctx, a.id, a.srv.bus.bus.Node(), o.ttl)
+	go a.claimer(o.leaser, a.id, a.srv.bus.bus.Node(), o.ttl, o.claimC, o.claimKick, o.claimStop, o.claimDone)
 	a.onClaim(claimResult{l: l, err: err, started: started})
+}
+
+// claimer is the actor's claim goroutine: it claims every third of the
+// lease's TTL (and when kicked) and hands the latest result to the actor,
+// replacing one the actor has not taken yet. It stops when stop is closed;
+// a claim in progress ends within its timeout first.
+func (a *actor) claimer(leaser Leaser, doc, node string, ttl time.Duration, out chan claimResult, kick, stop, done chan struct{}) {
+	defer close(done)
+	t := time.NewTicker(ttl / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		case <-kick:
+		}
+		ctx, cancel := context.WithTimeout(a.srv.baseCtx, min(ttl/2, 2*time.Second))
+		started := time.Now()
+		l, err := leaser.Claim(ctx, doc, node, ttl)
+		cancel()
+		r := claimResult{l: l, err: err, started: started}
+		select {
+		case out <- r:
+		default:
+			select {
+			case <-out: // the actor has not taken the older one: replace it
+			default:
+			}
+			select {
+			case out <- r:
+			default:
+			}
+		}
+	}
 }
 
 // ownStop gives the lease up (actor exit), so that another node need not
@@ -113,10 +158,8 @@ func (a *actor) ownStop() {
 		return
 	}
 	o.tick.Stop()
-	if o.claiming {
-		<-o.claimC // the claim goroutine ends within its timeout
-		o.claiming = false
-	}
+	close(o.claimStop)
+	<-o.claimDone
 	if o.mine {
 		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 		defer cancel()
@@ -133,29 +176,25 @@ func (a *actor) owning() bool {
 	return o.leaser == nil || (o.mine && time.Now().Before(o.validUntil))
 }
 
-// onLeaseTick claims (extends, or looks who holds) the lease in a goroutine
-// of its own, so that a slow Redis never stalls the actor, and sends again
-// forwarded ops that got no outcome for a whole tick.
+// onLeaseTick sends again forwarded ops that got no outcome for a whole
+// tick.
 func (a *actor) onLeaseTick() {
 	o := &a.own
 	if a.retired() {
 		return
 	}
-	if !o.claiming {
-		o.claiming = true
-		leaser, id, node, ttl, done := o.leaser, a.id, a.srv.bus.bus.Node(), o.ttl, o.claimC
-		ctx, cancel := context.WithTimeout(a.srv.baseCtx, min(ttl/2, 2*time.Second))
-		go func() {
-			defer cancel()
-			started := time.Now()
-			l, err := leaser.Claim(ctx, id, node, ttl)
-			done <- claimResult{l: l, err: err, started: started}
-		}()
-	}
 	if len(o.fwd) > 0 && time.Since(o.progressAt) >= o.ttl/3 {
 		// Nothing resolved for a tick: a forward (or its outcome) may have
 		// been lost, and the owner drops what follows a lost one.
 		a.sendForwards(o.fwd)
+	}
+}
+
+// claimNow asks the claimer for a claim at once.
+func (a *actor) claimNow() {
+	select {
+	case a.own.claimKick <- struct{}{}:
+	default:
 	}
 }
 

@@ -107,7 +107,7 @@ func TestOwnerOverRedis(t *testing.T) {
 	ns := make([]*e2eServer, 3)
 	for i := range ns {
 		b := openRedisBus(t, testkit.RedisURL(), prefix)
-		ns[i] = startNode(t, schema, b, func(c *server.Config) { c.Leases = b.Leases() })
+		ns[i] = startNode(t, schema, b, func(c *server.Config) { c.Leases, c.PresenceTTL = b.Leases(), 10*time.Second })
 	}
 	v := editAcross(t, ns, "redis-owned", initial, 6, 2*time.Second)
 	which, conflicts := committers(t, ns)

@@ -32,8 +32,12 @@ func (l *cutLeases) Claim(ctx context.Context, doc, node string, ttl time.Durati
 }
 
 // ownedNodes starts n nodes on one schema, a LocalNetwork and one set of
-// leases.
-func ownedNodes(t *testing.T, n int, faults func(i int) (drop, dup, delay float64)) ([]*e2eServer, []*faultyBus, []*cutLeases) {
+// leases, with a presence TTL of ttl (leases of half of it). Tests that
+// count owners use the default TTL (10 s): with leases of a second or less,
+// a goroutine stalled that long on this shared machine under -race (load
+// averages above 12 were seen) lets the lease expire, and another node then
+// rightly takes over.
+func ownedNodes(t *testing.T, n int, ttl time.Duration, faults func(i int) (drop, dup, delay float64)) ([]*e2eServer, []*faultyBus, []*cutLeases) {
 	t.Helper()
 	schema := testkit.Schema(t)
 	network := server.NewLocalNetwork()
@@ -48,7 +52,7 @@ func ownedNodes(t *testing.T, n int, faults func(i int) (drop, dup, delay float6
 		}
 		buses[i] = newFaultyBus(network.Bus(), drop, dup, delay, uint64(i+1))
 		cuts[i] = &cutLeases{Leaser: leases}
-		out[i] = startNode(t, schema, buses[i], func(c *server.Config) { c.Leases = cuts[i] })
+		out[i] = startNode(t, schema, buses[i], func(c *server.Config) { c.Leases, c.PresenceTTL = cuts[i], ttl })
 	}
 	return out, buses, cuts
 }
@@ -70,7 +74,7 @@ func committers(t *testing.T, ns []*e2eServer) (which []int, conflicts float64) 
 // on what the store holds, each (sid, seq) once.
 func TestOwnerConvergence(t *testing.T) {
 	const initial = "one owner ✓\n"
-	ns, _, _ := ownedNodes(t, 3, nil)
+	ns, _, _ := ownedNodes(t, 3, 10*time.Second, nil)
 	v := editAcross(t, ns, "owned", initial, 6, 2*time.Second)
 	which, conflicts := committers(t, ns)
 	if len(which) != 1 || conflicts != 0 {
@@ -84,7 +88,7 @@ func TestOwnerConvergence(t *testing.T) {
 // and everyone converges with every op stored once.
 func TestOwnerLossyBus(t *testing.T) {
 	const initial = "lossy owner\n"
-	ns, _, _ := ownedNodes(t, 3, func(int) (float64, float64, float64) { return 0.1, 0.1, 0.2 })
+	ns, _, _ := ownedNodes(t, 3, 10*time.Second, func(int) (float64, float64, float64) { return 0.1, 0.1, 0.2 })
 	v := editAcross(t, ns, "lossy-owned", initial, 6, 2*time.Second)
 	which, conflicts := committers(t, ns)
 	if len(which) != 1 || conflicts != 0 {
@@ -101,7 +105,7 @@ func TestOwnerLossyBus(t *testing.T) {
 // everyone converges, every op stored once.
 func TestOwnerPartition(t *testing.T) {
 	const initial = "partition\n"
-	ns, buses, cuts := ownedNodes(t, 3, nil)
+	ns, buses, cuts := ownedNodes(t, 3, 900*time.Millisecond, nil)
 	createDoc(t, ns[0].st, "split", initial)
 	docs := make([]*client.Doc, 6)
 	for i := range docs {
@@ -152,7 +156,7 @@ func TestOwnerPartition(t *testing.T) {
 // the lease up and another node takes over without waiting for the expiry.
 func TestOwnerShutdownHandsOver(t *testing.T) {
 	const initial = "hand over\n"
-	ns, _, _ := ownedNodes(t, 2, nil)
+	ns, _, _ := ownedNodes(t, 2, 900*time.Millisecond, nil)
 	createDoc(t, ns[0].st, "handover", initial)
 	c0 := dial(t, ns[0].wsURL, 0, nil)
 	a := collab.Open(t, c0, "handover") // node 0 loads first: it owns
@@ -194,7 +198,7 @@ func TestOwnerShutdownHandsOver(t *testing.T) {
 // are acknowledged with one version and stored once; a deletion through a
 // non-owner reaches the clients of the owner.
 func TestOwnerExactlyOnceAcrossNodes(t *testing.T) {
-	ns, _, _ := ownedNodes(t, 3, nil)
+	ns, _, _ := ownedNodes(t, 3, 10*time.Second, nil)
 	createDoc(t, ns[0].st, "once-owned", "")
 	ctx := context.Background()
 	deleted := make(chan struct{}, 1)
