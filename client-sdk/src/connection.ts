@@ -53,7 +53,8 @@ interface WebSocketLike {
   close(code?: number, reason?: string): void;
   onopen: ((ev: unknown) => void) | null;
   onmessage: ((ev: { data: unknown }) => void) | null;
-  onclose: ((ev: { code?: number; reason?: string }) => void) | null;
+  /** `retryAfterMs` (the HTTP fallback's, from a 429's Retry-After): reconnect no sooner. */
+  onclose: ((ev: { code?: number; reason?: string; retryAfterMs?: number }) => void) | null;
   onerror: ((ev: unknown) => void) | null;
   on?: (event: string, fn: () => void) => void;
 }
@@ -744,7 +745,7 @@ export class Connection extends Emitter<ConnectionEvents> {
     };
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;
-      this.handleClose(ev.code ?? 1006, ev.reason ?? '');
+      this.handleClose(ev.code ?? 1006, ev.reason ?? '', ev.retryAfterMs);
     };
     // Node's `ws` surfaces the server's pings; count them as signs of life.
     if (typeof ws.on === 'function') {
@@ -873,7 +874,7 @@ export class Connection extends Emitter<ConnectionEvents> {
     }
   }
 
-  private handleClose(code: number, reason: string): void {
+  private handleClose(code: number, reason: string, retryAfterMs?: number): void {
     const wasWelcomed = this.welcomed;
     if (!wasWelcomed && !this.closedByUser) this.countFailure();
     if (this.ws !== null) this.dropSocket(code, reason);
@@ -902,7 +903,7 @@ export class Connection extends Emitter<ConnectionEvents> {
         message: `the connection to ${redactToken(this.opts.url)} closed before the server welcomed it (code ${code}${reason !== '' ? `: ${reason}` : ''})`,
       };
     }
-    this.scheduleReconnect(code, reason);
+    this.scheduleReconnect(code, reason, retryAfterMs);
   }
 
   /** A socket failed before the welcome: after `fallback.after` WebSocket failures, use HTTP. */
@@ -986,10 +987,10 @@ export class Connection extends Emitter<ConnectionEvents> {
     return this.socketError !== null ? { error: this.socketError } : {};
   }
 
-  private scheduleReconnect(code: number, reason: string): void {
+  private scheduleReconnect(code: number, reason: string, atLeastMs = 0): void {
     const { initialDelayMs, maxDelayMs, factor } = this.backoff;
     const base = Math.min(maxDelayMs, initialDelayMs * factor ** this.attempt);
-    const delay = Math.round(base / 2 + (Math.random() * base) / 2);
+    const delay = Math.max(atLeastMs, Math.round(base / 2 + (Math.random() * base) / 2));
     this.attempt++;
     // A browser that knows it is offline does not count against giving up:
     // the page works on its stored documents and connects when back online.

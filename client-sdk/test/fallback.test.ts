@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { Connection, type TextDoc } from '../src/index.js';
 import type { WebSocketConstructor } from '../src/connection.js';
+import { retryAfterMs, type FetchLike } from '../src/transport/http-socket.js';
 import { cleanBuild, createDoc, freshSchema, startServer, storedOps, type TandemProcess, type TestSchema } from './helpers/tandem-server.js';
 
 let schema: TestSchema;
@@ -37,9 +38,10 @@ function blockable(blocked: { on: boolean }): WebSocketConstructor {
   } as unknown as WebSocketConstructor;
 }
 
-function client(name: string, WS: WebSocketConstructor, fallback: { after?: number; probeIntervalMs?: number } | false): Connection {
+function client(name: string, WS: WebSocketConstructor, fallback: { after?: number; probeIntervalMs?: number } | false, on = server, fetch?: FetchLike): Connection {
   const conn = new Connection({
-    url: server.ws,
+    url: on.ws,
+    ...(fetch !== undefined ? { fetch } : {}),
     WebSocket: WS,
     storage: null,
     user: { name, color: '#3f51b5' },
@@ -126,5 +128,49 @@ describe('HTTP fallback', () => {
     db.insert(1, 'yz');
     await until('the edit over SSE', () => da.text === 'xyz');
     expect(a.user?.name).toBe('Cid');
+  });
+
+  it('honours a 429: no request before its Retry-After, the op resent with its seq, exactly once', async () => {
+    // A server whose REST limit the fallback passes at once: one request every 2 s (a Retry-After longer than the session's own 1 s pause before it resends), bursts of 4.
+    const limited = await startServer(schema.url, { TANDEM_REST_RATE: '0.5', TANDEM_REST_BURST: '4' });
+    try {
+      await createDoc(limited, 'fallback-429', '');
+      const log: { at: number; status: number; retryAfter: number | null; method: string }[] = [];
+      const recording: FetchLike = async (input, init) => {
+        const res = await fetch(input, init as RequestInit);
+        log.push({ at: Date.now(), status: res.status, retryAfter: res.status === 429 ? retryAfterMs(res) : null, method: init?.method ?? 'GET' });
+        return res as unknown as Awaited<ReturnType<FetchLike>>;
+      };
+      const a = client('Eve', blockable({ on: true }), { after: 1, probeIntervalMs: 60_000 }, limited, recording);
+      const offline: (number | null)[] = [];
+      a.on('offline', ({ retryInMs }) => offline.push(retryInMs));
+      const da = a.openDoc('fallback-429', { undoCaptureMs: 0 });
+      await da.ready;
+      for (let i = 0; i < 12; i++) {
+        da.insert(da.length, String(i % 10));
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await until('every edit acknowledged', () => !da.hasPendingOps && da.text === '012345678901', 30_000);
+
+      const refused = log.filter((r) => r.status === 429);
+      expect(refused.length).toBeGreaterThan(0); // the test reached the limit
+      for (const r of refused) expect(r.retryAfter).toBeGreaterThanOrEqual(1000);
+      // After each refused POST, no POST left before its Retry-After had passed.
+      for (const r of refused.filter((x) => x.method === 'POST')) {
+        const early = log.filter((x) => x.method === 'POST' && x.at > r.at && x.at < r.at + (r.retryAfter ?? 0) - 50);
+        expect(early).toEqual([]);
+      }
+      // A stream refused with 429 made the connection wait at least its Retry-After.
+      for (const r of refused.filter((x) => x.method === 'GET')) {
+        expect(offline.some((ms) => ms !== null && ms >= (r.retryAfter ?? 0))).toBe(true);
+      }
+      const { ops } = await storedOps(schema, 'fallback-429');
+      const keys = ops.map((o) => `${o.sid}:${o.seq}`);
+      expect(new Set(keys).size).toBe(keys.length);
+      expect(ops.reduce((n, o) => n + (o.op as unknown[]).filter((c) => typeof c === 'string').join('').length, 0)).toBe(12);
+    } finally {
+      for (const c of conns) c.destroy();
+      await limited.stop();
+    }
   });
 });

@@ -6,7 +6,7 @@
  */
 import { decode, encode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
-import { httpBase, httpSocketClass, type FetchLike } from '../src/transport/http-socket.js';
+import { httpBase, httpSocketClass, retryAfterMs, type FetchLike } from '../src/transport/http-socket.js';
 import { readSSE, type SSEEvent } from '../src/transport/sse.js';
 
 function body(chunks: string[]): { stream: ReadableStream<Uint8Array>; push(s: string): void; end(): void } {
@@ -152,5 +152,24 @@ describe('the HTTP fallback socket', () => {
     send({ t: 'join', doc: 'd', v: 1 });
     await tick();
     expect(calls.map((c) => c.url)).toEqual(['http://srv/healthz', 'http://srv/v1/docs/d/events?sid=me-sid-0123456789ab&from=1', 'http://srv/v1/docs/d/events?sid=me-sid-0123456789ab']);
+  });
+});
+
+describe('retryAfterMs', () => {
+  const h = (v: string | null) => ({ headers: { get: (n: string) => (n === 'Retry-After' ? v : null) } });
+  it.each([
+    ['whole seconds', '3', 3000],
+    ['zero', '0', 0],
+    ['an HTTP date 2 s ahead', new Date(1_000_000 + 2000).toUTCString(), 2000],
+    ['an HTTP date in the past', new Date(1_000_000 - 5000).toUTCString(), 0],
+    ['nonsense', 'soon', null],
+    ['a negative number', '-1', null],
+    ['empty', '', null],
+  ])('%s', (_what, value, want) => {
+    expect(retryAfterMs(h(value), 1_000_000)).toBe(want);
+  });
+  it('no header, or no headers at all', () => {
+    expect(retryAfterMs(h(null))).toBeNull();
+    expect(retryAfterMs({})).toBeNull();
   });
 });

@@ -16,6 +16,11 @@
  * - Any failure of a stream or a POST (network, 5xx) closes the whole socket
  *   (code 1006): the connection reconnects and every document re-joins with
  *   its version and resubmits its op with the same `seq`.
+ * - A `429` (docs/api.md, "Rate limit") is honoured: its `Retry-After` holds
+ *   back every later POST of this socket until then, an op refused with it is
+ *   answered `rate_limited` (resent with its `seq` once the pause is over),
+ *   and a stream refused with it closes the socket with 1013 and
+ *   `retryAfterMs`, which the connection waits at least before reconnecting.
  * @module
  */
 import { decode, encode } from '@msgpack/msgpack';
@@ -29,7 +34,21 @@ export type FetchLike = (input: string, init?: { method?: string; headers?: Reco
   body: ReadableStream<Uint8Array> | null;
   json(): Promise<unknown>;
   text(): Promise<string>;
+  headers?: { get(name: string): string | null };
 }>;
+
+/**
+ * The pause a `429` asks for, in milliseconds, from its `Retry-After` header
+ * (whole seconds, or an HTTP date); null when it has none that can be read.
+ */
+export function retryAfterMs(res: { headers?: { get(name: string): string | null } }, now = Date.now()): number | null {
+  const h = res.headers?.get('Retry-After')?.trim();
+  if (h === undefined || h === '') return null;
+  if (/^\d+$/.test(h)) return Number(h) * 1000;
+  // An HTTP date ends in "GMT" in each of its three forms (RFC 9110, 5.6.7).
+  const at = /GMT$/.test(h) ? Date.parse(h) : NaN;
+  return Number.isNaN(at) ? null : Math.max(0, at - now);
+}
 
 /** The endpoints of a server, from its WebSocket URL. */
 export function httpBase(wsUrl: string): { base: string; token: string | null } {
@@ -85,10 +104,12 @@ export class HttpSocket {
   readonly protocol = 'tandem.v1';
   onopen: ((ev: unknown) => void) | null = null;
   onmessage: ((ev: { data: unknown }) => void) | null = null;
-  onclose: ((ev: { code?: number; reason?: string }) => void) | null = null;
+  onclose: ((ev: { code?: number; reason?: string; retryAfterMs?: number }) => void) | null = null;
   onerror: ((ev: unknown) => void) | null = null;
 
   private readonly base: string;
+  /** No POST leaves before this time (ms since the epoch): the server's last Retry-After. */
+  private pausedUntil = 0;
   private readonly headers: Record<string, string> = {};
   private readonly fetch: FetchLike;
   private sid = '';
@@ -144,13 +165,13 @@ export class HttpSocket {
     }
   }
 
-  close(code = 1000, reason = ''): void {
+  close(code = 1000, reason = '', retryAfter?: number): void {
     if (this.closed) return;
     this.closed = true;
     this.readyState = 3;
     for (const s of this.streams.values()) s.abort.abort();
     this.streams.clear();
-    setTimeout(() => this.onclose?.({ code, reason }), 0);
+    setTimeout(() => this.onclose?.({ code, reason, ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {}) }), 0);
   }
 
   /** A failure: the connection reconnects (and every document re-joins). */
@@ -203,7 +224,12 @@ export class HttpSocket {
           this.openStream(doc, undefined); // cannot resume there: take the whole text
           return;
         }
-        if (res.status >= 500 || res.status === 429) {
+        if (res.status === 429) {
+          const wait = retryAfterMs(res);
+          this.close(1013, `the event stream of ${doc} answered HTTP 429 (rate limited)`, wait ?? undefined);
+          return;
+        }
+        if (res.status >= 500) {
           this.fail(`the event stream of ${doc} answered HTTP ${res.status}`);
           return;
         }
@@ -281,8 +307,15 @@ export class HttpSocket {
     }
   }
 
-  private post(path: string, body: unknown) {
-    return this.fetch(`${this.base}${path}`, { method: 'POST', headers: { ...this.headers, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  private async post(path: string, body: unknown) {
+    const wait = this.pausedUntil - Date.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    const res = await this.fetch(`${this.base}${path}`, { method: 'POST', headers: { ...this.headers, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    if (res.status === 429) {
+      // Without a readable Retry-After, a second: the server's buckets refill within it.
+      this.pausedUntil = Math.max(this.pausedUntil, Date.now() + (retryAfterMs(res) ?? 1000));
+    }
+    return res;
   }
 
   private async postOp(m: Extract<ClientMessage<unknown, unknown>, { t: 'op' }>): Promise<void> {
