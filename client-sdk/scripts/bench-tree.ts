@@ -10,6 +10,7 @@
 import { DocState } from '../src/state.js';
 import { createTreeType } from '../src/tree-type.js';
 import type { TreeJSON, TreeOp } from '../src/tree/index.js';
+import { time } from './bench-time.js';
 
 const n = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? '10000');
 
@@ -21,14 +22,6 @@ function board(count: number): TreeJSON {
     out[`s${i}`] = { parent: `f${i % frames}`, key: `a${i.toString(36).padStart(4, '0')}`, props: { kind: 'rect', x: i % 997, y: i % 991, w: 80, h: 60, fill: '#80d8ff', text: 'note text' } };
   }
   return out;
-}
-
-function time(label: string, reps: number, fn: (i: number) => void): void {
-  for (let i = 0; i < Math.min(200, reps); i++) fn(i); // warm up
-  const t0 = process.hrtime.bigint();
-  for (let i = 0; i < reps; i++) fn(i);
-  const us = Number(process.hrtime.bigint() - t0) / 1000 / reps;
-  console.log(`${label}: ${us.toFixed(1)} µs/op (${reps} ops)`);
 }
 
 const json = board(n);

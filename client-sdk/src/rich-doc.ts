@@ -32,17 +32,9 @@ import {
 import type { DocEvents, DocOptions, DocSession } from './session.js';
 import { SharedDoc } from './shared-doc.js';
 
-/** The plain text of a content (embeds as U+FFFC), computed once per content: contents are never changed in place. */
-const texts = new WeakMap<Delta, string>();
-
-/** The plain text of a rich content, each embed one U+FFFC (cached per content object). */
+/** The plain text of a rich content, each embed one U+FFFC (kept per content: contents are never changed in place). */
 export function richText(content: Delta): string {
-  let t = texts.get(content);
-  if (t === undefined) {
-    t = deltaText(content);
-    texts.set(content, t);
-  }
-  return t;
+  return deltaText(content);
 }
 
 /** One code point (or embed) of a content with its attributes. */

@@ -23,7 +23,7 @@ import {
   type RichOp,
 } from '../src/rich/index.js';
 import { rng } from './helpers/random.js';
-import { ATTRS, pick, randomContent, randomOp, text } from './helpers/rich-random.js';
+import { ATTRS, insert as insertOf, pick, randomContent, randomOp, text } from './helpers/rich-random.js';
 
 const SIDS = ['alice-0000000000000001', 'bob-00000000000000002'];
 
@@ -40,6 +40,24 @@ describe('rich properties (randomized, with astral characters)', () => {
       const b2 = transform(b, a, flipOrder(o));
       expect(isCanonical(a2) && isCanonical(b2)).toBe(true);
       expect(apply(apply(doc, a), b2)).toEqual(apply(apply(doc, b), a2));
+    }
+  });
+
+  it('apply rebuilds only what an op touches: the same content, text and length as a whole rebuild, over long chains', () => {
+    const r = rng(19);
+    for (let chain = 0; chain < 60; chain++) {
+      let doc = randomContent(r);
+      for (let step = 0; step < 40; step++) {
+        // Long documents of many components, so that most ops touch only some.
+        const op = step % 3 === 0 ? [...(deltaLength(doc) > 1 ? [Math.floor(r() * (deltaLength(doc) - 1))] : []), ...Array.from({ length: 1 + Math.floor(r() * 4) }, () => insertOf(r, false))].filter((c) => c !== 0) : randomOp(r, deltaLength(doc));
+        const next = apply(doc, op);
+        expect(next).toEqual(compose(doc, op)); // compose rebuilds the whole Delta
+        const copy = [...next]; // a new array: its text and length are computed afresh
+        expect(deltaText(next)).toBe(deltaText(copy));
+        expect(deltaLength(next)).toBe(deltaLength(copy));
+        expect(apply(next, invert(op, doc))).toEqual(doc);
+        doc = next;
+      }
     }
   });
 

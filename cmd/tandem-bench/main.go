@@ -19,6 +19,10 @@
 //     every op acknowledged, ack and remote-apply latency, server CPU.
 //   - bigdoc: time to join a large document (1 MiB, 100,000 ops of history),
 //     first while it is not loaded, then while it is.
+//   - fleet: C clients (default 5,000) on D documents (default 2,500), each
+//     with R ops/s (default 0.5) and a caret move at P Hz (default 1): ack and
+//     presence latency against the targets, server CPU and RSS per
+//     client (fleet.go).
 //
 // Server CPU and memory are read from /proc/<pid> of the server process given
 // with -server-pid (the server must run on this machine); without it those
@@ -98,6 +102,10 @@ var scenarios = map[string]scenario{
 	"canvas":   runCanvas,
 }
 
+// scenarioDefaults are flag values a scenario sets for the flags not given
+// on the command line (a scenario file fills it in its init).
+var scenarioDefaults = map[string]map[string]string{}
+
 // loadGenGOGC is the load generator's GC target unless GOGC is set. Its live
 // heap is small (a few MiB for 20 clients) while it allocates for every op
 // every client receives, so at Go's default of 100 it collects dozens of times
@@ -161,6 +169,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		if !set["rate"] {
 			cfg.Rate = 30
+		}
+	}
+	if defaults := scenarioDefaults[*name]; defaults != nil {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		for k, v := range defaults {
+			if !set[k] {
+				if err := fs.Set(k, v); err != nil {
+					return fmt.Errorf("default -%s=%s: %w", k, v, err)
+				}
+			}
 		}
 	}
 	for _, u := range strings.Split(cfg.URL, ",") {

@@ -64,6 +64,11 @@ type result struct {
 	ConnectP99Ms    float64 `json:"connect_p99_ms,omitempty"`
 	RSSBeforeBytes  int64   `json:"server_rss_before_bytes,omitempty"`
 	RSSPerConnBytes float64 `json:"server_rss_per_conn_bytes,omitempty"`
+	// MillicoresPerClient (fleet): server CPU per connected client, in
+	// thousandths of a core.
+	MillicoresPerClient float64 `json:"server_millicores_per_client,omitempty"`
+	// Targets (fleet): "met", or which targets were missed.
+	Targets         string  `json:"targets,omitempty"`
 	DocBytes        int     `json:"doc_bytes,omitempty"`
 	HistoryOps      int64   `json:"history_ops,omitempty"`
 	SnapshotBehind  int     `json:"snapshot_behind_ops,omitempty"`
@@ -194,6 +199,12 @@ func (r *result) table(w io.Writer) {
 	if u := r.serverUsage; u != nil {
 		fmt.Fprintf(tw, "server CPU\t%.2f s (%.2f cores)\n", u.CPUSeconds, u.CPUCores)
 		fmt.Fprintf(tw, "server RSS\t%s now, %s peak\n", mib(u.RSSBytes), mib(u.PeakRSSBytes))
+	}
+	if r.MillicoresPerClient > 0 {
+		fmt.Fprintf(tw, "server per client\t%.3f millicores, %.1f KiB (RSS %s before the clients, %s after)\n", r.MillicoresPerClient, r.RSSPerConnBytes/1024, mib(r.RSSBeforeBytes), mib(r.RSSBytes))
+	}
+	if r.Targets != "" {
+		fmt.Fprintf(tw, "targets\t%s\n", r.Targets)
 	}
 	if r.LoadGenCPUCores > 0 {
 		fmt.Fprintf(tw, "load generator CPU\t%.2f cores\n", r.LoadGenCPUCores)

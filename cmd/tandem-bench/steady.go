@@ -132,28 +132,32 @@ func (s *clientStats) submitAt(d *client.Doc, at time.Time) {
 
 func runOpenLoop(ctx context.Context, cfg config, nDocs int, hz float64) (*result, error) {
 	base := cfg.Doc
-	for k := range nDocs {
+	par := max(1, cfg.Parallel)
+	if err := forEachParallel(ctx, nDocs, par, func(k int) error {
 		c := cfg
 		c.Doc = docID(base, k, nDocs)
-		if err := ensureDoc(ctx, c); err != nil {
-			return nil, err
-		}
+		return ensureDoc(ctx, c)
+	}); err != nil {
+		return nil, err
 	}
 	stats := make([]*clientStats, cfg.Clients)
 	for i := range stats {
 		stats[i] = &clientStats{lastSeen: map[string]int64{}}
 	}
-	conns := make([]*client.Conn, 0, cfg.Clients)
-	docs := make([]*client.Doc, 0, cfg.Clients)
+	conns := make([]*client.Conn, cfg.Clients)
+	docs := make([]*client.Doc, cfg.Clients)
 	defer func() {
 		for _, c := range conns {
-			_ = c.Close()
+			if c != nil {
+				_ = c.Close()
+			}
 		}
 	}()
 	var errCount atomic.Int64
-	for i := range cfg.Clients {
+	// Clients connect -parallel at a time (thousands one by one would take
+	// minutes); each keeps its index, so client i is on document i mod D.
+	if err := forEachParallel(ctx, cfg.Clients, par, func(i int) error {
 		st := stats[i]
-		var d *client.Doc
 		opts := []client.DocOption{
 			client.OnAck(st.onAck),
 			client.OnChange(st.onChange),
@@ -172,16 +176,16 @@ func runOpenLoop(ctx context.Context, cfg config, nDocs int, hz float64) (*resul
 				}
 			}))
 		}
-		c, doc, err := openOne(ctx, cfg, i, docID(base, i%nDocs, nDocs), opts...)
-		if c != nil {
-			conns = append(conns, c)
-		}
+		c, d, err := openOne(ctx, cfg, i, docID(base, i%nDocs, nDocs), opts...)
+		conns[i] = c
 		if err != nil {
-			return nil, err
+			return err
 		}
-		d = doc
 		dp.Store(d)
-		docs = append(docs, d)
+		docs[i] = d
+		return nil
+	}); err != nil {
+		return nil, err
 	}
 
 	var (

@@ -298,16 +298,102 @@ export function baseLength(op: RichOp): number {
 
 /** Length of a document (a Delta) in code points; an embed counts 1. */
 export function deltaLength(delta: Delta): number {
-  let n = 0;
-  for (const p of partsOf(delta)) n += p.n;
-  return n;
+  const ix = indexOf(delta);
+  return ix.cp[delta.length] as number;
 }
 
 /** The document's plain text, each embed as U+FFFC, so that positions in it are positions in the document. */
 export function deltaText(delta: Delta): string {
+  const ix = indexOf(delta);
+  if (ix.text === undefined) ix.text = componentsText(delta, 0, delta.length);
+  return ix.text;
+}
+
+/** The plain text of components `from` to `to` (excluded) of a valid content. */
+function componentsText(delta: Delta, from: number, to: number): string {
   let s = '';
-  for (const p of partsOf(delta)) s += p.k === 'i' ? (p.text as string) : p.k === 'e' ? OBJECT_REPLACEMENT : '';
+  for (let k = from; k < to; k++) {
+    const d = delta[k] as RichComponent;
+    if (typeof d === 'string') s += d;
+    else if (typeof d === 'object' && 'i' in d) s += d.i;
+    else if (typeof d === 'object' && 'e' in d) s += OBJECT_REPLACEMENT;
+  }
   return s;
+}
+
+// ---------------------------------------------------------------------------
+// Content index: contents are never changed in place, so where each
+// component starts is computed once per content object (validating it), and
+// apply and invert work on the few components an op touches instead of
+// rebuilding the whole Delta: an edit costs O(components) pointer and number
+// copies plus O(what it touches), not O(document) allocations.
+
+interface ContentIndex {
+  /** Code point offset where component k starts; [length] is the document's length. */
+  cp: Float64Array;
+  /** UTF-16 offset where component k starts in the plain text (an embed is one unit). */
+  u16: Float64Array;
+  /** The plain text, once asked for (or carried over from the content an op was applied to). */
+  text?: string;
+}
+
+const indexes = new WeakMap<Delta, ContentIndex>();
+
+function indexOf(doc: Delta): ContentIndex {
+  let ix = indexes.get(doc);
+  if (ix === undefined) {
+    const parts = partsOf(doc);
+    const cp = new Float64Array(parts.length + 1);
+    const u16 = new Float64Array(parts.length + 1);
+    parts.forEach((p, k) => {
+      cp[k + 1] = (cp[k] as number) + p.n;
+      u16[k + 1] = (u16[k] as number) + (p.k === 'i' ? (p.text as string).length : p.k === 'e' ? 1 : 0);
+    });
+    ix = { cp, u16 };
+    indexes.set(doc, ix);
+  }
+  return ix;
+}
+
+/** The component holding code point `pos` (< the document's length). */
+function componentAt(ix: ContentIndex, pos: number): number {
+  let lo = 0;
+  let hi = ix.cp.length - 2;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if ((ix.cp[mid] as number) <= pos) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/**
+ * The components of `doc` an op (normalized parts) touches, with one
+ * untouched code point on each side where the document has one, so that
+ * what the op makes there merges with its neighbours exactly as a whole
+ * rebuild would, and nothing outside can: components `from` to `to`
+ * (excluded), starting at code point `start`, and the op rebased to start
+ * there.
+ */
+function windowOf(ix: ContentIndex, len: number, po: Part[]): { from: number; to: number; start: number; sub: Part[] } {
+  let r0 = 0;
+  let k = 0;
+  const first = po[0];
+  if (first !== undefined && first.k === 'r' && first.attrs === undefined) {
+    r0 = first.n;
+    k = 1;
+  }
+  let end = r0;
+  for (let i = k; i < po.length; i++) {
+    const p = po[i] as Part;
+    if (p.k === 'r' || p.k === 'd') end += p.n;
+  }
+  const from = r0 > 0 ? componentAt(ix, r0 - 1) : 0;
+  const to = (end < len ? componentAt(ix, end) : ix.cp.length - 2) + 1;
+  const start = ix.cp[from] as number;
+  const sub = po.slice(k);
+  if (r0 > start) sub.unshift({ k: 'r', n: r0 - start });
+  return { from, to, start, sub };
 }
 
 /** True when `op` changes nothing (only plain retains). */
@@ -536,13 +622,42 @@ export function contentOf(delta: unknown): Delta {
  * (`too_large`). `doc` must be canonical content (see {@link contentOf}).
  */
 export function apply(doc: Delta, op: RichOp): Delta {
-  const pd = partsOf(doc);
+  const ix = indexOf(doc);
   const po = partsOf(op);
-  let len = 0;
-  for (const p of pd) len += p.n;
+  const len = ix.cp[doc.length] as number;
   checkFit(po, len);
   checkNewline(po, len);
-  return toWire(composeParts(pd, normalizeParts(po))) as Delta;
+  const w = windowOf(ix, len, normalizeParts(po));
+  const mid = toWire(composeParts(partsOf(doc.slice(w.from, w.to)), w.sub)) as Delta;
+  const out = doc.slice(0, w.from).concat(mid, doc.slice(w.to));
+  // The new content's index: the same up to the window, the window's own,
+  // the rest shifted by what the op added or removed.
+  const cp = new Float64Array(out.length + 1);
+  const u16 = new Float64Array(out.length + 1);
+  cp.set(ix.cp.subarray(0, w.from + 1));
+  u16.set(ix.u16.subarray(0, w.from + 1));
+  let k = w.from;
+  for (const c of mid) {
+    const n = typeof c === 'string' ? cpLength(c) : 'i' in c ? cpLength(c.i) : 1;
+    const u = typeof c === 'string' ? c.length : 'i' in c ? c.i.length : 1;
+    cp[k + 1] = (cp[k] as number) + n;
+    u16[k + 1] = (u16[k] as number) + u;
+    k++;
+  }
+  const dcp = (cp[k] as number) - (ix.cp[w.to] as number);
+  const du16 = (u16[k] as number) - (ix.u16[w.to] as number);
+  cp.set(ix.cp.subarray(w.to + 1), k + 1);
+  u16.set(ix.u16.subarray(w.to + 1), k + 1);
+  for (let j = k + 1; j < cp.length; j++) {
+    cp[j] = (cp[j] as number) + dcp;
+    u16[j] = (u16[j] as number) + du16;
+  }
+  const next: ContentIndex = { cp, u16 };
+  if (ix.text !== undefined) {
+    next.text = ix.text.slice(0, ix.u16[w.from]) + componentsText(mid, 0, mid.length) + ix.text.slice(ix.u16[w.to]);
+  }
+  indexes.set(out, next);
+  return out;
 }
 
 /**
@@ -552,13 +667,15 @@ export function apply(doc: Delta, op: RichOp): Delta {
  */
 export function invert(op: RichOp, doc: Delta): RichOp {
   const po = normalizeParts(partsOf(op));
-  const pd = partsOf(doc);
-  let len = 0;
-  for (const p of pd) len += p.n;
+  const ix = indexOf(doc);
+  const len = ix.cp[doc.length] as number;
   checkFit(po, len);
-  const it = new Iter(pd);
+  // Only the components the op touches matter: invert there, then retain up to them.
+  const w = windowOf(ix, len, po);
+  const it = new Iter(partsOf(doc.slice(w.from, w.to)));
   const out = new Builder();
-  for (const c of po) {
+  out.push({ k: 'r', n: w.start });
+  for (const c of w.sub) {
     if (c.k === 'i' || c.k === 'e') {
       out.push({ k: 'd', n: c.n });
       continue;
