@@ -126,7 +126,7 @@ func DecodeClient(frame []byte, lim Limits) (Message, error) {
 		for _, kv := range kvs[:nkv] {
 			d.put(s, &vals, kv[0], kv[1], "")
 		}
-		d.rows(s, &vals, frame, msg, "")
+		decodeRows(&d, &vals, frame, msg, "")
 	}
 	if d.err != nil {
 		return nil, d.err
