@@ -7,6 +7,7 @@ import (
 	"go/format"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -96,6 +97,40 @@ func generateCodecs() ([]byte, error) {
 	}
 	p("\t}")
 	p("\treturn b, false, nil")
+	p("}")
+	p("")
+	// Every key of every schema, numbered.
+	var keys []string
+	seen := map[string]bool{"t": true}
+	keys = append(keys, "t")
+	for _, g := range genSchemas {
+		for _, f := range g.s.fields {
+			if f.key != "" && !seen[f.key] {
+				seen[f.key] = true
+				keys = append(keys, f.key)
+			}
+		}
+	}
+	slices.Sort(keys[1:])
+	p("// The keys of all messages, numbered: key<Name> is the number of a key.")
+	p("const (")
+	for i, k := range keys {
+		p("\tkey%s = %d", strings.ToUpper(k[:1])+k[1:], i)
+	}
+	p(")")
+	p("")
+	p("// numKeys is how many keys the messages have.")
+	p("const numKeys = %d", len(keys))
+	p("")
+	p("// keyOf is the number of key, -1 for a key no message has.")
+	p("func keyOf(key []byte) int {")
+	p("\tswitch string(key) { // compared without allocating")
+	for _, k := range keys {
+		p("\tcase %q:", k)
+		p("\t\treturn key%s", strings.ToUpper(k[:1])+k[1:])
+	}
+	p("\t}")
+	p("\treturn -1")
 	p("}")
 	p("")
 	p("// decodeRows decodes the values of map v's rows into m (a pointer to a schema's Go type).")

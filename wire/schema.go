@@ -97,6 +97,8 @@ type field struct {
 	maxBytes int
 	// keyEnc is the key encoded as a MessagePack str (set by newSchema).
 	keyEnc []byte
+	// keyNum is the key's number (keyOf); -1 for valContent.
+	keyNum int
 	// inner is the name of a nested map or list element in errors: the key,
 	// with "[]" for a list's elements (set by newSchema).
 	inner string
@@ -113,6 +115,9 @@ type schema struct {
 	alloc func() any
 	// tEnc is "t" and its value, encoded (set by newSchema).
 	tEnc []byte
+	// rowOf is the row of each key number (keyOf), -1 for a key the
+	// schema does not have (set by newSchema).
+	rowOf [numKeys]int8
 	// fields are the keys, in the order they are written; a row that needs
 	// the document's type (valOp, valSel, valPeers, valContent) comes after
 	// the row that names it ("doc" or valDocType).
@@ -124,9 +129,19 @@ func newSchema(t string, zero any, alloc func() any, fields ...field) *schema {
 	if t != "" {
 		s.tEnc = mpack.AppendString(mpack.AppendString(nil, "t"), t)
 	}
+	for i := range s.rowOf {
+		s.rowOf[i] = -1
+	}
 	for i := range fields {
 		f := &fields[i]
 		f.keyEnc = mpack.AppendString(nil, f.key)
+		f.keyNum = -1
+		if f.key != "" {
+			if f.keyNum = keyOf([]byte(f.key)); f.keyNum < 0 {
+				panic(fmt.Sprintf("wire: key %q has no number: run `go generate ./wire/`", f.key))
+			}
+			s.rowOf[f.keyNum] = int8(i)
+		}
 		f.inner = f.key
 		switch f.val {
 		case valPeers, valOpEntries, valStrings:
@@ -138,11 +153,8 @@ func newSchema(t string, zero any, alloc func() any, fields ...field) *schema {
 
 // row returns the index of key's row, -1 when the schema has none.
 func (s *schema) row(key []byte) int {
-	// A few short keys: comparing them beats hashing the key.
-	for i := range s.fields {
-		if k := s.fields[i].key; k == string(key) && k != "" { // compared without allocating
-			return i
-		}
+	if k := keyOf(key); k >= 0 {
+		return int(s.rowOf[k])
 	}
 	return -1
 }
@@ -371,3 +383,6 @@ func goFieldType(val valKind) reflect.Type {
 	}
 	return nil
 }
+
+// A DecodeClient frame's keys that came twice are a bit mask of key numbers.
+var _ [64 - numKeys]struct{}

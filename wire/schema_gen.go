@@ -54,6 +54,89 @@ func appendMessage(b []byte, msg Message) (_ []byte, ok bool, err error) {
 	return b, false, nil
 }
 
+// The keys of all messages, numbered: key<Name> is the number of a key.
+const (
+	keyT     = 0
+	keyCode  = 1
+	keyColor = 2
+	keyData  = 3
+	keyDoc   = 4
+	keyDocs  = 5
+	keyExp   = 6
+	keyGone  = 7
+	keyId    = 8
+	keyMode  = 9
+	keyMsg   = 10
+	keyName  = 11
+	keyOp    = 12
+	keyOps   = 13
+	keyPeers = 14
+	keyProto = 15
+	keySel   = 16
+	keySeq   = 17
+	keySid   = 18
+	keyToken = 19
+	keyType  = 20
+	keyUser  = 21
+	keyV     = 22
+)
+
+// numKeys is how many keys the messages have.
+const numKeys = 23
+
+// keyOf is the number of key, -1 for a key no message has.
+func keyOf(key []byte) int {
+	switch string(key) { // compared without allocating
+	case "t":
+		return keyT
+	case "code":
+		return keyCode
+	case "color":
+		return keyColor
+	case "data":
+		return keyData
+	case "doc":
+		return keyDoc
+	case "docs":
+		return keyDocs
+	case "exp":
+		return keyExp
+	case "gone":
+		return keyGone
+	case "id":
+		return keyId
+	case "mode":
+		return keyMode
+	case "msg":
+		return keyMsg
+	case "name":
+		return keyName
+	case "op":
+		return keyOp
+	case "ops":
+		return keyOps
+	case "peers":
+		return keyPeers
+	case "proto":
+		return keyProto
+	case "sel":
+		return keySel
+	case "seq":
+		return keySeq
+	case "sid":
+		return keySid
+	case "token":
+		return keyToken
+	case "type":
+		return keyType
+	case "user":
+		return keyUser
+	case "v":
+		return keyV
+	}
+	return -1
+}
+
 // decodeRows decodes the values of map v's rows into m (a pointer to a schema's Go type).
 func decodeRows(d *decoder, vals *rowValues, v []byte, m any, name string) {
 	switch m := m.(type) {
