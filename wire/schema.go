@@ -171,7 +171,7 @@ func (s *schema) dynamic() bool {
 }
 
 // maxFields bounds a schema's rows: the decoders keep the values on the
-// stack, and with "t" a map has at most 15 entries, a fixmap (see appendMap).
+// stack, and with "t" a map has at most 15 entries, a fixmap (the generated encoders write its header byte first and fill in the count at the end).
 const maxFields = 8
 
 // ---- the schemas ----
