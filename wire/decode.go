@@ -103,137 +103,106 @@ func (d *decoder) fields(s *schema, v []byte, m any, name string) {
 		d.fail(CodeBadRequest, "%s: want a map, got %s", name, kindName(kindOf(v)))
 		return
 	}
-	d.rows(s, &vals, v, m, name)
+	decodeRows(d, &vals, v, m, name)
 }
 
-// rows decodes the values of map v's rows into m.
-func (d *decoder) rows(s *schema, vals *rowValues, v []byte, m any, name string) {
-	for i := range s.fields {
-		if d.err != nil {
-			return
-		}
-		f := &s.fields[i]
-		val := vals[i]
-		switch f.val {
-		case valContent:
-			val = d.content(v)
-		case valDocType:
-			if val == nil {
-				*f.at(m).(*string) = text.Name // a server before types
-				d.setType(text.Type{})
-				continue
-			}
-		}
-		if val == nil || f.nilAbsent && isNil(val) {
-			if f.required {
-				d.fail(CodeBadRequest, "missing key %q", pathOf{name, f.key}.String())
-			}
-			continue
-		}
-		d.value(f, val, f.at(m), name)
-		if name == "" && f.key == "doc" && !d.client {
-			d.doc = *f.at(m).(*string)
-		}
+// The generated decoders (schema_gen.go) read each row's value with the
+// helpers below and str, int, op and sel; what names the key in errors.
+
+// boundedStr is a str of at most maxBytes bytes; past it is too_large,
+// checked before the string is copied.
+func (d *decoder) boundedStr(what pathOf, val []byte, maxBytes int) string {
+	if len(val) > maxBytes+5 {
+		d.fail(CodeTooLarge, "%s: %d bytes encoded, over the limit of %d", what, len(val), maxBytes)
+		return ""
 	}
+	s := d.str(what, val)
+	if len(s) > maxBytes {
+		d.fail(CodeTooLarge, "%s: %d bytes, over the limit of %d", what, len(s), maxBytes)
+		return ""
+	}
+	return s
 }
 
-// value decodes val, the value of row f of the map called name, into p.
-// The key's path is built only for an error: a nested map's name is its
-// row's inner name, so that the walk allocates no string per key.
-func (d *decoder) value(f *field, val []byte, p any, name string) {
-	what := pathOf{name, f.key}
-	switch f.val {
-	case valString:
-		if f.maxBytes > 0 && len(val) > f.maxBytes+5 { // checked before the string is copied
-			d.fail(CodeTooLarge, "%s: %d bytes encoded, over the limit of %d", what, len(val), f.maxBytes)
-			return
-		}
-		s := d.str(what, val)
-		if f.maxBytes > 0 && len(s) > f.maxBytes {
-			d.fail(CodeTooLarge, "%s: %d bytes, over the limit of %d", what, len(s), f.maxBytes)
-			return
-		}
-		*p.(*string) = s
-	case valInt:
-		n := d.int(what, val)
-		if q, ok := p.(*int); ok {
-			if n > math.MaxInt32 || n < math.MinInt32 {
-				d.fail(CodeBadRequest, "%s: %d is out of range", what, n)
-				return
-			}
-			*q = int(n)
-			return
-		}
-		*p.(*int64) = n
-	case valOptInt:
-		n := d.int(what, val)
-		*p.(**int64) = &n
-	case valOp:
-		*p.(*doctype.Op) = d.op(what, val)
-	case valSel:
-		*p.(*doctype.Selection) = d.sel(what, val)
-	case valData:
-		if k := kindOf(val); k != kindMap && k != kindNil {
-			d.fail(CodeBadRequest, "%s: want a map or nil, got %s", what, kindName(k))
-			return
-		}
-		if d.client && len(val) > d.lim.MaxDataBytes {
-			d.fail(CodeTooLarge, "%s: %d bytes encoded, over the limit of %d", what, len(val), d.lim.MaxDataBytes)
-			return
-		}
-		*p.(*msgpack.RawMessage) = keep(val)
-	case valUser:
-		d.fields(userSchema, val, p.(*User), f.inner)
-	case valUserInfo:
-		u := &UserInfo{}
-		d.fields(userInfoSchema, val, u, f.inner)
-		*p.(**UserInfo) = u
-	case valPeers:
-		*p.(*[]PeerInfo) = decodeMaps[PeerInfo](d, peerSchema, what, f.inner, val)
-	case valOpEntries:
-		*p.(*[]OpEntry) = decodeMaps[OpEntry](d, opEntrySchema, what, f.inner, val)
-	case valStrings:
-		var ss []string
-		d.list(what, val, func(e []byte) { ss = append(ss, d.str(pathOf{f.inner, ""}, e)) })
-		*p.(*[]string) = ss
-	case valModes:
-		modes := map[string]string{}
-		ok, _ := pairs(val, func(k, v []byte) error {
-			if d.err == nil {
-				key := d.str(pathOf{f.key, "(key)"}, k)
-				modes[key] = d.str(pathOf{f.key, key}, v)
-			}
-			return nil
-		})
-		if !ok {
-			d.fail(CodeBadRequest, "%s: want a map, got %s", what, kindName(kindOf(val)))
-		}
-		*p.(*map[string]string) = modes
-	case valDocType:
-		s := d.str(what, val)
-		if d.err != nil {
-			return
-		}
-		typ, err := doctype.Lookup(s)
-		if err != nil {
-			d.fail(CodeBadRequest, "%s: %v", what, err)
-			return
-		}
-		*p.(*string) = s
-		d.setType(typ)
-	case valContent:
-		if isNil(val) {
-			return
-		}
-		c, err := d.typ.DecodeContent(val)
-		if err != nil {
-			d.failCause(CodeBadRequest, err, "%s: %v", d.typ.ContentKey(), err)
-			return
-		}
-		*p.(*doctype.Content) = c
-	default:
-		panic(fmt.Sprintf("wire: decode: value kind %d", f.val))
+// int32 is an integer that must fit an int32 (Hello's and Welcome's proto).
+func (d *decoder) int32(what pathOf, val []byte) int {
+	n := d.int(what, val)
+	if n > math.MaxInt32 || n < math.MinInt32 {
+		d.fail(CodeBadRequest, "%s: %d is out of range", what, n)
+		return 0
 	}
+	return int(n)
+}
+
+func (d *decoder) optInt(what pathOf, val []byte) *int64 {
+	n := d.int(what, val)
+	return &n
+}
+
+// data is a raw map or nil, copied; a client's is bounded by MaxDataBytes.
+func (d *decoder) data(what pathOf, val []byte) msgpack.RawMessage {
+	if k := kindOf(val); k != kindMap && k != kindNil {
+		d.fail(CodeBadRequest, "%s: want a map or nil, got %s", what, kindName(k))
+		return nil
+	}
+	if d.client && len(val) > d.lim.MaxDataBytes {
+		d.fail(CodeTooLarge, "%s: %d bytes encoded, over the limit of %d", what, len(val), d.lim.MaxDataBytes)
+		return nil
+	}
+	return keep(val)
+}
+
+// strings is an array of strs, each called inner in errors.
+func (d *decoder) strings(what pathOf, inner string, val []byte) []string {
+	var ss []string
+	d.list(what, val, func(e []byte) { ss = append(ss, d.str(pathOf{inner, ""}, e)) })
+	return ss
+}
+
+// modes is a map of str to str, the row called key.
+func (d *decoder) modes(what pathOf, key string, val []byte) map[string]string {
+	modes := map[string]string{}
+	ok, _ := pairs(val, func(k, v []byte) error {
+		if d.err == nil {
+			s := d.str(pathOf{key, "(key)"}, k)
+			modes[s] = d.str(pathOf{key, s}, v)
+		}
+		return nil
+	})
+	if !ok {
+		d.fail(CodeBadRequest, "%s: want a map, got %s", what, kindName(kindOf(val)))
+	}
+	return modes
+}
+
+// docTypeName is a document type's name, which becomes the type of the
+// message's document.
+func (d *decoder) docTypeName(what pathOf, val []byte) string {
+	s := d.str(what, val)
+	if d.err != nil {
+		return ""
+	}
+	typ, err := doctype.Lookup(s)
+	if err != nil {
+		d.fail(CodeBadRequest, "%s: %v", what, err)
+		return ""
+	}
+	d.setType(typ)
+	return s
+}
+
+// contentValue is the document's content in its type's encoding; nil for
+// MessagePack nil.
+func (d *decoder) contentValue(val []byte) doctype.Content {
+	if isNil(val) {
+		return nil
+	}
+	c, err := d.typ.DecodeContent(val)
+	if err != nil {
+		d.failCause(CodeBadRequest, err, "%s: %v", d.typ.ContentKey(), err)
+		return nil
+	}
+	return c
 }
 
 // decodeMaps decodes array v (called what) of maps that s describes (each

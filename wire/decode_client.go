@@ -68,45 +68,39 @@ func DecodeClient(frame []byte, lim Limits) (Message, error) {
 	if err := checkFrame(frame); err != nil {
 		return nil, err
 	}
-	// The type, and the doc and seq that errors echo, before anything else.
-	// A doc or seq sent twice is not echoed (the walk below refuses it). The
-	// string-keyed pairs are kept (up to a frame's usual few) so that the
-	// message's rows are filled without walking the map again.
+	// One walk records the value of every key a message has (a key of no
+	// message is ignored), and which came twice. The type, and the doc and
+	// seq that errors echo, are read first; a doc or seq sent twice is not
+	// echoed (it is refused below).
 	var (
-		tv, docv, seqv []byte
-		dupT           bool
-		kvs            [maxPairs][2][]byte
-		nkv            int
+		vals [numKeys][]byte
+		dup  uint64
 	)
 	_, _ = pairs(frame, func(k, v []byte) error {
-		key, ok := readStr(k)
-		if !ok {
-			return nil
-		}
-		if nkv < maxPairs {
-			kvs[nkv] = [2][]byte{key, v}
-		}
-		nkv++
-		switch string(key) {
-		case "t":
-			dupT = dupT || tv != nil
-			tv = v
-		case "doc":
-			docv = once(docv, v)
-		case "seq":
-			seqv = once(seqv, v)
+		if key, ok := readStr(k); ok {
+			if i := keyOf(key); i >= 0 {
+				if vals[i] != nil {
+					dup |= 1 << i
+				}
+				vals[i] = v
+			}
 		}
 		return nil
 	})
-	if s, ok := readStr(docv); ok && ValidDocID(string(s)) {
-		d.doc = string(s)
+	if dup&(1<<keyDoc) == 0 {
+		if s, ok := readStr(vals[keyDoc]); ok && ValidDocID(string(s)) {
+			d.doc = string(s)
+		}
 	}
-	if n, ok := readInt(seqv); ok && n > 0 {
-		d.seq = n
+	if dup&(1<<keySeq) == 0 {
+		if n, ok := readInt(vals[keySeq]); ok && n > 0 {
+			d.seq = n
+		}
 	}
-	if dupT {
+	if dup&(1<<keyT) != 0 {
 		return nil, d.errorf(CodeBadRequest, "t: duplicate key")
 	}
+	tv := vals[keyT]
 	if tv == nil {
 		return nil, d.errorf(CodeBadRequest, "missing key \"t\"")
 	}
@@ -119,15 +113,18 @@ func DecodeClient(frame []byte, lim Limits) (Message, error) {
 		return nil, d.errorf(CodeBadRequest, "t: unknown message type %q", textutil.Truncate(string(t), 32))
 	}
 	msg := s.alloc().(Message)
-	if nkv > maxPairs {
-		d.fields(s, frame, msg, "") // walk the map again
-	} else {
-		var vals rowValues
-		for _, kv := range kvs[:nkv] {
-			d.put(s, &vals, kv[0], kv[1], "")
+	var rows rowValues
+	for i := range s.fields {
+		f := &s.fields[i]
+		if f.keyNum < 0 {
+			continue
 		}
-		d.rows(s, &vals, frame, msg, "")
+		if dup&(1<<f.keyNum) != 0 {
+			return nil, d.errorf(CodeBadRequest, "%s: duplicate key", f.key)
+		}
+		rows[i] = vals[f.keyNum]
 	}
+	decodeRows(&d, &rows, frame, msg, "")
 	if d.err != nil {
 		return nil, d.err
 	}
@@ -143,22 +140,8 @@ func DecodeClient(frame []byte, lim Limits) (Message, error) {
 	return msg, nil
 }
 
-// maxPairs is how many string-keyed pairs DecodeClient keeps from its first
-// walk of a frame (a client message has at most six); a frame with more is
-// walked again.
-const maxPairs = 12
-
 // errorf is fail's error.
 func (d *decoder) errorf(code, format string, args ...any) *Error {
 	d.fail(code, format, args...)
 	return d.err
-}
-
-// once is v for a key's first value, and an empty non-nil slice (no value)
-// once the key repeats.
-func once(prev, v []byte) []byte {
-	if prev != nil {
-		return []byte{}
-	}
-	return v
 }

@@ -93,10 +93,13 @@ func decodeServerMap(v []byte, texts map[string]string, types map[string]doctype
 	if kindOf(v) != kindMap {
 		return nil, &Error{Code: CodeBadRequest, Msg: "want a map, got " + kindName(kindOf(v))}
 	}
+	// The first "t" names the message; our encoder writes it first, so the
+	// walk usually stops at the first key.
 	var tv []byte
 	_, _ = pairs(v, func(k, val []byte) error {
 		if key, ok := readStr(k); ok && string(key) == "t" {
 			tv = val
+			return errStop
 		}
 		return nil
 	})

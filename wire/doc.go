@@ -10,8 +10,8 @@
 // presized up to 1e6 entries and strings up to 1 MiB), so a 10-byte frame
 // claiming an array32 of 2^32-1 items would otherwise allocate gigabytes.
 //
-// Server messages are encoded by hand-written appenders into a pooled scratch
-// buffer and returned as exact-size frames, so one broadcast is encoded once and
+// Messages are encoded by appenders generated from their schemas (schema.go,
+// schema_gen.go) into a pooled scratch buffer and returned as exact-size frames, so one broadcast is encoded once and
 // the same []byte is queued to every receiver. EncodeBatch joins already encoded
 // maps into one array frame without re-encoding them.
 package wire

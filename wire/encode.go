@@ -75,137 +75,58 @@ func EncodeBatch(frames [][]byte) []byte {
 	return b
 }
 
-// Append appends the encoding of msg (of either direction) to dst, walking
-// its schema. The message is not validated: server messages are built by the
-// server itself.
+// Append appends the encoding of msg (of either direction) to dst, with the
+// encoder generated from its schema (schema_gen.go). The message is not
+// validated: server messages are built by the server itself.
 func Append(dst []byte, msg Message) ([]byte, error) {
-	s := schemaOf(msg)
-	if s == nil {
-		if msg == nil {
-			return dst, fmt.Errorf("wire: encode: nil message")
-		}
+	b, ok, err := appendMessage(dst, msg)
+	switch {
+	case !ok && msg == nil:
+		return dst, fmt.Errorf("wire: encode: nil message")
+	case !ok:
 		return dst, fmt.Errorf("wire: encode: unknown message type %T", msg)
-	}
-	b, err := appendMap(dst, s, msg)
-	if err != nil {
+	case err != nil:
 		return dst, err
 	}
 	return b, nil
 }
 
-// appendMap writes m, a pointer to s's Go type, as the map s describes: "t"
-// first for a message, then every row that is not left out, in order. A
-// schema has at most maxFields rows, so the map is a fixmap whose header
-// byte is written first and its count filled in at the end: one pass.
-func appendMap(b []byte, s *schema, m any) ([]byte, error) {
-	at := len(b)
-	b = append(b, 0x80)
-	n := 0
-	if s.t != "" {
-		b = append(b, s.tEnc...)
-		n++
+// appendOptInt writes n, or nil.
+func appendOptInt(b []byte, n *int64) []byte {
+	if n == nil {
+		return append(b, mpack.Nil)
 	}
-	var typ doctype.Type // set by a valDocType row
-	for i := range s.fields {
-		f := &s.fields[i]
-		if f.omitIf != nil && f.omitIf(m) {
-			continue
-		}
-		p := f.at(m)
-		if f.omitEmpty && isEmpty(f.val, p) {
-			continue
-		}
-		n++
-		switch f.val {
-		case valDocType:
-			t, err := joinedType(*p.(*string))
-			if err != nil {
-				return b, err
-			}
-			typ = t
-			b = appendKV(b, f.key, t.Name())
-		case valContent:
-			if typ == nil {
-				return b, fmt.Errorf("wire: encode %s: content before its type", s.t)
-			}
-			b = (*p.(*doctype.Content)).AppendMsgpack(mpack.AppendString(b, typ.ContentKey()))
-		case valString: // the most common row, without a call
-			b = mpack.AppendString(append(b, f.keyEnc...), *p.(*string))
-		default:
-			b = appendValue(append(b, f.keyEnc...), f.val, p)
-		}
-	}
-	b[at] = 0x80 | byte(n)
-	return b, nil
+	return mpack.AppendInt(b, *n)
 }
 
-// appendValue writes the value p points to, of kind val (not valDocType or
-// valContent, which need their map's type).
-func appendValue(b []byte, val valKind, p any) []byte {
-	switch val {
-	case valString:
-		return mpack.AppendString(b, *p.(*string))
-	case valInt:
-		if n, ok := p.(*int); ok {
-			return mpack.AppendInt(b, int64(*n))
-		}
-		return mpack.AppendInt(b, *p.(*int64))
-	case valOptInt:
-		if n := *p.(**int64); n != nil {
-			return mpack.AppendInt(b, *n)
-		}
+// appendData writes a raw map as is, or nil.
+func appendData(b []byte, d msgpack.RawMessage) []byte {
+	if d == nil {
 		return append(b, mpack.Nil)
-	case valOp:
-		return appendOp(b, *p.(*doctype.Op))
-	case valSel:
-		return appendSel(b, *p.(*doctype.Selection))
-	case valData:
-		if d := *p.(*msgpack.RawMessage); d != nil {
-			return append(b, d...)
-		}
-		return append(b, mpack.Nil)
-	case valUser:
-		b, _ = appendMap(b, userSchema, p.(*User))
-		return b
-	case valUserInfo:
-		if u := *p.(**UserInfo); u != nil {
-			b, _ = appendMap(b, userInfoSchema, u)
-			return b
-		}
-		return append(b, mpack.Nil)
-	case valPeers:
-		return appendMaps(b, peerSchema, *p.(*[]PeerInfo))
-	case valOpEntries:
-		return appendMaps(b, opEntrySchema, *p.(*[]OpEntry))
-	case valStrings:
-		ss := *p.(*[]string)
-		b = mpack.AppendArrayHeader(b, len(ss))
-		for _, s := range ss {
-			b = mpack.AppendString(b, s)
-		}
-		return b
-	case valModes:
-		modes := *p.(*map[string]string)
-		// Sorted, so that one message always encodes to the same bytes.
-		b = mpack.AppendMapHeader(b, len(modes))
-		for _, k := range slices.Sorted(maps.Keys(modes)) {
-			b = appendKV(b, k, modes[k])
-		}
-		return b
 	}
-	panic(fmt.Sprintf("wire: encode: value kind %d", val))
+	return append(b, d...)
 }
 
-func appendKV(b []byte, k, v string) []byte { return mpack.AppendString(mpack.AppendString(b, k), v) }
-
-// appendMaps writes list as an array of the maps s describes.
-func appendMaps[T any](b []byte, s *schema, list []T) []byte {
-	b = mpack.AppendArrayHeader(b, len(list))
-	for i := range list {
-		b, _ = appendMap(b, s, &list[i])
+// appendStrings writes an array of strs.
+func appendStrings(b []byte, ss []string) []byte {
+	b = mpack.AppendArrayHeader(b, len(ss))
+	for _, s := range ss {
+		b = mpack.AppendString(b, s)
 	}
 	return b
 }
+
+// appendModes writes a map of str to str, sorted by key so that one message
+// always encodes to the same bytes.
+func appendModes(b []byte, modes map[string]string) []byte {
+	b = mpack.AppendMapHeader(b, len(modes))
+	for _, k := range slices.Sorted(maps.Keys(modes)) {
+		b = appendKV(b, k, modes[k])
+	}
+	return b
+}
+
+func appendKV(b []byte, k, v string) []byte { return mpack.AppendString(mpack.AppendString(b, k), v) }
 
 // appendOp writes the wire form of op, as its type encodes it; a nil op as
 // an empty array. The op is assumed valid (its type built or checked it).

@@ -20,10 +20,13 @@ import (
 // struct tags "msgpack" of the message types are kept for generic
 // MessagePack tools; TestSchemaMatchesStructTags pins them to the rows.
 //
-// Why a table walked at run time rather than generated code: the walkers are
-// small, every message shares them (a fix to the bounded decoding is made
-// once), and the benchmarks show the walk within the noise of the
-// hand-written codecs it replaced (docs/benchmarks.md).
+// The codecs are generated from these rows (gen_test.go writes
+// schema_gen.go; `go generate ./wire/`, and a test fails while it is
+// stale): a walk of the table at run time cost an accessor call and a type
+// switch per key, 20-45% over the hand-written codecs it replaced
+// (docs/benchmarks.md), while generated code writes each field directly.
+// The bounded reading (skip, pairs, the decoder's str/int/op/sel helpers)
+// stays hand-written and shared, so a fix to it is still made once.
 
 // valKind is how a field's value is written and read; it also says what Go
 // type the row's accessor points to.
@@ -83,7 +86,8 @@ type field struct {
 	omitEmpty bool
 	// omitIf, when set, makes the encoder leave the key out when it is true.
 	omitIf func(m any) bool
-	// goName is the Go field the row reads and writes, which rule applies to.
+	// goName is the Go field the row reads and writes, which rule applies
+	// to; the generated codecs name it.
 	goName string
 	// rule is the validator rule on the Go field (client messages: what the
 	// decoder and EncodeClient check after the types are right).
@@ -93,12 +97,11 @@ type field struct {
 	maxBytes int
 	// keyEnc is the key encoded as a MessagePack str (set by newSchema).
 	keyEnc []byte
+	// keyNum is the key's number (keyOf); -1 for valContent.
+	keyNum int
 	// inner is the name of a nested map or list element in errors: the key,
 	// with "[]" for a list's elements (set by newSchema).
 	inner string
-	// at returns a pointer to the field in m (a pointer to the schema's Go
-	// type), of the type val says.
-	at func(m any) any
 }
 
 // schema is the description of one message or nested map.
@@ -112,6 +115,9 @@ type schema struct {
 	alloc func() any
 	// tEnc is "t" and its value, encoded (set by newSchema).
 	tEnc []byte
+	// rowOf is the row of each key number (keyOf), -1 for a key the
+	// schema does not have (set by newSchema).
+	rowOf [numKeys]int8
 	// fields are the keys, in the order they are written; a row that needs
 	// the document's type (valOp, valSel, valPeers, valContent) comes after
 	// the row that names it ("doc" or valDocType).
@@ -123,9 +129,19 @@ func newSchema(t string, zero any, alloc func() any, fields ...field) *schema {
 	if t != "" {
 		s.tEnc = mpack.AppendString(mpack.AppendString(nil, "t"), t)
 	}
+	for i := range s.rowOf {
+		s.rowOf[i] = -1
+	}
 	for i := range fields {
 		f := &fields[i]
 		f.keyEnc = mpack.AppendString(nil, f.key)
+		f.keyNum = -1
+		if f.key != "" {
+			if f.keyNum = keyOf([]byte(f.key)); f.keyNum < 0 {
+				panic(fmt.Sprintf("wire: key %q has no number: run `go generate ./wire/`", f.key))
+			}
+			s.rowOf[f.keyNum] = int8(i)
+		}
 		f.inner = f.key
 		switch f.val {
 		case valPeers, valOpEntries, valStrings:
@@ -137,11 +153,8 @@ func newSchema(t string, zero any, alloc func() any, fields ...field) *schema {
 
 // row returns the index of key's row, -1 when the schema has none.
 func (s *schema) row(key []byte) int {
-	// A few short keys: comparing them beats hashing the key.
-	for i := range s.fields {
-		if k := s.fields[i].key; k == string(key) && k != "" { // compared without allocating
-			return i
-		}
+	if k := keyOf(key); k >= 0 {
+		return int(s.rowOf[k])
 	}
 	return -1
 }
@@ -158,112 +171,112 @@ func (s *schema) dynamic() bool {
 }
 
 // maxFields bounds a schema's rows: the decoders keep the values on the
-// stack, and with "t" a map has at most 15 entries, a fixmap (see appendMap).
+// stack, and with "t" a map has at most 15 entries, a fixmap (the generated encoders write its header byte first and fill in the count at the end).
 const maxFields = 8
 
 // ---- the schemas ----
 
 var (
 	userInfoSchema = newSchema("", (*UserInfo)(nil), nil,
-		field{key: "name", val: valString, goName: "Name", rule: "max=256", at: func(m any) any { return &m.(*UserInfo).Name }},
-		field{key: "color", val: valString, goName: "Color", rule: "max=64", at: func(m any) any { return &m.(*UserInfo).Color }},
+		field{key: "name", val: valString, goName: "Name", rule: "max=256"},
+		field{key: "color", val: valString, goName: "Color", rule: "max=64"},
 	)
 	userSchema = newSchema("", (*User)(nil), nil,
-		field{key: "id", val: valString, goName: "ID", at: func(m any) any { return &m.(*User).ID }},
-		field{key: "name", val: valString, goName: "Name", at: func(m any) any { return &m.(*User).Name }},
-		field{key: "color", val: valString, goName: "Color", at: func(m any) any { return &m.(*User).Color }},
+		field{key: "id", val: valString, goName: "ID"},
+		field{key: "name", val: valString, goName: "Name"},
+		field{key: "color", val: valString, goName: "Color"},
 	)
 	peerSchema = newSchema("", (*PeerInfo)(nil), nil,
-		field{key: "sid", val: valString, goName: "SID", at: func(m any) any { return &m.(*PeerInfo).SID }},
-		field{key: "user", val: valUser, goName: "User", at: func(m any) any { return &m.(*PeerInfo).User }},
-		field{key: "sel", val: valSel, goName: "Sel", at: func(m any) any { return &m.(*PeerInfo).Sel }},
-		field{key: "data", val: valData, nilAbsent: true, goName: "Data", at: func(m any) any { return &m.(*PeerInfo).Data }},
+		field{key: "sid", val: valString, goName: "SID"},
+		field{key: "user", val: valUser, goName: "User"},
+		field{key: "sel", val: valSel, goName: "Sel"},
+		field{key: "data", val: valData, nilAbsent: true, goName: "Data"},
 	)
 	opEntrySchema = newSchema("", (*OpEntry)(nil), nil,
-		field{key: "v", val: valInt, goName: "V", at: func(m any) any { return &m.(*OpEntry).V }},
-		field{key: "op", val: valOp, goName: "Op", at: func(m any) any { return &m.(*OpEntry).Op }},
-		field{key: "sid", val: valString, goName: "SID", at: func(m any) any { return &m.(*OpEntry).SID }},
-		field{key: "seq", val: valInt, goName: "Seq", at: func(m any) any { return &m.(*OpEntry).Seq }},
+		field{key: "v", val: valInt, goName: "V"},
+		field{key: "op", val: valOp, goName: "Op"},
+		field{key: "sid", val: valString, goName: "SID"},
+		field{key: "seq", val: valInt, goName: "Seq"},
 	)
 )
 
 // Client messages.
 var (
 	helloSchema = newSchema(TypeHello, (*Hello)(nil), func() any { return &Hello{} },
-		field{key: "proto", val: valInt, required: true, goName: "Proto", rule: "min=1", at: func(m any) any { return &m.(*Hello).Proto }},
-		field{key: "sid", val: valString, required: true, goName: "SID", rule: "sid", at: func(m any) any { return &m.(*Hello).SID }},
-		field{key: "user", val: valUserInfo, nilAbsent: true, omitEmpty: true, goName: "User", rule: "omitempty", at: func(m any) any { return &m.(*Hello).User }},
+		field{key: "proto", val: valInt, required: true, goName: "Proto", rule: "min=1"},
+		field{key: "sid", val: valString, required: true, goName: "SID", rule: "sid"},
+		field{key: "user", val: valUserInfo, nilAbsent: true, omitEmpty: true, goName: "User", rule: "omitempty"},
 	)
 	joinSchema = newSchema(TypeJoin, (*Join)(nil), func() any { return &Join{} },
-		field{key: "doc", val: valString, required: true, goName: "Doc", rule: "docid", at: func(m any) any { return &m.(*Join).Doc }},
-		field{key: "v", val: valOptInt, nilAbsent: true, omitEmpty: true, goName: "V", rule: "omitempty,min=0", at: func(m any) any { return &m.(*Join).V }},
+		field{key: "doc", val: valString, required: true, goName: "Doc", rule: "docid"},
+		field{key: "v", val: valOptInt, nilAbsent: true, omitEmpty: true, goName: "V", rule: "omitempty,min=0"},
 	)
 	leaveSchema = newSchema(TypeLeave, (*Leave)(nil), func() any { return &Leave{} },
-		field{key: "doc", val: valString, required: true, goName: "Doc", rule: "docid", at: func(m any) any { return &m.(*Leave).Doc }},
+		field{key: "doc", val: valString, required: true, goName: "Doc", rule: "docid"},
 	)
 	opSchema = newSchema(TypeOp, (*Op)(nil), func() any { return &Op{} },
-		field{key: "doc", val: valString, required: true, goName: "Doc", rule: "docid", at: func(m any) any { return &m.(*Op).Doc }},
-		field{key: "v", val: valInt, required: true, goName: "V", rule: "min=0", at: func(m any) any { return &m.(*Op).V }},
-		field{key: "seq", val: valInt, required: true, goName: "Seq", rule: "gt=0", at: func(m any) any { return &m.(*Op).Seq }},
-		field{key: "op", val: valOp, required: true, goName: "Op", at: func(m any) any { return &m.(*Op).Op }},
-		field{key: "sel", val: valSel, omitEmpty: true, goName: "Sel", at: func(m any) any { return &m.(*Op).Sel }},
+		field{key: "doc", val: valString, required: true, goName: "Doc", rule: "docid"},
+		field{key: "v", val: valInt, required: true, goName: "V", rule: "min=0"},
+		field{key: "seq", val: valInt, required: true, goName: "Seq", rule: "gt=0"},
+		field{key: "op", val: valOp, required: true, goName: "Op"},
+		field{key: "sel", val: valSel, omitEmpty: true, goName: "Sel"},
 	)
 	presenceSchema = newSchema(TypePresence, (*Presence)(nil), func() any { return &Presence{} },
-		field{key: "doc", val: valString, required: true, goName: "Doc", rule: "docid", at: func(m any) any { return &m.(*Presence).Doc }},
-		field{key: "v", val: valInt, required: true, goName: "V", rule: "min=0", at: func(m any) any { return &m.(*Presence).V }},
-		field{key: "sel", val: valSel, required: true, goName: "Sel", at: func(m any) any { return &m.(*Presence).Sel }},
-		field{key: "data", val: valData, omitEmpty: true, goName: "Data", at: func(m any) any { return &m.(*Presence).Data }},
+		field{key: "doc", val: valString, required: true, goName: "Doc", rule: "docid"},
+		field{key: "v", val: valInt, required: true, goName: "V", rule: "min=0"},
+		field{key: "sel", val: valSel, required: true, goName: "Sel"},
+		field{key: "data", val: valData, omitEmpty: true, goName: "Data"},
 	)
 	authSchema = newSchema(TypeAuth, (*Auth)(nil), func() any { return &Auth{} },
-		field{key: "token", val: valString, required: true, goName: "Token", rule: "required", maxBytes: MaxTokenBytes, at: func(m any) any { return &m.(*Auth).Token }},
+		field{key: "token", val: valString, required: true, goName: "Token", rule: "required", maxBytes: MaxTokenBytes},
 	)
 )
 
 // Server messages.
 var (
 	welcomeSchema = newSchema(TypeWelcome, (*Welcome)(nil), func() any { return &Welcome{} },
-		field{key: "proto", val: valInt, required: true, goName: "Proto", at: func(m any) any { return &m.(*Welcome).Proto }},
-		field{key: "sid", val: valString, required: true, goName: "SID", at: func(m any) any { return &m.(*Welcome).SID }},
-		field{key: "user", val: valUser, required: true, goName: "User", at: func(m any) any { return &m.(*Welcome).User }},
+		field{key: "proto", val: valInt, required: true, goName: "Proto"},
+		field{key: "sid", val: valString, required: true, goName: "SID"},
+		field{key: "user", val: valUser, required: true, goName: "User"},
 	)
 	joinedSchema = newSchema(TypeJoined, (*Joined)(nil), func() any { return &Joined{} },
-		field{key: "doc", val: valString, required: true, goName: "Doc", at: func(m any) any { return &m.(*Joined).Doc }},
-		field{key: "v", val: valInt, required: true, goName: "V", at: func(m any) any { return &m.(*Joined).V }},
-		field{key: "type", val: valDocType, goName: "DocType", at: func(m any) any { return &m.(*Joined).DocType }},
-		field{key: "", val: valContent, omitEmpty: true, goName: "Content", at: func(m any) any { return &m.(*Joined).Content }},
-		field{key: "ops", val: valOpEntries, goName: "Ops", at: func(m any) any { return &m.(*Joined).Ops },
+		field{key: "doc", val: valString, required: true, goName: "Doc"},
+		field{key: "v", val: valInt, required: true, goName: "V"},
+		field{key: "type", val: valDocType, goName: "DocType"},
+		field{key: "", val: valContent, omitEmpty: true, goName: "Content"},
+		field{key: "ops", val: valOpEntries, goName: "Ops",
 			omitIf: func(m any) bool { return m.(*Joined).Content != nil }},
-		field{key: "peers", val: valPeers, required: true, goName: "Peers", at: func(m any) any { return &m.(*Joined).Peers }},
-		field{key: "mode", val: valString, required: true, goName: "Mode", at: func(m any) any { return &m.(*Joined).Mode }},
+		field{key: "peers", val: valPeers, required: true, goName: "Peers"},
+		field{key: "mode", val: valString, required: true, goName: "Mode"},
 	)
 	ackSchema = newSchema(TypeAck, (*Ack)(nil), func() any { return &Ack{} },
-		field{key: "doc", val: valString, required: true, goName: "Doc", at: func(m any) any { return &m.(*Ack).Doc }},
-		field{key: "seq", val: valInt, required: true, goName: "Seq", at: func(m any) any { return &m.(*Ack).Seq }},
-		field{key: "v", val: valInt, required: true, goName: "V", at: func(m any) any { return &m.(*Ack).V }},
+		field{key: "doc", val: valString, required: true, goName: "Doc"},
+		field{key: "seq", val: valInt, required: true, goName: "Seq"},
+		field{key: "v", val: valInt, required: true, goName: "V"},
 	)
 	opBroadcastSchema = newSchema(TypeOp, (*OpBroadcast)(nil), func() any { return &OpBroadcast{} },
-		field{key: "doc", val: valString, required: true, goName: "Doc", at: func(m any) any { return &m.(*OpBroadcast).Doc }},
-		field{key: "v", val: valInt, required: true, goName: "V", at: func(m any) any { return &m.(*OpBroadcast).V }},
-		field{key: "op", val: valOp, required: true, goName: "Op", at: func(m any) any { return &m.(*OpBroadcast).Op }},
-		field{key: "sid", val: valString, required: true, goName: "SID", at: func(m any) any { return &m.(*OpBroadcast).SID }},
-		field{key: "seq", val: valInt, required: true, goName: "Seq", at: func(m any) any { return &m.(*OpBroadcast).Seq }},
-		field{key: "sel", val: valSel, omitEmpty: true, goName: "Sel", at: func(m any) any { return &m.(*OpBroadcast).Sel }},
+		field{key: "doc", val: valString, required: true, goName: "Doc"},
+		field{key: "v", val: valInt, required: true, goName: "V"},
+		field{key: "op", val: valOp, required: true, goName: "Op"},
+		field{key: "sid", val: valString, required: true, goName: "SID"},
+		field{key: "seq", val: valInt, required: true, goName: "Seq"},
+		field{key: "sel", val: valSel, omitEmpty: true, goName: "Sel"},
 	)
 	presenceMsgSchema = newSchema(TypePresence, (*PresenceMsg)(nil), func() any { return &PresenceMsg{} },
-		field{key: "doc", val: valString, required: true, goName: "Doc", at: func(m any) any { return &m.(*PresenceMsg).Doc }},
-		field{key: "v", val: valInt, required: true, goName: "V", at: func(m any) any { return &m.(*PresenceMsg).V }},
-		field{key: "peers", val: valPeers, required: true, goName: "Peers", at: func(m any) any { return &m.(*PresenceMsg).Peers }},
-		field{key: "gone", val: valStrings, nilAbsent: true, omitEmpty: true, goName: "Gone", at: func(m any) any { return &m.(*PresenceMsg).Gone }},
+		field{key: "doc", val: valString, required: true, goName: "Doc"},
+		field{key: "v", val: valInt, required: true, goName: "V"},
+		field{key: "peers", val: valPeers, required: true, goName: "Peers"},
+		field{key: "gone", val: valStrings, nilAbsent: true, omitEmpty: true, goName: "Gone"},
 	)
 	errorSchema = newSchema(TypeError, (*Error)(nil), func() any { return &Error{} },
-		field{key: "code", val: valString, required: true, goName: "Code", at: func(m any) any { return &m.(*Error).Code }},
-		field{key: "msg", val: valString, goName: "Msg", at: func(m any) any { return &m.(*Error).Msg }},
-		field{key: "doc", val: valString, nilAbsent: true, omitEmpty: true, goName: "Doc", at: func(m any) any { return &m.(*Error).Doc }},
-		field{key: "seq", val: valInt, nilAbsent: true, omitEmpty: true, goName: "Seq", at: func(m any) any { return &m.(*Error).Seq }},
+		field{key: "code", val: valString, required: true, goName: "Code"},
+		field{key: "msg", val: valString, goName: "Msg"},
+		field{key: "doc", val: valString, nilAbsent: true, omitEmpty: true, goName: "Doc"},
+		field{key: "seq", val: valInt, nilAbsent: true, omitEmpty: true, goName: "Seq"},
 	)
 	authedSchema = newSchema(TypeAuthed, (*Authed)(nil), func() any { return &Authed{} },
-		field{key: "exp", val: valInt, nilAbsent: true, omitEmpty: true, goName: "Exp", at: func(m any) any { return &m.(*Authed).Exp }},
-		field{key: "docs", val: valModes, required: true, goName: "Docs", at: func(m any) any { return &m.(*Authed).Docs }},
+		field{key: "exp", val: valInt, nilAbsent: true, omitEmpty: true, goName: "Exp"},
+		field{key: "docs", val: valModes, required: true, goName: "Docs"},
 	)
 )
 
@@ -337,32 +350,6 @@ func allSchemas() []*schema {
 	return append(out, nestedSchemas...)
 }
 
-// isEmpty reports whether the value p points to (of kind val) is empty, for
-// omitEmpty.
-func isEmpty(val valKind, p any) bool {
-	switch p := p.(type) {
-	case *string:
-		return *p == ""
-	case *int64:
-		return *p == 0
-	case *int:
-		return *p == 0
-	case **int64:
-		return *p == nil
-	case *doctype.Selection:
-		return *p == nil
-	case *msgpack.RawMessage:
-		return *p == nil
-	case **UserInfo:
-		return *p == nil
-	case *[]string:
-		return len(*p) == 0
-	case *doctype.Content:
-		return *p == nil
-	}
-	return false
-}
-
 // goFieldType is the Go type a row of kind val points to, for the test that
 // pins the accessors.
 func goFieldType(val valKind) reflect.Type {
@@ -396,3 +383,6 @@ func goFieldType(val valKind) reflect.Type {
 	}
 	return nil
 }
+
+// A DecodeClient frame's keys that came twice are a bit mask of key numbers.
+var _ [64 - numKeys]struct{}

@@ -7,8 +7,8 @@ import (
 )
 
 // TestSchemaMatchesStructTags pins every schema row to its Go field: the
-// accessor points to the field the row names, of the type the row's kind
-// reads and writes, and the struct's msgpack tag (kept for generic
+// field the row names exists, of the type the row's kind reads and writes
+// (the generated codecs rely on it), and the struct's msgpack tag (kept for generic
 // MessagePack tools) names the row's key.
 func TestSchemaMatchesStructTags(t *testing.T) {
 	for _, s := range allSchemas() {
@@ -33,11 +33,6 @@ func TestSchemaMatchesStructTags(t *testing.T) {
 			}
 			if sf.Type != want {
 				t.Errorf("%s.%s: type %s, row kind %d wants %s", typ, f.goName, sf.Type, f.val, want)
-			}
-			m := reflect.New(typ)
-			p := reflect.ValueOf(f.at(m.Interface()))
-			if p.Pointer() != m.Elem().FieldByIndex(sf.Index).Addr().Pointer() {
-				t.Errorf("%s: row %q points to another field than %s", typ, f.key, f.goName)
 			}
 			tag, _, _ := strings.Cut(sf.Tag.Get("msgpack"), ",")
 			if f.val == valContent {
