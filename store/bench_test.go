@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -62,9 +63,17 @@ func benchAppend(b *testing.B, s store.Store) {
 	}
 }
 
+// groupModes are the PGStore configurations the append benchmarks compare.
+var groupModes = []struct {
+	name       string
+	committers int
+}{{"group=off", -1}, {"group=on", 0}}
+
 // BenchmarkPGAppend: durable appends (synchronous_commit on) to one document.
 func BenchmarkPGAppend(b *testing.B) {
-	benchAppend(b, newPG(b, store.PGOptions{}))
+	for _, m := range groupModes {
+		b.Run(m.name, func(b *testing.B) { benchAppend(b, newPG(b, store.PGOptions{Committers: m.committers})) })
+	}
 }
 
 // BenchmarkMemAppend is the same workload on the memory engine, for scale.
@@ -149,5 +158,47 @@ func BenchmarkPGLoad1MiB(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/load")
 		})
+	}
+}
+
+// benchAppendParallel: about `writers` goroutines (a multiple of GOMAXPROCS),
+// each appending one op at a time to a document of its own, as the actors of
+// many open documents do on one node. This is the load group commit is for.
+func benchAppendParallel(b *testing.B, s store.Store) {
+	for _, writers := range []int{1, 8, 32} {
+		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
+			ctx := context.Background()
+			var next atomic.Int64
+			prefix := fmt.Sprintf("par-%d-%d", writers, benchDocs.Add(1))
+			procs := runtime.GOMAXPROCS(0)
+			b.SetParallelism((writers + procs - 1) / procs)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				id := fmt.Sprintf("%s-%d", prefix, next.Add(1))
+				if _, err := s.CreateDoc(ctx, store.NewDocument{ID: id}); err != nil {
+					b.Error(err)
+					return
+				}
+				v, length := int64(0), 0
+				for pb.Next() {
+					var batch []store.OpRecord
+					batch, length = typingBatch(v, length, 1)
+					if err := s.AppendOps(ctx, id, v, batch); err != nil {
+						b.Error(err)
+						return
+					}
+					v++
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+		})
+	}
+}
+
+// BenchmarkPGAppendParallel: durable single-op appends from many writers, each
+// on its own document.
+func BenchmarkPGAppendParallel(b *testing.B) {
+	for _, m := range groupModes {
+		b.Run(m.name, func(b *testing.B) { benchAppendParallel(b, newPG(b, store.PGOptions{Committers: m.committers})) })
 	}
 }

@@ -1,5 +1,7 @@
 package store
 
+import "context"
+
 // Test hooks: methods only the tests of this package use.
 
 // snapshotVersions lists the versions that have a snapshot; nil if id is
@@ -16,4 +18,32 @@ func (m *MemStore) snapshotVersions(id string) []int64 {
 		out[i] = s.Version
 	}
 	return out
+}
+
+// Append is one AppendOps call of AppendGroup.
+type Append struct {
+	ID       string
+	Expected int64
+	Ops      []OpRecord
+}
+
+// AppendGroup commits appends as one group of the group committer, whatever
+// the timing, and returns each one's AppendOps result.
+func (s *PGStore) AppendGroup(ctx context.Context, appends []Append) []error {
+	errs := make([]error, len(appends))
+	reqs := make([]*appendReq, len(appends))
+	var group []*appendReq
+	for i, a := range appends {
+		reqs[i], errs[i] = prepareAppend(ctx, a.ID, a.Expected, a.Ops)
+		if errs[i] == nil {
+			group = append(group, reqs[i])
+		}
+	}
+	s.group.commit(group)
+	for i, r := range reqs {
+		if r != nil {
+			errs[i] = s.finishAppend(ctx, r, <-r.done)
+		}
+	}
+	return errs
 }

@@ -42,6 +42,10 @@ type PGOptions struct {
 	// CompactEvery (0: DefaultCompactEvery); see Compactor.
 	Retention    Retention
 	CompactEvery time.Duration
+	// Committers is how many group-commit goroutines share out concurrent
+	// AppendOps calls (see pg_group.go); 0 means half the pool's connections (at
+	// least 1), < 0 turns group commit off: every append its own transaction.
+	Committers int
 }
 
 // PGStore keeps documents in Postgres. Every write is one durable transaction
@@ -52,7 +56,8 @@ type PGStore struct {
 	pool    *pgxpool.Pool
 	every   int
 	snap    *snapshotter[int64]
-	compact *compactor // nil without retention
+	compact *compactor      // nil without retention
+	group   *groupCommitter // nil when group commit is off
 	close   sync.Once
 }
 
@@ -103,6 +108,12 @@ func OpenPG(ctx context.Context, url string, opts PGOptions) (*PGStore, error) {
 		log = slog.Default()
 	}
 	s := &PGStore{pool: pool, every: every}
+	if committers := opts.Committers; committers >= 0 {
+		if committers == 0 {
+			committers = max(1, int(cfg.MaxConns)/2)
+		}
+		s.group = newGroupCommitter(pool, committers)
+	}
 	s.snap = newSnapshotter(log, s.buildSnapshot)
 	if opts.Retention.Enabled() {
 		s.compact = newCompactor(log, s, opts.Retention, opts.CompactEvery)
@@ -373,8 +384,9 @@ func (s *PGStore) DeleteDoc(ctx context.Context, id string) error {
 	return nil
 }
 
-// appendSQL is the whole of AppendOps: one statement, hence one implicit
-// transaction and one round trip. The guarded UPDATE takes the document's row lock;
+// appendSQL is the whole of AppendOps: one statement, run alone (one implicit
+// transaction, one round trip) or in a group commit with other appends (see
+// pg_group.go). The guarded UPDATE takes the document's row lock;
 // a concurrent writer at the same version waits for it, then re-checks the guard,
 // matches nothing and inserts nothing (the INSERT reads its pk from the UPDATE).
 const appendSQL = `
@@ -394,8 +406,24 @@ SELECT pk, (SELECT count(*) FROM ins) FROM d`
 
 // AppendOps implements Store.
 func (s *PGStore) AppendOps(ctx context.Context, id string, expected int64, ops []OpRecord) error {
-	if err := checkRecords(id, expected, ops); err != nil {
+	r, err := prepareAppend(ctx, id, expected, ops)
+	if err != nil {
 		return err
+	}
+	var res appendRes
+	if s.group != nil {
+		res = s.group.submit(r)
+	} else {
+		res = appendAlone(s.pool, r)
+	}
+	return s.finishAppend(ctx, r, res)
+}
+
+// prepareAppend checks and encodes an append into appendSQL's arguments, on the
+// caller's goroutine (many callers encode in parallel, the committer does not).
+func prepareAppend(ctx context.Context, id string, expected int64, ops []OpRecord) (*appendReq, error) {
+	if err := checkRecords(id, expected, ops); err != nil {
+		return nil, err
 	}
 	n := len(ops)
 	encoded := make([][]byte, n)
@@ -406,7 +434,7 @@ func (s *PGStore) AppendOps(ctx context.Context, id string, expected int64, ops 
 	seen := make(map[sidSeq]struct{}, n)
 	for i, r := range ops {
 		if r.Op == nil {
-			return fmt.Errorf("append to %q: %w: record %d has no op", id, ErrInvalidArgument, i)
+			return nil, fmt.Errorf("append to %q: %w: record %d has no op", id, ErrInvalidArgument, i)
 		}
 		encoded[i], sids[i], seqs[i], users[i] = r.Op.AppendMsgpack(nil), r.SID, r.Seq, r.UserID
 		if !r.CreatedAt.IsZero() {
@@ -416,32 +444,37 @@ func (s *PGStore) AppendOps(ctx context.Context, id string, expected int64, ops 
 		if r.SID != "" {
 			k := sidSeq{r.SID, r.Seq}
 			if _, dup := seen[k]; dup {
-				return fmt.Errorf("append to %q: %w: sid %q seq %d twice in one batch", id, ErrInvalidArgument, r.SID, r.Seq)
+				return nil, fmt.Errorf("append to %q: %w: sid %q seq %d twice in one batch", id, ErrInvalidArgument, r.SID, r.Seq)
 			}
 			seen[k] = struct{}{}
 		}
 	}
-	var pk, inserted int64
-	err := s.pool.QueryRow(ctx, appendSQL, id, expected, encoded, sids, seqs, users, ats).Scan(&pk, &inserted)
+	return &appendReq{ctx: ctx, id: id, expected: expected, n: n, sids: sids, seqs: seqs,
+		args: []any{id, expected, encoded, sids, seqs, users, ats}, done: make(chan appendRes, 1)}, nil
+}
+
+// finishAppend turns appendSQL's raw outcome into AppendOps' result.
+func (s *PGStore) finishAppend(ctx context.Context, r *appendReq, res appendRes) error {
+	id, expected, err := r.id, r.expected, res.err
 	switch code, constraint := pgCode(err); {
 	case err == nil:
-		if inserted != int64(n) {
+		if res.inserted != int64(r.n) {
 			// Cannot happen while the statement is atomic; if it ever does, say so
 			// loudly rather than report success.
-			return fmt.Errorf("append to %q: inserted %d of %d ops", id, inserted, n)
+			return fmt.Errorf("append to %q: inserted %d of %d ops", id, res.inserted, r.n)
 		}
 	case errors.Is(err, pgx.ErrNoRows):
 		return s.appendFailed(ctx, id, expected)
 	case code == pgUniqueViolation && constraint == "ops_doc_sid_seq":
-		return s.duplicate(ctx, id, sids, seqs)
+		return s.duplicate(ctx, id, r.sids, r.seqs)
 	case code == pgUniqueViolation || code == pgFKViolation:
 		// Another node committed this version (or deleted the document) under us.
 		return s.appendFailed(ctx, id, expected)
 	default:
 		return fmt.Errorf("append to %q at %d: %w", id, expected, classify(err))
 	}
-	if crossed(expected, expected+int64(n), s.every) {
-		s.snap.mark(pk)
+	if crossed(expected, expected+int64(r.n), s.every) {
+		s.snap.mark(res.pk)
 	}
 	return nil
 }
@@ -780,10 +813,15 @@ func (s *PGStore) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close implements Store: it stops the snapshot goroutine, then closes the pool
-// (waiting for connections in use to be released). Safe to call more than once.
+// Close implements Store: it stops the group committers (after the groups they
+// are committing; appends still queued fail with ErrUnavailable) and the snapshot
+// goroutine, then closes the pool (waiting for connections in use to be
+// released). Safe to call more than once.
 func (s *PGStore) Close() {
 	s.close.Do(func() {
+		if s.group != nil {
+			s.group.stop()
+		}
 		s.compact.stop()
 		s.snap.stop()
 		s.pool.Close()

@@ -48,6 +48,8 @@ func run() error {
 	opRate := flag.Float64("op-rate", 1e6, "per-connection op rate (raised so that it does not cap a benchmark)")
 	presRate := flag.Float64("presence-rate", 1e6, "per-connection presence rate")
 	blockRate := flag.Int("block-profile-rate", 0, "runtime.SetBlockProfileRate; 0 leaves it off")
+	redisURL := flag.String("redis-url", "", "Redis URL of the cross-node bus and leases (needs -database-url); empty: single node")
+	redisPrefix := flag.String("redis-prefix", "tandem:", "prefix of the Redis keys and channels")
 	flag.Parse()
 	for _, a := range []string{*addr, *pprofAddr} {
 		if h, _, err := net.SplitHostPort(a); err != nil || !net.ParseIP(h).IsLoopback() {
@@ -74,6 +76,17 @@ func run() error {
 	defer st.Close()
 
 	cfg := server.DefaultConfig()
+	if *redisURL != "" {
+		if *dbURL == "" {
+			return errors.New("-redis-url needs -database-url: the nodes must share one Postgres")
+		}
+		rb, err := server.OpenRedisBus(ctx, *redisURL, server.RedisOptions{Prefix: *redisPrefix, Logger: log})
+		if err != nil {
+			return fmt.Errorf("open the Redis bus: %w", err)
+		}
+		defer rb.Close()
+		cfg.Bus, cfg.Leases = rb, rb.Leases()
+	}
 	cfg.OpRate, cfg.OpBurst = *opRate, int(*opRate)
 	cfg.PresenceRate, cfg.PresenceBurst = *presRate, int(*presRate)
 	srv, err := server.New(cfg, st, log)

@@ -1,0 +1,213 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Group commit: concurrent AppendOps calls (the actors of many documents on one
+// node) share one Postgres transaction, hence one round trip and one WAL flush,
+// instead of paying one each.
+//
+// A committer goroutine takes the first append waiting, gathers every other one
+// that arrived meanwhile (no timed window: an idle store adds no wait, a busy one
+// batches whatever queued while the previous commit was in flight), sorts them by
+// document id and sends them as one pgx.Batch, which runs in one implicit
+// transaction. Each append is the same guarded statement as alone (appendSQL), so a
+// version conflict or a deleted document is a statement that matches no row: it
+// fails only its own caller, never the others. A statement that raises an error (a
+// duplicate (sid, seq), a deadlock with another node) aborts the whole
+// transaction, so nothing of the group is written; the committer then runs each
+// append of the group alone, and every caller gets the result it would have had
+// without grouping. Exactly-once holds because a group is all or nothing.
+//
+// Lock order: the appends of a group lock their documents' rows in id order (one
+// document's appends in arrival order), the same order for every group of every
+// node, so two groups cannot deadlock each other.
+
+// groupMax caps the appends of one group (one pgx.Batch).
+const groupMax = 64
+
+// appendReq is one AppendOps waiting for a committer.
+type appendReq struct {
+	ctx      context.Context
+	id       string
+	expected int64
+	n        int // ops in the append
+	sids     []string
+	seqs     []int64
+	args     []any          // appendSQL's arguments
+	done     chan appendRes // buffered: a committer never blocks on it
+}
+
+// appendRes is the raw outcome of appendSQL for one request.
+type appendRes struct {
+	pk, inserted int64
+	err          error // pgx.ErrNoRows when the guard matched nothing
+}
+
+// groupCommitter owns the committer goroutines; stop ends them.
+type groupCommitter struct {
+	pool    *pgxpool.Pool
+	reqs    chan *appendReq
+	quit    chan struct{} // closed by stop: committers finish their group and return
+	stopped chan struct{} // closed once the committers are gone and the queue answered
+	wg      sync.WaitGroup
+	stop1   sync.Once
+}
+
+// errStoreClosed answers appends that arrive after Close.
+var errStoreClosed = fmt.Errorf("%w: store closed", ErrUnavailable)
+
+func newGroupCommitter(pool *pgxpool.Pool, committers int) *groupCommitter {
+	g := &groupCommitter{pool: pool, reqs: make(chan *appendReq, 4*groupMax), quit: make(chan struct{}), stopped: make(chan struct{})}
+	g.wg.Add(committers)
+	for range committers {
+		go g.run()
+	}
+	return g
+}
+
+// submit queues r and waits for its result or for ctx. A caller whose ctx ends
+// after its append was sent does not know whether it committed, as with any
+// query cancelled in flight.
+func (g *groupCommitter) submit(r *appendReq) appendRes {
+	select {
+	case g.reqs <- r:
+	case <-g.quit:
+		return appendRes{err: errStoreClosed}
+	case <-r.ctx.Done():
+		return appendRes{err: r.ctx.Err()}
+	}
+	select {
+	case res := <-r.done:
+		return res
+	case <-r.ctx.Done():
+		return appendRes{err: r.ctx.Err()}
+	case <-g.stopped:
+		// Queued after stop drained the queue (both cases of the send above
+		// were ready): never sent to Postgres, unless answered just before.
+		select {
+		case res := <-r.done:
+			return res
+		default:
+			return appendRes{err: errStoreClosed}
+		}
+	}
+}
+
+// stop ends the committers after the group each is committing; appends still
+// queued are answered with errStoreClosed.
+func (g *groupCommitter) stop() {
+	g.stop1.Do(func() {
+		close(g.quit)
+		g.wg.Wait()
+		defer close(g.stopped)
+		for {
+			select {
+			case r := <-g.reqs:
+				r.done <- appendRes{err: errStoreClosed}
+			default:
+				return
+			}
+		}
+	})
+}
+
+func (g *groupCommitter) run() {
+	defer g.wg.Done()
+	group := make([]*appendReq, 0, groupMax)
+	for {
+		select {
+		case <-g.quit:
+			return
+		case r := <-g.reqs:
+			group = append(group[:0], r)
+		}
+	gather:
+		for len(group) < groupMax {
+			select {
+			case r := <-g.reqs:
+				group = append(group, r)
+			default:
+				break gather
+			}
+		}
+		g.commit(group)
+		clear(group)
+	}
+}
+
+// commit runs one group and answers each of its requests (r.done is buffered).
+func (g *groupCommitter) commit(group []*appendReq) {
+	live := group[:0:0]
+	for _, r := range group {
+		if err := r.ctx.Err(); err != nil {
+			r.done <- appendRes{err: err} // gave up before it was sent: not written
+			continue
+		}
+		live = append(live, r)
+	}
+	switch len(live) {
+	case 0:
+		return
+	case 1:
+		live[0].done <- appendAlone(g.pool, live[0])
+		return
+	}
+	slices.SortStableFunc(live, func(a, b *appendReq) int { return cmp.Compare(a.id, b.id) })
+	// The group's statements run whatever their callers' contexts do: cancelling
+	// one must not abort the others' transaction.
+	ctx := context.WithoutCancel(live[0].ctx)
+	var batch pgx.Batch
+	for _, r := range live {
+		batch.Queue(appendSQL, r.args...)
+	}
+	res := make([]appendRes, len(live))
+	br := g.pool.SendBatch(ctx, &batch)
+	var failed error // the first error that is not "no row"
+	for i := range live {
+		err := br.QueryRow().Scan(&res[i].pk, &res[i].inserted)
+		res[i].err = err
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) && failed == nil {
+			failed = err
+		}
+	}
+	if err := br.Close(); err != nil && failed == nil {
+		failed = err // the implicit transaction's commit
+	}
+	var pe *pgconn.PgError
+	switch {
+	case failed == nil:
+		for i, r := range live {
+			r.done <- res[i]
+		}
+	case errors.As(failed, &pe):
+		// Postgres refused a statement (or the commit): the transaction rolled
+		// back whole. Each append alone gets its own answer.
+		for _, r := range live {
+			r.done <- appendAlone(g.pool, r)
+		}
+	default:
+		// The connection failed: whether the group committed is unknown, as for a
+		// lone statement whose connection breaks.
+		for _, r := range live {
+			r.done <- appendRes{err: failed}
+		}
+	}
+}
+
+// appendAlone runs one request's statement by itself.
+func appendAlone(pool *pgxpool.Pool, r *appendReq) appendRes {
+	var res appendRes
+	res.err = pool.QueryRow(r.ctx, appendSQL, r.args...).Scan(&res.pk, &res.inserted)
+	return res
+}

@@ -1,0 +1,174 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/tandem-collab/tandem/ot"
+	"github.com/tandem-collab/tandem/store"
+	"github.com/tandem-collab/tandem/store/storetest"
+)
+
+// TestPGContractNoGroupCommit: the contract holds with group commit off too.
+func TestPGContractNoGroupCommit(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return newPG(t, store.PGOptions{SnapshotEvery: 5, MaxConns: 6, Committers: -1})
+	})
+}
+
+func insertRec(v int64, sid string, seq int64) store.OpRecord {
+	return store.OpRecord{Version: v, Op: ot.Op{{Insert: fmt.Sprintf("[%s%d]", sid, seq)}}, SID: sid, Seq: seq, UserID: "u"}
+}
+
+// TestPGGroupCommitIsolatesFailures: in one group, an append that conflicts, one
+// to a missing document and one whose (sid, seq) is a duplicate each get their
+// own error; every other append of the group commits, exactly once.
+func TestPGGroupCommitIsolatesFailures(t *testing.T) {
+	ctx := context.Background()
+	s := newPG(t, store.PGOptions{})
+	for _, id := range []string{"a", "b", "c", "d"} {
+		if _, err := s.CreateDoc(ctx, store.NewDocument{ID: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.AppendOps(ctx, "b", 0, []store.OpRecord{insertRec(0, "x", 1)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, withDup := range []bool{false, true} {
+		t.Run(fmt.Sprintf("duplicate=%v", withDup), func(t *testing.T) {
+			base := map[string]int64{}
+			for _, id := range []string{"a", "c", "d"} {
+				d, err := s.GetDoc(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				base[id] = d.Version
+			}
+			sid := fmt.Sprintf("s%v", withDup)
+			appends := []store.Append{
+				{ID: "d", Expected: base["d"], Ops: []store.OpRecord{insertRec(base["d"], sid, 1)}},
+				{ID: "a", Expected: base["a"], Ops: []store.OpRecord{insertRec(base["a"], sid, 1), insertRec(base["a"]+1, sid, 2)}},
+				{ID: "b", Expected: 0, Ops: []store.OpRecord{insertRec(0, sid, 1)}}, // b is at 1 at least
+				{ID: "nope", Expected: 0, Ops: []store.OpRecord{insertRec(0, sid, 1)}},
+				{ID: "a", Expected: base["a"] + 2, Ops: []store.OpRecord{insertRec(base["a"]+2, sid, 3)}}, // after the first a
+				{ID: "c", Expected: base["c"], Ops: []store.OpRecord{insertRec(base["c"], sid, 1)}},
+			}
+			if withDup {
+				// b's (x, 1) is committed at version 0: a duplicate raises an error in
+				// Postgres, which aborts the group's transaction.
+				appends = append(appends, store.Append{ID: "b", Expected: 1, Ops: []store.OpRecord{insertRec(1, "x", 1)}})
+			}
+			errs := s.AppendGroup(ctx, appends)
+			for i, want := range []error{nil, nil, store.ErrConflict, store.ErrNotFound, nil, nil, store.ErrDuplicate} {
+				if i >= len(errs) {
+					break
+				}
+				if want == nil && errs[i] != nil || want != nil && !errors.Is(errs[i], want) {
+					t.Errorf("append %d (%s at %d): %v, want %v", i, appends[i].ID, appends[i].Expected, errs[i], want)
+				}
+			}
+			var ce *store.ConflictError
+			if errors.As(errs[2], &ce) && ce.Current != 1 {
+				t.Errorf("conflict reports the store at %d, want 1", ce.Current)
+			}
+			var de *store.DuplicateError
+			if withDup && errors.As(errs[6], &de) && de.Version != 0 {
+				t.Errorf("duplicate reports the original at %d, want 0", de.Version)
+			}
+			for id, n := range map[string]int64{"a": 3, "c": 1, "d": 1} {
+				ops, err := s.ReadOps(ctx, id, base[id], 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if int64(len(ops)) != n {
+					t.Fatalf("%s has %d new ops, want %d", id, len(ops), n)
+				}
+				for i, r := range ops {
+					if r.SID != sid || r.Seq != int64(i+1) {
+						t.Errorf("%s op %d is (%s, %d), want (%s, %d)", id, i, r.SID, r.Seq, sid, i+1)
+					}
+				}
+			}
+			if ops, err := s.ReadOps(ctx, "b", 0, 0); err != nil || len(ops) != 1 {
+				t.Fatalf("b has %d ops (%v), want its 1", len(ops), err)
+			}
+		})
+	}
+}
+
+// TestPGGroupCommitConcurrent: many writers, on documents of their own and two
+// on each shared document racing for the same versions: every append that
+// returned nil is in the log exactly once, every conflict wrote nothing.
+func TestPGGroupCommitConcurrent(t *testing.T) {
+	ctx := context.Background()
+	s := newPG(t, store.PGOptions{Committers: 2, MaxConns: 4})
+	const docs, writersPerDoc, appends = 8, 2, 40
+	for d := range docs {
+		if _, err := s.CreateDoc(ctx, store.NewDocument{ID: fmt.Sprint("doc", d)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	committed := make([][]int64, docs*writersPerDoc) // seqs that returned nil
+	for w := range docs * writersPerDoc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id, sid := fmt.Sprint("doc", w%docs), fmt.Sprint("w", w)
+			seq := int64(0)
+			for range appends {
+				d, err := s.GetDoc(ctx, id)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				seq++
+				err = s.AppendOps(ctx, id, d.Version, []store.OpRecord{insertRec(d.Version, sid, seq)})
+				switch {
+				case err == nil:
+					committed[w] = append(committed[w], seq)
+				case errors.Is(err, store.ErrConflict):
+				default:
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for d := range docs {
+		id := fmt.Sprint("doc", d)
+		ops, err := s.ReadOps(ctx, id, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string][]int64{}
+		for _, r := range ops {
+			got[r.SID] = append(got[r.SID], r.Seq)
+		}
+		for w := d; w < docs*writersPerDoc; w += docs {
+			sid := fmt.Sprint("w", w)
+			if fmt.Sprint(got[sid]) != fmt.Sprint(committed[w]) {
+				t.Errorf("%s: log holds seqs %v of %s, the acknowledged ones are %v", id, got[sid], sid, committed[w])
+			}
+		}
+	}
+}
+
+// TestPGGroupCommitClose: appends after Close fail with ErrUnavailable, and
+// Close does not wait for them.
+func TestPGGroupCommitClose(t *testing.T) {
+	ctx := context.Background()
+	s := newPG(t, store.PGOptions{})
+	if _, err := s.CreateDoc(ctx, store.NewDocument{ID: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	err := s.AppendOps(ctx, "a", 0, []store.OpRecord{insertRec(0, "s", 1)})
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("AppendOps after Close: %v, want ErrUnavailable", err)
+	}
+}
