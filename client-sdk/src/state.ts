@@ -683,6 +683,12 @@ export class DocState<C, O, S> {
           this.inflight = null;
           this.buffer = null;
           this.inflightEdits = this.bufferEdits = 0;
+          // The view keeps the dropped edits until the full content comes
+          // (resync diffs from the view then). But edits made before that
+          // are made on this view, and resync rebases them from the base:
+          // so the base becomes the view now, or the dropped edits would
+          // stay in the view past the resync, on this client alone.
+          this.base = this.type.apply(this.base, this.type.diff(this.base, this.view)).content;
           this.reportUnsynced();
           this.undo.clear();
           this.out.effect({ kind: 'invalid_op', error: err, dropped });

@@ -197,6 +197,19 @@ const cases: Case[] = [
     ],
   },
   {
+    // The edits made while the full text is on its way are made on the view
+    // that still shows the dropped ones: the resync must take those out.
+    name: 'invalid_op, then an edit before the full text comes: the dropped edits leave, the new one stays',
+    steps: [
+      ...start('abc', 1),
+      { in: ['local', ['bad']] },
+      { in: ['local', ['more']] },
+      { in: error('invalid_op', 1), sends: [{ t: 'join', doc: 'd' }], status: 'joining', pending: false },
+      { in: ['local', [10, '!']], sends: [], text: 'morebadabc!' },
+      { in: joined(1, 'abc'), text: 'abc!', pending: true },
+    ],
+  },
+  {
     name: 'rate_limited asks for a retry; the resend keeps the seq',
     steps: [
       ...start('', 0),
