@@ -107,6 +107,12 @@ export class DocState<C, O, S> {
   private readySettled = false;
   private history: { v: number; op: O; sid: string }[] = [];
   private resyncedSeq = -1;
+  /**
+   * Set when an op is dropped (invalid_op): the view still shows it and the
+   * base was made the view, so only a full content may settle the state,
+   * however the next join comes about (a reconnect too).
+   */
+  private needsFull = false;
   /** Local edits in the op in flight, and in the buffer (for {@link unsynced}). */
   private inflightEdits = 0;
   private bufferEdits = 0;
@@ -470,7 +476,7 @@ export class DocState<C, O, S> {
   private join(full: boolean): void {
     this.joining = true;
     this.updateStatus();
-    const v = full || this.ver < 0 ? undefined : this.ver;
+    const v = full || this.needsFull || this.ver < 0 ? undefined : this.ver;
     this.out.send({ t: 'join', doc: this.id, ...(v !== undefined ? { v } : {}) });
   }
 
@@ -654,6 +660,7 @@ export class DocState<C, O, S> {
     // The difference has no author to order ties by: it counts as committed
     // first, so its inserts go left of ours at one spot.
     this.resyncedSeq = this.inflight?.seq ?? -1;
+    this.needsFull = false;
     const d = this.type.diff(this.hasPendingOps ? this.base : this.view, content);
     this.base = content;
     this.ver = v;
@@ -683,6 +690,13 @@ export class DocState<C, O, S> {
           this.inflight = null;
           this.buffer = null;
           this.inflightEdits = this.bufferEdits = 0;
+          // The view keeps the dropped edits until the full content comes
+          // (resync diffs from the view then). But edits made before that
+          // are made on this view, and resync rebases them from the base:
+          // so the base becomes the view now, or the dropped edits would
+          // stay in the view past the resync, on this client alone.
+          this.base = this.type.apply(this.base, this.type.diff(this.base, this.view)).content;
+          this.needsFull = true;
           this.reportUnsynced();
           this.undo.clear();
           this.out.effect({ kind: 'invalid_op', error: err, dropped });

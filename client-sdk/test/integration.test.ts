@@ -468,6 +468,8 @@ interface TreeClient {
   doc: TreeDoc;
   proxy: FlakyProxy | null;
   acks: { seq: number; v: number }[];
+  /** The ops the server refused (invalid_op and the like), with what they dropped. */
+  refused: unknown[];
 }
 
 async function treeClient(name: string, docId: string, url: string, proxy: FlakyProxy | null = null): Promise<TreeClient> {
@@ -483,8 +485,29 @@ async function treeClient(name: string, docId: string, url: string, proxy: Flaky
   const doc = conn.openTree(docId, { undoCaptureMs: 0, presenceThrottleMs: 10 });
   const acks: { seq: number; v: number }[] = [];
   doc.on('ack', (a) => acks.push(a));
+  const refused: unknown[] = [];
+  doc.on('invalid_op', (e) => refused.push(e));
   await doc.ready;
-  return { name, conn, doc, proxy, acks };
+  return { name, conn, doc, proxy, acks, refused };
+}
+
+/**
+ * With TANDEM_IT_DUMP=<dir>: a line per run in <dir>/tree-runs.log (the seed,
+ * how many ops the server refused per client) and, when the clients
+ * disagree, <dir>/tree-dump.<seed>.json with the stored op log and every
+ * client's sid, acks, refusals and content, to tell which side is wrong.
+ */
+async function dumpTreeRun(docId: string, clients: TreeClient[], want: unknown): Promise<void> {
+  const dir = process.env.TANDEM_IT_DUMP;
+  if (!dir) return;
+  const fs = await import('node:fs');
+  const { isDeepStrictEqual } = await import('node:util');
+  const diverged = clients.some((c) => !isDeepStrictEqual(c.doc.toJSON(), want));
+  fs.appendFileSync(`${dir}/tree-runs.log`, `seed ${SEED} refused ${clients.map((c) => c.refused.length).join(',')}${diverged ? ' DIVERGED' : ''}\n`);
+  if (!diverged) return;
+  const st = await storedOps(schema, docId);
+  const each = clients.map((c) => ({ name: c.name, sid: c.conn.sid, acks: c.acks, refused: c.refused, content: c.doc.toJSON() }));
+  fs.writeFileSync(`${dir}/tree-dump.${SEED}.json`, JSON.stringify({ stored: st, clients: each }, null, 1));
 }
 
 /** One random action of a whiteboard user: creates, drags, text edits of shared notes, moves into frames, deletes, undo. */
@@ -552,6 +575,7 @@ describe(`integration: tree documents against the real server (seed ${SEED})`, (
       30_000,
     );
     const want = clients[0]?.doc.toJSON();
+    await dumpTreeRun(docId, clients, want);
     for (const c of clients) expect(c.doc.toJSON(), c.name).toEqual(want);
     expect(clients.reduce((n, c) => n + (c.proxy?.drops ?? 0), 0)).toBeGreaterThan(0);
     for (const c of clients) expect(c.acks.length, c.name).toBeGreaterThan(2);

@@ -197,6 +197,31 @@ const cases: Case[] = [
     ],
   },
   {
+    // The edits made while the full text is on its way are made on the view
+    // that still shows the dropped ones: the resync must take those out.
+    name: 'invalid_op, then an edit before the full text comes: the dropped edits leave, the new one stays',
+    steps: [
+      ...start('abc', 1),
+      { in: ['local', ['bad']] },
+      { in: ['local', ['more']] },
+      { in: error('invalid_op', 1), sends: [{ t: 'join', doc: 'd' }], status: 'joining', pending: false },
+      { in: ['local', [10, '!']], sends: [], text: 'morebadabc!' },
+      { in: joined(1, 'abc'), text: 'abc!', pending: true },
+    ],
+  },
+  {
+    name: 'invalid_op, then a reconnect before the full text comes: the re-join still asks for the full text',
+    steps: [
+      ...start('abc', 1),
+      { in: ['local', ['bad']] },
+      { in: error('invalid_op', 1), sends: [{ t: 'join', doc: 'd' }], status: 'joining', pending: false },
+      { in: ['local', [6, '!']], sends: [], text: 'badabc!' },
+      { in: ['disconnect'] },
+      { in: ['connect'], sends: [{ t: 'join', doc: 'd' }] },
+      { in: joined(1, 'abc'), text: 'abc!', pending: true },
+    ],
+  },
+  {
     name: 'rate_limited asks for a retry; the resend keeps the seq',
     steps: [
       ...start('', 0),
