@@ -609,7 +609,7 @@ func (c *Conn) Open(ctx context.Context, docID string, opts ...DocOption) (*Doc,
 	if !wire.ValidDocID(docID) {
 		return nil, fmt.Errorf("client: document id %q: want 1-128 of [A-Za-z0-9_-]", docID)
 	}
-	d := &Doc{c: c, id: docID, joined: make(chan struct{}), notify: make(chan struct{})}
+	d := &Doc{c: c, id: docID, joined: make(chan struct{}), watch: newWatch()}
 	for _, o := range opts {
 		o(&d.opts)
 	}

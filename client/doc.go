@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
 
@@ -60,15 +59,10 @@ type Doc struct {
 	joined     chan struct{}
 	joinedOnce sync.Once
 
-	mu     sync.Mutex
-	st     *docState
-	sess   *session
-	notify chan struct{} // closed and replaced after a state change, if watched
-	// watched: someone holds notify (WaitSynced, WaitVersion), so the next
-	// change must close it; otherwise changes (every remote op) skip that.
-	watched bool
-	retry   *time.Timer
-	delay   time.Duration
+	mu    sync.Mutex
+	st    *docState
+	sess  *session
+	watch // waiters and the rate-limit back-off, guarded by mu
 }
 
 // ID is the document id.
@@ -161,16 +155,7 @@ func (d *Doc) emit(fx *effects) {
 	}
 }
 
-func (d *Doc) wakeLocked() {
-	if d.watched {
-		close(d.notify)
-		d.notify = make(chan struct{})
-		d.watched = false
-	}
-	if d.st.inflight == nil {
-		d.delay = 0
-	}
-}
+func (d *Doc) wakeLocked() { d.watch.wakeLocked(d.st.inflight == nil) }
 
 // attach binds the document to a new session and joins; called with c.mu held.
 func (d *Doc) attach(sess *session) {
@@ -196,9 +181,7 @@ func (d *Doc) kill(err error) {
 	if d.st.dead == nil {
 		d.st.dead = err
 	}
-	if d.retry != nil {
-		d.retry.Stop()
-	}
+	d.stopLocked()
 	d.wakeLocked()
 	d.mu.Unlock()
 	d.joinedOnce.Do(func() { close(d.joined) })
@@ -231,17 +214,7 @@ func (d *Doc) serverError(e *wire.Error) {
 
 // scheduleRetryLocked resends what a rate limit dropped after a growing delay.
 func (d *Doc) scheduleRetryLocked() {
-	if d.delay == 0 {
-		d.delay = 50 * time.Millisecond
-	} else if d.delay < 2*time.Second {
-		d.delay *= 2
-	}
-	if d.retry != nil {
-		d.retry.Stop()
-	}
-	d.retry = time.AfterFunc(d.delay, func() {
-		d.step(func(s *docState, _ *effects) { s.retry() })
-	})
+	d.retryLocked(func() { d.step(func(s *docState, _ *effects) { s.retry() }) })
 }
 
 // Submit applies op, made against the current local text, and sends it.
@@ -395,48 +368,14 @@ func (d *Doc) Err() error {
 // WaitSynced waits until every local edit is acknowledged and the document is
 // joined, or returns why it cannot be (ctx done, document detached).
 func (d *Doc) WaitSynced(ctx context.Context) error {
-	for {
-		d.mu.Lock()
-		if err := d.st.dead; err != nil {
-			d.mu.Unlock()
-			return err
-		}
-		if d.st.isSynced() {
-			d.mu.Unlock()
-			return nil
-		}
-		ch := d.notify
-		d.watched = true
-		d.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("client: wait for %q to sync: %w", d.id, ctx.Err())
-		}
-	}
+	return d.wait(ctx, &d.mu, d.id, "sync", func() (bool, error) { return d.st.isSynced(), d.st.dead })
 }
 
 // WaitVersion waits until the local state is based on at least version v.
 func (d *Doc) WaitVersion(ctx context.Context, v int64) error {
-	for {
-		d.mu.Lock()
-		if err := d.st.dead; err != nil {
-			d.mu.Unlock()
-			return err
-		}
-		if d.st.version >= v && d.st.joined && !d.st.rejoining {
-			d.mu.Unlock()
-			return nil
-		}
-		ch := d.notify
-		d.watched = true
-		d.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("client: wait for %q to reach v%d: %w", d.id, v, ctx.Err())
-		}
-	}
+	return d.wait(ctx, &d.mu, d.id, fmt.Sprintf("reach v%d", v), func() (bool, error) {
+		return d.st.version >= v && d.st.joined && !d.st.rejoining, d.st.dead
+	})
 }
 
 // SetSelection publishes the user's selection (in local text coordinates)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/tandem-collab/tandem/tree"
 	"github.com/tandem-collab/tandem/wire"
@@ -85,11 +84,7 @@ type TreeDoc struct {
 	// it, and the content is asked for again once it is answered.
 	probe bool
 	dead  error
-	// notify is closed and replaced after a change when someone waits.
-	notify  chan struct{}
-	watched bool
-	retry   *time.Timer
-	delay   time.Duration
+	watch // waiters and the rate-limit back-off, guarded by mu
 }
 
 // treeEffects are the callbacks a transition produced, run after the lock is
@@ -106,7 +101,7 @@ func (c *Conn) OpenTree(ctx context.Context, docID string, opts ...TreeOption) (
 	if !wire.ValidDocID(docID) {
 		return nil, fmt.Errorf("client: document id %q: want 1-128 of [A-Za-z0-9_-]", docID)
 	}
-	d := &TreeDoc{c: c, id: docID, joined: make(chan struct{}), notify: make(chan struct{})}
+	d := &TreeDoc{c: c, id: docID, joined: make(chan struct{}), watch: newWatch()}
 	for _, o := range opts {
 		o(&d.opts)
 	}
@@ -157,13 +152,7 @@ func (d *TreeDoc) send(m wire.Message) {
 	d.sess.enqueue(frame)
 }
 
-func (d *TreeDoc) wakeLocked() {
-	if d.watched {
-		close(d.notify)
-		d.notify = make(chan struct{})
-		d.watched = false
-	}
-}
+func (d *TreeDoc) wakeLocked() { d.watch.wakeLocked(d.rep == nil || !d.rep.Pending()) }
 
 func (d *TreeDoc) emit(fx *treeEffects) {
 	if fn := d.opts.onChange; fn != nil {
@@ -229,9 +218,7 @@ func (d *TreeDoc) kill(err error) {
 	if d.dead == nil {
 		d.dead = err
 	}
-	if d.retry != nil {
-		d.retry.Stop()
-	}
+	d.stopLocked()
 	d.wakeLocked()
 	d.mu.Unlock()
 	d.joinedOnce.Do(func() { close(d.joined) })
@@ -467,17 +454,7 @@ func (d *TreeDoc) serverError(e *wire.Error) {
 }
 
 func (d *TreeDoc) scheduleRetryLocked() {
-	if d.delay == 0 {
-		d.delay = 50 * time.Millisecond
-	} else if d.delay < 2*time.Second {
-		d.delay *= 2
-	}
-	if d.retry != nil {
-		d.retry.Stop()
-	}
-	d.retry = time.AfterFunc(d.delay, func() {
-		d.step(func(*treeEffects) { d.resendLocked() })
-	})
+	d.retryLocked(func() { d.step(func(*treeEffects) { d.resendLocked() }) })
 }
 
 // Submit applies op, made against the current local tree, and sends it. It
@@ -547,34 +524,23 @@ func (d *TreeDoc) Err() error {
 // WaitSynced waits until every local op is acknowledged and the document is
 // joined, or returns why it cannot be.
 func (d *TreeDoc) WaitSynced(ctx context.Context) error {
-	return d.wait(ctx, "sync", func() bool { return d.isJoined && !d.probe && !d.rep.Pending() })
+	return d.waitFor(ctx, "sync", func() bool { return d.isJoined && !d.probe && !d.rep.Pending() })
 }
 
 // WaitVersion waits until the local tree includes version v.
 func (d *TreeDoc) WaitVersion(ctx context.Context, v int64) error {
-	return d.wait(ctx, fmt.Sprintf("reach v%d", v), func() bool { return d.isJoined && d.rep.V() >= v })
+	return d.waitFor(ctx, fmt.Sprintf("reach v%d", v), func() bool { return d.isJoined && d.rep.V() >= v })
 }
 
-func (d *TreeDoc) wait(ctx context.Context, what string, done func() bool) error {
-	for {
-		d.mu.Lock()
-		if err := d.dead; err != nil {
-			d.mu.Unlock()
-			return err
+// waitFor waits until done (asked only once the content has come) or the
+// document is detached.
+func (d *TreeDoc) waitFor(ctx context.Context, what string, done func() bool) error {
+	return d.wait(ctx, &d.mu, d.id, what, func() (bool, error) {
+		if d.dead != nil {
+			return false, d.dead
 		}
-		if d.rep != nil && done() {
-			d.mu.Unlock()
-			return nil
-		}
-		ch := d.notify
-		d.watched = true
-		d.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("client: wait for %q to %s: %w", d.id, what, ctx.Err())
-		}
-	}
+		return d.rep != nil && done(), nil
+	})
 }
 
 // Close leaves the document. Unacknowledged ops are abandoned: call
