@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
+
+	"github.com/tandem-collab/tandem/bus"
 )
 
 // Config tunes a Server. Start from DefaultConfig and change what you need; a
@@ -109,16 +111,16 @@ type Config struct {
 	Authenticator Authenticator
 
 	// Bus connects this node to the other nodes serving the same store (a
-	// RedisBus, or a LocalBus on a shared LocalNetwork in tests). Nil means
-	// single node: New makes a private LocalBus.
-	Bus Bus
+	// bus.RedisBus, or a bus.LocalBus on a shared bus.LocalNetwork in tests).
+	// Nil means single node: New makes a private LocalBus.
+	Bus bus.Bus
 	// Leases, with a Bus, gives each document one owner node that sequences
 	// its ops; the others forward theirs to it (actor_owner.go). Its leases
 	// last PresenceTTL/2, so another node takes over a dead owner's
 	// documents within PresenceTTL. Nil (or no Bus) means no owners: every
 	// node commits its clients' ops and the store's version check orders
 	// them.
-	Leases Leaser
+	Leases bus.Leaser
 	// PresenceTTL is how long a peer relayed from another node stays without
 	// that node's heartbeat (sent every third of it): the carets of a node
 	// that died vanish after it.

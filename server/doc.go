@@ -11,7 +11,8 @@
 // broadcast to subscribers (events.go; WebSocket connections and SSE
 // streams). REST (rest.go) and SSE (sse.go) reach the same actors through
 // Server.SubmitOp and Server.Subscribe; other nodes reach them through the
-// bus (bus.go, bus_local.go, bus_redis.go, actor_bus.go).
+// bus (package bus; what the actors send over it: actor_bus.go, and the
+// forwarding to a document's owner: actor_owner.go).
 //
 // The server knows no document type: documents are of a doctype.Type (text,
 // rich, ...) and the server only calls the interface. docs/architecture.md

@@ -275,17 +275,15 @@ func serve(ctx context.Context, o options, log *slog.Logger) error {
 		return err
 	}
 	defer st.Close()
-	bus, err := openBus(openCtx, o, log)
+	rb, err := openBus(openCtx, o, log)
 	cancel()
 	if err != nil {
 		return err
 	}
-	if bus != nil {
-		defer bus.Close()
-		o.cfg.Bus = bus
-		if rb, ok := bus.(*server.RedisBus); ok {
-			o.cfg.Leases = rb.Leases()
-		}
+	if rb != nil {
+		// A nil *RedisBus must not become a non-nil Config.Bus.
+		defer rb.Close()
+		o.cfg.Bus, o.cfg.Leases = rb, rb.Leases()
 	}
 
 	srv, err := server.New(o.cfg, st, log)
