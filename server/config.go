@@ -3,10 +3,32 @@ package server
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"net/netip"
 	"time"
 
+	"github.com/tandem-collab/tandem/auth"
 	"github.com/tandem-collab/tandem/bus"
+)
+
+// Authenticator tells who is making a request: auth.JWTAuth with a secret,
+// auth.OpenAuth without (Config.Authenticator nil selects OpenAuth). The same
+// principal rules WebSocket, REST and SSE requests, and a WebSocket's token
+// renewal is checked by the same Authenticator (conn_auth.go). It is defined
+// here, by its one user; its implementations live in package auth.
+type Authenticator interface {
+	// Authenticate returns the caller's principal, or an error wrapping
+	// auth.ErrUnauthenticated that says what is wrong with the credentials.
+	Authenticate(r *http.Request) (auth.Principal, error)
+	// Open reports whether the server runs without authentication (logged at
+	// start-up so that nobody runs open by accident).
+	Open() bool
+}
+
+// The authenticators of package auth.
+var (
+	_ Authenticator = (*auth.JWTAuth)(nil)
+	_ Authenticator = auth.OpenAuth{}
 )
 
 // Config tunes a Server. Start from DefaultConfig and change what you need; a

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	// Document types beyond text (which the server links itself).
+	"github.com/tandem-collab/tandem/auth"
 	_ "github.com/tandem-collab/tandem/rich"
 	"github.com/tandem-collab/tandem/server"
 	"github.com/tandem-collab/tandem/server/demo"
@@ -258,11 +259,11 @@ func openStore(ctx context.Context, o options, log *slog.Logger) (store.Store, e
 func serve(ctx context.Context, o options, log *slog.Logger) error {
 	log.Info("starting", "version", versionString())
 	if o.authSecret != "" {
-		auth, err := server.NewJWTAuth([]byte(o.authSecret))
+		ja, err := auth.NewJWTAuth([]byte(o.authSecret))
 		if err != nil {
 			return fmt.Errorf("TANDEM_AUTH_SECRET: %w", err)
 		}
-		o.cfg.Authenticator = auth
+		o.cfg.Authenticator = ja
 		log.Info("token authentication on: every WebSocket, REST and SSE request needs an HS256 token")
 	} else {
 		log.Warn("no TANDEM_AUTH_SECRET: running OPEN, every client may read, write, create and delete every document")
