@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-collab/tandem/auth"
 	textdoc "github.com/tandem-collab/tandem/doctype/text"
 	"github.com/tandem-collab/tandem/ot"
 	"github.com/tandem-collab/tandem/wire"
@@ -103,7 +104,7 @@ func TestActorPresenceDuringAppend(t *testing.T) {
 				c   *collector
 				sid string
 			}{{watcher, sidWatcher}, {mover, sidMover}} {
-				if err := ts.srv.Subscribe(ctx, "doc", s.c, SubscribeOptions{Mode: ModeReadWrite, Peer: &wire.PeerInfo{SID: s.sid}}); err != nil {
+				if err := ts.srv.Subscribe(ctx, "doc", s.c, SubscribeOptions{Mode: auth.ModeReadWrite, Peer: &wire.PeerInfo{SID: s.sid}}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -164,7 +165,7 @@ func TestActorOwnSenderWaitsForItsOp(t *testing.T) {
 				c   *collector
 				sid string
 			}{{watcher, sidWatcher}, {author, sidAuthor}} {
-				if err := ts.srv.Subscribe(ctx, "doc", s.c, SubscribeOptions{Mode: ModeReadWrite, Peer: &wire.PeerInfo{SID: s.sid}}); err != nil {
+				if err := ts.srv.Subscribe(ctx, "doc", s.c, SubscribeOptions{Mode: auth.ModeReadWrite, Peer: &wire.PeerInfo{SID: s.sid}}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -173,11 +174,11 @@ func TestActorOwnSenderWaitsForItsOp(t *testing.T) {
 			f.send(t, &opMsg{sub: author, v: 0, seq: 1, sid: sidAuthor, userID: "u", op: ins(0, "xy")})
 			<-st.held
 			tab := newCollector()
-			f.send(t, &joinMsg{sub: tab, mode: ModeReadWrite, peer: &wire.PeerInfo{SID: sidAuthor}})
+			f.send(t, &joinMsg{sub: tab, mode: auth.ModeReadWrite, peer: &wire.PeerInfo{SID: sidAuthor}})
 			f.send(t, &presenceMsg{sub: author, v: 0, sel: ot.Selection{{Anchor: 1, Head: 1}}})
 			f.send(t, &leaveMsg{sub: author})
 			other := newCollector()
-			f.send(t, &joinMsg{sub: other, mode: ModeReadWrite, peer: &wire.PeerInfo{SID: sidOther}})
+			f.send(t, &joinMsg{sub: other, mode: auth.ModeReadWrite, peer: &wire.PeerInfo{SID: sidOther}})
 			joined, _ := waitEvent(t, other, "the other's joined", func(ev *Event) bool { return ev.Kind == EventJoined })
 			if joined.V != 0 || textdoc.String(joined.Content) != "abc" {
 				t.Fatalf("another sender's join during the append: v%d %q, want v0 \"abc\"", joined.V, textdoc.String(joined.Content))
