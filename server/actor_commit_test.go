@@ -223,3 +223,36 @@ func TestActorOwnSenderWaitsForItsOp(t *testing.T) {
 		})
 	}
 }
+
+// A shutdown that comes while an append is in flight waits for it: the op is
+// committed and answered, and the actor exits only then.
+func TestActorShutdownWaitsForAppend(t *testing.T) {
+	st := &readCountingStore{Store: memStore(t), held: make(chan struct{}), release: make(chan struct{})}
+	createDoc(t, st, "doc", "abc")
+	ts := newTestServer(t, st, nil)
+	ctx := context.Background()
+	st.holding.Store(true)
+	res := make(chan error, 1)
+	go func() {
+		_, err := ts.srv.SubmitOp(ctx, "doc", 0, ins(0, "x"), sidAuthor, 1, "u")
+		res <- err
+	}()
+	<-st.held
+	down := make(chan error, 1)
+	go func() { down <- ts.srv.Shutdown(ctx) }()
+	select {
+	case err := <-down:
+		t.Fatalf("shutdown returned (%v) with an append in flight", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	st.release <- struct{}{}
+	if err := <-res; err != nil {
+		t.Fatalf("the op in flight at shutdown: %v", err)
+	}
+	if err := <-down; err != nil {
+		t.Fatal(err)
+	}
+	if text, v := docText(t, st, "doc"); text != "xabc" || v != 1 {
+		t.Fatalf("the store has %q at %d", text, v)
+	}
+}
