@@ -255,14 +255,7 @@ func TestBusContract(t *testing.T) {
 			t.Run("SubscribeAgainAfterTheLastCancel", func(t *testing.T) {
 				n := eng.nodes(t, 2)
 				first := newRecorder()
-				ctx, stop := context.WithTimeout(context.Background(), 5*time.Second)
-				defer stop()
-				cancel, err := n[1].Subscribe(ctx, "t", first)
-				if err != nil {
-					cancel()
-					t.Fatalf("subscribe: %v", err)
-				}
-				cancel() // the topic's last subscription: the engine stops listening
+				subscribe(t, n[1], "t", first)() // the topic's last subscription: the engine stops listening
 				again := newRecorder()
 				subscribe(t, n[1], "t", again)
 				publish(t, n[0], "t", "after")
