@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
@@ -114,6 +113,7 @@ type actor struct {
 	sidRefs   map[string]int // subscriptions per presence sid (a tab may reconnect before its old socket is gone)
 	nodes     actorNodes     // cross-node state (actor_bus.go)
 	own       ownerState     // the document's owner (actor_owner.go)
+	cm        commitState    // the append pipeline (actor_commit.go)
 
 	// While holding, deliver collects events per subscriber instead of handing
 	// them over one by one; releaseHeld then gives each subscriber its events
@@ -136,6 +136,7 @@ func newActor(srv *Server, id string) *actor {
 		done:    make(chan struct{}),
 		subs:    make(map[Subscriber]*subState),
 		sidRefs: make(map[string]int),
+		cm:      newCommitState(),
 	}
 }
 
@@ -184,14 +185,22 @@ func (a *actor) run() {
 	presArmed := false
 	batch := make([]actorMsg, 0, a.cfg().MaxBatch)
 
+	a.pump() // the ops ownStart's claim may have queued
 	for {
+		flying := a.inFlight()
 		retired := a.loadErr != nil || a.deleted
-		if retired {
+		if retired && !flying {
 			if a.srv.hub.tryExit(a) {
 				return
 			}
 			// Someone holds a reference and is about to post: look again soon.
 			idle.Reset(5 * time.Millisecond)
+		}
+		// While an append is in flight the version must not move: the bus
+		// and the lease's claims wait (step takes them in between appends).
+		busIn, busKick, claimC := a.nodes.in, a.nodes.kick, a.own.claimC
+		if flying {
+			busIn, busKick, claimC = nil, nil, nil
 		}
 		fromBus := false
 		select {
@@ -199,33 +208,35 @@ func (a *actor) run() {
 			batch = a.drainInbox(append(batch[:0], m))
 			a.handle(batch)
 			clear(batch)
+		case d := <-a.cm.done:
+			a.landed(d)
 		case <-pres.C:
 			presArmed = false
 			a.flushPresence()
 		case <-idle.C:
-			if !retired && len(a.subs) == 0 && a.srv.hub.tryExit(a) {
+			if !retired && !flying && len(a.subs) == 0 && a.srv.hub.tryExit(a) {
 				return
 			}
 		case <-a.stop:
 			a.finish()
 			return
-		case in := <-a.nodes.in:
+		case in := <-busIn:
 			a.onBus(in)
 			fromBus = true
-		case <-a.nodes.kick:
+		case <-busKick:
 			a.onBusLost()
 			fromBus = true
 		case <-a.nodes.beatC:
 			a.onBeat()
 			fromBus = true
-		case r := <-a.own.claimC:
+		case r := <-claimC:
 			a.onClaim(r)
 			fromBus = true
 		case <-a.own.tickC:
 			a.onLeaseTick()
 			fromBus = true
 		}
-		if len(a.own.inbound) > 0 {
+		if len(a.own.inbound) > 0 && !a.inFlight() {
 			// Ops forwarded to this node, the owner: they keep the
 			// document loaded like its own clients' ops. Other nodes'
 			// forwards already waiting, and this node's clients' ops,
@@ -239,6 +250,9 @@ func (a *actor) run() {
 			}
 			a.commitForwarded()
 		}
+		// Start the next append if none is in flight (and serve what waited
+		// for the last one).
+		a.pump()
 		if a.docState != nil && a.presDue && !presArmed {
 			pres.Reset(a.cfg().PresenceInterval)
 			presArmed = true
@@ -269,6 +283,7 @@ func (a *actor) drainInbox(batch []actorMsg) []actorMsg {
 // send the last presence, and detach every subscriber.
 func (a *actor) finish() {
 	for {
+		a.settle()
 		batch := a.drainInbox(make([]actorMsg, 0, a.cfg().MaxBatch))
 		if len(batch) == 0 {
 			break
@@ -344,39 +359,13 @@ func (a *actor) failure() *wire.Error {
 	return &wire.Error{Code: wire.CodeInternal, Msg: "the document could not be loaded", Doc: a.id, Err: a.loadErr}
 }
 
-// handle processes one batch in mailbox order; consecutive ops are committed
-// together, and anything else first waits for the ops before it.
+// handle processes one batch in mailbox order (dispatch): ops queue for the
+// next append, anything else is served at once unless it must wait behind an
+// op of its own sender (actor_gate.go).
 func (a *actor) handle(batch []actorMsg) {
-	ops := make([]*opMsg, 0, len(batch))
-	flush := func() {
-		if len(ops) > 0 {
-			a.commit(ops)
-			ops = ops[:0]
-		}
-	}
 	for _, m := range batch {
-		if a.loadErr != nil || a.deleted {
-			a.reject(m, a.failure())
-			continue
-		}
-		switch m := m.(type) {
-		case *opMsg:
-			ops = append(ops, m)
-		case *joinMsg:
-			flush()
-			a.join(m)
-		case *leaveMsg:
-			flush()
-			a.leave(m.sub)
-		case *presenceMsg:
-			flush()
-			a.presence(m)
-		case *deleteMsg:
-			flush()
-			a.markDeleted()
-		}
+		a.dispatch(m)
 	}
-	flush()
 }
 
 // reject answers m with e (a retired actor answers everything this way).
@@ -692,128 +681,6 @@ type pending struct {
 type sidSeq struct {
 	sid string
 	seq int64
-}
-
-// commit transforms, validates and appends msgs with one store call, then
-// answers and broadcasts them in version order. A lost version race (another
-// node wrote first) applies the missing ops and starts over; nothing is
-// answered before the store has accepted it.
-func (a *actor) commit(msgs []*opMsg) {
-	if msgs = a.route(msgs); len(msgs) == 0 {
-		return
-	}
-	for _, m := range msgs {
-		if m.v > a.v {
-			// Made against a version this node has not heard of yet (a
-			// client of another node, a new owner): look in the store.
-			a.drainBus()
-			if m.v > a.v {
-				a.fillGap("an op ahead of this node")
-			}
-			break
-		}
-	}
-	todo := msgs
-	for attempt := 0; ; attempt++ {
-		if attempt >= a.cfg().CommitRetries {
-			for _, m := range todo {
-				a.replyErr(m, wire.CodeInternal, "the document is too busy; retry", nil)
-			}
-			return
-		}
-		if attempt > 0 {
-			// A retry after a lost race: with owners, only while this node
-			// still holds the lease (an owner paused past it finds a new
-			// owner's ops in the store and must not commit after them).
-			if todo = a.route(todo); len(todo) == 0 {
-				return
-			}
-		}
-		// Other nodes' commits already heard of: applying them first makes
-		// the append at a fresh version, which avoids most version races.
-		a.drainBus()
-		if len(a.own.inbound) > 0 {
-			// Ops forwarded to this owner meanwhile share the append.
-			todo = append(todo, a.own.inbound...)
-			a.own.inbound = nil
-		}
-		batch, rest := a.prepare(todo)
-		todo = rest
-		if len(batch) == 0 {
-			return
-		}
-		if a.own.leaser != nil && !allREST(batch) && !a.owning() {
-			// The lease ran out while the batch was prepared (the node was
-			// paused): forward it instead. A pause between here and the
-			// append is what the store's version check is for.
-			if todo = a.route(append(messagesOf(batch), rest...)); len(todo) == 0 {
-				return
-			}
-			continue
-		}
-		recs := make([]store.OpRecord, len(batch))
-		for i, p := range batch {
-			recs[i] = p.rec
-		}
-		ctx, cancel := a.storeCtx()
-		t0 := time.Now()
-		err := a.srv.store.AppendOps(ctx, a.id, a.v, recs)
-		cancel()
-		a.srv.metrics.commitLatency.Observe(time.Since(t0).Seconds())
-		if err == nil {
-			a.apply(batch)
-			if len(rest) == 0 {
-				return
-			}
-			// More than MaxBatch ops (forwarded ones joined in): the rest
-			// is a commit of its own.
-			attempt = -1
-			continue
-		}
-		var dup *store.DuplicateError
-		switch {
-		case errors.As(err, &dup):
-			// Another node committed one of these (a client that moved).
-			// Acknowledge it as the original and retry the others.
-			todo = todo[:0:0]
-			for _, p := range batch {
-				if p.m.sid == dup.SID && p.m.seq == dup.Seq && dup.Version >= 0 {
-					a.replyAck(p.m, dup.Version)
-					for _, d := range p.dups {
-						a.replyAck(d, dup.Version)
-					}
-					continue
-				}
-				todo = append(todo, p.m)
-				todo = append(todo, p.dups...)
-			}
-			todo = append(todo, rest...)
-			if err := a.catchUp(); err != nil {
-				a.failAll(todo, err)
-				return
-			}
-		case errors.Is(err, store.ErrConflict):
-			a.srv.metrics.conflicts.Inc()
-			// Two nodes retrying in lockstep would keep colliding; a short
-			// random pause lets one of them through.
-			time.Sleep(time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 5))))
-			if err := a.catchUp(); err != nil {
-				a.failAll(append(messagesOf(batch), rest...), err)
-				return
-			}
-			todo = append(messagesOf(batch), rest...)
-		case errors.Is(err, store.ErrNotFound):
-			for _, m := range append(messagesOf(batch), rest...) {
-				a.replyErr(m, wire.CodeNotFound, "no such document", err)
-			}
-			a.markDeleted()
-			return
-		default:
-			a.log.Error("appending ops failed", "ops", len(recs), "err", err)
-			a.failAll(append(messagesOf(batch), rest...), err)
-			return
-		}
-	}
 }
 
 // allREST reports whether every op of batch came through SubmitOp (which any

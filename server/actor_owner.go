@@ -249,7 +249,7 @@ func (a *actor) onClaim(r claimResult) {
 			msgs[i] = f.m
 		}
 		o.fwd = o.fwd[:0]
-		a.commit(msgs)
+		a.submitOps(msgs)
 	}
 }
 
@@ -355,7 +355,7 @@ func (a *actor) commitForwarded() {
 	if a.retired() {
 		return
 	}
-	a.commit(msgs)
+	a.submitOps(msgs)
 }
 
 // replyForwarded answers a forwarded op that was not committed now: refused

@@ -87,13 +87,15 @@ func TestActorLaggingBatchReadsHistoryOnce(t *testing.T) {
 	}
 }
 
-// waitMailbox waits until n messages wait in doc's actor mailbox.
+// waitMailbox waits until n messages wait in doc's actor mailbox, or have
+// been taken from it into the queue of ops waiting for the append in flight
+// (actor_commit.go).
 func waitMailbox(t *testing.T, ts *testServer, doc string, n int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		if a := ts.srv.hub.acquireLoaded(doc); a != nil {
-			queued := len(a.inbox)
+			queued := len(a.inbox) + int(a.cm.queued.Load())
 			ts.srv.hub.release(a)
 			if queued >= n {
 				return

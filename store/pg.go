@@ -31,7 +31,8 @@ type PGOptions struct {
 	// SnapshotEvery is how many ops may pile up after a snapshot before one is
 	// built in the background; 0 means DefaultSnapshotEvery, < 0 never.
 	SnapshotEvery int
-	// MaxConns caps the pool; 0 keeps pgx's default (or pool_max_conns in the URL).
+	// MaxConns caps the pool. 0 means pool_max_conns from the URL when it has
+	// one, else DefaultMaxConns.
 	MaxConns int32
 	// Schema, if set, becomes the connections' search_path: the tables and the
 	// migrations bookkeeping live there. The schema must exist.
@@ -47,6 +48,17 @@ type PGOptions struct {
 	// least 1), < 0 turns group commit off: every append its own transaction.
 	Committers int
 }
+
+// DefaultMaxConns is the pool OpenPG opens when neither PGOptions.MaxConns
+// nor pool_max_conns in the URL sets one. pgx's own default, max(4, NumCPU)
+// connections, is sized for a client, not for a server whose actors of
+// thousands of documents load, read and append at once: with it, appends
+// queued behind each other until the store timeout failed them (the fleet
+// scenario, docs/benchmarks.md). Half of the pool goes to group-commit
+// writers (PGOptions.Committers), the rest to loads, reads and snapshots.
+// Several nodes on one Postgres each open this many: keep their sum below
+// the server's max_connections (100 by default).
+const DefaultMaxConns = 16
 
 // PGStore keeps documents in Postgres. Every write is one durable transaction
 // (synchronous_commit is forced on), so an acknowledged op survives a crash of the
@@ -83,8 +95,11 @@ func OpenPG(ctx context.Context, url string, opts PGOptions) (*PGStore, error) {
 	if opts.Schema != "" {
 		rp["search_path"] = pgx.Identifier{opts.Schema}.Sanitize()
 	}
-	if opts.MaxConns > 0 {
+	switch {
+	case opts.MaxConns > 0:
 		cfg.MaxConns = opts.MaxConns
+	case !strings.Contains(url, "pool_max_conns"):
+		cfg.MaxConns = DefaultMaxConns
 	}
 	where := fmt.Sprintf("%s:%d/%s", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)

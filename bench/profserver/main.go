@@ -48,6 +48,8 @@ func run() error {
 	dbURL := flag.String("database-url", os.Getenv("TANDEM_DATABASE_URL"), "Postgres URL; empty means the memory store")
 	opRate := flag.Float64("op-rate", 1e6, "per-connection op rate (raised so that it does not cap a benchmark)")
 	presRate := flag.Float64("presence-rate", 1e6, "per-connection presence rate")
+	restRate := flag.Float64("rest-rate", server.DefaultConfig().RESTRate, "REST requests per second per client; 0 turns the limit off (the fleet scenario creates its 2,500 documents over REST)")
+	committers := flag.Int("committers", 0, "group-commit goroutines of the Postgres store (store.PGOptions.Committers): 0 half the pool, < 0 off")
 	blockRate := flag.Int("block-profile-rate", 0, "runtime.SetBlockProfileRate; 0 leaves it off")
 	redisURL := flag.String("redis-url", "", "Redis URL of the cross-node bus and leases (needs -database-url); empty: single node")
 	redisPrefix := flag.String("redis-prefix", "tandem:", "prefix of the Redis keys and channels")
@@ -66,7 +68,7 @@ func run() error {
 
 	var st store.Store
 	if *dbURL != "" {
-		pg, err := store.OpenPG(ctx, *dbURL, store.PGOptions{Logger: log})
+		pg, err := store.OpenPG(ctx, *dbURL, store.PGOptions{Logger: log, Committers: *committers})
 		if err != nil {
 			return fmt.Errorf("open Postgres: %w", err)
 		}
@@ -89,6 +91,7 @@ func run() error {
 		cfg.Bus, cfg.Leases = rb, rb.Leases()
 	}
 	cfg.OpRate, cfg.OpBurst = *opRate, int(*opRate)
+	cfg.RESTRate = *restRate
 	cfg.PresenceRate, cfg.PresenceBurst = *presRate, int(*presRate)
 	srv, err := server.New(cfg, st, log)
 	if err != nil {

@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // The fleet scenario is the load a real deployment sees (issue 17): many
@@ -123,4 +126,57 @@ feed:
 		return ctx.Err()
 	}
 	return first
+}
+
+// pgWatch measures the CPU of every process named postgres over the load
+// window: on one machine, Postgres competes with the server and the load
+// generator for the same cores. It counts the whole machine's Postgres
+// (other databases' work too) and misses processes that exited within the
+// window; processes that started within it count whole.
+type pgWatch struct {
+	at    time.Time
+	ticks map[int]time.Duration
+}
+
+func watchPostgres() *pgWatch { return &pgWatch{at: time.Now(), ticks: postgresCPU()} }
+
+// cores is the Postgres CPU since the watch started, in cores; 0 when no
+// postgres process is visible.
+func (w *pgWatch) cores() float64 {
+	now := postgresCPU()
+	var used time.Duration
+	for pid, cpu := range now {
+		used += cpu - w.ticks[pid]
+	}
+	if wall := time.Since(w.at).Seconds(); wall > 0 && len(now) > 0 {
+		return used.Seconds() / wall
+	}
+	return 0
+}
+
+// postgresCPU reads utime+stime of every postgres process, by pid.
+func postgresCPU() map[int]time.Duration {
+	out := make(map[int]time.Duration)
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return out
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if err != nil || strings.TrimSpace(string(comm)) != "postgres" {
+			continue
+		}
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		if cpu, err := parseStatCPU(stat); err == nil {
+			out[pid] = cpu
+		}
+	}
+	return out
 }

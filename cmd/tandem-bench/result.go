@@ -57,13 +57,16 @@ type result struct {
 	// LoadGenCPUCores is this process's own CPU use: the load generator
 	// competes with the server for the same cores.
 	LoadGenCPUCores float64 `json:"loadgen_cpu_cores,omitempty"`
-	Conns           int     `json:"conns,omitempty"`
-	SourceIPs       int     `json:"source_ips,omitempty"`
-	ConnectAllSec   float64 `json:"connect_all_s,omitempty"`
-	ConnectP50Ms    float64 `json:"connect_p50_ms,omitempty"`
-	ConnectP99Ms    float64 `json:"connect_p99_ms,omitempty"`
-	RSSBeforeBytes  int64   `json:"server_rss_before_bytes,omitempty"`
-	RSSPerConnBytes float64 `json:"server_rss_per_conn_bytes,omitempty"`
+	// PostgresCPUCores is the CPU of every postgres process on the machine
+	// over the load window (open-loop scenarios run with -server-pid).
+	PostgresCPUCores float64 `json:"postgres_cpu_cores,omitempty"`
+	Conns            int     `json:"conns,omitempty"`
+	SourceIPs        int     `json:"source_ips,omitempty"`
+	ConnectAllSec    float64 `json:"connect_all_s,omitempty"`
+	ConnectP50Ms     float64 `json:"connect_p50_ms,omitempty"`
+	ConnectP99Ms     float64 `json:"connect_p99_ms,omitempty"`
+	RSSBeforeBytes   int64   `json:"server_rss_before_bytes,omitempty"`
+	RSSPerConnBytes  float64 `json:"server_rss_per_conn_bytes,omitempty"`
 	// MillicoresPerClient (fleet): server CPU per connected client, in
 	// thousandths of a core.
 	MillicoresPerClient float64 `json:"server_millicores_per_client,omitempty"`
@@ -205,6 +208,9 @@ func (r *result) table(w io.Writer) {
 	}
 	if r.Targets != "" {
 		fmt.Fprintf(tw, "targets\t%s\n", r.Targets)
+	}
+	if r.PostgresCPUCores > 0 {
+		fmt.Fprintf(tw, "postgres CPU (all its processes)\t%.2f cores\n", r.PostgresCPUCores)
 	}
 	if r.LoadGenCPUCores > 0 {
 		fmt.Fprintf(tw, "load generator CPU\t%.2f cores\n", r.LoadGenCPUCores)

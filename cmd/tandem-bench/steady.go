@@ -194,7 +194,7 @@ func runOpenLoop(ctx context.Context, cfg config, nDocs int, hz float64) (*resul
 		lagMax  atomic.Int64
 		skipped atomic.Int64
 	)
-	watch, self := watchServer(cfg.ServerPID), watchServer(os.Getpid())
+	watch, self, pg := watchServer(cfg.ServerPID), watchServer(os.Getpid()), watchPostgres()
 	start := time.Now()
 	end := start.Add(cfg.Duration)
 	for _, s := range stats {
@@ -255,6 +255,7 @@ func runOpenLoop(ctx context.Context, cfg config, nDocs int, hz float64) (*resul
 		return nil, err
 	}
 	selfUsage, _ := self.stop()
+	pgCores := pg.cores()
 	res := &result{
 		URL: cfg.URL, Clients: cfg.Clients, Rate: cfg.Rate, PresenceHz: hz,
 		DurationSec: elapsed.Seconds(), Offered: cfg.Rate * float64(cfg.Clients),
@@ -263,6 +264,9 @@ func runOpenLoop(ctx context.Context, cfg config, nDocs int, hz float64) (*resul
 	}
 	if selfUsage != nil {
 		res.LoadGenCPUCores = selfUsage.CPUCores
+	}
+	if cfg.ServerPID > 0 {
+		res.PostgresCPUCores = pgCores
 	}
 	if nDocs == 1 {
 		res.Doc = base
