@@ -32,7 +32,7 @@ type Limits struct {
 	// an op's "op" and "sel" and a presence's "sel" are decoded. A nil
 	// answer means the type is not known yet (the join is on its way, or
 	// there is none): those values are then checked structurally and against
-	// the limits only, and kept raw (Op.RawOp, Op.RawSel, Presence.RawSel)
+	// the limits only, and kept raw (Op.Raw, Presence.Raw)
 	// for the document's owner to decode. A nil TypeOf means text.
 	TypeOf func(doc string) doctype.Type
 }
@@ -115,11 +115,13 @@ func DecodeClient(frame []byte, lim Limits) (Message, error) {
 	if d.err != nil {
 		return nil, d.err
 	}
-	switch m := msg.(type) {
-	case *Op:
-		m.RawOp, m.RawSel = d.rawOp, d.rawSel
-	case *Presence:
-		m.RawSel = d.rawSel
+	if d.deferred {
+		switch m := msg.(type) {
+		case *Op:
+			m.Raw = &Raw{Op: d.rawOp, Sel: d.rawSel}
+		case *Presence:
+			m.Raw = &Raw{Sel: d.rawSel}
+		}
 	}
 	if verr := checkStruct(msg); verr != nil {
 		return nil, d.errorf(CodeBadRequest, "%s: %v", t, verr)
