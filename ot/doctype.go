@@ -26,6 +26,13 @@ type lengther interface{ Len() int }
 // values, which the doctype.Op methods below are.
 var textLoops = seqtransform.Type[Op, Selection]{
 	Name: "text",
+	Len: func(cur doctype.Content) (int, bool) {
+		l, ok := cur.(lengther)
+		if !ok {
+			return 0, false
+		}
+		return l.Len(), true
+	},
 	Past: TransformPast,
 	Pair: TransformPair,
 	Move: func(s Selection, op Op, own bool) Selection { return moveSelection(s, op.Normalize(), own) },
@@ -57,19 +64,7 @@ func (op Op) TransformAll(sid string, committed []doctype.Op, committedSIDs []st
 // included), must fit the document at its version, whose length is cur's
 // minus what the ops since added (CheckFit).
 func (op Op) CheckBase(cur doctype.Content, since []doctype.Op) error {
-	l, ok := cur.(lengther)
-	if !ok {
-		return doctype.WrongType("text", cur)
-	}
-	n := l.Len()
-	for _, s := range since {
-		p, ok := s.(Op)
-		if !ok {
-			return doctype.WrongType("text", s)
-		}
-		n -= p.TargetLen() - p.BaseLen()
-	}
-	return op.CheckFit(n)
+	return textLoops.CheckBase(op, cur, since)
 }
 
 // AppendMsgpack implements doctype.Op: the wire form of op (retain n as n,

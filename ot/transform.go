@@ -151,6 +151,17 @@ func (it *iter) take(n int, whole byte) (c Component, length int, ok bool) {
 	return c, n, true
 }
 
+// pushRest pushes what is left of the op onto out.
+func (it *iter) pushRest(out Op) Op {
+	for {
+		x, _, ok := it.take(-1, 0)
+		if !ok {
+			return out
+		}
+		out = push(out, x)
+	}
+}
+
 // push appends c to a canonical op and keeps it canonical: it merges with the
 // last component of the same kind and puts an insert before a delete it
 // follows. It mutates only op's own elements.
@@ -247,14 +258,7 @@ func Transform(a, b Op, side Side) (Op, error) {
 			}
 		}
 	}
-	for {
-		x, _, ok := it.take(-1, 0)
-		if !ok {
-			break
-		}
-		out = push(out, x)
-	}
-	return trimRetain(out), nil
+	return trimRetain(it.pushRest(out)), nil
 }
 
 // Compose returns one op with the effect of a followed by b (b made against
@@ -295,14 +299,7 @@ func Compose(a, b Op) (Op, error) {
 			}
 		}
 	}
-	for {
-		x, _, ok := it.take(-1, 0)
-		if !ok {
-			break
-		}
-		out = push(out, x)
-	}
-	return trimRetain(out), nil
+	return trimRetain(it.pushRest(out)), nil
 }
 
 // Invert returns the op that undoes op once op has been applied to before:

@@ -92,25 +92,20 @@ func (Type) DecodeSelection(b []byte) (doctype.Selection, error) {
 // made on and keep its final newline (Op.CheckFit). That document's length is
 // the current one minus what the ops committed since added.
 func (o Op) CheckBase(cur doctype.Content, since []doctype.Op) error {
-	c, ok := cur.(*Content)
-	if !ok {
-		return fmt.Errorf("rich: check against a %T", cur)
-	}
-	n := c.doc.Len()
-	for _, s := range since {
-		p, ok := s.(Op)
-		if !ok {
-			return fmt.Errorf("rich: a %T in the history", s)
-		}
-		n -= p.TargetLen() - p.BaseLen()
-	}
-	return o.CheckFit(n)
+	return richLoops.CheckBase(o, cur, since)
 }
 
 // richLoops are the transform loops of package seqtransform on rich values,
 // which the doctype.Op methods below are.
 var richLoops = seqtransform.Type[Op, ot.Selection]{
 	Name: TypeName,
+	Len: func(cur doctype.Content) (int, bool) {
+		c, ok := cur.(*Content)
+		if !ok {
+			return 0, false
+		}
+		return c.doc.Len(), true
+	},
 	Past: TransformPast,
 	Pair: TransformPair,
 	Move: TransformSelection,

@@ -148,6 +148,17 @@ func (it *iter) take(n int, whole byte) (c Component, length int, ok bool) {
 	return c, n, true
 }
 
+// pushRest pushes what is left of the op onto out.
+func (it *iter) pushRest(out *builder) {
+	for {
+		x, _, ok := it.take(-1, 0)
+		if !ok {
+			return
+		}
+		out.push(x)
+	}
+}
+
 // Transform returns a', the version of a that applies after b, where a and b
 // were made against the same document: apply(apply(d, b), a') equals
 // apply(apply(d, a), b') with b' = Transform(b, a, o.Flip()).
@@ -208,13 +219,7 @@ func Transform(a, b Op, o Order) (Op, error) {
 			}
 		}
 	}
-	for {
-		x, _, ok := it.take(-1, 0)
-		if !ok {
-			break
-		}
-		out.push(x)
-	}
+	it.pushRest(&out)
 	return out.finish(), nil
 }
 
@@ -268,13 +273,7 @@ func Compose(a, b Op) (Op, error) {
 			}
 		}
 	}
-	for {
-		x, _, ok := it.take(-1, 0)
-		if !ok {
-			break
-		}
-		out.push(x)
-	}
+	it.pushRest(&out)
 	res := out.finish()
 	if err := res.checkLimits(); err != nil {
 		return nil, err

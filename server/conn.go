@@ -554,7 +554,10 @@ func (c *conn) op(m *wire.Op) {
 		c.sendError(wire.CodeRateLimited, "too many ops; slow down", m.Doc, m.Seq)
 		return
 	}
-	msg := &opMsg{sub: s, v: m.V, seq: m.Seq, sid: c.sid, userID: c.user.ID, op: m.Op, sel: m.Sel, rawOp: m.RawOp, rawSel: m.RawSel}
+	msg := &opMsg{sub: s, v: m.V, seq: m.Seq, sid: c.sid, userID: c.user.ID, op: m.Op, sel: m.Sel}
+	if m.Raw != nil {
+		msg.rawOp, msg.rawSel = m.Raw.Op, m.Raw.Sel
+	}
 	if _, err := c.srv.hub.send(c.ctx, m.Doc, msg); err != nil {
 		c.postFailed(m.Doc, m.Seq, err)
 	}
@@ -570,7 +573,10 @@ func (c *conn) presence(m *wire.Presence) {
 		c.sendError(wire.CodeRateLimited, "too many presence updates; slow down", m.Doc, 0)
 		return
 	}
-	msg := &presenceMsg{sub: s, v: m.V, sel: m.Sel, data: m.Data, rawSel: m.RawSel}
+	msg := &presenceMsg{sub: s, v: m.V, sel: m.Sel, data: m.Data}
+	if m.Raw != nil {
+		msg.rawSel = m.Raw.Sel
+	}
 	if _, err := c.srv.hub.send(c.ctx, m.Doc, msg); err != nil {
 		c.postFailed(m.Doc, 0, err)
 	}

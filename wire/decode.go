@@ -29,7 +29,7 @@ type decoder struct {
 	// typ is the type of the message's document, once known.
 	typ doctype.Type
 	// deferred is set when the client's Limits.TypeOf did not know the
-	// document's type: rawOp and rawSel then keep the values (see Op.RawOp).
+	// document's type: rawOp and rawSel then keep the values (see Op.Raw).
 	deferred      bool
 	rawOp, rawSel msgpack.RawMessage
 	// texts and types are a ServerDecoder's tables, or nil.

@@ -32,7 +32,7 @@ type Limits struct {
 	// an op's "op" and "sel" and a presence's "sel" are decoded. A nil
 	// answer means the type is not known yet (the join is on its way, or
 	// there is none): those values are then checked structurally and against
-	// the limits only, and kept raw (Op.RawOp, Op.RawSel, Presence.RawSel)
+	// the limits only, and kept raw (Op.Raw, Presence.Raw)
 	// for the document's owner to decode. A nil TypeOf means text.
 	TypeOf func(doc string) doctype.Type
 }
@@ -68,17 +68,17 @@ func DecodeClient(frame []byte, lim Limits) (Message, error) {
 	if err := checkFrame(frame); err != nil {
 		return nil, err
 	}
-	// One walk records the value of every key a message has (a key of no
-	// message is ignored), and which came twice. The type, and the doc and
-	// seq that errors echo, are read first; a doc or seq sent twice is not
-	// echoed (it is refused below).
+	// One walk records the value of every key a client message has (any
+	// other key is ignored), and which came twice. The type, and the doc
+	// and seq that errors echo, are read first; a doc or seq sent twice is
+	// not echoed (it is refused below).
 	var (
-		vals [numKeys][]byte
+		vals [numClientKeys][]byte
 		dup  uint64
 	)
 	_, _ = pairs(frame, func(k, v []byte) error {
 		if key, ok := readStr(k); ok {
-			if i := keyOf(key); i >= 0 {
+			if i := keyOf(key); i >= 0 && i < numClientKeys {
 				if vals[i] != nil {
 					dup |= 1 << i
 				}
@@ -108,36 +108,36 @@ func DecodeClient(frame []byte, lim Limits) (Message, error) {
 	if !ok {
 		return nil, d.errorf(CodeBadRequest, "t: want a string")
 	}
-	s := clientSchemas[string(t)]
-	if s == nil {
+	msg, ok := decodeClientMessage(&d, t, &vals, dup, frame)
+	if !ok {
 		return nil, d.errorf(CodeBadRequest, "t: unknown message type %q", textutil.Truncate(string(t), 32))
 	}
-	msg := s.alloc().(Message)
-	var rows rowValues
-	for i := range s.fields {
-		f := &s.fields[i]
-		if f.keyNum < 0 {
-			continue
-		}
-		if dup&(1<<f.keyNum) != 0 {
-			return nil, d.errorf(CodeBadRequest, "%s: duplicate key", f.key)
-		}
-		rows[i] = vals[f.keyNum]
-	}
-	decodeRows(&d, &rows, frame, msg, "")
 	if d.err != nil {
 		return nil, d.err
 	}
-	switch m := msg.(type) {
-	case *Op:
-		m.RawOp, m.RawSel = d.rawOp, d.rawSel
-	case *Presence:
-		m.RawSel = d.rawSel
+	if d.deferred {
+		switch m := msg.(type) {
+		case *Op:
+			m.Raw = &Raw{Op: d.rawOp, Sel: d.rawSel}
+		case *Presence:
+			m.Raw = &Raw{Sel: d.rawSel}
+		}
 	}
 	if verr := checkStruct(msg); verr != nil {
-		return nil, d.errorf(CodeBadRequest, "%s: %v", s.t, verr)
+		return nil, d.errorf(CodeBadRequest, "%s: %v", t, verr)
 	}
 	return msg, nil
+}
+
+// duplicate reports the first row of s, in order, whose key dup marks as
+// sent twice.
+func (d *decoder) duplicate(s *schema, dup uint64) {
+	for i := range s.fields {
+		if f := &s.fields[i]; f.keyNum >= 0 && dup&(1<<f.keyNum) != 0 {
+			d.fail(CodeBadRequest, "%s: duplicate key", f.key)
+			return
+		}
+	}
 }
 
 // errorf is fail's error.

@@ -341,11 +341,11 @@ func TestDecodeClientDefersUnknownType(t *testing.T) {
 		t.Fatal(err)
 	}
 	op := m.(*Op)
-	if op.Op != nil || op.Sel != nil || len(op.RawOp) == 0 || len(op.RawSel) == 0 {
+	if op.Op != nil || op.Sel != nil || op.Raw == nil || len(op.Raw.Op) == 0 || len(op.Raw.Sel) == 0 {
 		t.Fatalf("got %#v, want the op and selection raw", op)
 	}
 	p, err := DecodeClient(frame(t, with(basePresence, "sel", []any{"box"})), unknown)
-	if err != nil || p.(*Presence).Sel != nil || len(p.(*Presence).RawSel) == 0 {
+	if err != nil || p.(*Presence).Sel != nil || p.(*Presence).Raw == nil || len(p.(*Presence).Raw.Sel) == 0 {
 		t.Fatalf("presence %#v, %v: want the selection raw", p, err)
 	}
 	// The bounds still hold.

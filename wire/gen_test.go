@@ -99,19 +99,30 @@ func generateCodecs() ([]byte, error) {
 	p("\treturn b, false, nil")
 	p("}")
 	p("")
-	// Every key of every schema, numbered.
-	var keys []string
+	// Every key of every schema, numbered: "t", the keys of client
+	// messages, then the others, so that DecodeClient keeps the values of
+	// the first numClientKeys only.
+	keys := []string{"t"}
 	seen := map[string]bool{"t": true}
-	keys = append(keys, "t")
-	for _, g := range genSchemas {
-		for _, f := range g.s.fields {
-			if f.key != "" && !seen[f.key] {
-				seen[f.key] = true
-				keys = append(keys, f.key)
+	numClient := 0
+	for pass := range 2 {
+		from := len(keys)
+		for _, g := range genSchemas {
+			if (clientSchemas[g.s.t] == g.s) != (pass == 0) {
+				continue
+			}
+			for _, f := range g.s.fields {
+				if f.key != "" && !seen[f.key] {
+					seen[f.key] = true
+					keys = append(keys, f.key)
+				}
 			}
 		}
+		slices.Sort(keys[from:])
+		if pass == 0 {
+			numClient = len(keys)
+		}
 	}
-	slices.Sort(keys[1:])
 	p("// The keys of all messages, numbered: key<Name> is the number of a key.")
 	p("const (")
 	for i, k := range keys {
@@ -122,6 +133,10 @@ func generateCodecs() ([]byte, error) {
 	p("// numKeys is how many keys the messages have.")
 	p("const numKeys = %d", len(keys))
 	p("")
+	p("// numClientKeys is how many keys the client messages have: theirs are the keys")
+	p("// numbered below it.")
+	p("const numClientKeys = %d", numClient)
+	p("")
 	p("// keyOf is the number of key, -1 for a key no message has.")
 	p("func keyOf(key []byte) int {")
 	p("\tswitch string(key) { // compared without allocating")
@@ -131,6 +146,44 @@ func generateCodecs() ([]byte, error) {
 	}
 	p("\t}")
 	p("\treturn -1")
+	p("}")
+	p("")
+	// The client messages by "t", each with its rows taken from the values
+	// of its keys: no map lookup, no allocation through a function value,
+	// no loop over the rows (DecodeClient runs on every op a server gets).
+	p("// decodeClientMessage decodes the client message of type t from vals, the value of every")
+	p("// key of the frame by key number (dup has the bit of every key sent twice); ok is false")
+	p("// for a t no client message has.")
+	p("func decodeClientMessage(d *decoder, t []byte, vals *[numClientKeys][]byte, dup uint64, frame []byte) (_ Message, ok bool) {")
+	p("\tswitch string(t) { // compared without allocating")
+	for _, g := range genSchemas {
+		if clientSchemas[g.s.t] != g.s {
+			continue
+		}
+		n := goName(g.s)
+		var mask, rows []string
+		for _, f := range g.s.fields {
+			if f.keyNum < 0 {
+				rows = append(rows, "nil")
+				continue
+			}
+			k := "key" + strings.ToUpper(f.key[:1]) + f.key[1:]
+			mask = append(mask, "1<<"+k)
+			rows = append(rows, "vals["+k+"]")
+		}
+		p("\tcase %q:", g.s.t)
+		p("\t\tm := &%s{}", n)
+		if len(mask) > 0 {
+			p("\t\tif dup&(%s) != 0 {", strings.Join(mask, "|"))
+			p("\t\t\td.duplicate(%s, dup)", g.name)
+			p("\t\t\treturn m, true")
+			p("\t\t}")
+		}
+		p("\t\tgenRows%s(d, &rowValues{%s}, frame, m, \"\")", n, strings.Join(rows, ", "))
+		p("\t\treturn m, true")
+	}
+	p("\t}")
+	p("\treturn nil, false")
 	p("}")
 	p("")
 	p("// decodeRows decodes the values of map v's rows into m (a pointer to a schema's Go type).")

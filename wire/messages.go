@@ -93,13 +93,23 @@ type Op struct {
 	// when the key was absent or nil: the server then keeps (and transforms) the
 	// author's previous selection.
 	Sel doctype.Selection `msgpack:"sel,omitempty"`
-	// RawOp and RawSel are set instead of Op and Sel when the decoder did not
-	// know the document's type yet (Limits.TypeOf answered nil: the join is
-	// on its way): the values as sent, copied, checked structurally and
-	// against the size limits, for the document's owner to decode with its
-	// type. They are not encoded.
-	RawOp  msgpack.RawMessage `msgpack:"-"`
-	RawSel msgpack.RawMessage `msgpack:"-"`
+	// Raw is set, and Op and Sel are nil, when the decoder did not know the
+	// document's type yet (Limits.TypeOf answered nil: the join is on its
+	// way). It is not encoded.
+	Raw *Raw `msgpack:"-"`
+}
+
+// Raw holds the values of an op or presence message that its decoder could
+// not decode because it did not know the document's type yet: as sent,
+// copied, checked structurally and against the size limits, for the
+// document's owner to decode with its type. A pointer in the message, so
+// that a message decoded the usual way is no larger for it (DecodeClient
+// allocates one per frame).
+type Raw struct {
+	// Op is the "op" value (nil for a presence).
+	Op msgpack.RawMessage
+	// Sel is the "sel" value; nil when it was absent or nil.
+	Sel msgpack.RawMessage
 }
 
 // Presence is the author's selection at version V, without an edit.
@@ -110,9 +120,9 @@ type Presence struct {
 	V int64 `msgpack:"v"`
 	// Sel is the selection; nil hides the caret (the key itself is required).
 	Sel doctype.Selection `msgpack:"sel"`
-	// RawSel is set instead of Sel when the document's type was not known
-	// yet, as in Op. It is not encoded.
-	RawSel msgpack.RawMessage `msgpack:"-"`
+	// Raw is set, with its Sel, instead of Sel when the document's type was
+	// not known yet, as in Op. It is not encoded.
+	Raw *Raw `msgpack:"-"`
 	// Data is the encoded "data" map, kept raw so the server forwards it without
 	// re-encoding. It is nil when the key was absent (keep the previous data),
 	// and the one-byte MessagePack nil when the client sent nil (clear it). It is

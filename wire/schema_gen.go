@@ -57,46 +57,66 @@ func appendMessage(b []byte, msg Message) (_ []byte, ok bool, err error) {
 // The keys of all messages, numbered: key<Name> is the number of a key.
 const (
 	keyT     = 0
-	keyCode  = 1
-	keyColor = 2
-	keyData  = 3
-	keyDoc   = 4
-	keyDocs  = 5
-	keyExp   = 6
-	keyGone  = 7
-	keyId    = 8
-	keyMode  = 9
-	keyMsg   = 10
-	keyName  = 11
-	keyOp    = 12
-	keyOps   = 13
-	keyPeers = 14
-	keyProto = 15
-	keySel   = 16
-	keySeq   = 17
-	keySid   = 18
-	keyToken = 19
-	keyType  = 20
-	keyUser  = 21
-	keyV     = 22
+	keyData  = 1
+	keyDoc   = 2
+	keyOp    = 3
+	keyProto = 4
+	keySel   = 5
+	keySeq   = 6
+	keySid   = 7
+	keyToken = 8
+	keyUser  = 9
+	keyV     = 10
+	keyCode  = 11
+	keyColor = 12
+	keyDocs  = 13
+	keyExp   = 14
+	keyGone  = 15
+	keyId    = 16
+	keyMode  = 17
+	keyMsg   = 18
+	keyName  = 19
+	keyOps   = 20
+	keyPeers = 21
+	keyType  = 22
 )
 
 // numKeys is how many keys the messages have.
 const numKeys = 23
+
+// numClientKeys is how many keys the client messages have: theirs are the keys
+// numbered below it.
+const numClientKeys = 11
 
 // keyOf is the number of key, -1 for a key no message has.
 func keyOf(key []byte) int {
 	switch string(key) { // compared without allocating
 	case "t":
 		return keyT
-	case "code":
-		return keyCode
-	case "color":
-		return keyColor
 	case "data":
 		return keyData
 	case "doc":
 		return keyDoc
+	case "op":
+		return keyOp
+	case "proto":
+		return keyProto
+	case "sel":
+		return keySel
+	case "seq":
+		return keySeq
+	case "sid":
+		return keySid
+	case "token":
+		return keyToken
+	case "user":
+		return keyUser
+	case "v":
+		return keyV
+	case "code":
+		return keyCode
+	case "color":
+		return keyColor
 	case "docs":
 		return keyDocs
 	case "exp":
@@ -111,30 +131,71 @@ func keyOf(key []byte) int {
 		return keyMsg
 	case "name":
 		return keyName
-	case "op":
-		return keyOp
 	case "ops":
 		return keyOps
 	case "peers":
 		return keyPeers
-	case "proto":
-		return keyProto
-	case "sel":
-		return keySel
-	case "seq":
-		return keySeq
-	case "sid":
-		return keySid
-	case "token":
-		return keyToken
 	case "type":
 		return keyType
-	case "user":
-		return keyUser
-	case "v":
-		return keyV
 	}
 	return -1
+}
+
+// decodeClientMessage decodes the client message of type t from vals, the value of every
+// key of the frame by key number (dup has the bit of every key sent twice); ok is false
+// for a t no client message has.
+func decodeClientMessage(d *decoder, t []byte, vals *[numClientKeys][]byte, dup uint64, frame []byte) (_ Message, ok bool) {
+	switch string(t) { // compared without allocating
+	case "hello":
+		m := &Hello{}
+		if dup&(1<<keyProto|1<<keySid|1<<keyUser) != 0 {
+			d.duplicate(helloSchema, dup)
+			return m, true
+		}
+		genRowsHello(d, &rowValues{vals[keyProto], vals[keySid], vals[keyUser]}, frame, m, "")
+		return m, true
+	case "join":
+		m := &Join{}
+		if dup&(1<<keyDoc|1<<keyV) != 0 {
+			d.duplicate(joinSchema, dup)
+			return m, true
+		}
+		genRowsJoin(d, &rowValues{vals[keyDoc], vals[keyV]}, frame, m, "")
+		return m, true
+	case "leave":
+		m := &Leave{}
+		if dup&(1<<keyDoc) != 0 {
+			d.duplicate(leaveSchema, dup)
+			return m, true
+		}
+		genRowsLeave(d, &rowValues{vals[keyDoc]}, frame, m, "")
+		return m, true
+	case "op":
+		m := &Op{}
+		if dup&(1<<keyDoc|1<<keyV|1<<keySeq|1<<keyOp|1<<keySel) != 0 {
+			d.duplicate(opSchema, dup)
+			return m, true
+		}
+		genRowsOp(d, &rowValues{vals[keyDoc], vals[keyV], vals[keySeq], vals[keyOp], vals[keySel]}, frame, m, "")
+		return m, true
+	case "presence":
+		m := &Presence{}
+		if dup&(1<<keyDoc|1<<keyV|1<<keySel|1<<keyData) != 0 {
+			d.duplicate(presenceSchema, dup)
+			return m, true
+		}
+		genRowsPresence(d, &rowValues{vals[keyDoc], vals[keyV], vals[keySel], vals[keyData]}, frame, m, "")
+		return m, true
+	case "auth":
+		m := &Auth{}
+		if dup&(1<<keyToken) != 0 {
+			d.duplicate(authSchema, dup)
+			return m, true
+		}
+		genRowsAuth(d, &rowValues{vals[keyToken]}, frame, m, "")
+		return m, true
+	}
+	return nil, false
 }
 
 // decodeRows decodes the values of map v's rows into m (a pointer to a schema's Go type).

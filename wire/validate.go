@@ -24,7 +24,7 @@ func newValidator() *validator.Validate {
 		typ := reflect.TypeOf(s.zero).Elem()
 		rules := make(map[string]string, typ.NumField())
 		for i := range typ.NumField() {
-			rules[typ.Field(i).Name] = "-" // not sent (Op.RawOp), or no rule
+			rules[typ.Field(i).Name] = "-" // not sent (Op.Raw), or no rule
 		}
 		for _, f := range s.fields {
 			rules[f.goName] = cmp.Or(f.rule, "-")

@@ -177,6 +177,38 @@ export function valueTypeOps<C, O>(f: ValueOps<C, O>): Pick<DocType<C, O, unknow
   return { ...ops, rebase: rebaseByTransform(ops) };
 }
 
+/** The pure functions of a type whose contents are immutable sequences of code points selected by `[anchor, head]` ranges (text, rich). */
+interface RangeOps<C, O, R extends readonly [number, number]> extends ValueOps<C, O> {
+  validate(op: unknown): asserts op is O;
+  compose(a: O, b: O): O;
+  transformSelection(sel: R[] | null, op: O, own: boolean): R[] | null;
+  /** The content's length in code points. */
+  length(content: C): number;
+}
+
+/**
+ * Every function of {@link DocType} but the name, the content's and the
+ * diff, for a type of {@link RangeOps} (text, rich): {@link valueTypeOps},
+ * `validate`, `invert`, `compose`, `transformSelection` (which maps only null
+ * to null, so a visible selection stays visible) and `fitSelection` (the
+ * ranges clamped to the content).
+ */
+export function rangeTypeOps<C, O, R extends readonly [number, number]>(
+  f: RangeOps<C, O, R>,
+): Pick<DocType<C, O, R[]>, 'validate' | 'apply' | 'isNoop' | 'transformPair' | 'rebase' | 'invert' | 'compose' | 'transformSelection' | 'fitSelection'> {
+  return {
+    validate(op) {
+      f.validate(op);
+      return op;
+    },
+    ...valueTypeOps(f),
+    invert: (op, before) => f.invert(op, before),
+    compose: (a, b) => f.compose(a, b),
+    transformSelection: (sel, op, own) => f.transformSelection(sel, op, own) as R[],
+    fitSelection: (sel, content) => clampRanges(sel, f.length(content)),
+  };
+}
+
 /** Clamps every `[anchor, head]` range of a selection to `[0, max]` (a text-like type's `fitSelection`). */
 export function clampRanges<R extends readonly [number, number]>(sel: readonly R[], max: number): R[] {
   return sel.map(([a, h]) => [Math.min(Math.max(0, a), max), Math.min(Math.max(0, h), max)] as unknown as R);

@@ -6,7 +6,7 @@
  * count code points, each embed one.
  * @module
  */
-import { clampRanges, valueTypeOps, type DocType } from './doctype.js';
+import { rangeTypeOps, type DocType } from './doctype.js';
 import { changesToOp, diffLinesToOp, diffToOp, type TextChange } from './ot/changes.js';
 import type { Op, Range } from './ot/op.js';
 import { cpLength } from './ot/unicode.js';
@@ -128,15 +128,7 @@ export const richType: DocType<Delta, RichOp, Range[]> = {
   // A new document is one empty paragraph: it always ends with "\n".
   empty: () => ['\n'],
   decodeContent: (value) => contentOf(value),
-  validate(op) {
-    validate(op);
-    return op;
-  },
-  ...valueTypeOps({ apply, normalize, invert, isNoop, transformPair }),
-  invert,
-  compose,
-  transformSelection: (sel, op, own) => transformSelection(sel, op, own) as Range[],
-  fitSelection: (sel, content) => clampRanges(sel, deltaLength(content)),
+  ...rangeTypeOps({ apply, normalize, invert, isNoop, transformPair, validate, compose, transformSelection, length: deltaLength }),
   diff: diffRich,
 };
 

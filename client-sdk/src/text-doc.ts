@@ -4,7 +4,7 @@
  * ({@link TextDoc}), opened with `Connection.openDoc`.
  * @module
  */
-import { clampRanges, valueTypeOps, type DocType } from './doctype.js';
+import { rangeTypeOps, type DocType } from './doctype.js';
 import { changesToOp, diffLinesToOp, diffToOp, type TextChange } from './ot/changes.js';
 import { OTError } from './ot/errors.js';
 import { apply, compose, invert, isNoop, normalize, transformPair, transformSelection, validate, type Op, type Range } from './ot/op.js';
@@ -22,16 +22,7 @@ export const textType: DocType<string, Op, Range[]> = {
     if (typeof value !== 'string') throw new OTError('invalid', 'joined text is not a string');
     return value;
   },
-  validate(op) {
-    validate(op);
-    return op;
-  },
-  ...valueTypeOps({ apply, normalize, invert, isNoop, transformPair }),
-  invert,
-  compose,
-  // A visible selection stays visible: transformSelection maps only null to null.
-  transformSelection: (sel, op, own) => transformSelection(sel, op, own) as Range[],
-  fitSelection: (sel, content) => clampRanges(sel, cpLength(content)),
+  ...rangeTypeOps({ apply, normalize, invert, isNoop, transformPair, validate, compose, transformSelection, length: cpLength }),
   // Line-aligned, so that carets, pending edits and undo steps stay in their lines.
   diff: diffLinesToOp,
 };

@@ -26,11 +26,27 @@ func Pair[O, R any](transform func(a, b O, order R) (O, error), op, committed O,
 	return opPast, committedPast, nil
 }
 
+// Op is what the loops need of a sequence type's op, besides doctype.Op.
+type Op interface {
+	doctype.Op
+	// BaseLen is the length of the documents the op applies to, in code
+	// points (its trailing retain omitted).
+	BaseLen() int
+	// TargetLen is BaseLen after the op.
+	TargetLen() int
+	// CheckFit checks the op, as sent, against a document of docLen code
+	// points.
+	CheckFit(docLen int) error
+}
+
 // Type is what the loops need of a sequence type whose ops are O and whose
 // selections are S (unboxed: ot.Selection for both types).
-type Type[O doctype.Op, S any] struct {
+type Type[O Op, S any] struct {
 	// Name is the type's name, for the error about a value of another type.
 	Name string
+	// Len is the length in code points of a content of the type; ok is
+	// false for a content of another type.
+	Len func(cur doctype.Content) (n int, ok bool)
 	// Past moves op, written by sid, past committed, written by
 	// committedSID and committed first.
 	Past func(op O, sid string, committed O, committedSID string) (O, error)
@@ -71,6 +87,24 @@ func (t *Type[O, S]) All(op O, sid string, committed []doctype.Op, committedSIDs
 		sel = t.Move(sel, cPast, sid == committedSIDs[i])
 	}
 	return op, sel, nil
+}
+
+// CheckBase is the doctype.Op method CheckBase of op: op, as sent (a
+// trailing retain included), must fit (CheckFit) the document at its
+// version, whose length is cur's less what the ops committed since added.
+func (t *Type[O, S]) CheckBase(op O, cur doctype.Content, since []doctype.Op) error {
+	n, ok := t.Len(cur)
+	if !ok {
+		return doctype.WrongType(t.Name, cur)
+	}
+	for _, s := range since {
+		p, ok := s.(O)
+		if !ok {
+			return doctype.WrongType(t.Name, s)
+		}
+		n -= p.TargetLen() - p.BaseLen()
+	}
+	return op.CheckFit(n)
 }
 
 // Transform is the doctype.Op method Transform of op: Past on unboxed
