@@ -122,13 +122,7 @@ type actor struct {
 	holdDepth int // nested holds (holdOnce); the outermost release delivers
 	held      map[Subscriber][]*Event
 	heldOrder []Subscriber
-	// heldAcks are the subscribers among heldOrder given an ack, whom
-	// releaseHeld serves first: an author waits for its ack, and behind a
-	// thousand other receivers (each a writer goroutine to wake and a socket
-	// write) it would wait for all of them.
-	heldAcks   []Subscriber
-	heldAckSet map[Subscriber]struct{}
-	shared     SharedBatch // releaseHeld's memo of a broadcast's array frame
+	shared    SharedBatch // releaseHeld's memo of a broadcast's array frame
 }
 
 func newActor(srv *Server, id string) *actor {
@@ -409,12 +403,6 @@ func (a *actor) deliver(sub Subscriber, ev *Event) {
 			a.heldOrder = append(a.heldOrder, sub)
 		}
 		a.held[sub] = append(evs, ev)
-		if ev.Kind == EventAck {
-			if _, ok := a.heldAckSet[sub]; !ok {
-				a.heldAckSet[sub] = struct{}{}
-				a.heldAcks = append(a.heldAcks, sub)
-			}
-		}
 		return
 	}
 	if !sub.Deliver(ev) {
@@ -460,7 +448,6 @@ func (b *SharedBatch) reset() {
 func (a *actor) hold() {
 	if a.held == nil {
 		a.held = make(map[Subscriber][]*Event)
-		a.heldAckSet = make(map[Subscriber]struct{})
 	}
 	a.holding = true
 }
@@ -477,46 +464,32 @@ func (a *actor) holdOnce() {
 
 // releaseHeld delivers what hold collected, each subscriber's events in the
 // order they were produced, and detaches subscribers that cannot take them.
-// The subscribers given an ack come first (heldAcks).
 func (a *actor) releaseHeld() {
 	if a.holdDepth > 0 {
 		a.holdDepth--
 		return
 	}
 	a.holding = false
-	for _, sub := range a.heldAcks {
-		a.releaseTo(sub)
-	}
 	for _, sub := range a.heldOrder {
-		if _, done := a.heldAckSet[sub]; !done {
-			a.releaseTo(sub)
+		evs := a.held[sub]
+		ok := true
+		if bs, batched := sub.(batchSubscriber); batched && len(evs) > 1 {
+			ok = bs.DeliverBatch(evs, &a.shared)
+		} else {
+			for _, ev := range evs {
+				if ok = sub.Deliver(ev); !ok {
+					break
+				}
+			}
+		}
+		if !ok {
+			a.leave(sub)
 		}
 	}
 	a.shared.reset()
 	clear(a.held)
 	clear(a.heldOrder)
 	a.heldOrder = a.heldOrder[:0]
-	clear(a.heldAcks)
-	a.heldAcks = a.heldAcks[:0]
-	clear(a.heldAckSet)
-}
-
-// releaseTo delivers what hold collected for sub (releaseHeld).
-func (a *actor) releaseTo(sub Subscriber) {
-	evs := a.held[sub]
-	ok := true
-	if bs, batched := sub.(batchSubscriber); batched && len(evs) > 1 {
-		ok = bs.DeliverBatch(evs, &a.shared)
-	} else {
-		for _, ev := range evs {
-			if ok = sub.Deliver(ev); !ok {
-				break
-			}
-		}
-	}
-	if !ok {
-		a.leave(sub)
-	}
 }
 
 func (a *actor) join(m *joinMsg) {
