@@ -53,6 +53,13 @@ const (
 	outboxMemLimit = 112 << 20
 	opBytes        = 1024
 	docCap         = 64 << 10 // writers trim the document back to about this
+	// ackWindowLen is the window of the load whose ack p99 is checked
+	// against the baseline's: each one, the first included.
+	ackWindowLen = 5 * time.Second
+	// windowP99Factor and windowP99Slack bound each window's ack p99
+	// against the baseline's (see the test).
+	windowP99Factor = 4
+	windowP99Slack  = 50 * time.Millisecond
 )
 
 // TestOutboxBudgetUnderStalledReaders checks what the outbox budget promises:
@@ -111,8 +118,9 @@ func TestOutboxBudgetUnderStalledReaders(t *testing.T) {
 		committed += w.acked.Load()
 	}
 	t.Logf("under load: %d acks in %v (%.0f ops/s), p50 %v, p99 %v", len(load), loadFor, float64(len(load))/loadFor.Seconds(), pct(load, 0.5), pct(load, 0.99))
-	t.Logf("ack p99 by 5 s of the load: %s", windowP99(writers, loadStart, 5*time.Second))
-	t.Logf("ack p99 by second of the load: %s", windowP99(writers, loadStart, time.Second))
+	wins := ackWindows(writers, loadStart, loadFor, ackWindowLen)
+	t.Logf("ack p99 by 5 s of the load: %s", windowsP99(wins))
+	t.Logf("ack p99 by second of the load: %s", windowsP99(ackWindows(writers, loadStart, loadFor, time.Second)))
 	t.Logf("server RSS: idle %d MiB, peak %d MiB (budget %d MiB); outbox claims peaked at %d MiB; %v budget closes",
 		idle.rss>>20, peak.hwm>>20, outboxBudget>>20, mw.maxClaimed>>20, closes)
 	p := mw.atPeak
@@ -120,9 +128,13 @@ func TestOutboxBudgetUnderStalledReaders(t *testing.T) {
 		p.rss>>20, p.claimed>>20, p.heapInuse>>20, p.heapAlloc>>20, p.nextGC>>20, p.stackInuse>>20, (p.sys-p.heapReleased)>>20, p.goroutines)
 	if out := os.Getenv("TANDEM_OUTBOX_REPORT"); out != "" {
 		// The figures for docs/benchmarks.md, as one line.
-		line := fmt.Sprintf("idle_rss_mib=%d peak_rss_mib=%d budget_mib=%d max_claimed_mib=%d budget_closes=%v ops_per_s=%.0f base_p50=%v base_p99=%v load_p50=%v load_p99=%v\n",
+		var winP99 []string
+		for _, w := range wins {
+			winP99 = append(winP99, pct(w.lat, 0.99).String())
+		}
+		line := fmt.Sprintf("idle_rss_mib=%d peak_rss_mib=%d budget_mib=%d max_claimed_mib=%d budget_closes=%v ops_per_s=%.0f base_p50=%v base_p99=%v load_p50=%v load_p99=%v window_p99=%s server_cpu=%v\n",
 			idle.rss>>20, peak.hwm>>20, outboxBudget>>20, mw.maxClaimed>>20, closes, float64(len(load))/loadFor.Seconds(),
-			pct(base, 0.5), pct(base, 0.99), pct(load, 0.5), pct(load, 0.99))
+			pct(base, 0.5), pct(base, 0.99), pct(load, 0.5), pct(load, 0.99), strings.Join(winP99, ","), cpu1-cpu0)
 		_ = os.WriteFile(out, []byte(line), 0o644)
 	}
 	if peak.hwm > idle.rss+outboxBudget {
@@ -137,6 +149,19 @@ func TestOutboxBudgetUnderStalledReaders(t *testing.T) {
 	// seconds (the writer waiting on them); docs/benchmarks.md has the figures.
 	if p99, limit := pct(load, 0.99), 3*pct(base, 0.99)+time.Second; p99 > limit {
 		t.Errorf("ack p99 under load %v, over 3x the baseline's plus 1s (%v)", p99, limit)
+	}
+	// The readers keep their ack p99 through the whole load, its first
+	// seconds included, when the stalled sockets still take data: every 5 s
+	// window's p99 within windowP99Factor times the baseline's plus
+	// windowP99Slack. On a quiet box that is about 70 ms against a baseline
+	// of 5 ms, which the first seconds passed (18-221 ms a second) before
+	// the sockets' kernel send buffers were bounded (TANDEM_SOCKET_SNDBUF)
+	// and acks sent ahead of broadcasts; the slack and the factor are what
+	// a loaded box needs (docs/benchmarks.md, issue 18).
+	for _, w := range wins {
+		if p99, limit := pct(w.lat, 0.99), windowP99Factor*pct(base, 0.99)+windowP99Slack; p99 > limit {
+			t.Errorf("ack p99 in %v-%v of the load %v, over %dx the baseline's plus %v (%v)", w.from, w.to, p99, windowP99Factor, windowP99Slack, limit)
+		}
 	}
 
 	// Nothing committed is lost: every client that reads and the store agree,
@@ -288,24 +313,42 @@ func runLoad(t *testing.T, ws []*loadWriter, d time.Duration) []time.Duration {
 	return all
 }
 
-// windowP99 is the ack p99 of each window of the last run, from start.
-func windowP99(ws []*loadWriter, start time.Time, window time.Duration) string {
-	var wins [][]time.Duration
+// ackWindow is the ack latencies of the last run measured in [from, to)
+// after its start, sorted.
+type ackWindow struct {
+	from, to time.Duration
+	lat      []time.Duration
+}
+
+// ackWindows splits the ack latencies of the last run, which began at start
+// and offered edits for total, into windows of d by when each ack came. The
+// acks of the edits still in flight when it ended, which come after total,
+// count in the last window.
+func ackWindows(ws []*loadWriter, start time.Time, total, d time.Duration) []ackWindow {
+	n := max(1, int((total+d-1)/d))
+	wins := make([]ackWindow, n)
+	for i := range wins {
+		wins[i].from, wins[i].to = time.Duration(i)*d, min(time.Duration(i+1)*d, total)
+	}
 	for _, w := range ws {
 		w.mu.Lock()
 		for i, at := range w.latAt {
-			k := max(0, int(at.Sub(start)/window))
-			for len(wins) <= k {
-				wins = append(wins, nil)
-			}
-			wins[k] = append(wins[k], w.lat[i])
+			k := min(n-1, max(0, int(at.Sub(start)/d)))
+			wins[k].lat = append(wins[k].lat, w.lat[i])
 		}
 		w.mu.Unlock()
 	}
+	for _, win := range wins {
+		slices.Sort(win.lat)
+	}
+	return wins
+}
+
+// windowsP99 lists each window's ack p99 and its number of acks.
+func windowsP99(wins []ackWindow) string {
 	var b strings.Builder
-	for i, l := range wins {
-		slices.Sort(l)
-		fmt.Fprintf(&b, "%v-%v: %v (%d); ", time.Duration(i)*window, time.Duration(i+1)*window, pct(l, 0.99), len(l))
+	for _, w := range wins {
+		fmt.Fprintf(&b, "%v-%v: %v (%d); ", w.from, w.to, pct(w.lat, 0.99), len(w.lat))
 	}
 	return b.String()
 }

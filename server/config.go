@@ -116,6 +116,22 @@ type Config struct {
 	// CoalesceMaxBytes bounds one coalesced array frame; a connection's writer
 	// is handed at most 32 KiB at a time in any case (maxInflightBytes).
 	CoalesceMaxBytes int
+	// SocketSendBuffer is the kernel send buffer (SO_SNDBUF) of each
+	// WebSocket's TCP connection, in bytes; 0 leaves the kernel's default and
+	// its autotuning. Bounding it is what makes a client that stops reading
+	// stop taking data within a few frames: with autotuning Linux lets one
+	// socket take up to net.ipv4.tcp_wmem's maximum (4 MiB by default), so a
+	// thousand stalled clients absorb seconds of a busy document's broadcast,
+	// at the cost of the CPU of writing it, and gigabytes of kernel memory
+	// that the outbox budget does not see (DefaultSocketSendBuffer). It also caps one
+	// connection's throughput at about the buffer per round trip.
+	SocketSendBuffer int
+	// SocketNotSentLowat is TCP_NOTSENT_LOWAT of each WebSocket's TCP
+	// connection (Linux, macOS): a write blocks while more than this many
+	// bytes wait in the kernel unsent (the client's window is closed), so a
+	// client that stops reading stops taking data; unlike SocketSendBuffer it
+	// does not limit the bytes in flight on a long fat link. 0 leaves it unset.
+	SocketNotSentLowat int
 
 	// RESTRate and RESTBurst are the token bucket of the REST API per client
 	// (a token's subject; in open mode, or without a valid token, the
@@ -179,6 +195,7 @@ func DefaultConfig() Config {
 		OutboxBudget:     DefaultOutboxBudget(),
 		OutboxMaxFrames:  8192,
 		CoalesceMaxBytes: 1 << 20,
+		SocketSendBuffer: DefaultSocketSendBuffer,
 		PresenceTTL:      10 * time.Second,
 		RESTRate:         50,
 		RESTBurst:        100,
@@ -219,6 +236,8 @@ func (c Config) validate() error {
 		{"OutboxMaxFrames", c.OutboxMaxFrames > 0},
 		{"OutboxBudget", c.OutboxBudget > 0},
 		{"CoalesceMaxBytes", c.CoalesceMaxBytes > 0},
+		{"SocketSendBuffer", c.SocketSendBuffer >= 0},
+		{"SocketNotSentLowat", c.SocketNotSentLowat >= 0},
 		{"PresenceTTL", c.PresenceTTL > 0},
 		{"RESTRate", c.RESTRate >= 0},
 		{"RESTBurst", c.RESTRate == 0 || c.RESTBurst > 0},

@@ -142,6 +142,7 @@ func (s *Server) newMelody() *melody.Melody {
 	}
 	m.HandleConnect(func(ms *melody.Session) {
 		c := connOf(ms)
+		s.boundSendBuffer(ms)
 		c.attach(ms)
 		s.metrics.connections.Inc()
 		c.onOpen()
@@ -165,6 +166,58 @@ func (s *Server) newMelody() *melody.Melody {
 		s.log.Debug("websocket error", "remote", ms.RemoteAddr(), "err", err)
 	})
 	return m
+}
+
+// DefaultSocketSendBuffer is the default Config.SocketSendBuffer. Linux
+// doubles what is asked for its bookkeeping, so a socket whose client stops
+// reading takes about twice this, plus the client's receive window, before a
+// write blocks and the connection's frames start waiting in its outbox, where
+// the outbox bounds and budget see them. At 64 KiB over a 100 ms round trip a
+// connection still moves over a megabyte a second (a 1 MiB document's join
+// in under a second); on a LAN or loopback the buffer is never what limits it
+// (docs/benchmarks.md, issue 18).
+const DefaultSocketSendBuffer = 64 << 10
+
+// boundSendBuffer bounds what the kernel takes for a WebSocket's connection
+// before a write blocks: its send buffer (Config.SocketSendBuffer) and the
+// unsent bytes it queues (Config.SocketNotSentLowat), set before anything is
+// written to it. It reaches the TCP connection through TLS and any wrapper
+// that has NetConn. Failing only costs the bound, so it is logged and the
+// connection goes on.
+func (s *Server) boundSendBuffer(ms *melody.Session) {
+	if s.cfg.SocketSendBuffer <= 0 && s.cfg.SocketNotSentLowat <= 0 {
+		return
+	}
+	tc := tcpConnOf(ms.WebsocketConnection().NetConn())
+	if tc == nil {
+		return
+	}
+	if n := s.cfg.SocketSendBuffer; n > 0 {
+		if err := tc.SetWriteBuffer(n); err != nil {
+			s.log.Debug("setting a WebSocket's send buffer failed", "remote", ms.RemoteAddr(), "bytes", n, "err", err)
+		}
+	}
+	if n := s.cfg.SocketNotSentLowat; n > 0 {
+		if err := setNotSentLowat(tc, n); err != nil {
+			s.log.Debug("setting a WebSocket's TCP_NOTSENT_LOWAT failed", "remote", ms.RemoteAddr(), "bytes", n, "err", err)
+		}
+	}
+}
+
+// tcpConnOf is the TCP connection under nc (through TLS and other wrappers
+// that have NetConn), or nil.
+func tcpConnOf(nc net.Conn) *net.TCPConn {
+	for range 8 { // a few layers of wrapping at most
+		if tc, ok := nc.(*net.TCPConn); ok {
+			return tc
+		}
+		w, ok := nc.(interface{ NetConn() net.Conn })
+		if !ok {
+			return nil
+		}
+		nc = w.NetConn()
+	}
+	return nil
 }
 
 // checkOrigin accepts requests without an Origin (non-browser clients), any
