@@ -686,6 +686,7 @@ type pending struct {
 	rec  store.OpRecord
 	sel  doctype.Selection
 	dups []*opMsg // resubmissions of the same (sid, seq) within the batch
+	ev   *Event   // apply's broadcast of it, whose frame publishOps sends along
 }
 
 type sidSeq struct {
@@ -1024,6 +1025,7 @@ func (a *actor) apply(batch []*pending) {
 			panic(fmt.Sprintf("document %q: a committed op no longer applies: %v", a.id, err))
 		}
 		ev := &Event{Kind: EventOp, Doc: a.id, V: rec.Version, Op: &rec, Sel: sel}
+		p.ev = ev
 		// A forwarded op is acked by its node when it applies the
 		// published commit (publishOps below).
 		if p.m.from == "" {
