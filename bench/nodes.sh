@@ -10,7 +10,9 @@
 # Prints each run's JSON line and table, with the load average before it, the
 # server CPU and the catch-ups from the store (bus gap fills) of all nodes.
 # PRESENCE=1 adds a presence run (30 clients moving carets at 10 Hz and
-# sending 2 ops/s each) to each set-up.
+# sending 2 ops/s each) to each set-up. BASE=<another checkout> adds, to each
+# round, the three nodes again with that checkout's server (an earlier
+# revision side by side, alternating).
 set -euo pipefail
 DB=${DB:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
 REDIS=${REDIS:-redis://127.0.0.1:6379/0}
@@ -19,6 +21,8 @@ OUT=${OUT:-/tmp/tandem-nodes-bench}
 mkdir -p "$OUT/bin"
 go build -o "$OUT/bin/tandem" ./cmd/tandem
 go build -o "$OUT/bin/tandem-bench" ./cmd/tandem-bench
+if [ -n "${BASE:-}" ]; then (cd "$BASE" && go build -o "$OUT/bin/tandem-base" ./cmd/tandem); fi
+SERVER=$OUT/bin/tandem
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
@@ -34,7 +38,7 @@ start() {
     local p; p=$(port)
     local envs=(TANDEM_DATABASE_URL="$DB" TANDEM_ADDR=127.0.0.1:$p TANDEM_OP_RATE=100000 TANDEM_OP_BURST=100000 TANDEM_LOG_LEVEL=warn)
     if [ -n "$redis" ]; then envs+=(TANDEM_REDIS_URL="$redis" TANDEM_REDIS_PREFIX="$prefix"); fi
-    env "${envs[@]}" "$OUT/bin/tandem" >>"$OUT/server.log" 2>&1 &
+    env "${envs[@]}" "$SERVER" >>"$OUT/server.log" 2>&1 &
     PIDS+=($!)
     local ok=""
     for _ in $(seq 100); do curl -sf "http://127.0.0.1:$p/readyz" >/dev/null && ok=1 && break; sleep 0.1; done
@@ -82,4 +86,14 @@ for round in $(seq "${ROUNDS:-1}"); do
   bench -scenario steady -clients 50 -rate 5
   if [ "${PRESENCE:-0}" = 1 ]; then bench -scenario presence -clients 30 -rate 2 -hz 10; fi
   stop
+  if [ -n "${BASE:-}" ]; then
+    SERVER=$OUT/bin/tandem-base
+    start 3 "$REDIS"
+    echo "### three nodes, the server of $BASE: $URLS"
+    bench -scenario hot -clients 20
+    bench -scenario steady -clients 50 -rate 5
+    if [ "${PRESENCE:-0}" = 1 ]; then bench -scenario presence -clients 30 -rate 2 -hz 10; fi
+    stop
+    SERVER=$OUT/bin/tandem
+  fi
 done

@@ -1042,8 +1042,10 @@ func (a *actor) apply(batch []*pending) {
 			}
 		}
 	}
-	a.releaseHeld()
+	// The other nodes first: their clients' acks (of forwarded ops) wait
+	// for this message, and it is durable already.
 	a.publishOps(batch)
+	a.releaseHeld()
 }
 
 // catchUp applies and broadcasts the ops another writer committed after a.v.
