@@ -14,8 +14,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/tandem-collab/tandem/auth"
 	"github.com/tandem-collab/tandem/internal/testkit"
-	"github.com/tandem-collab/tandem/server"
 )
 
 // TestBrowserCORSAndRateLimit: a browser app served from another origin
@@ -38,7 +38,7 @@ func TestBrowserCORSAndRateLimit(t *testing.T) {
 	standalone(t, "api", apiAddr, "TANDEM_AUTH_SECRET="+secret, "TANDEM_ALLOWED_ORIGINS="+app.URL,
 		"TANDEM_REST_RATE=1", "TANDEM_REST_BURST=10")
 	mint := func(sub string) string {
-		claims := server.TokenClaims{Name: sub, Docs: map[string]string{"*": "rw"}, Admin: true, RegisteredClaims: jwt.RegisteredClaims{
+		claims := auth.TokenClaims{Name: sub, Docs: map[string]string{"*": "rw"}, Admin: true, RegisteredClaims: jwt.RegisteredClaims{
 			Subject: sub, ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour)),
 		}}
 		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(secret))

@@ -22,8 +22,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/tandem-collab/tandem/auth"
 	"github.com/tandem-collab/tandem/internal/testkit"
-	"github.com/tandem-collab/tandem/server"
 	// Boards are tree documents: the store decodes their snapshots.
 	_ "github.com/tandem-collab/tandem/tree"
 )
@@ -249,7 +249,7 @@ func TestBrowserDemoFirstHour(t *testing.T) {
 	standalone(t, "auth", authAddr, "TANDEM_AUTH_SECRET="+secret)
 
 	tok := func(sub, name string, docs map[string]string, admin bool, ttl time.Duration) string {
-		c := server.TokenClaims{Name: name, Docs: docs, Admin: admin, RegisteredClaims: jwt.RegisteredClaims{
+		c := auth.TokenClaims{Name: name, Docs: docs, Admin: admin, RegisteredClaims: jwt.RegisteredClaims{
 			Subject: sub, ExpiresAt: jwt.NewNumericDate(time.Now().Add(ttl)), IssuedAt: jwt.NewNumericDate(time.Now().Add(-2 * time.Hour)),
 		}}
 		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString([]byte(secret))

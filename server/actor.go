@@ -12,6 +12,7 @@ import (
 
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/tandem-collab/tandem/auth"
 	"github.com/tandem-collab/tandem/doctype"
 	"github.com/tandem-collab/tandem/presence"
 	"github.com/tandem-collab/tandem/store"
@@ -26,7 +27,7 @@ type actorMsg interface{ actorMsg() }
 type joinMsg struct {
 	sub  Subscriber
 	v    *int64
-	mode Mode
+	mode auth.Mode
 	peer *wire.PeerInfo
 }
 
@@ -81,7 +82,7 @@ func (*deleteMsg) actorMsg()   {}
 
 // subState is what the actor knows of one subscriber.
 type subState struct {
-	mode Mode
+	mode auth.Mode
 	sid  string // presence sid; "" for a subscriber that is not a peer
 }
 

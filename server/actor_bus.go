@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tandem-collab/tandem/bus"
 	"github.com/tandem-collab/tandem/doctype"
 	"github.com/tandem-collab/tandem/presence"
 	"github.com/tandem-collab/tandem/store"
@@ -51,9 +52,12 @@ const (
 	busOwner    = 7 // the publisher took the lease under token Tok; it is at V
 )
 
+// docTopic is the bus topic of a document's events.
+func docTopic(docID string) string { return "doc:" + docID }
+
 // serverBus is a Server's end of the bus.
 type serverBus struct {
-	bus   Bus
+	bus   bus.Bus
 	owned bool // created by New (a LocalBus): closed by Shutdown
 	// alone: no Bus was configured, so no other node can hear this one (a
 	// LocalBus never delivers back to its publisher). Actors then neither
@@ -74,7 +78,7 @@ type serverBus struct {
 func newServerBus(s *Server) *serverBus {
 	sb := &serverBus{bus: s.cfg.Bus}
 	if sb.bus == nil {
-		sb.bus, sb.owned, sb.alone = NewLocalBus(), true, true
+		sb.bus, sb.owned, sb.alone = bus.NewLocalBus(), true, true
 	}
 	sb.remoteApply = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "tandem_bus_remote_apply_seconds", Help: "From another node's commit (its clock) to applying its ops here.",
@@ -184,7 +188,7 @@ func (a *actor) busStart() {
 	defer cancel()
 	c, err := a.srv.bus.bus.Subscribe(ctx, docTopic(a.id), busSub{n: n, self: a.srv.bus.bus.Node()})
 	n.cancel = c
-	if err != nil && !errors.Is(err, ErrBusClosed) {
+	if err != nil && !errors.Is(err, bus.ErrClosed) {
 		// Registered anyway: BusLost comes when it is confirmed.
 		a.log.Warn("bus subscription not confirmed; other nodes' edits arrive through the store until it is", "err", err)
 	}

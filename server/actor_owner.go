@@ -3,11 +3,13 @@ package server
 import (
 	"context"
 	"time"
+
+	"github.com/tandem-collab/tandem/bus"
 )
 
 // One owner per document (Config.Leases set).
 //
-// Of the nodes that have a document open, the one holding its lease (lease.go)
+// Of the nodes that have a document open, the one holding its lease (bus/lease.go)
 // sequences it: its actor is the only one that appends the ops of WebSocket
 // clients to the store. The other nodes' actors forward their clients' ops to
 // it over the bus (busForward, addressed to the owner) and learn the outcome
@@ -49,7 +51,7 @@ import (
 // belongs to the actor goroutine, except the channels it shares with its
 // claimer goroutine (claimC, claimKick, claimStop, claimDone).
 type ownerState struct {
-	leaser Leaser // nil: no owners; every node commits, the store orders them
+	leaser bus.Leaser // nil: no owners; every node commits, the store orders them
 	ttl    time.Duration
 	tick   *time.Ticker
 	tickC  <-chan time.Time // nil (never ready) without a leaser
@@ -61,7 +63,7 @@ type ownerState struct {
 	claimStop chan struct{}    // closed by ownStop
 	claimDone chan struct{}    // closed when the claimer returns
 
-	holder     Lease     // the holder last heard of; Node "" when unknown
+	holder     bus.Lease // the holder last heard of; Node "" when unknown
 	mine       bool      // this node took the lease under holder.Token
 	announce   bool      // mine: tell the other nodes at the next successful claim
 	validUntil time.Time // mine: the lease is surely ours until then
@@ -83,7 +85,7 @@ type fwdOp struct {
 }
 
 type claimResult struct {
-	l       Lease
+	l       bus.Lease
 	err     error
 	started time.Time
 }
@@ -119,7 +121,7 @@ func (a *actor) ownStart() {
 // lease's TTL (and when kicked) and hands the latest result to the actor,
 // replacing one the actor has not taken yet. It stops when stop is closed;
 // a claim in progress ends within its timeout first.
-func (a *actor) claimer(leaser Leaser, doc, node string, ttl time.Duration, out chan claimResult, kick, stop, done chan struct{}) {
+func (a *actor) claimer(leaser bus.Leaser, doc, node string, ttl time.Duration, out chan claimResult, kick, stop, done chan struct{}) {
 	defer close(done)
 	t := time.NewTicker(ttl / 3)
 	defer t.Stop()
@@ -262,7 +264,7 @@ func (a *actor) onOwner(from string, m *busMsg) {
 		a.log.Warn("another node took the document's lease", "owner", from, "token", m.Tok)
 	}
 	if o.holder.Node != from || o.holder.Token != m.Tok {
-		o.holder = Lease{Node: from, Token: m.Tok}
+		o.holder = bus.Lease{Node: from, Token: m.Tok}
 	}
 	// Sent even to an owner already known: it announces after losing
 	// messages too, so that what it missed is sent again.

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/tandem-collab/tandem/auth"
 	"github.com/tandem-collab/tandem/wire"
 )
 
@@ -47,10 +48,10 @@ func TestCommittedBatchIsDeliveredTogether(t *testing.T) {
 	plain := newCollector()
 	refusing := &batchCollector{collector: newCollector(), refuse: true}
 	for i, s := range subs {
-		a.join(&joinMsg{sub: s, mode: ModeReadWrite, peer: &wire.PeerInfo{SID: fmt.Sprintf("sid-batch-%d-xxxxxxxxxx", i)}})
+		a.join(&joinMsg{sub: s, mode: auth.ModeReadWrite, peer: &wire.PeerInfo{SID: fmt.Sprintf("sid-batch-%d-xxxxxxxxxx", i)}})
 	}
-	a.join(&joinMsg{sub: plain, mode: ModeReadWrite})
-	a.join(&joinMsg{sub: refusing, mode: ModeReadWrite})
+	a.join(&joinMsg{sub: plain, mode: auth.ModeReadWrite})
+	a.join(&joinMsg{sub: refusing, mode: auth.ModeReadWrite})
 
 	var msgs []*opMsg
 	for i, s := range subs {

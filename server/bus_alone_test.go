@@ -3,6 +3,7 @@ package server
 import (
 	"testing"
 
+	"github.com/tandem-collab/tandem/bus"
 	"github.com/tandem-collab/tandem/ot"
 	"github.com/tandem-collab/tandem/wire"
 )
@@ -18,7 +19,7 @@ func TestAloneNodePublishesNothing(t *testing.T) {
 	}{
 		{name: "no bus configured", publish: false},
 		{name: "bus configured", tweak: func(c *Config) {
-			b := NewLocalNetwork().Bus()
+			b := bus.NewLocalBus()
 			t.Cleanup(func() { _ = b.Close() })
 			c.Bus = b
 		}, publish: true},

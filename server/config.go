@@ -3,8 +3,32 @@ package server
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"net/netip"
 	"time"
+
+	"github.com/tandem-collab/tandem/auth"
+	"github.com/tandem-collab/tandem/bus"
+)
+
+// Authenticator tells who is making a request: auth.JWTAuth with a secret,
+// auth.OpenAuth without (Config.Authenticator nil selects OpenAuth). The same
+// principal rules WebSocket, REST and SSE requests, and a WebSocket's token
+// renewal is checked by the same Authenticator (conn_auth.go). It is defined
+// here, by its one user; its implementations live in package auth.
+type Authenticator interface {
+	// Authenticate returns the caller's principal, or an error wrapping
+	// auth.ErrUnauthenticated that says what is wrong with the credentials.
+	Authenticate(r *http.Request) (auth.Principal, error)
+	// Open reports whether the server runs without authentication (logged at
+	// start-up so that nobody runs open by accident).
+	Open() bool
+}
+
+// The authenticators of package auth.
+var (
+	_ Authenticator = (*auth.JWTAuth)(nil)
+	_ Authenticator = auth.OpenAuth{}
 )
 
 // Config tunes a Server. Start from DefaultConfig and change what you need; a
@@ -109,16 +133,16 @@ type Config struct {
 	Authenticator Authenticator
 
 	// Bus connects this node to the other nodes serving the same store (a
-	// RedisBus, or a LocalBus on a shared LocalNetwork in tests). Nil means
-	// single node: New makes a private LocalBus.
-	Bus Bus
+	// bus.RedisBus, or a bus.LocalBus on a shared bus.LocalNetwork in tests).
+	// Nil means single node: New makes a private LocalBus.
+	Bus bus.Bus
 	// Leases, with a Bus, gives each document one owner node that sequences
 	// its ops; the others forward theirs to it (actor_owner.go). Its leases
 	// last PresenceTTL/2, so another node takes over a dead owner's
 	// documents within PresenceTTL. Nil (or no Bus) means no owners: every
 	// node commits its clients' ops and the store's version check orders
 	// them.
-	Leases Leaser
+	Leases bus.Leaser
 	// PresenceTTL is how long a peer relayed from another node stays without
 	// that node's heartbeat (sent every third of it): the carets of a node
 	// that died vanish after it.

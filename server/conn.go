@@ -13,6 +13,7 @@ import (
 	"github.com/olahol/melody"
 	"golang.org/x/time/rate"
 
+	"github.com/tandem-collab/tandem/auth"
 	"github.com/tandem-collab/tandem/doctype"
 	"github.com/tandem-collab/tandem/wire"
 )
@@ -56,7 +57,7 @@ const melodyBuffer = maxInflight + 2
 type conn struct {
 	srv       *Server
 	ms        *melody.Session // guarded by outMu; set by attach once the socket is upgraded
-	principal Principal       // replaced by auth (conn_auth.go, which says how it is guarded)
+	principal auth.Principal  // replaced by auth (conn_auth.go, which says how it is guarded)
 	authErr   error
 	log       *slog.Logger
 	ctx       context.Context // ends when the connection does; bounds waits on full mailboxes
@@ -94,7 +95,7 @@ type conn struct {
 	claim atomic.Int64
 }
 
-func newConn(srv *Server, p Principal, authErr error) *conn {
+func newConn(srv *Server, p auth.Principal, authErr error) *conn {
 	ctx, cancel := context.WithCancel(srv.baseCtx)
 	return &conn{
 		srv:       srv,
@@ -113,7 +114,7 @@ func newConn(srv *Server, p Principal, authErr error) *conn {
 type wsSub struct {
 	c    *conn
 	doc  string
-	mode Mode
+	mode auth.Mode
 	// typ is the document's doctype.Type, set by the joined event (written
 	// by the actor, read by the read goroutine to decode ops).
 	typ atomic.Value
@@ -485,7 +486,7 @@ func (c *conn) hello(h *wire.Hello) {
 	}
 	c.greeted = true
 	c.sid = h.SID
-	c.user = sessionUser(c.principal, h.SID, h.User)
+	c.user = c.principal.SessionUser(h.SID, h.User)
 	c.sendMsg(&wire.Welcome{Proto: wire.ProtoVersion, SID: c.sid, User: c.user})
 }
 
@@ -509,7 +510,7 @@ func (c *conn) sub(doc string) *wsSub {
 
 func (c *conn) join(m *wire.Join) {
 	mode := c.principal.Access(m.Doc)
-	if mode == ModeNone {
+	if mode == auth.ModeNone {
 		c.sendError(wire.CodeForbidden, "no access to this document", m.Doc, 0)
 		return
 	}
@@ -545,7 +546,7 @@ func (c *conn) op(m *wire.Op) {
 		c.sendError(wire.CodeBadRequest, "join the document first", m.Doc, m.Seq)
 		return
 	}
-	if s.mode != ModeReadWrite {
+	if s.mode != auth.ModeReadWrite {
 		c.sendError(wire.CodeForbidden, "read-only access to this document", m.Doc, m.Seq)
 		return
 	}

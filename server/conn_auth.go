@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/tandem-collab/tandem/auth"
 	"github.com/tandem-collab/tandem/wire"
 )
 
@@ -110,7 +111,7 @@ func (c *conn) auth(m *wire.Auth) {
 	c.joinMu.Lock()
 	for doc, s := range c.joined {
 		mode := p.Access(doc)
-		if mode == ModeNone {
+		if mode == auth.ModeNone {
 			lost = append(lost, s)
 			delete(c.joined, doc)
 			continue

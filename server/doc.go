@@ -1,7 +1,7 @@
 // Package server is Tandem's real-time core: WebSocket sessions (melody), one
 // actor goroutine per open document that transforms, commits and broadcasts
-// ops, coalesced presence, the REST API and event streams, tokens, limits,
-// the cross-node bus, metrics and the health endpoints.
+// ops, coalesced presence, the REST API and event streams, limits, metrics
+// and the health endpoints.
 //
 // The data path is socket -> connection (conn.go, its read goroutine decodes
 // frames, ops by the document's type) -> hub (hub.go) -> document actor
@@ -10,8 +10,15 @@
 // presence; every committed op goes through its applyCommitted) -> store ->
 // broadcast to subscribers (events.go; WebSocket connections and SSE
 // streams). REST (rest.go) and SSE (sse.go) reach the same actors through
-// Server.SubmitOp and Server.Subscribe; other nodes reach them through the
-// bus (bus.go, bus_local.go, bus_redis.go, actor_bus.go).
+// Server.SubmitOp and Server.Subscribe.
+//
+// Around it, in packages of their own: who a caller is comes from the
+// Authenticator (config.go) that package auth implements (tokens, grants,
+// open mode); the server applies the principal to each request and message,
+// and renews or ends a live socket's token (conn_auth.go). Other nodes reach
+// the actors through package bus: what the actors send each other
+// (actor_bus.go) and the forwarding of ops to a document's owner, the node
+// holding its bus lease (actor_owner.go).
 //
 // The server knows no document type: documents are of a doctype.Type (text,
 // rich, ...) and the server only calls the interface. docs/architecture.md

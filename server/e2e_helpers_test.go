@@ -55,21 +55,13 @@ func startServer(t *testing.T, schema string) *e2eServer {
 // log, until the end of the test.
 func serve(t *testing.T, st *store.PGStore, cfg server.Config, level slog.Level) *e2eServer {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: level}))
+	log := slog.New(slog.NewTextHandler(testkit.LogWriter(t), &slog.HandlerOptions{Level: level}))
 	srv, err := server.New(cfg, st, log)
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}
 	hs := testkit.Serve(t, srv.Handler(), srv.Shutdown)
 	return &e2eServer{st: st, srv: srv, http: hs, wsURL: "ws" + strings.TrimPrefix(hs.URL, "http") + "/v1/ws"}
-}
-
-// testWriter sends server logs to the test log, so they show with a failure.
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
 
 func createDoc(t *testing.T, st store.Store, id, content string) {

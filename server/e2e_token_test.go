@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-collab/tandem/auth"
 	"github.com/tandem-collab/tandem/client"
 	"github.com/tandem-collab/tandem/internal/testkit"
 	"github.com/tandem-collab/tandem/server"
@@ -17,17 +18,17 @@ import (
 // no longer grants is closed.
 func TestE2EGoClientTokenRenewal(t *testing.T) {
 	secret := []byte("e2e-token-secret-0123456789")
-	auth, err := server.NewJWTAuth(secret)
+	ja, err := auth.NewJWTAuth(secret)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := server.DefaultConfig()
-	cfg.Authenticator = auth
+	cfg.Authenticator = ja
 	s := serve(t, openStore(t, testkit.Schema(t)), cfg, slog.LevelWarn)
 	createDoc(t, s.st, "kept", "")
 	createDoc(t, s.st, "lost", "")
 	mint := func(sub string, docs map[string]string, ttl time.Duration) string {
-		tok, err := server.MintToken(secret, sub, "", docs, false, ttl)
+		tok, err := auth.MintToken(secret, sub, "", docs, false, ttl)
 		if err != nil {
 			t.Fatal(err)
 		}

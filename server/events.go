@@ -3,6 +3,7 @@ package server
 import (
 	"sync"
 
+	"github.com/tandem-collab/tandem/auth"
 	"github.com/tandem-collab/tandem/doctype"
 	"github.com/tandem-collab/tandem/store"
 	"github.com/tandem-collab/tandem/wire"
@@ -50,7 +51,7 @@ type Event struct {
 	DocType string
 	Content doctype.Content
 	Ops     []store.OpRecord
-	Mode    Mode
+	Mode    auth.Mode
 
 	// Op and Ack: the committed record (Op.SID, Op.Seq, Op.UserID) and the
 	// author's selection after it, transformed to V+1.

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-collab/tandem/bus"
 	"github.com/tandem-collab/tandem/client"
 	"github.com/tandem-collab/tandem/internal/testkit"
 	"github.com/tandem-collab/tandem/internal/testkit/collab"
@@ -31,7 +32,7 @@ import (
 // everything, as a dead node would go silent. Delayed publishes are
 // goroutines owned by the faultyBus; Close waits for them.
 type faultyBus struct {
-	server.Bus
+	bus.Bus
 	drop, dup, delay float64
 
 	cut atomic.Bool
@@ -40,7 +41,7 @@ type faultyBus struct {
 	wg  sync.WaitGroup
 }
 
-func newFaultyBus(inner server.Bus, drop, dup, delay float64, seed uint64) *faultyBus {
+func newFaultyBus(inner bus.Bus, drop, dup, delay float64, seed uint64) *faultyBus {
 	return &faultyBus{Bus: inner, drop: drop, dup: dup, delay: delay, r: rand.New(rand.NewPCG(seed, 7))}
 }
 
@@ -89,19 +90,19 @@ func (f *faultyBus) Close() error {
 	return f.Bus.Close()
 }
 
-// startNode runs one node on schema with bus (closed at the end of the test).
-func startNode(t *testing.T, schema string, bus server.Bus, tweak func(*server.Config)) *e2eServer {
+// startNode runs one node on schema with b (closed at the end of the test).
+func startNode(t *testing.T, schema string, b bus.Bus, tweak func(*server.Config)) *e2eServer {
 	t.Helper()
 	st := openStore(t, schema)
 	cfg := server.DefaultConfig()
-	cfg.Bus = bus
+	cfg.Bus = b
 	cfg.PresenceTTL = 900 * time.Millisecond
 	cfg.PresenceInterval = 20 * time.Millisecond
 	if tweak != nil {
 		tweak(&cfg)
 	}
 	// Registered before the server's shutdown, so it runs after it.
-	t.Cleanup(func() { _ = bus.Close() })
+	t.Cleanup(func() { _ = b.Close() })
 	return serve(t, st, cfg, slog.LevelError)
 }
 
@@ -128,7 +129,7 @@ func metric(t *testing.T, s *e2eServer, name string) float64 {
 func nodes(t *testing.T, n int, faults func(i int) (drop, dup, delay float64)) ([]*e2eServer, []*faultyBus, string) {
 	t.Helper()
 	schema := testkit.Schema(t)
-	network := server.NewLocalNetwork()
+	network := bus.NewLocalNetwork()
 	out := make([]*e2eServer, n)
 	buses := make([]*faultyBus, n)
 	for i := range out {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/tandem-collab/tandem/auth"
 	"github.com/tandem-collab/tandem/internal/testkit"
 	"github.com/tandem-collab/tandem/ot"
 	"github.com/tandem-collab/tandem/wire"
@@ -119,7 +120,7 @@ func TestOutboxBudgetRefusesPastTheLimit(t *testing.T) {
 	srv.budget = &outboxBudget{srv: srv, limit: 100 * kib, high: 100 * kib, wake: make(chan struct{}, 1)}
 	conns := map[string]*conn{}
 	for _, name := range []string{"large", "medium", "small", "asker"} {
-		c := newConn(srv, Principal{}, nil)
+		c := newConn(srv, auth.Principal{}, nil)
 		c.sid = name
 		srv.conns[c] = struct{}{}
 		conns[name] = c

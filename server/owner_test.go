@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-collab/tandem/bus"
 	"github.com/tandem-collab/tandem/client"
 	"github.com/tandem-collab/tandem/internal/testkit"
 	"github.com/tandem-collab/tandem/internal/testkit/collab"
@@ -20,13 +21,13 @@ import (
 // cutLeases is a node's view of a shared Leaser that can be cut off, as a
 // partitioned node cannot reach Redis.
 type cutLeases struct {
-	server.Leaser
+	bus.Leaser
 	cut atomic.Bool
 }
 
-func (l *cutLeases) Claim(ctx context.Context, doc, node string, ttl time.Duration) (server.Lease, error) {
+func (l *cutLeases) Claim(ctx context.Context, doc, node string, ttl time.Duration) (bus.Lease, error) {
 	if l.cut.Load() {
-		return server.Lease{}, errors.New("cut off: " + server.ErrLeaseUnavailable.Error())
+		return bus.Lease{}, errors.New("cut off: " + bus.ErrLeaseUnavailable.Error())
 	}
 	return l.Leaser.Claim(ctx, doc, node, ttl)
 }
@@ -40,8 +41,8 @@ func (l *cutLeases) Claim(ctx context.Context, doc, node string, ttl time.Durati
 func ownedNodes(t *testing.T, n int, ttl time.Duration, faults func(i int) (drop, dup, delay float64)) ([]*e2eServer, []*faultyBus, []*cutLeases) {
 	t.Helper()
 	schema := testkit.Schema(t)
-	network := server.NewLocalNetwork()
-	leases := server.NewLocalLeases()
+	network := bus.NewLocalNetwork()
+	leases := bus.NewLocalLeases()
 	out := make([]*e2eServer, n)
 	buses := make([]*faultyBus, n)
 	cuts := make([]*cutLeases, n)

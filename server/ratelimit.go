@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/tandem-collab/tandem/auth"
 	"github.com/tandem-collab/tandem/wire"
 )
 
@@ -77,7 +78,7 @@ func (l *restLimiter) sweepLocked(now time.Time) {
 // key is who a request counts against: the token's subject when it has one,
 // else the client's address (an IPv6 client by its /64, which is what one
 // host or subscriber usually gets).
-func (l *restLimiter) key(r *http.Request, p Principal) string {
+func (l *restLimiter) key(r *http.Request, p auth.Principal) string {
 	if p.UserID != "" {
 		return "sub:" + p.UserID
 	}
@@ -168,7 +169,7 @@ func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
 // limitREST answers 429 when the request's client is over its rate, with
 // Retry-After in whole seconds (rounded up) and a problem document; nil lets
 // the request through.
-func (a *restAPI) limitREST(r *http.Request, p Principal) *httpError {
+func (a *restAPI) limitREST(r *http.Request, p auth.Principal) *httpError {
 	l := a.srv.restLimit
 	if l == nil {
 		return nil

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-collab/tandem/auth"
 	"github.com/tandem-collab/tandem/wire"
 )
 
@@ -60,13 +61,13 @@ func TestRESTLimiterKeysAndSweep(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		remote string
-		p      Principal
+		p      auth.Principal
 		want   string
 	}{
-		{"1.2.3.4:5", Principal{UserID: "alice"}, "sub:alice"},
-		{"1.2.3.4:5", Principal{}, "ip:1.2.3.4"},
-		{"[2001:db8:1:2:3::9]:5", Principal{}, "ip6:2001:db8:1:2::/64"},
-		{"[::ffff:1.2.3.4]:5", Principal{}, "ip:1.2.3.4"},
+		{"1.2.3.4:5", auth.Principal{UserID: "alice"}, "sub:alice"},
+		{"1.2.3.4:5", auth.Principal{}, "ip:1.2.3.4"},
+		{"[2001:db8:1:2:3::9]:5", auth.Principal{}, "ip6:2001:db8:1:2::/64"},
+		{"[::ffff:1.2.3.4]:5", auth.Principal{}, "ip:1.2.3.4"},
 	} {
 		if got := l.key(req(tc.remote), tc.p); got != tc.want {
 			t.Errorf("key(%s, %+v) = %q, want %q", tc.remote, tc.p, got, tc.want)

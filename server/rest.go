@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tandem-collab/tandem/auth"
 	"github.com/tandem-collab/tandem/doctype"
 	"github.com/tandem-collab/tandem/store"
 	"github.com/tandem-collab/tandem/wire"
@@ -66,7 +67,7 @@ type restAPI struct {
 
 // handlerFunc is a REST handler: it gets the authenticated principal and
 // returns nil after writing its answer, or the error to answer with.
-type handlerFunc func(w http.ResponseWriter, r *http.Request, p Principal) *httpError
+type handlerFunc func(w http.ResponseWriter, r *http.Request, p auth.Principal) *httpError
 
 // route is one registered REST route; the table is what docs/api.md is
 // checked against.
@@ -187,7 +188,7 @@ func viewOp(r store.OpRecord) opView {
 
 // ---- shared checks ----
 
-func needAdmin(p Principal, what string) *httpError {
+func needAdmin(p auth.Principal, what string) *httpError {
 	if !p.Admin {
 		return errStatus(http.StatusForbidden, wire.CodeForbidden, "%s needs an admin token", what)
 	}
@@ -196,7 +197,7 @@ func needAdmin(p Principal, what string) *httpError {
 
 // adminDoc is docAccess for the management routes: p must be an admin, for
 // what, and the path's document id valid.
-func adminDoc(r *http.Request, p Principal, what string) (string, *httpError) {
+func adminDoc(r *http.Request, p auth.Principal, what string) (string, *httpError) {
 	if e := needAdmin(p, what); e != nil {
 		return "", e
 	}
@@ -210,10 +211,10 @@ func adminDoc(r *http.Request, p Principal, what string) (string, *httpError) {
 // docAccess checks the path's document id and that p has at least need on it.
 // It answers before looking the document up, so a caller without access
 // learns nothing about whether it exists.
-func docAccess(r *http.Request, p Principal, need Mode) (string, *httpError) {
+func docAccess(r *http.Request, p auth.Principal, need auth.Mode) (string, *httpError) {
 	id := r.PathValue("id")
 	switch got := p.Access(id); {
-	case got == ModeNone:
+	case got == auth.ModeNone:
 		return "", errStatus(http.StatusForbidden, wire.CodeForbidden, "the token has no access to document %q", id)
 	case got < need:
 		return "", errStatus(http.StatusForbidden, wire.CodeForbidden, "the token has read-only access to document %q", id)
@@ -298,7 +299,7 @@ type createBody struct {
 	Metadata map[string]any  `json:"metadata"`
 }
 
-func (a *restAPI) createDoc(w http.ResponseWriter, r *http.Request, p Principal) *httpError {
+func (a *restAPI) createDoc(w http.ResponseWriter, r *http.Request, p auth.Principal) *httpError {
 	if e := needAdmin(p, "creating documents"); e != nil {
 		return e
 	}
@@ -387,7 +388,7 @@ type listView struct {
 	NextCursor *string   `json:"next_cursor"`
 }
 
-func (a *restAPI) listDocs(w http.ResponseWriter, r *http.Request, p Principal) *httpError {
+func (a *restAPI) listDocs(w http.ResponseWriter, r *http.Request, p auth.Principal) *httpError {
 	if e := needAdmin(p, "listing documents"); e != nil {
 		return e
 	}
@@ -418,8 +419,8 @@ func (a *restAPI) listDocs(w http.ResponseWriter, r *http.Request, p Principal) 
 	return nil
 }
 
-func (a *restAPI) getDoc(w http.ResponseWriter, r *http.Request, p Principal) *httpError {
-	id, e := docAccess(r, p, ModeRead)
+func (a *restAPI) getDoc(w http.ResponseWriter, r *http.Request, p auth.Principal) *httpError {
+	id, e := docAccess(r, p, auth.ModeRead)
 	if e != nil {
 		return e
 	}
@@ -457,7 +458,7 @@ type patchBody struct {
 	Metadata map[string]any `json:"metadata"`
 }
 
-func (a *restAPI) patchDoc(w http.ResponseWriter, r *http.Request, p Principal) *httpError {
+func (a *restAPI) patchDoc(w http.ResponseWriter, r *http.Request, p auth.Principal) *httpError {
 	id, e := adminDoc(r, p, "changing documents")
 	if e != nil {
 		return e
@@ -476,7 +477,7 @@ func (a *restAPI) patchDoc(w http.ResponseWriter, r *http.Request, p Principal) 
 	// Admin is a management right: the content comes back only to a token
 	// that may read the document.
 	var content doctype.Content
-	if p.Access(id) >= ModeRead {
+	if p.Access(id) >= auth.ModeRead {
 		cur, snap, err := a.srv.store.Load(r.Context(), id)
 		if err != nil {
 			return storeErr(id, err)
@@ -487,7 +488,7 @@ func (a *restAPI) patchDoc(w http.ResponseWriter, r *http.Request, p Principal) 
 	return nil
 }
 
-func (a *restAPI) deleteDoc(w http.ResponseWriter, r *http.Request, p Principal) *httpError {
+func (a *restAPI) deleteDoc(w http.ResponseWriter, r *http.Request, p auth.Principal) *httpError {
 	id, e := adminDoc(r, p, "deleting documents")
 	if e != nil {
 		return e
@@ -506,8 +507,8 @@ type opsView struct {
 	Ops []opView `json:"ops"`
 }
 
-func (a *restAPI) listOps(w http.ResponseWriter, r *http.Request, p Principal) *httpError {
-	id, e := docAccess(r, p, ModeRead)
+func (a *restAPI) listOps(w http.ResponseWriter, r *http.Request, p auth.Principal) *httpError {
+	id, e := docAccess(r, p, auth.ModeRead)
 	if e != nil {
 		return e
 	}
@@ -554,8 +555,8 @@ type submittedView struct {
 	SID string `json:"sid"`
 }
 
-func (a *restAPI) submitOp(w http.ResponseWriter, r *http.Request, p Principal) *httpError {
-	id, e := docAccess(r, p, ModeReadWrite)
+func (a *restAPI) submitOp(w http.ResponseWriter, r *http.Request, p auth.Principal) *httpError {
+	id, e := docAccess(r, p, auth.ModeReadWrite)
 	if e != nil {
 		return e
 	}
@@ -594,13 +595,7 @@ func (a *restAPI) submitOp(w http.ResponseWriter, r *http.Request, p Principal) 
 	if e != nil {
 		return e
 	}
-	user := p.UserID
-	if user == "" {
-		user = "anonymous"
-		if b.SID != "" {
-			user = openUserID(b.SID)
-		}
-	}
+	user := p.UserIDFor(b.SID)
 	sid := b.SID
 	if sid == "" {
 		sid = NewServerSID()

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-collab/tandem/auth"
 	"github.com/tandem-collab/tandem/client"
 	"github.com/tandem-collab/tandem/internal/testkit"
 	"github.com/tandem-collab/tandem/internal/testkit/collab"
@@ -33,18 +34,18 @@ var e2eSecret = []byte("tandem-e2e-secret-0123456789")
 func startAuthServer(t *testing.T) *e2eServer {
 	t.Helper()
 	st := openStore(t, testkit.Schema(t))
-	auth, err := server.NewJWTAuth(e2eSecret)
+	ja, err := auth.NewJWTAuth(e2eSecret)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := server.DefaultConfig()
-	cfg.Authenticator = auth
+	cfg.Authenticator = ja
 	return serve(t, st, cfg, slog.LevelWarn)
 }
 
 func token(t *testing.T, sub string, docs map[string]string) string {
 	t.Helper()
-	tok, err := server.MintToken(e2eSecret, sub, sub, docs, false, time.Hour)
+	tok, err := auth.MintToken(e2eSecret, sub, sub, docs, false, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
 
+	"github.com/tandem-collab/tandem/auth"
 	"github.com/tandem-collab/tandem/store"
 	"github.com/tandem-collab/tandem/wire"
 )
@@ -27,12 +28,12 @@ var testSecret = []byte("tandem-test-secret-0123456789")
 // newAuthServer is newTestServer with token authentication on.
 func newAuthServer(t testing.TB, st store.Store, tweak func(*Config)) *testServer {
 	t.Helper()
-	auth, err := NewJWTAuth(testSecret)
+	ja, err := auth.NewJWTAuth(testSecret)
 	if err != nil {
-		t.Fatalf("NewJWTAuth: %v", err)
+		t.Fatalf("auth.NewJWTAuth: %v", err)
 	}
 	return newTestServer(t, st, func(c *Config) {
-		c.Authenticator = auth
+		c.Authenticator = ja
 		if tweak != nil {
 			tweak(c)
 		}
@@ -42,7 +43,7 @@ func newAuthServer(t testing.TB, st store.Store, tweak func(*Config)) *testServe
 // signToken signs claims with secret (any exp, including past ones).
 func signToken(t testing.TB, secret []byte, sub string, docs map[string]string, admin bool, exp time.Time) string {
 	t.Helper()
-	c := TokenClaims{Docs: docs, Admin: admin, Name: "name-" + sub, RegisteredClaims: jwt.RegisteredClaims{
+	c := auth.TokenClaims{Docs: docs, Admin: admin, Name: "name-" + sub, RegisteredClaims: jwt.RegisteredClaims{
 		Subject: sub, ExpiresAt: jwt.NewNumericDate(exp), IssuedAt: jwt.NewNumericDate(exp.Add(-time.Hour)),
 	}}
 	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(secret)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-collab/tandem/auth"
 	"github.com/tandem-collab/tandem/ot"
 	"github.com/tandem-collab/tandem/store"
 	"github.com/tandem-collab/tandem/wire"
@@ -486,8 +487,8 @@ func TestRESTOpenMode(t *testing.T) {
 		t.Fatalf("open-mode REST op user %v", u)
 	}
 	ts.call(t, "DELETE", "/v1/docs/open", "", nil).want(t, 204)
-	if !(OpenAuth{}).Open() {
-		t.Fatal("OpenAuth must report open")
+	if !(auth.OpenAuth{}).Open() {
+		t.Fatal("auth.OpenAuth must report open")
 	}
 	if _, err := http.Get(ts.ts.URL + "/healthz"); err != nil {
 		t.Fatal(err)

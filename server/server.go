@@ -16,6 +16,7 @@ import (
 	"github.com/olahol/melody"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/tandem-collab/tandem/auth"
 	"github.com/tandem-collab/tandem/doctype"
 	// The default document type, always linked.
 	_ "github.com/tandem-collab/tandem/doctype/text"
@@ -88,7 +89,7 @@ func New(cfg Config, st store.Store, logger *slog.Logger) (*Server, error) {
 		restLimit: newRESTLimiter(cfg.RESTRate, cfg.RESTBurst, cfg.TrustedProxies),
 	}
 	if s.auth == nil {
-		s.auth = OpenAuth{}
+		s.auth = auth.OpenAuth{}
 	}
 	s.baseCtx, s.cancelBase = context.WithCancel(context.Background())
 	s.budget = newOutboxBudget(s, cfg.OutboxBudget)
@@ -413,7 +414,7 @@ type SubscribeOptions struct {
 	// event then carries the ops since it when the server has them at hand.
 	From *int64
 	// Mode is reported back in the joined event.
-	Mode Mode
+	Mode auth.Mode
 	// Peer, when set, makes the subscriber a presence peer under Peer.SID
 	// (a session stream, docs/protocol.md section 17): its peers see it until
 	// it unsubscribes, and it may send presence.
@@ -425,8 +426,8 @@ type SubscribeOptions struct {
 // gets every committed op as EventOp, presence as EventPresence and, on
 // deletion, EventDeleted. It is not a presence peer.
 func (s *Server) Subscribe(ctx context.Context, docID string, sub Subscriber, opts SubscribeOptions) error {
-	if opts.Mode == ModeNone {
-		opts.Mode = ModeRead
+	if opts.Mode == auth.ModeNone {
+		opts.Mode = auth.ModeRead
 	}
 	_, err := s.hub.send(ctx, docID, &joinMsg{sub: sub, v: opts.From, mode: opts.Mode, peer: opts.Peer})
 	return err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/tandem-collab/tandem/auth"
 	"github.com/tandem-collab/tandem/doctype"
 	"github.com/tandem-collab/tandem/store"
 	"github.com/tandem-collab/tandem/wire"
@@ -70,8 +71,8 @@ func resumePoint(r *http.Request) (*int64, *httpError) {
 }
 
 // events serves GET /v1/docs/{id}/events.
-func (a *restAPI) events(w http.ResponseWriter, r *http.Request, p Principal) *httpError {
-	id, e := docAccess(r, p, ModeRead)
+func (a *restAPI) events(w http.ResponseWriter, r *http.Request, p auth.Principal) *httpError {
+	id, e := docAccess(r, p, auth.ModeRead)
 	if e != nil {
 		return e
 	}
@@ -90,7 +91,7 @@ func (a *restAPI) events(w http.ResponseWriter, r *http.Request, p Principal) *h
 	defer stop()
 
 	sub := newSSESub(a.sseBuffer)
-	opts := SubscribeOptions{From: from, Mode: ModeRead}
+	opts := SubscribeOptions{From: from, Mode: auth.ModeRead}
 	if sess != nil {
 		opts.Mode = p.Access(id)
 		opts.Peer = &sess.peer

@@ -8,6 +8,7 @@ import (
 
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/tandem-collab/tandem/auth"
 	"github.com/tandem-collab/tandem/doctype"
 	"github.com/tandem-collab/tandem/wire"
 )
@@ -68,7 +69,7 @@ type streamSession struct {
 
 // sessionParams reads ?sid= (with name and color) of an event stream; nil
 // without sid (a plain stream of ops and presence).
-func sessionParams(r *http.Request, p Principal) (*streamSession, *httpError) {
+func sessionParams(r *http.Request, p auth.Principal) (*streamSession, *httpError) {
 	q := r.URL.Query()
 	sid := q.Get("sid")
 	if sid == "" {
@@ -87,7 +88,7 @@ func sessionParams(r *http.Request, p Principal) (*streamSession, *httpError) {
 	if len(info.Color) > 64 {
 		return nil, errInvalid(FieldError{Field: "color", Message: "must be at most 64 bytes"})
 	}
-	return &streamSession{peer: wire.PeerInfo{SID: sid, User: sessionUser(p, sid, info)}}, nil
+	return &streamSession{peer: wire.PeerInfo{SID: sid, User: p.SessionUser(sid, info)}}, nil
 }
 
 // joined writes a session stream's joined event: the version the stream is
@@ -135,8 +136,8 @@ type presenceBody struct {
 // of the client whose session stream is open with that sid, handled like a
 // WebSocket presence message. 202: the document's actor applies it; what goes
 // wrong there arrives on the stream as an error event.
-func (a *restAPI) postPresence(w http.ResponseWriter, r *http.Request, p Principal) *httpError {
-	id, e := docAccess(r, p, ModeRead)
+func (a *restAPI) postPresence(w http.ResponseWriter, r *http.Request, p auth.Principal) *httpError {
+	id, e := docAccess(r, p, auth.ModeRead)
 	if e != nil {
 		return e
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-collab/tandem/auth"
 	"github.com/tandem-collab/tandem/ot"
 	"github.com/tandem-collab/tandem/wire"
 )
@@ -179,11 +180,11 @@ func TestAuthInOpenMode(t *testing.T) {
 func TestSSEStreamEndsAtTokenExpiry(t *testing.T) {
 	t.Parallel()
 	ts := newStreamServer(t, memStore(t), time.Hour, 64, func(c *Config) {
-		auth, err := NewJWTAuth(testSecret)
+		ja, err := auth.NewJWTAuth(testSecret)
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.Authenticator = auth
+		c.Authenticator = ja
 	})
 	createDoc(t, ts.st, "doc", "")
 	exp := shortExp()

@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/tandem-collab/tandem/auth"
 	"github.com/tandem-collab/tandem/ot"
 	"github.com/tandem-collab/tandem/wire"
 )
@@ -211,16 +212,16 @@ func TestErrorCodes(t *testing.T) {
 // grantReadOnly installs an authenticator granting "doc" read-only and
 // nothing else.
 func grantReadOnly(c *Config) {
-	c.Authenticator = staticAuth{p: Principal{UserID: "u1", Name: "Una", Grants: map[string]Mode{"do*": ModeRead}}}
+	c.Authenticator = staticAuth{p: auth.Principal{UserID: "u1", Name: "Una", Grants: map[string]auth.Mode{"do*": auth.ModeRead}}}
 }
 
 type staticAuth struct {
-	p   Principal
+	p   auth.Principal
 	err error
 }
 
-func (s staticAuth) Authenticate(*http.Request) (Principal, error) { return s.p, s.err }
-func (s staticAuth) Open() bool                                    { return false }
+func (s staticAuth) Authenticate(*http.Request) (auth.Principal, error) { return s.p, s.err }
+func (s staticAuth) Open() bool                                         { return false }
 
 func TestCloseCodes(t *testing.T) {
 	st := memStore(t)
@@ -246,7 +247,7 @@ func TestCloseCodes(t *testing.T) {
 	})
 	t.Run("unauthorized", func(t *testing.T) {
 		ts := newTestServer(t, st, func(c *Config) {
-			c.Authenticator = staticAuth{err: fmt.Errorf("%w: no token", ErrUnauthenticated)}
+			c.Authenticator = staticAuth{err: fmt.Errorf("%w: no token", auth.ErrUnauthenticated)}
 		})
 		c := ts.dial(t)
 		c.expectError(wire.CodeUnauthorized)

@@ -29,6 +29,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tandem-collab/tandem/bus"
 	"github.com/tandem-collab/tandem/server"
 	"github.com/tandem-collab/tandem/store"
 	_ "github.com/tandem-collab/tandem/tree" // tree documents (the canvas scenario)
@@ -80,7 +81,7 @@ func run() error {
 		if *dbURL == "" {
 			return errors.New("-redis-url needs -database-url: the nodes must share one Postgres")
 		}
-		rb, err := server.OpenRedisBus(ctx, *redisURL, server.RedisOptions{Prefix: *redisPrefix, Logger: log})
+		rb, err := bus.OpenRedis(ctx, *redisURL, bus.RedisOptions{Prefix: *redisPrefix, Logger: log})
 		if err != nil {
 			return fmt.Errorf("open the Redis bus: %w", err)
 		}

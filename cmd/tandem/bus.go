@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/tandem-collab/tandem/server"
+	"github.com/tandem-collab/tandem/bus"
 )
 
-// openBus connects to the cross-node bus when TANDEM_REDIS_URL is set. It
-// returns nil (single node) when it is not. The caller closes the bus after
-// the server's Shutdown.
-func openBus(ctx context.Context, o options, log *slog.Logger) (server.Bus, error) {
+// openBus connects to the cross-node bus when TANDEM_REDIS_URL is set (its
+// Redis keeps the document leases too). It returns nil (single node) when it
+// is not. The caller closes the bus after the server's Shutdown.
+func openBus(ctx context.Context, o options, log *slog.Logger) (*bus.RedisBus, error) {
 	if o.redisURL == "" {
 		log.Info("no TANDEM_REDIS_URL: single node (documents open on this node only hear this node)")
 		return nil, nil
@@ -22,7 +22,7 @@ func openBus(ctx context.Context, o options, log *slog.Logger) (server.Bus, erro
 		// differ and the bus would mix them up.
 		return nil, errors.New("TANDEM_REDIS_URL needs TANDEM_DATABASE_URL: the nodes of a deployment must share one Postgres")
 	}
-	b, err := server.OpenRedisBus(ctx, o.redisURL, server.RedisOptions{Prefix: o.redisPrefix, Logger: log})
+	b, err := bus.OpenRedis(ctx, o.redisURL, bus.RedisOptions{Prefix: o.redisPrefix, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("open the Redis bus: %w", err)
 	}

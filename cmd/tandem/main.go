@@ -28,6 +28,7 @@ import (
 	"time"
 
 	// Document types beyond text (which the server links itself).
+	"github.com/tandem-collab/tandem/auth"
 	_ "github.com/tandem-collab/tandem/rich"
 	"github.com/tandem-collab/tandem/server"
 	"github.com/tandem-collab/tandem/server/demo"
@@ -258,11 +259,11 @@ func openStore(ctx context.Context, o options, log *slog.Logger) (store.Store, e
 func serve(ctx context.Context, o options, log *slog.Logger) error {
 	log.Info("starting", "version", versionString())
 	if o.authSecret != "" {
-		auth, err := server.NewJWTAuth([]byte(o.authSecret))
+		ja, err := auth.NewJWTAuth([]byte(o.authSecret))
 		if err != nil {
 			return fmt.Errorf("TANDEM_AUTH_SECRET: %w", err)
 		}
-		o.cfg.Authenticator = auth
+		o.cfg.Authenticator = ja
 		log.Info("token authentication on: every WebSocket, REST and SSE request needs an HS256 token")
 	} else {
 		log.Warn("no TANDEM_AUTH_SECRET: running OPEN, every client may read, write, create and delete every document")
@@ -275,17 +276,15 @@ func serve(ctx context.Context, o options, log *slog.Logger) error {
 		return err
 	}
 	defer st.Close()
-	bus, err := openBus(openCtx, o, log)
+	rb, err := openBus(openCtx, o, log)
 	cancel()
 	if err != nil {
 		return err
 	}
-	if bus != nil {
-		defer bus.Close()
-		o.cfg.Bus = bus
-		if rb, ok := bus.(*server.RedisBus); ok {
-			o.cfg.Leases = rb.Leases()
-		}
+	if rb != nil {
+		// A nil *RedisBus must not become a non-nil Config.Bus.
+		defer rb.Close()
+		o.cfg.Bus, o.cfg.Leases = rb, rb.Leases()
 	}
 
 	srv, err := server.New(o.cfg, st, log)

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tandem-collab/tandem/server"
+	"github.com/tandem-collab/tandem/auth"
 )
 
 // runToken is `tandem token`: it mints an HS256 access token with the
@@ -41,8 +41,8 @@ func runToken(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "tandem token: no secret: set TANDEM_AUTH_SECRET (the server's) or -auth-secret")
 		return 2
 	}
-	if len(*secret) < server.MinSecretBytes {
-		fmt.Fprintf(stderr, "tandem token: the secret has %d bytes; the server refuses secrets under %d\n", len(*secret), server.MinSecretBytes)
+	if len(*secret) < auth.MinSecretBytes {
+		fmt.Fprintf(stderr, "tandem token: the secret has %d bytes; the server refuses secrets under %d\n", len(*secret), auth.MinSecretBytes)
 		return 2
 	}
 	if *sub == "" {
@@ -54,7 +54,7 @@ func runToken(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "tandem token:", err)
 		return 2
 	}
-	tok, err := server.MintToken([]byte(*secret), *sub, *name, grants, *admin, *ttl)
+	tok, err := auth.MintToken([]byte(*secret), *sub, *name, grants, *admin, *ttl)
 	if err != nil {
 		fmt.Fprintln(stderr, "tandem token:", err)
 		return 2

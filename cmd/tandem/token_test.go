@@ -9,6 +9,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/tandem-collab/tandem/auth"
 	"github.com/tandem-collab/tandem/internal/testkit"
 	"github.com/tandem-collab/tandem/server"
 	"github.com/tandem-collab/tandem/wire"
@@ -29,21 +30,21 @@ func TestTokenCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("tandem token exited %d: %s", code, tok)
 	}
-	auth, err := server.NewJWTAuth([]byte(cmdSecret))
+	ja, err := auth.NewJWTAuth([]byte(cmdSecret))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := auth.Verify(tok)
+	p, err := ja.Verify(tok)
 	if err != nil {
 		t.Fatalf("the minted token does not verify: %v (%q)", err, tok)
 	}
-	if p.UserID != "u1" || p.Name != "Ann" || !p.Admin || p.Access("doc-a") != server.ModeReadWrite ||
-		p.Access("team-9") != server.ModeRead || p.Access("other") != server.ModeNone {
+	if p.UserID != "u1" || p.Name != "Ann" || !p.Admin || p.Access("doc-a") != auth.ModeReadWrite ||
+		p.Access("team-9") != auth.ModeRead || p.Access("other") != auth.ModeNone {
 		t.Fatalf("minted principal %+v", p)
 	}
 	// -auth-secret wins over the variable.
 	tok, code = mintWithBinary(t, testkit.CleanEnv("TANDEM_AUTH_SECRET=some-other-secret-0000"), "-auth-secret", cmdSecret, "-sub", "u2")
-	if _, err := auth.Verify(tok); code != 0 || err != nil {
+	if _, err := ja.Verify(tok); code != 0 || err != nil {
 		t.Fatalf("-auth-secret: exit %d, %v", code, err)
 	}
 

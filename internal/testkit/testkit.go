@@ -17,6 +17,7 @@ import (
 	"context"
 	crand "crypto/rand"
 	"encoding/hex"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -174,6 +175,18 @@ func (l *LockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// LogWriter is an io.Writer that sends each write to tb's log (a slog
+// handler writes one line per call), so that the logs of what a test runs
+// show with its failure and nowhere else.
+func LogWriter(tb testing.TB) io.Writer { return logWriter{tb} }
+
+type logWriter struct{ tb testing.TB }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.tb.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }
 
 // WaitFor polls cond every 5 ms until it holds, failing the test with what

@@ -1,15 +1,19 @@
-package server
+package bus
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"errors"
 )
 
-// Bus carries a document's events between the Tandem nodes that have it open:
-// the ops each node committed, the presence of the peers connected to it, and
-// deletions. The store stays the source of truth (Postgres orders the ops); the
-// bus only makes other nodes hear about a commit without polling. So the
-// contract is deliberately weak, and the server is written to need no more:
+// Bus carries opaque payloads on named topics between the Tandem nodes; the
+// server publishes a document's events (the ops each node committed, the
+// presence of the peers connected to it, deletions, forwarded ops) on one
+// topic per document. The store stays the source of truth (Postgres orders
+// the ops); the bus only makes other nodes hear about a commit without
+// polling. So the contract is deliberately weak, and the server is written to
+// need no more:
 //
 //   - Publish hands payload to every subscription of topic made through the
 //     other nodes' Bus values (never back to the publishing node). It does not
@@ -22,7 +26,7 @@ import (
 //     subscription is active: every message published after Subscribe
 //     returned nil reaches sub (unless lost as above). When the bus cannot
 //     confirm in time (ctx ends, the bus service is down) it returns an error
-//     wrapping ErrBusUnavailable but keeps the registration: sub gets
+//     wrapping ErrUnavailable but keeps the registration: sub gets
 //     BusLost once the subscription becomes active. Either way the caller
 //     must call the returned cancel exactly once; after cancel returns, sub
 //     is called no more.
@@ -39,17 +43,18 @@ import (
 //
 // Engines: LocalBus (in-process; the single-node default, and several
 // servers in one process can share a LocalNetwork) and RedisBus (Redis
-// pub/sub, for several processes). Both pass the same contract suite in
-// bus_test.go.
+// pub/sub, for several processes). Both keep their subscriptions and call
+// them through the same fan-out (fanout.go), and both pass the same contract
+// suite (bus_test.go).
 type Bus interface {
 	Node() string
 	Publish(ctx context.Context, topic string, payload []byte) error
-	Subscribe(ctx context.Context, topic string, sub BusSubscriber) (cancel func(), err error)
+	Subscribe(ctx context.Context, topic string, sub Subscriber) (cancel func(), err error)
 	Close() error
 }
 
-// BusSubscriber receives the messages of one topic (see Bus for the rules).
-type BusSubscriber interface {
+// Subscriber receives the messages of one topic (see Bus for the rules).
+type Subscriber interface {
 	// BusMessage is one payload published by node from. The payload is the
 	// subscriber's to keep.
 	BusMessage(from string, payload []byte)
@@ -59,15 +64,19 @@ type BusSubscriber interface {
 
 // Errors of a Bus that callers branch on.
 var (
-	// ErrBusClosed: Publish or Subscribe after Close.
-	ErrBusClosed = errors.New("bus closed")
-	// ErrBusUnavailable: the bus service cannot be reached right now; a
+	// ErrClosed: Publish or Subscribe after Close.
+	ErrClosed = errors.New("bus closed")
+	// ErrUnavailable: the bus service cannot be reached right now; a
 	// Subscribe that got it stays registered and recovers by itself.
-	ErrBusUnavailable = errors.New("bus unavailable")
-	// ErrBusOverflow: Publish dropped the message because the outgoing queue
+	ErrUnavailable = errors.New("bus unavailable")
+	// ErrOverflow: Publish dropped the message because the outgoing queue
 	// is full (the bus service is slow or down).
-	ErrBusOverflow = errors.New("bus queue full")
+	ErrOverflow = errors.New("bus queue full")
 )
 
-// docTopic is the bus topic of a document's events.
-func docTopic(docID string) string { return "doc:" + docID }
+// newNodeID is a random node id (hex, 16 characters).
+func newNodeID() string {
+	var b [8]byte
+	_, _ = crand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,9 +1,7 @@
-package server
+package bus
 
 import (
 	"context"
-	crand "crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"sync"
 )
@@ -33,18 +31,15 @@ type LocalBus struct {
 	net  *LocalNetwork
 	node string
 
-	mu     sync.Mutex
-	subs   map[string]map[*localSub]struct{} // guarded by mu
-	queue  []localMsg                        // guarded by mu
-	lost   bool                              // guarded by mu: the queue overflowed
-	closed bool                              // guarded by mu
+	// fanout holds the subscriptions; its mu also guards the fields below.
+	fanout[struct{}]
+	queue  []localMsg // guarded by mu
+	lost   bool       // guarded by mu: the queue overflowed
+	closed bool       // guarded by mu
 
-	// deliverMu is held while a subscriber is being called, so that cancel
-	// can wait for a call in progress.
-	deliverMu sync.Mutex
-	wake      chan struct{}
-	done      chan struct{}
-	stopped   chan struct{}
+	wake    chan struct{}
+	done    chan struct{}
+	stopped chan struct{}
 }
 
 var _ Bus = (*LocalBus)(nil)
@@ -58,11 +53,6 @@ type localMsg struct {
 	payload []byte
 }
 
-type localSub struct {
-	topic string
-	sub   BusSubscriber
-}
-
 // NewLocalBus returns an endpoint on a network of its own (single node).
 func NewLocalBus() *LocalBus { return NewLocalNetwork().Bus() }
 
@@ -71,23 +61,16 @@ func (n *LocalNetwork) Bus() *LocalBus {
 	b := &LocalBus{
 		net:     n,
 		node:    newNodeID(),
-		subs:    make(map[string]map[*localSub]struct{}),
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 		stopped: make(chan struct{}),
 	}
+	b.fanout.init()
 	n.mu.Lock()
 	n.nodes[b] = struct{}{}
 	n.mu.Unlock()
 	go b.deliverLoop()
 	return b
-}
-
-// newNodeID is a random node id (hex, 16 characters).
-func newNodeID() string {
-	var b [8]byte
-	_, _ = crand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 // Node is this endpoint's id.
@@ -100,7 +83,7 @@ func (b *LocalBus) Publish(_ context.Context, topic string, payload []byte) erro
 	closed := b.closed
 	b.mu.Unlock()
 	if closed {
-		return fmt.Errorf("publish on %q: %w", topic, ErrBusClosed)
+		return fmt.Errorf("publish on %q: %w", topic, ErrClosed)
 	}
 	b.net.mu.Lock()
 	peers := make([]*LocalBus, 0, len(b.net.nodes))
@@ -119,7 +102,7 @@ func (b *LocalBus) Publish(_ context.Context, topic string, payload []byte) erro
 
 func (b *LocalBus) enqueue(m localMsg) {
 	b.mu.Lock()
-	if b.closed || len(b.subs[m.topic]) == 0 {
+	if b.closed || b.topics[m.topic] == nil {
 		b.mu.Unlock()
 		return
 	}
@@ -136,33 +119,14 @@ func (b *LocalBus) enqueue(m localMsg) {
 }
 
 // Subscribe registers sub for topic; it is active at once.
-func (b *LocalBus) Subscribe(_ context.Context, topic string, sub BusSubscriber) (func(), error) {
+func (b *LocalBus) Subscribe(_ context.Context, topic string, sub Subscriber) (func(), error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return func() {}, fmt.Errorf("subscribe to %q: %w", topic, ErrBusClosed)
+		return func() {}, fmt.Errorf("subscribe to %q: %w", topic, ErrClosed)
 	}
-	s := &localSub{topic: topic, sub: sub}
-	if b.subs[topic] == nil {
-		b.subs[topic] = make(map[*localSub]struct{})
-	}
-	b.subs[topic][s] = struct{}{}
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			b.mu.Lock()
-			delete(b.subs[topic], s)
-			if len(b.subs[topic]) == 0 {
-				delete(b.subs, topic)
-			}
-			b.mu.Unlock()
-			// Wait for a call to s in progress (never call cancel from a
-			// subscriber method).
-			b.deliverMu.Lock()
-			//lint:ignore SA2001 the empty section is the wait.
-			b.deliverMu.Unlock()
-		})
-	}, nil
+	s, _, _ := b.addLocked(topic, sub)
+	return b.canceller(s, nil), nil
 }
 
 // deliverLoop is the endpoint's delivery goroutine.
@@ -180,57 +144,25 @@ func (b *LocalBus) deliverLoop() {
 				b.mu.Unlock()
 				return
 			}
-			var lostSubs []*localSub
+			var lost []*subscription
 			if b.lost {
 				b.lost = false
-				for _, set := range b.subs {
-					for s := range set {
-						lostSubs = append(lostSubs, s)
-					}
-				}
+				lost = b.allSubsLocked()
 			}
 			q := b.queue
 			b.queue = nil
 			b.mu.Unlock()
-			if len(q) == 0 && lostSubs == nil {
+			if len(q) == 0 && lost == nil {
 				break
 			}
 			for _, m := range q {
-				b.deliver(m)
+				b.mu.Lock()
+				targets := b.subsLocked(m.topic)
+				b.mu.Unlock()
+				b.deliver(targets, m.from, m.payload)
 			}
-			for _, s := range lostSubs {
-				b.call(s, func() { s.sub.BusLost() })
-			}
+			b.tellLost(lost)
 		}
-	}
-}
-
-func (b *LocalBus) deliver(m localMsg) {
-	b.mu.Lock()
-	set := b.subs[m.topic]
-	targets := make([]*localSub, 0, len(set))
-	for s := range set {
-		targets = append(targets, s)
-	}
-	b.mu.Unlock()
-	for i, s := range targets {
-		payload := m.payload
-		if i > 0 {
-			payload = append([]byte(nil), payload...)
-		}
-		b.call(s, func() { s.sub.BusMessage(m.from, payload) })
-	}
-}
-
-// call runs f unless s was cancelled meanwhile.
-func (b *LocalBus) call(s *localSub, f func()) {
-	b.deliverMu.Lock()
-	defer b.deliverMu.Unlock()
-	b.mu.Lock()
-	_, live := b.subs[s.topic][s]
-	b.mu.Unlock()
-	if live {
-		f()
 	}
 }
 

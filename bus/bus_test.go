@@ -1,4 +1,4 @@
-package server_test
+package bus_test
 
 import (
 	"context"
@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-collab/tandem/bus"
 	"github.com/tandem-collab/tandem/internal/testkit"
-	"github.com/tandem-collab/tandem/server"
 )
 
 // The Bus contract suite: the same rules, checked against every engine.
@@ -19,13 +19,13 @@ import (
 // openRedisBus opens a RedisBus on url with a prefix of its own (so that
 // parallel test runs on one Redis never hear each other); it fails the test
 // loudly when Redis is unreachable.
-func openRedisBus(t testing.TB, url, prefix string) *server.RedisBus {
+func openRedisBus(t *testing.T, url, prefix string) *bus.RedisBus {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	b, err := server.OpenRedisBus(ctx, url, server.RedisOptions{
+	b, err := bus.OpenRedis(ctx, url, bus.RedisOptions{
 		Prefix: prefix,
-		Logger: slog.New(slog.NewTextHandler(testWriter{t.(*testing.T)}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger: slog.New(slog.NewTextHandler(testkit.LogWriter(t), &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		t.Fatalf("the Redis bus tests need Redis at TANDEM_TEST_REDIS_URL (%s) and cannot reach it: %v; start it with `make services`", testkit.Redact(url), err)
@@ -41,13 +41,13 @@ func openRedisBus(t testing.TB, url, prefix string) *server.RedisBus {
 type busEngine struct {
 	name string
 	// nodes returns n endpoints that hear each other.
-	nodes func(t *testing.T, n int) []server.Bus
+	nodes func(t *testing.T, n int) []bus.Bus
 }
 
 var busEngines = []busEngine{
-	{"local", func(t *testing.T, n int) []server.Bus {
-		net := server.NewLocalNetwork()
-		out := make([]server.Bus, n)
+	{"local", func(t *testing.T, n int) []bus.Bus {
+		net := bus.NewLocalNetwork()
+		out := make([]bus.Bus, n)
 		for i := range out {
 			b := net.Bus()
 			t.Cleanup(func() { _ = b.Close() })
@@ -55,9 +55,9 @@ var busEngines = []busEngine{
 		}
 		return out
 	}},
-	{"redis", func(t *testing.T, n int) []server.Bus {
+	{"redis", func(t *testing.T, n int) []bus.Bus {
 		prefix := "tandemtest:" + testkit.RandHex(6) + ":"
-		out := make([]server.Bus, n)
+		out := make([]bus.Bus, n)
 		for i := range out {
 			out[i] = openRedisBus(t, testkit.RedisURL(), prefix)
 		}
@@ -65,7 +65,7 @@ var busEngines = []busEngine{
 	}},
 }
 
-// recorder is a BusSubscriber that keeps what it gets.
+// recorder is a Subscriber that keeps what it gets.
 type recorder struct {
 	mu    sync.Mutex
 	msgs  []busMsgSeen
@@ -131,7 +131,7 @@ func (r *recorder) waitFor(t *testing.T, d time.Duration, what string, cond func
 	}
 }
 
-func subscribe(t *testing.T, b server.Bus, topic string, sub server.BusSubscriber) func() {
+func subscribe(t *testing.T, b bus.Bus, topic string, sub bus.Subscriber) func() {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -144,7 +144,7 @@ func subscribe(t *testing.T, b server.Bus, topic string, sub server.BusSubscribe
 	return c
 }
 
-func publish(t *testing.T, b server.Bus, topic, payload string) {
+func publish(t *testing.T, b bus.Bus, topic, payload string) {
 	t.Helper()
 	if err := b.Publish(context.Background(), topic, []byte(payload)); err != nil {
 		t.Fatalf("publish %q on %q: %v", payload, topic, err)
@@ -228,13 +228,13 @@ func TestBusContract(t *testing.T) {
 				if err := n[0].Close(); err != nil {
 					t.Fatalf("close: %v", err)
 				}
-				if err := n[0].Publish(context.Background(), "t", []byte("x")); !errors.Is(err, server.ErrBusClosed) {
-					t.Fatalf("publish after close: %v, want ErrBusClosed", err)
+				if err := n[0].Publish(context.Background(), "t", []byte("x")); !errors.Is(err, bus.ErrClosed) {
+					t.Fatalf("publish after close: %v, want ErrClosed", err)
 				}
 				c, err := n[0].Subscribe(context.Background(), "t", newRecorder())
 				c()
-				if !errors.Is(err, server.ErrBusClosed) {
-					t.Fatalf("subscribe after close: %v, want ErrBusClosed", err)
+				if !errors.Is(err, bus.ErrClosed) {
+					t.Fatalf("subscribe after close: %v, want ErrClosed", err)
 				}
 			})
 		})
@@ -244,7 +244,7 @@ func TestBusContract(t *testing.T) {
 // A receiver that falls behind by more than its queue is told BusLost
 // rather than blocking the publisher.
 func TestLocalBusOverflowIsReportedLost(t *testing.T) {
-	net := server.NewLocalNetwork()
+	net := bus.NewLocalNetwork()
 	a, b := net.Bus(), net.Bus()
 	defer a.Close()
 	defer b.Close()

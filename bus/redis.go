@@ -1,4 +1,4 @@
-package server
+package bus
 
 import (
 	"context"
@@ -13,14 +13,14 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// RedisOptions configures OpenRedisBus.
+// RedisOptions configures OpenRedis.
 type RedisOptions struct {
 	// Prefix is put before every channel name, so that several deployments
 	// can share one Redis (pub/sub channels ignore the database number).
 	// Empty means "tandem:".
 	Prefix string
 	// QueueSize bounds the messages waiting to be published; past it Publish
-	// drops with ErrBusOverflow. 0 means 8192.
+	// drops with ErrOverflow. 0 means 8192.
 	QueueSize int
 	// Logger receives connection state changes; nil means slog.Default().
 	Logger *slog.Logger
@@ -44,12 +44,11 @@ type RedisBus struct {
 
 	out chan redisOut
 
-	mu     sync.Mutex
-	topics map[string]*redisTopic // guarded by mu; keyed by the channel name
-	ps     *redis.PubSub          // guarded by mu; the current subscriber connection
-	closed bool                   // guarded by mu
-
-	deliverMu sync.Mutex // held while a subscriber is being called
+	// fanout holds the subscriptions, keyed by the channel name; its mu
+	// also guards the fields below.
+	fanout[redisTopic]
+	ps     *redis.PubSub // guarded by mu; the current subscriber connection
+	closed bool          // guarded by mu
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -63,15 +62,10 @@ type redisOut struct {
 	frame   []byte
 }
 
+// redisTopic is the engine's state of a channel (guarded by mu).
 type redisTopic struct {
-	subs   map[*redisSub]struct{}
 	active bool          // Redis confirmed the subscription on the current connection
 	waiter chan struct{} // closed at the confirmation a Subscribe is waiting for
-}
-
-type redisSub struct {
-	channel string
-	sub     BusSubscriber
 }
 
 // Timings of the Redis engine. Short, because every one of them is time in
@@ -87,14 +81,14 @@ const (
 	redisSubscribeWait = 3 * time.Second
 )
 
-// OpenRedisBus connects to the Redis at url (redis://[user:password@]host:port/db,
-// or rediss:// for TLS) and starts the bus. It fails with ErrBusUnavailable
+// OpenRedis connects to the Redis at url (redis://[user:password@]host:port/db,
+// or rediss:// for TLS) and starts the bus. It fails with ErrUnavailable
 // when Redis cannot be reached now; later outages are survived.
-func OpenRedisBus(ctx context.Context, url string, opts RedisOptions) (*RedisBus, error) {
+func OpenRedis(ctx context.Context, url string, opts RedisOptions) (*RedisBus, error) {
 	ro, err := redis.ParseURL(url)
 	if err != nil {
 		// The error may quote the URL and its password: do not wrap it.
-		return nil, fmt.Errorf("open redis bus: %w: cannot parse the Redis URL", ErrConfig)
+		return nil, errors.New("open redis bus: cannot parse the Redis URL (want redis://[user:password@]host:port/db or rediss://...)")
 	}
 	ro.DialTimeout = redisDialTimeout
 	ro.ReadTimeout = redisIOTimeout
@@ -119,7 +113,7 @@ func OpenRedisBus(ctx context.Context, url string, opts RedisOptions) (*RedisBus
 	defer cancel()
 	if err := c.Ping(pctx).Err(); err != nil {
 		_ = c.Close()
-		return nil, fmt.Errorf("open redis bus at %s: %w: %v", ro.Addr, ErrBusUnavailable, err)
+		return nil, fmt.Errorf("open redis bus at %s: %w: %v", ro.Addr, ErrUnavailable, err)
 	}
 	b := &RedisBus{
 		client: c,
@@ -127,8 +121,8 @@ func OpenRedisBus(ctx context.Context, url string, opts RedisOptions) (*RedisBus
 		node:   newNodeID(),
 		log:    opts.Logger.With("bus", "redis", "addr", ro.Addr),
 		out:    make(chan redisOut, opts.QueueSize),
-		topics: make(map[string]*redisTopic),
 	}
+	b.fanout.init()
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.wg.Add(2)
 	go b.publisher()
@@ -162,13 +156,13 @@ func (b *RedisBus) Publish(_ context.Context, topic string, payload []byte) erro
 	closed := b.closed
 	b.mu.Unlock()
 	if closed {
-		return fmt.Errorf("publish on %q: %w", topic, ErrBusClosed)
+		return fmt.Errorf("publish on %q: %w", topic, ErrClosed)
 	}
 	select {
 	case b.out <- redisOut{channel: b.prefix + topic, frame: b.frame(payload)}:
 		return nil
 	default:
-		return fmt.Errorf("publish on %q: %w", topic, ErrBusOverflow)
+		return fmt.Errorf("publish on %q: %w", topic, ErrOverflow)
 	}
 }
 
@@ -216,24 +210,20 @@ func (b *RedisBus) publisher() {
 
 // Subscribe registers sub and waits (up to ctx, at most a few seconds) for
 // Redis to confirm the channel.
-func (b *RedisBus) Subscribe(ctx context.Context, topic string, sub BusSubscriber) (func(), error) {
+func (b *RedisBus) Subscribe(ctx context.Context, topic string, sub Subscriber) (func(), error) {
 	ch := b.prefix + topic
-	s := &redisSub{channel: ch, sub: sub}
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		return func() {}, fmt.Errorf("subscribe to %q: %w", topic, ErrBusClosed)
+		return func() {}, fmt.Errorf("subscribe to %q: %w", topic, ErrClosed)
 	}
-	t := b.topics[ch]
-	first := t == nil
+	s, t, first := b.addLocked(ch, sub)
 	if first {
-		t = &redisTopic{subs: make(map[*redisSub]struct{}), waiter: make(chan struct{})}
-		b.topics[ch] = t
+		t.state.waiter = make(chan struct{})
 	}
-	t.subs[s] = struct{}{}
-	active, waiter, ps := t.active, t.waiter, b.ps
+	active, waiter, ps := t.state.active, t.state.waiter, b.ps
 	b.mu.Unlock()
-	cancel := b.canceller(s)
+	cancel := b.canceller(s, b.unsubscribe)
 	if active {
 		return cancel, nil
 	}
@@ -247,7 +237,7 @@ func (b *RedisBus) Subscribe(ctx context.Context, topic string, sub BusSubscribe
 	if waiter == nil {
 		// Registered, not confirmed, and nobody waits: BusLost comes at the
 		// confirmation.
-		return cancel, fmt.Errorf("subscribe to %q: %w: not confirmed yet", topic, ErrBusUnavailable)
+		return cancel, fmt.Errorf("subscribe to %q: %w: not confirmed yet", topic, ErrUnavailable)
 	}
 	timer := time.NewTimer(redisSubscribeWait)
 	defer timer.Stop()
@@ -259,41 +249,32 @@ func (b *RedisBus) Subscribe(ctx context.Context, topic string, sub BusSubscribe
 	case <-b.ctx.Done():
 	}
 	b.mu.Lock()
-	if t.waiter == waiter {
+	if t.state.waiter == waiter {
 		// From now on the confirmation is reported as BusLost.
-		t.waiter = nil
+		t.state.waiter = nil
 	}
-	confirmed := t.active
+	confirmed := t.state.active
 	b.mu.Unlock()
 	if confirmed {
 		return cancel, nil
 	}
-	return cancel, fmt.Errorf("subscribe to %q: %w: Redis did not confirm in time", topic, ErrBusUnavailable)
+	return cancel, fmt.Errorf("subscribe to %q: %w: Redis did not confirm in time", topic, ErrUnavailable)
 }
 
-func (b *RedisBus) canceller(s *redisSub) func() {
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			b.mu.Lock()
-			var ps *redis.PubSub
-			if t := b.topics[s.channel]; t != nil {
-				delete(t.subs, s)
-				if len(t.subs) == 0 {
-					delete(b.topics, s.channel)
-					ps = b.ps
-				}
-			}
-			b.mu.Unlock()
-			if ps != nil {
-				ctx, cancel := context.WithTimeout(b.ctx, redisIOTimeout)
-				_ = ps.Unsubscribe(ctx, s.channel)
-				cancel()
-			}
-			b.deliverMu.Lock()
-			//lint:ignore SA2001 the empty section waits for a call in progress.
-			b.deliverMu.Unlock()
-		})
+// unsubscribe tells Redis that this node no longer listens to channel ch,
+// which the last cancel left without subscriptions; not if a Subscribe
+// registered it again meanwhile.
+func (b *RedisBus) unsubscribe(ch string) {
+	b.mu.Lock()
+	ps := b.ps
+	if b.topics[ch] != nil {
+		ps = nil
+	}
+	b.mu.Unlock()
+	if ps != nil {
+		ctx, cancel := context.WithTimeout(b.ctx, redisIOTimeout)
+		_ = ps.Unsubscribe(ctx, ch)
+		cancel()
 	}
 }
 
@@ -340,7 +321,7 @@ func (b *RedisBus) receiver() {
 			b.ps = nil
 		}
 		for _, t := range b.topics {
-			t.active = false
+			t.state.active = false
 		}
 		b.mu.Unlock()
 		_ = ps.Close()
@@ -404,60 +385,29 @@ func (b *RedisBus) confirmed(ch string) {
 		b.mu.Unlock()
 		return
 	}
-	t.active = true
-	var lost []*redisSub
-	if t.waiter != nil {
-		close(t.waiter)
-		t.waiter = nil
+	t.state.active = true
+	var lost []*subscription
+	if t.state.waiter != nil {
+		close(t.state.waiter)
+		t.state.waiter = nil
 	} else {
-		for s := range t.subs {
-			lost = append(lost, s)
-		}
+		lost = b.subsLocked(ch)
 	}
 	b.mu.Unlock()
-	for _, s := range lost {
-		b.call(s, func() { s.sub.BusLost() })
-	}
+	b.tellLost(lost)
 }
 
+// dispatch hands a message to the channel's subscriptions, unless this node
+// sent it.
 func (b *RedisBus) dispatch(m *redis.Message) {
 	from, payload, ok := unframe(m.Payload)
 	if !ok || from == b.node {
 		return
 	}
 	b.mu.Lock()
-	t := b.topics[m.Channel]
-	var targets []*redisSub
-	if t != nil {
-		targets = make([]*redisSub, 0, len(t.subs))
-		for s := range t.subs {
-			targets = append(targets, s)
-		}
-	}
+	targets := b.subsLocked(m.Channel)
 	b.mu.Unlock()
-	for i, s := range targets {
-		p := payload
-		if i > 0 {
-			p = append([]byte(nil), payload...)
-		}
-		b.call(s, func() { s.sub.BusMessage(from, p) })
-	}
-}
-
-// call runs f unless s was cancelled meanwhile.
-func (b *RedisBus) call(s *redisSub, f func()) {
-	b.deliverMu.Lock()
-	defer b.deliverMu.Unlock()
-	b.mu.Lock()
-	t := b.topics[s.channel]
-	live := t != nil
-	if live {
-		_, live = t.subs[s]
-	}
-	b.mu.Unlock()
-	if live {
-		f()
-	}
+	b.deliver(targets, from, payload)
 }
 
 // Close stops both goroutines and closes the connections. Queued messages

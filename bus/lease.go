@@ -1,4 +1,4 @@
-package server
+package bus
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 
 // Leaser grants each document's ownership to one node at a time: the owner's
 // actor sequences the document's ops, the other nodes forward theirs to it
-// (actor_owner.go). A lease expires unless its holder extends it; each grant
+// (server/actor_owner.go). A lease expires unless its holder extends it; each grant
 // gets a fencing token larger than every earlier grant of the document, so a
 // holder that lost the lease (paused, partitioned) is told apart from the
 // current one.
@@ -62,7 +62,9 @@ func NewRedisLeases(client *redis.Client, prefix string) *RedisLeases {
 	return &RedisLeases{client: client, prefix: prefix}
 }
 
-// Leases returns the leases kept in the bus's Redis, under its prefix.
+// Leases returns the leases kept in the bus's Redis, under its prefix: a
+// deployment that has the Redis bus gets its leases with no second
+// connection to configure.
 func (b *RedisBus) Leases() *RedisLeases { return NewRedisLeases(b.client, b.prefix) }
 
 // claimScript: KEYS lease, fence; ARGV node, ttl ms. Returns the holder's

@@ -1,4 +1,4 @@
-package server
+package auth
 
 import (
 	"errors"
@@ -39,11 +39,15 @@ type JWTAuth struct {
 	Now func() time.Time
 }
 
+// ErrShortSecret is wrapped by NewJWTAuth for a secret shorter than
+// MinSecretBytes.
+var ErrShortSecret = errors.New("the auth secret is too short")
+
 // NewJWTAuth returns an authenticator for secret, which must be at least
 // MinSecretBytes long.
 func NewJWTAuth(secret []byte) (*JWTAuth, error) {
 	if len(secret) < MinSecretBytes {
-		return nil, fmt.Errorf("%w: the auth secret has %d bytes, want at least %d", ErrConfig, len(secret), MinSecretBytes)
+		return nil, fmt.Errorf("%w: it has %d bytes, want at least %d", ErrShortSecret, len(secret), MinSecretBytes)
 	}
 	return &JWTAuth{secret: append([]byte(nil), secret...)}, nil
 }

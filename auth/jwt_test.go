@@ -1,4 +1,4 @@
-package server
+package auth
 
 import (
 	"errors"
@@ -10,6 +10,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 )
+
+var testSecret = []byte("tandem-test-secret-0123456789")
 
 func signClaims(t *testing.T, method jwt.SigningMethod, key any, claims jwt.Claims) string {
 	t.Helper()
@@ -108,7 +110,10 @@ func TestJWTVerify(t *testing.T) {
 
 func TestJWTRequestToken(t *testing.T) {
 	auth, _ := NewJWTAuth(testSecret)
-	tok := mint(t, "u", map[string]string{"*": "rw"}, false)
+	tok, err := MintToken(testSecret, "u", "", map[string]string{"*": "rw"}, false, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name   string
 		header string
@@ -141,7 +146,7 @@ func TestJWTRequestToken(t *testing.T) {
 	if auth.Open() {
 		t.Fatal("JWTAuth reports open")
 	}
-	if _, err := NewJWTAuth([]byte("short")); !errors.Is(err, ErrConfig) {
+	if _, err := NewJWTAuth([]byte("short")); !errors.Is(err, ErrShortSecret) {
 		t.Fatalf("short secret: %v", err)
 	}
 	_ = http.StatusOK

@@ -1,4 +1,4 @@
-package server_test
+package bus_test
 
 import (
 	"context"
@@ -6,16 +6,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-collab/tandem/bus"
 	"github.com/tandem-collab/tandem/internal/testkit"
-	"github.com/tandem-collab/tandem/server"
 )
 
 // The Leaser contract suite, against every engine.
 
 func TestLeaserContract(t *testing.T) {
-	engines := map[string]func(t *testing.T) server.Leaser{
-		"local": func(*testing.T) server.Leaser { return server.NewLocalLeases() },
-		"redis": func(t *testing.T) server.Leaser {
+	engines := map[string]func(t *testing.T) bus.Leaser{
+		"local": func(*testing.T) bus.Leaser { return bus.NewLocalLeases() },
+		"redis": func(t *testing.T) bus.Leaser {
 			return openRedisBus(t, testkit.RedisURL(), "tandem-test-"+testkit.RandHex(6)+":").Leases()
 		},
 	}
@@ -78,7 +78,7 @@ func TestLeaserContract(t *testing.T) {
 			t.Run("ConcurrentClaimsOneWinner", func(t *testing.T) {
 				l := open(t)
 				var wg sync.WaitGroup
-				got := make([]server.Lease, 8)
+				got := make([]bus.Lease, 8)
 				for i := range got {
 					wg.Go(func() {
 						var err error
@@ -96,23 +96,4 @@ func TestLeaserContract(t *testing.T) {
 			})
 		})
 	}
-}
-
-// TestOwnerOverRedis: three nodes over a RedisBus with Redis leases, clients
-// on each: one owner commits, everyone converges on the store.
-func TestOwnerOverRedis(t *testing.T) {
-	const initial = "redis owner\n"
-	schema := testkit.Schema(t)
-	prefix := "tandem-test-" + testkit.RandHex(6) + ":"
-	ns := make([]*e2eServer, 3)
-	for i := range ns {
-		b := openRedisBus(t, testkit.RedisURL(), prefix)
-		ns[i] = startNode(t, schema, b, func(c *server.Config) { c.Leases, c.PresenceTTL = b.Leases(), 10*time.Second })
-	}
-	v := editAcross(t, ns, "redis-owned", initial, 6, 2*time.Second)
-	which, conflicts := committers(t, ns)
-	if len(which) != 1 || conflicts != 0 {
-		t.Fatalf("nodes %v committed with %v version conflicts; want one owner and none", which, conflicts)
-	}
-	t.Logf("3 nodes over Redis: %d ops, committed by node %d", v, which[0])
 }

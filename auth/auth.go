@@ -1,4 +1,4 @@
-package server
+package auth
 
 import (
 	"crypto/sha256"
@@ -78,21 +78,12 @@ func (p Principal) Access(docID string) Mode {
 	return best
 }
 
-// ErrUnauthenticated is wrapped by an Authenticator that rejects a request
-// (missing, malformed, expired or wrongly signed credentials). The WebSocket
-// endpoint then upgrades anyway, sends error unauthorized and closes with 1008,
-// because browsers cannot read an HTTP 401 on an upgrade.
+// ErrUnauthenticated is wrapped by an authenticator that rejects a request
+// (missing, malformed, expired or wrongly signed credentials). The server's
+// WebSocket endpoint then upgrades anyway, sends error unauthorized and
+// closes with 1008, because browsers cannot read an HTTP 401 on an upgrade;
+// REST answers 401.
 var ErrUnauthenticated = errors.New("unauthenticated")
-
-// Authenticator tells who is making a request: JWTAuth with a secret, OpenAuth
-// without (Config.Authenticator nil selects OpenAuth). The same principal rules
-// WebSocket, REST and SSE requests.
-type Authenticator interface {
-	Authenticate(r *http.Request) (Principal, error)
-	// Open reports whether the server runs without authentication (logged at
-	// start-up so that nobody runs open by accident).
-	Open() bool
-}
 
 // OpenAuth admits everyone with read-write access to every document and the
 // management routes (development mode).
@@ -105,14 +96,24 @@ func (OpenAuth) Authenticate(*http.Request) (Principal, error) { return Principa
 // Open reports true.
 func (OpenAuth) Open() bool { return true }
 
-// sessionUser is the identity a client session shows its peers: the token's
+// UserIDFor is the user id of what a client with session id sid does: the
+// token's sub; in open mode one derived from sid, or "anonymous" without a
+// sid (a REST op sent without one).
+func (p Principal) UserIDFor(sid string) string {
+	switch {
+	case p.UserID != "":
+		return p.UserID
+	case sid != "":
+		return openUserID(sid)
+	}
+	return "anonymous"
+}
+
+// SessionUser is the identity a client session shows its peers: the token's
 // user (its name wins), or in open mode one derived from the sid, with the
 // name and color the client proposes (nil: none).
-func sessionUser(p Principal, sid string, proposed *wire.UserInfo) wire.User {
-	id := p.UserID
-	if id == "" {
-		id = openUserID(sid)
-	}
+func (p Principal) SessionUser(sid string, proposed *wire.UserInfo) wire.User {
+	id := p.UserIDFor(sid)
 	u := wire.User{ID: id, Name: p.Name, Color: colorFor(id)}
 	if proposed != nil {
 		if u.Name == "" {
@@ -138,6 +139,7 @@ func openUserID(sid string) string {
 // palette gives users a stable, readable color when they propose none.
 var palette = []string{"#e91e63", "#9c27b0", "#3f51b5", "#03a9f4", "#009688", "#8bc34a", "#ff9800", "#795548", "#607d8b", "#f44336"}
 
+// colorFor is userID's color from the palette, the same on every node.
 func colorFor(userID string) string {
 	sum := sha256.Sum256([]byte(userID))
 	return palette[int(sum[0])%len(palette)]
