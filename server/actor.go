@@ -608,6 +608,12 @@ func (a *actor) presence(m *presenceMsg) {
 
 func (a *actor) flushPresence() {
 	a.publishPresence()
+	a.deliverPresence()
+}
+
+// deliverPresence hands the presence changes since the last delivery to
+// every subscriber, in one event.
+func (a *actor) deliverPresence() {
 	if a.docState == nil || !a.presDue {
 		return
 	}

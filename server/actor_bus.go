@@ -499,10 +499,18 @@ func (a *actor) releaseAhead() {
 		h := n.ahead[i]
 		a.mergePresence(h.from, h.m, h.full)
 	}
-	if i > 0 {
-		k := copy(n.ahead, n.ahead[i:])
-		clear(n.ahead[k:])
-		n.ahead = n.ahead[:k]
+	if i == 0 {
+		return
+	}
+	k := copy(n.ahead, n.ahead[i:])
+	clear(n.ahead[k:])
+	n.ahead = n.ahead[:k]
+	// The publisher coalesced these changes over its own presence
+	// interval: holding them here for another one only doubled the delay
+	// across nodes. Unless this node's own peers changed meanwhile: then
+	// the flush timer (armed for them) publishes and delivers both.
+	if len(n.dirty) == 0 && len(n.gone) == 0 {
+		a.deliverPresence()
 	}
 }
 
