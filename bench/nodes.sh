@@ -12,7 +12,8 @@
 # PRESENCE=1 adds a presence run (30 clients moving carets at 10 Hz and
 # sending 2 ops/s each) to each set-up. BASE=<another checkout> adds, to each
 # round, the three nodes again with that checkout's server (an earlier
-# revision side by side, alternating).
+# revision side by side, alternating). ONLY=presence runs the presence
+# scenario alone.
 set -euo pipefail
 DB=${DB:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
 REDIS=${REDIS:-redis://127.0.0.1:6379/0}
@@ -66,6 +67,7 @@ metric() {
 }
 
 bench() {
+  if [ -n "${ONLY:-}" ] && [ "$2" != "$ONLY" ]; then return; fi
   echo "== $* (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
   local c0 g0; c0=$(cpu); g0=$(metric tandem_bus_gap_fills_total)
   "$OUT/bin/tandem-bench" -url "$URLS" -database-url "$DB" -duration "$DURATION" -content "hello bench " "$@"
@@ -78,13 +80,13 @@ for round in $(seq "${ROUNDS:-1}"); do
   echo "### one node: $URLS"
   bench -scenario hot -clients 20
   bench -scenario steady -clients 50 -rate 5
-  if [ "${PRESENCE:-0}" = 1 ]; then bench -scenario presence -clients 30 -rate 2 -hz 10; fi
+  if [ "${PRESENCE:-0}" = 1 ] || [ "${ONLY:-}" = presence ]; then bench -scenario presence -clients 30 -rate 2 -hz 10; fi
   stop
   start 3 "$REDIS"
   echo "### three nodes, Redis bus and leases: $URLS"
   bench -scenario hot -clients 20
   bench -scenario steady -clients 50 -rate 5
-  if [ "${PRESENCE:-0}" = 1 ]; then bench -scenario presence -clients 30 -rate 2 -hz 10; fi
+  if [ "${PRESENCE:-0}" = 1 ] || [ "${ONLY:-}" = presence ]; then bench -scenario presence -clients 30 -rate 2 -hz 10; fi
   stop
   if [ -n "${BASE:-}" ]; then
     SERVER=$OUT/bin/tandem-base
@@ -92,7 +94,7 @@ for round in $(seq "${ROUNDS:-1}"); do
     echo "### three nodes, the server of $BASE: $URLS"
     bench -scenario hot -clients 20
     bench -scenario steady -clients 50 -rate 5
-    if [ "${PRESENCE:-0}" = 1 ]; then bench -scenario presence -clients 30 -rate 2 -hz 10; fi
+    if [ "${PRESENCE:-0}" = 1 ] || [ "${ONLY:-}" = presence ]; then bench -scenario presence -clients 30 -rate 2 -hz 10; fi
     stop
     SERVER=$OUT/bin/tandem
   fi

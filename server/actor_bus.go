@@ -507,10 +507,10 @@ func (a *actor) releaseAhead() {
 	n.ahead = n.ahead[:k]
 	// The publisher coalesced these changes over its own presence
 	// interval: holding them here for another one only doubled the delay
-	// across nodes. Unless this node's own peers changed meanwhile: then
-	// the flush timer (armed for them) publishes and delivers both.
-	if len(n.dirty) == 0 && len(n.gone) == 0 {
-		a.deliverPresence()
+	// across nodes.
+	a.deliverPresence()
+	if len(n.dirty) > 0 || len(n.gone) > 0 {
+		a.presDue = true // this node's own changes: the flush timer still publishes them
 	}
 }
 
