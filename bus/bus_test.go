@@ -223,6 +223,48 @@ func TestBusContract(t *testing.T) {
 				}
 			})
 
+			t.Run("CancelWaitsForACallInProgress", func(t *testing.T) {
+				n := eng.nodes(t, 2)
+				r := newRecorder()
+				release := make(chan struct{})
+				var once sync.Once
+				free := func() { once.Do(func() { close(release) }) }
+				t.Cleanup(free) // after a failure too, before the nodes close
+				r.block = release
+				cancel := subscribe(t, n[1], "t", r)
+				publish(t, n[0], "t", "one")
+				r.waitFor(t, 5*time.Second, "the call in progress", func(m []busMsgSeen, _ int) bool { return len(m) == 1 })
+				done := make(chan struct{})
+				go func() {
+					cancel()
+					close(done)
+				}()
+				select {
+				case <-done:
+					t.Fatal("cancel returned while the subscriber was still being called")
+				case <-time.After(100 * time.Millisecond):
+				}
+				free()
+				select {
+				case <-done:
+				case <-time.After(5 * time.Second):
+					t.Fatal("cancel did not return once the call ended")
+				}
+			})
+
+			t.Run("SubscribeAgainAfterTheLastCancel", func(t *testing.T) {
+				n := eng.nodes(t, 2)
+				first := newRecorder()
+				subscribe(t, n[1], "t", first)() // the topic's last subscription: the engine stops listening
+				again := newRecorder()
+				subscribe(t, n[1], "t", again)
+				publish(t, n[0], "t", "after")
+				again.waitFor(t, 5*time.Second, "delivery to the new subscription", func(m []busMsgSeen, _ int) bool { return len(m) == 1 })
+				if m, _ := first.snapshot(); len(m) != 0 {
+					t.Fatalf("the cancelled subscription got %d messages", len(m))
+				}
+			})
+
 			t.Run("ClosedBusRefuses", func(t *testing.T) {
 				n := eng.nodes(t, 1)
 				if err := n[0].Close(); err != nil {

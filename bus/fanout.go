@@ -18,6 +18,7 @@ import "sync"
 type fanout[T any] struct {
 	mu     sync.Mutex
 	topics map[string]*topic[T] // guarded by mu; keyed by the engine's name of the topic
+	closed bool                 // guarded by mu: the engine was closed (Publish and Subscribe fail)
 
 	deliverMu sync.Mutex
 }
@@ -120,6 +121,27 @@ func (f *fanout[T]) tellLost(targets []*subscription) {
 	for _, s := range targets {
 		f.call(s, s.sub.BusLost)
 	}
+}
+
+// isClosed reports whether the engine was closed.
+func (f *fanout[T]) isClosed() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.closed
+}
+
+// markClosed marks the engine closed and runs underMu (the engine's own
+// clean-up of the state mu guards) with mu held; it reports false, and runs
+// nothing, when the engine was closed already.
+func (f *fanout[T]) markClosed(underMu func()) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return false
+	}
+	f.closed = true
+	underMu()
+	return true
 }
 
 // call runs fn unless s was cancelled meanwhile, holding deliverMu so that

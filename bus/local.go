@@ -31,11 +31,11 @@ type LocalBus struct {
 	net  *LocalNetwork
 	node string
 
-	// fanout holds the subscriptions; its mu also guards the fields below.
+	// fanout holds the subscriptions and the closed flag; its mu also
+	// guards the fields below.
 	fanout[struct{}]
-	queue  []localMsg // guarded by mu
-	lost   bool       // guarded by mu: the queue overflowed
-	closed bool       // guarded by mu
+	queue []localMsg // guarded by mu
+	lost  bool       // guarded by mu: the queue overflowed
 
 	wake    chan struct{}
 	done    chan struct{}
@@ -79,10 +79,7 @@ func (b *LocalBus) Node() string { return b.node }
 // Publish queues payload for every other endpoint of the network that has a
 // subscription to topic. It never waits for a receiver.
 func (b *LocalBus) Publish(_ context.Context, topic string, payload []byte) error {
-	b.mu.Lock()
-	closed := b.closed
-	b.mu.Unlock()
-	if closed {
+	if b.isClosed() {
 		return fmt.Errorf("publish on %q: %w", topic, ErrClosed)
 	}
 	b.net.mu.Lock()
@@ -168,14 +165,9 @@ func (b *LocalBus) deliverLoop() {
 
 // Close leaves the network and stops the delivery goroutine.
 func (b *LocalBus) Close() error {
-	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
+	if !b.markClosed(func() { b.queue = nil }) {
 		return nil
 	}
-	b.closed = true
-	b.queue = nil
-	b.mu.Unlock()
 	b.net.mu.Lock()
 	delete(b.net.nodes, b)
 	b.net.mu.Unlock()

@@ -44,11 +44,10 @@ type RedisBus struct {
 
 	out chan redisOut
 
-	// fanout holds the subscriptions, keyed by the channel name; its mu
-	// also guards the fields below.
+	// fanout holds the subscriptions, keyed by the channel name, and the
+	// closed flag; its mu also guards the field below.
 	fanout[redisTopic]
-	ps     *redis.PubSub // guarded by mu; the current subscriber connection
-	closed bool          // guarded by mu
+	ps *redis.PubSub // guarded by mu; the current subscriber connection
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -152,10 +151,7 @@ func unframe(f string) (from string, payload []byte, ok bool) {
 
 // Publish queues payload for PUBLISH; it never waits for Redis.
 func (b *RedisBus) Publish(_ context.Context, topic string, payload []byte) error {
-	b.mu.Lock()
-	closed := b.closed
-	b.mu.Unlock()
-	if closed {
+	if b.isClosed() {
 		return fmt.Errorf("publish on %q: %w", topic, ErrClosed)
 	}
 	select {
@@ -413,14 +409,10 @@ func (b *RedisBus) dispatch(m *redis.Message) {
 // Close stops both goroutines and closes the connections. Queued messages
 // not yet published are dropped.
 func (b *RedisBus) Close() error {
-	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
+	var ps *redis.PubSub
+	if !b.markClosed(func() { ps = b.ps }) {
 		return nil
 	}
-	b.closed = true
-	ps := b.ps
-	b.mu.Unlock()
 	b.cancel()
 	if ps != nil {
 		_ = ps.Close()

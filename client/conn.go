@@ -161,6 +161,21 @@ func (s *session) close(err error) {
 	})
 }
 
+// sendOn queues m, a message about document doc, on sess (a document's
+// current session). Nothing is sent when sess is nil or over: the next
+// session re-joins and resends what is pending.
+func (c *Conn) sendOn(sess *session, doc string, m wire.Message) {
+	if sess == nil || sess.isDone() {
+		return
+	}
+	frame, err := wire.EncodeClient(m)
+	if err != nil {
+		c.log.Error("tandem: cannot encode client message", "doc", doc, "type", m.Type(), "err", err)
+		return
+	}
+	sess.enqueue(frame)
+}
+
 func (s *session) isDone() bool {
 	select {
 	case <-s.done:

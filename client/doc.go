@@ -99,17 +99,7 @@ func (d *Doc) setMode(mode string) {
 
 // send is the state machine's outlet; called with d.mu held, so messages are
 // queued in the order the state machine produced them.
-func (d *Doc) send(m wire.Message) {
-	if d.sess == nil || d.sess.isDone() {
-		return // the next session re-joins and resubmits
-	}
-	frame, err := wire.EncodeClient(m)
-	if err != nil {
-		d.c.log.Error("tandem: cannot encode client message", "doc", d.id, "type", m.Type(), "err", err)
-		return
-	}
-	d.sess.enqueue(frame)
-}
+func (d *Doc) send(m wire.Message) { d.c.sendOn(d.sess, d.id, m) }
 
 // step runs one state-machine transition and then the callbacks it produced.
 func (d *Doc) step(f func(*docState, *effects)) {
@@ -135,21 +125,9 @@ func isOurs(err error, errs []error) bool {
 }
 
 func (d *Doc) emit(fx *effects) {
-	if fn := d.opts.onChange; fn != nil {
-		for _, ch := range fx.changes {
-			fn(ch)
-		}
-	}
-	if fn := d.opts.onAck; fn != nil {
-		for _, a := range fx.acks {
-			fn(a)
-		}
-	}
-	if fn := d.opts.onError; fn != nil {
-		for _, e := range fx.errs {
-			fn(e)
-		}
-	}
+	deliver(d.opts.onChange, fx.changes)
+	deliver(d.opts.onAck, fx.acks)
+	deliver(d.opts.onError, fx.errs)
 	if fn := d.opts.onPresence; fn != nil && fx.presence {
 		fn()
 	}

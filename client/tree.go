@@ -140,36 +140,14 @@ func (d *TreeDoc) setMode(mode string) {
 }
 
 // send queues m on the current session; called with d.mu held.
-func (d *TreeDoc) send(m wire.Message) {
-	if d.sess == nil || d.sess.isDone() {
-		return // the next session re-joins and resends
-	}
-	frame, err := wire.EncodeClient(m)
-	if err != nil {
-		d.c.log.Error("tandem: cannot encode client message", "doc", d.id, "type", m.Type(), "err", err)
-		return
-	}
-	d.sess.enqueue(frame)
-}
+func (d *TreeDoc) send(m wire.Message) { d.c.sendOn(d.sess, d.id, m) }
 
 func (d *TreeDoc) wakeLocked() { d.watch.wakeLocked(d.rep == nil || !d.rep.Pending()) }
 
 func (d *TreeDoc) emit(fx *treeEffects) {
-	if fn := d.opts.onChange; fn != nil {
-		for _, ch := range fx.changes {
-			fn(ch)
-		}
-	}
-	if fn := d.opts.onAck; fn != nil {
-		for _, a := range fx.acks {
-			fn(a)
-		}
-	}
-	if fn := d.opts.onError; fn != nil {
-		for _, e := range fx.errs {
-			fn(e)
-		}
-	}
+	deliver(d.opts.onChange, fx.changes)
+	deliver(d.opts.onAck, fx.acks)
+	deliver(d.opts.onError, fx.errs)
 }
 
 // step runs one transition with d.mu held, then its callbacks.

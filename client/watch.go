@@ -76,3 +76,14 @@ func (w *watch) wait(ctx context.Context, mu *sync.Mutex, doc, what string, chec
 		}
 	}
 }
+
+// deliver calls fn, when the user set it, with each of xs in order (a
+// document's callbacks, after its lock is released).
+func deliver[T any](fn func(T), xs []T) {
+	if fn == nil {
+		return
+	}
+	for _, x := range xs {
+		fn(x)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"math/bits"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/tandem-collab/tandem/internal/textutil"
 )
 
 // Apply applies op to doc and returns the new text. The op is validated and
@@ -28,11 +30,11 @@ func Apply(doc string, op Op) (string, error) {
 		case c.Insert != "":
 			b.WriteString(c.Insert)
 		case c.Retain > 0:
-			end := advance(doc, pos, c.Retain)
+			end := textutil.Advance(doc, pos, c.Retain)
 			b.WriteString(doc[pos:end])
 			pos = end
 		default:
-			pos = advance(doc, pos, c.Delete)
+			pos = textutil.Advance(doc, pos, c.Delete)
 		}
 	}
 	b.WriteString(doc[pos:])
@@ -112,19 +114,6 @@ func advanceValid(s string, pos, n int) int {
 		}
 	}
 	return len(s)
-}
-
-// advance returns the byte offset n code points after byte offset pos of s.
-func advance(s string, pos, n int) int {
-	for ; n > 0 && pos < len(s); n-- {
-		if s[pos] < utf8.RuneSelf {
-			pos++
-			continue
-		}
-		_, size := utf8.DecodeRuneInString(s[pos:])
-		pos += size
-	}
-	return pos
 }
 
 func insertBytes(op Op) int {

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/tandem-collab/tandem/doctype"
 )
 
 // benchText returns about n bytes of mostly-ASCII prose with some multi-byte
@@ -257,5 +259,32 @@ func BenchmarkDocApplyLargeOp(b *testing.B) {
 			b.Fatal(fmt.Errorf("iteration %d: %w", i, err))
 		}
 		i++
+	}
+}
+
+// BenchmarkTransformAll is what the server does with an op that arrives 8
+// ops behind the head, with its author's caret (doctype.TransformAll): the
+// op moves past each committed op, the caret by each as it looks past the
+// op.
+func BenchmarkTransformAll(b *testing.B) {
+	op := Op{{Retain: 1200}, {Insert: "x"}}
+	committed := make([]doctype.Op, 8)
+	sids := make([]string, 8)
+	for i := range committed {
+		committed[i] = Op{{Retain: 800 + 40*i}, {Insert: "y"}}
+		sids[i] = fmt.Sprintf("peer-%d-0123456789", i)
+	}
+	for _, tc := range []struct {
+		name string
+		sel  doctype.Selection
+	}{{"no-selection", nil}, {"caret", Selection{{Anchor: 1201, Head: 1201}}}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, err := doctype.TransformAll(op, "author-0123456789", committed, sids, tc.sel); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

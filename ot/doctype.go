@@ -5,6 +5,7 @@ import (
 
 	"github.com/tandem-collab/tandem/doctype"
 	"github.com/tandem-collab/tandem/internal/mpack"
+	"github.com/tandem-collab/tandem/internal/seqtransform"
 )
 
 // Op and Selection are the text type's op and selection (package
@@ -21,62 +22,35 @@ var (
 // lengther is what CheckBase needs of a text content (doctype/text.Content).
 type lengther interface{ Len() int }
 
+// textLoops are the transform loops of package seqtransform on text
+// values, which the doctype.Op methods below are.
+var textLoops = seqtransform.Type[Op, Selection]{
+	Name: "text",
+	Past: TransformPast,
+	Pair: TransformPair,
+	Move: func(s Selection, op Op, own bool) Selection { return moveSelection(s, op.Normalize(), own) },
+	Unbox: func(sel doctype.Selection) (Selection, bool, bool) {
+		s, ok := sel.(Selection)
+		return s, s != nil, ok
+	},
+	Box: selOrNil,
+}
+
 // Transform implements doctype.Op: TransformPast.
 func (op Op) Transform(sid string, committed doctype.Op, committedSID string) (doctype.Op, error) {
-	c, ok := committed.(Op)
-	if !ok {
-		return nil, doctype.WrongType("text", committed)
-	}
-	return TransformPast(op, sid, c, committedSID)
+	return textLoops.Transform(op, sid, committed, committedSID)
 }
 
 // TransformPair implements doctype.PairTransformer: TransformPair.
 func (op Op) TransformPair(sid string, committed doctype.Op, committedSID string) (past, committedPast doctype.Op, err error) {
-	c, ok := committed.(Op)
-	if !ok {
-		return nil, nil, doctype.WrongType("text", committed)
-	}
-	p, cp, err := TransformPair(op, sid, c, committedSID)
-	if err != nil {
-		return nil, nil, err
-	}
-	return p, cp, nil
+	return textLoops.TransformPair(op, sid, committed, committedSID)
 }
 
 // TransformAll implements doctype.AllTransformer: the loop of TransformPast
 // (TransformPair and TransformSelectionPast with a selection) on ot values,
 // boxed once at the end.
 func (op Op) TransformAll(sid string, committed []doctype.Op, committedSIDs []string, sel doctype.Selection) (doctype.Op, doctype.Selection, error) {
-	var s Selection
-	if sel != nil {
-		var ok bool
-		if s, ok = sel.(Selection); !ok {
-			return nil, nil, doctype.WrongType("text", sel)
-		}
-	}
-	cur := op
-	for i, c := range committed {
-		co, ok := c.(Op)
-		if !ok {
-			return nil, nil, doctype.WrongType("text", c)
-		}
-		var err error
-		if s == nil {
-			if cur, err = TransformPast(cur, sid, co, committedSIDs[i]); err != nil {
-				return nil, nil, err
-			}
-			continue
-		}
-		var cPast Op
-		if cur, cPast, err = TransformPair(cur, sid, co, committedSIDs[i]); err != nil {
-			return nil, nil, err
-		}
-		s = TransformSelectionPast(s, sid, cPast, committedSIDs[i])
-	}
-	if len(committed) == 0 {
-		return op, sel, nil // nothing to box again
-	}
-	return cur, selOrNil(s), nil
+	return textLoops.TransformAll(op, sid, committed, committedSIDs, sel)
 }
 
 // CheckBase implements doctype.Op: op, as sent (a trailing retain

@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/tandem-collab/tandem/internal/textutil"
 )
 
 // requireTyped fails when err is not one of this package's errors: callers
@@ -220,9 +222,9 @@ func FuzzAdvanceValid(f *testing.F) {
 		runes := utf8.RuneCountInString(s)
 		// Counts around the 8-byte ASCII step, and past the end.
 		counts := []int{0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 24, runes - 1, runes, runes + 1}
-		for from := 0; from < len(s); from = advance(s, from, 1) {
+		for from := 0; from < len(s); from = textutil.Advance(s, from, 1) {
 			for _, n := range counts {
-				if got, want := advanceValid(s, from, n), advance(s, from, n); got != want {
+				if got, want := advanceValid(s, from, n), textutil.Advance(s, from, n); got != want {
 					t.Fatalf("advanceValid(%q, %d, %d) = %d, advance says %d", s, from, n, got, want)
 				}
 			}

@@ -86,11 +86,15 @@ func TransformSelection(sel Selection, op Op) Selection {
 // caret puts it after the text), anyone else's otherwise (see
 // TransformPositionPast). nil stays nil.
 func TransformSelectionPast(sel Selection, owner string, op Op, author string) Selection {
+	return moveSelection(sel, op.Normalize(), owner != "" && owner == author)
+}
+
+// moveSelection moves every range of sel across op, which is canonical; own
+// is true for the selection of op's author. nil stays nil.
+func moveSelection(sel Selection, op Op, own bool) Selection {
 	if sel == nil {
 		return nil
 	}
-	op = op.Normalize()
-	own := owner != "" && owner == author
 	out := make(Selection, len(sel))
 	for i, r := range sel {
 		out[i] = Range{Anchor: r.Anchor, Head: r.Head}

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/tandem-collab/tandem/internal/textutil"
 )
 
 func TestPropertyTP1(t *testing.T) {
@@ -358,8 +360,8 @@ func TestPropertyDocMatchesString(t *testing.T) {
 					if n := d.Len(); n > 0 {
 						a := r.IntN(n)
 						k := r.IntN(n - a + 1)
-						from := advance(s, 0, a)
-						if got, want := d.Slice(a, k), s[from:advance(s, from, k)]; got != want {
+						from := textutil.Advance(s, 0, a)
+						if got, want := d.Slice(a, k), s[from:textutil.Advance(s, from, k)]; got != want {
 							t.Fatalf("Slice(%d, %d) = %q, want %q", a, k, got, want)
 						}
 					}

@@ -3,6 +3,9 @@ package ot
 import (
 	"strings"
 	"unicode/utf8"
+
+	"github.com/tandem-collab/tandem/internal/seqtransform"
+	"github.com/tandem-collab/tandem/internal/textutil"
 )
 
 // Side breaks the tie when two concurrent ops insert at the same position. It
@@ -67,13 +70,7 @@ func TransformPast(op Op, sid string, committed Op, committedSID string) (Op, er
 // the author's selection, which is in the coordinates after op.
 func TransformPair(op Op, sid string, committed Op, committedSID string) (opPast, committedPast Op, err error) {
 	side := SideOf(sid, committedSID)
-	if opPast, err = Transform(op, committed, side); err != nil {
-		return nil, nil, err
-	}
-	if committedPast, err = Transform(committed, op, side.Opposite()); err != nil {
-		return nil, nil, err
-	}
-	return opPast, committedPast, nil
+	return seqtransform.Pair(Transform, op, committed, side, side.Opposite())
 }
 
 // iter walks an op component by component, handing out pieces of a given
@@ -140,7 +137,7 @@ func (it *iter) take(n int, whole byte) (c Component, length int, ok bool) {
 	}
 	switch k {
 	case 'i':
-		end := advance(cur.Insert, it.off, n)
+		end := textutil.Advance(cur.Insert, it.off, n)
 		c = Component{Insert: cur.Insert[it.off:end]}
 		it.off = end
 	case 'r':

@@ -1,8 +1,12 @@
 package rich
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/tandem-collab/tandem/doctype"
+	"github.com/tandem-collab/tandem/ot"
 )
 
 // benchContent builds a rich document of about n bytes of text that looks
@@ -262,5 +266,32 @@ func BenchmarkParseJSON(b *testing.B) {
 		if _, err := ParseJSON(in); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkTransformAll is what the server does with an op that arrives 8
+// ops behind the head, with its author's caret (doctype.TransformAll): the
+// op moves past each committed op, the caret by each as it looks past the
+// op.
+func BenchmarkTransformAll(b *testing.B) {
+	op := Op{{Retain: 1200}, {Insert: "x", Attrs: Attrs{"bold": Bool(true)}}}
+	committed := make([]doctype.Op, 8)
+	sids := make([]string, 8)
+	for i := range committed {
+		committed[i] = Op{{Retain: 800 + 40*i}, {Insert: "y"}}
+		sids[i] = fmt.Sprintf("peer-%d-0123456789", i)
+	}
+	for _, tc := range []struct {
+		name string
+		sel  doctype.Selection
+	}{{"no-selection", nil}, {"caret", NewSelection(ot.Selection{{Anchor: 1201, Head: 1201}})}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, err := doctype.TransformAll(op, "author-0123456789", committed, sids, tc.sel); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tandem-collab/tandem/doctype"
 	"github.com/tandem-collab/tandem/doctype/text"
+	"github.com/tandem-collab/tandem/internal/seqtransform"
 	"github.com/tandem-collab/tandem/ot"
 )
 
@@ -21,10 +22,12 @@ func init() { doctype.Register(Type{}) }
 type Type struct{}
 
 var (
-	_ doctype.Type      = Type{}
-	_ doctype.Content   = (*Content)(nil)
-	_ doctype.Op        = Op(nil)
-	_ doctype.Selection = (*Selection)(nil)
+	_ doctype.Type            = Type{}
+	_ doctype.Content         = (*Content)(nil)
+	_ doctype.Op              = Op(nil)
+	_ doctype.PairTransformer = Op(nil)
+	_ doctype.AllTransformer  = Op(nil)
+	_ doctype.Selection       = (*Selection)(nil)
 )
 
 // Name implements doctype.Type.
@@ -104,22 +107,43 @@ func (o Op) CheckBase(cur doctype.Content, since []doctype.Op) error {
 	return o.CheckFit(n)
 }
 
+// richLoops are the transform loops of package seqtransform on rich values,
+// which the doctype.Op methods below are.
+var richLoops = seqtransform.Type[Op, ot.Selection]{
+	Name: TypeName,
+	Past: TransformPast,
+	Pair: TransformPair,
+	Move: TransformSelection,
+	Unbox: func(sel doctype.Selection) (ot.Selection, bool, bool) {
+		s, ok := sel.(*Selection)
+		if !ok {
+			return nil, false, false
+		}
+		return s.ranges, s.ranges != nil, true
+	},
+	Box: NewSelection,
+}
+
 // Transform implements doctype.Op: o, by sid, past committed, by
-// committedSID, which committed before it: ties by sid (OrderBySID), and o's
-// attribute values win where both set one (o commits later). The server's
-// other use, committed.Transform(committedSID, op, sid) to move the author's
-// selection, only needs the inserts' order, which OrderBySID gives the same
-// way.
+// committedSID, which committed before it (TransformPast): ties by sid
+// (OrderBySID), and o's attribute values win where both set one (o commits
+// later).
 func (o Op) Transform(sid string, committed doctype.Op, committedSID string) (doctype.Op, error) {
-	c, ok := committed.(Op)
-	if !ok {
-		return nil, fmt.Errorf("rich: transform past a %T", committed)
-	}
-	out, err := TransformPast(o, sid, c, committedSID)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return richLoops.Transform(o, sid, committed, committedSID)
+}
+
+// TransformPair implements doctype.PairTransformer: TransformPair, which
+// also gives committed past o, by which the server moves o's author's
+// selection.
+func (o Op) TransformPair(sid string, committed doctype.Op, committedSID string) (past, committedPast doctype.Op, err error) {
+	return richLoops.TransformPair(o, sid, committed, committedSID)
+}
+
+// TransformAll implements doctype.AllTransformer: the loop of TransformPast
+// (TransformPair and TransformSelection with a selection) on rich values,
+// boxed once at the end.
+func (o Op) TransformAll(sid string, committed []doctype.Op, committedSIDs []string, sel doctype.Selection) (doctype.Op, doctype.Selection, error) {
+	return richLoops.TransformAll(o, sid, committed, committedSIDs, sel)
 }
 
 // Content is a rich document as a doctype.Content: a Doc, so that Clone is

@@ -5,6 +5,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tandem-collab/tandem/internal/rope"
+	"github.com/tandem-collab/tandem/internal/textutil"
 )
 
 // Tree shape. A leaf holds pieces (attributed runs) weighing up to leafMax,
@@ -69,8 +70,8 @@ func (p piece) slice(off, n int) piece {
 	if p.runes == p.bytes { // ASCII
 		s, e = off, off+n
 	} else {
-		s = advance(p.text, 0, off)
-		e = advance(p.text, s, n)
+		s = textutil.Advance(p.text, 0, off)
+		e = textutil.Advance(p.text, s, n)
 	}
 	p.text = p.text[s:e]
 	p.runes, p.bytes = n, e-s

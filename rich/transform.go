@@ -3,6 +3,8 @@ package rich
 import (
 	"unicode/utf8"
 
+	"github.com/tandem-collab/tandem/internal/seqtransform"
+	"github.com/tandem-collab/tandem/internal/textutil"
 	"github.com/tandem-collab/tandem/ot"
 )
 
@@ -60,13 +62,7 @@ func TransformPast(op Op, sid string, committed Op, committedSID string) (Op, er
 // uses committedPast to move the author's selection.
 func TransformPair(op Op, sid string, committed Op, committedSID string) (opPast, committedPast Op, err error) {
 	o := OrderBySID(sid, committedSID, true)
-	if opPast, err = Transform(op, committed, o); err != nil {
-		return nil, nil, err
-	}
-	if committedPast, err = Transform(committed, op, o.Flip()); err != nil {
-		return nil, nil, err
-	}
-	return opPast, committedPast, nil
+	return seqtransform.Pair(Transform, op, committed, o, o.Flip())
 }
 
 // iter walks an op component by component, handing out pieces of a given
@@ -138,7 +134,7 @@ func (it *iter) take(n int, whole byte) (c Component, length int, ok bool) {
 	c = cur
 	switch k {
 	case kInsert:
-		end := advance(cur.Insert, it.off, n)
+		end := textutil.Advance(cur.Insert, it.off, n)
 		c.Insert = cur.Insert[it.off:end]
 		it.off = end
 	case kRetain:
@@ -150,19 +146,6 @@ func (it *iter) take(n int, whole byte) (c Component, length int, ok bool) {
 	}
 	it.rem -= n
 	return c, n, true
-}
-
-// advance returns the byte offset n code points after byte offset pos of s.
-func advance(s string, pos, n int) int {
-	for ; n > 0 && pos < len(s); n-- {
-		if s[pos] < utf8.RuneSelf {
-			pos++
-			continue
-		}
-		_, size := utf8.DecodeRuneInString(s[pos:])
-		pos += size
-	}
-	return pos
 }
 
 // Transform returns a', the version of a that applies after b, where a and b

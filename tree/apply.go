@@ -196,7 +196,7 @@ func (c *Content) applyText(a *Action) (bool, error) {
 	}
 	out, err := ot.Apply(s, a.Text)
 	if err != nil {
-		return false, &OpError{Kind: KindInvalid, Action: -1, Msg: "text: " + a.Prop + " of " + a.ID, Err: err}
+		return false, errCause(-1, "text: "+a.Prop+" of "+a.ID, err)
 	}
 	if size := strSize(len(out)); size > c.lim.MaxValueBytes {
 		return false, errLimit(-1, "text: property %q of %q would be %d bytes encoded, over the limit of %d", a.Prop, a.ID, size, c.lim.MaxValueBytes)

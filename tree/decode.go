@@ -235,7 +235,7 @@ func decodeTextOp(b []byte, i int) (ot.Op, int, error) {
 		}
 	}
 	if err := t.Validate(); err != nil {
-		return nil, 0, &OpError{Kind: KindInvalid, Action: -1, Msg: "text: bad text op", Err: err}
+		return nil, 0, errCause(-1, "text: bad text op", err)
 	}
 	return t.Normalize(), i, nil
 }
@@ -342,7 +342,7 @@ func (r *jreader) action(a *Action, lim Limits) error {
 		}
 		t, err := ot.ParseJSONRaw(raw)
 		if err != nil {
-			return &OpError{Kind: KindInvalid, Action: -1, Msg: "text: bad text op", Err: err}
+			return errCause(-1, "text: bad text op", err)
 		}
 		a.Text = t.Normalize()
 		return nil

@@ -42,7 +42,7 @@ func (t Type) NewContent() doctype.Content { return &docContent{NewContent(t.Lim
 func (t Type) DecodeContent(b []byte) (doctype.Content, error) {
 	c, err := DecodeContent(b, t.Limits)
 	if err != nil {
-		return nil, docErr(err)
+		return nil, err
 	}
 	return &docContent{c}, nil
 }
@@ -51,7 +51,7 @@ func (t Type) DecodeContent(b []byte) (doctype.Content, error) {
 func (t Type) ParseContentJSON(b []byte) (doctype.Content, error) {
 	c, err := ParseContentJSON(b, t.Limits)
 	if err != nil {
-		return nil, docErr(err)
+		return nil, err
 	}
 	return &docContent{c}, nil
 }
@@ -60,7 +60,7 @@ func (t Type) ParseContentJSON(b []byte) (doctype.Content, error) {
 func (t Type) DecodeOp(b []byte) (doctype.Op, error) {
 	op, err := DecodeOp(b, t.Limits)
 	if err != nil {
-		return nil, docErr(err)
+		return nil, err
 	}
 	return &docOp{op: op}, nil
 }
@@ -69,7 +69,7 @@ func (t Type) DecodeOp(b []byte) (doctype.Op, error) {
 func (t Type) ParseOpJSON(b []byte) (doctype.Op, error) {
 	op, err := ParseOpJSON(b, t.Limits)
 	if err != nil {
-		return nil, docErr(err)
+		return nil, err
 	}
 	return &docOp{op: op}, nil
 }
@@ -79,28 +79,13 @@ func (t Type) ParseOpJSON(b []byte) (doctype.Op, error) {
 func (t Type) DecodeSelection(b []byte) (doctype.Selection, error) {
 	sel, err := DecodeSelection(b, t.Limits)
 	if err != nil {
-		return nil, docErr(err)
+		return nil, err
 	}
 	if sel == nil {
 		return nil, nil
 	}
 	return docSel(sel), nil
 }
-
-// docErr makes KindTooLarge errors match doctype.ErrTooLarge (answered
-// too_large); every other error of this package is answered invalid_op,
-// KindLimit included, as the contract says for tree limits.
-func docErr(err error) error {
-	if KindOf(err) == KindTooLarge {
-		return &tooLarge{err}
-	}
-	return err
-}
-
-type tooLarge struct{ err error }
-
-func (e *tooLarge) Error() string   { return e.err.Error() }
-func (e *tooLarge) Unwrap() []error { return []error{e.err, doctype.ErrTooLarge} }
 
 // ---- Content ----
 
@@ -124,7 +109,7 @@ func (d *docContent) Apply(op doctype.Op) (doctype.Op, error) {
 	}
 	applied, removed, err := d.c.ApplyRemoved(o.op)
 	if err != nil {
-		return nil, docErr(err)
+		return nil, err
 	}
 	return &docOp{op: applied, removed: removed}, nil
 }
@@ -178,7 +163,7 @@ func (o *docOp) Transform(sid string, committed doctype.Op, committedSID string)
 	}
 	out, err := Transform(o.op, c.op, sid, committedSID)
 	if err != nil {
-		return nil, docErr(err)
+		return nil, err
 	}
 	return &docOp{op: out}, nil
 }
@@ -301,12 +286,12 @@ func (o *docOp) TransformAll(sid string, committed []doctype.Op, committedSIDs [
 			// author's op (doctype.TransformPair).
 			var err error
 			if past, err = Transform(d.op, cur, committedSIDs[i], sid); err != nil {
-				return nil, nil, docErr(err)
+				return nil, nil, err
 			}
 		}
 		var err error
 		if cur, err = Transform(cur, d.op, sid, committedSIDs[i]); err != nil {
-			return nil, nil, docErr(err)
+			return nil, nil, err
 		}
 		if sel != nil {
 			sel = sel.Transform(&docOp{op: past}, sid == committedSIDs[i])

@@ -235,7 +235,7 @@ func (a *Action) validate(lim Limits, checkValues bool) error {
 			return checkValue(a.Value, lim, checkValues)
 		}
 		if err := a.Text.Validate(); err != nil {
-			return &OpError{Kind: KindInvalid, Action: -1, Msg: "text: bad text op", Err: err}
+			return errCause(-1, "text: bad text op", err)
 		}
 		if !a.Text.IsCanonical() {
 			return errInvalid(-1, "text: text op is not canonical (use ot.Op.Normalize)")

@@ -158,7 +158,7 @@ func transform(op, committed Op, sid, committedSID string) (Op, []bool, error) {
 			for j, c := range cs {
 				t2, c2, err := ot.TransformPair(t, sid, c, committedSID)
 				if err != nil {
-					return nil, nil, &OpError{Kind: KindInvalid, Action: i, Msg: "text: transform", Err: err}
+					return nil, nil, errCause(i, "text: transform", err)
 				}
 				t, next[j] = t2, c2
 			}

@@ -278,8 +278,8 @@ func valueErr(action int, err error, lim Limits) *OpError {
 	var oe *OpError
 	if errors.As(err, &oe) {
 		c := *oe
-		if c.Action < 0 {
-			c.Action = action
+		if c.Index < 0 {
+			c.Index = action
 		}
 		return &c
 	}

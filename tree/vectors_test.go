@@ -2,11 +2,11 @@ package tree
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/tandem-collab/tandem/internal/vectortest"
 )
 
 // vectorLimits is the limits object of a vector, by snake_case name.
@@ -29,7 +29,8 @@ func (l *vectorLimits) limits() Limits {
 }
 
 type vectors struct {
-	Apply []struct {
+	Comment string `json:"$comment"`
+	Apply   []struct {
 		Name     string              `json:"name"`
 		Content  json.RawMessage     `json:"content"`
 		Op       json.RawMessage     `json:"op"`
@@ -98,14 +99,8 @@ type keyVector struct {
 
 func loadVectors(t testing.TB) *vectors {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "testdata", "tree-vectors.json"))
-	if err != nil {
-		t.Fatalf("read vectors: %v", err)
-	}
 	var v vectors
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatalf("parse vectors: %v", err)
-	}
+	vectortest.Load(t, "tree-vectors.json", &v, 4)
 	return &v
 }
 

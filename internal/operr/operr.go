@@ -1,8 +1,9 @@
-// Package operr is the error type the character-sequence document types
-// share (ot for text, rich): one kind list, one error with the offending
-// component's index, one set of sentinels matched by kind. Each package
-// re-exports it under its own names (ot.OpError, rich.OpError, ...), so an
-// error of either matches the same sentinels and maps to the same wire codes.
+// Package operr is the error type the document types share (ot for text,
+// rich, tree): one kind list, one error with the offending item's index (a
+// component of a text or rich op, an action of a tree op), one set of
+// sentinels matched by kind. Each package re-exports it under its own names
+// (ot.OpError, rich.OpError, tree.OpError), so an error of any of them
+// matches the same sentinels and maps to the same wire codes.
 package operr
 
 import (
@@ -31,6 +32,10 @@ const (
 	// FinalNewline is a rich op that would delete the document's final "\n"
 	// or insert after it, or rich content that does not end with "\n".
 	FinalNewline
+	// Limit is a tree op or content that would take the document past one
+	// of its structural limits (objects, properties per object, nesting,
+	// value size). The contract answers it with invalid_op, not too_large.
+	Limit
 )
 
 // String names the kind as the shared test vectors do.
@@ -46,27 +51,46 @@ func (k Kind) String() string {
 		return "too_large"
 	case FinalNewline:
 		return "final_newline"
+	case Limit:
+		return "limit"
 	}
 	return fmt.Sprintf("ErrorKind(%d)", int(k))
 }
 
 // Error is an op, value or selection a type refused. Index is the position
-// of the offending component in the op (or range in a selection), -1 when
-// the error is not about one item. Pkg ("ot", "rich") starts the message.
+// of the offending item in the op (or range in a selection), -1 when the
+// error is not about one item. Pkg ("ot", "rich", "tree") starts the
+// message; Item names what Index counts ("component" when empty, "action"
+// for tree). Err is an underlying cause, if any (a tree text action's
+// *Error from ot).
 type Error struct {
 	Pkg   string
 	Kind  Kind
 	Index int
+	Item  string
 	Msg   string
+	Err   error
 }
 
-// Error renders the package, the kind, the component index and the detail.
+// Error renders the package, the kind, the item's index and the detail,
+// then the cause.
 func (e *Error) Error() string {
-	if e.Index >= 0 {
-		return fmt.Sprintf("%s: %s: component %d: %s", e.Pkg, e.Kind, e.Index, e.Msg)
+	msg := e.Msg
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
 	}
-	return fmt.Sprintf("%s: %s: %s", e.Pkg, e.Kind, e.Msg)
+	if e.Index >= 0 {
+		item := e.Item
+		if item == "" {
+			item = "component"
+		}
+		return fmt.Sprintf("%s: %s: %s %d: %s", e.Pkg, e.Kind, item, e.Index, msg)
+	}
+	return fmt.Sprintf("%s: %s: %s", e.Pkg, e.Kind, msg)
 }
+
+// Unwrap exposes the cause.
+func (e *Error) Unwrap() error { return e.Err }
 
 // Is makes errors.Is match the sentinels by kind: every kind except TooLarge
 // also matches ErrInvalid, because the server answers all of them with
@@ -82,7 +106,7 @@ func (e *Error) Is(target error) bool {
 	switch t {
 	case ErrInvalid:
 		return e.Kind != TooLarge
-	case ErrDoesNotFit, ErrBadUTF8, ErrTooLarge, ErrFinalNewline:
+	case ErrDoesNotFit, ErrBadUTF8, ErrTooLarge, ErrFinalNewline, ErrLimit:
 		return e.Kind == t.Kind
 	}
 	return false
@@ -102,6 +126,8 @@ var (
 	// ErrFinalNewline matches a rich op that would delete the final "\n" or
 	// insert after it, and rich content that does not end with "\n".
 	ErrFinalNewline = &Error{Kind: FinalNewline, Index: -1, Msg: "the document must end with its final newline"}
+	// ErrLimit matches a tree op or content past a structural tree limit.
+	ErrLimit = &Error{Kind: Limit, Index: -1, Msg: "over a tree limit"}
 )
 
 // New returns an *Error of pkg.

@@ -1,7 +1,8 @@
 // Package textutil holds the small text helpers that several of Tandem's
-// decoders share: shortening untrusted text for an error message, and
-// finding the lone UTF-16 surrogate escapes that encoding/json would quietly
-// turn into U+FFFD where the protocol rejects them.
+// packages share: shortening untrusted text for an error message, finding
+// the lone UTF-16 surrogate escapes that encoding/json would quietly turn
+// into U+FFFD where the protocol rejects them, and stepping over code points
+// (the unit of every position in text and rich documents).
 package textutil
 
 import "unicode/utf8"
@@ -18,6 +19,20 @@ func Truncate(s string, n int) string {
 		cut--
 	}
 	return s[:cut] + "..."
+}
+
+// Advance returns the byte offset n code points after byte offset pos of s
+// (len(s) when s ends first). An invalid byte counts as one code point.
+func Advance(s string, pos, n int) int {
+	for ; n > 0 && pos < len(s); n-- {
+		if s[pos] < utf8.RuneSelf {
+			pos++
+			continue
+		}
+		_, size := utf8.DecodeRuneInString(s[pos:])
+		pos += size
+	}
+	return pos
 }
 
 // LoneSurrogate finds the first \u escape inside a JSON string of b that is
