@@ -597,6 +597,12 @@ func (a *actor) presence(m *presenceMsg) {
 
 func (a *actor) flushPresence() {
 	a.publishPresence()
+	a.deliverPresence()
+}
+
+// deliverPresence hands the presence changes since the last delivery to
+// every subscriber, in one event.
+func (a *actor) deliverPresence() {
 	if a.docState == nil || !a.presDue {
 		return
 	}
@@ -676,6 +682,7 @@ type pending struct {
 	rec  store.OpRecord
 	sel  doctype.Selection
 	dups []*opMsg // resubmissions of the same (sid, seq) within the batch
+	ev   *Event   // apply's broadcast of it, whose frame publishOps sends along
 }
 
 type sidSeq struct {
@@ -892,6 +899,7 @@ func (a *actor) apply(batch []*pending) {
 			panic(fmt.Sprintf("document %q: a committed op no longer applies: %v", a.id, err))
 		}
 		ev := &Event{Kind: EventOp, Doc: a.id, V: rec.Version, Op: &rec, Sel: sel}
+		p.ev = ev
 		// A forwarded op is acked by its node when it applies the
 		// published commit (publishOps below).
 		if p.m.from == "" {
@@ -908,8 +916,10 @@ func (a *actor) apply(batch []*pending) {
 			}
 		}
 	}
-	a.releaseHeld()
+	// The other nodes first: their clients' acks (of forwarded ops) wait
+	// for this message, and it is durable already.
 	a.publishOps(batch)
+	a.releaseHeld()
 }
 
 // catchUp applies and broadcasts the ops another writer committed after a.v.

@@ -9,13 +9,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/tandem-collab/tandem/bus"
 	"github.com/tandem-collab/tandem/doctype"
 	"github.com/tandem-collab/tandem/presence"
 	"github.com/tandem-collab/tandem/store"
-	"github.com/tandem-collab/tandem/wire"
 )
 
 // Cross-node operation of a document actor.
@@ -33,9 +31,15 @@ import (
 // and after a bus reconnect (BusLost) every actor reads the store.
 //
 // Presence crosses nodes as coalesced changes of each node's own peers plus a
-// heartbeat with its full peer list. Peers relayed from another node carry an
-// expiry, refreshed by each heartbeat: the peers of a node that died vanish
-// within PresenceTTL.
+// heartbeat with its full peer list, each at the publisher's version; a node
+// that has not reached that version yet holds the message until the commits
+// in between arrive (onRemotePresence). Peers relayed from another node carry
+// an expiry, refreshed by each heartbeat: the peers of a node that died vanish
+// within PresenceTTL. Presence does not go through the document's owner
+// (docs/architecture.md says why).
+//
+// Committed ops arrive with the frame the publisher encoded for its own
+// subscribers, which this node's subscribers get as is (applyOne).
 
 // Kinds of bus messages.
 const (
@@ -47,124 +51,6 @@ const (
 	busReply    = 6 // the owner's answers to To's forwarded ops: refused (Code) or already committed at V
 	busOwner    = 7 // the publisher took the lease under token Tok; it is at V
 )
-
-// busMsg is one bus payload (MessagePack, short keys).
-type busMsg struct {
-	Kind  uint8     `msgpack:"k"`
-	V     int64     `msgpack:"v"`
-	At    int64     `msgpack:"at"` // the publisher's clock (unix ns), for the latency metric
-	Ops   []busOp   `msgpack:"o,omitempty"`
-	Peers []busPeer `msgpack:"p,omitempty"`
-	Gone  []string  `msgpack:"g,omitempty"`
-	To    string    `msgpack:"to,omitempty"` // busForward, busReply: the one node it is for
-	Tok   int64     `msgpack:"t,omitempty"`  // busForward: the owner's token as the sender knows it; busOwner: the new token
-}
-
-// busOp is one committed op. Op and Sel travel in their type's MessagePack
-// form; decodeBusMsg decodes them with the document's type into op and sel.
-type busOp struct {
-	Op      msgpack.RawMessage `msgpack:"op"`
-	SID     string             `msgpack:"s"`
-	Seq     int64              `msgpack:"q"`
-	UserID  string             `msgpack:"u"`
-	Created int64              `msgpack:"c"` // unix ns
-	Sel     msgpack.RawMessage `msgpack:"sel"`
-	F       int64              `msgpack:"f,omitempty"` // busForward: the sender's fseq
-	Base    int64              `msgpack:"b,omitempty"` // busForward: the version the op was made against
-	Code    string             `msgpack:"e,omitempty"` // busReply: the error code of a refused op
-	Msg     string             `msgpack:"m,omitempty"` // busReply: its message
-
-	op  doctype.Op
-	sel doctype.Selection
-}
-
-// busPeer is one peer; Sel is encoded and decoded like busOp's.
-type busPeer struct {
-	SID   string             `msgpack:"s"`
-	ID    string             `msgpack:"i"`
-	Name  string             `msgpack:"n"`
-	Color string             `msgpack:"c"`
-	Sel   msgpack.RawMessage `msgpack:"sel"`
-	Data  msgpack.RawMessage `msgpack:"d"`
-
-	sel doctype.Selection
-}
-
-// encodeSel is a selection's bus form: MessagePack nil when hidden.
-func encodeSel(sel doctype.Selection) msgpack.RawMessage {
-	if sel == nil {
-		return msgpack.RawMessage{0xc0}
-	}
-	return sel.AppendMsgpack(nil)
-}
-
-// decodeSel decodes a selection of typ from its bus form; nil when hidden.
-func decodeSel(typ doctype.Type, b msgpack.RawMessage) (doctype.Selection, error) {
-	if len(b) == 0 || (len(b) == 1 && b[0] == 0xc0) {
-		return nil, nil
-	}
-	return typ.DecodeSelection(b)
-}
-
-func encodeBusMsg(m *busMsg) ([]byte, error) {
-	b, err := msgpack.Marshal(m)
-	if err != nil {
-		return nil, fmt.Errorf("encode bus message: %w", err)
-	}
-	return b, nil
-}
-
-// errBusMsg marks a payload that is not a valid bus message.
-var errBusMsg = errors.New("malformed bus message")
-
-// decodeBusMsg decodes and checks a payload; the ops and selections are
-// decoded (so validated) by typ, the document's type, so nothing malformed
-// reaches the document.
-func decodeBusMsg(p []byte, typ doctype.Type) (*busMsg, error) { return decodeBusMsgFor(p, typ, "") }
-
-// decodeBusMsgFor is decodeBusMsg for node self: a message addressed to
-// another node is returned undecoded (only its header is read).
-func decodeBusMsgFor(p []byte, typ doctype.Type, self string) (*busMsg, error) {
-	var m busMsg
-	// msgpack allocates what an array header claims: check the claims first.
-	// A bus message nests a peer's data (itself at most wire.MaxDepth deep)
-	// three levels down.
-	if err := wire.CheckClaims(p, 4); err != nil {
-		return nil, fmt.Errorf("%w: %w", errBusMsg, err)
-	}
-	if err := msgpack.Unmarshal(p, &m); err != nil {
-		return nil, fmt.Errorf("%w: %w", errBusMsg, err)
-	}
-	if m.Kind < busOps || m.Kind > busOwner || m.V < 0 {
-		return nil, fmt.Errorf("%w: kind %d at version %d", errBusMsg, m.Kind, m.V)
-	}
-	if m.To != "" && m.To != self || m.Kind == busReply {
-		return &m, nil // not for this node, or no ops to decode
-	}
-	for i := range m.Ops {
-		o := &m.Ops[i]
-		if len(o.Op) == 0 || (len(o.Op) == 1 && o.Op[0] == 0xc0) {
-			return nil, fmt.Errorf("%w: op %d is nil", errBusMsg, i)
-		}
-		var err error
-		if o.op, err = typ.DecodeOp(o.Op); err != nil {
-			return nil, fmt.Errorf("%w: op %d: %w", errBusMsg, i, err)
-		}
-		if o.sel, err = decodeSel(typ, o.Sel); err != nil {
-			return nil, fmt.Errorf("%w: op %d: sel: %w", errBusMsg, i, err)
-		}
-	}
-	for i := range m.Peers {
-		var err error
-		if m.Peers[i].sel, err = decodeSel(typ, m.Peers[i].Sel); err != nil {
-			return nil, fmt.Errorf("%w: peer %d: sel: %w", errBusMsg, i, err)
-		}
-		if d := m.Peers[i].Data; len(d) == 1 && d[0] == 0xc0 {
-			m.Peers[i].Data = nil
-		}
-	}
-	return &m, nil
-}
 
 // docTopic is the bus topic of a document's events.
 func docTopic(docID string) string { return "doc:" + docID }
@@ -219,11 +105,8 @@ func (s *Server) publishDeleted(docID string) {
 	if s.bus.alone {
 		return
 	}
-	p, err := encodeBusMsg(&busMsg{Kind: busDeleted, At: time.Now().UnixNano()})
-	if err == nil {
-		err = s.bus.bus.Publish(s.baseCtx, docTopic(docID), p)
-	}
-	if err != nil {
+	p := encodeBusMsg(&busMsg{Kind: busDeleted, At: time.Now().UnixNano()})
+	if err := s.bus.bus.Publish(s.baseCtx, docTopic(docID), p); err != nil {
 		s.bus.dropped.Inc()
 		s.log.Warn("telling other nodes of a deletion failed (they find out on their next store call)", "doc", docID, "err", err)
 		return
@@ -246,6 +129,7 @@ type actorNodes struct {
 	dirty    map[string]struct{} // own peers changed since the last publish
 	gone     map[string]struct{} // own peers gone since the last publish
 	warnedAt time.Time           // rate limit of publish warnings
+	ahead    []aheadPresence     // other nodes' presence at versions not reached yet (onRemotePresence)
 }
 
 type busIn struct {
@@ -258,10 +142,17 @@ type busIn struct {
 // blocks the bus goroutine (which serves every document).
 const actorBusInbox = 512
 
-// busSub hands bus deliveries to the actor without blocking.
-type busSub struct{ n *actorNodes }
+// busSub hands bus deliveries to the actor without blocking; self is this
+// node's id.
+type busSub struct {
+	n    *actorNodes
+	self string
+}
 
 func (s busSub) BusMessage(from string, payload []byte) {
+	if busAddressedElsewhere(payload, s.self) {
+		return // another node's forward or reply: not worth waking the actor
+	}
 	select {
 	case s.n.in <- busIn{from: from, payload: payload}:
 	default:
@@ -295,7 +186,7 @@ func (a *actor) busStart() {
 	n.beatC = n.beat.C
 	ctx, cancel := context.WithTimeout(a.srv.baseCtx, time.Second)
 	defer cancel()
-	c, err := a.srv.bus.bus.Subscribe(ctx, docTopic(a.id), busSub{n})
+	c, err := a.srv.bus.bus.Subscribe(ctx, docTopic(a.id), busSub{n: n, self: a.srv.bus.bus.Node()})
 	n.cancel = c
 	if err != nil && !errors.Is(err, bus.ErrClosed) {
 		// Registered anyway: BusLost comes when it is confirmed.
@@ -319,11 +210,7 @@ func (a *actor) retired() bool { return a.loadErr != nil || a.deleted }
 
 func (a *actor) publish(m *busMsg) {
 	m.At = time.Now().UnixNano()
-	p, err := encodeBusMsg(m)
-	if err == nil {
-		err = a.srv.bus.bus.Publish(a.srv.baseCtx, docTopic(a.id), p)
-	}
-	if err != nil {
+	if err := a.srv.bus.bus.Publish(a.srv.baseCtx, docTopic(a.id), encodeBusMsg(m)); err != nil {
 		a.srv.bus.dropped.Inc()
 		if time.Since(a.nodes.warnedAt) > 10*time.Second {
 			a.nodes.warnedAt = time.Now()
@@ -342,7 +229,14 @@ func (a *actor) publishOps(batch []*pending) {
 	m := &busMsg{Kind: busOps, V: batch[0].rec.Version, Ops: make([]busOp, len(batch))}
 	for i, p := range batch {
 		r := &p.rec
-		m.Ops[i] = busOp{Op: r.Op.AppendMsgpack(nil), SID: r.SID, Seq: r.Seq, UserID: r.UserID, Created: r.CreatedAt.UnixNano(), Sel: encodeSel(p.sel)}
+		o := busOp{op: r.Op, SID: r.SID, Seq: r.Seq, UserID: r.UserID, Created: r.CreatedAt.UnixNano(), sel: p.sel}
+		if p.ev != nil {
+			// The frame this node's subscribers got: the other nodes
+			// relay it to theirs instead of encoding it again.
+			o.Frame, _ = p.ev.Frame()
+			o.op, o.sel = p.ev.Op.Op, p.ev.Sel
+		}
+		m.Ops[i] = o
 	}
 	a.publish(m)
 }
@@ -371,7 +265,7 @@ func (a *actor) ownPeer(sid string) (busPeer, bool) {
 	if !ok {
 		return busPeer{}, false
 	}
-	return busPeer{SID: p.SID, ID: p.User.ID, Name: p.User.Name, Color: p.User.Color, Sel: encodeSel(p.Sel), Data: p.Data}, true
+	return busPeer{SID: p.SID, ID: p.User.ID, Name: p.User.Name, Color: p.User.Color, sel: p.Sel, Data: p.Data}, true
 }
 
 // publishPresence sends the coalesced changes of this node's peers (called
@@ -405,6 +299,7 @@ func (a *actor) onBeat() {
 	if a.retired() || a.docState == nil {
 		return
 	}
+	a.expireAhead()
 	if dead := a.pres.Expire(time.Now()); len(dead) > 0 {
 		for _, sid := range dead {
 			delete(a.nodes.remote, sid)
@@ -456,6 +351,7 @@ func (a *actor) fillGap(why string) {
 		// The next message, heartbeat or commit tries again.
 		a.log.Warn("catching up from the store failed", "why", why, "err", err)
 	}
+	a.releaseAhead()
 }
 
 // drainBus handles the bus payloads already waiting (before a commit).
@@ -526,7 +422,7 @@ func (a *actor) onRemoteOps(from string, m *busMsg) {
 			created = time.Unix(0, o.Created).UTC()
 		}
 		rec := store.OpRecord{Version: a.v, Op: o.op, SID: o.SID, Seq: o.Seq, UserID: o.UserID, CreatedAt: created}
-		if err := a.applyOne(rec, o.sel, from); err != nil {
+		if err := a.applyOne(rec, o.sel, o.Frame, from); err != nil {
 			// Never guess: the store has the truth.
 			a.log.Error("another node's op does not apply; reading the store", "v", rec.Version, "from", from, "err", err)
 			a.fillGap("op does not apply")
@@ -536,11 +432,16 @@ func (a *actor) onRemoteOps(from string, m *busMsg) {
 	if m.At > 0 {
 		a.srv.bus.remoteApply.Observe(time.Since(time.Unix(0, m.At)).Seconds())
 	}
+	a.releaseAhead()
 }
 
 // applyOne makes one committed op of another node the actor's state and
 // broadcasts it, like catchUp, plus the author's selection when it came along.
-func (a *actor) applyOne(rec store.OpRecord, sel doctype.Selection, from string) error {
+// frame, when the publisher sent it, is the op's broadcast frame as the
+// publisher encoded it for its own subscribers: the same bytes this node
+// would encode (the same op applied at the same version, the same selection
+// fitted to the same content), relayed as is.
+func (a *actor) applyOne(rec store.OpRecord, sel doctype.Selection, frame []byte, from string) error {
 	// The author's selection is adopted only from the node it is connected
 	// to (here, when this node forwarded the op).
 	adopt := a.nodes.remote[rec.SID] == from || a.forwardedHere(rec.SID, rec.Seq)
@@ -548,22 +449,91 @@ func (a *actor) applyOne(rec store.OpRecord, sel doctype.Selection, from string)
 	if err != nil {
 		return fmt.Errorf("apply another node's op to %q: %w", a.id, err)
 	}
-	a.deliverCommitted(&Event{Kind: EventOp, Doc: a.id, V: rec.Version, Op: &rec, Sel: sel})
+	a.deliverCommitted((&Event{Kind: EventOp, Doc: a.id, V: rec.Version, Op: &rec, Sel: sel}).withFrame(frame))
 	return nil
 }
 
 // onRemotePresence merges another node's peers: changes (full false) or its
 // heartbeat (full true: the complete list, which also refreshes expiries and
 // tells this node's version check where the publisher is).
+//
+// The selections are at the publisher's version m.V. When this node has not
+// reached it yet, the commits in between are on their way from the node that
+// made them (the owner), on the bus like this message but from another
+// publisher, so in no set order with it: the message is held (nodes.ahead)
+// until they are applied, and the carets are moved then; reading the store
+// for them instead cost a store read per caret move under load. Messages
+// held behind it wait too, so that one node's changes keep their order. A
+// heartbeat ahead of this node is how a lost tail of commits is noticed, so
+// it reads the store at once; a change held for a whole heartbeat interval
+// (its commits were lost) reads it at the next tick (onBeat).
 func (a *actor) onRemotePresence(from string, m *busMsg, full bool) {
-	if m.V > a.v {
-		// The publisher committed ops this node has not heard of: a lost
-		// tail. The selections are at m.V, so catch up first.
+	n := &a.nodes
+	n.ahead = append(n.ahead, aheadPresence{from: from, m: m, full: full, at: time.Now()})
+	if m.V > a.v && (full || len(n.ahead) > maxAheadPresence) {
 		a.fillGap(fmt.Sprintf("%s from a node at %d, here %d", map[bool]string{true: "heartbeat", false: "presence"}[full], m.V, a.v))
-		if m.V > a.v {
-			return
-		}
+		return // fillGap released what it could
 	}
+	a.releaseAhead()
+}
+
+// maxAheadPresence bounds the presence messages held (onRemotePresence);
+// past it the store is read.
+const maxAheadPresence = 256
+
+// aheadPresence is another node's presence message held until this node
+// reaches its version.
+type aheadPresence struct {
+	from string
+	m    *busMsg
+	full bool
+	at   time.Time
+}
+
+// releaseAhead merges the held presence messages this node's version has
+// reached, in arrival order, up to the first that is still ahead.
+func (a *actor) releaseAhead() {
+	n := &a.nodes
+	i := 0
+	for ; i < len(n.ahead) && n.ahead[i].m.V <= a.v; i++ {
+		h := n.ahead[i]
+		a.mergePresence(h.from, h.m, h.full)
+	}
+	if i == 0 {
+		return
+	}
+	k := copy(n.ahead, n.ahead[i:])
+	clear(n.ahead[k:])
+	n.ahead = n.ahead[:k]
+	// The publisher coalesced these changes over its own presence
+	// interval: holding them here for another one only doubled the delay
+	// across nodes.
+	a.deliverPresence()
+	if len(n.dirty) > 0 || len(n.gone) > 0 {
+		a.presDue = true // this node's own changes: the flush timer still publishes them
+	}
+}
+
+// expireAhead runs at each heartbeat tick: presence held for a whole
+// interval means its commits were lost, so the store is read; what is still
+// ahead of the store after that is dropped (the publisher's next heartbeat
+// has its peers).
+func (a *actor) expireAhead() {
+	n := &a.nodes
+	if len(n.ahead) == 0 || time.Since(n.ahead[0].at) < a.beatInterval() {
+		return
+	}
+	a.fillGap(fmt.Sprintf("presence from a node at %d held for a heartbeat, here %d", n.ahead[0].m.V, a.v))
+	for len(n.ahead) > 0 && n.ahead[0].m.V > a.v && time.Since(n.ahead[0].at) >= a.beatInterval() {
+		n.ahead[0] = aheadPresence{}
+		n.ahead = n.ahead[1:]
+		a.releaseAhead()
+	}
+}
+
+// mergePresence merges a message of onRemotePresence at a version this node
+// has reached.
+func (a *actor) mergePresence(from string, m *busMsg, full bool) {
 	var history []store.OpRecord
 	if m.V < a.v {
 		var err error

@@ -314,7 +314,9 @@ func (a *actor) sendForwards(ops []fwdOp) {
 	m := &busMsg{Kind: busForward, V: o.fwd[0].f, To: o.holder.Node, Tok: o.holder.Token, Ops: make([]busOp, len(ops))}
 	for i, f := range ops {
 		r := f.m
-		m.Ops[i] = busOp{Op: r.op.AppendMsgpack(nil), SID: r.sid, Seq: r.seq, UserID: r.userID, Sel: encodeSel(r.sel), F: f.f, Base: r.v}
+		// An op (selection) still raw, sent before its connection knew the
+		// document's type, goes as sent: the owner decodes it with the type.
+		m.Ops[i] = busOp{op: r.op, Op: r.rawOp, SID: r.sid, Seq: r.seq, UserID: r.userID, sel: r.sel, Sel: r.rawSel, F: f.f, Base: r.v}
 	}
 	a.srv.bus.forwarded.Add(float64(len(ops)))
 	a.publish(m)
@@ -361,11 +363,8 @@ func (a *actor) commitForwarded() {
 // replyForwarded answers a forwarded op that was not committed now: refused
 // (code set) or already committed at v.
 func (a *actor) replyForwarded(m *opMsg, v int64, code, msg string) {
-	a.publish(&busMsg{Kind: busReply, V: v, To: m.from, Ops: []busOp{{SID: m.sid, Seq: m.seq, Op: nilOp, Code: code, Msg: msg}}})
+	a.publish(&busMsg{Kind: busReply, V: v, To: m.from, Ops: []busOp{{SID: m.sid, Seq: m.seq, Code: code, Msg: msg}}})
 }
-
-// nilOp is the bus form of no op (a reply carries none).
-var nilOp = []byte{0xc0}
 
 // onReply takes the owner's answer to ops this node forwarded.
 func (a *actor) onReply(m *busMsg) {

@@ -113,6 +113,16 @@ func (ev *Event) WireMessage() wire.Message {
 	}
 }
 
+// withFrame makes frame, the event already encoded (by the node that
+// committed the op, for its own subscribers), the event's WebSocket frame,
+// so that Frame does not encode it again; a nil frame changes nothing.
+func (ev *Event) withFrame(frame []byte) *Event {
+	if frame != nil {
+		ev.once.Do(func() { ev.frame = frame })
+	}
+	return ev
+}
+
 // Frame is the event's WebSocket frame, encoded on first use and shared by
 // every receiver after that.
 func (ev *Event) Frame() ([]byte, error) {

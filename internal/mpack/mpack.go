@@ -52,6 +52,20 @@ func AppendString(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
+// AppendBin appends p as a bin (nil p as an empty bin).
+func AppendBin(b, p []byte) []byte {
+	n := len(p)
+	switch {
+	case n <= math.MaxUint8:
+		b = append(b, 0xc4, byte(n))
+	case n <= math.MaxUint16:
+		b = binary.BigEndian.AppendUint16(append(b, 0xc5), uint16(n))
+	default:
+		b = binary.BigEndian.AppendUint32(append(b, 0xc6), uint32(n))
+	}
+	return append(b, p...)
+}
+
 // AppendInt appends n in its shortest form, the unsigned families for n >= 0
 // as msgpack/v5 and @msgpack/msgpack write them.
 func AppendInt(b []byte, n int64) []byte {
@@ -111,6 +125,29 @@ func ReadStringHeader(b []byte, i int) (n, next int, ok bool) {
 	case c == 0xda && i+3 <= len(b):
 		n, next = int(binary.BigEndian.Uint16(b[i+1:])), i+3
 	case c == 0xdb && i+5 <= len(b):
+		n, next = int(binary.BigEndian.Uint32(b[i+1:])), i+5
+	default:
+		return 0, 0, false
+	}
+	if n > len(b)-next {
+		return 0, 0, false
+	}
+	return n, next, true
+}
+
+// ReadBinHeader reads a bin header at b[i]: the length and where the bytes
+// start. ok is false for anything else, a truncated header or a length past
+// the end of b.
+func ReadBinHeader(b []byte, i int) (n, next int, ok bool) {
+	if i >= len(b) {
+		return 0, 0, false
+	}
+	switch c := b[i]; {
+	case c == 0xc4 && i+2 <= len(b):
+		n, next = int(b[i+1]), i+2
+	case c == 0xc5 && i+3 <= len(b):
+		n, next = int(binary.BigEndian.Uint16(b[i+1:])), i+3
+	case c == 0xc6 && i+5 <= len(b):
 		n, next = int(binary.BigEndian.Uint32(b[i+1:])), i+5
 	default:
 		return 0, 0, false

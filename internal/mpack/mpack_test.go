@@ -37,6 +37,15 @@ func TestAgainstMsgpack(t *testing.T) {
 		if l, next, ok := ReadArrayHeader(arr, 0); !ok || l != n || next != len(arr) {
 			t.Errorf("ReadArrayHeader(%d) = %d, %d, %v", n, l, next, ok)
 		}
+		bin := AppendBin(nil, []byte(s))
+		var gotBin []byte
+		if err := msgpack.Unmarshal(bin, &gotBin); err != nil || !bytes.Equal(gotBin, []byte(s)) {
+			t.Errorf("AppendBin of %d bytes: %v", n, err)
+		}
+		refBin, _ := msgpack.Marshal([]byte(s))
+		if l, next, ok := ReadBinHeader(refBin, 0); !ok || l != n || next+l != len(refBin) {
+			t.Errorf("ReadBinHeader of %d bytes = %d, %d, %v", n, l, next, ok)
+		}
 		m := AppendMapHeader(nil, n)
 		if c, err := msgpack.NewDecoder(bytes.NewReader(m)).DecodeMapLen(); err != nil || c != n {
 			t.Errorf("AppendMapHeader(%d) reads back as %d, %v", n, c, err)
@@ -59,6 +68,9 @@ func TestReadersBounded(t *testing.T) {
 	}
 	if _, _, ok := ReadStringHeader([]byte{0xdb, 0xff, 0xff, 0xff, 0xff, 'x'}, 0); ok {
 		t.Error("a str claiming 4 GiB in 6 bytes was accepted")
+	}
+	if _, _, ok := ReadBinHeader([]byte{0xc6, 0xff, 0xff, 0xff, 0xff, 'x'}, 0); ok {
+		t.Error("a bin claiming 4 GiB in 6 bytes was accepted")
 	}
 	if _, _, ok := ReadArrayHeader([]byte{0xdc, 0x01}, 0); ok {
 		t.Error("a truncated array header was accepted")
