@@ -19,6 +19,14 @@ type pipelineFixture struct {
 	st *readCountingStore
 }
 
+// join subscribes c to "doc" as a read-write peer of sid.
+func (f pipelineFixture) join(t *testing.T, c *collector, sid string) {
+	t.Helper()
+	if err := f.ts.srv.Subscribe(context.Background(), "doc", c, SubscribeOptions{Mode: auth.ModeReadWrite, Peer: &wire.PeerInfo{SID: sid}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func (f pipelineFixture) send(t *testing.T, m actorMsg) {
 	t.Helper()
 	if _, err := f.ts.srv.hub.send(context.Background(), "doc", m); err != nil {
@@ -100,14 +108,8 @@ func TestActorPresenceDuringAppend(t *testing.T) {
 			f := pipelineFixture{ts: ts, st: st}
 			ctx := context.Background()
 			watcher, mover := newCollector(), newCollector()
-			for _, s := range []struct {
-				c   *collector
-				sid string
-			}{{watcher, sidWatcher}, {mover, sidMover}} {
-				if err := ts.srv.Subscribe(ctx, "doc", s.c, SubscribeOptions{Mode: auth.ModeReadWrite, Peer: &wire.PeerInfo{SID: s.sid}}); err != nil {
-					t.Fatal(err)
-				}
-			}
+			f.join(t, watcher, sidWatcher)
+			f.join(t, mover, sidMover)
 			st.holding.Store(true)
 			res := make(chan error, 1)
 			go func() {
@@ -159,16 +161,9 @@ func TestActorOwnSenderWaitsForItsOp(t *testing.T) {
 			createDoc(t, st, "doc", "abc")
 			ts := newTestServer(t, st, func(c *Config) { c.PresenceInterval = 5 * time.Millisecond })
 			f := pipelineFixture{ts: ts, st: st}
-			ctx := context.Background()
 			watcher, author := newCollector(), newCollector()
-			for _, s := range []struct {
-				c   *collector
-				sid string
-			}{{watcher, sidWatcher}, {author, sidAuthor}} {
-				if err := ts.srv.Subscribe(ctx, "doc", s.c, SubscribeOptions{Mode: auth.ModeReadWrite, Peer: &wire.PeerInfo{SID: s.sid}}); err != nil {
-					t.Fatal(err)
-				}
-			}
+			f.join(t, watcher, sidWatcher)
+			f.join(t, author, sidAuthor)
 			waitEvent(t, watcher, "the author's arrival", presenceOf(sidAuthor))
 			st.holding.Store(true)
 			f.send(t, &opMsg{sub: author, v: 0, seq: 1, sid: sidAuthor, userID: "u", op: ins(0, "xy")})

@@ -47,3 +47,6 @@ func (s *PGStore) AppendGroup(ctx context.Context, appends []Append) []error {
 	}
 	return errs
 }
+
+// PoolMaxConns is the size of the store's connection pool.
+func (s *PGStore) PoolMaxConns() int32 { return s.pool.Config().MaxConns }

@@ -273,3 +273,38 @@ func TestPGDeleteLeavesNoOps(t *testing.T) {
 		t.Fatalf("%d op rows outlived their documents", orphans)
 	}
 }
+
+// The pool is sized for a server unless the URL or the options say otherwise:
+// pgx's own default (max(4, NumCPU)) queued the appends of many documents
+// until the store timeout failed them.
+func TestPGPoolSize(t *testing.T) {
+	url := testkit.DatabaseURL()
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	for _, tc := range []struct {
+		name string
+		url  string
+		opts store.PGOptions
+		want int32
+	}{
+		{"default", url, store.PGOptions{}, store.DefaultMaxConns},
+		{"pool_max_conns in the URL", url + sep + "pool_max_conns=5", store.PGOptions{}, 5},
+		{"MaxConns over the URL", url + sep + "pool_max_conns=5", store.PGOptions{MaxConns: 7}, 7},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			tc.opts.Schema = testkit.Schema(t) // the migrations go there, not in public
+			s, err := store.OpenPG(ctx, tc.url, tc.opts)
+			if err != nil {
+				t.Fatalf("OpenPG: %v", err)
+			}
+			defer s.Close()
+			if got := s.PoolMaxConns(); got != tc.want {
+				t.Fatalf("pool of %d connections, want %d", got, tc.want)
+			}
+		})
+	}
+}

@@ -129,10 +129,7 @@ func ReadStringHeader(b []byte, i int) (n, next int, ok bool) {
 	default:
 		return 0, 0, false
 	}
-	if n > len(b)-next {
-		return 0, 0, false
-	}
-	return n, next, true
+	return fits(b, n, next)
 }
 
 // ReadBinHeader reads a bin header at b[i]: the length and where the bytes
@@ -152,10 +149,7 @@ func ReadBinHeader(b []byte, i int) (n, next int, ok bool) {
 	default:
 		return 0, 0, false
 	}
-	if n > len(b)-next {
-		return 0, 0, false
-	}
-	return n, next, true
+	return fits(b, n, next)
 }
 
 // ReadInt reads an integer at b[i] (any family that fits an int64) and where
@@ -244,4 +238,13 @@ func IntSize(v int64) int {
 		return 5
 	}
 	return 9
+}
+
+// fits answers a header reader: the length n of the bytes that start at
+// next, unless they run past the end of b.
+func fits(b []byte, n, next int) (int, int, bool) {
+	if n > len(b)-next {
+		return 0, 0, false
+	}
+	return n, next, true
 }
