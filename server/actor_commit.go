@@ -419,3 +419,30 @@ func (a *actor) landed(d appendDone) {
 		c.job = nil
 	}
 }
+
+// allREST reports whether every op of batch came through SubmitOp (which any
+// node commits, owner or not).
+func allREST(batch []*pending) bool {
+	for _, p := range batch {
+		if p.m.reply == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// messagesOf lists the messages of batch, resubmissions included.
+func messagesOf(batch []*pending) []*opMsg {
+	out := make([]*opMsg, 0, len(batch))
+	for _, p := range batch {
+		out = append(out, p.m)
+		out = append(out, p.dups...)
+	}
+	return out
+}
+
+func (a *actor) failAll(msgs []*opMsg, err error) {
+	for _, m := range msgs {
+		a.replyErr(m, wire.CodeInternal, "the op could not be stored; re-join and resubmit", err)
+	}
+}

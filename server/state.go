@@ -5,22 +5,32 @@ import (
 	"sort"
 	"time"
 
+	"github.com/vmihailenco/msgpack/v5"
+
 	"github.com/tandem-collab/tandem/doctype"
 	"github.com/tandem-collab/tandem/presence"
 	"github.com/tandem-collab/tandem/store"
+	"github.com/tandem-collab/tandem/wire"
 )
 
 // docState is the pure state of one open document: its content and version,
 // the window of latest ops, the (sid, seq) marks that make resubmissions
-// idempotent, and its presence. It does no I/O, starts no goroutine and reads
-// no clock: the actor (actor.go) owns one and does the mailbox, the store,
-// the bus and the timing around it, and the table tests in state_test.go
-// drive it alone.
+// idempotent, its presence (the peers, their selections, how many
+// subscriptions each sid has here), and the rules over them: which submitted
+// ops are resubmissions, refused, or moved past what was committed since
+// their version (prepare, state_prepare.go), and where a caret made at an
+// older version goes now (movePresence). It does no I/O, starts no goroutine
+// and reads no clock: the actor (actor.go) owns one and does the mailbox,
+// the store, the bus and the timing around it; where a rule needs what only
+// the store has (ops older than the window, a (sid, seq) older than the
+// marks), the state says so and the actor reads it and calls again. The
+// table tests in state_test.go drive it alone.
 //
 // Every committed op, whichever way it came (a commit of this node, a
 // catch-up from the store, another node's op from the bus), goes through
-// applyCommitted, so the content, the window, the marks and the carets never
-// disagree.
+// applyCommitted, or applyBatch for a batch this node prepared, which share
+// everything but applying the content, so the content, the window, the marks
+// and the carets never disagree.
 type docState struct {
 	typ    doctype.Type
 	doc    doctype.Content // the content at v, changed in place by Apply
@@ -41,7 +51,26 @@ type docState struct {
 	windowBytes    int
 	last           map[string]seqMark
 	pres           *presence.Set
-	presDue        bool // presence changed since the last flush
+	presDue        bool           // presence changed since the last flush
+	sidRefs        map[string]int // subscriptions per presence sid (a tab may reconnect before its old socket is gone)
+
+	limits prepLimits
+	prep   prepState
+}
+
+// prepState is prepare's: its buffers, and the content after the batch it
+// prepared last (next, whose first op is first) for applyBatch. Anything
+// that moves the version forgets next.
+type prepState struct {
+	reads   prepReads
+	answers []answer
+	inBatch map[sidSeq]*pending
+	// ops and sids are the ops a batch's ops move past, and their authors:
+	// the history, then the batch so far.
+	ops   []doctype.Op
+	sids  []string
+	next  doctype.Content
+	first *pending
 }
 
 // seqMark is the latest committed (seq, version) of one sid.
@@ -58,7 +87,8 @@ func newDocState(typ doctype.Type, doc doctype.Content, v int64, window []store.
 		return nil, fmt.Errorf("a window of %d ops does not end at version %d", n, v)
 	}
 	s := &docState{typ: typ, doc: doc, v: v, window: window, opWindow: max(opWindow, 1),
-		last: make(map[string]seqMark), pres: presence.NewSet()}
+		last: make(map[string]seqMark), pres: presence.NewSet(), sidRefs: make(map[string]int),
+		limits: prepLimits{maxBatch: 1 << 30, maxOpBytes: 1 << 62, maxDocBytes: 1 << 62}}
 	for _, r := range window {
 		s.windowBytes += r.Op.Size()
 		s.noteSeq(r)
@@ -81,14 +111,22 @@ func (s *docState) applyCommitted(rec store.OpRecord, sel doctype.Selection, ado
 	if err != nil {
 		return rec, nil, fmt.Errorf("op at version %d does not apply: %w", rec.Version, err)
 	}
+	s.prep.next, s.prep.first = nil, nil // prepared against the content before
 	rec.Op = applied
-	s.v++
-	s.remember(rec)
 	if sel != nil {
 		if sel, err = s.doc.FitSelection(sel); err != nil {
 			sel = nil // a caret that does not fit is dropped, the edit is not
 		}
 	}
+	s.committed(rec, sel, adopt)
+	return rec, sel, nil
+}
+
+// committed is what applyCommitted and applyBatch share once the content
+// holds rec: the version, the window, the marks and the carets move.
+func (s *docState) committed(rec store.OpRecord, sel doctype.Selection, adopt bool) {
+	s.v++
+	s.remember(rec)
 	// Without a new selection the author's caret follows its own insert,
 	// which is also how receivers move it.
 	s.pres.Transform(rec.Op, rec.SID)
@@ -96,7 +134,37 @@ func (s *docState) applyCommitted(rec store.OpRecord, sel doctype.Selection, ado
 		s.pres.Update(rec.SID, sel, nil, false)
 		s.presDue = true
 	}
-	return rec, sel, nil
+}
+
+// applyBatch makes batch, which prepare returned and the store has now
+// stored, the state, with each op's record and selection as applied (in
+// p.rec and p.sel): as applyCommitted would one by one, but the content is
+// the one prepare built after the batch, so no op is applied a second time
+// (and the selections were fitted there). The author's selection is adopted
+// where p.adopt is set. When the content moved since prepare (a catch-up in
+// between), it applies op by op.
+func (s *docState) applyBatch(batch []*pending) error {
+	pr := &s.prep
+	if len(batch) == 0 || pr.next == nil || pr.first != batch[0] || batch[0].rec.Version != s.v {
+		for _, p := range batch {
+			rec, sel, err := s.applyCommitted(p.rec, p.sel, p.adopt)
+			if err != nil {
+				return err
+			}
+			p.rec, p.sel = rec, sel
+		}
+		return nil
+	}
+	next := pr.next
+	pr.next, pr.first = nil, nil
+	for _, p := range batch {
+		if p.rec.Version != s.v {
+			return fmt.Errorf("prepared op at version %d applied to a document at %d", p.rec.Version, s.v)
+		}
+		s.committed(p.rec, p.sel, p.adopt)
+	}
+	s.doc = next
+	return nil
 }
 
 // remember appends a committed op to the window and trims it.
@@ -190,4 +258,102 @@ func (s *docState) windowSince(from int64) (ops []store.OpRecord, ok bool) {
 		return nil, false
 	}
 	return s.window[from-start:], true
+}
+
+// needOps is a rule's answer when it needs committed ops the window no
+// longer holds: the actor reads [from, v) from the store and asks again with
+// them.
+type needOps struct{ from int64 }
+
+func (e *needOps) Error() string { return fmt.Sprintf("needs the ops from version %d", e.from) }
+
+// addPeer records a subscription of the peer p: it joins the presence (again,
+// when another subscription of its sid is here already: a tab that
+// reconnected).
+func (s *docState) addPeer(p wire.PeerInfo) {
+	s.sidRefs[p.SID]++
+	s.pres.Join(peerFromWire(p))
+	s.presDue = true
+}
+
+// dropPeer ends a subscription of sid; the last one takes the peer out of
+// the presence, and dropPeer then reports true.
+func (s *docState) dropPeer(sid string) bool {
+	s.sidRefs[sid]--
+	if s.sidRefs[sid] > 0 {
+		return false
+	}
+	delete(s.sidRefs, sid)
+	s.pres.Leave(sid)
+	s.presDue = true
+	return true
+}
+
+// movePresence makes sel, a selection made at version v, and data (when not
+// nil) sid's presence: sel moves through every op committed since v and must
+// fit the content. older holds those ops when the window does not (nil
+// otherwise); without them the answer is a *needOps. A selection that cannot
+// be taken is answered with a *wire.Error (bad_request).
+func (s *docState) movePresence(sid string, v int64, sel doctype.Selection, data msgpack.RawMessage, older []store.OpRecord) error {
+	if v > s.v {
+		return &wire.Error{Code: wire.CodeBadRequest, Msg: fmt.Sprintf("presence: version %d is ahead of the document (%d)", v, s.v)}
+	}
+	if sel != nil && v < s.v {
+		ops, ok := s.windowSince(v)
+		if !ok {
+			if int64(len(older)) != s.v-v || older[0].Version != v {
+				return &needOps{from: v}
+			}
+			ops = older
+		}
+		for _, r := range ops {
+			if sel = sel.Transform(r.Op, sid == r.SID); sel == nil {
+				break
+			}
+		}
+	}
+	sel, err := s.doc.FitSelection(sel)
+	if err != nil {
+		return &wire.Error{Code: wire.CodeBadRequest, Msg: "presence: " + err.Error(), Err: err}
+	}
+	s.pres.Update(sid, sel, data, data != nil)
+	s.presDue = true
+	return nil
+}
+
+// takePresence returns the presence changes since the last flush, as the
+// event every subscriber gets, or nil when there are none.
+func (s *docState) takePresence(doc string) *Event {
+	if !s.presDue {
+		return nil
+	}
+	s.presDue = false
+	changed, gone := s.pres.Flush()
+	if len(changed) == 0 && len(gone) == 0 {
+		return nil
+	}
+	ev := &Event{Kind: EventPresence, Doc: doc, V: s.v, Gone: gone}
+	ev.Peers = make([]wire.PeerInfo, len(changed))
+	for i, p := range changed {
+		ev.Peers[i] = peerToWire(p)
+	}
+	return ev
+}
+
+// peerList is every peer, as a joined message lists them.
+func (s *docState) peerList() []wire.PeerInfo {
+	peers := s.pres.Peers()
+	out := make([]wire.PeerInfo, len(peers))
+	for i, p := range peers {
+		out[i] = peerToWire(p)
+	}
+	return out
+}
+
+func peerFromWire(p wire.PeerInfo) presence.Peer {
+	return presence.Peer{SID: p.SID, User: p.User, Sel: p.Sel, Data: p.Data}
+}
+
+func peerToWire(p presence.Peer) wire.PeerInfo {
+	return wire.PeerInfo{SID: p.SID, User: p.User, Sel: p.Sel, Data: p.Data}
 }
