@@ -23,6 +23,14 @@ type subState struct {
 // its goroutine (run), so none of it needs a lock: the actor serialises every
 // join, op and presence change of the document, which is what makes a joined
 // state consistent and the broadcast order the commit order.
+//
+// The document itself, and every rule over it, is the pure docState
+// (state.go, state_prepare.go); the actor is the mailbox, the I/O and the
+// timing around it. This file has the loop and the messages' handlers; the
+// rest of the actor is in actor_msg.go (what the mailbox carries),
+// actor_deliver.go (handing events to subscribers), actor_store.go (the store
+// reads), actor_commit.go and actor_gate.go (the append pipeline),
+// actor_bus.go and actor_owner.go (other nodes).
 type actor struct {
 	srv   *Server
 	id    string
@@ -101,6 +109,7 @@ func (a *actor) storeCtx() (context.Context, context.CancelFunc) {
 // or at shutdown after it has committed and answered everything in its mailbox.
 func (a *actor) run() {
 	defer close(a.done)
+	defer a.stopAppender()
 	defer a.busStop()
 	a.busStart()
 	a.load()

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"math/rand/v2"
 	"sync/atomic"
@@ -14,7 +15,7 @@ import (
 //
 // A document has at most one append in flight. The actor prepares a batch
 // (transforms, validates, numbers it from its version), hands the store call
-// to a goroutine of its own (launch) and goes back to its mailbox: presence,
+// to a goroutine of its own, the appender (launch), and goes back to its mailbox: presence,
 // joins and leaves of other senders are served while Postgres commits, and
 // ops that arrive meanwhile queue for the next append. The outcome comes back
 // on cm.done, a message like any other; only then is the batch applied,
@@ -34,12 +35,18 @@ import (
 // commitState is the pipeline's state; only the actor goroutine touches it,
 // except done, which the append's goroutine sends its outcome on.
 type commitState struct {
-	queue   []*opMsg        // ops waiting for the next commit job, in arrival order
-	job     *commitJob      // the ops being committed; nil when none
-	flight  *flight         // the append in flight; nil when none
-	done    chan appendDone // buffered 1: the outcome of the flight
-	waiting []actorMsg      // messages the gate holds back, in mailbox order
-	spare   []actorMsg      // release's buffer
+	queue  []*opMsg        // ops waiting for the next commit job, in arrival order
+	job    *commitJob      // the ops being committed; nil when none
+	flight *flight         // the append in flight; nil when none
+	done   chan appendDone // buffered 1: the outcome of the flight
+	// appends feeds the appender, the actor's goroutine that makes the
+	// store calls, started by the first append and ended by the actor's
+	// exit (stopAppender). One goroutine for the actor's life rather than
+	// one per append: a new one per append cost a goroutine start and a
+	// stack growth per commit (at one core, one per op).
+	appends chan appendJob
+	waiting []actorMsg // messages the gate holds back, in mailbox order
+	spare   []actorMsg // release's buffer
 	gate    orderGate
 	// queued is len(queue), readable from any goroutine (as len(inbox) is):
 	// the ops that reached the actor and wait for an append.
@@ -57,6 +64,15 @@ type commitJob struct {
 type flight struct {
 	batch []*pending
 	rest  []*opMsg // ops of the job past MaxBatch: the next append
+}
+
+// appendJob is one store call of the appender.
+type appendJob struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	base   int64
+	recs   []store.OpRecord
+	t0     time.Time
 }
 
 // appendDone is a flight's outcome.
@@ -325,9 +341,9 @@ func (a *actor) step() {
 	a.launch(batch, rest)
 }
 
-// launch sends batch to the store on a goroutine of the actor's; its outcome
-// comes back on cm.done (landed). The goroutine ends with the store call,
-// which StoreTimeout bounds; the actor never exits with one in flight.
+// launch sends batch to the store through the appender; its outcome comes
+// back on cm.done (landed). Each store call is bounded by StoreTimeout; the
+// actor never exits with one in flight.
 func (a *actor) launch(batch []*pending, rest []*opMsg) {
 	recs := make([]store.OpRecord, len(batch))
 	for i, p := range batch {
@@ -340,14 +356,31 @@ func (a *actor) launch(batch []*pending, rest []*opMsg) {
 	for _, m := range a.cm.waiting {
 		a.cm.gate.add(m, a.senderSID(m))
 	}
+	if a.cm.appends == nil {
+		a.cm.appends = make(chan appendJob, 1)
+		go appender(a.srv.store, a.id, a.cm.appends, a.cm.done)
+	}
 	ctx, cancel := a.storeCtx()
-	st, id, v, done := a.srv.store, a.id, a.v, a.cm.done
-	t0 := time.Now()
-	go func() {
-		err := st.AppendOps(ctx, id, v, recs)
-		cancel()
-		done <- appendDone{err: err, took: time.Since(t0)}
-	}()
+	a.cm.appends <- appendJob{ctx: ctx, cancel: cancel, base: a.v, recs: recs, t0: time.Now()}
+}
+
+// appender makes the store calls of one actor, one at a time, until the
+// actor closes jobs (stopAppender). It never waits on done: the actor takes
+// each outcome before it sends the next job.
+func appender(st store.Store, doc string, jobs <-chan appendJob, done chan<- appendDone) {
+	for j := range jobs {
+		err := st.AppendOps(j.ctx, doc, j.base, j.recs)
+		j.cancel()
+		done <- appendDone{err: err, took: time.Since(j.t0)}
+	}
+}
+
+// stopAppender ends the appender (actor exit, nothing in flight).
+func (a *actor) stopAppender() {
+	if a.cm.appends != nil {
+		close(a.cm.appends)
+		a.cm.appends = nil
+	}
 }
 
 // landed takes in the outcome of the append in flight: a stored batch is
