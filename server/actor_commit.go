@@ -15,10 +15,11 @@ import (
 //
 // A document has at most one append in flight. The actor prepares a batch
 // (transforms, validates, numbers it from its version), hands the store call
-// to a goroutine of its own, the appender (launch), and goes back to its mailbox: presence,
-// joins and leaves of other senders are served while Postgres commits, and
-// ops that arrive meanwhile queue for the next append. The outcome comes back
-// on cm.done, a message like any other; only then is the batch applied,
+// to a goroutine of its own, the appender (launch), and goes back to its
+// mailbox: presence, joins and leaves of other senders are served while
+// Postgres commits, and ops that arrive meanwhile queue for the next append.
+// The outcome comes back on cm.done, a message like any other; only then is
+// the batch applied,
 // acknowledged and broadcast (apply), in version order, so acks still follow
 // durability and every socket still sees versions without a gap. Messages
 // that must not overtake an op of their own sender wait (actor_gate.go).
@@ -33,7 +34,8 @@ import (
 // not_found, anything else fails the batch's ops.
 
 // commitState is the pipeline's state; only the actor goroutine touches it,
-// except done, which the append's goroutine sends its outcome on.
+// except done, which the appender sends each outcome on, and appends,
+// which it reads its jobs from.
 type commitState struct {
 	queue  []*opMsg        // ops waiting for the next commit job, in arrival order
 	job    *commitJob      // the ops being committed; nil when none
