@@ -19,10 +19,10 @@ import (
 // mailbox: presence, joins and leaves of other senders are served while
 // Postgres commits, and ops that arrive meanwhile queue for the next append.
 // The outcome comes back on cm.done, a message like any other; only then is
-// the batch applied,
-// acknowledged and broadcast (apply), in version order, so acks still follow
-// durability and every socket still sees versions without a gap. Messages
-// that must not overtake an op of their own sender wait (actor_gate.go).
+// the batch applied, acknowledged and broadcast (apply), in version order, so
+// acks still follow durability and every socket still sees versions without
+// a gap. Messages that must not overtake an op of their own sender wait
+// (actor_gate.go).
 //
 // While an append is in flight nothing may move the document's version: the
 // batch was numbered from it. So the actor does not read the bus then (its
