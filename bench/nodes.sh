@@ -12,8 +12,10 @@
 # PRESENCE=1 adds a presence run (30 clients moving carets at 10 Hz and
 # sending 2 ops/s each) to each set-up. BASE=<another checkout> adds, to each
 # round, the three nodes again with that checkout's server (an earlier
-# revision side by side, alternating). ONLY=presence runs the presence
-# scenario alone.
+# revision side by side, alternating; a directory, or a commit of this
+# repository, which is exported and built). ONLY=hot|steady|presence runs
+# that scenario alone; SERVER_ENV="VAR=value ..." is added to every node's
+# environment.
 set -euo pipefail
 DB=${DB:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
 REDIS=${REDIS:-redis://127.0.0.1:6379/0}
@@ -22,7 +24,16 @@ OUT=${OUT:-/tmp/tandem-nodes-bench}
 mkdir -p "$OUT/bin"
 go build -o "$OUT/bin/tandem" ./cmd/tandem
 go build -o "$OUT/bin/tandem-bench" ./cmd/tandem-bench
-if [ -n "${BASE:-}" ]; then (cd "$BASE" && go build -o "$OUT/bin/tandem-base" ./cmd/tandem); fi
+if [ -n "${BASE:-}" ]; then
+  if [ -d "$BASE" ]; then
+    (cd "$BASE" && go build -o "$OUT/bin/tandem-base" ./cmd/tandem)
+  else
+    # A commit of this repository: build it from an export of its tree.
+    rm -rf "$OUT/base-src" && mkdir -p "$OUT/base-src"
+    git archive "$BASE" | tar -x -C "$OUT/base-src"
+    (cd "$OUT/base-src" && go build -o "$OUT/bin/tandem-base" ./cmd/tandem)
+  fi
+fi
 SERVER=$OUT/bin/tandem
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
@@ -38,6 +49,8 @@ start() {
   for _ in $(seq "$n"); do
     local p; p=$(port)
     local envs=(TANDEM_DATABASE_URL="$DB" TANDEM_ADDR=127.0.0.1:$p TANDEM_OP_RATE=100000 TANDEM_OP_BURST=100000 TANDEM_LOG_LEVEL=warn)
+    # SERVER_ENV: extra VAR=value settings of every node (space-separated).
+    if [ -n "${SERVER_ENV:-}" ]; then read -r -a extra <<<"$SERVER_ENV"; envs+=("${extra[@]}"); fi
     if [ -n "$redis" ]; then envs+=(TANDEM_REDIS_URL="$redis" TANDEM_REDIS_PREFIX="$prefix"); fi
     env "${envs[@]}" "$SERVER" >>"$OUT/server.log" 2>&1 &
     PIDS+=($!)

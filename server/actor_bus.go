@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -54,6 +55,12 @@ const (
 
 // docTopic is the bus topic of a document's events.
 func docTopic(docID string) string { return "doc:" + docID }
+
+// nodeTopic is the bus topic of a document's messages for one node: the
+// forwards to it as the owner and the owner's replies to it as a forwarding
+// node (busForward, busReply). On the document's topic every forward also
+// reached every other non-owner, which only dropped it.
+func nodeTopic(docID, node string) string { return "doc:" + docID + ":node:" + node }
 
 // serverBus is a Server's end of the bus.
 type serverBus struct {
@@ -186,11 +193,31 @@ func (a *actor) busStart() {
 	n.beatC = n.beat.C
 	ctx, cancel := context.WithTimeout(a.srv.baseCtx, time.Second)
 	defer cancel()
-	c, err := a.srv.bus.bus.Subscribe(ctx, docTopic(a.id), busSub{n: n, self: a.srv.bus.bus.Node()})
-	n.cancel = c
-	if err != nil && !errors.Is(err, bus.ErrClosed) {
-		// Registered anyway: BusLost comes when it is confirmed.
-		a.log.Warn("bus subscription not confirmed; other nodes' edits arrive through the store until it is", "err", err)
+	self := a.srv.bus.bus.Node()
+	sub := busSub{n: n, self: self}
+	topics := []string{docTopic(a.id)}
+	if a.srv.cfg.Leases != nil {
+		topics = append(topics, nodeTopic(a.id, self))
+	}
+	// Both at once: each waits for Redis to confirm.
+	cancels := make([]func(), len(topics))
+	errs := make([]error, len(topics))
+	var wg sync.WaitGroup
+	for i, t := range topics {
+		wg.Go(func() { cancels[i], errs[i] = a.srv.bus.bus.Subscribe(ctx, t, sub) })
+	}
+	wg.Wait()
+	n.cancel = func() {
+		for _, c := range cancels {
+			c()
+		}
+	}
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, bus.ErrClosed) {
+			// Registered anyway: BusLost comes when it is confirmed.
+			a.log.Warn("bus subscription not confirmed; other nodes' edits arrive through the store until it is", "err", err)
+			break
+		}
 	}
 }
 
@@ -208,9 +235,12 @@ func (a *actor) beatInterval() time.Duration { return max(a.cfg().PresenceTTL/3,
 
 func (a *actor) retired() bool { return a.loadErr != nil || a.deleted }
 
-func (a *actor) publish(m *busMsg) {
+func (a *actor) publish(m *busMsg) { a.publishOn(docTopic(a.id), m) }
+
+// publishOn publishes m on topic, a topic of the actor's document.
+func (a *actor) publishOn(topic string, m *busMsg) {
 	m.At = time.Now().UnixNano()
-	if err := a.srv.bus.bus.Publish(a.srv.baseCtx, docTopic(a.id), encodeBusMsg(m)); err != nil {
+	if err := a.srv.bus.bus.Publish(a.srv.baseCtx, topic, encodeBusMsg(m)); err != nil {
 		a.srv.bus.dropped.Inc()
 		if time.Since(a.nodes.warnedAt) > 10*time.Second {
 			a.nodes.warnedAt = time.Now()

@@ -12,7 +12,9 @@ import (
 // Of the nodes that have a document open, the one holding its lease (bus/lease.go)
 // sequences it: its actor is the only one that appends the ops of WebSocket
 // clients to the store. The other nodes' actors forward their clients' ops to
-// it over the bus (busForward, addressed to the owner) and learn the outcome
+// it over the bus (busForward, on the owner's own topic of the document,
+// nodeTopic, so that the other non-owners do not receive them; replies go
+// to the forwarding node's the same way) and learn the outcome
 // from what the owner publishes anyway: the commit itself (busOps, which every
 // node applies in version order, so the forwarding node acks its client at
 // the moment it applies that version), or a reply (busReply) for an op that
@@ -319,7 +321,7 @@ func (a *actor) sendForwards(ops []fwdOp) {
 		m.Ops[i] = busOp{op: r.op, Op: r.rawOp, SID: r.sid, Seq: r.seq, UserID: r.userID, sel: r.sel, Sel: r.rawSel, F: f.f, Base: r.v}
 	}
 	a.srv.bus.forwarded.Add(float64(len(ops)))
-	a.publish(m)
+	a.publishOn(nodeTopic(a.id, o.holder.Node), m)
 }
 
 // onForward takes another node's forwarded ops, in fseq order (see above).
@@ -363,7 +365,7 @@ func (a *actor) commitForwarded() {
 // replyForwarded answers a forwarded op that was not committed now: refused
 // (code set) or already committed at v.
 func (a *actor) replyForwarded(m *opMsg, v int64, code, msg string) {
-	a.publish(&busMsg{Kind: busReply, V: v, To: m.from, Ops: []busOp{{SID: m.sid, Seq: m.seq, Code: code, Msg: msg}}})
+	a.publishOn(nodeTopic(a.id, m.from), &busMsg{Kind: busReply, V: v, To: m.from, Ops: []busOp{{SID: m.sid, Seq: m.seq, Code: code, Msg: msg}}})
 }
 
 // onReply takes the owner's answer to ops this node forwarded.
