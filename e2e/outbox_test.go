@@ -60,6 +60,10 @@ const (
 	// against the baseline's (see the test).
 	windowP99Factor = 4
 	windowP99Slack  = 50 * time.Millisecond
+	// loadP99Factor and loadP99Slack bound the whole load's ack p99 against
+	// the baseline's (see the test).
+	loadP99Factor = 3
+	loadP99Slack  = 30 * time.Millisecond
 )
 
 // TestOutboxBudgetUnderStalledReaders checks what the outbox budget promises:
@@ -149,6 +153,19 @@ func TestOutboxBudgetUnderStalledReaders(t *testing.T) {
 	// seconds (the writer waiting on them); docs/benchmarks.md has the figures.
 	if p99, limit := pct(load, 0.99), 3*pct(base, 0.99)+time.Second; p99 > limit {
 		t.Errorf("ack p99 under load %v, over 3x the baseline's plus 1s (%v)", p99, limit)
+	}
+	// The readers keep their ack p99 over the whole load: within
+	// loadP99Factor times the baseline's plus loadP99Slack (19 ms against a
+	// baseline of 6.7 ms at load average 3-5, 48 against 12 at 5-6). What
+	// is left above the baseline is mostly the load's first ~0.3 s, while
+	// the stalled sockets' kernel buffers still take data (about 1% of the
+	// acks, at 40-100 ms). It fails when closing the stalled connections
+	// holds the readers up, as the reclaimer's pass over every connection
+	// for each charge did while the closed ones' frames were still held
+	// (324 ms against a bound of 65 ms in one run at load average 8.5;
+	// docs/benchmarks.md, issue 18).
+	if p99, limit := pct(load, 0.99), loadP99Factor*pct(base, 0.99)+loadP99Slack; p99 > limit {
+		t.Errorf("ack p99 under load %v, over %dx the baseline's plus %v (%v)", p99, loadP99Factor, loadP99Slack, limit)
 	}
 	// The readers keep their ack p99 through the whole load, its first
 	// seconds included, when the stalled sockets still take data: every 5 s

@@ -82,12 +82,15 @@ type conn struct {
 	inflightBytes int      // their size
 	queue         [][]byte // frames waiting for room in flight
 	queuedBytes   int
-	outClosed     bool   // no more frames are accepted
+	outClosed     bool   // no more frames are accepted (markClosedLocked)
 	closeCode     int    // close frame to send once the queue is flushed
 	closeReason   string // its reason
 	closeSent     bool
 	released      bool        // the connection is gone and its claim returned
 	hardClose     *time.Timer // cuts a connection closed for the budget off after budgetCloseGrace
+	// closingCounted: outClosed, and the claim is counted in the budget's
+	// closing total (outbox.go).
+	closingCounted bool
 
 	// claim is queuedBytes + inflightBytes, plus writerBufferCost while
 	// inflight > 0; written under outMu and read without it by the outbox
@@ -261,7 +264,7 @@ func (c *conn) writeLocked(frame []byte) bool {
 	}
 	if err := c.ms.WriteBinary(frame); err != nil {
 		c.chargeLocked(-cost)
-		c.outClosed = true
+		c.markClosedLocked()
 		return false
 	}
 	c.inflight++
@@ -388,7 +391,7 @@ func (c *conn) closeLocked(code int, reason string) {
 	if c.closeCode != 0 {
 		return
 	}
-	c.outClosed = true
+	c.markClosedLocked()
 	c.closeCode, c.closeReason = code, reason
 	c.cancel()
 	c.pumpLocked()
@@ -595,7 +598,7 @@ func (c *conn) postFailed(doc string, seq int64, err error) {
 func (c *conn) onClose() {
 	c.stopExpiry()
 	c.outMu.Lock()
-	c.outClosed = true
+	c.markClosedLocked()
 	c.releaseLocked()
 	c.outMu.Unlock()
 	c.cancel()

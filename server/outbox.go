@@ -33,6 +33,12 @@ import (
 // starts closing the largest claims when the total passes three quarters of
 // the budget (outboxHighWater) and goes on until it is back under half of it
 // (outboxLowWater), so that the limit is seldom met by a reading client.
+// The reclaimer counts only the live claims: those of connections already
+// closing (their writers let go of their frames within budgetCloseGrace, or
+// WriteWait) are on their way out, and closing more connections for them
+// would close too many; without that, every charge while a thousand closed
+// connections' frames were still held woke it for another pass over all
+// the connections, each closing one more (docs/benchmarks.md, issue 18).
 //
 // A broadcast frame is shared in memory by every connection it waits for, but
 // it is charged to each of them: the budget bounds the worst case (every
@@ -117,23 +123,29 @@ type outboxBudget struct {
 	srv   *Server
 	limit int64
 	high  int64 // outboxHighWater of limit: the reclaimer's trigger
+	low   int64 // outboxLowWater of limit: where the reclaimer stops
 	used  atomic.Int64
-	wake  chan struct{} // capacity 1: a pending wake-up
-	stop  chan struct{}
-	done  chan struct{}
-	once  sync.Once
+	// closing is the part of used claimed by connections that take no more
+	// frames (conn.markClosedLocked): it is freed without closing anything
+	// else, so the reclaimer leaves it out.
+	closing atomic.Int64
+	wake    chan struct{} // capacity 1: a pending wake-up
+	stop    chan struct{}
+	done    chan struct{}
+	once    sync.Once
 }
 
 func newOutboxBudget(srv *Server, limit int64) *outboxBudget {
-	b := &outboxBudget{srv: srv, limit: limit, high: int64(float64(limit) * outboxHighWater),
+	b := &outboxBudget{srv: srv, limit: limit,
+		high: int64(float64(limit) * outboxHighWater), low: int64(float64(limit) * outboxLowWater),
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go b.run()
 	return b
 }
 
 // reserve adds n bytes to the total unless that would take it past the
-// budget; past the high-water mark it wakes the reclaimer. It never blocks:
-// callers hold a connection's outMu.
+// budget; when the live claims pass the high-water mark it wakes the
+// reclaimer. It never blocks: callers hold a connection's outMu.
 func (b *outboxBudget) reserve(n int64) bool {
 	for {
 		used := b.used.Load()
@@ -142,13 +154,16 @@ func (b *outboxBudget) reserve(n int64) bool {
 			return false
 		}
 		if b.used.CompareAndSwap(used, used+n) {
-			if used+n > b.high {
+			if used+n-b.closing.Load() > b.high {
 				b.kick()
 			}
 			return true
 		}
 	}
 }
+
+// live is the claims of the connections that still take frames.
+func (b *outboxBudget) live() int64 { return b.used.Load() - b.closing.Load() }
 
 // release returns n bytes to the budget.
 func (b *outboxBudget) release(n int64) { b.used.Add(-n) }
@@ -199,32 +214,20 @@ func (b *outboxBudget) largestClaims() []connClaim {
 	return claims
 }
 
-// reclaim closes the connections with the largest claims until the claims
-// that remain are under the low-water mark. Connections already closing are
-// counted as freed: their writers let go within budgetCloseGrace (or
-// WriteWait for one closed for its own bound).
+// reclaim closes the connections with the largest claims until the live
+// claims are under the low-water mark. A connection it closes stops counting
+// at once: its queue is dropped, and what its writer holds is freed within
+// budgetCloseGrace (closing).
 func (b *outboxBudget) reclaim() {
-	used := b.used.Load()
-	if used <= b.high {
+	if b.live() <= b.high {
 		return
 	}
-	claims := b.largestClaims()
-	target := int64(float64(b.limit) * outboxLowWater)
-	var live []connClaim
-	for _, cl := range claims {
-		if cl.c.closing() {
-			used -= cl.n
-		} else {
-			live = append(live, cl)
-		}
-	}
 	closed := 0
-	for _, cl := range live {
-		if used <= target {
+	for _, cl := range b.largestClaims() {
+		if b.live() <= b.low {
 			break
 		}
 		if cl.c.closeForBudget(b.used.Load(), b.limit) {
-			used -= cl.n
 			closed++
 		}
 	}
@@ -247,33 +250,56 @@ func (c *conn) chargeLocked(delta int) bool {
 	if delta < 0 {
 		c.claim.Add(int64(delta))
 		c.srv.budget.release(int64(-delta))
+		c.countClosingLocked(int64(delta))
 		return true
 	}
 	if !c.srv.budget.reserve(int64(delta)) && !c.makeRoomLocked(int64(delta)) {
 		return false
 	}
 	c.claim.Add(int64(delta))
+	c.countClosingLocked(int64(delta))
 	return true
+}
+
+// countClosingLocked keeps the budget's closing total in step with the claim
+// of a connection that takes no more frames.
+func (c *conn) countClosingLocked(delta int64) {
+	if c.closingCounted {
+		c.srv.budget.closing.Add(delta)
+	}
+}
+
+// markClosedLocked records that the connection takes no more frames: from
+// now on its claim is on its way out and the reclaimer leaves it out
+// (outboxBudget.closing).
+func (c *conn) markClosedLocked() {
+	c.outClosed = true
+	if !c.closingCounted {
+		c.closingCounted = true
+		c.srv.budget.closing.Add(c.claim.Load())
+	}
 }
 
 // makeRoomLocked is called when the budget refused a charge of need bytes to
 // c: it closes the connections whose claims are larger than c's would be,
 // largest first, cutting their sockets off at once so that their writers let
 // go of their frames (those already closing are cut off too), until the
-// charge fits. It reports whether it was
-// charged. See the lock order at the top of this file.
+// claims with the charge are back at the reclaimer's trigger (outboxHighWater;
+// the reclaimer takes them on to outboxLowWater, with grace). It reports
+// whether it was charged. See the lock order at the top of this file.
+//
+// It reads and sorts the claims once and makes room for more than this one
+// charge: a refusal comes when many connections grow at once (a broadcast to
+// a thousand clients that stopped reading), and the actor delivering that
+// broadcast would otherwise list and sort every connection again for each of
+// them, and close one at a time (docs/benchmarks.md, issue 18).
 func (c *conn) makeRoomLocked(need int64) bool {
 	b := c.srv.budget
 	mine := c.claim.Load() + need
+	target := b.high - need
 	closed := 0
-	defer func() {
-		if closed > 0 {
-			b.srv.log.Warn("outbox budget reached: closed the connections with the largest queues to make room (1013)",
-				"closed", closed, "budget_bytes", b.limit, "claimed_bytes", b.used.Load())
-		}
-	}()
 	for _, cl := range b.largestClaims() {
-		if cl.n <= mine {
+		if cl.n <= mine || b.used.Load() <= target {
 			break
 		}
 		v := cl.c
@@ -293,14 +319,14 @@ func (c *conn) makeRoomLocked(need int64) bool {
 			// Its socket is cut: the frames its writer holds are let go
 			// as soon as that goroutine sees the closed socket, which is
 			// what onClose would release a moment later. Releasing them
-			// now is what lets the next claim fit, so that only as many
-			// connections are closed as the charge needs.
+			// now is what lets the charge fit.
 			v.releaseLocked()
 		}
 		v.outMu.Unlock()
-		if b.reserve(need) {
-			return true
-		}
+	}
+	if closed > 0 {
+		b.srv.log.Warn("outbox budget reached: closed the connections with the largest queues to make room (1013)",
+			"closed", closed, "budget_bytes", b.limit, "claimed_bytes", b.used.Load())
 	}
 	return b.reserve(need)
 }
@@ -352,7 +378,10 @@ func (c *conn) closeForBudget(used, limit int64) bool {
 // cuts its socket off after grace (at once for 0) unless it is gone by then.
 func (c *conn) closeForBudgetLocked(used, limit int64, grace time.Duration) {
 	c.srv.metrics.budgetCloses.Inc()
-	c.log.Info("closing a connection: the server's outbox budget is (nearly) reached and its queue is among the largest",
+	// At Debug: a thousand of these come at once when a thousand clients
+	// stall together, and each would be a write to the log on the goroutine
+	// making room (the document's actor); the callers log one line for all.
+	c.log.Debug("closing a connection: the server's outbox budget is (nearly) reached and its queue is among the largest",
 		"sid", c.sid, "claimed_bytes", c.claim.Load(), "server_claimed_bytes", used, "budget_bytes", limit)
 	c.closeSlowLocked("server outbox budget reached; re-join to catch up")
 	ms := c.ms

@@ -97,7 +97,7 @@ func TestOutboxBudget(t *testing.T) {
 	}
 	reader.c.Close()
 	writer.c.Close()
-	testkit.WaitFor(t, 10*time.Second, "every claim to be released", func() bool { return srv.budget.used.Load() == 0 })
+	testkit.WaitFor(t, 10*time.Second, "every claim to be released", func() bool { return srv.budget.used.Load() == 0 && srv.budget.closing.Load() == 0 })
 	t.Logf("budget closes %v, slow closes %v", counterValue(t, srv.metrics.budgetCloses), counterValue(t, srv.metrics.slowCloses))
 }
 
@@ -194,5 +194,132 @@ func TestOutboxBudgetReserve(t *testing.T) {
 		if woke := len(b.wake) == 1; woke != (tc.used+tc.n > b.high) {
 			t.Errorf("used %d, reserve %d: reclaimer woken %v", tc.used, tc.n, woke)
 		}
+	}
+}
+
+// budgetTestServer is a server whose budget is limit bytes with its high-water
+// mark at high and no reclaimer running, so that only the charge path acts,
+// and n connections without sockets registered with it.
+func budgetTestServer(t *testing.T, limit, high int64, n int) (*Server, []*conn) {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.OutboxMaxBytes = 1 << 20
+	srv, err := New(cfg, memStore(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reclaimer := srv.budget
+	t.Cleanup(reclaimer.close)
+	srv.budget = &outboxBudget{srv: srv, limit: limit, high: high, low: high, wake: make(chan struct{}, 1)}
+	conns := make([]*conn, n)
+	for i := range conns {
+		c := newConn(srv, auth.Principal{}, nil)
+		c.sid = "conn-" + string(rune('a'+i))
+		srv.conns[c] = struct{}{}
+		conns[i] = c
+	}
+	return srv, conns
+}
+
+// TestOutboxBudgetMakesRoomInOnePass: twenty connections claim the whole
+// budget in equal parts (a broadcast to clients that all stopped reading);
+// the first refused charge closes, in one pass, as many of them as bring the
+// claims back to the high-water mark, so that the charges of the same
+// broadcast to the others fit without listing and sorting every connection
+// again for each of them, and closing one at a time.
+func TestOutboxBudgetMakesRoomInOnePass(t *testing.T) {
+	const kib = 1 << 10
+	srv, conns := budgetTestServer(t, 100*kib, 75*kib, 21)
+	stalled, asker := conns[:20], conns[20]
+	for _, c := range stalled {
+		if !c.sendAll([][]byte{make([]byte, 5*kib)}, nil) {
+			t.Fatal("refused under the budget")
+		}
+	}
+	if !asker.sendAll([][]byte{make([]byte, kib)}, nil) {
+		t.Fatal("the asker was refused although larger claims could be closed")
+	}
+	closed := 0
+	for _, c := range stalled {
+		if c.closing() {
+			closed++
+		}
+	}
+	// 100 KiB + 1 KiB must come down to 75 KiB: six 5 KiB claims go.
+	if closed != 6 {
+		t.Fatalf("%d connections closed, want 6 (back to the high-water mark in one pass)", closed)
+	}
+	if got := srv.budget.used.Load(); got != 71*kib {
+		t.Fatalf("claimed %d, want %d", got, 71*kib)
+	}
+	if asker.closing() {
+		t.Fatal("the asker was closed")
+	}
+	// The next charges of the same broadcast fit without closing anyone.
+	for _, c := range stalled {
+		if !c.closing() && !c.sendAll([][]byte{make([]byte, 256)}, nil) {
+			t.Fatal("a charge under the budget was refused")
+		}
+	}
+	if n := counterValue(t, srv.metrics.budgetCloses); n != 6 {
+		t.Fatalf("budget closes = %v, want 6", n)
+	}
+}
+
+// TestOutboxBudgetClosingClaimsDoNotWakeTheReclaimer: the claims of
+// connections that take no more frames are freed without closing anyone
+// else, so they do not count towards the reclaimer's trigger: while a
+// thousand closed connections' writers still held their frames, every charge
+// woke the reclaimer for another pass over every connection.
+func TestOutboxBudgetClosingClaimsDoNotWakeTheReclaimer(t *testing.T) {
+	const kib = 1 << 10
+	srv, conns := budgetTestServer(t, 100*kib, 75*kib, 5)
+	b := srv.budget
+	for i, c := range conns {
+		n := 20 * kib
+		if i >= 3 {
+			n = 10 * kib
+		}
+		if !c.sendAll([][]byte{make([]byte, n)}, nil) {
+			t.Fatal("refused under the budget")
+		}
+	}
+	// Three close normally: their queues wait for their writers (none here).
+	for _, c := range conns[:3] {
+		c.closeWith(1000, "bye")
+	}
+	if got := b.closing.Load(); got != 60*kib {
+		t.Fatalf("closing claims %d, want %d", got, 60*kib)
+	}
+	select {
+	case <-b.wake:
+	default:
+	}
+	// 81 KiB claimed, past the high-water mark, but only 21 KiB live.
+	if !conns[3].sendAll([][]byte{make([]byte, kib)}, nil) {
+		t.Fatal("refused under the budget")
+	}
+	if len(b.wake) != 0 {
+		t.Fatalf("the reclaimer was woken with %d KiB live of %d KiB claimed", b.live()/kib, b.used.Load()/kib)
+	}
+	// A closing connection that goes away takes its claim out of both.
+	conns[0].onClose()
+	if got, want := b.closing.Load(), int64(40*kib); got != want {
+		t.Fatalf("closing claims %d after a release, want %d", got, want)
+	}
+	if got, want := b.used.Load(), int64(61*kib); got != want {
+		t.Fatalf("claimed %d after a release, want %d", got, want)
+	}
+	// Live claims past the mark wake it.
+	conns[1].onClose()
+	conns[2].onClose()
+	if b.closing.Load() != 0 || b.used.Load() != 21*kib {
+		t.Fatalf("closing %d, claimed %d: want 0 and %d", b.closing.Load(), b.used.Load(), 21*kib)
+	}
+	if !conns[4].sendAll([][]byte{make([]byte, 55*kib)}, nil) {
+		t.Fatal("refused under the budget")
+	}
+	if len(b.wake) != 1 {
+		t.Fatalf("the reclaimer was not woken with %d KiB live", b.live()/kib)
 	}
 }
