@@ -21,14 +21,18 @@ import (
 // A committer goroutine takes the first append waiting, gathers every other one
 // that arrived meanwhile (no timed window: an idle store adds no wait, a busy one
 // batches whatever queued while the previous commit was in flight), sorts them by
-// document id and sends them as one pgx.Batch, which runs in one implicit
-// transaction. Each append is the same guarded statement as alone (appendSQL), so a
-// version conflict or a deleted document is a statement that matches no row: it
-// fails only its own caller, never the others. A statement that raises an error (a
-// duplicate (sid, seq), a deadlock with another node) aborts the whole
-// transaction, so nothing of the group is written; the committer then runs each
-// append of the group alone, and every caller gets the result it would have had
-// without grouping. Exactly-once holds because a group is all or nothing.
+// document id and sends them as one statement (groupSQL), one implicit
+// transaction; a group that holds a document twice goes as a pgx.Batch of one
+// appendSQL per append instead, also one implicit transaction. Either way each
+// append has the same guard as alone (the document at the expected version), so
+// a version conflict or a deleted document matches no row: it fails only its own
+// caller, never the others. An error Postgres raises (a duplicate (sid, seq), a
+// deadlock with another node) aborts the whole transaction, so nothing of the
+// group is written; the committer then runs each append of the group alone, and
+// every caller gets the result it would have had without grouping. Exactly-once
+// holds because a group is all or nothing. Postgres's CPU goes per transaction
+// and per statement, which is why there are few committers (DefaultCommitters)
+// and one statement per group.
 //
 // Lock order: the appends of a group lock their documents' rows in id order (one
 // document's appends in arrival order), the same order for every group of every
@@ -229,8 +233,9 @@ func appendAlone(pool *pgxpool.Pool, r *appendReq) appendRes {
 
 // distinctDocs reports whether no document has two appends in the group
 // (sorted by id). One actor has one append in flight, so a node's groups
-// hold each document once; two appends of one document (two stores, or the
-// tests) take the statement-per-append batch, whose statements run in order.
+// hold each document once; two appends of one document (other callers of
+// AppendOps, the tests) take the statement-per-append batch, whose
+// statements run in order.
 func distinctDocs(sorted []*appendReq) bool {
 	for i := 1; i < len(sorted); i++ {
 		if sorted[i].id == sorted[i-1].id {
