@@ -283,3 +283,14 @@ func TestScheduleStreamsInterleaves(t *testing.T) {
 type atomicInt64 struct{ atomic.Int64 }
 
 func osGetpid() int { return os.Getpid() }
+
+// processAge of this test process: positive, and not more than since boot.
+func TestProcessAge(t *testing.T) {
+	age, err := processAge(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if age < 0 || age > time.Since(processStart)+2*time.Second {
+		t.Fatalf("age %v; this process's package vars were set %v ago", age, time.Since(processStart))
+	}
+}

@@ -86,8 +86,13 @@ type result struct {
 	JoinWarmSamples int     `json:"join_warm_samples,omitempty"`
 	*serverUsage
 	// Timeline (-timeline): ack and presence latency by the second of the
-	// load window the op or move was made in (timeline.go).
-	Timeline []secondStats `json:"timeline,omitempty"`
+	// load window the op or move was made in (timeline.go), and when that
+	// window began, in seconds since this process started (the "@s" of its
+	// GODEBUG=gctrace=1 lines).
+	Timeline     []secondStats `json:"timeline,omitempty"`
+	LoadStartSec float64       `json:"load_start_s,omitempty"`
+	// ServerLoadStartSec is the same moment on the server's clock (-server-pid).
+	ServerLoadStartSec float64 `json:"server_load_start_s,omitempty"`
 
 	Errors       int64 `json:"errors"`
 	Reconnects   int   `json:"reconnects"`
@@ -237,7 +242,7 @@ func (r *result) table(w io.Writer) {
 	}
 	_ = tw.Flush()
 	if len(r.Timeline) > 0 {
-		fmt.Fprintln(w, "timeline (by the second the op was submitted or the caret moved):")
+		fmt.Fprintf(w, "timeline (by the second the op was submitted or the caret moved; second 0 began %.1f s after this process started, %.1f s after the server did):\n", r.LoadStartSec, r.ServerLoadStartSec)
 		timelineTable(w, r.Timeline)
 	}
 }

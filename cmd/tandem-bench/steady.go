@@ -210,6 +210,10 @@ func runOpenLoop(ctx context.Context, cfg config, nDocs int, hz float64) (*resul
 	defer func() { _ = profs.wait() }()
 	start := time.Now()
 	end := start.Add(cfg.Duration)
+	var serverAge time.Duration
+	if cfg.ServerPID > 0 {
+		serverAge, _ = processAge(cfg.ServerPID) // only for lining up its GC trace
+	}
 	for _, s := range stats {
 		s.mu.Lock()
 		s.start, s.end = start, end
@@ -309,6 +313,8 @@ func runOpenLoop(ctx context.Context, cfg config, nDocs int, hz float64) (*resul
 	}
 	if cfg.Timeline {
 		res.Timeline = tl.seconds()
+		res.LoadStartSec = start.Sub(processStart).Seconds()
+		res.ServerLoadStartSec = serverAge.Seconds()
 	}
 	res.OpsPerSec = float64(res.CommittedOps) / elapsed.Seconds()
 	res.setLatencies(ack)

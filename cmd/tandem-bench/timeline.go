@@ -14,6 +14,10 @@ import (
 // seconds fast, a few slow ones: a GC cycle, a checkpoint, timers firing
 // together), which one p99 over the whole run cannot.
 
+// processStart is about when this process started: the timeline says when
+// its window began on the clock of the process's own GC trace.
+var processStart = time.Now()
+
 // secondStats is one second of the load window.
 type secondStats struct {
 	Sec       int     `json:"s"`
