@@ -52,8 +52,13 @@ type appendReq struct {
 	encoded  [][]byte
 	users    []string
 	ats      []*time.Time
-	args     []any          // appendSQL's arguments
 	done     chan appendRes // buffered: a committer never blocks on it
+}
+
+// appendArgs are appendSQL's arguments for r alone (a group of distinct
+// documents does not need them: groupSQL takes the group's arrays).
+func (r *appendReq) appendArgs() []any {
+	return []any{r.id, r.expected, r.encoded, r.sids, r.seqs, r.users, r.ats}
 }
 
 // appendRes is the raw outcome of appendSQL for one request.
@@ -181,7 +186,7 @@ func (g *groupCommitter) commit(group []*appendReq) {
 	}
 	var batch pgx.Batch
 	for _, r := range live {
-		batch.Queue(appendSQL, r.args...)
+		batch.Queue(appendSQL, r.appendArgs()...)
 	}
 	res := make([]appendRes, len(live))
 	br := g.pool.SendBatch(ctx, &batch)
@@ -227,7 +232,7 @@ func (g *groupCommitter) answer(live []*appendReq, res []appendRes, failed error
 // appendAlone runs one request's statement by itself.
 func appendAlone(pool *pgxpool.Pool, r *appendReq) appendRes {
 	var res appendRes
-	res.err = pool.QueryRow(r.ctx, appendSQL, r.args...).Scan(&res.pk, &res.inserted)
+	res.err = pool.QueryRow(r.ctx, appendSQL, r.appendArgs()...).Scan(&res.pk, &res.inserted)
 	return res
 }
 
@@ -249,16 +254,16 @@ func distinctDocs(sorted []*appendReq) bool {
 // statement: the documents whose version is the expected one are locked in
 // id order (the same order as appendSQL's groups, so that two groups cannot
 // deadlock) and moved to their new version, and their ops are inserted from
-// flattened arrays ($4: the document of each op, $5: its place in its
-// append, from 1). A document that is missing or at another version matches
+// flattened arrays ($4: the place of each op's document in $1, from 1; $5:
+// its place in its append, from 1). A document that is missing or at another version matches
 // no row and gets no answer row: that append alone fails, as with appendSQL.
 // One statement instead of one per append is what Postgres spends its CPU
 // on under many small documents (the fleet scenario, docs/benchmarks.md).
 const groupSQL = `
 WITH u AS (
-    SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(id, expected, n)
+    SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS u(id, expected, n, k)
 ), locked AS (
-    SELECT d.pk, u.id, u.expected, u.n
+    SELECT d.pk, u.id, u.expected, u.n, u.k
     FROM documents d JOIN u ON d.id = u.id
     WHERE d.version = u.expected
     ORDER BY d.id
@@ -266,13 +271,13 @@ WITH u AS (
 ), upd AS (
     UPDATE documents d SET version = l.expected + l.n, updated_at = now()
     FROM locked l WHERE d.pk = l.pk
-    RETURNING d.pk, l.id, l.expected
+    RETURNING d.pk, l.id, l.expected, l.k
 ), ins AS (
     INSERT INTO ops (doc, version, op, sid, seq, user_id, created_at)
     SELECT upd.pk, upd.expected + o.ord - 1, o.op, nullif(o.sid, ''),
            CASE WHEN o.sid = '' THEN NULL ELSE o.seq END, o.user_id, coalesce(o.at, now())
-    FROM upd JOIN unnest($4::text[], $5::bigint[], $6::bytea[], $7::text[], $8::bigint[], $9::text[], $10::timestamptz[])
-         AS o(id, ord, op, sid, seq, user_id, at) ON o.id = upd.id
+    FROM upd JOIN unnest($4::bigint[], $5::bigint[], $6::bytea[], $7::text[], $8::bigint[], $9::text[], $10::timestamptz[])
+         AS o(k, ord, op, sid, seq, user_id, at) ON o.k = upd.k
     RETURNING doc
 )
 SELECT upd.id, upd.pk, (SELECT count(*) FROM ins WHERE ins.doc = upd.pk) FROM upd`
@@ -288,16 +293,16 @@ func (g *groupCommitter) commitOneStatement(ctx context.Context, live []*appendR
 		ids[i], expected[i], ns[i] = r.id, r.expected, int64(r.n)
 		total += r.n
 	}
-	opDocs := make([]string, 0, total)
+	opDocs := make([]int64, 0, total)
 	ords := make([]int64, 0, total)
 	encoded := make([][]byte, 0, total)
 	sids := make([]string, 0, total)
 	seqs := make([]int64, 0, total)
 	users := make([]string, 0, total)
 	ats := make([]*time.Time, 0, total)
-	for _, r := range live {
+	for i, r := range live {
 		for k := range r.n {
-			opDocs = append(opDocs, r.id)
+			opDocs = append(opDocs, int64(i+1))
 			ords = append(ords, int64(k+1))
 		}
 		encoded = append(encoded, r.encoded...)
