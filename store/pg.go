@@ -44,8 +44,9 @@ type PGOptions struct {
 	Retention    Retention
 	CompactEvery time.Duration
 	// Committers is how many group-commit goroutines share out concurrent
-	// AppendOps calls (see pg_group.go); 0 means half the pool's connections (at
-	// least 1), < 0 turns group commit off: every append its own transaction.
+	// AppendOps calls (see pg_group.go); 0 means DefaultCommitters (at most
+	// half the pool's connections, at least 1), < 0 turns group commit off:
+	// every append its own transaction.
 	Committers int
 }
 
@@ -54,11 +55,22 @@ type PGOptions struct {
 // connections, is sized for a client, not for a server whose actors of
 // thousands of documents load, read and append at once: with it, appends
 // queued behind each other until the store timeout failed them (the fleet
-// scenario, docs/benchmarks.md). Half of the pool goes to group-commit
-// writers (PGOptions.Committers), the rest to loads, reads and snapshots.
+// scenario, docs/benchmarks.md). DefaultCommitters of them are group-commit
+// writers (PGOptions.Committers), the rest serve loads, reads and snapshots.
 // Several nodes on one Postgres each open this many: keep their sum below
 // the server's max_connections (100 by default).
 const DefaultMaxConns = 16
+
+// DefaultCommitters is how many group commits may be in flight at once
+// unless PGOptions.Committers says otherwise: two, so that one group is
+// gathered and sent while the other waits for its WAL flush. More committers
+// split the same appends into more, smaller transactions, and Postgres's CPU
+// goes per transaction and per statement: with eight (half the pool, the
+// default before), the fleet scenario's 2,500 appends a second went out in
+// groups of 1.5 and Postgres used 0.53 cores; with two, groups of 3.7 in one
+// statement each (groupSQL) and 0.46 cores, same ack latency
+// (docs/benchmarks.md, fleet).
+const DefaultCommitters = 2
 
 // PGStore keeps documents in Postgres. Every write is one durable transaction
 // (synchronous_commit is forced on), so an acknowledged op survives a crash of the
@@ -125,7 +137,7 @@ func OpenPG(ctx context.Context, url string, opts PGOptions) (*PGStore, error) {
 	s := &PGStore{pool: pool, every: every}
 	if committers := opts.Committers; committers >= 0 {
 		if committers == 0 {
-			committers = max(1, int(cfg.MaxConns)/2)
+			committers = max(1, min(DefaultCommitters, int(cfg.MaxConns)/2))
 		}
 		s.group = newGroupCommitter(pool, committers)
 	}
@@ -434,6 +446,11 @@ func (s *PGStore) AppendOps(ctx context.Context, id string, expected int64, ops 
 	return s.finishAppend(ctx, r, res)
 }
 
+// shortAppend is the most ops prepareAppend checks for a repeated (sid, seq)
+// by scanning, without a map: nearly every append is one op or a few, and
+// the server's garbage is what sets how often it collects.
+const shortAppend = 16
+
 // prepareAppend checks and encodes an append into appendSQL's arguments, on the
 // caller's goroutine (many callers encode in parallel, the committer does not).
 func prepareAppend(ctx context.Context, id string, expected int64, ops []OpRecord) (*appendReq, error) {
@@ -446,7 +463,10 @@ func prepareAppend(ctx context.Context, id string, expected int64, ops []OpRecor
 	seqs := make([]int64, n)
 	users := make([]string, n)
 	ats := make([]*time.Time, n)
-	seen := make(map[sidSeq]struct{}, n)
+	var seen map[sidSeq]struct{} // only for long appends: a short one is scanned
+	if n > shortAppend {
+		seen = make(map[sidSeq]struct{}, n)
+	}
 	for i, r := range ops {
 		if r.Op == nil {
 			return nil, fmt.Errorf("append to %q: %w: record %d has no op", id, ErrInvalidArgument, i)
@@ -456,16 +476,28 @@ func prepareAppend(ctx context.Context, id string, expected int64, ops []OpRecor
 			t := r.CreatedAt
 			ats[i] = &t
 		}
-		if r.SID != "" {
+		if r.SID == "" {
+			continue
+		}
+		dup := false
+		if seen != nil {
 			k := sidSeq{r.SID, r.Seq}
-			if _, dup := seen[k]; dup {
-				return nil, fmt.Errorf("append to %q: %w: sid %q seq %d twice in one batch", id, ErrInvalidArgument, r.SID, r.Seq)
-			}
+			_, dup = seen[k]
 			seen[k] = struct{}{}
+		} else {
+			for j := range i {
+				if sids[j] == r.SID && seqs[j] == r.Seq {
+					dup = true
+					break
+				}
+			}
+		}
+		if dup {
+			return nil, fmt.Errorf("append to %q: %w: sid %q seq %d twice in one batch", id, ErrInvalidArgument, r.SID, r.Seq)
 		}
 	}
 	return &appendReq{ctx: ctx, id: id, expected: expected, n: n, sids: sids, seqs: seqs,
-		args: []any{id, expected, encoded, sids, seqs, users, ats}, done: make(chan appendRes, 1)}, nil
+		encoded: encoded, users: users, ats: ats, done: make(chan appendRes, 1)}, nil
 }
 
 // finishAppend turns appendSQL's raw outcome into AppendOps' result.

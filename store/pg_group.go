@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -20,14 +21,18 @@ import (
 // A committer goroutine takes the first append waiting, gathers every other one
 // that arrived meanwhile (no timed window: an idle store adds no wait, a busy one
 // batches whatever queued while the previous commit was in flight), sorts them by
-// document id and sends them as one pgx.Batch, which runs in one implicit
-// transaction. Each append is the same guarded statement as alone (appendSQL), so a
-// version conflict or a deleted document is a statement that matches no row: it
-// fails only its own caller, never the others. A statement that raises an error (a
-// duplicate (sid, seq), a deadlock with another node) aborts the whole
-// transaction, so nothing of the group is written; the committer then runs each
-// append of the group alone, and every caller gets the result it would have had
-// without grouping. Exactly-once holds because a group is all or nothing.
+// document id and sends them as one statement (groupSQL), one implicit
+// transaction; a group that holds a document twice goes as a pgx.Batch of one
+// appendSQL per append instead, also one implicit transaction. Either way each
+// append has the same guard as alone (the document at the expected version), so
+// a version conflict or a deleted document matches no row: it fails only its own
+// caller, never the others. An error Postgres raises (a duplicate (sid, seq), a
+// deadlock with another node) aborts the whole transaction, so nothing of the
+// group is written; the committer then runs each append of the group alone, and
+// every caller gets the result it would have had without grouping. Exactly-once
+// holds because a group is all or nothing. Postgres's CPU goes per transaction
+// and per statement, which is why there are few committers (DefaultCommitters)
+// and one statement per group.
 //
 // Lock order: the appends of a group lock their documents' rows in id order (one
 // document's appends in arrival order), the same order for every group of every
@@ -44,8 +49,16 @@ type appendReq struct {
 	n        int // ops in the append
 	sids     []string
 	seqs     []int64
-	args     []any          // appendSQL's arguments
+	encoded  [][]byte
+	users    []string
+	ats      []*time.Time
 	done     chan appendRes // buffered: a committer never blocks on it
+}
+
+// appendArgs are appendSQL's arguments for r alone (a group of distinct
+// documents does not need them: groupSQL takes the group's arrays).
+func (r *appendReq) appendArgs() []any {
+	return []any{r.id, r.expected, r.encoded, r.sids, r.seqs, r.users, r.ats}
 }
 
 // appendRes is the raw outcome of appendSQL for one request.
@@ -167,9 +180,13 @@ func (g *groupCommitter) commit(group []*appendReq) {
 	// The group's statements run whatever their callers' contexts do: cancelling
 	// one must not abort the others' transaction.
 	ctx := context.WithoutCancel(live[0].ctx)
+	if distinctDocs(live) {
+		g.commitOneStatement(ctx, live)
+		return
+	}
 	var batch pgx.Batch
 	for _, r := range live {
-		batch.Queue(appendSQL, r.args...)
+		batch.Queue(appendSQL, r.appendArgs()...)
 	}
 	res := make([]appendRes, len(live))
 	br := g.pool.SendBatch(ctx, &batch)
@@ -184,6 +201,13 @@ func (g *groupCommitter) commit(group []*appendReq) {
 	if err := br.Close(); err != nil && failed == nil {
 		failed = err // the implicit transaction's commit
 	}
+	g.answer(live, res, failed)
+}
+
+// answer gives each request of a group its result: its own when the group
+// committed, its result alone when Postgres refused the group, the error
+// when the outcome is unknown.
+func (g *groupCommitter) answer(live []*appendReq, res []appendRes, failed error) {
 	var pe *pgconn.PgError
 	switch {
 	case failed == nil:
@@ -208,6 +232,103 @@ func (g *groupCommitter) commit(group []*appendReq) {
 // appendAlone runs one request's statement by itself.
 func appendAlone(pool *pgxpool.Pool, r *appendReq) appendRes {
 	var res appendRes
-	res.err = pool.QueryRow(r.ctx, appendSQL, r.args...).Scan(&res.pk, &res.inserted)
+	res.err = pool.QueryRow(r.ctx, appendSQL, r.appendArgs()...).Scan(&res.pk, &res.inserted)
 	return res
+}
+
+// distinctDocs reports whether no document has two appends in the group
+// (sorted by id). One actor has one append in flight, so a node's groups
+// hold each document once; two appends of one document (other callers of
+// AppendOps, the tests) take the statement-per-append batch, whose
+// statements run in order.
+func distinctDocs(sorted []*appendReq) bool {
+	for i := 1; i < len(sorted); i++ {
+		if sorted[i].id == sorted[i-1].id {
+			return false
+		}
+	}
+	return true
+}
+
+// groupSQL is the appends of a whole group (each document once) as one
+// statement: the documents whose version is the expected one are locked in
+// id order (the same order as appendSQL's groups, so that two groups cannot
+// deadlock) and moved to their new version, and their ops are inserted from
+// flattened arrays ($4: the place of each op's document in $1, from 1; $5:
+// its place in its append, from 1). A document that is missing or at another version matches
+// no row and gets no answer row: that append alone fails, as with appendSQL.
+// One statement instead of one per append is what Postgres spends its CPU
+// on under many small documents (the fleet scenario, docs/benchmarks.md).
+const groupSQL = `
+WITH u AS (
+    SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS u(id, expected, n, k)
+), locked AS (
+    SELECT d.pk, u.id, u.expected, u.n, u.k
+    FROM documents d JOIN u ON d.id = u.id
+    WHERE d.version = u.expected
+    ORDER BY d.id
+    FOR UPDATE OF d
+), upd AS (
+    UPDATE documents d SET version = l.expected + l.n, updated_at = now()
+    FROM locked l WHERE d.pk = l.pk
+    RETURNING d.pk, l.id, l.expected, l.k
+), ins AS (
+    INSERT INTO ops (doc, version, op, sid, seq, user_id, created_at)
+    SELECT upd.pk, upd.expected + o.ord - 1, o.op, nullif(o.sid, ''),
+           CASE WHEN o.sid = '' THEN NULL ELSE o.seq END, o.user_id, coalesce(o.at, now())
+    FROM upd JOIN unnest($4::bigint[], $5::bigint[], $6::bytea[], $7::text[], $8::bigint[], $9::text[], $10::timestamptz[])
+         AS o(k, ord, op, sid, seq, user_id, at) ON o.k = upd.k
+    RETURNING doc
+)
+SELECT upd.id, upd.pk, (SELECT count(*) FROM ins WHERE ins.doc = upd.pk) FROM upd`
+
+// commitOneStatement commits a group whose documents are distinct with
+// groupSQL, in one round trip and one implicit transaction.
+func (g *groupCommitter) commitOneStatement(ctx context.Context, live []*appendReq) {
+	ids := make([]string, len(live))
+	expected := make([]int64, len(live))
+	ns := make([]int64, len(live))
+	total := 0
+	for i, r := range live {
+		ids[i], expected[i], ns[i] = r.id, r.expected, int64(r.n)
+		total += r.n
+	}
+	opDocs := make([]int64, 0, total)
+	ords := make([]int64, 0, total)
+	encoded := make([][]byte, 0, total)
+	sids := make([]string, 0, total)
+	seqs := make([]int64, 0, total)
+	users := make([]string, 0, total)
+	ats := make([]*time.Time, 0, total)
+	for i, r := range live {
+		for k := range r.n {
+			opDocs = append(opDocs, int64(i+1))
+			ords = append(ords, int64(k+1))
+		}
+		encoded = append(encoded, r.encoded...)
+		sids = append(sids, r.sids...)
+		seqs = append(seqs, r.seqs...)
+		users = append(users, r.users...)
+		ats = append(ats, r.ats...)
+	}
+	res := make([]appendRes, len(live))
+	for i := range res {
+		res[i].err = pgx.ErrNoRows // the guard matched nothing, unless a row says otherwise
+	}
+	rows, err := g.pool.Query(ctx, groupSQL, ids, expected, ns, opDocs, ords, encoded, sids, seqs, users, ats)
+	if err == nil {
+		var (
+			id           string
+			pk, inserted int64
+		)
+		_, err = pgx.ForEachRow(rows, []any{&id, &pk, &inserted}, func() error {
+			i, ok := slices.BinarySearchFunc(live, id, func(r *appendReq, id string) int { return cmp.Compare(r.id, id) })
+			if !ok {
+				return fmt.Errorf("group commit: an answer for %q, which the group does not hold", id)
+			}
+			res[i] = appendRes{pk: pk, inserted: inserted}
+			return nil
+		})
+	}
+	g.answer(live, res, err)
 }

@@ -172,3 +172,84 @@ func TestPGGroupCommitClose(t *testing.T) {
 		t.Fatalf("AppendOps after Close: %v, want ErrUnavailable", err)
 	}
 }
+
+// TestPGGroupStatementIsolatesFailures: a group whose documents are distinct
+// is one statement (groupSQL); in it, an append that conflicts and one to a
+// missing document each get their own error while the others commit, exactly
+// once and at their versions, and a duplicate (sid, seq), which Postgres
+// refuses for the whole statement, sends every append of the group alone.
+func TestPGGroupStatementIsolatesFailures(t *testing.T) {
+	ctx := context.Background()
+	s := newPG(t, store.PGOptions{})
+	for _, id := range []string{"a", "b", "c", "d", "e"} {
+		if _, err := s.CreateDoc(ctx, store.NewDocument{ID: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range []string{"b", "e"} {
+		if err := s.AppendOps(ctx, id, 0, []store.OpRecord{insertRec(0, "x", 1)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, withDup := range []bool{false, true} {
+		t.Run(fmt.Sprintf("duplicate=%v", withDup), func(t *testing.T) {
+			base := map[string]int64{}
+			for _, id := range []string{"a", "c", "d"} {
+				d, err := s.GetDoc(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				base[id] = d.Version
+			}
+			sid := fmt.Sprintf("t%v", withDup)
+			appends := []store.Append{
+				{ID: "d", Expected: base["d"], Ops: []store.OpRecord{insertRec(base["d"], sid, 1)}},
+				{ID: "a", Expected: base["a"], Ops: []store.OpRecord{insertRec(base["a"], sid, 1), insertRec(base["a"]+1, sid, 2), insertRec(base["a"]+2, "", 0)}},
+				{ID: "b", Expected: 0, Ops: []store.OpRecord{insertRec(0, sid, 1)}}, // b is at 1
+				{ID: "nope", Expected: 0, Ops: []store.OpRecord{insertRec(0, sid, 1)}},
+				{ID: "c", Expected: base["c"], Ops: []store.OpRecord{insertRec(base["c"], sid, 1)}},
+			}
+			want := []error{nil, nil, store.ErrConflict, store.ErrNotFound, nil}
+			if withDup {
+				// e's (x, 1) is committed at version 0.
+				appends = append(appends, store.Append{ID: "e", Expected: 1, Ops: []store.OpRecord{insertRec(1, "x", 1)}})
+				want = append(want, store.ErrDuplicate)
+			}
+			errs := s.AppendGroup(ctx, appends)
+			for i, w := range want {
+				if w == nil && errs[i] != nil || w != nil && !errors.Is(errs[i], w) {
+					t.Errorf("append %d (%s at %d): %v, want %v", i, appends[i].ID, appends[i].Expected, errs[i], w)
+				}
+			}
+			for id, n := range map[string]int{"a": 3, "c": 1, "d": 1} {
+				ops, err := s.ReadOps(ctx, id, base[id], 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(ops) != n {
+					t.Fatalf("%s has %d new ops, want %d", id, len(ops), n)
+				}
+				for i, r := range ops {
+					if r.Version != base[id]+int64(i) {
+						t.Errorf("%s op %d at version %d, want %d", id, i, r.Version, base[id]+int64(i))
+					}
+					if i < 2 && (r.SID != sid || r.Seq != int64(i+1)) {
+						t.Errorf("%s op %d is (%s, %d), want (%s, %d)", id, i, r.SID, r.Seq, sid, i+1)
+					}
+					if i == 2 && r.SID != "" {
+						t.Errorf("%s op %d has sid %q, want none (a REST op)", id, i, r.SID)
+					}
+				}
+				d, err := s.GetDoc(ctx, id)
+				if err != nil || d.Version != base[id]+int64(n) {
+					t.Fatalf("%s at version %d (%v), want %d", id, d.Version, err, base[id]+int64(n))
+				}
+			}
+			for _, id := range []string{"b", "e"} {
+				if ops, err := s.ReadOps(ctx, id, 0, 0); err != nil || len(ops) != 1 {
+					t.Fatalf("%s has %d ops (%v), want its 1", id, len(ops), err)
+				}
+			}
+		})
+	}
+}

@@ -49,7 +49,7 @@ func run() error {
 	opRate := flag.Float64("op-rate", 1e6, "per-connection op rate (raised so that it does not cap a benchmark)")
 	presRate := flag.Float64("presence-rate", 1e6, "per-connection presence rate")
 	restRate := flag.Float64("rest-rate", server.DefaultConfig().RESTRate, "REST requests per second per client; 0 turns the limit off (the fleet scenario creates its 2,500 documents over REST)")
-	committers := flag.Int("committers", 0, "group-commit goroutines of the Postgres store (store.PGOptions.Committers): 0 half the pool, < 0 off")
+	committers := flag.Int("committers", 0, "group-commit goroutines of the Postgres store (store.PGOptions.Committers): 0 store.DefaultCommitters, < 0 off")
 	blockRate := flag.Int("block-profile-rate", 0, "runtime.SetBlockProfileRate; 0 leaves it off")
 	redisURL := flag.String("redis-url", "", "Redis URL of the cross-node bus and leases (needs -database-url); empty: single node")
 	redisPrefix := flag.String("redis-prefix", "tandem:", "prefix of the Redis keys and channels")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +21,17 @@ func init() {
 	scenarios["fleet"] = runFleet
 	scenarioDefaults["fleet"] = map[string]string{"clients": "5000", "docs": "2500", "rate": "0.5", "hz": "1", "duration": "60s"}
 }
+
+// fleetLoadGenGOGC is the load generator's GC target in the fleet scenario
+// unless GOGC is set. Its 5,000 clients keep about 120 MiB live in this one
+// process; at loadGenGOGC (400) it collected about once a minute, each cycle
+// with 150-200 ms of assists that stall every client's reader at once, which
+// the timeline shows as a slow second no server caused (docs/benchmarks.md,
+// fleet). Real clients are 5,000 processes whose collections are not
+// simultaneous, so the one process that stands in for them collects as
+// seldom as memory allows: about 2.5 GiB of heap at this target, on a
+// machine that has ten times that.
+const fleetLoadGenGOGC = 2000
 
 // Fleet targets (issue 17).
 const (
@@ -40,6 +52,9 @@ func runFleet(ctx context.Context, cfg config) (*result, error) {
 		return nil, err
 	} else if limit < uint64(cfg.Clients)+64 {
 		return nil, fmt.Errorf("fleet: the open-file limit %d is below %d clients (raise ulimit -n)", limit, cfg.Clients)
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(fleetLoadGenGOGC)
 	}
 	var before procSample
 	if cfg.ServerPID > 0 {

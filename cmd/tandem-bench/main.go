@@ -79,6 +79,17 @@ type config struct {
 	// JoinObjects (canvas): objects of the tree documents joined cold and
 	// loaded; 0 skips the join measurement.
 	JoinObjects int
+	// Timeline (steady, presence, fleet): also report latency second by
+	// second (timeline.go).
+	Timeline bool
+	// ServerPprof (open-loop scenarios) is the host:port of the server's
+	// net/http/pprof (bench/profserver -pprof): a CPU profile of the server
+	// over the load window is written to ServerProfile. LoadProfile is a CPU
+	// profile of this process over the same window (-cpuprofile covers the
+	// whole run, set-up included).
+	ServerPprof   string
+	ServerProfile string
+	LoadProfile   string
 }
 
 // nodeURL is the endpoint client i connects to: the nodes in turn.
@@ -155,6 +166,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.BigCold, "cold", 3, "bigdoc: documents to build (one join of each while it is not loaded)")
 	fs.IntVar(&cfg.Joins, "joins", 10, "bigdoc: joins of the loaded document")
 	fs.IntVar(&cfg.JoinObjects, "join-objects", 0, "canvas: also time joins of tree documents of this many objects (-cold documents joined once each before the load, -joins joins of the loaded one during it); 0: no join measurement")
+	fs.BoolVar(&cfg.Timeline, "timeline", false, "steady, presence, fleet: also print ack and presence latency second by second (stalls against saturation)")
+	fs.StringVar(&cfg.ServerPprof, "server-pprof", "", "steady, presence, fleet: host:port of the server's pprof listener (bench/profserver -pprof); a CPU profile of the load window goes to -server-profile")
+	fs.StringVar(&cfg.ServerProfile, "server-profile", "server-cpu.pprof", "where -server-pprof's profile is written")
+	fs.StringVar(&cfg.LoadProfile, "load-cpuprofile", "", "steady, presence, fleet: write a CPU profile of the load generator over the load window only to this file")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the load generator itself to this file")
 	verbose := fs.Bool("v", false, "log connection events to stderr")
 	if err := fs.Parse(args); err != nil {

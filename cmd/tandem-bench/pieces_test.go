@@ -264,6 +264,33 @@ func TestScheduleStopsAtEnd(t *testing.T) {
 	}
 }
 
+// Two schedules on one goroutine: each keeps its own rate and phase, and the
+// calls come in the order of their times.
+func TestScheduleStreamsInterleaves(t *testing.T) {
+	var lag atomicInt64
+	var order []string
+	start := time.Now()
+	scheduleStreams(t.Context(), start, start.Add(100*time.Millisecond), &lag.Int64, []stream{
+		{rate: 100, phase: 0, fn: func() { order = append(order, "a") }},  // 0, 10, ..., 90 ms
+		{rate: 20, phase: 0.5, fn: func() { order = append(order, "b") }}, // 25, 75 ms
+	})
+	want := "aaabaaaaabaa" // a at 0, 10, 20; b at 25; a at 30..70; b at 75; a at 80, 90
+	if got := strings.Join(order, ""); got != want {
+		t.Fatalf("calls %q, want %q", got, want)
+	}
+}
+
 type atomicInt64 struct{ atomic.Int64 }
 
 func osGetpid() int { return os.Getpid() }
+
+// processAge of this test process: positive, and not more than since boot.
+func TestProcessAge(t *testing.T) {
+	age, err := processAge(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if age < 0 || age > time.Since(processStart)+2*time.Second {
+		t.Fatalf("age %v; this process's package vars were set %v ago", age, time.Since(processStart))
+	}
+}

@@ -149,3 +149,38 @@ func (w *procWatch) stop() (*serverUsage, error) {
 	}
 	return usageBetween(w.start, end), nil
 }
+
+// processAge is how long process pid has been running, from its start time
+// in /proc/<pid>/stat (field 22, clock ticks since boot) and /proc/uptime.
+func processAge(pid int) (time.Duration, error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("no ')' in /proc/%d/stat", pid)
+	}
+	f := strings.Fields(string(stat[i+1:]))
+	// After ')': state is field 3, so starttime (field 22) is f[19].
+	if len(f) < 20 {
+		return 0, fmt.Errorf("/proc/%d/stat: only %d fields", pid, len(f))
+	}
+	ticks, err := strconv.ParseInt(f[19], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("/proc/%d/stat starttime: %w", pid, err)
+	}
+	up, err := os.ReadFile("/proc/uptime")
+	if err != nil {
+		return 0, err
+	}
+	uf := strings.Fields(string(up))
+	if len(uf) == 0 {
+		return 0, fmt.Errorf("/proc/uptime is empty")
+	}
+	secs, err := strconv.ParseFloat(uf[0], 64)
+	if err != nil {
+		return 0, fmt.Errorf("/proc/uptime: %w", err)
+	}
+	return time.Duration((secs - float64(ticks)/userHZ) * float64(time.Second)), nil
+}

@@ -49,6 +49,7 @@ type result struct {
 	PresenceSamples int     `json:"presence_samples,omitempty"`
 	PresencePerSec  float64 `json:"presence_delivered_per_sec,omitempty"`
 	PresenceP50Ms   float64 `json:"presence_p50_ms,omitempty"`
+	PresenceP90Ms   float64 `json:"presence_p90_ms,omitempty"`
 	PresenceP95Ms   float64 `json:"presence_p95_ms,omitempty"`
 	PresenceP99Ms   float64 `json:"presence_p99_ms,omitempty"`
 	PresenceMaxMs   float64 `json:"presence_max_ms,omitempty"`
@@ -84,6 +85,14 @@ type result struct {
 	JoinWarmMaxMs   float64 `json:"join_warm_max_ms,omitempty"`
 	JoinWarmSamples int     `json:"join_warm_samples,omitempty"`
 	*serverUsage
+	// Timeline (-timeline): ack and presence latency by the second of the
+	// load window the op or move was made in (timeline.go), and when that
+	// window began, in seconds since this process started (the "@s" of its
+	// GODEBUG=gctrace=1 lines).
+	Timeline     []secondStats `json:"timeline,omitempty"`
+	LoadStartSec float64       `json:"load_start_s,omitempty"`
+	// ServerLoadStartSec is the same moment on the server's clock (-server-pid).
+	ServerLoadStartSec float64 `json:"server_load_start_s,omitempty"`
 
 	Errors       int64 `json:"errors"`
 	Reconnects   int   `json:"reconnects"`
@@ -140,7 +149,7 @@ func (r *result) setRemote(l latencies) {
 func (r *result) setPresence(l latencies) {
 	s := summarize(l)
 	r.PresenceSamples = s.n
-	r.PresenceP50Ms, r.PresenceP95Ms, r.PresenceP99Ms, r.PresenceMaxMs = s.p50, s.p95, s.p99, s.max
+	r.PresenceP50Ms, r.PresenceP90Ms, r.PresenceP95Ms, r.PresenceP99Ms, r.PresenceMaxMs = s.p50, s.p90, s.p95, s.p99, s.max
 	if r.DurationSec > 0 {
 		r.PresencePerSec = float64(s.n) / r.DurationSec
 	}
@@ -171,7 +180,7 @@ func (r *result) table(w io.Writer) {
 		if r.Scenario == "canvas" {
 			fmt.Fprintf(tw, "sent / unacknowledged\t%d / %d\n", r.SentOps, r.MissingAcks)
 		}
-		fmt.Fprintf(tw, "ack latency\tp50 %.2f ms   p95 %.2f ms   p99 %.2f ms   max %.2f ms\n", r.AckP50Ms, r.AckP95Ms, r.AckP99Ms, r.AckMaxMs)
+		fmt.Fprintf(tw, "ack latency\tp50 %.2f ms   p90 %.2f ms   p95 %.2f ms   p99 %.2f ms   max %.2f ms\n", r.AckP50Ms, r.AckP90Ms, r.AckP95Ms, r.AckP99Ms, r.AckMaxMs)
 	}
 	if r.SkippedOps > 0 {
 		fmt.Fprintf(tw, "ops not offered\t%d (the client was still busy with the previous one)\n", r.SkippedOps)
@@ -180,7 +189,7 @@ func (r *result) table(w io.Writer) {
 		fmt.Fprintf(tw, "remote apply\tp50 %.2f ms   p95 %.2f ms   p99 %.2f ms   max %.2f ms   (%d samples)\n", r.RemoteP50Ms, r.RemoteP95Ms, r.RemoteP99Ms, r.RemoteMaxMs, r.RemoteSamples)
 	}
 	if r.PresenceSent > 0 {
-		fmt.Fprintf(tw, "presence\tp50 %.2f ms   p95 %.2f ms   p99 %.2f ms   max %.2f ms\n", r.PresenceP50Ms, r.PresenceP95Ms, r.PresenceP99Ms, r.PresenceMaxMs)
+		fmt.Fprintf(tw, "presence\tp50 %.2f ms   p90 %.2f ms   p95 %.2f ms   p99 %.2f ms   max %.2f ms\n", r.PresenceP50Ms, r.PresenceP90Ms, r.PresenceP95Ms, r.PresenceP99Ms, r.PresenceMaxMs)
 		fmt.Fprintf(tw, "presence updates\t%d sent, %.0f/s delivered (%d samples)\n", r.PresenceSent, r.PresencePerSec, r.PresenceSamples)
 	}
 	if r.Conns > 0 {
@@ -232,4 +241,8 @@ func (r *result) table(w io.Writer) {
 		fmt.Fprintf(tw, "converged\t%s\n", conv)
 	}
 	_ = tw.Flush()
+	if len(r.Timeline) > 0 {
+		fmt.Fprintf(w, "timeline (by the second the op was submitted or the caret moved; second 0 began %.1f s after this process started, %.1f s after the server did):\n", r.LoadStartSec, r.ServerLoadStartSec)
+		timelineTable(w, r.Timeline)
+	}
 }

@@ -64,7 +64,13 @@ type clientStats struct {
 	presence  latencies
 	lastSeen  map[string]int64 // newest presence stamp seen per peer sid
 	committed int64            // acknowledged ops, counted until end
+	start     time.Time        // start of the load window
 	end       time.Time        // end of the load window
+	// ackSec and presSec are the second of the load window each ack and
+	// presence sample was made in (the op submitted, the caret moved), for
+	// the per-second timeline (timeline.go).
+	ackSec  []int32
+	presSec []int32
 }
 
 type submitted struct {
@@ -79,6 +85,7 @@ func (s *clientStats) onAck(a client.AckInfo) {
 	n := 0
 	for n < len(s.inflight) && s.inflight[n].seq <= a.Seq {
 		s.ack = append(s.ack, t.Sub(s.inflight[n].at))
+		s.ackSec = append(s.ackSec, int32(s.inflight[n].at.Sub(s.start)/time.Second))
 		n++
 	}
 	s.inflight = s.inflight[n:]
@@ -109,6 +116,7 @@ func (s *clientStats) onPresence(d *client.Doc) {
 		}
 		s.lastSeen[p.SID] = at
 		s.presence = append(s.presence, time.Duration(t-at))
+		s.presSec = append(s.presSec, int32((at-int64(s.start.Sub(clockBase)))/int64(time.Second)))
 	}
 	s.mu.Unlock()
 }
@@ -195,51 +203,65 @@ func runOpenLoop(ctx context.Context, cfg config, nDocs int, hz float64) (*resul
 		skipped atomic.Int64
 	)
 	watch, self, pg := watchServer(cfg.ServerPID), watchServer(os.Getpid()), watchPostgres()
+	profs, err := startLoadProfiles(ctx, cfg, cfg.Duration)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = profs.wait() }()
 	start := time.Now()
 	end := start.Add(cfg.Duration)
+	var serverAge time.Duration
+	if cfg.ServerPID > 0 {
+		serverAge, _ = processAge(cfg.ServerPID) // only for lining up its GC trace
+	}
 	for _, s := range stats {
 		s.mu.Lock()
-		s.end = end
+		s.start, s.end = start, end
 		s.mu.Unlock()
 	}
 	for i, d := range docs {
-		r := rand.New(rand.NewPCG(cfg.Seed, uint64(i)))
+		// One goroutine and one timer per client for both of its schedules
+		// (5,000 clients of the fleet would otherwise keep 10,000 of each).
+		var streams []stream
 		if cfg.Rate > 0 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				schedule(ctx, start, end, cfg.Rate, r.Float64(), &lagMax, func() {
-					at := time.Now()
-					err := d.Edit(func(text string) ot.Op { return stampOp(r.IntN, text, now(), steadyMaxLen) })
-					if err != nil {
-						errCount.Add(1)
-						cfg.Log.Warn("submit failed", "client", i, "err", err)
-						return
-					}
-					stats[i].submitAt(d, at)
-				})
-			}()
+			r := rand.New(rand.NewPCG(cfg.Seed, uint64(i)))
+			streams = append(streams, stream{rate: cfg.Rate, phase: r.Float64(), fn: func() {
+				at := time.Now()
+				err := d.Edit(func(text string) ot.Op { return stampOp(r.IntN, text, now(), steadyMaxLen) })
+				if err != nil {
+					errCount.Add(1)
+					cfg.Log.Warn("submit failed", "client", i, "err", err)
+					return
+				}
+				stats[i].submitAt(d, at)
+			}})
 		}
 		if hz > 0 {
 			r2 := rand.New(rand.NewPCG(cfg.Seed^0x9e3779b97f4a7c15, uint64(i)))
+			streams = append(streams, stream{rate: hz, phase: r2.Float64(), fn: func() {
+				pos := r2.IntN(d.Len() + 1)
+				err := d.SetSelection(ot.Selection{{Anchor: pos, Head: pos}}, msgpack.RawMessage(presenceData(now())))
+				if err != nil {
+					// The text may have shrunk between Len and SetSelection.
+					skipped.Add(1)
+					return
+				}
+				sent.Add(1)
+			}})
+		}
+		if len(streams) > 0 {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				schedule(ctx, start, end, hz, r2.Float64(), &lagMax, func() {
-					pos := r2.IntN(d.Len() + 1)
-					err := d.SetSelection(ot.Selection{{Anchor: pos, Head: pos}}, msgpack.RawMessage(presenceData(now())))
-					if err != nil {
-						// The text may have shrunk between Len and SetSelection.
-						skipped.Add(1)
-						return
-					}
-					sent.Add(1)
-				})
+				scheduleStreams(ctx, start, end, &lagMax, streams)
 			}()
 		}
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	if err := profs.stopSelf(); err != nil {
+		cfg.Log.Warn("load generator profile", "err", err)
+	}
 	// Let what is in flight land, so the last ops count and convergence holds.
 	if cfg.Verify || cfg.Rate > 0 {
 		for _, d := range docs {
@@ -255,6 +277,9 @@ func runOpenLoop(ctx context.Context, cfg config, nDocs int, hz float64) (*resul
 		return nil, err
 	}
 	selfUsage, _ := self.stop()
+	if err := profs.wait(); err != nil {
+		cfg.Log.Warn("profiles of the load window", "err", err)
+	}
 	pgCores := pg.cores()
 	res := &result{
 		URL: cfg.URL, Clients: cfg.Clients, Rate: cfg.Rate, PresenceHz: hz,
@@ -274,13 +299,22 @@ func runOpenLoop(ctx context.Context, cfg config, nDocs int, hz float64) (*resul
 		res.Docs = nDocs
 	}
 	var ack, remote, pres latencies
+	var tl timeline
 	for _, s := range stats {
 		s.mu.Lock()
+		if cfg.Timeline {
+			tl.add(s)
+		}
 		ack = append(ack, s.ack...)
 		remote = append(remote, s.remote...)
 		pres = append(pres, s.presence...)
 		res.CommittedOps += s.committed
 		s.mu.Unlock()
+	}
+	if cfg.Timeline {
+		res.Timeline = tl.seconds()
+		res.LoadStartSec = start.Sub(processStart).Seconds()
+		res.ServerLoadStartSec = serverAge.Seconds()
 	}
 	res.OpsPerSec = float64(res.CommittedOps) / elapsed.Seconds()
 	res.setLatencies(ack)
@@ -318,22 +352,56 @@ func runOpenLoop(ctx context.Context, cfg config, nDocs int, hz float64) (*resul
 // lateness is recorded in lag, so a load generator that cannot keep up says
 // so instead of quietly offering less.
 func schedule(ctx context.Context, start, end time.Time, rate, phase float64, lag *atomic.Int64, fn func()) {
-	period := time.Duration(float64(time.Second) / rate)
-	next := start.Add(time.Duration(phase * float64(period)))
-	t := time.NewTimer(time.Until(next))
+	scheduleStreams(ctx, start, end, lag, []stream{{rate: rate, phase: phase, fn: fn}})
+}
+
+// stream is one open-loop schedule: fn at rate per second, first at phase
+// (a fraction of one period) after the start.
+type stream struct {
+	rate, phase float64
+	fn          func()
+	period      time.Duration
+	next        time.Time
+}
+
+// scheduleStreams runs several schedules (see schedule) on the calling
+// goroutine with one timer: each call is made at its own time, the earliest
+// due first.
+func scheduleStreams(ctx context.Context, start, end time.Time, lag *atomic.Int64, streams []stream) {
+	for k := range streams {
+		s := &streams[k]
+		s.period = time.Duration(float64(time.Second) / s.rate)
+		s.next = start.Add(time.Duration(s.phase * float64(s.period)))
+	}
+	earliest := func() *stream {
+		var e *stream
+		for k := range streams {
+			if s := &streams[k]; s.next.Before(end) && (e == nil || s.next.Before(e.next)) {
+				e = s
+			}
+		}
+		return e
+	}
+	s := earliest()
+	if s == nil {
+		return
+	}
+	t := time.NewTimer(time.Until(s.next))
 	defer t.Stop()
-	for next.Before(end) {
+	for s != nil {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		if late := int64(time.Since(next)); late > lag.Load() {
+		if late := int64(time.Since(s.next)); late > lag.Load() {
 			lag.Store(late) // racy max, good enough for a warning figure
 		}
-		fn()
-		next = next.Add(period)
-		t.Reset(time.Until(next))
+		s.fn()
+		s.next = s.next.Add(s.period)
+		if s = earliest(); s != nil {
+			t.Reset(time.Until(s.next))
+		}
 	}
 }
 
