@@ -108,22 +108,12 @@ func TestOutboxBudget(t *testing.T) {
 // the total never passes the budget. (Connections without a socket, and a
 // budget whose reclaimer does not run, so that only the charge path acts.)
 func TestOutboxBudgetRefusesPastTheLimit(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.OutboxMaxBytes = 1 << 20
-	srv, err := New(cfg, memStore(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reclaimer := srv.budget
-	t.Cleanup(reclaimer.close)
 	const kib = 1 << 10
-	srv.budget = &outboxBudget{srv: srv, limit: 100 * kib, high: 100 * kib, wake: make(chan struct{}, 1)}
+	srv, cs := budgetTestServer(t, 100*kib, 100*kib, 4)
 	conns := map[string]*conn{}
-	for _, name := range []string{"large", "medium", "small", "asker"} {
-		c := newConn(srv, auth.Principal{}, nil)
-		c.sid = name
-		srv.conns[c] = struct{}{}
-		conns[name] = c
+	for i, name := range []string{"large", "medium", "small", "asker"} {
+		cs[i].sid = name
+		conns[name] = cs[i]
 	}
 	queue := func(name string, n int) bool { return conns[name].sendAll([][]byte{make([]byte, n)}, nil) }
 	for _, q := range []struct {
