@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -18,7 +19,11 @@ import (
 // node) share one Postgres transaction, hence one round trip and one WAL flush,
 // instead of paying one each.
 //
-// A committer goroutine takes the first append waiting, gathers every other one
+// An append that finds nothing in flight and nothing queued is sent by its
+// caller at once (submit): there is nothing to group it with, and the hand-off
+// to a committer and back would only add latency (one busy document appends one
+// batch at a time). Otherwise it queues: a committer goroutine takes the first
+// append waiting, gathers every other one
 // that arrived meanwhile (no timed window: an idle store adds no wait, a busy one
 // batches whatever queued while the previous commit was in flight), sorts them by
 // document id and sends them as one statement (groupSQL), one implicit
@@ -36,7 +41,8 @@ import (
 //
 // Lock order: the appends of a group lock their documents' rows in id order (one
 // document's appends in arrival order), the same order for every group of every
-// node, so two groups cannot deadlock each other.
+// node, so two groups cannot deadlock each other; an append sent alone locks
+// one row.
 
 // groupMax caps the appends of one group (one pgx.Batch).
 const groupMax = 64
@@ -75,6 +81,9 @@ type groupCommitter struct {
 	stopped chan struct{} // closed once the committers are gone and the queue answered
 	wg      sync.WaitGroup
 	stop1   sync.Once
+	// busy counts the appends being sent to Postgres now: a committer's
+	// group, or a caller's own append sent while nothing else was (submit).
+	busy atomic.Int32
 }
 
 // errStoreClosed answers appends that arrive after Close.
@@ -93,6 +102,20 @@ func newGroupCommitter(pool *pgxpool.Pool, committers int) *groupCommitter {
 // after its append was sent does not know whether it committed, as with any
 // query cancelled in flight.
 func (g *groupCommitter) submit(r *appendReq) appendRes {
+	if len(g.reqs) == 0 && g.busy.CompareAndSwap(0, 1) {
+		// Nothing in flight and nothing queued: there is no group to join,
+		// and handing the append to a committer and its answer back would
+		// only add two goroutine switches to the commit's latency (a single
+		// busy document appends one batch at a time). Appends that arrive
+		// meanwhile queue for the committers and group there.
+		defer g.busy.Add(-1)
+		select {
+		case <-g.quit:
+			return appendRes{err: errStoreClosed}
+		default:
+		}
+		return appendAlone(g.pool, r)
+	}
 	select {
 	case g.reqs <- r:
 	case <-g.quit:
@@ -154,7 +177,9 @@ func (g *groupCommitter) run() {
 				break gather
 			}
 		}
+		g.busy.Add(1)
 		g.commit(group)
+		g.busy.Add(-1)
 		clear(group)
 	}
 }
