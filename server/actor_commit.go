@@ -343,9 +343,8 @@ func (a *actor) step() {
 	a.launch(batch, rest)
 }
 
-// launch sends batch to the store through the appender (or calls a store
-// that never waits on I/O itself); its outcome comes back on cm.done
-// (landed). Each store call is bounded by StoreTimeout; the
+// launch sends batch to the store through the appender; its outcome comes
+// back on cm.done (landed). Each store call is bounded by StoreTimeout; the
 // actor never exits with one in flight.
 func (a *actor) launch(batch []*pending, rest []*opMsg) {
 	recs := make([]store.OpRecord, len(batch))
@@ -360,18 +359,6 @@ func (a *actor) launch(batch []*pending, rest []*opMsg) {
 		a.cm.gate.add(m, a.senderSID(m))
 	}
 	ctx, cancel := a.storeCtx()
-	if a.srv.inlineAppends {
-		// A store that never waits on I/O (the memory store) answers in
-		// microseconds: handing it to the appender would cost two goroutine
-		// switches per append, more than the append, and there is nothing to
-		// serve meanwhile. The outcome still lands through cm.done (buffered
-		// 1, empty while nothing is in flight), as the appender's would.
-		t0 := time.Now()
-		err := a.srv.store.AppendOps(ctx, a.id, a.v, recs)
-		cancel()
-		a.cm.done <- appendDone{err: err, took: time.Since(t0)}
-		return
-	}
 	if a.cm.appends == nil {
 		a.cm.appends = make(chan appendJob, 1)
 		go appender(a.srv.store, a.id, a.cm.appends, a.cm.done)

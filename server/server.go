@@ -52,10 +52,6 @@ type Server struct {
 	rest    *restAPI     // REST routes and event streams (rest.go, sse.go)
 	handler http.Handler // mux behind CORS (cors.go)
 
-	// inlineAppends: the store's appends never wait on I/O (inlineAppender),
-	// so actors call them on their own goroutine (actor_commit.go launch).
-	inlineAppends bool
-
 	restLimit *restLimiter  // nil without a REST rate limit (ratelimit.go)
 	budget    *outboxBudget // all outboxes together (outbox.go)
 
@@ -68,16 +64,6 @@ type Server struct {
 	conns    map[*conn]struct{} // guarded by connMu
 	stopping bool               // guarded by connMu
 	connWG   sync.WaitGroup     // one per WebSocket handler call
-}
-
-// inlineAppender is a store that can say its AppendOps never waits on I/O
-// (it returns in microseconds, holding at most a short lock). An actor then
-// appends on its own goroutine instead of launching one per append: the
-// pipeline that serves presence while Postgres commits has nothing to
-// overlap with such a store, and its hand-offs would cost more than the
-// append.
-type inlineAppender interface {
-	AppendsInline() bool
 }
 
 // New builds a server on st, which the caller opened and closes after Shutdown.
@@ -104,9 +90,6 @@ func New(cfg Config, st store.Store, logger *slog.Logger) (*Server, error) {
 	}
 	if s.auth == nil {
 		s.auth = auth.OpenAuth{}
-	}
-	if ia, ok := st.(inlineAppender); ok {
-		s.inlineAppends = ia.AppendsInline()
 	}
 	s.baseCtx, s.cancelBase = context.WithCancel(context.Background())
 	s.budget = newOutboxBudget(s, cfg.OutboxBudget)
