@@ -9,6 +9,7 @@ import (
 	"github.com/tandem-collab/tandem/auth"
 	textdoc "github.com/tandem-collab/tandem/doctype/text"
 	"github.com/tandem-collab/tandem/ot"
+	"github.com/tandem-collab/tandem/store"
 	"github.com/tandem-collab/tandem/wire"
 )
 
@@ -17,6 +18,15 @@ import (
 type pipelineFixture struct {
 	ts *testServer
 	st *readCountingStore
+}
+
+// newPipelineFixture serves "doc" ("abc") from base behind a store whose
+// appends a test can hold in flight, with presence flushed every 5 ms.
+func newPipelineFixture(t *testing.T, base store.Store) pipelineFixture {
+	t.Helper()
+	st := newHeldStore(base)
+	createDoc(t, st, "doc", "abc")
+	return pipelineFixture{ts: newTestServer(t, st, func(c *Config) { c.PresenceInterval = 5 * time.Millisecond }), st: st}
 }
 
 // join subscribes c to "doc" as a read-write peer of sid.
@@ -102,10 +112,8 @@ const (
 func TestActorPresenceDuringAppend(t *testing.T) {
 	for _, sc := range stores {
 		t.Run(sc.name, func(t *testing.T) {
-			st := &readCountingStore{Store: sc.open(t), held: make(chan struct{}), release: make(chan struct{})}
-			createDoc(t, st, "doc", "abc")
-			ts := newTestServer(t, st, func(c *Config) { c.PresenceInterval = 5 * time.Millisecond })
-			f := pipelineFixture{ts: ts, st: st}
+			f := newPipelineFixture(t, sc.open(t))
+			ts, st := f.ts, f.st
 			ctx := context.Background()
 			watcher, mover := newCollector(), newCollector()
 			f.join(t, watcher, sidWatcher)
@@ -157,10 +165,8 @@ func TestActorPresenceDuringAppend(t *testing.T) {
 func TestActorOwnSenderWaitsForItsOp(t *testing.T) {
 	for _, sc := range stores {
 		t.Run(sc.name, func(t *testing.T) {
-			st := &readCountingStore{Store: sc.open(t), held: make(chan struct{}), release: make(chan struct{})}
-			createDoc(t, st, "doc", "abc")
-			ts := newTestServer(t, st, func(c *Config) { c.PresenceInterval = 5 * time.Millisecond })
-			f := pipelineFixture{ts: ts, st: st}
+			f := newPipelineFixture(t, sc.open(t))
+			st := f.st
 			watcher, author := newCollector(), newCollector()
 			f.join(t, watcher, sidWatcher)
 			f.join(t, author, sidAuthor)

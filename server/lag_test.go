@@ -20,6 +20,11 @@ type readCountingStore struct {
 	release chan struct{}
 }
 
+// newHeldStore wraps st; appends are held only once holding is set.
+func newHeldStore(st store.Store) *readCountingStore {
+	return &readCountingStore{Store: st, held: make(chan struct{}), release: make(chan struct{})}
+}
+
 func (s *readCountingStore) ReadOps(ctx context.Context, id string, from int64, limit int) ([]store.OpRecord, error) {
 	s.reads.Add(1)
 	return s.Store.ReadOps(ctx, id, from, limit)
@@ -40,7 +45,7 @@ func (s *readCountingStore) AppendOps(ctx context.Context, id string, base int64
 func TestActorLaggingBatchReadsHistoryOnce(t *testing.T) {
 	for _, sc := range stores {
 		t.Run(sc.name, func(t *testing.T) {
-			st := &readCountingStore{Store: sc.open(t), held: make(chan struct{}), release: make(chan struct{})}
+			st := newHeldStore(sc.open(t))
 			createDoc(t, st, "doc", "")
 			ts := newTestServer(t, st, func(c *Config) { c.OpWindow = 2; c.OpWindowAge = 0; c.OpRate = 1e6 })
 			ctx := context.Background()

@@ -5,6 +5,7 @@ import (
 	textdoc "github.com/tandem-collab/tandem/doctype/text"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"regexp"
@@ -35,14 +36,22 @@ type faultyBus struct {
 	bus.Bus
 	drop, dup, delay float64
 
-	cut atomic.Bool
-	mu  sync.Mutex
-	r   *rand.Rand
-	wg  sync.WaitGroup
+	cut    atomic.Bool
+	mu     sync.Mutex
+	r      *rand.Rand     // guarded by mu
+	topics map[string]int // publishes per topic, guarded by mu
+	wg     sync.WaitGroup
 }
 
 func newFaultyBus(inner bus.Bus, drop, dup, delay float64, seed uint64) *faultyBus {
 	return &faultyBus{Bus: inner, drop: drop, dup: dup, delay: delay, r: rand.New(rand.NewPCG(seed, 7))}
+}
+
+// published is how many messages were published on each topic.
+func (f *faultyBus) published() map[string]int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return maps.Clone(f.topics)
 }
 
 func (f *faultyBus) roll() (drop, dup bool, delay time.Duration) {
@@ -57,6 +66,12 @@ func (f *faultyBus) roll() (drop, dup bool, delay time.Duration) {
 }
 
 func (f *faultyBus) Publish(ctx context.Context, topic string, p []byte) error {
+	f.mu.Lock()
+	if f.topics == nil {
+		f.topics = map[string]int{}
+	}
+	f.topics[topic]++
+	f.mu.Unlock()
 	if f.cut.Load() {
 		return nil
 	}

@@ -75,11 +75,23 @@ func committers(t *testing.T, ns []*e2eServer) (which []int, conflicts float64) 
 // on what the store holds, each (sid, seq) once.
 func TestOwnerConvergence(t *testing.T) {
 	const initial = "one owner ✓\n"
-	ns, _, _ := ownedNodes(t, 3, 10*time.Second, nil)
+	ns, buses, _ := ownedNodes(t, 3, 10*time.Second, nil)
 	v := editAcross(t, ns, "owned", initial, 6, 2*time.Second)
 	which, conflicts := committers(t, ns)
 	if len(which) != 1 || conflicts != 0 {
 		t.Fatalf("nodes %v committed with %v version conflicts; want one owner and none", which, conflicts)
+	}
+	// The other nodes forward on the owner's own topic of the document, so
+	// that no forward goes to a node that would only drop it.
+	ownerTopic := "doc:owned:node:" + buses[which[0]].Node()
+	for i, b := range buses {
+		got := b.published()
+		if i != which[0] && got[ownerTopic] == 0 {
+			t.Errorf("node %d published nothing on the owner's topic %q: %v", i, ownerTopic, got)
+		}
+		if i == which[0] && got[ownerTopic] != 0 {
+			t.Errorf("the owner published %d messages on its own topic", got[ownerTopic])
+		}
 	}
 	t.Logf("3 nodes, 6 clients: %d ops, all committed by node %d", v, which[0])
 }

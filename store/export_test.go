@@ -50,3 +50,12 @@ func (s *PGStore) AppendGroup(ctx context.Context, appends []Append) []error {
 
 // PoolMaxConns is the size of the store's connection pool.
 func (s *PGStore) PoolMaxConns() int32 { return s.pool.Config().MaxConns }
+
+// WithoutCommitters stops the group committer's goroutines and leaves group
+// commit on with none running: an append handed to a committer then waits
+// until its context ends, so a test sees which appends are sent by their
+// callers.
+func (s *PGStore) WithoutCommitters() {
+	s.group.stop()
+	s.group = newGroupCommitter(s.pool, 0)
+}

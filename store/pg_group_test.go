@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tandem-collab/tandem/ot"
 	"github.com/tandem-collab/tandem/store"
@@ -39,14 +40,7 @@ func TestPGGroupCommitIsolatesFailures(t *testing.T) {
 	}
 	for _, withDup := range []bool{false, true} {
 		t.Run(fmt.Sprintf("duplicate=%v", withDup), func(t *testing.T) {
-			base := map[string]int64{}
-			for _, id := range []string{"a", "c", "d"} {
-				d, err := s.GetDoc(ctx, id)
-				if err != nil {
-					t.Fatal(err)
-				}
-				base[id] = d.Version
-			}
+			base := versionsOf(t, s, "a", "c", "d")
 			sid := fmt.Sprintf("s%v", withDup)
 			appends := []store.Append{
 				{ID: "d", Expected: base["d"], Ops: []store.OpRecord{insertRec(base["d"], sid, 1)}},
@@ -193,14 +187,7 @@ func TestPGGroupStatementIsolatesFailures(t *testing.T) {
 	}
 	for _, withDup := range []bool{false, true} {
 		t.Run(fmt.Sprintf("duplicate=%v", withDup), func(t *testing.T) {
-			base := map[string]int64{}
-			for _, id := range []string{"a", "c", "d"} {
-				d, err := s.GetDoc(ctx, id)
-				if err != nil {
-					t.Fatal(err)
-				}
-				base[id] = d.Version
-			}
+			base := versionsOf(t, s, "a", "c", "d")
 			sid := fmt.Sprintf("t%v", withDup)
 			appends := []store.Append{
 				{ID: "d", Expected: base["d"], Ops: []store.OpRecord{insertRec(base["d"], sid, 1)}},
@@ -252,4 +239,39 @@ func TestPGGroupStatementIsolatesFailures(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPGGroupLoneAppendSentByCaller: an append that finds no append in flight
+// and none queued is sent by its caller, not handed to a committer (with no
+// committer running it would wait until its context ended).
+func TestPGGroupLoneAppendSentByCaller(t *testing.T) {
+	s := newPG(t, store.PGOptions{})
+	s.WithoutCommitters()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := s.CreateDoc(ctx, store.NewDocument{ID: "lone"}); err != nil {
+		t.Fatal(err)
+	}
+	for v := range int64(3) {
+		if err := s.AppendOps(ctx, "lone", v, []store.OpRecord{insertRec(v, "s", v+1)}); err != nil {
+			t.Fatalf("append at %d: %v", v, err)
+		}
+	}
+	if ops, err := s.ReadOps(ctx, "lone", 0, 0); err != nil || len(ops) != 3 {
+		t.Fatalf("the log holds %d ops (%v), want 3", len(ops), err)
+	}
+}
+
+// versionsOf reads the documents' versions.
+func versionsOf(t *testing.T, s *store.PGStore, ids ...string) map[string]int64 {
+	t.Helper()
+	vs := make(map[string]int64, len(ids))
+	for _, id := range ids {
+		d, err := s.GetDoc(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vs[id] = d.Version
+	}
+	return vs
 }
