@@ -68,7 +68,13 @@ async function add(page, kind) {
   const before = new Set(await ids(page));
   await page.locator(`[data-add="${kind}"]`).click();
   const id = await waitFor(`the new ${kind}`, async () => (await ids(page)).find((x) => !before.has(x)));
-  await page.keyboard.press('Escape'); // a new note opens for writing
+  // A new note opens for writing on the next animation frame, after it is
+  // in the document: Escape before that would leave it open, and its text box
+  // would then take the mouse that is meant to drag it.
+  const input = page.locator(`.shape[data-id="${id}"] .note-input`);
+  if (kind === 'note') await input.waitFor({ timeout: 20000 });
+  await page.keyboard.press('Escape');
+  if (kind === 'note') await input.waitFor({ state: 'detached', timeout: 20000 });
   return id;
 }
 
