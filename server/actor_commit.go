@@ -32,6 +32,14 @@ import (
 // was: a lost version race catches up and prepares again, a duplicate
 // (sid, seq) is acknowledged at its version, a deleted document answers
 // not_found, anything else fails the batch's ops.
+//
+// A store whose appends never wait on I/O (the memory store: inlineAppender)
+// is called by the actor itself, and the outcome is taken in at once
+// (landed), as a synchronous commit would: there is no Postgres commit to
+// serve the mailbox during, and the appender's hand-offs (a goroutine woken
+// for the call, the actor woken for its outcome) cost more than such an
+// append. The order is the same: applied, acknowledged and broadcast only
+// once stored, in version order.
 
 // commitState is the pipeline's state; only the actor goroutine touches it,
 // except done, which the appender sends each outcome on, and appends,
@@ -344,14 +352,25 @@ func (a *actor) step() {
 }
 
 // launch sends batch to the store through the appender; its outcome comes
-// back on cm.done (landed). Each store call is bounded by StoreTimeout; the
-// actor never exits with one in flight.
+// back on cm.done (landed). A store that appends inline is called here and
+// its outcome landed before launch returns. Each store call is bounded by
+// StoreTimeout; the actor never exits with one in flight.
 func (a *actor) launch(batch []*pending, rest []*opMsg) {
 	recs := make([]store.OpRecord, len(batch))
 	for i, p := range batch {
 		recs[i] = p.rec
 	}
 	a.cm.flight = &flight{batch: batch, rest: rest}
+	if a.srv.inlineAppends {
+		ctx, cancel := a.storeCtx()
+		t0 := time.Now()
+		err := a.srv.store.AppendOps(ctx, a.id, a.v, recs)
+		cancel()
+		// Nothing was served meanwhile, so the gate needs no rebuild: the
+		// next release makes it from what landed leaves unresolved.
+		a.landed(appendDone{err: err, took: time.Since(t0)})
+		return
+	}
 	// The gate holds what is unresolved now: the ops prepare answered are
 	// not, the forwarded ops it took in are.
 	a.rebuildGate()
