@@ -374,8 +374,9 @@ func (a *actor) step() {
 
 // launch sends batch to the store through the appender; its outcome comes
 // back on cm.done (landed). A store that appends inline is called here and
-// its outcome landed before launch returns. Each store call is bounded by
-// StoreTimeout; the actor never exits with one in flight.
+// its outcome landed before launch returns. Each store call through the
+// appender is bounded by StoreTimeout; the actor never exits with one in
+// flight.
 func (a *actor) launch(batch []*pending, rest []*opMsg) {
 	recs := make([]store.OpRecord, len(batch))
 	for i, p := range batch {
@@ -386,10 +387,12 @@ func (a *actor) launch(batch []*pending, rest []*opMsg) {
 	// not, the forwarded ops it took in are.
 	a.cm.gateStale = true
 	if a.srv.inlineAppends {
-		ctx, cancel := a.storeCtx()
+		// No StoreTimeout: such a store has nothing to wait for that a
+		// deadline could cut short, and a timer armed and stopped per
+		// append was a twentieth of the actor's time under a hot
+		// document's load. Shutdown's cancellation still reaches it.
 		t0 := time.Now()
-		err := a.srv.store.AppendOps(ctx, a.id, a.v, recs)
-		cancel()
+		err := a.srv.store.AppendOps(a.srv.baseCtx, a.id, a.v, recs)
 		a.landed(appendDone{err: err, took: time.Since(t0)})
 		return
 	}
