@@ -32,6 +32,14 @@ import (
 // was: a lost version race catches up and prepares again, a duplicate
 // (sid, seq) is acknowledged at its version, a deleted document answers
 // not_found, anything else fails the batch's ops.
+//
+// A store whose appends never wait on I/O (the memory store: inlineAppender)
+// is called by the actor itself, and the outcome is taken in at once
+// (landed), as a synchronous commit would: there is no Postgres commit to
+// serve the mailbox during, and the appender's hand-offs (a goroutine woken
+// for the call, the actor woken for its outcome) cost more than such an
+// append. The order is the same: applied, acknowledged and broadcast only
+// once stored, in version order.
 
 // commitState is the pipeline's state; only the actor goroutine touches it,
 // except done, which the appender sends each outcome on, and appends,
@@ -49,7 +57,13 @@ type commitState struct {
 	appends chan appendJob
 	waiting []actorMsg // messages the gate holds back, in mailbox order
 	spare   []actorMsg // release's buffer
-	gate    orderGate
+	// gate is consulted through gateNow, which rebuilds it first when it
+	// is stale (an append started or ended since): built only when a
+	// message other than an op arrives, or one waits, rather than on every
+	// append's start and end (three clears of its maps per append, one per
+	// op under a hot document's load, where nothing but ops arrive).
+	gate      orderGate
+	gateStale bool
 	// queued is len(queue), readable from any goroutine (as len(inbox) is):
 	// the ops that reached the actor and wait for an append.
 	queued atomic.Int64
@@ -98,7 +112,9 @@ func (a *actor) submitOps(msgs []*opMsg) {
 }
 
 func (a *actor) submitOp(m *opMsg) {
-	a.cm.gate.add(m, m.sid)
+	if !a.cm.gateStale { // a stale gate takes the queue in when rebuilt
+		a.cm.gate.add(m, m.sid)
+	}
 	a.cm.queue = append(a.cm.queue, m)
 	a.cm.queued.Add(1)
 }
@@ -137,11 +153,13 @@ func (a *actor) dispatch(m actorMsg) {
 		a.reject(m, a.failure())
 		return
 	}
-	g := &a.cm.gate
-	if op, ok := m.(*opMsg); ok && !g.barrier {
+	// Only a waiting delete holds ops back (the gate's barrier); with
+	// nothing waiting there is none, and no need to build the gate.
+	if op, ok := m.(*opMsg); ok && (len(a.cm.waiting) == 0 || !a.gateNow().barrier) {
 		a.submitOp(op)
 		return
 	}
+	g := a.gateNow()
 	sid := a.senderSID(m)
 	if g.blocks(m, sid, a.inFlight(), a.joinAhead(m)) {
 		a.cm.waiting = append(a.cm.waiting, m)
@@ -203,16 +221,19 @@ func (a *actor) pump() {
 	}
 }
 
-// release rebuilds the gate from what is unresolved and dispatches again
-// what waited, in order: what no longer must wait is served.
+// release dispatches again what waited, in order, against the gate of what
+// is unresolved now: what no longer must wait is served.
 func (a *actor) release() {
 	c := &a.cm
-	a.rebuildGate()
 	if len(c.waiting) == 0 {
+		c.gateStale = true
 		return
 	}
 	waiting := c.waiting
 	c.waiting = c.spare[:0]
+	// Rebuilt without the messages taken out: each is added back if it
+	// must wait again.
+	c.gateStale = true
 	for _, m := range waiting {
 		a.dispatch(m)
 	}
@@ -220,10 +241,14 @@ func (a *actor) release() {
 	c.spare = waiting[:0]
 }
 
-// rebuildGate makes the gate the ops unresolved now: in flight, in the job,
-// queued (the messages waiting are the caller's to add).
-func (a *actor) rebuildGate() {
+// gateNow returns the gate, first rebuilt if stale from what is unresolved
+// now: the ops in flight, in the job and queued, and the messages waiting.
+func (a *actor) gateNow() *orderGate {
 	c := &a.cm
+	if !c.gateStale {
+		return &c.gate
+	}
+	c.gateStale = false
 	c.gate.reset()
 	if f := c.flight; f != nil {
 		for _, p := range f.batch {
@@ -244,6 +269,10 @@ func (a *actor) rebuildGate() {
 	for _, m := range c.queue {
 		c.gate.add(m, m.sid)
 	}
+	for _, m := range c.waiting {
+		c.gate.add(m, a.senderSID(m))
+	}
+	return &c.gate
 }
 
 // between takes in, between two appends, what may move the version and so
@@ -344,19 +373,28 @@ func (a *actor) step() {
 }
 
 // launch sends batch to the store through the appender; its outcome comes
-// back on cm.done (landed). Each store call is bounded by StoreTimeout; the
-// actor never exits with one in flight.
+// back on cm.done (landed). A store that appends inline is called here and
+// its outcome landed before launch returns. Each store call through the
+// appender is bounded by StoreTimeout; the actor never exits with one in
+// flight.
 func (a *actor) launch(batch []*pending, rest []*opMsg) {
 	recs := make([]store.OpRecord, len(batch))
 	for i, p := range batch {
 		recs[i] = p.rec
 	}
 	a.cm.flight = &flight{batch: batch, rest: rest}
-	// The gate holds what is unresolved now: the ops prepare answered are
+	// The gate is what is unresolved now: the ops prepare answered are
 	// not, the forwarded ops it took in are.
-	a.rebuildGate()
-	for _, m := range a.cm.waiting {
-		a.cm.gate.add(m, a.senderSID(m))
+	a.cm.gateStale = true
+	if a.srv.inlineAppends {
+		// No StoreTimeout: such a store has nothing to wait for that a
+		// deadline could cut short, and a timer armed and stopped per
+		// append was a twentieth of the actor's time under a hot
+		// document's load. Shutdown's cancellation still reaches it.
+		t0 := time.Now()
+		err := a.srv.store.AppendOps(a.srv.baseCtx, a.id, a.v, recs)
+		a.landed(appendDone{err: err, took: time.Since(t0)})
+		return
 	}
 	ctx, cancel := a.storeCtx()
 	if a.cm.appends == nil {

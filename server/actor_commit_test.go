@@ -2,7 +2,12 @@ package server
 
 import (
 	"context"
+	"fmt"
+	"runtime"
 	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -255,5 +260,161 @@ func TestActorShutdownWaitsForAppend(t *testing.T) {
 	}
 	if text, v := docText(t, st, "doc"); text != "xabc" || v != 1 {
 		t.Fatalf("the store has %q at %d", text, v)
+	}
+}
+
+// Which stores an actor calls itself (inlineAppender): only those that
+// say their appends never wait on I/O.
+func TestInlineAppendsChosen(t *testing.T) {
+	cases := []struct {
+		name string
+		open func(testing.TB) store.Store
+		want bool
+	}{
+		{"memory store", memStore, true},
+		{"memory store behind a wrapper that may hold appends", func(t testing.TB) store.Store { return newHeldStore(memStore(t)) }, false},
+		{"Postgres store", pgStore, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ts := newTestServer(t, c.open(t), nil)
+			if got := ts.srv.inlineAppends; got != c.want {
+				t.Fatalf("inlineAppends = %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
+// stackMarkStore is the memory store (appends inline) recording the newest
+// version it has stored and whether any append ran on the actor's appender
+// goroutine rather than on the actor's own.
+type stackMarkStore struct {
+	*store.MemStore
+	stored     atomic.Int64 // the document's version after the last append
+	onAppender atomic.Int64 // appends whose stack shows the appender
+}
+
+func (s *stackMarkStore) AppendOps(ctx context.Context, id string, base int64, ops []store.OpRecord) error {
+	buf := make([]byte, 64<<10)
+	if strings.Contains(string(buf[:runtime.Stack(buf, false)]), "server.appender(") {
+		s.onAppender.Add(1)
+	}
+	err := s.MemStore.AppendOps(ctx, id, base, ops)
+	if err == nil {
+		s.stored.Store(base + int64(len(ops)))
+	}
+	return err
+}
+
+// storedCheck is a subscriber that checks that every op reaches it after
+// the store has it, in version order without a gap.
+type storedCheck struct {
+	st   *stackMarkStore
+	mu   sync.Mutex
+	next int64
+	errs []string
+}
+
+func (c *storedCheck) Deliver(ev *Event) bool {
+	if ev.Kind != EventOp {
+		return true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ev.V != c.next {
+		c.errs = append(c.errs, fmt.Sprintf("op v%d broadcast, want v%d", ev.V, c.next))
+	}
+	if s := c.st.stored.Load(); ev.V >= s {
+		c.errs = append(c.errs, fmt.Sprintf("op v%d broadcast with the store at v%d", ev.V, s))
+	}
+	c.next = ev.V + 1
+	return true
+}
+
+func (c *storedCheck) got() (int64, []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.next, slices.Clone(c.errs)
+}
+
+// pipelinedMarkStore is stackMarkStore saying its appends may wait: the
+// actor hands them to its appender.
+type pipelinedMarkStore struct{ *stackMarkStore }
+
+func (pipelinedMarkStore) AppendsInline() bool { return false }
+
+// With the memory store the actor appends on its own goroutine (no
+// appender), and still acknowledges and broadcasts an op only once the store
+// holds it, in version order, under concurrent authors whose ops batch and
+// transform past each other; the same store saying it may wait gets the
+// appender, with the same order.
+func TestActorAppendsInline(t *testing.T) {
+	for _, inline := range []bool{true, false} {
+		t.Run(fmt.Sprintf("inline=%v", inline), func(t *testing.T) {
+			st := &stackMarkStore{MemStore: store.NewMem(store.MemOptions{})}
+			t.Cleanup(st.Close)
+			createDoc(t, st, "doc", "")
+			var served store.Store = st
+			if !inline {
+				served = pipelinedMarkStore{st}
+			}
+			ts := newTestServer(t, served, nil)
+			if ts.srv.inlineAppends != inline {
+				t.Fatalf("inlineAppends = %v, want %v", ts.srv.inlineAppends, inline)
+			}
+			ctx := context.Background()
+			check := &storedCheck{st: st}
+			if err := ts.srv.Subscribe(ctx, "doc", check, SubscribeOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			const authors, each = 6, 40
+			var wg sync.WaitGroup
+			errs := make(chan error, authors*each)
+			for i := range authors {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					sid := fmt.Sprintf("sid-inline-author-%05d", i)
+					known := int64(0)
+					for seq := int64(1); seq <= each; seq++ {
+						v, err := ts.srv.SubmitOp(ctx, "doc", known, ins(0, "x"), sid, seq, "u")
+						if err != nil {
+							errs <- err
+							return
+						}
+						if s := st.stored.Load(); v >= s {
+							errs <- fmt.Errorf("%s seq %d acked at v%d with the store at v%d", sid, seq, v, s)
+						}
+						known = v + 1
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				next, bad := check.got()
+				for _, e := range bad {
+					t.Error(e)
+				}
+				if next == authors*each || len(bad) > 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the subscriber got ops up to v%d, want v%d", next, authors*each)
+				}
+				time.Sleep(time.Millisecond)
+			}
+			n := st.onAppender.Load()
+			if inline && n != 0 {
+				t.Fatalf("%d appends ran on an appender goroutine, want none", n)
+			}
+			if !inline && n == 0 {
+				t.Fatal("no append ran on the appender goroutine")
+			}
+		})
 	}
 }

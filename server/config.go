@@ -86,7 +86,9 @@ type Config struct {
 	// CommitRetries bounds how often an actor re-transforms a batch after losing
 	// a version race in the store before it answers internal.
 	CommitRetries int
-	// StoreTimeout bounds every store call an actor makes.
+	// StoreTimeout bounds every store call an actor makes that may wait on
+	// I/O: all but the appends of a store that never waits (the memory
+	// store, inlineAppender), which go without a deadline.
 	StoreTimeout time.Duration
 
 	// PresenceInterval is how long presence changes are coalesced into one

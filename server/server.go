@@ -52,6 +52,10 @@ type Server struct {
 	rest    *restAPI     // REST routes and event streams (rest.go, sse.go)
 	handler http.Handler // mux behind CORS (cors.go)
 
+	// inlineAppends: the store's appends never wait on I/O (inlineAppender),
+	// so an actor calls them on its own goroutine (actor_commit.go launch).
+	inlineAppends bool
+
 	restLimit *restLimiter  // nil without a REST rate limit (ratelimit.go)
 	budget    *outboxBudget // all outboxes together (outbox.go)
 
@@ -64,6 +68,18 @@ type Server struct {
 	conns    map[*conn]struct{} // guarded by connMu
 	stopping bool               // guarded by connMu
 	connWG   sync.WaitGroup     // one per WebSocket handler call
+}
+
+// inlineAppender is a store that can say its AppendOps never waits on I/O:
+// it returns in microseconds, holding at most a short lock, whatever the
+// load. An actor then makes the append on its own goroutine and takes its
+// outcome at once (actor_commit.go launch) instead of handing it to its
+// appender: the pipeline that serves presence while Postgres commits has
+// nothing to overlap with such a store, and its two hand-offs per append
+// cost more than the append. A store that may wait (on a disk, a network,
+// a pool) must not implement it, or report false.
+type inlineAppender interface {
+	AppendsInline() bool
 }
 
 // New builds a server on st, which the caller opened and closes after Shutdown.
@@ -90,6 +106,9 @@ func New(cfg Config, st store.Store, logger *slog.Logger) (*Server, error) {
 	}
 	if s.auth == nil {
 		s.auth = auth.OpenAuth{}
+	}
+	if ia, ok := st.(inlineAppender); ok {
+		s.inlineAppends = ia.AppendsInline()
 	}
 	s.baseCtx, s.cancelBase = context.WithCancel(context.Background())
 	s.budget = newOutboxBudget(s, cfg.OutboxBudget)

@@ -64,7 +64,10 @@ type docState struct {
 type prepState struct {
 	reads   prepReads
 	answers []answer
-	inBatch map[sidSeq]*pending
+	// inBatch finds a batch's resubmissions once it is past shortBatch
+	// (inBatchOf); inBatchOn says it holds the current batch.
+	inBatch   map[sidSeq]*pending
+	inBatchOn bool
 	// ops and sids are the ops a batch's ops move past, and their authors:
 	// the history, then the batch so far.
 	ops   []doctype.Op

@@ -129,10 +129,10 @@ func (s *docState) prepare(msgs []*opMsg, r *prepReads, now time.Time) (batch []
 	p.answers, p.ops, p.sids = p.answers[:0], p.ops[:0], p.sids[:0]
 	working := s.doc.Clone()
 	next := s.v
-	if p.inBatch == nil {
-		p.inBatch = make(map[sidSeq]*pending)
+	if p.inBatchOn {
+		clear(p.inBatch)
+		p.inBatchOn = false
 	}
-	clear(p.inBatch)
 	// The batch's records in one allocation: never more than this many, so
 	// the pointers into it stay put.
 	n := min(len(msgs), s.limits.maxBatch)
@@ -158,7 +158,7 @@ func (s *docState) prepare(msgs []*opMsg, r *prepReads, now time.Time) (batch []
 			continue
 		}
 		key := sidSeq{m.sid, m.seq}
-		if d := p.inBatch[key]; d != nil {
+		if d := p.inBatchOf(batch, key); d != nil {
 			d.dups = append(d.dups, m)
 			continue
 		}
@@ -244,7 +244,7 @@ func (s *docState) prepare(msgs []*opMsg, r *prepReads, now time.Time) (batch []
 		next++
 		batch = append(batch, pe)
 		p.ops, p.sids = append(p.ops, applied), append(p.sids, m.sid)
-		if m.seq > 0 {
+		if m.seq > 0 && p.inBatchOn {
 			p.inBatch[key] = pe
 		}
 	}
@@ -253,6 +253,43 @@ func (s *docState) prepare(msgs []*opMsg, r *prepReads, now time.Time) (batch []
 		p.next, p.first = working, batch[0]
 	}
 	return batch, rest, p.answers
+}
+
+// shortBatch is the longest batch whose resubmissions prepare finds by
+// looking through it rather than by a map: under a hot document's load a
+// batch is one or two ops, and a map cost a clear per batch (of its slots
+// holding pointers: write barriers while the collector runs, which it
+// mostly is) for a lookup that the batch itself answers in a few
+// comparisons.
+const shortBatch = 16
+
+// inBatchOf returns the op of batch that has key's (sid, seq), nil when
+// none (or key's seq is 0: a REST op without one, never a resubmission).
+// Past shortBatch it keeps the batch in inBatch.
+func (p *prepState) inBatchOf(batch []*pending, key sidSeq) *pending {
+	if key.seq <= 0 {
+		return nil
+	}
+	if !p.inBatchOn && len(batch) > shortBatch {
+		if p.inBatch == nil {
+			p.inBatch = make(map[sidSeq]*pending)
+		}
+		for _, pe := range batch {
+			if pe.m.seq > 0 {
+				p.inBatch[sidSeq{pe.m.sid, pe.m.seq}] = pe
+			}
+		}
+		p.inBatchOn = true
+	}
+	if p.inBatchOn {
+		return p.inBatch[key]
+	}
+	for _, pe := range batch {
+		if pe.m.seq == key.seq && pe.m.sid == key.sid {
+			return pe
+		}
+	}
+	return nil
 }
 
 // replay returns the content with the prepared ops of batch applied.

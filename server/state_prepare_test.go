@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -111,6 +112,26 @@ func outcomes(msgs []*opMsg, batch []*pending, rest []*opMsg, answers []answer) 
 	return out
 }
 
+// longBatchWithDups is shortBatch+4 inserts at the head of helloWorld by
+// distinct sids, then a resubmission of the first and of the last.
+func longBatchWithDups() []*opMsg {
+	var msgs []*opMsg
+	for i := range shortBatch + 4 {
+		msgs = append(msgs, opm(2, fmt.Sprintf("s%02d", i), 1, ins(0, "x")))
+	}
+	first, last := msgs[0], msgs[len(msgs)-1]
+	return append(msgs, opm(2, first.sid, 1, ins(0, "x")), opm(2, last.sid, 1, ins(0, "x")))
+}
+
+// versions is "v<from>" .. for n ops.
+func versions(from, n int) []string {
+	var out []string
+	for i := range n {
+		out = append(out, "v"+strconv.Itoa(from+i))
+	}
+	return out
+}
+
 func TestStatePrepare(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -136,6 +157,10 @@ func TestStatePrepare(t *testing.T) {
 		{name: "the same (sid, seq) twice in a batch commits once", state: helloWorld,
 			msgs: []*opMsg{opm(2, "c", 1, ins(0, ">")), opm(2, "c", 1, ins(0, ">"))},
 			want: []string{"v2", "dup v2"}, wantText: ">hello world"},
+		{name: "resubmissions within a batch past shortBatch: found before and after the map takes over", state: helloWorld,
+			msgs: longBatchWithDups(),
+			want: append(append(versions(2, shortBatch+4), "dup v2"), "dup v"+strconv.Itoa(shortBatch+5)),
+			wantText: strings.Repeat("x", shortBatch+4) + "hello world"},
 		{name: "an op ahead of the document", state: helloWorld,
 			msgs: []*opMsg{opm(3, "c", 1, ins(0, "x")), opm(2, "c", 2, ins(0, "y"))},
 			want: []string{wire.CodeInvalidOp, "v2"}, wantText: "yhello world"},

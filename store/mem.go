@@ -313,6 +313,12 @@ func (m *MemStore) AppendOps(ctx context.Context, id string, expected int64, ops
 	return nil
 }
 
+// AppendsInline reports true: AppendOps never waits on I/O, only on the
+// store's mutex for the microseconds another call holds it, so a caller on a
+// latency-critical goroutine (a document actor) may call it directly rather
+// than hand it to a goroutine of its own.
+func (m *MemStore) AppendsInline() bool { return true }
+
 // ReadOps implements Store.
 func (m *MemStore) ReadOps(ctx context.Context, id string, from int64, limit int) ([]OpRecord, error) {
 	m.mu.RLock()
