@@ -16,7 +16,9 @@
 # PROF=1 runs bench/profserver (the same server plus net/http/pprof; its op
 # and presence rate limits are raised) instead of cmd/tandem and writes CPU
 # profiles of the server and of the load generator over the load window to
-# $OUT/server-<run>.pprof and $OUT/loadgen-<run>.pprof. ENVS="GODEBUG=gctrace=1"
+# $OUT/server-<run>.pprof and $OUT/loadgen-<run>.pprof, and the server's
+# allocations over the same window to $OUT/server-allocs-<run>.pprof
+# (go tool pprof -sample_index=alloc_space). ENVS="GODEBUG=gctrace=1"
 # writes the server's GC trace to $OUT/server.log. Extra flags go to
 # tandem-bench, e.g. -timeline (latency second by second) or -clients 1000.
 set -euo pipefail
@@ -57,7 +59,7 @@ for r in $(seq "$RUNS"); do
   if [ -n "$PROF" ]; then
     pp=$(port)
     env $ENVS "$OUT/bin/tandem" -addr 127.0.0.1:$p -pprof 127.0.0.1:$pp -database-url "$DB" -rest-rate 0 $PROFFLAGS >>"$OUT/server.log" 2>&1 &
-    prof=(-server-pprof "127.0.0.1:$pp" -server-profile "$OUT/server-$r.pprof" -load-cpuprofile "$OUT/loadgen-$r.pprof")
+    prof=(-server-pprof "127.0.0.1:$pp" -server-profile "$OUT/server-$r.pprof" -server-allocs "$OUT/server-allocs-$r.pprof" -load-cpuprofile "$OUT/loadgen-$r.pprof")
   else
     env TANDEM_DATABASE_URL="$DB" TANDEM_ADDR=127.0.0.1:$p TANDEM_REST_RATE=0 TANDEM_LOG_LEVEL=warn $ENVS \
       "$OUT/bin/tandem" >>"$OUT/server.log" 2>&1 &

@@ -264,9 +264,16 @@ func moveRange(r ot.Range, op ot.Op, owner, author string) ot.Range {
 // and the sids that left (ordered). A peer that joined and left within one
 // interval appears nowhere unless an earlier Flush had reported it, in which
 // case it is only gone. Both are nil when nothing changed.
-func (s *Set) Flush() (changed []Peer, gone []string) {
+func (s *Set) Flush() (changed []Peer, gone []string) { return s.FlushAppend(nil) }
+
+// FlushAppend is Flush with the changed peers appended to dst (returned
+// as is when none changed), so that a caller that converts them at once
+// reuses one buffer for every flush instead of allocating one per flush.
+func (s *Set) FlushAppend(dst []Peer) (changed []Peer, gone []string) {
+	changed = dst
 	if s.nDirty > 0 {
-		changed = make([]Peer, 0, s.nDirty)
+		changed = slices.Grow(changed, s.nDirty)
+		from := len(changed)
 		for i := range s.list {
 			e := &s.list[i]
 			if !e.dirty {
@@ -278,7 +285,7 @@ func (s *Set) Flush() (changed []Peer, gone []string) {
 			e.announced = true
 		}
 		s.nDirty = 0
-		sortPeers(changed)
+		sortPeers(changed[from:])
 	}
 	if len(s.gone) > 0 {
 		gone = make([]string, 0, len(s.gone))

@@ -122,6 +122,7 @@ func (a *actor) run() {
 	pres.Stop()
 	defer pres.Stop()
 	presArmed := false
+	var presLast time.Time // the last presence flush
 	batch := make([]actorMsg, 0, a.cfg().MaxBatch)
 
 	a.pump() // the ops ownStart's claim may have queued
@@ -152,6 +153,7 @@ func (a *actor) run() {
 		case <-pres.C:
 			presArmed = false
 			a.flushPresence()
+			presLast = time.Now()
 		case <-idle.C:
 			if !retired && !flying && len(a.subs) == 0 && a.srv.hub.tryExit(a) {
 				return
@@ -193,8 +195,18 @@ func (a *actor) run() {
 		// for the last one).
 		a.pump()
 		if a.docState != nil && a.presDue && !presArmed {
-			pres.Reset(a.cfg().PresenceInterval)
-			presArmed = true
+			// At most one presence message per interval, sent on its
+			// leading edge: a change after a quiet interval goes out now
+			// (a caret moved once a second no longer waits the interval
+			// out), changes within an interval of the last message are
+			// coalesced into the next one, sent when the interval ends.
+			if wait := a.cfg().PresenceInterval - time.Since(presLast); wait > 0 {
+				pres.Reset(wait)
+				presArmed = true
+			} else {
+				a.flushPresence()
+				presLast = time.Now()
+			}
 		}
 		// Other nodes' traffic does not keep a document nobody here watches
 		// loaded.

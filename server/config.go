@@ -92,7 +92,8 @@ type Config struct {
 	StoreTimeout time.Duration
 
 	// PresenceInterval is how long presence changes are coalesced into one
-	// presence message per document.
+	// presence message per document: at most one per interval, the first
+	// change after a quiet interval at once, the later ones at its end.
 	PresenceInterval time.Duration
 	// IdleUnload is how long an actor with no subscribers stays loaded.
 	IdleUnload time.Duration

@@ -9,8 +9,10 @@ import (
 	"github.com/tandem-collab/tandem/wire"
 )
 
-// EventKind says what an Event carries.
-type EventKind int
+// EventKind says what an Event carries. It is a byte so that it packs
+// beside JoinFailed: an Event is allocated per ack, op and presence flush,
+// and a smaller one is less garbage (docs/benchmarks.md, fleet).
+type EventKind uint8
 
 const (
 	// EventJoined is the first event of a subscription: the document's type
@@ -41,8 +43,7 @@ const (
 //
 // An Event is shared by all receivers: treat every field as read-only.
 type Event struct {
-	Kind EventKind
-	Doc  string
+	Doc string
 	// V is the version: of the joined state, of the committed op (it applies
 	// to V), of the acknowledged op, or of the presence selections.
 	V int64
@@ -64,8 +65,12 @@ type Event struct {
 	Gone  []string
 
 	// Error.
-	Code       string
-	Msg        string
+	Code string
+	Msg  string
+
+	// Kind and JoinFailed (Error) sit together, next to once: the fields
+	// are ordered so that an Event fits a 256-byte allocation.
+	Kind       EventKind
 	JoinFailed bool
 
 	once  sync.Once
@@ -97,15 +102,14 @@ func (ev *Event) WireMessage() wire.Message {
 		}
 		return j
 	case EventOp:
-		return &wire.OpBroadcast{Doc: ev.Doc, V: ev.Op.Version, Op: ev.Op.Op, SID: ev.Op.SID, Seq: ev.Op.Seq, Sel: ev.Sel}
+		m := ev.opMessage()
+		return &m
 	case EventAck:
-		return &wire.Ack{Doc: ev.Doc, Seq: ev.Seq, V: ev.V}
+		m := ev.ackMessage()
+		return &m
 	case EventPresence:
-		p := &wire.PresenceMsg{Doc: ev.Doc, V: ev.V, Peers: ev.Peers, Gone: ev.Gone}
-		if p.Peers == nil {
-			p.Peers = []wire.PeerInfo{}
-		}
-		return p
+		m := ev.presenceMessage()
+		return &m
 	case EventDeleted:
 		return &wire.Error{Code: wire.CodeDeleted, Msg: "the document was deleted", Doc: ev.Doc}
 	default:
@@ -123,9 +127,42 @@ func (ev *Event) withFrame(frame []byte) *Event {
 	return ev
 }
 
+func (ev *Event) opMessage() wire.OpBroadcast {
+	return wire.OpBroadcast{Doc: ev.Doc, V: ev.Op.Version, Op: ev.Op.Op, SID: ev.Op.SID, Seq: ev.Op.Seq, Sel: ev.Sel}
+}
+
+func (ev *Event) ackMessage() wire.Ack { return wire.Ack{Doc: ev.Doc, Seq: ev.Seq, V: ev.V} }
+
+func (ev *Event) presenceMessage() wire.PresenceMsg {
+	p := wire.PresenceMsg{Doc: ev.Doc, V: ev.V, Peers: ev.Peers, Gone: ev.Gone}
+	if p.Peers == nil {
+		p.Peers = []wire.PeerInfo{}
+	}
+	return p
+}
+
 // Frame is the event's WebSocket frame, encoded on first use and shared by
 // every receiver after that.
 func (ev *Event) Frame() ([]byte, error) {
-	ev.once.Do(func() { ev.frame, ev.err = wire.Encode(ev.WireMessage()) })
+	ev.once.Do(func() { ev.frame, ev.err = ev.encode() })
 	return ev.frame, ev.err
+}
+
+// encode encodes the event's frame. The kinds of every op and presence
+// flush (ack, op, presence) encode their message from the stack:
+// WireMessage's is a heap allocation per event that lived only for the
+// encoding (docs/benchmarks.md, fleet).
+func (ev *Event) encode() ([]byte, error) {
+	switch ev.Kind {
+	case EventOp:
+		m := ev.opMessage()
+		return wire.Encode(&m)
+	case EventAck:
+		m := ev.ackMessage()
+		return wire.Encode(&m)
+	case EventPresence:
+		m := ev.presenceMessage()
+		return wire.Encode(&m)
+	}
+	return wire.Encode(ev.WireMessage())
 }

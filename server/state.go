@@ -51,8 +51,9 @@ type docState struct {
 	windowBytes    int
 	last           map[string]seqMark
 	pres           *presence.Set
-	presDue        bool           // presence changed since the last flush
-	sidRefs        map[string]int // subscriptions per presence sid (a tab may reconnect before its old socket is gone)
+	presDue        bool            // presence changed since the last flush
+	flushBuf       []presence.Peer // takePresence's buffer, empty between flushes
+	sidRefs        map[string]int  // subscriptions per presence sid (a tab may reconnect before its old socket is gone)
 
 	limits prepLimits
 	prep   prepState
@@ -331,7 +332,8 @@ func (s *docState) takePresence(doc string) *Event {
 		return nil
 	}
 	s.presDue = false
-	changed, gone := s.pres.Flush()
+	changed, gone := s.pres.FlushAppend(s.flushBuf[:0])
+	defer func() { clear(changed); s.flushBuf = changed[:0] }() // keep the array, not the peers
 	if len(changed) == 0 && len(gone) == 0 {
 		return nil
 	}

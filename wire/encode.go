@@ -3,6 +3,7 @@ package wire
 import (
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"sync"
 
@@ -84,7 +85,10 @@ func Append(dst []byte, msg Message) ([]byte, error) {
 	case !ok && msg == nil:
 		return dst, fmt.Errorf("wire: encode: nil message")
 	case !ok:
-		return dst, fmt.Errorf("wire: encode: unknown message type %T", msg)
+		// The type's name, not msg itself, goes to Errorf: a message handed
+		// to fmt would escape to the heap on every call, and the server
+		// encodes its acks, ops and presence from values on its stack.
+		return dst, fmt.Errorf("wire: encode: unknown message type %s", reflect.TypeOf(msg))
 	case err != nil:
 		return dst, err
 	}

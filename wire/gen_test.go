@@ -262,8 +262,8 @@ func genEncoder(p func(string, ...any), varName string, s *schema) error {
 		f := &s.fields[i]
 		x := "m." + f.goName
 		var conds []string
-		if f.omitIf != nil {
-			conds = append(conds, fmt.Sprintf("!%s.fields[%d].omitIf(m)", varName, i))
+		if f.omitIfSet != "" {
+			conds = append(conds, "m."+f.omitIfSet+" == nil")
 		}
 		if f.omitEmpty {
 			switch f.val {

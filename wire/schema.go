@@ -84,8 +84,13 @@ type field struct {
 	// omitEmpty makes the encoder leave the key out when the value is empty
 	// ("", 0, nil, no elements).
 	omitEmpty bool
-	// omitIf, when set, makes the encoder leave the key out when it is true.
-	omitIf func(m any) bool
+	// omitIfSet, when set, is the Go field of the same message whose
+	// non-nil value makes the encoder leave this key out (a joined's ops
+	// when it has the content). A field's name rather than a function of
+	// the message, so that the generated encoders never hand the message
+	// to a function value: that made every message given to Encode escape
+	// to the heap.
+	omitIfSet string
 	// goName is the Go field the row reads and writes, which rule applies
 	// to; the generated codecs name it.
 	goName string
@@ -245,7 +250,7 @@ var (
 		field{key: "type", val: valDocType, goName: "DocType"},
 		field{key: "", val: valContent, omitEmpty: true, goName: "Content"},
 		field{key: "ops", val: valOpEntries, goName: "Ops",
-			omitIf: func(m any) bool { return m.(*Joined).Content != nil }},
+			omitIfSet: "Content"},
 		field{key: "peers", val: valPeers, required: true, goName: "Peers"},
 		field{key: "mode", val: valString, required: true, goName: "Mode"},
 	)

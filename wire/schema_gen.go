@@ -612,7 +612,7 @@ func genAppendJoined(b []byte, m *Joined) ([]byte, error) {
 		n++
 		b = m.Content.AppendMsgpack(mpack.AppendString(b, typ.ContentKey()))
 	}
-	if !joinedSchema.fields[4].omitIf(m) {
+	if m.Content == nil {
 		n++
 		b = mpack.AppendArrayHeader(append(b, "\xa3ops"...), len(m.Ops))
 		for i := range m.Ops {

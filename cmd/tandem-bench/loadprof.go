@@ -10,13 +10,15 @@ import (
 	"time"
 )
 
-// loadProfiles takes CPU profiles over an open-loop run's load window: the
-// server's (from its net/http/pprof, -server-pprof) and this process's
-// (-load-cpuprofile), so that neither includes the set-up of thousands of
+// loadProfiles takes profiles over an open-loop run's load window: the
+// server's CPU profile and, with -server-allocs, what it allocated (both from
+// its net/http/pprof, -server-pprof), and this process's CPU profile
+// (-load-cpuprofile), so that none includes the set-up of thousands of
 // connections. stop ends them and reports what failed.
 type loadProfiles struct {
 	self   *os.File
 	server chan error
+	allocs bool // the server's allocation profile is also on its way on server
 }
 
 // startLoadProfiles starts the profiles cfg asks for over a window of d.
@@ -35,18 +37,24 @@ func startLoadProfiles(ctx context.Context, cfg config, d time.Duration) (*loadP
 	}
 	if cfg.ServerPprof != "" {
 		secs := max(1, int(d/time.Second))
-		lp.server = make(chan error, 1)
-		go func() { lp.server <- fetchProfile(ctx, cfg.ServerPprof, secs, cfg.ServerProfile) }()
+		lp.server = make(chan error, 2)
+		go func() { lp.server <- fetchProfile(ctx, cfg.ServerPprof, "profile", secs, cfg.ServerProfile) }()
+		if cfg.ServerAllocs != "" {
+			lp.allocs = true
+			go func() { lp.server <- fetchProfile(ctx, cfg.ServerPprof, "allocs", secs, cfg.ServerAllocs) }()
+		}
 	}
 	return lp, nil
 }
 
-// fetchProfile writes a CPU profile of secs seconds from the pprof listener
-// at hostPort to path.
-func fetchProfile(ctx context.Context, hostPort string, secs int, path string) error {
+// fetchProfile writes the profile name ("profile" for CPU, "allocs" for the
+// allocations) over secs seconds from the pprof listener at hostPort to
+// path: for allocs, the difference between its start and its end (net/http/pprof's
+// delta profile), so only what was allocated in the window counts.
+func fetchProfile(ctx context.Context, hostPort, name string, secs int, path string) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(secs+30)*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", hostPort, secs), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", hostPort, name, secs), nil)
 	if err != nil {
 		return err
 	}
@@ -87,8 +95,14 @@ func (lp *loadProfiles) wait() error {
 	}
 	err := lp.stopSelf()
 	if lp.server != nil {
-		if e := <-lp.server; e != nil && err == nil {
-			err = e
+		n := 1
+		if lp.allocs {
+			n = 2
+		}
+		for range n {
+			if e := <-lp.server; e != nil && err == nil {
+				err = e
+			}
 		}
 		lp.server = nil
 	}

@@ -86,9 +86,12 @@ type config struct {
 	// net/http/pprof (bench/profserver -pprof): a CPU profile of the server
 	// over the load window is written to ServerProfile. LoadProfile is a CPU
 	// profile of this process over the same window (-cpuprofile covers the
-	// whole run, set-up included).
+	// whole run, set-up included). ServerAllocs, when set, is where the
+	// server's allocations over the window go (a heap profile's alloc_space
+	// and alloc_objects).
 	ServerPprof   string
 	ServerProfile string
+	ServerAllocs  string
 	LoadProfile   string
 }
 
@@ -169,6 +172,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&cfg.Timeline, "timeline", false, "steady, presence, fleet: also print ack and presence latency second by second (stalls against saturation)")
 	fs.StringVar(&cfg.ServerPprof, "server-pprof", "", "steady, presence, fleet: host:port of the server's pprof listener (bench/profserver -pprof); a CPU profile of the load window goes to -server-profile")
 	fs.StringVar(&cfg.ServerProfile, "server-profile", "server-cpu.pprof", "where -server-pprof's profile is written")
+	fs.StringVar(&cfg.ServerAllocs, "server-allocs", "", "with -server-pprof: also write the server's allocations over the load window (go tool pprof -sample_index=alloc_space) to this file")
 	fs.StringVar(&cfg.LoadProfile, "load-cpuprofile", "", "steady, presence, fleet: write a CPU profile of the load generator over the load window only to this file")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the load generator itself to this file")
 	verbose := fs.Bool("v", false, "log connection events to stderr")
