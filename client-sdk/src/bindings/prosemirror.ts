@@ -214,11 +214,40 @@ export function tandemPlugin(doc: RichDoc, options: ProseMirrorCollabOptions = {
         const tr = view.state.tr.replaceWith(0, view.state.doc.content.size, target.content);
         dispatch(tr, { remote: true, carets: caretsOf(doc) });
       };
+      /** True while readPendingSelection reads the DOM's selection into the editor ahead of a remote edit. */
+      let readingAhead = false;
+      /**
+       * Reads a selection the browser changed and ProseMirror has not read
+       * yet: `selectionchange` comes as a task of its own, after the key
+       * (Shift+Arrow) that moved the selection, and a transaction dispatched
+       * in between (a remote edit, peers' carets) puts ProseMirror's older
+       * selection back into the DOM, undoing the user's key. Only when no
+       * DOM change waits to be read: that would be the user's typing, which
+       * ProseMirror reads itself after the transaction, against the document
+       * it then shows. (The view's DOM observer is internal to
+       * prosemirror-view; without it this does nothing.) `ahead`: the
+       * document has already taken a remote edit the editor has not, so the
+       * selection read now is not shared (offsets would be the old
+       * document's); the remote edit's own transaction shares it.
+       */
+      const readPendingSelection = (ahead: boolean): void => {
+        const observer = (view as unknown as { domObserver?: { pendingRecords?: () => unknown[]; flush?: () => void } }).domObserver;
+        if (!view.hasFocus() || typeof observer?.pendingRecords !== 'function' || typeof observer.flush !== 'function') return;
+        if (observer.pendingRecords().length > 0) return;
+        readingAhead = ahead;
+        try {
+          observer.flush();
+        } finally {
+          readingAhead = false;
+        }
+      };
       const refreshCarets = (): void => {
-        if (!destroyed) dispatch(view.state.tr, { carets: caretsOf(doc) });
+        if (destroyed) return;
+        readPendingSelection(false);
+        dispatch(view.state.tr, { carets: caretsOf(doc) });
       };
       const sendSelection = (state: EditorState): void => {
-        if (!share) return;
+        if (!share || readingAhead) return;
         if (hideOnBlur && !view.hasFocus()) {
           doc.presence.setSelection(null);
           return;
@@ -227,6 +256,7 @@ export function tandemPlugin(doc: RichDoc, options: ProseMirrorCollabOptions = {
       };
       const onChange = (c: DocChange<RichOp, Delta>): void => {
         if (destroyed || c.origin === origin) return;
+        readPendingSelection(true);
         const state = view.state;
         if (deltaLength(state.doc) !== deltaLen(c.before)) {
           reset(); // out of step (should not happen): show the document as it is
