@@ -132,3 +132,42 @@ func waitGone(t *testing.T, c *wsClient, sid string) {
 		}
 	}
 }
+
+// TestPresenceLeadingEdge: a caret move after a quiet interval goes out at
+// once, and the next one within the interval waits for its end: at most one
+// presence message per document per interval, without a quiet document's
+// first move waiting the interval out.
+func TestPresenceLeadingEdge(t *testing.T) {
+	const interval = 400 * time.Millisecond
+	st := memStore(t)
+	createDoc(t, st, "doc", "abcdef")
+	ts := newTestServer(t, st, func(c *Config) { c.PresenceInterval = interval })
+	a := ts.connect(t, sidA)
+	a.join("doc", nil)
+	b := ts.connect(t, sidB)
+	b.join("doc", nil)
+	caretOfA := func(at int) time.Time {
+		t.Helper()
+		for {
+			p := b.expect("presence")
+			if sel, ok := peerSel(t, p, sidA); ok && len(sel) == 1 && sel[0] == [2]int64{int64(at), int64(at)} {
+				return time.Now()
+			}
+		}
+	}
+	// Whatever the joins announced has gone out, then nothing for a while.
+	a.send(&wire.Presence{Doc: "doc", V: 0, Sel: ot.Selection{{Anchor: 0, Head: 0}}})
+	caretOfA(0)
+	time.Sleep(2 * interval)
+
+	sent := time.Now()
+	a.send(&wire.Presence{Doc: "doc", V: 0, Sel: ot.Selection{{Anchor: 1, Head: 1}}})
+	first := caretOfA(1)
+	if d := first.Sub(sent); d >= interval/2 {
+		t.Errorf("the first move after a quiet interval took %v; the interval is %v", d, interval)
+	}
+	a.send(&wire.Presence{Doc: "doc", V: 0, Sel: ot.Selection{{Anchor: 2, Head: 2}}})
+	if gap := caretOfA(2).Sub(first); gap < interval/2 {
+		t.Errorf("the next move came %v after the first; at most one message per %v", gap, interval)
+	}
+}

@@ -82,6 +82,8 @@ type inlineAppender interface {
 	AppendsInline() bool
 }
 
+var _ inlineAppender = (*store.MemStore)(nil)
+
 // New builds a server on st, which the caller opened and closes after Shutdown.
 func New(cfg Config, st store.Store, logger *slog.Logger) (*Server, error) {
 	if err := cfg.validate(); err != nil {

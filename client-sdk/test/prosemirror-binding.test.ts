@@ -81,24 +81,29 @@ describe('ProseMirror binding', () => {
     h.conn.destroy();
   });
 
-  it("keeps a selection the browser moved and ProseMirror has not read yet when a remote edit lands first (Shift+Arrow racing a peer's typing)", async () => {
+  // The browser extends the selection over "world" (Shift+ArrowLeft) and its
+  // selectionchange event has not been delivered when something from the
+  // server is shown: the selection survives (it was put back into the DOM).
+  it.each([
+    ["a peer's op", { t: 'op', doc: 'd', v: 0, op: ['>> '], sid: BOB, seq: 1 }, 3],
+    ["a peer's caret", { t: 'presence', doc: 'd', v: 0, peers: [{ sid: BOB, user: peerUser, sel: [[0, 0]], data: null }] }, 0],
+  ])('keeps a selection ProseMirror has not read yet when %s comes first', async (_what, msg, shift) => {
     const { h, doc, s } = await syncedRich(['hello world\n']);
     const view = mountView(doc);
     view.focus();
     view.dispatch(view.state.tr.setSelection(TextSelection.create(view.state.doc, 12))); // hello world|
-    // The browser extends the selection over "world" (Shift+ArrowLeft); its
-    // selectionchange event has not been delivered when the peer's op comes.
     const text = view.dom.querySelector('p')?.firstChild as Text;
     const held = (e: Event): void => e.stopImmediatePropagation(); // the event still on its way
     window.addEventListener('selectionchange', held, { capture: true });
     document.addEventListener('selectionchange', held, { capture: true });
     document.getSelection()?.setBaseAndExtent(text, 11, text, 6);
-    s.deliver({ t: 'op', doc: 'd', v: 0, op: ['>> '], sid: BOB, seq: 1 } as never);
+    s.deliver(msg as never);
+    await vi.advanceTimersByTimeAsync(0);
     window.removeEventListener('selectionchange', held, { capture: true });
     document.removeEventListener('selectionchange', held, { capture: true });
     const sel = view.state.selection;
     expect(view.state.doc.textBetween(sel.from, sel.to)).toBe('world');
-    expect([sel.from, sel.to]).toEqual([10, 15]); // (happy-dom orders the DOM selection's ends)
+    expect([sel.from, sel.to]).toEqual([7 + shift, 12 + shift]); // (happy-dom orders the DOM selection's ends)
     await vi.advanceTimersByTimeAsync(100);
     expect(doc.presence.localSelection).toEqual([[sel.anchor - 1, sel.head - 1]]);
     view.destroy();
