@@ -112,6 +112,12 @@ func replay(id string, baseVersion int64, base doctype.Content, ops []doctype.Op
 	return d, nil
 }
 
+// sidSeq is a client op's identity, the (sid, seq) pair committed at most once.
+type sidSeq struct {
+	sid string
+	seq int64
+}
+
 // typeOf returns the doctype.Type of a stored document.
 func typeOf(id, name string) (doctype.Type, error) {
 	t, err := doctype.Lookup(name)

@@ -49,19 +49,15 @@ var _ Store = (*MemStore)(nil)
 // new memDoc, so a writer holding the old one can never touch the new history.
 type memDoc struct {
 	meta Document
-	// ops holds versions [floor, meta.Version): ops[i].Version == floor+i.
+	typ  doctype.Type
+	// log holds versions [floor, meta.Version): record i is version floor+i.
 	// Appends add to it and compaction replaces it with a shorter copy;
-	// elements are never modified once added.
-	ops     []OpRecord
+	// records are never modified once added.
+	log     memLog
 	floor   int64 // the oldest version kept (compaction moves it up)
-	bySeq   map[sidSeq]int64
+	seqs    seqIndex
 	snaps   []Snapshot // sorted by Version; snaps[0] is version floor
 	deleted bool
-}
-
-type sidSeq struct {
-	sid string
-	seq int64
 }
 
 // NewMem returns an empty in-memory store. Close stops its snapshot goroutine.
@@ -138,11 +134,16 @@ func (m *MemStore) CreateDoc(ctx context.Context, nd NewDocument) (Document, err
 	if err != nil {
 		return Document{}, fmt.Errorf("create doc %q: %w", nd.ID, err)
 	}
+	typ, err := typeOf(nd.ID, nd.Type)
+	if err != nil {
+		return Document{}, fmt.Errorf("create doc: %w: %v", ErrInvalidArgument, err)
+	}
 	now := memNow()
 	d := &memDoc{
 		meta: Document{ID: nd.ID, Type: nd.Type, Title: nd.Title, Metadata: meta,
 			CreatedAt: now, UpdatedAt: now},
-		bySeq: make(map[sidSeq]int64),
+		typ:   typ,
+		seqs:  newSeqIndex(),
 		snaps: []Snapshot{{Version: 0, Content: nd.Content, CreatedAt: now}},
 	}
 	m.mu.Lock()
@@ -255,17 +256,12 @@ func (m *MemStore) AppendOps(ctx context.Context, id string, expected int64, ops
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("append to %q: %w", id, err)
 	}
-	now := memNow()
-	recs := make([]OpRecord, len(ops))
 	for i, r := range ops {
 		if r.Op == nil {
 			return fmt.Errorf("append to %q: %w: record %d has no op", id, ErrInvalidArgument, i)
 		}
-		if r.CreatedAt.IsZero() {
-			r.CreatedAt = now
-		}
-		recs[i] = r
 	}
+	now := memNow()
 	m.mu.Lock()
 	d, err := m.live(id)
 	if err != nil {
@@ -279,30 +275,51 @@ func (m *MemStore) AppendOps(ctx context.Context, id string, expected int64, ops
 	}
 	// Check the whole batch (against the log and within itself) before touching
 	// anything: all or nothing.
-	seen := make(map[sidSeq]struct{}, len(recs))
-	for _, r := range recs {
+	var seen map[sidSeq]struct{} // only for long appends: a short one is scanned
+	if len(ops) > shortAppend {
+		seen = make(map[sidSeq]struct{}, len(ops))
+	}
+	for i, r := range ops {
 		if r.SID == "" {
 			continue
 		}
-		k := sidSeq{r.SID, r.Seq}
-		if v, ok := d.bySeq[k]; ok {
+		if v, ok := d.seqs.find(r.SID, r.Seq); ok {
 			m.mu.Unlock()
 			return &DuplicateError{DocID: id, SID: r.SID, Seq: r.Seq, Version: v}
 		}
-		if _, ok := seen[k]; ok {
+		dup := false
+		if seen != nil {
+			k := sidSeq{r.SID, r.Seq}
+			_, dup = seen[k]
+			seen[k] = struct{}{}
+		} else {
+			for _, earlier := range ops[:i] {
+				dup = dup || earlier.SID == r.SID && earlier.Seq == r.Seq
+			}
+		}
+		if dup {
 			m.mu.Unlock()
 			return fmt.Errorf("append to %q: %w: sid %q seq %d twice in one batch", id, ErrInvalidArgument, r.SID, r.Seq)
 		}
-		seen[k] = struct{}{}
 	}
-	for _, r := range recs {
-		if r.SID != "" {
-			d.bySeq[sidSeq{r.SID, r.Seq}] = r.Version
+	n := d.log.len()
+	for _, r := range ops {
+		if r.CreatedAt.IsZero() {
+			r.CreatedAt = now
+		}
+		if err := d.log.add(r); err != nil {
+			d.log.truncate(n)
+			m.mu.Unlock()
+			return fmt.Errorf("append to %q: %w", id, err)
 		}
 	}
-	d.ops = append(d.ops, recs...)
-	d.meta.Version = d.floor + int64(len(d.ops))
-	if len(recs) > 0 {
+	for _, r := range ops {
+		if r.SID != "" {
+			d.seqs.add(r.SID, r.Seq, r.Version)
+		}
+	}
+	d.meta.Version = d.floor + int64(d.log.len())
+	if len(ops) > 0 {
 		d.meta.UpdatedAt = now
 	}
 	due := m.every > 0 && d.meta.Version-d.snaps[len(d.snaps)-1].Version >= int64(m.every)
@@ -327,9 +344,9 @@ func (m *MemStore) ReadOps(ctx context.Context, id string, from int64, limit int
 		m.mu.RUnlock()
 		return nil, fmt.Errorf("read ops: %w", err)
 	}
-	log, floor := d.ops, d.floor
+	log, floor, typ := d.log, d.floor, d.typ
 	m.mu.RUnlock()
-	cur := floor + int64(len(log))
+	cur := floor + int64(log.len())
 	if from < 0 || from > cur {
 		return nil, fmt.Errorf("read ops of %q from %d: %w (document is at %d)", id, from, ErrVersion, cur)
 	}
@@ -341,7 +358,13 @@ func (m *MemStore) ReadOps(ctx context.Context, id string, from int64, limit int
 		end = from + int64(limit)
 	}
 	out := make([]OpRecord, 0, end-from)
-	out = append(out, log[from-floor:end-floor]...)
+	for v := from; v < end; v++ {
+		r, err := log.record(typ, int(v-floor), v)
+		if err != nil {
+			return nil, fmt.Errorf("read ops of %q: %w", id, err)
+		}
+		out = append(out, r)
+	}
 	return out, nil
 }
 
@@ -353,28 +376,43 @@ func (m *MemStore) FindOp(ctx context.Context, id string, sid string, seq int64)
 	if err != nil {
 		return 0, false, fmt.Errorf("find op: %w", err)
 	}
-	v, ok := d.bySeq[sidSeq{sid, seq}]
+	v, ok := d.seqs.find(sid, seq)
 	return v, ok, nil
 }
 
-// stateAt gathers, under the read lock, what replaying to version v needs: the
-// nearest snapshot at or below v and the ops after it. The slices are immutable,
-// so the replay itself runs unlocked.
-func (d *memDoc) stateAt(v int64) (Snapshot, []doctype.Op, time.Time) {
+// docAt is what replaying a document to a version needs: the nearest
+// snapshot at or below it and the log records after that. stateAt gathers it
+// under the read lock; the log is immutable where it reaches, so decoding and
+// the replay itself run unlocked.
+type docAt struct {
+	id      string
+	typ     doctype.Type
+	base    Snapshot
+	log     memLog
+	floor   int64
+	v       int64
+	reached time.Time // when the document reached v
+}
+
+func (d *memDoc) stateAt(v int64) docAt {
 	i := sort.Search(len(d.snaps), func(i int) bool { return d.snaps[i].Version > v }) - 1
-	base := d.snaps[i]
-	ops := make([]doctype.Op, 0, v-base.Version)
-	for _, r := range d.ops[base.Version-d.floor : v-d.floor] {
-		ops = append(ops, r.Op)
-	}
 	// A version's time is when the document reached it: its creation for 0,
 	// else the commit of the op that led to it (what PGStore reports too;
 	// both fall back to the creation when that op was compacted away).
 	at := d.meta.CreatedAt
 	if v > d.floor {
-		at = d.ops[v-1-d.floor].CreatedAt
+		at = d.log.createdAt(int(v - 1 - d.floor))
 	}
-	return base, ops, at
+	return docAt{id: d.meta.ID, typ: d.typ, base: d.snaps[i], log: d.log, floor: d.floor, v: v, reached: at}
+}
+
+// content replays the log from the snapshot to the version.
+func (s docAt) content() (doctype.Content, error) {
+	ops, err := s.log.ops(s.typ, int(s.base.Version-s.floor), int(s.v-s.floor), s.floor)
+	if err != nil {
+		return nil, fmt.Errorf("replay %q: %w", s.id, err)
+	}
+	return replay(s.id, s.base.Version, s.base.Content, ops)
 }
 
 // Load implements Store.
@@ -386,13 +424,13 @@ func (m *MemStore) Load(ctx context.Context, id string) (Document, Snapshot, err
 		return Document{}, Snapshot{}, fmt.Errorf("load: %w", err)
 	}
 	doc := d.public()
-	base, ops, at := d.stateAt(doc.Version)
+	st := d.stateAt(doc.Version)
 	m.mu.RUnlock()
-	text, err := replay(id, base.Version, base.Content, ops)
+	text, err := st.content()
 	if err != nil {
 		return Document{}, Snapshot{}, fmt.Errorf("load: %w", err)
 	}
-	return doc, Snapshot{Version: doc.Version, Content: text, CreatedAt: at}, nil
+	return doc, Snapshot{Version: doc.Version, Content: text, CreatedAt: st.reached}, nil
 }
 
 // SnapshotAt implements Store.
@@ -413,13 +451,13 @@ func (m *MemStore) SnapshotAt(ctx context.Context, id string, v int64) (Snapshot
 		m.mu.RUnlock()
 		return Snapshot{}, fmt.Errorf("snapshot at %d: %w", v, &CompactedError{DocID: id, Asked: v, Oldest: floor})
 	}
-	base, ops, at := d.stateAt(v)
+	st := d.stateAt(v)
 	m.mu.RUnlock()
-	text, err := replay(id, base.Version, base.Content, ops)
+	text, err := st.content()
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("snapshot at %d: %w", v, err)
 	}
-	return Snapshot{Version: v, Content: text, CreatedAt: at}, nil
+	return Snapshot{Version: v, Content: text, CreatedAt: st.reached}, nil
 }
 
 // WriteSnapshot implements Store. The content must be the document's true content at
@@ -471,13 +509,12 @@ func (m *MemStore) buildSnapshot(ctx context.Context, d *memDoc) error {
 		return nil
 	}
 	v := d.meta.Version
-	base, ops, _ := d.stateAt(v)
-	id := d.meta.ID
+	st := d.stateAt(v)
 	m.mu.RUnlock()
-	if base.Version == v {
+	if st.base.Version == v {
 		return nil
 	}
-	text, err := replay(id, base.Version, base.Content, ops)
+	text, err := st.content()
 	if err != nil {
 		return fmt.Errorf("background snapshot: %w", err)
 	}

@@ -22,13 +22,13 @@ func (m *MemStore) Compact(ctx context.Context, id string, r Retention, now time
 		m.mu.RUnlock()
 		return CompactResult{}, fmt.Errorf("compact: %w", err)
 	}
-	floor, cur, log := d.floor, d.meta.Version, d.ops
+	floor, cur, log := d.floor, d.meta.Version, d.log
 	m.mu.RUnlock()
 	res := CompactResult{Oldest: floor}
 	if !r.Enabled() {
 		return res, nil
 	}
-	cut := min(cur-max(r.MinOps, 0), ageCutoff(floor, cur, func(v int64) time.Time { return log[v-floor].CreatedAt }, now, r.MaxAge))
+	cut := min(cur-max(r.MinOps, 0), ageCutoff(floor, cur, func(v int64) time.Time { return log.createdAt(int(v - floor)) }, now, r.MaxAge))
 	if cut <= floor {
 		return res, nil
 	}
@@ -43,15 +43,15 @@ func (m *MemStore) Compact(ctx context.Context, id string, r Retention, now time
 	if d.deleted || m.closed || d.floor != floor {
 		return CompactResult{Oldest: d.floor}, nil // deleted, closed or compacted meanwhile
 	}
-	dropped := d.ops[:cut-floor]
-	for _, op := range dropped {
-		if op.SID != "" {
-			delete(d.bySeq, sidSeq{op.SID, op.Seq})
+	dropped := int(cut - floor)
+	for i := range dropped {
+		if sid := d.log.sid(i); sid != "" {
+			d.seqs.remove(sid, d.log.recs[i].seq)
 		}
 	}
 	// A copy, so that the dropped records can be collected; readers that
-	// captured the old slice keep it intact.
-	d.ops = append([]OpRecord(nil), d.ops[cut-floor:]...)
+	// captured the old log keep it intact.
+	d.log = d.log.from(dropped)
 	d.floor = cut
 	i := sort.Search(len(d.snaps), func(i int) bool { return d.snaps[i].Version >= cut })
 	kept := []Snapshot{snap}
@@ -60,7 +60,7 @@ func (m *MemStore) Compact(ctx context.Context, id string, r Retention, now time
 			kept = append(kept, s)
 		}
 	}
-	res = CompactResult{Oldest: cut, DroppedOps: int64(len(dropped)), DroppedSnapshots: int64(i)}
+	res = CompactResult{Oldest: cut, DroppedOps: int64(dropped), DroppedSnapshots: int64(i)}
 	d.snaps = kept
 	return res, nil
 }
