@@ -31,9 +31,9 @@ import (
 // everything but applying the content, so the content, the window, the marks
 // and the carets never disagree.
 type docState struct {
-	typ    doctype.Type
-	doc    doctype.Content // the content at v, changed in place by Apply
-	v      int64
+	typ doctype.Type
+	doc doctype.Content // the content at v, changed in place by Apply
+	v   int64
 	// window is the latest ops, window[i].Version == v-len(window)+i, as
 	// records; cold holds, encoded, the ops before them that windowAge
 	// keeps (state_cold.go). Together they are the op window.
