@@ -36,7 +36,10 @@ type actor struct {
 	id    string
 	log   *slog.Logger
 	inbox chan actorMsg
-	refs  int // guarded by hub.mu
+	// poke wakes the actor for its mailbox while an append is in flight,
+	// when the actor does not wait on inbox itself (see post).
+	poke chan struct{}
+	refs int // guarded by hub.mu
 
 	stopOnce sync.Once
 	stop     chan struct{} // closed by requestStop (shutdown)
@@ -71,6 +74,7 @@ func newActor(srv *Server, id string) *actor {
 		id:    id,
 		log:   srv.log.With("doc", id),
 		inbox: make(chan actorMsg, srv.cfg.MailboxSize),
+		poke:  make(chan struct{}, 1),
 		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
 		subs:  make(map[Subscriber]*subState),
@@ -83,16 +87,40 @@ func newActor(srv *Server, id string) *actor {
 func (a *actor) post(ctx context.Context, m actorMsg) error {
 	select {
 	case a.inbox <- m:
+		a.pokeFor(m)
 		return nil
 	default:
 	}
 	select {
 	case a.inbox <- m:
+		a.pokeFor(m)
 		return nil
 	case <-a.done:
 		return fmt.Errorf("document %q: %w", a.id, ErrShuttingDown)
 	case <-ctx.Done():
 		return fmt.Errorf("posting to document %q: %w", a.id, ctx.Err())
+	}
+}
+
+// pokeFor wakes the actor for m, posted, if m is not an op. While an append
+// is in flight the actor does not wait on its mailbox but on poke: ops
+// arriving then wait in the mailbox, as they would behind a synchronous
+// commit, and are taken when the append lands, all at once, for the next
+// append. Waking the actor for each of them (a goroutine switch and a pass
+// of its select per op, under a busy document's load most ops arrive while
+// an append is in flight) only moved them from the mailbox to the queue.
+// Anything else (presence, joins, leaves, a delete) is served at once, as
+// before: the actor takes the mailbox up to it, in order, so the ops before
+// it are queued first and the gate sees them (actor_gate.go). A mailbox half
+// full of ops pokes too, so that ops still move to the queue under a flood
+// and the mailbox's back-pressure stays on what is past the queue.
+func (a *actor) pokeFor(m actorMsg) {
+	if _, op := m.(*opMsg); op && len(a.inbox) < cap(a.inbox)/2 {
+		return
+	}
+	select {
+	case a.poke <- struct{}{}:
+	default: // already poked
 	}
 }
 
@@ -138,18 +166,25 @@ func (a *actor) run() {
 		}
 		// While an append is in flight the version must not move: the bus
 		// and the lease's claims wait (step takes them in between appends).
-		busIn, busKick, claimC := a.nodes.in, a.nodes.kick, a.own.claimC
+		// Nor is the actor woken for every op that arrives meanwhile: they
+		// wait in the mailbox, and poke wakes it for anything else (post).
+		busIn, busKick, claimC, inbox := a.nodes.in, a.nodes.kick, a.own.claimC, a.inbox
 		if flying {
-			busIn, busKick, claimC = nil, nil, nil
+			busIn, busKick, claimC, inbox = nil, nil, nil, nil
 		}
 		fromBus := false
 		select {
-		case m := <-a.inbox:
+		case m := <-inbox:
 			batch = a.drainInbox(append(batch[:0], m))
 			a.handle(batch)
 			clear(batch)
+		case <-a.poke:
+			a.serveInbox(batch)
 		case d := <-a.cm.done:
 			a.landed(d)
+			// The ops that arrived while it was in flight go into the next
+			// append, started below.
+			a.serveInbox(batch)
 		case <-pres.C:
 			presArmed = false
 			a.flushPresence()
@@ -228,6 +263,20 @@ func (a *actor) drainInbox(batch []actorMsg) []actorMsg {
 		}
 	}
 	return batch
+}
+
+// serveInbox handles what waits in the mailbox now, in batches of up to
+// batch's capacity (what arrives meanwhile may wait for the next pass).
+func (a *actor) serveInbox(batch []actorMsg) {
+	for n := len(a.inbox); n > 0; {
+		batch = a.drainInbox(batch[:0])
+		if len(batch) == 0 {
+			return
+		}
+		n -= len(batch)
+		a.handle(batch)
+		clear(batch)
+	}
 }
 
 // finish runs at shutdown: commit and answer what is already in the mailbox,

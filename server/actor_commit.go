@@ -17,7 +17,8 @@ import (
 // (transforms, validates, numbers it from its version), hands the store call
 // to a goroutine of its own, the appender (launch), and goes back to its
 // mailbox: presence, joins and leaves of other senders are served while
-// Postgres commits, and ops that arrive meanwhile queue for the next append.
+// Postgres commits, and ops that arrive meanwhile wait for the next append
+// (in the mailbox, without waking the actor: pokeFor).
 // The outcome comes back on cm.done, a message like any other; only then is
 // the batch applied, acknowledged and broadcast (apply), in version order, so
 // acks still follow durability and every socket still sees versions without

@@ -133,8 +133,11 @@ func (a *actor) readForPrepare(msgs []*opMsg, r *prepReads) {
 		r.histErr = err
 	}
 	if err != nil {
-		r.histFrom = a.v - int64(len(a.window))
-		ops = a.window
+		var ok bool
+		r.histFrom = a.windowStart()
+		if ops, ok = a.windowSince(r.histFrom); !ok { // an op of cold did not decode
+			r.histFrom, ops = a.v-int64(len(a.window)), a.window
+		}
 	}
 	r.hist = ops
 }

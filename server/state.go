@@ -2,7 +2,6 @@ package server
 
 import (
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -32,21 +31,26 @@ import (
 // everything but applying the content, so the content, the window, the marks
 // and the carets never disagree.
 type docState struct {
-	typ    doctype.Type
-	doc    doctype.Content // the content at v, changed in place by Apply
-	v      int64
-	window []store.OpRecord // the latest ops, window[i].Version == v-len(window)+i
-	// opWindow is how many ops the window keeps at least (Config.OpWindow);
-	// it holds between opWindow and twice that, so trimming is amortised.
+	typ doctype.Type
+	doc doctype.Content // the content at v, changed in place by Apply
+	v   int64
+	// window is the latest ops, window[i].Version == v-len(window)+i, as
+	// records; cold holds, encoded, the ops before them that windowAge
+	// keeps (state_cold.go). Together they are the op window.
+	window []store.OpRecord
+	cold   coldOps
+	// opWindow is how many ops window keeps at least (Config.OpWindow); it
+	// holds between opWindow and twice that, so trimming is amortised.
 	opWindow int
 	// windowAge and windowMax (Config.OpWindowAge, OpWindowMax) keep, beyond
-	// opWindow, the ops committed within windowAge of the newest, up to
-	// windowMax (twice that between trims). Zero: count only.
+	// opWindow, the ops committed within windowAge of the newest, in cold,
+	// up to windowMax ops in the whole window (plus up to opWindow between
+	// trims). Zero: count only.
 	windowAge time.Duration
 	windowMax int
 	// windowMaxBytes (Config.OpWindowMaxBytes) bounds what windowAge keeps by
 	// the ops' sizes: past it the window keeps opWindow ops only. windowBytes
-	// is the size of every op in the window.
+	// is the size of every op in the window (cold included).
 	windowMaxBytes int
 	windowBytes    int
 	last           map[string]seqMark
@@ -181,29 +185,47 @@ func (s *docState) remember(r store.OpRecord) {
 	s.noteSeq(r)
 }
 
-// trimWindow drops the oldest ops that are neither among the latest
-// opWindow nor within windowAge of the newest (beyond windowMax ops, or
-// windowMaxBytes of ops, they go anyway), once at least half the window can go, so that trimming costs an
-// amortised constant per op. Commit times come from the records, so the
-// state still reads no clock; records without one count as old.
+// trimWindow moves the oldest ops past the latest opWindow out of window,
+// once it holds twice that, so that trimming costs an amortised constant
+// per op: into cold when windowAge keeps them, and drops from cold the ops
+// that are no longer within windowAge of the newest (or beyond windowMax
+// ops in the whole window); past windowMaxBytes of ops, cold goes whole.
+// Commit times come from the records, so the state still reads no clock;
+// records without one count as old.
 func (s *docState) trimWindow() {
 	n := len(s.window)
-	cut := n - s.opWindow // the most that may go
+	move := n - s.opWindow
+	newest := s.window[n-1].CreatedAt
 	overBytes := s.windowMaxBytes > 0 && s.windowBytes > s.windowMaxBytes
-	if newest := s.window[n-1].CreatedAt; s.windowAge > 0 && !newest.IsZero() && !overBytes {
-		oldest := newest.Add(-s.windowAge)
-		cut = sort.Search(cut, func(i int) bool { return !s.window[i].CreatedAt.Before(oldest) })
-		if s.windowMax > 0 {
-			cut = max(cut, n-s.windowMax)
+	if s.windowAge > 0 && !newest.IsZero() && !overBytes {
+		for i := range s.window[:move] {
+			r := &s.window[i]
+			s.cold.add(r, r.Op.Size()) // its size stays in windowBytes
 		}
+		drop := s.cold.firstAfter(newest.Add(-s.windowAge))
+		if s.windowMax > 0 {
+			drop = max(drop, s.cold.len()-max(s.windowMax-s.opWindow, 0))
+		}
+		before := s.cold.bytes
+		s.cold.dropFirst(drop)
+		s.windowBytes -= before - s.cold.bytes
+	} else {
+		for _, r := range s.window[:move] {
+			s.windowBytes -= r.Op.Size()
+		}
+		s.windowBytes -= s.cold.bytes
+		s.cold.reset()
 	}
-	if cut < n/2 {
-		return
+	// A new array: the records are shared (windowSince), never overwritten.
+	s.window = append([]store.OpRecord(nil), s.window[move:]...)
+}
+
+// windowStart is the version of the oldest op in the window.
+func (s *docState) windowStart() int64 {
+	if s.cold.len() > 0 {
+		return s.cold.first
 	}
-	for _, r := range s.window[:cut] {
-		s.windowBytes -= r.Op.Size()
-	}
-	s.window = append([]store.OpRecord(nil), s.window[cut:]...)
+	return s.v - int64(len(s.window))
 }
 
 // noteSeq records a committed op for deduplication.
@@ -243,8 +265,13 @@ func (s *docState) lookupSeq(sid string, seq int64) (v int64, res seqLookup, kno
 				return r.Version, seqCommitted, true
 			}
 		}
+		for i := s.cold.len() - 1; i >= 0; i-- {
+			if s.cold.recs[i].seq == seq && string(s.cold.sidBytes(i)) == sid {
+				return s.cold.first + int64(i), seqCommitted, true
+			}
+		}
 	}
-	if s.v-int64(len(s.window)) == 0 && !known {
+	if s.windowStart() == 0 && !known {
 		return 0, seqNew, false // the window is the whole history
 	}
 	return 0, seqAsk, known
@@ -252,16 +279,28 @@ func (s *docState) lookupSeq(sid string, seq int64) (v int64, res seqLookup, kno
 
 // windowSince returns the committed ops [from, v) when the window reaches
 // back that far (ok false otherwise: read the store). The records are shared
-// and must not be modified.
+// and must not be modified. Ops from cold are decoded, as a store read
+// would; one that does not decode makes it answer ok false.
 func (s *docState) windowSince(from int64) (ops []store.OpRecord, ok bool) {
 	if from >= s.v {
 		return nil, true
 	}
 	start := s.v - int64(len(s.window))
-	if from < start {
+	if from >= start {
+		return s.window[from-start:], true
+	}
+	if s.cold.len() == 0 || from < s.cold.first {
 		return nil, false
 	}
-	return s.window[from-start:], true
+	ops = make([]store.OpRecord, 0, s.v-from)
+	for i := int(from - s.cold.first); i < s.cold.len(); i++ {
+		r, err := s.cold.record(s.typ, i)
+		if err != nil {
+			return nil, false
+		}
+		ops = append(ops, r)
+	}
+	return append(ops, s.window...), true
 }
 
 // needOps is a rule's answer when it needs committed ops the window no

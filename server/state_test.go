@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -231,9 +232,9 @@ func TestStateWindowAge(t *testing.T) {
 		wantMin, want int // window length bounds after the ops
 	}{
 		{"count only", 0, 0, 0, time.Millisecond, 100, 4, 8},
-		{"all within the age: kept up to twice the max", time.Hour, 30, 0, time.Millisecond, 100, 30, 60},
+		{"all within the age: kept up to the max, plus opWindow between trims", time.Hour, 30, 0, time.Millisecond, 100, 30, 34},
 		{"a burst within the age: all kept", time.Hour, 1000, 0, time.Millisecond, 100, 100, 100},
-		{"older than the age: trimmed to the age", 20 * time.Millisecond, 1000, 0, time.Millisecond, 100, 21, 42},
+		{"older than the age: trimmed to the age", 20 * time.Millisecond, 1000, 0, time.Millisecond, 100, 21, 29},
 		{"no commit times: count only", time.Hour, 1000, 0, 0, 100, 4, 8},
 		{"over the bytes: count only", time.Hour, 1000, 20, time.Millisecond, 100, 4, 8},
 	}
@@ -253,17 +254,103 @@ func TestStateWindowAge(t *testing.T) {
 				if s.window[len(s.window)-1].Version != int64(i) || s.window[0].Version != int64(i+1-len(s.window)) {
 					t.Fatalf("window %d..%d after op %d", s.window[0].Version, s.window[len(s.window)-1].Version, i)
 				}
+				if n := len(s.window); n > 8 {
+					t.Fatalf("%d ops kept as records, want at most twice opWindow (4)", n)
+				}
 			}
-			if n := len(s.window); n < tc.wantMin || n > tc.want {
+			all, ok := s.windowSince(s.windowStart())
+			if !ok || int64(len(all)) != s.v-s.windowStart() {
+				t.Fatalf("windowSince(%d) = %d ops, %v; want the whole window", s.windowStart(), len(all), ok)
+			}
+			if n := len(all); n < tc.wantMin || n > tc.want {
 				t.Fatalf("window of %d ops, want %d..%d", n, tc.wantMin, tc.want)
 			}
 			bytes := 0
-			for _, r := range s.window {
+			for i, r := range all {
+				if r.Version != s.windowStart()+int64(i) || r.SID != "w" || r.Seq != r.Version+1 {
+					t.Fatalf("window op %d: %+v", i, r)
+				}
+				if tc.every > 0 && !r.CreatedAt.Equal(t0.Add(time.Duration(r.Version)*tc.every)) {
+					t.Fatalf("window op v%d committed at %v", r.Version, r.CreatedAt)
+				}
 				bytes += r.Op.Size()
 			}
 			if bytes != s.windowBytes {
 				t.Fatalf("windowBytes %d, the ops' sizes add up to %d", s.windowBytes, bytes)
 			}
 		})
+	}
+}
+
+// The ops the age window keeps beyond the latest opWindow are kept encoded
+// (cold) and come back as they were committed: windowSince decodes them
+// (op, author, seq, user, commit time), lookupSeq finds a (sid, seq) among
+// them, and over windowMaxBytes they go.
+func TestStateColdWindow(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := newTextState(t, "")
+	s.windowAge, s.windowMax = time.Hour, 1000
+	var want []store.OpRecord
+	for i := range 50 {
+		rec := store.OpRecord{Version: int64(i), Op: ot.Op{{Insert: fmt.Sprintf("é%d", i)}},
+			SID: fmt.Sprintf("sid-%d", i%3), Seq: int64(i/3 + 1), UserID: fmt.Sprintf("user-%d", i%2), CreatedAt: t0.Add(time.Duration(i) * time.Second)}
+		if i%7 == 0 {
+			rec.UserID = "" // a REST op of no user
+		}
+		got, _, err := s.applyCommitted(rec, nil, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, got)
+	}
+	if s.cold.len() == 0 || len(s.window) > 8 {
+		t.Fatalf("%d ops encoded, %d records: want the ops past opWindow encoded", s.cold.len(), len(s.window))
+	}
+	if s.windowStart() != 0 {
+		t.Fatalf("the window starts at %d, want 0 (everything within the age)", s.windowStart())
+	}
+	for from := int64(0); from <= 50; from += 7 {
+		ops, ok := s.windowSince(from)
+		if !ok || len(ops) != 50-int(from) {
+			t.Fatalf("windowSince(%d) = %d ops, %v", from, len(ops), ok)
+		}
+		for i, r := range ops {
+			w := want[from+int64(i)]
+			if r.Version != w.Version || r.SID != w.SID || r.Seq != w.Seq || r.UserID != w.UserID || !r.CreatedAt.Equal(w.CreatedAt) ||
+				string(r.Op.AppendMsgpack(nil)) != string(w.Op.AppendMsgpack(nil)) {
+				t.Fatalf("windowSince(%d)[%d] = %+v, want %+v", from, i, r, w)
+			}
+		}
+	}
+	if v, res, known := s.lookupSeq("sid-1", 2); res != seqCommitted || v != 4 || !known {
+		t.Fatalf("lookupSeq(sid-1, 2) = v%d %v %v, want committed at v4", v, res, known)
+	}
+	if _, res, _ := s.lookupSeq("sid-9", 1); res != seqNew {
+		t.Fatalf("lookupSeq of an unknown sid with the whole history in memory: %v, want new", res)
+	}
+	bytes := 0
+	for _, r := range want {
+		bytes += r.Op.Size()
+	}
+	if s.windowBytes != bytes {
+		t.Fatalf("windowBytes %d, want %d", s.windowBytes, bytes)
+	}
+	// Over the bytes the encoded ops go, at the next trim.
+	s.windowMaxBytes = bytes / 2
+	for i := 50; ; i++ {
+		before := len(s.window)
+		rec := store.OpRecord{Version: int64(i), Op: ot.Op{{Insert: "x"}}, SID: "w", Seq: int64(i), CreatedAt: t0.Add(time.Duration(i) * time.Second)}
+		if _, _, err := s.applyCommitted(rec, nil, false); err != nil {
+			t.Fatal(err)
+		}
+		if len(s.window) < before {
+			break // trimmed
+		}
+	}
+	if s.cold.len() != 0 || s.windowStart() != s.v-int64(len(s.window)) {
+		t.Fatalf("over windowMaxBytes: %d ops still encoded", s.cold.len())
+	}
+	if _, ok := s.windowSince(s.windowStart() - 1); ok {
+		t.Fatal("windowSince before the window answered from memory")
 	}
 }

@@ -123,7 +123,11 @@ func DecodeClient(frame []byte, lim Limits) (Message, error) {
 			m.Raw = &Raw{Sel: d.rawSel}
 		}
 	}
-	if verr := checkStruct(msg); verr != nil {
+	ok, verr := checkClientRules(msg)
+	if !ok {
+		verr = checkStruct(msg)
+	}
+	if verr != nil {
 		return nil, d.errorf(CodeBadRequest, "%s: %v", t, verr)
 	}
 	return msg, nil

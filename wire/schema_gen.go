@@ -240,6 +240,39 @@ func decodeRows(d *decoder, vals *rowValues, v []byte, m any, name string) {
 	}
 }
 
+// checkClientRules checks msg's validator rules (the rule of each row of its schema) when
+// every one is simple; ok is false for a message whose rules only the validator checks
+// (checkStruct). err words a failure as checkStruct would.
+func checkClientRules(msg Message) (ok bool, err error) {
+	switch m := msg.(type) {
+	case *Leave:
+		if !ValidDocID(m.Doc) {
+			return true, ruleError("doc", "docid", "", true)
+		}
+		return true, nil
+	case *Op:
+		if !ValidDocID(m.Doc) {
+			return true, ruleError("doc", "docid", "", true)
+		}
+		if !(m.V >= 0) {
+			return true, ruleError("v", "min", "0", false)
+		}
+		if !(m.Seq > 0) {
+			return true, ruleError("seq", "gt", "0", false)
+		}
+		return true, nil
+	case *Presence:
+		if !ValidDocID(m.Doc) {
+			return true, ruleError("doc", "docid", "", true)
+		}
+		if !(m.V >= 0) {
+			return true, ruleError("v", "min", "0", false)
+		}
+		return true, nil
+	}
+	return false, nil
+}
+
 // genAppendHello writes m as the map helloSchema describes.
 func genAppendHello(b []byte, m *Hello) ([]byte, error) {
 	at := len(b)

@@ -59,7 +59,13 @@ func NewValidator(tagKey string) *validator.Validate {
 // RuleMessage says what the rule that fe failed requires ("must be >= 0"),
 // the same words for a message key and a REST field.
 func RuleMessage(fe validator.FieldError) string {
-	switch fe.Tag() {
+	return ruleWords(fe.Tag(), fe.Param(), fe.Kind() == reflect.String)
+}
+
+// ruleWords says what rule tag with param requires of a field, a string
+// one when isString; the words of RuleMessage and of checkClientRules.
+func ruleWords(tag, param string, isString bool) string {
+	switch tag {
 	case "required":
 		return "is required"
 	case "docid":
@@ -67,23 +73,28 @@ func RuleMessage(fe validator.FieldError) string {
 	case "sid":
 		return "must be 16-64 characters of [A-Za-z0-9_-]"
 	case "oneof":
-		return "must be one of: " + fe.Param()
+		return "must be one of: " + param
 	case "min":
-		if fe.Kind() == reflect.String {
-			return "must be at least " + fe.Param() + " characters long"
+		if isString {
+			return "must be at least " + param + " characters long"
 		}
-		return "must be >= " + fe.Param()
+		return "must be >= " + param
 	case "max":
-		if fe.Kind() == reflect.String {
-			return "must be at most " + fe.Param() + " characters long"
+		if isString {
+			return "must be at most " + param + " characters long"
 		}
-		return "must be <= " + fe.Param()
+		return "must be <= " + param
 	case "gt":
-		return "must be > " + fe.Param()
+		return "must be > " + param
 	case "required_with":
-		return "is required when " + fe.Param() + " is set"
+		return "is required when " + param + " is set"
 	}
-	return "fails rule " + fe.Tag()
+	return "fails rule " + tag
+}
+
+// ruleError is checkStruct's error for the field named key failing tag.
+func ruleError(key, tag, param string, isString bool) error {
+	return fmt.Errorf("%s: %s", key, ruleWords(tag, param, isString))
 }
 
 // idChars reports whether s is made of [A-Za-z0-9_-] only and has between min
