@@ -8,8 +8,8 @@
 // documents), and each collection marks all of it while the mutators that
 // allocate meanwhile are made to help (assists). At GOGC=100 that happened
 // every 5 s and each cycle was a slow second for every client (ack p99
-// 150-300 ms against 8-40 ms between cycles); at 400 the cycles are four to
-// five times rarer, for about twice the memory (docs/benchmarks.md, fleet).
+// 70-300 ms in it against 6-25 ms between cycles); at 400 a cycle comes
+// about every 20 s, for about twice the memory (docs/benchmarks.md, fleet).
 // The memory limit is what makes the higher GOGC safe: the collector works
 // harder as the heap nears it, so the memory the larger GOGC lets garbage
 // take is never more than the process has.
