@@ -137,7 +137,6 @@ func (a *actor) storeCtx() (context.Context, context.CancelFunc) {
 // or at shutdown after it has committed and answered everything in its mailbox.
 func (a *actor) run() {
 	defer close(a.done)
-	defer a.stopAppender()
 	defer a.busStop()
 	a.busStart()
 	a.load()
@@ -151,7 +150,11 @@ func (a *actor) run() {
 	defer pres.Stop()
 	presArmed := false
 	var presLast time.Time // the last presence flush
-	batch := make([]actorMsg, 0, a.cfg().MaxBatch)
+	// The batch grows to MaxBatch only if the mailbox ever holds that many:
+	// a document's messages mostly come one or two at a time, and 2,500
+	// open documents' arrays of 256 were 10 MB of memory that every
+	// collection scanned (docs/benchmarks.md, fleet).
+	batch := make([]actorMsg, 0, 4)
 
 	a.pump() // the ops ownStart's claim may have queued
 	for {
@@ -252,9 +255,9 @@ func (a *actor) run() {
 }
 
 // drainInbox appends to batch what is waiting in the mailbox, without
-// waiting, up to batch's capacity.
+// waiting, up to MaxBatch messages.
 func (a *actor) drainInbox(batch []actorMsg) []actorMsg {
-	for len(batch) < cap(batch) {
+	for len(batch) < a.cfg().MaxBatch {
 		select {
 		case m := <-a.inbox:
 			batch = append(batch, m)
@@ -284,7 +287,7 @@ func (a *actor) serveInbox(batch []actorMsg) {
 func (a *actor) finish() {
 	for {
 		a.settle()
-		batch := a.drainInbox(make([]actorMsg, 0, a.cfg().MaxBatch))
+		batch := a.drainInbox(nil)
 		if len(batch) == 0 {
 			break
 		}

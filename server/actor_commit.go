@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"math/rand/v2"
 	"sync/atomic"
@@ -15,10 +14,10 @@ import (
 //
 // A document has at most one append in flight. The actor prepares a batch
 // (transforms, validates, numbers it from its version), hands the store call
-// to a goroutine of its own, the appender (launch), and goes back to its
-// mailbox: presence, joins and leaves of other senders are served while
-// Postgres commits, and ops that arrive meanwhile wait for the next append
-// (in the mailbox, without waking the actor: pokeFor).
+// to a worker of the server's append pool (launch, appendpool.go), and goes
+// back to its mailbox: presence, joins and leaves of other senders are served
+// while Postgres commits, and ops that arrive meanwhile wait for the next
+// append (in the mailbox, without waking the actor: pokeFor).
 // The outcome comes back on cm.done, a message like any other; only then is
 // the batch applied, acknowledged and broadcast (apply), in version order, so
 // acks still follow durability and every socket still sees versions without
@@ -37,27 +36,21 @@ import (
 // A store whose appends never wait on I/O (the memory store: inlineAppender)
 // is called by the actor itself, and the outcome is taken in at once
 // (landed), as a synchronous commit would: there is no Postgres commit to
-// serve the mailbox during, and the appender's hand-offs (a goroutine woken
+// serve the mailbox during, and the pool's hand-offs (a goroutine woken
 // for the call, the actor woken for its outcome) cost more than such an
 // append. The order is the same: applied, acknowledged and broadcast only
 // once stored, in version order.
 
 // commitState is the pipeline's state; only the actor goroutine touches it,
-// except done, which the appender sends each outcome on, and appends,
-// which it reads its jobs from.
+// except done, which the server's append pool (appendpool.go) sends each
+// outcome on.
 type commitState struct {
-	queue  []*opMsg        // ops waiting for the next commit job, in arrival order
-	job    *commitJob      // the ops being committed; nil when none
-	flight *flight         // the append in flight; nil when none
-	done   chan appendDone // buffered 1: the outcome of the flight
-	// appends feeds the appender, the actor's goroutine that makes the
-	// store calls, started by the first append and ended by the actor's
-	// exit (stopAppender). One goroutine for the actor's life rather than
-	// one per append: a new one per append cost a goroutine start and a
-	// stack growth per commit (at one core, one per op).
-	appends chan appendJob
-	waiting []actorMsg // messages the gate holds back, in mailbox order
-	spare   []actorMsg // release's buffer
+	queue   []*opMsg        // ops waiting for the next commit job, in arrival order
+	job     *commitJob      // the ops being committed; nil when none
+	flight  *flight         // the append in flight; nil when none
+	done    chan appendDone // buffered 1: the outcome of the flight
+	waiting []actorMsg      // messages the gate holds back, in mailbox order
+	spare   []actorMsg      // release's buffer
 	// gate is consulted through gateNow, which rebuilds it first when it
 	// is stale (an append started or ended since): built only when a
 	// message other than an op arrives, or one waits, rather than on every
@@ -81,15 +74,6 @@ type commitJob struct {
 type flight struct {
 	batch []*pending
 	rest  []*opMsg // ops of the job past MaxBatch: the next append
-}
-
-// appendJob is one store call of the appender.
-type appendJob struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	base   int64
-	recs   []store.OpRecord
-	t0     time.Time
 }
 
 // appendDone is a flight's outcome.
@@ -373,11 +357,11 @@ func (a *actor) step() {
 	a.launch(batch, rest)
 }
 
-// launch sends batch to the store through the appender; its outcome comes
-// back on cm.done (landed). A store that appends inline is called here and
-// its outcome landed before launch returns. Each store call through the
-// appender is bounded by StoreTimeout; the actor never exits with one in
-// flight.
+// launch sends batch to the store through the server's append pool
+// (appendpool.go); its outcome comes back on cm.done (landed). A store that
+// appends inline is called here and its outcome landed before launch
+// returns. Each store call through the pool is bounded by StoreTimeout; the
+// actor never exits with one in flight.
 func (a *actor) launch(batch []*pending, rest []*opMsg) {
 	recs := make([]store.OpRecord, len(batch))
 	for i, p := range batch {
@@ -398,30 +382,7 @@ func (a *actor) launch(batch []*pending, rest []*opMsg) {
 		return
 	}
 	ctx, cancel := a.storeCtx()
-	if a.cm.appends == nil {
-		a.cm.appends = make(chan appendJob, 1)
-		go appender(a.srv.store, a.id, a.cm.appends, a.cm.done)
-	}
-	a.cm.appends <- appendJob{ctx: ctx, cancel: cancel, base: a.v, recs: recs, t0: time.Now()}
-}
-
-// appender makes the store calls of one actor, one at a time, until the
-// actor closes jobs (stopAppender). It never waits on done: the actor takes
-// each outcome before it sends the next job.
-func appender(st store.Store, doc string, jobs <-chan appendJob, done chan<- appendDone) {
-	for j := range jobs {
-		err := st.AppendOps(j.ctx, doc, j.base, j.recs)
-		j.cancel()
-		done <- appendDone{err: err, took: time.Since(j.t0)}
-	}
-}
-
-// stopAppender ends the appender (actor exit, nothing in flight).
-func (a *actor) stopAppender() {
-	if a.cm.appends != nil {
-		close(a.cm.appends)
-		a.cm.appends = nil
-	}
+	a.srv.appends.submit(appendJob{ctx: ctx, cancel: cancel, doc: a.id, base: a.v, recs: recs, t0: time.Now(), done: a.cm.done})
 }
 
 // landed takes in the outcome of the append in flight: a stored batch is

@@ -286,12 +286,12 @@ func TestInlineAppendsChosen(t *testing.T) {
 }
 
 // stackMarkStore is the memory store (appends inline) recording the newest
-// version it has stored and whether any append ran on the actor's appender
+// version it has stored and whether any append ran on an append worker
 // goroutine rather than on the actor's own.
 type stackMarkStore struct {
 	*store.MemStore
 	stored     atomic.Int64 // the document's version after the last append
-	onAppender atomic.Int64 // appends whose stack shows the appender
+	onAppender atomic.Int64 // appends whose stack shows an append worker (appender)
 }
 
 func (s *stackMarkStore) AppendOps(ctx context.Context, id string, base int64, ops []store.OpRecord) error {
@@ -338,16 +338,16 @@ func (c *storedCheck) got() (int64, []string) {
 }
 
 // pipelinedMarkStore is stackMarkStore saying its appends may wait: the
-// actor hands them to its appender.
+// actor hands them to the append pool.
 type pipelinedMarkStore struct{ *stackMarkStore }
 
 func (pipelinedMarkStore) AppendsInline() bool { return false }
 
-// With the memory store the actor appends on its own goroutine (no
-// appender), and still acknowledges and broadcasts an op only once the store
+// With the memory store the actor appends on its own goroutine (no append
+// worker), and still acknowledges and broadcasts an op only once the store
 // holds it, in version order, under concurrent authors whose ops batch and
-// transform past each other; the same store saying it may wait gets the
-// appender, with the same order.
+// transform past each other; the same store saying it may wait goes through
+// the append pool's workers, with the same order.
 func TestActorAppendsInline(t *testing.T) {
 	for _, inline := range []bool{true, false} {
 		t.Run(fmt.Sprintf("inline=%v", inline), func(t *testing.T) {

@@ -83,6 +83,14 @@ type Config struct {
 	// MailboxSize is the capacity of an actor's mailbox; a full mailbox makes
 	// the senders (session read goroutines) wait, which is the back-pressure.
 	MailboxSize int
+	// AppendWorkers is the most store appends in flight at once, all
+	// documents together: the goroutines of the server's append pool
+	// (appendpool.go), started on demand. An actor has at most one append
+	// in flight and never waits for a worker (its append queues), so this
+	// bounds goroutines, not documents; it should let the store group as
+	// many appends as it can take (the Postgres store: two committers of
+	// up to 64 appends each). The memory store's appends do not use it.
+	AppendWorkers int
 	// CommitRetries bounds how often an actor re-transforms a batch after losing
 	// a version race in the store before it answers internal.
 	CommitRetries int
@@ -168,6 +176,11 @@ type Config struct {
 	PresenceTTL time.Duration
 }
 
+// DefaultAppendWorkers is the default Config.AppendWorkers: enough for the
+// Postgres store's two committers to each send a full group (2 x 64) while
+// more appends queue.
+const DefaultAppendWorkers = 256
+
 // DefaultConfig returns the defaults of docs/protocol.md, section 9 "Limits",
 // and generous rates for fast typing.
 func DefaultConfig() Config {
@@ -187,6 +200,7 @@ func DefaultConfig() Config {
 		MaxJoinOps:       1000,
 		MaxBatch:         256,
 		MailboxSize:      1024,
+		AppendWorkers:    DefaultAppendWorkers,
 		CommitRetries:    32,
 		StoreTimeout:     10 * time.Second,
 		PresenceInterval: 50 * time.Millisecond,
@@ -228,6 +242,7 @@ func (c Config) validate() error {
 		{"MaxJoinOps", c.MaxJoinOps >= 0},
 		{"MaxBatch", c.MaxBatch > 0},
 		{"MailboxSize", c.MailboxSize > 0},
+		{"AppendWorkers", c.AppendWorkers > 0},
 		{"CommitRetries", c.CommitRetries > 0},
 		{"StoreTimeout", c.StoreTimeout > 0},
 		{"PresenceInterval", c.PresenceInterval > 0},

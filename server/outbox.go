@@ -93,10 +93,14 @@ var (
 // memory this process may use, which is the smallest of the cgroup's memory
 // limit (a container's), the machine's RAM and GOMEMLIMIT when set; at least
 // 64 MiB. An eighth because queued frames are transient garbage for the Go
-// collector: with the default GOGC=100 the heap may grow to about twice what
-// is live, so a full budget can cost a quarter of the memory, and the rest is
-// what documents (each loaded one holds its text and a window of ops), idle
-// connections and the runtime need. Measured in docs/benchmarks.md (outbox).
+// collector: at GOGC=100 the heap may grow to about twice what is live, so a
+// full budget can cost a quarter of the memory, and the rest is what
+// documents (each loaded one holds its text and a window of ops), idle
+// connections and the runtime need. cmd/tandem runs at GOGC=400 with a soft
+// memory limit of 90% of the memory (internal/gcdefaults), read here when it
+// is set first: the limit, not GOGC, then bounds what garbage may take, the
+// collector working harder as the heap nears it. Measured in
+// docs/benchmarks.md (outbox).
 func DefaultOutboxBudget() int64 {
 	defaultBudgetOnce.Do(func() {
 		limit := int64(math.MaxInt64)

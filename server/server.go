@@ -55,6 +55,9 @@ type Server struct {
 	// inlineAppends: the store's appends never wait on I/O (inlineAppender),
 	// so an actor calls them on its own goroutine (actor_commit.go launch).
 	inlineAppends bool
+	// appends makes the other stores' appends for every actor
+	// (appendpool.go).
+	appends *appendPool
 
 	restLimit *restLimiter  // nil without a REST rate limit (ratelimit.go)
 	budget    *outboxBudget // all outboxes together (outbox.go)
@@ -73,8 +76,8 @@ type Server struct {
 // inlineAppender is a store that can say its AppendOps never waits on I/O:
 // it returns in microseconds, holding at most a short lock, whatever the
 // load. An actor then makes the append on its own goroutine and takes its
-// outcome at once (actor_commit.go launch) instead of handing it to its
-// appender: the pipeline that serves presence while Postgres commits has
+// outcome at once (actor_commit.go launch) instead of handing it to the
+// append pool: the pipeline that serves presence while Postgres commits has
 // nothing to overlap with such a store, and its two hand-offs per append
 // cost more than the append. A store that may wait (on a disk, a network,
 // a pool) must not implement it, or report false.
@@ -112,6 +115,7 @@ func New(cfg Config, st store.Store, logger *slog.Logger) (*Server, error) {
 	if ia, ok := st.(inlineAppender); ok {
 		s.inlineAppends = ia.AppendsInline()
 	}
+	s.appends = newAppendPool(st, cfg.AppendWorkers)
 	s.baseCtx, s.cancelBase = context.WithCancel(context.Background())
 	s.budget = newOutboxBudget(s, cfg.OutboxBudget)
 	s.metrics.watchBudget(s.budget)
@@ -392,6 +396,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.connMu.Unlock()
 
 	hubErr := s.hub.shutdown(ctx)
+	s.appends.close()
+	if hubErr == nil {
+		// Every actor has exited, so no append is in flight or queued.
+		hubErr = s.appends.waitClosed(ctx)
+	}
 	s.bus.close()
 
 	s.connMu.Lock()

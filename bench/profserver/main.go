@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/tandem-collab/tandem/bus"
+	"github.com/tandem-collab/tandem/internal/gcdefaults"
 	"github.com/tandem-collab/tandem/server"
 	"github.com/tandem-collab/tandem/store"
 	_ "github.com/tandem-collab/tandem/tree" // tree documents (the canvas scenario)
@@ -43,6 +44,7 @@ func main() {
 }
 
 func run() error {
+	gcdefaults.Apply() // as cmd/tandem does: the profiles are of the server as it runs
 	addr := flag.String("addr", "127.0.0.1:18080", "listen address (loopback) for WebSocket and HTTP")
 	pprofAddr := flag.String("pprof", "127.0.0.1:16060", "listen address (loopback) for /debug/pprof/")
 	dbURL := flag.String("database-url", os.Getenv("TANDEM_DATABASE_URL"), "Postgres URL; empty means the memory store")

@@ -29,6 +29,7 @@ import (
 
 	// Document types beyond text (which the server links itself).
 	"github.com/tandem-collab/tandem/auth"
+	"github.com/tandem-collab/tandem/internal/gcdefaults"
 	_ "github.com/tandem-collab/tandem/rich"
 	"github.com/tandem-collab/tandem/server"
 	"github.com/tandem-collab/tandem/server/demo"
@@ -58,6 +59,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return runHealthcheck(args[1:], stdout, stderr)
 		}
 	}
+	// Before parseFlags: the default outbox budget is a share of the
+	// memory limit this sets.
+	gc := gcdefaults.Apply()
 	opts, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -71,6 +75,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "tandem:", err)
 		return 2
 	}
+	logGC(log, gc)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := serve(ctx, opts, log); err != nil {
@@ -78,6 +83,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// logGC says which collector settings are in effect and where they came from.
+func logGC(log *slog.Logger, gc gcdefaults.Applied) {
+	gogc, limit := "from GOGC", "from GOMEMLIMIT"
+	if gc.GOGC != 0 {
+		gogc = strconv.Itoa(gc.GOGC) + " (default; set GOGC to change)"
+	}
+	if gc.Limit != 0 {
+		limit = strconv.FormatInt(gc.Limit>>20, 10) + " MiB (default: 90% of the memory available; set GOMEMLIMIT to change)"
+	} else if _, ok := os.LookupEnv("GOMEMLIMIT"); !ok {
+		limit = "none (the memory available could not be read)"
+	}
+	log.Info("garbage collector", "gogc", gogc, "memory_limit", limit)
 }
 
 func versionString() string {
