@@ -9,9 +9,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// sampleSocket reads the peer's advertised window from TCP_INFO (Linux 5.4
-// and later fill tcpi_snd_wnd; before, it reads 0 and nothing is paced, as
-// no window is ever seen). ok is false when the socket could not be read.
+// sampleSocket reads what pacing needs from TCP_INFO: the peer's advertised
+// window (tcpi_snd_wnd, Linux 5.4 and later; 0 before, which only leaves the
+// window out of the backlog), the bytes not yet acknowledged and not yet sent,
+// and the least round trip seen. ok is false when the socket could not be
+// read (it is closed).
 func sampleSocket(rc syscall.RawConn) (s tcpSample, ok bool) {
 	if rc == nil {
 		return tcpSample{}, false
