@@ -168,7 +168,7 @@ func TestOutboxBudgetUnderStalledReaders(t *testing.T) {
 	// included: within loadP99Factor times the baseline's plus loadP99Slack,
 	// and in every 5 s window after the first second within windowP99Factor
 	// times the baseline's plus windowP99Slack (the first window with the
-	// first second in it passed that bound in 7 of 8 runs of the branch
+	// first second in it passed that bound in 8 of 9 runs of the branch
 	// that paced the stalled sockets; it failed once, 127 ms against 106,
 	// while the box's load rose from 2 to 4.5). It fails when the stalled
 	// sockets hold the
