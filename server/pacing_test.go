@@ -131,8 +131,11 @@ func TestPacingHoldsFramesOfAClientThatDoesNotRead(t *testing.T) {
 			paced := counterValue(t, srv.metrics.paced)
 			if pacing {
 				testkit.WaitFor(t, 5*time.Second, "frames to wait in the outbox", func() bool { return srv.budget.used.Load() > 0 })
-				if paced != 1 {
-					t.Fatalf("paced %v times, want 1 (the stalled client only)", paced)
+				// (Once, or again after a delayed ACK: a receiver with room
+				// in its buffer acknowledges late rather than shrinking its
+				// window.)
+				if paced < 1 {
+					t.Fatalf("paced %v times, want at least once", paced)
 				}
 			} else {
 				testkit.WaitFor(t, 5*time.Second, "the kernel to take every frame", func() bool { return srv.budget.used.Load() == 0 })
