@@ -57,9 +57,9 @@ const (
 	// ackWindowLen is the window of the load whose ack p99 is checked
 	// against the baseline's: each one, the first included (from fillFor).
 	ackWindowLen = 5 * time.Second
-	// fillFor is the start of the load while the stalled sockets' kernel
-	// buffers still take data, and fillP99Limit the bound of the readers'
-	// ack p99 then (see the test).
+	// fillFor is the start of the load while the stalled sockets still take
+	// data, and fillP99Limit the bound of the readers' ack p99 then (see the
+	// test).
 	fillFor      = time.Second
 	fillP99Limit = time.Second
 	// windowP99Factor and windowP99Slack bound each window's ack p99
@@ -123,6 +123,7 @@ func TestOutboxBudgetUnderStalledReaders(t *testing.T) {
 	mw := mem.stop()
 	peak := procMem(t, pid)
 	closes, _ := metricValue(nd, "tandem_outbox_budget_closes_total")
+	paced, _ := metricValue(nd, "tandem_outbox_paced_total")
 	committed := int64(0)
 	for _, w := range writers {
 		committed += w.acked.Load()
@@ -131,10 +132,11 @@ func TestOutboxBudgetUnderStalledReaders(t *testing.T) {
 	wins := ackWindows(writers, loadStart, 0, loadFor, ackWindowLen)
 	t.Logf("ack p99 by 5 s of the load: %s", windowsP99(wins))
 	t.Logf("ack p99 by second of the load: %s", windowsP99(ackWindows(writers, loadStart, 0, loadFor, time.Second)))
+	t.Logf("ack p99 by 100 ms of its first second: %s", windowsP99(ackWindows(writers, loadStart, 0, loadFor, 100*time.Millisecond)[:int(fillFor/(100*time.Millisecond))]))
 	fill, settled := acksIn(writers, loadStart, 0, fillFor), acksIn(writers, loadStart, fillFor, math.MaxInt64)
 	t.Logf("ack p99 while the kernel buffers fill (first %v): %v (%d acks); after: %v (%d acks)", fillFor, pct(fill, 0.99), len(fill), pct(settled, 0.99), len(settled))
-	t.Logf("server RSS: idle %d MiB, peak %d MiB (budget %d MiB); outbox claims peaked at %d MiB; %v budget closes",
-		idle.rss>>20, peak.hwm>>20, outboxBudget>>20, mw.maxClaimed>>20, closes)
+	t.Logf("server RSS: idle %d MiB, peak %d MiB (budget %d MiB); outbox claims peaked at %d MiB; %v budget closes; %v times a connection was paced",
+		idle.rss>>20, peak.hwm>>20, outboxBudget>>20, mw.maxClaimed>>20, closes, paced)
 	p := mw.atPeak
 	t.Logf("at the highest sampled RSS (%d MiB): outbox claims %d MiB, Go heap in use %d MiB (allocated objects %d MiB, next GC at %d MiB), stacks %d MiB, Go runtime memory (obtained minus released: what GOMEMLIMIT bounds) %d MiB, %d goroutines",
 		p.rss>>20, p.claimed>>20, p.heapInuse>>20, p.heapAlloc>>20, p.nextGC>>20, p.stackInuse>>20, (p.sys-p.heapReleased)>>20, p.goroutines)
@@ -162,33 +164,34 @@ func TestOutboxBudgetUnderStalledReaders(t *testing.T) {
 	if p99, limit := pct(load, 0.99), 3*pct(base, 0.99)+time.Second; p99 > limit {
 		t.Errorf("ack p99 under load %v, over 3x the baseline's plus 1s (%v)", p99, limit)
 	}
-	// The readers keep their ack p99 once the stalled sockets' kernel
-	// buffers are full: over the load after its first fillFor, within
-	// loadP99Factor times the baseline's plus loadP99Slack (19 ms against a
-	// baseline of 6.7 ms at load average 3-5, 48 against 12 at 5-6), and in
-	// every 5 s window of it within windowP99Factor times the baseline's
-	// plus windowP99Slack. It fails when closing the stalled connections
-	// holds the readers up, as the reclaimer's pass over every connection
-	// for each charge did while the closed ones' frames were still held
-	// (324 ms against a bound of 65 ms in one run at load average 8.5;
-	// docs/benchmarks.md, issue 18).
-	if p99, limit := pct(settled, 0.99), loadP99Factor*pct(base, 0.99)+loadP99Slack; p99 > limit {
-		t.Errorf("ack p99 in %v-%v of the load %v, over %dx the baseline's plus %v (%v)", fillFor, loadFor, p99, loadP99Factor, loadP99Slack, limit)
+	// The readers keep their ack p99 over the whole load, its first second
+	// included: within loadP99Factor times the baseline's plus loadP99Slack,
+	// and in every 5 s window after the first second within windowP99Factor
+	// times the baseline's plus windowP99Slack (the first window with the
+	// first second in it passed that bound in 8 of 9 runs of the branch
+	// that paced the stalled sockets; it failed once, 127 ms against 106,
+	// while the box's load rose from 2 to 4.5). It fails when the stalled
+	// sockets hold the
+	// readers up: before pacing (pacing.go), while their kernel buffers
+	// filled (the first ~0.7 s: 60-220 ms acks, the whole load's p99 4-30
+	// times the baseline's), or when closing them did, as the reclaimer's
+	// pass over every connection for each charge did while the closed ones'
+	// frames were still held (324 ms against a bound of 65 ms in one run at
+	// load average 8.5; docs/benchmarks.md, issue 18).
+	if p99, limit := pct(load, 0.99), loadP99Factor*pct(base, 0.99)+loadP99Slack; p99 > limit {
+		t.Errorf("ack p99 under load %v, over %dx the baseline's plus %v (%v)", p99, loadP99Factor, loadP99Slack, limit)
 	}
 	for _, w := range ackWindows(writers, loadStart, fillFor, loadFor, ackWindowLen) {
 		if p99, limit := pct(w.lat, 0.99), windowP99Factor*pct(base, 0.99)+windowP99Slack; p99 > limit {
 			t.Errorf("ack p99 in %v-%v of the load %v, over %dx the baseline's plus %v (%v)", w.from, w.to, p99, windowP99Factor, windowP99Slack, limit)
 		}
 	}
-	// While the kernel buffers fill (the first ~0.5 s: some 250 KiB for
-	// each of the 1,000 sockets, the client's receive window and the
-	// server's send buffer), the readers' acks take 82-481 ms at p99 (seven
-	// quiet-box runs, docs/benchmarks.md "The first second, traced"): the
-	// server's writers for the stalled sockets fill the Go run queues, so
-	// each hop of an op (its read, the Postgres reply, the ack's write)
-	// waits for some milliseconds, and Postgres' own commits slow down.
-	// That is bounded, not kept: what this catches is readers held up for
-	// a second or more.
+	// While the stalled sockets still take data (the first ~0.2 s, until
+	// each is paced at some 40 KiB; before pacing ~0.7 s and ~250 KiB each),
+	// the server writes every commit to 1,000 sockets and the readers' acks
+	// wait behind those writers in the Go run queues: 20-40 ms at p99 in
+	// the first 100 ms (docs/benchmarks.md, issue 18, "Pacing"). What this
+	// catches on its own is readers held up for a second or more.
 	if p99 := pct(fill, 0.99); p99 > fillP99Limit {
 		t.Errorf("ack p99 in the first %v of the load %v, over %v", fillFor, p99, fillP99Limit)
 	}

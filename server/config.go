@@ -143,6 +143,15 @@ type Config struct {
 	// client that stops reading stops taking data; unlike SocketSendBuffer it
 	// does not limit the bytes in flight on a long fat link. 0 leaves it unset.
 	SocketNotSentLowat int
+	// OutboxPacing stops handing frames to a connection's writer while its
+	// client holds over half of its receive window unread (Linux: the
+	// window it advertises, from TCP_INFO): they wait in its outbox, where
+	// the outbox bounds and budget count them, instead of filling the
+	// kernel's buffers for a client that does not read, which costs a
+	// socket write per frame and a wake-up of its writer per broadcast
+	// (pacing.go; docs/benchmarks.md, issue 18). Off, frames go to the
+	// kernel until its buffers are full.
+	OutboxPacing bool
 
 	// RESTRate and RESTBurst are the token bucket of the REST API per client
 	// (a token's subject; in open mode, or without a valid token, the
@@ -209,6 +218,7 @@ func DefaultConfig() Config {
 		PongWait:         60 * time.Second,
 		WriteWait:        10 * time.Second,
 		OutboxMaxBytes:   2 << 20,
+		OutboxPacing:     true,
 		OutboxBudget:     DefaultOutboxBudget(),
 		OutboxMaxFrames:  8192,
 		CoalesceMaxBytes: 1 << 20,

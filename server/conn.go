@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/olahol/melody"
@@ -91,6 +92,20 @@ type conn struct {
 	// closingCounted: outClosed, and the claim is counted in the budget's
 	// closing total (outbox.go).
 	closingCounted bool
+	// pace says whether frames wait in the outbox because the client is
+	// not reading (pacing.go).
+	pace pacing
+	// sock is the TCP socket under the WebSocket, sampled for pacing; nil
+	// without pacing. Set by attach before any frame is written, and not
+	// changed after.
+	sock syscall.RawConn
+
+	// sentSinceSample is what the writer wrote since it last sampled sock
+	// (at sampledAt), and sendRate its measure of the bytes written a
+	// second: melody's write goroutine only (onSent).
+	sentSinceSample int
+	sampledAt       time.Time
+	sendRate        float64
 
 	// claim is queuedBytes + inflightBytes, plus writerBufferCost while
 	// inflight > 0; written under outMu and read without it by the outbox
@@ -251,6 +266,9 @@ func (c *conn) enqueueLocked(frame []byte) bool {
 	}
 	c.queue = append(c.queue, frame)
 	c.queuedBytes += len(frame)
+	if c.pace.paced && !c.pace.polled {
+		c.pollLocked(time.Now())
+	}
 	return true
 }
 
@@ -294,10 +312,15 @@ func (c *conn) closeRefusedLocked(n int) {
 // frame.
 func (c *conn) onSent(frame []byte) {
 	c.srv.metrics.messagesSent.Inc()
+	sample, sampled := c.sampleAfterWrite(len(frame))
+	rate := c.sendRate
 	c.outMu.Lock()
 	defer c.outMu.Unlock()
 	if c.released {
 		return // melody's writer may finish a frame after the disconnect
+	}
+	if sampled {
+		c.observeLocked(sample, len(frame), rate, time.Now())
 	}
 	c.inflight--
 	c.inflightBytes -= len(frame)
@@ -315,6 +338,11 @@ func (c *conn) attach(ms *melody.Session) {
 	c.outMu.Lock()
 	defer c.outMu.Unlock()
 	c.ms = ms
+	if c.srv.cfg.OutboxPacing {
+		if tc := tcpConnOf(ms.WebsocketConnection().NetConn()); tc != nil {
+			c.sock = rawConnOf(tc)
+		}
+	}
 	c.pumpLocked()
 }
 
@@ -325,13 +353,23 @@ func (c *conn) session() *melody.Session {
 	return c.ms
 }
 
-func (c *conn) pumpLocked() {
+// pumpLocked hands what waits in the queue to the writer, coalesced, as far
+// as the writer has room and the connection is not paced; then the close
+// frame if one is due.
+func (c *conn) pumpLocked() { c.pumpFramesLocked(false) }
+
+// pumpFramesLocked is pumpLocked; with probe, it hands over the queue's
+// first frame alone, paced or not (the pacer's probe, pacing.go).
+func (c *conn) pumpFramesLocked(probe bool) {
 	if c.ms == nil {
 		return
 	}
-	for c.writerHasRoomLocked() && len(c.queue) > 0 {
+	for (probe || c.writerHasRoomLocked()) && len(c.queue) > 0 {
 		n, size := 0, 0
 		limit := min(c.srv.cfg.CoalesceMaxBytes, maxInflightBytes-c.inflightBytes)
+		if probe {
+			limit, probe = 0, false // the first frame only, and once
+		}
 		for n < len(c.queue) && (n == 0 || size+len(c.queue[n]) <= limit) {
 			size += len(c.queue[n])
 			n++
@@ -374,10 +412,10 @@ func (c *conn) pumpLocked() {
 }
 
 // writerHasRoomLocked reports whether another frame may be handed to the
-// writer: fewer than maxInflight frames and maxInflightBytes bytes (or none)
-// are waiting there.
+// writer: the connection is not paced (pacing.go), and fewer than
+// maxInflight frames and maxInflightBytes bytes (or none) are waiting there.
 func (c *conn) writerHasRoomLocked() bool {
-	return c.inflight == 0 || (c.inflight < maxInflight && c.inflightBytes < maxInflightBytes)
+	return !c.pace.paced && (c.inflight == 0 || (c.inflight < maxInflight && c.inflightBytes < maxInflightBytes))
 }
 
 // closeWith closes the connection with code after every frame already queued.

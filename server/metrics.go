@@ -25,6 +25,7 @@ type metrics struct {
 	presenceFlushs prometheus.Counter
 	restLimited    prometheus.Counter
 	budgetCloses   prometheus.Counter
+	paced          prometheus.Counter
 	tokens         *prometheus.CounterVec
 }
 
@@ -76,6 +77,9 @@ func newMetrics() *metrics {
 		budgetCloses: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tandem_outbox_budget_closes_total", Help: "Connections closed (1013) because all outboxes together reached the budget (also counted in tandem_ws_slow_closes_total).",
 		}),
+		paced: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tandem_outbox_paced_total", Help: "Times a connection's frames were held in its outbox because its client left over half of its receive window unread (TANDEM_OUTBOX_PACING).",
+		}),
 		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tandem_token_events_total", Help: "Tokens of live connections: expired (the connection was ended), renewed (auth accepted), refused (auth refused).",
 		}, []string{"event"}),
@@ -85,7 +89,7 @@ func newMetrics() *metrics {
 	}
 	reg.MustRegister(m.connections, m.joined, m.actors, m.opsCommitted, m.batchSize,
 		m.commitLatency, m.conflicts, m.messagesSent, m.coalesced, m.slowCloses, m.errors,
-		m.panics, m.presenceFlushs, m.restLimited, m.budgetCloses, m.tokens,
+		m.panics, m.presenceFlushs, m.restLimited, m.budgetCloses, m.paced, m.tokens,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

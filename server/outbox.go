@@ -346,6 +346,7 @@ func (c *conn) releaseLocked() {
 	c.chargeLocked(-int(c.claim.Load()))
 	c.queue, c.queuedBytes, c.inflightBytes = nil, 0, 0
 	c.released = true
+	c.unpollLocked()
 	if c.hardClose != nil {
 		c.hardClose.Stop()
 	}

@@ -61,6 +61,7 @@ type Server struct {
 
 	restLimit *restLimiter  // nil without a REST rate limit (ratelimit.go)
 	budget    *outboxBudget // all outboxes together (outbox.go)
+	pacer     *pacer        // re-checks the paced connections (pacing.go)
 
 	// baseCtx bounds every store call and every wait of a session; it is
 	// cancelled when Shutdown gives up waiting.
@@ -119,6 +120,7 @@ func New(cfg Config, st store.Store, logger *slog.Logger) (*Server, error) {
 	s.baseCtx, s.cancelBase = context.WithCancel(context.Background())
 	s.budget = newOutboxBudget(s, cfg.OutboxBudget)
 	s.metrics.watchBudget(s.budget)
+	s.pacer = newPacer(s)
 	s.bus = newServerBus(s)
 	s.hub = newHub(s)
 	s.mel = s.newMelody()
@@ -431,6 +433,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.cancelBase()
 	_ = s.mel.Close()
 	s.budget.close()
+	s.pacer.close()
 	return errors.Join(hubErr, err)
 }
 

@@ -12,6 +12,7 @@ import (
 func TestHardeningSettings(t *testing.T) {
 	t.Setenv("TANDEM_OUTBOX_BUDGET", "134217728")
 	t.Setenv("TANDEM_SOCKET_SNDBUF", "32768")
+	t.Setenv("TANDEM_OUTBOX_PACING", "false")
 	t.Setenv("TANDEM_REST_RATE", "5")
 	t.Setenv("TANDEM_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.7")
 	t.Setenv("TANDEM_OP_RETENTION", "30d")
@@ -21,7 +22,7 @@ func TestHardeningSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := o.cfg
-	if c.OutboxBudget != 128<<20 || c.SocketSendBuffer != 32<<10 || c.RESTRate != 5 || c.RESTBurst != 9 || len(c.TrustedProxies) != 2 ||
+	if c.OutboxBudget != 128<<20 || c.SocketSendBuffer != 32<<10 || c.OutboxPacing || c.RESTRate != 5 || c.RESTBurst != 9 || len(c.TrustedProxies) != 2 ||
 		o.retention.MaxAge != 30*24*time.Hour || o.retention.MinOps != 50 || o.compactEvery != 10*time.Minute {
 		t.Fatalf("parsed %+v, retention %+v, compaction every %v", c, o.retention, o.compactEvery)
 	}
@@ -34,6 +35,7 @@ func TestHardeningSettings(t *testing.T) {
 		"TANDEM_TRUSTED_PROXIES":      "10.0.0.0/40",
 		"TANDEM_OUTBOX_BUDGET":        "lots",
 		"TANDEM_SOCKET_SNDBUF":        "big",
+		"TANDEM_OUTBOX_PACING":        "sometimes",
 		"TANDEM_OP_RETENTION_MIN_OPS": "-1",
 	} {
 		t.Run(name, func(t *testing.T) {
