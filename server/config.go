@@ -144,8 +144,10 @@ type Config struct {
 	// does not limit the bytes in flight on a long fat link. 0 leaves it unset.
 	SocketNotSentLowat int
 	// OutboxPacing stops handing frames to a connection's writer while its
-	// client holds over half of its receive window unread (Linux: the
-	// window it advertises, from TCP_INFO): they wait in its outbox, where
+	// client has not taken what the kernel holds for it: more than 32 KiB
+	// plus what it is sent in a round trip, unacknowledged, unsent or left
+	// unread in its receive window (Linux, from TCP_INFO; the rule is in
+	// pacing.go): they wait in its outbox, where
 	// the outbox bounds and budget count them, instead of filling the
 	// kernel's buffers for a client that does not read, which costs a
 	// socket write per frame and a wake-up of its writer per broadcast

@@ -78,7 +78,7 @@ func newMetrics() *metrics {
 			Name: "tandem_outbox_budget_closes_total", Help: "Connections closed (1013) because all outboxes together reached the budget (also counted in tandem_ws_slow_closes_total).",
 		}),
 		paced: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "tandem_outbox_paced_total", Help: "Times a connection's frames were held in its outbox because its client left over half of its receive window unread (TANDEM_OUTBOX_PACING).",
+			Name: "tandem_outbox_paced_total", Help: "Times a connection's frames were held in its outbox because its client had not taken what the kernel held for it (TANDEM_OUTBOX_PACING, pacing.go).",
 		}),
 		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tandem_token_events_total", Help: "Tokens of live connections: expired (the connection was ended), renewed (auth accepted), refused (auth refused).",

@@ -210,7 +210,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Int64Var(&c.OutboxBudget, "outbox-budget", envParsed("TANDEM_OUTBOX_BUDGET", d.OutboxBudget, pi64, &errs), "bytes all connections' outboxes may claim together; past it the largest queues are closed with 1013 (default: an eighth of the memory limit: cgroup, RAM or GOMEMLIMIT) [TANDEM_OUTBOX_BUDGET]")
 	fs.IntVar(&c.SocketSendBuffer, "socket-sndbuf", envParsed("TANDEM_SOCKET_SNDBUF", d.SocketSendBuffer, atoi, &errs), "kernel send buffer (SO_SNDBUF) of each WebSocket connection in bytes, so that a client that stops reading stops taking data within a few frames; 0 = the kernel's default and autotuning [TANDEM_SOCKET_SNDBUF]")
 	fs.IntVar(&c.SocketNotSentLowat, "socket-notsent-lowat", envParsed("TANDEM_SOCKET_NOTSENT_LOWAT", d.SocketNotSentLowat, atoi, &errs), "TCP_NOTSENT_LOWAT of each WebSocket connection in bytes (Linux, macOS); 0 = unset [TANDEM_SOCKET_NOTSENT_LOWAT]")
-	fs.BoolVar(&c.OutboxPacing, "outbox-pacing", envParsed("TANDEM_OUTBOX_PACING", d.OutboxPacing, strconv.ParseBool, &errs), "hold frames in a connection's outbox while its client leaves over half of its TCP receive window unread, instead of filling the kernel's buffers (Linux) [TANDEM_OUTBOX_PACING]")
+	fs.BoolVar(&c.OutboxPacing, "outbox-pacing", envParsed("TANDEM_OUTBOX_PACING", d.OutboxPacing, strconv.ParseBool, &errs), "hold frames in a connection's outbox while its client has not taken what the kernel holds for it, instead of filling the kernel's buffers (Linux) [TANDEM_OUTBOX_PACING]")
 
 	if err := fs.Parse(args); err != nil {
 		return o, err
