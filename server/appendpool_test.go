@@ -102,9 +102,13 @@ func TestAppendPoolSharedByDocuments(t *testing.T) {
 		wg    sync.WaitGroup
 	)
 	errs := make(chan error, docs*authors)
+	// Every document's map exists before the first author starts: the
+	// authors read acked (under mu) while the loop below still starts others.
+	for d := range docs {
+		acked[fmt.Sprintf("pool-%02d", d)] = map[int64]ack{}
+	}
 	for d := range docs {
 		doc := fmt.Sprintf("pool-%02d", d)
-		acked[doc] = map[int64]ack{}
 		for a := range authors {
 			wg.Add(1)
 			go func() {
