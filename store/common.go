@@ -118,6 +118,39 @@ type sidSeq struct {
 	seq int64
 }
 
+// shortAppend is the most records checkRepeats scans for a repeated (sid,
+// seq) without a map: nearly every append is one op or a few, and the
+// server's garbage is what sets how often it collects.
+const shortAppend = 16
+
+// checkRepeats refuses an append that holds one (sid, seq) twice; records
+// without a sid (the server's own) never repeat.
+func checkRepeats(id string, ops []OpRecord) error {
+	var seen map[sidSeq]struct{} // only for long appends: a short one is scanned
+	if len(ops) > shortAppend {
+		seen = make(map[sidSeq]struct{}, len(ops))
+	}
+	for i, r := range ops {
+		if r.SID == "" {
+			continue
+		}
+		dup := false
+		if seen != nil {
+			k := sidSeq{r.SID, r.Seq}
+			_, dup = seen[k]
+			seen[k] = struct{}{}
+		} else {
+			for _, earlier := range ops[:i] {
+				dup = dup || earlier.SID == r.SID && earlier.Seq == r.Seq
+			}
+		}
+		if dup {
+			return fmt.Errorf("append to %q: %w: sid %q seq %d twice in one batch", id, ErrInvalidArgument, r.SID, r.Seq)
+		}
+	}
+	return nil
+}
+
 // typeOf returns the doctype.Type of a stored document.
 func typeOf(id, name string) (doctype.Type, error) {
 	t, err := doctype.Lookup(name)

@@ -261,6 +261,9 @@ func (m *MemStore) AppendOps(ctx context.Context, id string, expected int64, ops
 			return fmt.Errorf("append to %q: %w: record %d has no op", id, ErrInvalidArgument, i)
 		}
 	}
+	if err := checkRepeats(id, ops); err != nil {
+		return err
+	}
 	now := memNow()
 	m.mu.Lock()
 	d, err := m.live(id)
@@ -273,33 +276,15 @@ func (m *MemStore) AppendOps(ctx context.Context, id string, expected int64, ops
 		m.mu.Unlock()
 		return &ConflictError{DocID: id, Expected: expected, Current: cur}
 	}
-	// Check the whole batch (against the log and within itself) before touching
-	// anything: all or nothing.
-	var seen map[sidSeq]struct{} // only for long appends: a short one is scanned
-	if len(ops) > shortAppend {
-		seen = make(map[sidSeq]struct{}, len(ops))
-	}
-	for i, r := range ops {
+	// Check the whole batch against the log (within itself it was checked
+	// above) before touching anything: all or nothing.
+	for _, r := range ops {
 		if r.SID == "" {
 			continue
 		}
 		if v, ok := d.seqs.find(r.SID, r.Seq); ok {
 			m.mu.Unlock()
 			return &DuplicateError{DocID: id, SID: r.SID, Seq: r.Seq, Version: v}
-		}
-		dup := false
-		if seen != nil {
-			k := sidSeq{r.SID, r.Seq}
-			_, dup = seen[k]
-			seen[k] = struct{}{}
-		} else {
-			for _, earlier := range ops[:i] {
-				dup = dup || earlier.SID == r.SID && earlier.Seq == r.Seq
-			}
-		}
-		if dup {
-			m.mu.Unlock()
-			return fmt.Errorf("append to %q: %w: sid %q seq %d twice in one batch", id, ErrInvalidArgument, r.SID, r.Seq)
 		}
 	}
 	n := d.log.len()

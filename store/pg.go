@@ -446,15 +446,13 @@ func (s *PGStore) AppendOps(ctx context.Context, id string, expected int64, ops 
 	return s.finishAppend(ctx, r, res)
 }
 
-// shortAppend is the most ops prepareAppend checks for a repeated (sid, seq)
-// by scanning, without a map: nearly every append is one op or a few, and
-// the server's garbage is what sets how often it collects.
-const shortAppend = 16
-
 // prepareAppend checks and encodes an append into appendSQL's arguments, on the
 // caller's goroutine (many callers encode in parallel, the committer does not).
 func prepareAppend(ctx context.Context, id string, expected int64, ops []OpRecord) (*appendReq, error) {
 	if err := checkRecords(id, expected, ops); err != nil {
+		return nil, err
+	}
+	if err := checkRepeats(id, ops); err != nil {
 		return nil, err
 	}
 	n := len(ops)
@@ -463,10 +461,6 @@ func prepareAppend(ctx context.Context, id string, expected int64, ops []OpRecor
 	seqs := make([]int64, n)
 	users := make([]string, n)
 	ats := make([]*time.Time, n)
-	var seen map[sidSeq]struct{} // only for long appends: a short one is scanned
-	if n > shortAppend {
-		seen = make(map[sidSeq]struct{}, n)
-	}
 	for i, r := range ops {
 		if r.Op == nil {
 			return nil, fmt.Errorf("append to %q: %w: record %d has no op", id, ErrInvalidArgument, i)
@@ -475,25 +469,6 @@ func prepareAppend(ctx context.Context, id string, expected int64, ops []OpRecor
 		if !r.CreatedAt.IsZero() {
 			t := r.CreatedAt
 			ats[i] = &t
-		}
-		if r.SID == "" {
-			continue
-		}
-		dup := false
-		if seen != nil {
-			k := sidSeq{r.SID, r.Seq}
-			_, dup = seen[k]
-			seen[k] = struct{}{}
-		} else {
-			for j := range i {
-				if sids[j] == r.SID && seqs[j] == r.Seq {
-					dup = true
-					break
-				}
-			}
-		}
-		if dup {
-			return nil, fmt.Errorf("append to %q: %w: sid %q seq %d twice in one batch", id, ErrInvalidArgument, r.SID, r.Seq)
 		}
 	}
 	return &appendReq{ctx: ctx, id: id, expected: expected, n: n, sids: sids, seqs: seqs,
