@@ -306,37 +306,6 @@ func (s *stackMarkStore) AppendOps(ctx context.Context, id string, base int64, o
 	return err
 }
 
-// storedCheck is a subscriber that checks that every op reaches it after
-// the store has it, in version order without a gap.
-type storedCheck struct {
-	st   *stackMarkStore
-	mu   sync.Mutex
-	next int64
-	errs []string
-}
-
-func (c *storedCheck) Deliver(ev *Event) bool {
-	if ev.Kind != EventOp {
-		return true
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if ev.V != c.next {
-		c.errs = append(c.errs, fmt.Sprintf("op v%d broadcast, want v%d", ev.V, c.next))
-	}
-	if s := c.st.stored.Load(); ev.V >= s {
-		c.errs = append(c.errs, fmt.Sprintf("op v%d broadcast with the store at v%d", ev.V, s))
-	}
-	c.next = ev.V + 1
-	return true
-}
-
-func (c *storedCheck) got() (int64, []string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.next, slices.Clone(c.errs)
-}
-
 // pipelinedMarkStore is stackMarkStore saying its appends may wait: the
 // actor hands them to the append pool.
 type pipelinedMarkStore struct{ *stackMarkStore }
@@ -363,7 +332,7 @@ func TestActorAppendsInline(t *testing.T) {
 				t.Fatalf("inlineAppends = %v, want %v", ts.srv.inlineAppends, inline)
 			}
 			ctx := context.Background()
-			check := &storedCheck{st: st}
+			check := &orderCheck{stored: st.stored.Load}
 			if err := ts.srv.Subscribe(ctx, "doc", check, SubscribeOptions{}); err != nil {
 				t.Fatal(err)
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -45,11 +46,13 @@ func (s *poolWatchStore) AppendOps(ctx context.Context, id string, base int64, o
 }
 
 // orderCheck is a subscriber that checks that the ops of its document reach
-// it in version order without a gap.
+// it in version order without a gap and, when stored is set, only once the
+// store holds them (stored gives the version the store has reached).
 type orderCheck struct {
-	mu   sync.Mutex
-	next int64
-	errs []string
+	stored func() int64
+	mu     sync.Mutex
+	next   int64
+	errs   []string
 }
 
 func (c *orderCheck) Deliver(ev *Event) bool {
@@ -61,8 +64,20 @@ func (c *orderCheck) Deliver(ev *Event) bool {
 	if ev.V != c.next {
 		c.errs = append(c.errs, fmt.Sprintf("op v%d broadcast, want v%d", ev.V, c.next))
 	}
+	if c.stored != nil {
+		if s := c.stored(); ev.V >= s {
+			c.errs = append(c.errs, fmt.Sprintf("op v%d broadcast with the store at v%d", ev.V, s))
+		}
+	}
 	c.next = ev.V + 1
 	return true
+}
+
+// got returns the next version expected and the errors so far.
+func (c *orderCheck) got() (int64, []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.next, slices.Clone(c.errs)
 }
 
 // appenderGoroutines counts the append pool's workers alive now.
@@ -158,9 +173,7 @@ func TestAppendPoolSharedByDocuments(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for d, c := range checks {
 		for {
-			c.mu.Lock()
-			next, bad := c.next, append([]string(nil), c.errs...)
-			c.mu.Unlock()
+			next, bad := c.got()
 			if len(bad) > 0 {
 				t.Fatalf("pool-%02d: %v", d, bad)
 			}

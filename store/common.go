@@ -83,8 +83,9 @@ func validateNew(d NewDocument) (NewDocument, error) {
 	return d, nil
 }
 
-// checkRecords enforces that the records are numbered expected, expected+1, ...
-// as the contract requires, so an engine never stores a log with holes.
+// checkRecords enforces what the contract asks of an append's records before
+// any engine stores them: numbered expected, expected+1, ... (no log with
+// holes), each with an op, a seq only with a sid, and no (sid, seq) twice.
 func checkRecords(id string, expected int64, ops []OpRecord) error {
 	if expected < 0 {
 		return fmt.Errorf("append to %q: %w: expected version %d", id, ErrVersion, expected)
@@ -96,8 +97,11 @@ func checkRecords(id string, expected int64, ops []OpRecord) error {
 		if r.SID == "" && r.Seq != 0 {
 			return fmt.Errorf("append to %q: %w: record %d has seq %d without sid", id, ErrInvalidArgument, i, r.Seq)
 		}
+		if r.Op == nil {
+			return fmt.Errorf("append to %q: %w: record %d has no op", id, ErrInvalidArgument, i)
+		}
 	}
-	return nil
+	return checkRepeats(id, ops)
 }
 
 // replay applies ops to a clone of base and returns it. It is where a corrupt

@@ -256,14 +256,6 @@ func (m *MemStore) AppendOps(ctx context.Context, id string, expected int64, ops
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("append to %q: %w", id, err)
 	}
-	for i, r := range ops {
-		if r.Op == nil {
-			return fmt.Errorf("append to %q: %w: record %d has no op", id, ErrInvalidArgument, i)
-		}
-	}
-	if err := checkRepeats(id, ops); err != nil {
-		return err
-	}
 	now := memNow()
 	m.mu.Lock()
 	d, err := m.live(id)
@@ -276,8 +268,8 @@ func (m *MemStore) AppendOps(ctx context.Context, id string, expected int64, ops
 		m.mu.Unlock()
 		return &ConflictError{DocID: id, Expected: expected, Current: cur}
 	}
-	// Check the whole batch against the log (within itself it was checked
-	// above) before touching anything: all or nothing.
+	// Check the whole batch against the log (within itself checkRecords did)
+	// before touching anything: all or nothing.
 	for _, r := range ops {
 		if r.SID == "" {
 			continue

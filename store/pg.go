@@ -452,9 +452,6 @@ func prepareAppend(ctx context.Context, id string, expected int64, ops []OpRecor
 	if err := checkRecords(id, expected, ops); err != nil {
 		return nil, err
 	}
-	if err := checkRepeats(id, ops); err != nil {
-		return nil, err
-	}
 	n := len(ops)
 	encoded := make([][]byte, n)
 	sids := make([]string, n)
@@ -462,9 +459,6 @@ func prepareAppend(ctx context.Context, id string, expected int64, ops []OpRecor
 	users := make([]string, n)
 	ats := make([]*time.Time, n)
 	for i, r := range ops {
-		if r.Op == nil {
-			return nil, fmt.Errorf("append to %q: %w: record %d has no op", id, ErrInvalidArgument, i)
-		}
 		encoded[i], sids[i], seqs[i], users[i] = r.Op.AppendMsgpack(nil), r.SID, r.Seq, r.UserID
 		if !r.CreatedAt.IsZero() {
 			t := r.CreatedAt
