@@ -147,6 +147,9 @@ func (s *clientStats) submitAt(d *client.Doc, at time.Time) {
 		seq = s.inflight[n-1].seq // never go backwards
 	}
 	if seq <= s.acked {
+		if s.ackedAt.Before(at) {
+			return // an edit that changed nothing: no op carries it
+		}
 		s.early++
 		s.ack = append(s.ack, s.ackedAt.Sub(at))
 		s.ackSec = append(s.ackSec, int32(at.Sub(s.start)/time.Second))
