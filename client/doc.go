@@ -338,10 +338,7 @@ func (d *Doc) LastSeq() int64 {
 func (d *Doc) EditSeq() int64 {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.st.buffer != nil {
-		return d.st.lastSeq + 1
-	}
-	return d.st.lastSeq
+	return d.st.editSeq()
 }
 
 // Mode is the join mode the server granted: wire.ModeReadWrite or
