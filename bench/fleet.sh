@@ -3,7 +3,9 @@
 # documents by default) against one tandem node over Postgres, on a database
 # emptied before each run, with what the scenario cannot see for itself: the
 # load average before and after, the transactions committed in the run's
-# database, and the server's commit histograms. (The scenario itself reports
+# database, the server's commit histograms, and how often it paced a
+# connection or closed one as too slow (0 and 0 when the server kept every
+# client fed; server/pacing.go). (The scenario itself reports
 # the CPU of the server, of itself and of every Postgres process.)
 #
 #   DB=postgres://postgres@127.0.0.1:5432/t_fleet?sslmode=disable RUNS=3 \
@@ -71,6 +73,6 @@ for r in $(seq "$RUNS"); do
   env $BENCHENV "$OUT/bin/tandem-bench" -scenario fleet -url "ws://127.0.0.1:$p/v1/ws" -server-pid "$PID" -doc "fleet$r" "${prof[@]}" "$@"
   echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "postgres transactions committed in $DBNAME: $(( $(xacts) - x0 ))"
-  curl -sf "http://127.0.0.1:$p/metrics" | grep -E '^tandem_commit_(seconds|batch_ops)_(sum|count)|^tandem_commit_seconds_bucket\{le="(0.0016|0.0032|0.0064|0.0128|0.0256|0.0512)"' || true
+  curl -sf "http://127.0.0.1:$p/metrics" | grep -E '^tandem_outbox_paced_total|^tandem_ws_slow_closes_total|^tandem_commit_(seconds|batch_ops)_(sum|count)|^tandem_commit_seconds_bucket\{le="(0.0016|0.0032|0.0064|0.0128|0.0256|0.0512)"' || true
   cleanup
 done

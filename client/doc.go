@@ -328,6 +328,19 @@ func (d *Doc) LastSeq() int64 {
 	return d.st.lastSeq
 }
 
+// EditSeq is the seq of the op that carries the newest local edit: the next
+// one when edits wait in the buffer behind an op in flight (or for the join),
+// else the last one sent, in flight or already acknowledged. It is read in
+// one look at the state, so that a caller that edits and then asks which ack
+// to wait for gets the right answer however the acks race the two calls;
+// LastSeq and Pending read one after the other can straddle an ack that
+// sends the buffer and be one op off.
+func (d *Doc) EditSeq() int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.st.editSeq()
+}
+
 // Mode is the join mode the server granted: wire.ModeReadWrite or
 // wire.ModeRead.
 func (d *Doc) Mode() string {

@@ -279,6 +279,16 @@ func (s *docState) pending() int {
 	return n
 }
 
+// editSeq is the seq of the op that carries the newest local edit (Doc.EditSeq):
+// the buffer goes out as the op after the last one sent (flush), else the
+// newest edit rode in the last op sent.
+func (s *docState) editSeq() int64 {
+	if s.buffer != nil {
+		return s.lastSeq + 1
+	}
+	return s.lastSeq
+}
+
 // local applies an edit the user made against the current local text.
 func (s *docState) local(op ot.Op) error {
 	if s.dead != nil {

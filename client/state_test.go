@@ -535,3 +535,49 @@ func TestPeerSet(t *testing.T) {
 		t.Fatal("reset left peers")
 	}
 }
+
+// TestEditSeqNamesTheAckingOp: editSeq, read after each local edit, is the
+// seq of the ack that acknowledges that edit, whether the edit went out at
+// once, was buffered behind the op in flight, was composed into a buffer, or
+// was made while the session was down; and it stays so while acks come in.
+func TestEditSeqNamesTheAckingOp(t *testing.T) {
+	s := newSimServer(t, "hello")
+	c := joinedClient(t, s, "client-aaaaaaaaaaaa")
+	var want []int64 // editSeq after each edit, in order
+	edit := func(op ot.Op) {
+		t.Helper()
+		mustLocal(t, c, op)
+		want = append(want, c.st.editSeq())
+	}
+	edit(ins(0, "a")) // sent at once as seq 1
+	edit(ins(0, "b")) // buffered behind it: seq 2
+	edit(ins(0, "c")) // composed into that buffer: seq 2 too
+	s.deliverUp(c)
+	s.deliverDown(c) // ack of 1; the buffer goes out as 2
+	if got := c.st.editSeq(); got != 2 {
+		t.Fatalf("after the ack that sends the buffer, editSeq = %d, want 2 (it did not change)", got)
+	}
+	s.settle()
+	if got := c.st.editSeq(); got != 2 {
+		t.Fatalf("once all is acknowledged, editSeq = %d, want 2 (the last op sent)", got)
+	}
+	s.disconnect(c)
+	edit(ins(0, "d")) // made offline: buffered until the join, then seq 3
+	s.connect(c)
+	s.settle()
+	if want[0] != 1 || want[1] != 2 || want[2] != 2 || want[3] != 3 {
+		t.Fatalf("editSeq after each edit = %v, want [1 2 2 3]", want)
+	}
+	acked := map[int64]bool{}
+	for _, a := range c.acks {
+		acked[a.Seq] = true
+	}
+	for i, seq := range want {
+		if !acked[seq] {
+			t.Fatalf("edit %d was named seq %d, which was never acknowledged (acks %v)", i, seq, c.acks)
+		}
+	}
+	if len(c.acks) != 3 {
+		t.Fatalf("acks %v, want 3 (seqs 1, 2, 3)", c.acks)
+	}
+}

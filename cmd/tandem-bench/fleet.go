@@ -30,7 +30,11 @@ func init() {
 // fleet). Real clients are 5,000 processes whose collections are not
 // simultaneous, so the one process that stands in for them collects as
 // seldom as memory allows: about 2.5 GiB of heap at this target, on a
-// machine that has ten times that.
+// machine that has ten times that. The goal follows from the heap marked by
+// the last collection, so runOpenLoop collects once with every client
+// connected (collectBeforeWindow); without it the goal came from the heap
+// before they connected (about 650 MiB) and one collection fell in the
+// window after all.
 const fleetLoadGenGOGC = 2000
 
 // Fleet targets (issue 17).

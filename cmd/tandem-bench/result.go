@@ -55,6 +55,10 @@ type result struct {
 	PresenceMaxMs   float64 `json:"presence_max_ms,omitempty"`
 	SkippedOps      int64   `json:"skipped_ops,omitempty"`
 	ClientLagSec    float64 `json:"client_lag_s,omitempty"`
+	// EarlyAcks (open-loop scenarios) counts ops whose ack came in before
+	// the load generator had recorded them (clientStats.submitAt): measured
+	// to their own ack, where they used to wait for the next op's.
+	EarlyAcks int64 `json:"early_acks,omitempty"`
 	// LoadGenCPUCores is this process's own CPU use: the load generator
 	// competes with the server for the same cores.
 	LoadGenCPUCores float64 `json:"loadgen_cpu_cores,omitempty"`
