@@ -321,9 +321,9 @@ func (a *actor) reject(m actorMsg, e *wire.Error) {
 	case *opMsg:
 		a.replyErr(m, e.Code, e.Msg, e.Err)
 	case *joinMsg:
-		a.deliver(m.sub, &Event{Kind: EventError, Doc: a.id, Code: e.Code, Msg: e.Msg, JoinFailed: true})
+		a.deliver(m.sub, &Event{Kind: EventError, Doc: a.id, Fail: &Failure{Code: e.Code, Msg: e.Msg}, JoinFailed: true})
 	case *presenceMsg:
-		a.deliver(m.sub, &Event{Kind: EventError, Doc: a.id, Code: e.Code, Msg: e.Msg})
+		a.deliver(m.sub, &Event{Kind: EventError, Doc: a.id, Fail: &Failure{Code: e.Code, Msg: e.Msg}})
 	case *leaveMsg:
 		a.leave(m.sub)
 	}
@@ -351,20 +351,21 @@ func (a *actor) join(m *joinMsg) {
 			a.fillGap("a join ahead of this node")
 		}
 	}
-	ev := &Event{Kind: EventJoined, Doc: a.id, V: a.v, DocType: a.typ.Name(), Mode: m.mode, Peers: a.peerList()}
+	js := &JoinState{DocType: a.typ.Name(), Mode: m.mode}
+	ev := &Event{Kind: EventJoined, Doc: a.id, V: a.v, Join: js, Peers: a.peerList()}
 	if m.v != nil && *m.v <= a.v && a.v-*m.v <= int64(a.cfg().MaxJoinOps) {
 		ops, err := a.opsSince(*m.v)
 		if err == nil {
-			ev.Ops = ops
-			if ev.Ops == nil {
-				ev.Ops = []store.OpRecord{}
+			js.Ops = ops
+			if js.Ops == nil {
+				js.Ops = []store.OpRecord{}
 			}
 		} else if !errors.Is(err, store.ErrCompacted) {
 			a.log.Warn("reading ops for a join failed; sending the text", "from", *m.v, "err", err)
 		}
 	}
-	if ev.Ops == nil {
-		ev.Content = a.doc.Clone() // the actor's own goes on changing
+	if js.Ops == nil {
+		js.Content = a.doc.Clone() // the actor's own goes on changing
 	}
 	a.deliver(m.sub, ev)
 }
@@ -398,7 +399,7 @@ func (a *actor) markDeleted() {
 // reading the ops it moves through when the window no longer has them.
 func (a *actor) presence(m *presenceMsg) {
 	refuse := func(code, msg string) {
-		a.deliver(m.sub, &Event{Kind: EventError, Doc: a.id, Code: code, Msg: msg})
+		a.deliver(m.sub, &Event{Kind: EventError, Doc: a.id, Fail: &Failure{Code: code, Msg: msg}})
 	}
 	sel, err := a.decodeSel(&m.rawSel, m.sel)
 	if err != nil {
@@ -526,5 +527,5 @@ func (a *actor) replyErr(m *opMsg, code, msg string, cause error) {
 		m.reply <- opResult{err: &wire.Error{Code: code, Msg: msg, Doc: a.id, Seq: m.seq, Err: cause}}
 		return
 	}
-	a.deliver(m.sub, &Event{Kind: EventError, Doc: a.id, Code: code, Msg: msg, Seq: m.seq})
+	a.deliver(m.sub, &Event{Kind: EventError, Doc: a.id, Fail: &Failure{Code: code, Msg: msg}, Seq: m.seq})
 }

@@ -186,8 +186,8 @@ func TestActorOwnSenderWaitsForItsOp(t *testing.T) {
 			other := newCollector()
 			f.send(t, &joinMsg{sub: other, mode: auth.ModeReadWrite, peer: &wire.PeerInfo{SID: sidOther}})
 			joined, _ := waitEvent(t, other, "the other's joined", func(ev *Event) bool { return ev.Kind == EventJoined })
-			if joined.V != 0 || textdoc.String(joined.Content) != "abc" {
-				t.Fatalf("another sender's join during the append: v%d %q, want v0 \"abc\"", joined.V, textdoc.String(joined.Content))
+			if joined.V != 0 || textdoc.String(joined.joinState().Content) != "abc" {
+				t.Fatalf("another sender's join during the append: v%d %q, want v0 \"abc\"", joined.V, textdoc.String(joined.joinState().Content))
 			}
 			// The other's join was served after the author's presence was
 			// received; give the presence flush a chance to show it went
@@ -213,8 +213,8 @@ func TestActorOwnSenderWaitsForItsOp(t *testing.T) {
 				}
 			}
 			tj, _ := waitEvent(t, tab, "the tab's joined", func(ev *Event) bool { return ev.Kind == EventJoined })
-			if tj.V != 1 || textdoc.String(tj.Content) != "xyabc" {
-				t.Fatalf("the second tab joined at v%d %q, want v1 \"xyabc\"", tj.V, textdoc.String(tj.Content))
+			if tj.V != 1 || textdoc.String(tj.joinState().Content) != "xyabc" {
+				t.Fatalf("the second tab joined at v%d %q, want v1 \"xyabc\"", tj.V, textdoc.String(tj.joinState().Content))
 			}
 			for _, ev := range tab.snapshot() {
 				if ev.Kind == EventOp {

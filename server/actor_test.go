@@ -71,10 +71,10 @@ func (c *collector) waitOps(t *testing.T, n int64) (*Event, []*Event) {
 // increasing versions without a gap, give the store's text.
 func checkReplay(t *testing.T, st store.Store, id string, joined *Event, ops []*Event) {
 	t.Helper()
-	if joined.Kind != EventJoined || joined.Content == nil {
+	if joined.Kind != EventJoined || joined.joinState().Content == nil {
 		t.Fatalf("first event %+v is not a joined with text", joined)
 	}
-	doc, err := ot.NewDoc(textdoc.String(joined.Content))
+	doc, err := ot.NewDoc(textdoc.String(joined.joinState().Content))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -102,7 +102,7 @@ func TestCommittedBatchIsDeliveredTogether(t *testing.T) {
 		t.Fatal("deliveries are still held after the commit")
 	}
 	// Outside a commit, deliveries go out one by one again.
-	a.deliver(subs[0], &Event{Kind: EventError, Doc: "batched", Code: wire.CodeBadRequest})
+	a.deliver(subs[0], &Event{Kind: EventError, Doc: "batched", Fail: &Failure{Code: wire.CodeBadRequest}})
 	if n := len(subs[0].snapshot()); n != 2 {
 		t.Fatalf("a delivery outside a commit was not handed over at once (%d single events)", n)
 	}

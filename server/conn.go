@@ -70,6 +70,10 @@ type conn struct {
 	user    wire.User
 	opLim   *rate.Limiter
 	presLim *rate.Limiter
+	// typeOf is c.docType as a func value, made once: a method value taken
+	// per frame is an allocation per client message (docs/benchmarks.md,
+	// fleet).
+	typeOf func(doc string) doctype.Type
 
 	joinMu sync.Mutex
 	joined map[string]*wsSub // guarded by joinMu
@@ -115,7 +119,7 @@ type conn struct {
 
 func newConn(srv *Server, p auth.Principal, authErr error) *conn {
 	ctx, cancel := context.WithCancel(srv.baseCtx)
-	return &conn{
+	c := &conn{
 		srv:       srv,
 		principal: p,
 		authErr:   authErr,
@@ -126,6 +130,8 @@ func newConn(srv *Server, p auth.Principal, authErr error) *conn {
 		presLim:   rate.NewLimiter(rate.Limit(srv.cfg.PresenceRate), srv.cfg.PresenceBurst),
 		joined:    make(map[string]*wsSub),
 	}
+	c.typeOf = c.docType
+	return c
 }
 
 // wsSub is a connection's subscription to one document.
@@ -172,12 +178,12 @@ func (s *wsSub) frame(ev *Event) ([]byte, bool) {
 	case ev.Kind == EventDeleted, ev.Kind == EventError && ev.JoinFailed:
 		s.c.forget(s)
 	case ev.Kind == EventJoined:
-		if t, err := doctype.Lookup(ev.DocType); err == nil {
+		if t, err := doctype.Lookup(ev.joinState().DocType); err == nil {
 			s.typ.Store(t)
 		}
 	}
 	if ev.Kind == EventError || ev.Kind == EventDeleted {
-		code := ev.Code
+		code := ev.failure().Code
 		if ev.Kind == EventDeleted {
 			code = wire.CodeDeleted
 		}
@@ -481,7 +487,7 @@ func (c *conn) onBinary(frame []byte) {
 		return
 	}
 	lim := c.srv.limits
-	lim.TypeOf = c.docType
+	lim.TypeOf = c.typeOf
 	msg, err := wire.DecodeClient(frame, lim)
 	if err != nil {
 		var de *wire.Error

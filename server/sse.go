@@ -120,17 +120,17 @@ func (a *restAPI) events(w http.ResponseWriter, r *http.Request, p auth.Principa
 		return nil
 	}
 	if joined.Kind != EventJoined {
-		if joined.Code == wire.CodeNotFound {
+		if joined.failure().Code == wire.CodeNotFound {
 			return errStatus(http.StatusNotFound, wire.CodeNotFound, "no document %q", id)
 		}
-		return errInternal("following the document failed: "+joined.Msg, nil)
+		return errInternal("following the document failed: "+joined.failure().Msg, nil)
 	}
 	if from != nil && *from > joined.V {
 		return errStatus(http.StatusConflict, wire.CodeBadRequest,
 			"cannot resume from version %d: document %q is at version %d", *from, id, joined.V)
 	}
 
-	if from != nil && joined.Content != nil && *from < joined.V {
+	if from != nil && joined.joinState().Content != nil && *from < joined.V {
 		// The replay comes from the store: a resume point whose history was
 		// compacted away gets 410 (with the oldest version kept) now, while
 		// an answer can still say so.
@@ -241,8 +241,8 @@ func expiryTimer(exp time.Time) *time.Timer {
 // replay writes the ops [from, joined.V): from the joined event when the
 // actor had them at hand, else from the store page by page.
 func (a *restAPI) replay(ctx context.Context, st *sseWriter, id string, from int64, joined *Event) error {
-	if joined.Content == nil {
-		for _, r := range joined.Ops {
+	if joined.joinState().Content == nil {
+		for _, r := range joined.joinState().Ops {
 			if err := st.op(r); err != nil {
 				return err
 			}
@@ -331,7 +331,7 @@ func (s *sseWriter) event(ev *Event) error {
 		return s.op(*ev.Op)
 	case EventError:
 		if s.session {
-			return s.write("error", "", errorView{Code: ev.Code, Msg: ev.Msg, Seq: ev.Seq})
+			return s.write("error", "", errorView{Code: ev.failure().Code, Msg: ev.failure().Msg, Seq: ev.Seq})
 		}
 	case EventPresence:
 		return s.presence(ev.V, ev.Peers, ev.Gone)

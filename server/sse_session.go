@@ -96,16 +96,17 @@ func sessionParams(r *http.Request, p auth.Principal) (*streamSession, *httpErro
 // type's content key when the client asked for no version, the peers and the
 // client's own identity.
 func (s *sseWriter) joined(ev *Event, withContent bool, user wire.User) error {
+	js := ev.joinState()
 	jv := map[string]any{
-		"v": ev.V, "type": ev.DocType, "mode": ev.Mode.String(), "peers": peerViews(ev.Peers),
+		"v": ev.V, "type": js.DocType, "mode": js.Mode.String(), "peers": peerViews(ev.Peers),
 		"user": user,
 	}
-	if withContent && ev.Content != nil {
-		typ, err := doctype.Lookup(ev.DocType)
+	if withContent && js.Content != nil {
+		typ, err := doctype.Lookup(js.DocType)
 		if err != nil {
 			return err
 		}
-		jv[typ.ContentKey()] = ev.Content
+		jv[typ.ContentKey()] = js.Content
 	}
 	return s.write("joined", "", jv)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -58,13 +59,27 @@ type appendReq struct {
 	encoded  [][]byte
 	users    []string
 	ats      []*time.Time
-	done     chan appendRes // buffered: a committer never blocks on it
+	times    []time.Time // what ats point into
+	// allAt: every op has its time (what the server's appends always
+	// have), so times is sent instead of ats: pgx encodes a []time.Time
+	// without reflection, []*time.Time with a reflected value per element.
+	allAt bool
+	done  chan appendRes // buffered: a committer never blocks on it
 }
 
 // appendArgs are appendSQL's arguments for r alone (a group of distinct
 // documents does not need them: groupSQL takes the group's arrays).
 func (r *appendReq) appendArgs() []any {
-	return []any{r.id, r.expected, r.encoded, r.sids, r.seqs, r.users, r.ats}
+	return []any{r.id, r.expected, pgtype.FlatArray[[]byte](r.encoded), r.sids, r.seqs, r.users, r.atsArg()}
+}
+
+// atsArg is the ops' times as an argument: times when every op has one
+// (NULL asks for now(), which none then needs), ats otherwise.
+func (r *appendReq) atsArg() any {
+	if r.allAt {
+		return r.times
+	}
+	return r.ats
 }
 
 // appendRes is the raw outcome of appendSQL for one request.
@@ -100,8 +115,10 @@ func newGroupCommitter(pool *pgxpool.Pool, committers int) *groupCommitter {
 
 // submit queues r and waits for its result or for ctx. A caller whose ctx ends
 // after its append was sent does not know whether it committed, as with any
-// query cancelled in flight.
-func (g *groupCommitter) submit(r *appendReq) appendRes {
+// query cancelled in flight. owned says whether r is the caller's again (its
+// answer came, or it was never queued): when the caller gave up waiting, a
+// committer may still hold r and answer it later, so it must not be reused.
+func (g *groupCommitter) submit(r *appendReq) (res appendRes, owned bool) {
 	if len(g.reqs) == 0 && g.busy.CompareAndSwap(0, 1) {
 		// Nothing in flight and nothing queued: there is no group to join,
 		// and handing the append to a committer and its answer back would
@@ -111,31 +128,31 @@ func (g *groupCommitter) submit(r *appendReq) appendRes {
 		defer g.busy.Add(-1)
 		select {
 		case <-g.quit:
-			return appendRes{err: errStoreClosed}
+			return appendRes{err: errStoreClosed}, true
 		default:
 		}
-		return appendAlone(g.pool, r)
+		return appendAlone(g.pool, r), true
 	}
 	select {
 	case g.reqs <- r:
 	case <-g.quit:
-		return appendRes{err: errStoreClosed}
+		return appendRes{err: errStoreClosed}, true
 	case <-r.ctx.Done():
-		return appendRes{err: r.ctx.Err()}
+		return appendRes{err: r.ctx.Err()}, true
 	}
 	select {
 	case res := <-r.done:
-		return res
+		return res, true
 	case <-r.ctx.Done():
-		return appendRes{err: r.ctx.Err()}
+		return appendRes{err: r.ctx.Err()}, false
 	case <-g.stopped:
 		// Queued after stop drained the queue (both cases of the send above
 		// were ready): never sent to Postgres, unless answered just before.
 		select {
 		case res := <-r.done:
-			return res
+			return res, true
 		default:
-			return appendRes{err: errStoreClosed}
+			return appendRes{err: errStoreClosed}, false
 		}
 	}
 }
@@ -324,7 +341,19 @@ func (g *groupCommitter) commitOneStatement(ctx context.Context, live []*appendR
 	sids := make([]string, 0, total)
 	seqs := make([]int64, 0, total)
 	users := make([]string, 0, total)
-	ats := make([]*time.Time, 0, total)
+	allAt := true
+	for _, r := range live {
+		allAt = allAt && r.allAt
+	}
+	var (
+		ats   []*time.Time
+		times []time.Time
+	)
+	if allAt {
+		times = make([]time.Time, 0, total)
+	} else {
+		ats = make([]*time.Time, 0, total)
+	}
 	for i, r := range live {
 		for k := range r.n {
 			opDocs = append(opDocs, int64(i+1))
@@ -334,13 +363,21 @@ func (g *groupCommitter) commitOneStatement(ctx context.Context, live []*appendR
 		sids = append(sids, r.sids...)
 		seqs = append(seqs, r.seqs...)
 		users = append(users, r.users...)
-		ats = append(ats, r.ats...)
+		if allAt {
+			times = append(times, r.times...)
+		} else {
+			ats = append(ats, r.ats...)
+		}
+	}
+	var at any = ats // pgx encodes []time.Time without reflection: see appendReq.allAt
+	if allAt {
+		at = times
 	}
 	res := make([]appendRes, len(live))
 	for i := range res {
 		res[i].err = pgx.ErrNoRows // the guard matched nothing, unless a row says otherwise
 	}
-	rows, err := g.pool.Query(ctx, groupSQL, ids, expected, ns, opDocs, ords, encoded, sids, seqs, users, ats)
+	rows, err := g.pool.Query(ctx, groupSQL, ids, expected, ns, opDocs, ords, pgtype.FlatArray[[]byte](encoded), sids, seqs, users, at)
 	if err == nil {
 		var (
 			id           string

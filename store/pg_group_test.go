@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -274,4 +275,95 @@ func versionsOf(t *testing.T, s *store.PGStore, ids ...string) map[string]int64 
 		vs[id] = d.Version
 	}
 	return vs
+}
+
+// TestPGGroupRecycledRequestsKeepTheirOps: append requests (their arrays and
+// op encodings) are recycled once answered. Writers on several documents
+// append ops of changing sizes (a long one, then short ones that reuse its
+// encoding buffer), some with a context that ends while the append is
+// queued or in flight (such a request is not reused); every op the store
+// holds is exactly the op its writer appended (and the time it gave, for
+// the appends that give one: those go as a []time.Time, the others as
+// pointers with NULL for now()), and every acknowledged op is there.
+func TestPGGroupRecycledRequestsKeepTheirOps(t *testing.T) {
+	ctx := context.Background()
+	s := newPG(t, store.PGOptions{Committers: 2, MaxConns: 4})
+	const docs, appends = 6, 60
+	for d := range docs {
+		if _, err := s.CreateDoc(ctx, store.NewDocument{ID: fmt.Sprint("rdoc", d)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	text := func(w, seq int) string {
+		return fmt.Sprintf("<%d.%d%s>", w, seq, strings.Repeat("abcdefgh", (seq*7+w)%9*(seq%3)))
+	}
+	var wg sync.WaitGroup
+	acked := make([]map[int64]bool, docs)
+	for w := range docs {
+		acked[w] = map[int64]bool{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id, sid := fmt.Sprint("rdoc", w), fmt.Sprint("r", w)
+			v := int64(0)
+			for seq := 1; seq <= appends; seq++ {
+				actx, cancel := context.WithCancel(ctx)
+				if seq%11 == 0 {
+					time.AfterFunc(time.Duration(seq%4)*100*time.Microsecond, cancel)
+				}
+				recs := []store.OpRecord{{Version: v, Op: ot.Op{{Insert: text(w, seq)}}, SID: sid, Seq: int64(seq), UserID: "u"}}
+				if seq%5 == 0 { // two ops in one append
+					recs = append(recs, store.OpRecord{Version: v + 1, Op: ot.Op{{Insert: "+" + text(w, seq)}}, SID: sid, Seq: int64(seq) + 1000, UserID: "u"})
+				}
+				if seq%2 == 0 {
+					for i := range recs {
+						recs[i].CreatedAt = opTime(seq)
+					}
+				}
+				err := s.AppendOps(actx, id, v, recs)
+				cancel()
+				if err == nil {
+					acked[w][int64(seq)] = true
+				}
+				d, gerr := s.GetDoc(ctx, id) // a cancelled append may have committed
+				if gerr != nil {
+					t.Error(gerr)
+					return
+				}
+				v = d.Version
+			}
+		}()
+	}
+	wg.Wait()
+	for w := range docs {
+		ops, err := s.ReadOps(ctx, fmt.Sprint("rdoc", w), 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[int64]bool{}
+		for _, r := range ops {
+			seq, prefix := r.Seq, ""
+			if seq > 1000 {
+				seq, prefix = seq-1000, "+"
+			}
+			if want := fmt.Sprint(ot.Op{{Insert: prefix + text(w, int(seq))}}); fmt.Sprint(r.Op) != want {
+				t.Errorf("rdoc%d v%d (seq %d): stored %v, appended %s", w, r.Version, r.Seq, r.Op, want)
+			}
+			if seq%2 == 0 && !r.CreatedAt.Equal(opTime(int(seq))) {
+				t.Errorf("rdoc%d v%d (seq %d): stored at %v, appended at %v", w, r.Version, r.Seq, r.CreatedAt, opTime(int(seq)))
+			}
+			seen[r.Seq] = true
+		}
+		for seq := range acked[w] {
+			if !seen[seq] {
+				t.Errorf("rdoc%d: acknowledged seq %d is not stored", w, seq)
+			}
+		}
+	}
+}
+
+// opTime is the time TestPGGroupRecycledRequestsKeepTheirOps gives the ops of
+// seq (whole microseconds, as Postgres keeps them).
+func opTime(seq int) time.Time {
+	return time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC).Add(time.Duration(seq) * time.Millisecond)
 }
