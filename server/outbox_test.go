@@ -1,7 +1,6 @@
 package server
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -9,7 +8,6 @@ import (
 
 	"github.com/tandem-collab/tandem/auth"
 	"github.com/tandem-collab/tandem/internal/testkit"
-	"github.com/tandem-collab/tandem/ot"
 	"github.com/tandem-collab/tandem/wire"
 )
 
@@ -48,7 +46,6 @@ func TestOutboxBudget(t *testing.T) {
 	writer := ts.connect(t, "writer-client-00000")
 	writer.join("doc", nil)
 
-	block := func(i int) string { return strings.Repeat(string(rune('a'+i%26)), 4096) }
 	const total = 300
 	readerDone := make(chan error, 1)
 	go func() {
@@ -65,11 +62,7 @@ func TestOutboxBudget(t *testing.T) {
 		}
 	}()
 	for i := 1; i <= total; i++ {
-		op := ot.Op{{Insert: block(i)}}
-		if i > 1 {
-			op = append(op, ot.Component{Delete: 4096})
-		}
-		writer.send(&wire.Op{Doc: "doc", V: int64(i - 1), Seq: int64(i), Op: op})
+		writer.send(&wire.Op{Doc: "doc", V: int64(i - 1), Seq: int64(i), Op: blockOp(i)})
 		writer.expectSkipping("ack", "presence")
 		if used := srv.budget.used.Load(); used > cfg.OutboxBudget {
 			t.Fatalf("claims at %d bytes, past the budget of %d", used, cfg.OutboxBudget)

@@ -1,15 +1,10 @@
 package server
 
 import (
-	"net"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
-
 	"github.com/tandem-collab/tandem/internal/testkit"
-	"github.com/tandem-collab/tandem/ot"
 	"github.com/tandem-collab/tandem/wire"
 )
 
@@ -91,20 +86,7 @@ func TestPacingHoldsFramesOfAClientThatDoesNotRead(t *testing.T) {
 				c.OpRate, c.OpBurst = 10000, 10000
 			})
 			srv := ts.srv
-			d := websocket.Dialer{Subprotocols: []string{Subprotocol}, NetDial: func(network, addr string) (net.Conn, error) {
-				c, err := net.Dial(network, addr)
-				if tc, ok := c.(*net.TCPConn); ok {
-					_ = tc.SetReadBuffer(64 << 10)
-				}
-				return c, err
-			}}
-			sc, resp, err := d.Dial(ts.wsURL(), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			t.Cleanup(func() { sc.Close() })
-			stalled := &wsClient{t: t, c: sc}
+			stalled := ts.dialReadBuffer(t, 64<<10)
 			stalled.send(&wire.Hello{Proto: 1, SID: "stalled-client-0000"})
 			stalled.expect("welcome")
 			stalled.join("doc", nil)
@@ -115,13 +97,8 @@ func TestPacingHoldsFramesOfAClientThatDoesNotRead(t *testing.T) {
 			// one socket without pacing; paced, it takes about 80 KiB
 			// (paceMinBacklog and 20 ms at 2 MB/s).
 			const total = 40
-			block := func(i int) string { return strings.Repeat(string(rune('a'+i%26)), 4096) }
 			for i := 1; i <= total; i++ {
-				op := ot.Op{{Insert: block(i)}}
-				if i > 1 {
-					op = append(op, ot.Component{Delete: 4096})
-				}
-				writer.send(&wire.Op{Doc: "doc", V: int64(i - 1), Seq: int64(i), Op: op})
+				writer.send(&wire.Op{Doc: "doc", V: int64(i - 1), Seq: int64(i), Op: blockOp(i)})
 				writer.expectSkipping("ack", "presence")
 				// About 2 MB/s: the threshold grows with the rate, and a
 				// burst as fast as the acks come would pass the kernel's

@@ -65,10 +65,17 @@ func serveSlow(t *testing.T, st store.Store, cfg Config, n int32) *testServer {
 // when told to.
 func (ts *testServer) dialSlow(t *testing.T) *wsClient {
 	t.Helper()
+	return ts.dialReadBuffer(t, 16<<10)
+}
+
+// dialReadBuffer connects a client whose socket has a receive buffer of
+// size bytes (the kernel may round it), which reads only when told to.
+func (ts *testServer) dialReadBuffer(t *testing.T, size int) *wsClient {
+	t.Helper()
 	d := websocket.Dialer{Subprotocols: []string{Subprotocol}, NetDial: func(network, addr string) (net.Conn, error) {
 		c, err := net.Dial(network, addr)
 		if tc, ok := c.(*net.TCPConn); ok {
-			_ = tc.SetReadBuffer(16 << 10)
+			_ = tc.SetReadBuffer(size)
 		}
 		return c, err
 	}}
@@ -79,6 +86,16 @@ func (ts *testServer) dialSlow(t *testing.T) *wsClient {
 	resp.Body.Close()
 	t.Cleanup(func() { c.Close() })
 	return &wsClient{t: t, c: c}
+}
+
+// blockOp is the i-th op (from 1) of a writer that replaces one 4 KiB block
+// per op, so that every broadcast is ~4 KiB while the document stays small.
+func blockOp(i int) ot.Op {
+	op := ot.Op{{Insert: strings.Repeat(string(rune('a'+i%26)), 4096)}}
+	if i > 1 {
+		op = append(op, ot.Component{Delete: 4096})
+	}
+	return op
 }
 
 func TestSlowConsumerIsClosedAndCatchesUp(t *testing.T) {
@@ -101,9 +118,7 @@ func TestSlowConsumerIsClosedAndCatchesUp(t *testing.T) {
 	writer := ts.connect(t, "writer-client-00000")
 	writer.join("doc", nil)
 
-	// The writer replaces a 4 KiB block per op, so every broadcast is ~4 KiB
-	// while the document stays small.
-	block := func(i int) string { return strings.Repeat(string(rune('a'+i%26)), 4096) }
+	// The writer replaces a 4 KiB block per op (blockOp).
 	var (
 		mu      sync.Mutex
 		sentAt  = map[int64]time.Time{}
@@ -132,10 +147,7 @@ func TestSlowConsumerIsClosedAndCatchesUp(t *testing.T) {
 		}
 	}()
 	for i := 1; i <= total; i++ {
-		op := ot.Op{{Insert: block(i)}}
-		if i > 1 {
-			op = append(op, ot.Component{Delete: 4096})
-		}
+		op := blockOp(i)
 		mu.Lock()
 		sentAt[int64(i)] = time.Now()
 		mu.Unlock()
