@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
@@ -157,15 +156,5 @@ func (p *appendPool) close() {
 // waitClosed waits, after close, for the workers and for the jobs handed over
 // since, or for ctx.
 func (p *appendPool) waitClosed(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() {
-		p.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("waiting for the store appends in flight: %w", ctx.Err())
-	}
+	return waitGroup(ctx, &p.wg, "the store appends in flight")
 }

@@ -144,15 +144,22 @@ func (h *hub) shutdown(ctx context.Context) error {
 	for _, a := range actors {
 		a.requestStop()
 	}
+	return waitGroup(ctx, &h.wg, "document actors to stop")
+}
+
+// waitGroup waits for wg, or for ctx; then the error says what was waited
+// for. The goroutine that waits on wg ends with it, not with ctx: shutdowns
+// that give up still let what they waited for finish.
+func waitGroup(ctx context.Context, wg *sync.WaitGroup, what string) error {
 	done := make(chan struct{})
 	go func() {
-		h.wg.Wait()
+		wg.Wait()
 		close(done)
 	}()
 	select {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("waiting for document actors to stop: %w", ctx.Err())
+		return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
 	}
 }

@@ -414,16 +414,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, c := range conns {
 		c.closeWith(melody.CloseGoingAway, "server shutting down")
 	}
-	done := make(chan struct{})
-	go func() {
-		s.connWG.Wait()
-		close(done)
-	}()
-	var err error
-	select {
-	case <-done:
-	case <-ctx.Done():
-		err = fmt.Errorf("waiting for connections to close: %w", ctx.Err())
+	err := waitGroup(ctx, &s.connWG, "connections to close")
+	if err != nil {
 		for _, c := range conns {
 			if ms := c.session(); ms != nil {
 				_ = ms.WebsocketConnection().Close()
