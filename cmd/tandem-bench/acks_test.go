@@ -97,6 +97,24 @@ func TestAckBeforeRecord(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+
+	// An edit that changes nothing sends no op: it is neither measured
+	// against the last op's (older) ack nor left waiting for an ack.
+	seqBefore := d.EditSeq()
+	if err := d.Edit(func(string) ot.Op { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got := d.EditSeq(); got != seqBefore {
+		t.Fatalf("an empty edit moved EditSeq from %d to %d", seqBefore, got)
+	}
+	s.submitAt(d, time.Now())
+	s.mu.Lock()
+	n, waiting = len(s.ack), len(s.inflight)
+	committed, early := s.committed, s.early
+	s.mu.Unlock()
+	if n != 2 || waiting != 0 || committed != 2 || early != 1 {
+		t.Fatalf("after an empty edit: %d ack samples, %d waiting, %d committed, %d early; want 2, 0, 2, 1", n, waiting, committed, early)
+	}
 }
 
 // TestCollectBeforeWindow: the collection runOpenLoop makes once the clients
